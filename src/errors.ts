@@ -1,0 +1,52 @@
+/**
+ * errors.ts — how minibox fails, and with which exit code.
+ *
+ * Docker users read exit codes: 125 means the engine itself failed (bad flag, unknown image,
+ * mount failure), 126 the command exists but cannot be executed, 127 the command was not found,
+ * 128+n the container's process was killed by signal n; anything else is the container's own
+ * exit status. A `MiniboxError` carries the code and a one-line message that says what went wrong
+ * and what to do about it; the CLI prints `minibox: <message>` and exits with the code.
+ */
+
+export const ExitCode = {
+  /** minibox itself failed: bad input, missing image, a kernel call refused. */
+  Engine: 125,
+  /** The container's command exists but could not be executed (permissions, not a program). */
+  CannotExecute: 126,
+  /** The container's command was not found. */
+  NotFound: 127,
+  /** Base for "killed by signal n": exit code = 128 + n. */
+  SignalBase: 128,
+} as const;
+
+export class MiniboxError extends Error {
+  readonly exitCode: number;
+
+  constructor(message: string, exitCode: number = ExitCode.Engine, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'MiniboxError';
+    this.exitCode = exitCode;
+  }
+}
+
+/** Something the user asked for does not exist (image, container, volume, network). */
+export class NotFoundError extends MiniboxError {
+  constructor(message: string) {
+    super(message, ExitCode.Engine);
+    this.name = 'NotFoundError';
+  }
+}
+
+/** Bad input from the user: a malformed reference, flag value or path. */
+export class UsageError extends MiniboxError {
+  constructor(message: string) {
+    super(message, ExitCode.Engine);
+    this.name = 'UsageError';
+  }
+}
+
+/** Any thrown value as one line of text (never a stack trace for expected failures). */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message.split('\n')[0] ?? String(error);
+  return String(error);
+}

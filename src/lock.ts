@@ -1,0 +1,27 @@
+/**
+ * lock.ts — named cross-process locks under `<root>/locks/`.
+ *
+ * `withLock(root, 'blob-sha256-…', fn)` runs `fn` while holding an exclusive flock on a lock file.
+ * Used so that concurrent pulls of overlapping images download and unpack each blob once, and
+ * (later) so that two commands on one container never interleave their state changes.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { tryLockExclusive } from './sys/flock.js';
+
+export async function withLock<T>(locksDir: string, name: string, fn: () => Promise<T>): Promise<T> {
+  fs.mkdirSync(locksDir, { recursive: true });
+  const file = path.join(locksDir, `${name.replace(/[^A-Za-z0-9._-]/g, '_')}.lock`);
+  const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600); // libuv opens every fd close-on-exec
+  try {
+    let wait = 5;
+    while (!tryLockExclusive(fd, file)) {
+      await sleep(wait);
+      wait = Math.min(wait * 2, 100);
+    }
+    return await fn();
+  } finally {
+    fs.closeSync(fd); // closing the descriptor releases the flock
+  }
+}

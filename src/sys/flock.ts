@@ -1,0 +1,37 @@
+/**
+ * flock.ts — advisory file locks (flock(2)) shared between minibox processes.
+ *
+ * Two `minibox pull` commands in two terminals must not write the same blob or image record at
+ * once. A flock is held by an open file and released by the kernel when the holder exits — even
+ * on kill -9 — so a crashed minibox never leaves a stale lock behind.
+ *
+ * flock(2) with LOCK_EX blocks the calling thread; Node runs JavaScript on one thread, so we ask
+ * with LOCK_NB (never block) and retry on a timer, keeping the event loop free.
+ */
+import { libc, libcFunction } from './libc.js';
+import { invoke } from './call.js';
+import { SysError } from './errors.js';
+
+void libc;
+const flockFn = libcFunction<(fd: number, operation: number) => number>('int flock(int fd, int operation)');
+
+export const LOCK_SH = 1;
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+export const LOCK_UN = 8;
+
+/** Tries to take an exclusive lock on `fd`; returns false if another process holds it. */
+export function tryLockExclusive(fd: number, what: string): boolean {
+  try {
+    invoke('flock', { fd, operation: 'LOCK_EX|LOCK_NB', what }, () => flockFn()(fd, LOCK_EX | LOCK_NB), { what });
+    return true;
+  } catch (error) {
+    if (error instanceof SysError && (error.code === 'EWOULDBLOCK' || error.code === 'EAGAIN')) return false;
+    throw error;
+  }
+}
+
+/** Releases a lock taken on `fd` (closing the fd also releases it). */
+export function unlock(fd: number, what: string): void {
+  invoke('flock', { fd, operation: 'LOCK_UN', what }, () => flockFn()(fd, LOCK_UN), { what });
+}

@@ -1,0 +1,11 @@
+/**
+ * sys — minibox's door to the kernel. Everything that needs a system call Node does not offer
+ * goes through here, so that it can be read in one place, checked for errors in one way, and
+ * traced (`--trace`) or explained (`--explain`).
+ */
+export * from './errors.js';
+export * from './trace.js';
+export * from './fs.js';
+export * from './mount.js';
+export * from './namespaces.js';
+export * from './flock.js';
