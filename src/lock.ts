@@ -1,22 +1,25 @@
 /**
  * lock.ts — named cross-process locks under `<root>/locks/`.
  *
- * `withLock(root, 'blob-sha256-…', fn)` runs `fn` while holding an exclusive flock on a lock file.
+ * `withLock(root, 'blob-sha256-…', fn)` runs `fn` while holding an exclusive flock on a lock file
+ * (or a shared one: many shared holders at once, never together with an exclusive holder).
  * Used so that concurrent pulls of overlapping images download and unpack each blob once, and
  * (later) so that two commands on one container never interleave their state changes.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { tryLockExclusive } from './sys/flock.js';
+import { tryLock } from './sys/flock.js';
 
-export async function withLock<T>(locksDir: string, name: string, fn: () => Promise<T>): Promise<T> {
+export type LockMode = 'exclusive' | 'shared';
+
+export async function withLock<T>(locksDir: string, name: string, fn: () => Promise<T>, mode: LockMode = 'exclusive'): Promise<T> {
   fs.mkdirSync(locksDir, { recursive: true });
   const file = path.join(locksDir, `${name.replace(/[^A-Za-z0-9._-]/g, '_')}.lock`);
   const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600); // libuv opens every fd close-on-exec
   try {
     let wait = 5;
-    while (!tryLockExclusive(fd, file)) {
+    while (!tryLock(fd, mode === 'exclusive', file)) {
       await sleep(wait);
       wait = Math.min(wait * 2, 100);
     }

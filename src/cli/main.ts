@@ -10,6 +10,9 @@
 import { Command, CommanderError } from 'commander';
 import { MiniboxError, ExitCode, describeError } from '../errors.js';
 import { registerImageCommands } from './commands/images.js';
+import { registerLoginCommands } from './commands/login.js';
+import { registerRunCommand } from './commands/run.js';
+import { registerVolumeCommands } from './commands/volume.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -20,9 +23,13 @@ export function buildProgram(): Command {
     .option('--root <dir>', 'state root (default: $MINIBOX_ROOT or /var/lib/minibox)')
     .option('--insecure-registry <host>', 'allow plain HTTP / unverified TLS for this registry (repeatable)', collect, [])
     .showHelpAfterError('(run with --help for usage)')
+    .enablePositionalOptions() // `run IMAGE CMD -x`: options after the image belong to CMD
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text) });
   registerImageCommands(program);
+  registerLoginCommands(program);
+  registerRunCommand(program);
+  registerVolumeCommands(program);
   return program;
 }
 

@@ -20,10 +20,14 @@ export const LOCK_EX = 2;
 export const LOCK_NB = 4;
 export const LOCK_UN = 8;
 
-/** Tries to take an exclusive lock on `fd`; returns false if another process holds it. */
-export function tryLockExclusive(fd: number, what: string): boolean {
+/**
+ * Tries to take a lock on `fd` without waiting: `exclusive` (one holder) or shared (many
+ * holders, none exclusive). Returns false if another process holds a conflicting lock.
+ */
+export function tryLock(fd: number, exclusive: boolean, what: string): boolean {
+  const mode = exclusive ? LOCK_EX : LOCK_SH;
   try {
-    invoke('flock', { fd, operation: 'LOCK_EX|LOCK_NB', what }, () => flockFn()(fd, LOCK_EX | LOCK_NB), { what });
+    invoke('flock', { fd, operation: `${exclusive ? 'LOCK_EX' : 'LOCK_SH'}|LOCK_NB`, what }, () => flockFn()(fd, mode | LOCK_NB), { what });
     return true;
   } catch (error) {
     if (error instanceof SysError && (error.code === 'EWOULDBLOCK' || error.code === 'EAGAIN')) return false;

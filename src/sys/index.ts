@@ -9,3 +9,6 @@ export * from './fs.js';
 export * from './mount.js';
 export * from './namespaces.js';
 export * from './flock.js';
+export * from './process.js';
+export * from './pivot-root.js';
+export * from './pty.js';

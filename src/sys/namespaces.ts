@@ -50,3 +50,8 @@ export function setns(fd: number, nstype: number, what = `fd ${fd}`): void {
       : undefined),
   });
 }
+
+/** sethostname(2): names the machine — only inside the caller's UTS namespace. */
+export function sethostname(name: string): void {
+  invoke('sethostname', { name }, () => libc.sethostname()(name, Buffer.byteLength(name)), { what: name });
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# provision.sh — make a fresh Debian/Ubuntu machine ready to build, run and test minibox.
+# Idempotent: run it as often as you like. Used by README, .ci/run, the Vagrantfile and the VM tier.
+#
+#   apt packages  — the tools minibox's tests run against (a real registry, skopeo/umoci as
+#                   reference implementations, busybox-static for offline images, runc for the
+#                   side-by-side benchmark, tmux for terminal tests, iproute2/iptables for networking)
+#   Node.js ≥ 20  — checked, and installed from the distribution when missing (see README for
+#                   distributions whose nodejs is older)
+#   npm ci + build
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "provision.sh: run as root (sudo bash scripts/provision.sh)" >&2
+  exit 1
+fi
+
+packages=(
+  docker-registry skopeo umoci busybox-static apache2-utils runc tmux
+  iproute2 iptables zstd openssl ca-certificates curl procps util-linux gcc make libc6-dev
+)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
+done
+if ! command -v node >/dev/null 2>&1; then missing+=(nodejs npm); fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "provision: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 20 ]; then
+  echo "provision: Node.js $(node --version) is too old; minibox needs Node.js >= 20 (see README: Installing Node 20)" >&2
+  exit 1
+fi
+
+# The state root's default location; tests use temporary roots.
+install -d -m 0711 /var/lib/minibox
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+npm run build --silent
+echo "provision: ready ($(node --version), $(./bin/minibox --version 2>/dev/null || echo minibox))"

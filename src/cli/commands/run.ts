@@ -1,0 +1,98 @@
+/**
+ * run.ts (CLI) — `minibox run [OPTIONS] IMAGE [COMMAND] [ARG...]`, shaped like `docker run`.
+ *
+ * Options end at the image name: in `minibox run busybox ls -l`, `-l` belongs to `ls`
+ * (commander's passThroughOptions + the program's enablePositionalOptions). The work is in
+ * src/engine/run.ts; this file only turns flags into a RunRequest.
+ */
+import type { Command } from 'commander';
+import { runContainerFromImage } from '../../engine/run.js';
+import { contextOf } from '../context.js';
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+interface RunFlags {
+  name?: string;
+  rm?: boolean;
+  interactive?: boolean;
+  tty?: boolean;
+  env: string[];
+  envFile: string[];
+  workdir?: string;
+  user?: string;
+  entrypoint?: string;
+  hostname?: string;
+  network?: string;
+  volume: string[];
+  tmpfs: string[];
+  readOnly?: boolean;
+  capAdd: string[];
+  capDrop: string[];
+  platform?: string;
+  pull?: string;
+  quiet?: boolean;
+  explain?: boolean;
+  trace?: string;
+}
+
+export function registerRunCommand(program: Command): void {
+  program
+    .command('run')
+    .description('Create and run a new container from an image')
+    .usage('[OPTIONS] IMAGE [COMMAND] [ARG...]')
+    .argument('<image>', 'image reference or id')
+    .argument('[command...]', 'command and arguments (default: the image\'s Entrypoint + Cmd)')
+    .passThroughOptions()
+    .option('--name <name>', 'assign a name to the container')
+    .option('--rm', 'remove the container (and its anonymous volumes) when it exits')
+    .option('-i, --interactive', 'keep standard input open')
+    .option('-t, --tty', 'allocate a pseudo-terminal')
+    .option('-e, --env <KEY=VALUE>', 'set an environment variable; KEY alone copies it from here (repeatable)', collect, [])
+    .option('--env-file <file>', 'read KEY=VALUE lines from a file (repeatable)', collect, [])
+    .option('-w, --workdir <dir>', 'working directory inside the container (absolute)')
+    .option('-u, --user <user[:group]>', 'user name or uid, optionally with group name or gid')
+    .option('--entrypoint <command>', 'override the image entrypoint (clears the image Cmd)')
+    .option('--hostname <name>', 'container host name (default: the short container id)')
+    .option('--network <mode>', 'none, host or bridge (bridge = own namespace with only lo, for now)', 'bridge')
+    .option('-v, --volume <spec>', 'bind mount or volume: /host:/ctr[:ro], name:/ctr[:ro], /ctr (repeatable)', collect, [])
+    .option('--tmpfs <spec>', 'mount a tmpfs: /path[:options] (repeatable)', collect, [])
+    .option('--read-only', 'mount the container\'s root file system read-only')
+    .option('--cap-add <cap>', 'add a Linux capability, e.g. NET_ADMIN or ALL (repeatable)', collect, [])
+    .option('--cap-drop <cap>', 'drop a Linux capability, e.g. CHOWN or ALL (repeatable)', collect, [])
+    .option('--platform <os/arch>', 'platform to pull if the image is missing')
+    .option('--pull <policy>', 'pull the image: missing, always or never', 'missing')
+    .option('-q, --quiet', 'pull without progress output')
+    .option('--explain', 'narrate each kernel step as the container is created')
+    .option('--trace <file>', 'write every kernel call as a JSON line to FILE')
+    .action(async (image: string, command: string[], flags: RunFlags, cmd: Command) => {
+      const context = contextOf(cmd);
+      process.exitCode = await runContainerFromImage(context.root, {
+        image,
+        command,
+        ...(flags.name !== undefined ? { name: flags.name } : {}),
+        autoRemove: flags.rm ?? false,
+        interactive: flags.interactive ?? false,
+        tty: flags.tty ?? false,
+        env: flags.env,
+        envFiles: flags.envFile,
+        ...(flags.workdir !== undefined ? { workdir: flags.workdir } : {}),
+        ...(flags.user !== undefined ? { user: flags.user } : {}),
+        ...(flags.entrypoint !== undefined ? { entrypoint: flags.entrypoint } : {}),
+        ...(flags.hostname !== undefined ? { hostname: flags.hostname } : {}),
+        ...(flags.network !== undefined ? { network: flags.network } : {}),
+        volumes: flags.volume,
+        tmpfs: flags.tmpfs,
+        readOnly: flags.readOnly ?? false,
+        capAdd: flags.capAdd,
+        capDrop: flags.capDrop,
+        ...(flags.platform !== undefined ? { platform: flags.platform } : {}),
+        ...(flags.pull !== undefined ? { pull: flags.pull } : {}),
+        quiet: flags.quiet ?? false,
+        insecureRegistries: context.insecureRegistries,
+        explain: flags.explain ?? false,
+        ...(flags.trace !== undefined ? { traceFile: flags.trace } : {}),
+      });
+    });
+}

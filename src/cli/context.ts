@@ -1,0 +1,24 @@
+/**
+ * context.ts — what every command needs from the global options: the state root and the
+ * registries the user allowed to be reached without TLS verification.
+ */
+import type { Command } from 'commander';
+import { StateRoot, resolveStateRoot } from '../state-root.js';
+
+export interface CliContext {
+  root: StateRoot;
+  insecureRegistries: string[];
+}
+
+export function contextOf(command: Command): CliContext {
+  const options = command.optsWithGlobals<{ root?: string; insecureRegistry?: string[] }>();
+  return {
+    root: new StateRoot(resolveStateRoot(options.root)),
+    insecureRegistries: options.insecureRegistry ?? [],
+  };
+}
+
+/** Prints one line to stdout. */
+export function say(line: string): void {
+  process.stdout.write(`${line}\n`);
+}

@@ -1,0 +1,227 @@
+/**
+ * container-store.ts — what the engine remembers about each container, on disk.
+ *
+ *   <root>/containers/<id>/
+ *     container.json   the engine's record (Docker-shaped: Id, Name, Config, HostConfig, State…)
+ *     config.json      the OCI bundle's runtime spec (what the runtime reads; see spec.ts)
+ *     rootfs/          mount point for the overlay: image layers (read-only) + upper (writable)
+ *     upper/ work/     overlayfs' writable layer and its scratch dir: the container's changes
+ *     hostname hosts resolv.conf   files bind-mounted over the image's /etc/… (etc-files.ts)
+ *
+ * The directory *is* an OCI bundle (config.json + rootfs), so `runc run -b <dir>` can start it too.
+ * Every change to a record happens under a per-container lock (`container-<id>`), and names are
+ * claimed under one engine-wide lock, so concurrent minibox processes never lose an update.
+ * Removing a container deletes its upper dir: whatever it wrote outside volumes is gone.
+ *
+ * Try: `cat /var/lib/minibox/containers/<id>/container.json` while a container runs.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { withLock } from '../lock.js';
+import type { StateRoot } from '../state-root.js';
+import { umount, MNT } from '../sys/mount.js';
+import { MiniboxError, NotFoundError } from '../errors.js';
+import type { ContainerConfig } from '../image/oci.js';
+import { generateContainerName, newContainerId, validateContainerName } from './container-id.js';
+
+export type ContainerStatus = 'created' | 'running' | 'exited' | 'removing';
+
+export interface ContainerState {
+  Status: ContainerStatus;
+  Running: boolean;
+  Pid: number;
+  ExitCode: number;
+  Error: string;
+  StartedAt: string;
+  FinishedAt: string;
+}
+
+/** One mount as `docker inspect` lists it under "Mounts". */
+export interface MountPoint {
+  Type: 'bind' | 'volume' | 'tmpfs';
+  /** Volume name (volume mounts only). */
+  Name?: string;
+  Source: string;
+  Destination: string;
+  RW: boolean;
+  /** True for a volume minibox made for `-v /path` (removed with the container by --rm). */
+  Anonymous?: boolean;
+}
+
+export interface HostConfig {
+  Binds: string[];
+  Tmpfs: Record<string, string>;
+  AutoRemove: boolean;
+  NetworkMode: string;
+  ReadonlyRootfs: boolean;
+  CapAdd: string[];
+  CapDrop: string[];
+}
+
+export interface ContainerRecord {
+  Id: string;
+  /** Docker keeps names with a leading slash: "/web". */
+  Name: string;
+  Created: string;
+  /** The image as the user typed it (`busybox`, `127.0.0.1:5000/app:1`). */
+  Image: string;
+  ImageID: string;
+  Path: string;
+  Args: string[];
+  Config: ContainerConfig & { Hostname: string; Image: string; Tty: boolean; OpenStdin: boolean };
+  HostConfig: HostConfig;
+  Mounts: MountPoint[];
+  State: ContainerState;
+}
+
+export interface ContainerPaths {
+  dir: string;
+  record: string;
+  spec: string;
+  rootfs: string;
+  upper: string;
+  work: string;
+  hostname: string;
+  hosts: string;
+  resolvConf: string;
+}
+
+const NAMES_LOCK = 'container-names';
+
+export function containerLockName(id: string): string {
+  return `container-${id}`;
+}
+
+export class ContainerStore {
+  constructor(readonly root: StateRoot) {}
+
+  paths(id: string): ContainerPaths {
+    const dir = path.join(this.root.containers, id);
+    return {
+      dir,
+      record: path.join(dir, 'container.json'),
+      spec: path.join(dir, 'config.json'),
+      rootfs: path.join(dir, 'rootfs'),
+      upper: path.join(dir, 'upper'),
+      work: path.join(dir, 'work'),
+      hostname: path.join(dir, 'hostname'),
+      hosts: path.join(dir, 'hosts'),
+      resolvConf: path.join(dir, 'resolv.conf'),
+    };
+  }
+
+  /** Every container with a readable record. */
+  list(): ContainerRecord[] {
+    let ids: string[];
+    try {
+      ids = fs.readdirSync(this.root.containers);
+    } catch {
+      return [];
+    }
+    return ids.map((id) => this.get(id)).filter((record): record is ContainerRecord => record !== undefined);
+  }
+
+  get(id: string): ContainerRecord | undefined {
+    try {
+      return JSON.parse(fs.readFileSync(this.paths(id).record, 'utf8')) as ContainerRecord;
+    } catch {
+      return undefined; // not there, or half-created by a process that died before writing it
+    }
+  }
+
+  findByName(name: string): ContainerRecord | undefined {
+    const wanted = `/${name.replace(/^\//, '')}`;
+    return this.list().find((record) => record.Name === wanted);
+  }
+
+  /** A full id, a unique id prefix, or a name — as Docker accepts. */
+  resolve(idOrName: string): ContainerRecord | undefined {
+    const exact = /^[0-9a-f]{64}$/.test(idOrName) ? this.get(idOrName) : undefined;
+    if (exact) return exact;
+    const byName = this.findByName(idOrName);
+    if (byName) return byName;
+    const matches = this.list().filter((record) => record.Id.startsWith(idOrName));
+    if (matches.length > 1) throw new MiniboxError(`multiple containers found with id prefix ${idOrName}: be more specific`);
+    return matches[0];
+  }
+
+  /**
+   * Claims a name and an id and creates the container's directory with a skeleton record.
+   * `fill` completes the record (it may need the id, e.g. for the hostname) before it is written.
+   */
+  async create(requestedName: string | undefined, fill: (id: string, name: string) => Omit<ContainerRecord, 'Id' | 'Name' | 'Created' | 'State'>): Promise<ContainerRecord> {
+    const name = requestedName === undefined ? undefined : validateContainerName(requestedName);
+    return await withLock(this.root.locks, NAMES_LOCK, async () => {
+      const taken = new Map(this.list().map((record) => [record.Name, record.Id]));
+      if (name !== undefined && taken.has(`/${name}`)) {
+        throw new MiniboxError(`Conflict. The container name "/${name}" is already in use by container "${taken.get(`/${name}`)}". You have to remove (or rename) that container to be able to reuse that name.`);
+      }
+      const chosen = name ?? generateContainerName((candidate) => taken.has(`/${candidate}`));
+      const id = newContainerId();
+      const record: ContainerRecord = {
+        Id: id,
+        Name: `/${chosen}`,
+        Created: new Date().toISOString(),
+        ...fill(id, chosen),
+        State: { Status: 'created', Running: false, Pid: 0, ExitCode: 0, Error: '', StartedAt: '', FinishedAt: '' },
+      };
+      const paths = this.paths(id);
+      fs.mkdirSync(paths.dir, { recursive: true, mode: 0o710 });
+      for (const dir of [paths.rootfs, paths.upper, paths.work]) fs.mkdirSync(dir, { mode: 0o755 });
+      this.write(record);
+      return record;
+    });
+  }
+
+  /** Changes a record under the container's lock and returns the saved record. */
+  async update(id: string, change: (record: ContainerRecord) => void): Promise<ContainerRecord> {
+    return await withLock(this.root.locks, containerLockName(id), async () => {
+      const record = this.get(id);
+      if (!record) throw new NotFoundError(`No such container: ${id}`);
+      change(record);
+      this.write(record);
+      return record;
+    });
+  }
+
+  /** Changes only the State part of a record (the lifecycle's seam: start, exit, kill…). */
+  async updateState(id: string, change: (state: ContainerState) => void): Promise<ContainerRecord> {
+    return await this.update(id, (record) => change(record.State));
+  }
+
+  /**
+   * Deletes the container's directory: record, bundle and upper dir. Mounts left under it (an
+   * overlay someone mounted on rootfs/) are detached first, so `rm -r` can never walk into an
+   * image layer through a mount and delete it.
+   */
+  async remove(id: string): Promise<void> {
+    const paths = this.paths(id);
+    await withLock(this.root.locks, containerLockName(id), async () => {
+      for (const target of mountsUnder(paths.dir).reverse()) umount(target, MNT.DETACH);
+      if (mountsUnder(paths.dir).length > 0) throw new MiniboxError(`cannot remove container ${id}: something is still mounted under ${paths.dir}`);
+      fs.rmSync(paths.dir, { recursive: true, force: true });
+    });
+    fs.rmSync(path.join(this.root.locks, `${containerLockName(id)}.lock`), { force: true });
+  }
+
+  private write(record: ContainerRecord): void {
+    const file = this.paths(record.Id).record;
+    const temporary = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(temporary, `${JSON.stringify(record, null, 2)}\n`);
+    fs.renameSync(temporary, file); // rename is atomic: readers see the old or the new record, never half
+  }
+}
+
+/** Mount points at or below `dir` in this process's mount namespace, shallowest first. */
+export function mountsUnder(dir: string): string[] {
+  const prefix = path.resolve(dir);
+  const targets: string[] = [];
+  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const field = line.split(' ')[4];
+    if (field === undefined) continue;
+    // mountinfo escapes space, tab, newline and backslash as \ooo octal.
+    const target = field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+    if (target === prefix || target.startsWith(`${prefix}/`)) targets.push(target);
+  }
+  return targets;
+}

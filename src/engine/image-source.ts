@@ -1,0 +1,73 @@
+/**
+ * image-source.ts — the image a container is made from: found in the store, or pulled first.
+ *
+ * `minibox run alpine` looks for `alpine` locally and pulls it when missing (`--pull missing`,
+ * Docker's default); `--pull always` asks the registry every time (cheap when nothing changed:
+ * only the manifest is fetched); `--pull never` fails instead of reaching the network.
+ * What the engine needs from an image is small: its id, its run config (Entrypoint, Cmd, Env…)
+ * and its layer directories, topmost first — the order overlayfs' `lowerdir=` wants.
+ */
+import { NotFoundError, UsageError } from '../errors.js';
+import type { ContainerConfig } from '../image/oci.js';
+import { pullImage } from '../image/pull.js';
+import { reporterFor } from '../image/pull-progress.js';
+import { parseReference } from '../image/reference.js';
+import { ImageStore, type ImageRecord } from '../image/store/images.js';
+import type { StateRoot } from '../state-root.js';
+
+export interface RunnableImage {
+  /** The image as the user typed it. */
+  reference: string;
+  /** Config digest, `sha256:…`. */
+  id: string;
+  config: ContainerConfig;
+  layerDirsTopFirst: string[];
+}
+
+export type PullPolicy = 'missing' | 'always' | 'never';
+
+export function parsePullPolicy(value: string | undefined): PullPolicy {
+  const policy = value ?? 'missing';
+  if (policy !== 'missing' && policy !== 'always' && policy !== 'never') {
+    throw new UsageError(`invalid pull option: '${policy}': must be one of "always", "missing" or "never"`);
+  }
+  return policy;
+}
+
+export interface ImageSourceOptions {
+  pull?: PullPolicy;
+  quiet?: boolean;
+  platform?: string;
+  insecureRegistries?: string[];
+}
+
+/** Turns an image record into what the engine runs. */
+export function runnableImage(root: StateRoot, reference: string, record: ImageRecord): RunnableImage {
+  const store = new ImageStore(root);
+  const layers = record.layers.map((layer) => store.layerDir(layer.diffId)).reverse();
+  return {
+    reference,
+    id: record.id,
+    config: store.config(record).config ?? {},
+    layerDirsTopFirst: layers.length > 0 ? layers : [store.layers.emptyDir()],
+  };
+}
+
+export async function findImageForRun(root: StateRoot, reference: string, options: ImageSourceOptions = {}): Promise<RunnableImage> {
+  const store = new ImageStore(root);
+  const policy = options.pull ?? 'missing';
+  let record = policy === 'always' ? undefined : store.resolve(reference);
+  if (!record) {
+    parseReference(reference); // a malformed name is a usage error before any network traffic
+    if (policy === 'never') throw new NotFoundError(`No such image: ${reference} (and --pull never forbids pulling it)`);
+    if (policy === 'missing' && !options.quiet) process.stderr.write(`Unable to find image '${reference}' locally\n`);
+    const reporter = reporterFor(process.stderr, options.quiet ?? false);
+    const pulled = await pullImage(root, reference, {
+      reporter,
+      ...(options.platform ? { platform: options.platform } : {}),
+      insecureRegistries: options.insecureRegistries ?? [],
+    });
+    record = pulled.image;
+  }
+  return runnableImage(root, reference, record);
+}

@@ -1,0 +1,123 @@
+/**
+ * layer-view.ts — reading a file from an image *before* it is mounted, as overlayfs would show it.
+ *
+ * An image is a stack of layer directories (top first). overlayfs merges them: for a path, the
+ * topmost layer that has it wins; a *whiteout* (a 0/0 character device, or a `.wh.NAME` file from
+ * a layer tar) deletes NAME from the layers below; an *opaque* directory (xattr
+ * `trusted.overlay.opaque=y`, or a `.wh..wh..opq` file) hides everything below it in lower layers.
+ * The engine needs a few image files before the container starts — /etc/passwd and /etc/group to
+ * turn `-u app` into numbers — so it walks the stack the same way, one path component at a time.
+ *
+ * Safety: an image is untrusted. A symlink in a layer is resolved inside the merged image (an
+ * absolute target starts again at the image's `/`), never on the host, and every component is
+ * checked with lstat so `etc -> /host/secret` cannot lead outside a layer directory.
+ *
+ * Try: in an image whose top layer deletes /etc/motd, `ls -l` the layer dir: `c--------- 0, 0 motd`.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { lgetxattr } from '../sys/fs.js';
+
+const WHITEOUT_PREFIX = '.wh.';
+const OPAQUE_MARKER = '.wh..wh..opq';
+const MAX_SYMLINK_HOPS = 40; // Linux's own limit (ELOOP)
+
+export interface LayerEntry {
+  /** The file on the host, inside one layer directory. */
+  hostPath: string;
+  stats: fs.Stats;
+}
+
+function lstatOrUndefined(file: string): fs.Stats | undefined {
+  try {
+    return fs.lstatSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
+function isWhiteoutDevice(stats: fs.Stats): boolean {
+  return stats.isCharacterDevice() && stats.rdev === 0;
+}
+
+function isOpaque(dir: string): boolean {
+  if (lstatOrUndefined(path.join(dir, OPAQUE_MARKER))) return true;
+  return lgetxattr(dir, 'trusted.overlay.opaque')?.toString() === 'y';
+}
+
+export class LayerStack {
+  /** `layersTopFirst`: layer directories, the topmost (last applied) first — overlay's lowerdir order. */
+  constructor(readonly layersTopFirst: string[]) {}
+
+  /**
+   * Finds `components` (a path with no symlinks left in its parents) in the topmost layer that has
+   * it, or undefined when no layer has it or a whiteout / opaque dir / non-directory hides it.
+   */
+  private findEntry(components: string[]): LayerEntry | undefined {
+    for (const layer of this.layersTopFirst) {
+      let dir = layer;
+      let hiddenBelow = false;
+      let missingHere = false;
+      for (const [index, name] of components.entries()) {
+        const isLast = index === components.length - 1;
+        if (lstatOrUndefined(path.join(dir, `${WHITEOUT_PREFIX}${name}`))) return undefined;
+        const here = path.join(dir, name);
+        const stats = lstatOrUndefined(here);
+        if (!stats) {
+          missingHere = true;
+          break;
+        }
+        if (isWhiteoutDevice(stats)) return undefined;
+        if (isLast) return { hostPath: here, stats };
+        // A non-directory in this layer covers every lower layer's directory of the same name.
+        if (!stats.isDirectory()) return undefined;
+        if (isOpaque(here)) hiddenBelow = true;
+        dir = here;
+      }
+      if (components.length === 0) return { hostPath: layer, stats: fs.lstatSync(layer) };
+      if (missingHere && hiddenBelow) return undefined;
+    }
+    return undefined;
+  }
+
+  /**
+   * Looks up an absolute path in the merged image, following symlinks inside the image
+   * (the last component too when `followLast`). Undefined when the path does not exist.
+   */
+  lookup(imagePath: string, followLast = true): LayerEntry | undefined {
+    const pending = imagePath.split('/').filter((part) => part !== '');
+    const resolved: string[] = [];
+    let hops = 0;
+    let entry: LayerEntry | undefined = this.findEntry([]);
+    while (pending.length > 0) {
+      const name = pending.shift()!;
+      if (name === '.') continue;
+      if (name === '..') {
+        resolved.pop(); // `..` at the image's root stays at the root, as in a chroot
+        entry = this.findEntry(resolved);
+        continue;
+      }
+      entry = this.findEntry([...resolved, name]);
+      if (!entry) return undefined;
+      const isLast = pending.length === 0;
+      if (entry.stats.isSymbolicLink() && (!isLast || followLast)) {
+        if (++hops > MAX_SYMLINK_HOPS) return undefined;
+        const target = fs.readlinkSync(entry.hostPath);
+        if (target.startsWith('/')) resolved.length = 0;
+        pending.unshift(...target.split('/').filter((part) => part !== ''));
+        entry = this.findEntry(resolved);
+        continue;
+      }
+      if (!isLast && !entry.stats.isDirectory()) return undefined;
+      resolved.push(name);
+    }
+    return entry;
+  }
+
+  /** The contents of a regular file in the merged image, or undefined if there is none. */
+  readFile(imagePath: string): string | undefined {
+    const entry = this.lookup(imagePath);
+    if (!entry || !entry.stats.isFile()) return undefined;
+    return fs.readFileSync(entry.hostPath, 'utf8');
+  }
+}

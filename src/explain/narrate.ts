@@ -1,0 +1,125 @@
+/**
+ * narrate.ts — `minibox run --explain`: each kernel call of a container's start, in plain words.
+ *
+ * The engine and the init stage publish a SysEvent for every kernel call (src/sys/call.ts);
+ * the init stage forwards its events to the engine before it execs. The narrator turns each into
+ * a sentence a student can follow, decoding flags into what they *do* ("own mount table",
+ * "read-only"). Runs of similar calls (27 capabilities dropped one by one) become one sentence.
+ */
+import type { SysEvent } from '../sys/trace.js';
+import { DEFAULT_CAPABILITIES } from '../runtime/defaults.js';
+
+const NAMESPACE_WORDS: Record<string, string> = {
+  CLONE_NEWNS: 'mount table', CLONE_NEWUTS: 'hostname', CLONE_NEWIPC: 'IPC objects (shared memory, message queues)',
+  CLONE_NEWNET: 'network stack (interfaces, routes, ports)', CLONE_NEWCGROUP: 'view of the cgroup tree',
+  CLONE_NEWPID: 'process numbers', CLONE_NEWUSER: 'user ids',
+};
+
+const FS_WORDS: Record<string, string> = {
+  proc: '`ps` inside now sees only the container\'s processes',
+  tmpfs: 'an empty file system in memory',
+  devpts: 'the container\'s own pseudo-terminals (ptys opened here stay invisible to the host)',
+  sysfs: 'the kernel\'s device tree, read-only',
+  mqueue: 'POSIX message queues of this IPC namespace',
+  cgroup2: 'the cgroup tree, read-only',
+};
+
+function str(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+function describeMount(args: Record<string, unknown>): string {
+  const flags = str(args.flags ?? '');
+  const target = str(args.target);
+  const has = (flag: string): boolean => flags.split('|').includes(flag);
+  if (has('MS_PRIVATE') && !has('MS_BIND')) {
+    return `mount --make-${has('MS_REC') ? 'r' : ''}private ${target}: mounts made from now on stay in this namespace and never reach the host`;
+  }
+  if (has('MS_SLAVE') || has('MS_SHARED')) return `change propagation of ${target} (${flags})`;
+  if (args.fstype === 'overlay') {
+    const data = str(args.data);
+    const lower = /lowerdir=([^,]*)/.exec(data)?.[1]?.split(':').length ?? 0;
+    const writable = data.includes('upperdir=') ? 'upper = this container\'s writable layer (copy-on-write)' : 'no upper dir: read-only';
+    return `mount overlay on ${target}: lower = ${lower} image layer${lower === 1 ? '' : 's'} (read-only), ${writable}`;
+  }
+  if (has('MS_REMOUNT')) {
+    return `remount ${target}${has('MS_RDONLY') ? ' read-only: writes now fail with EROFS' : ` with ${flags}`}`;
+  }
+  if (has('MS_BIND')) {
+    if (args.source === '/dev/null') return `mask ${target}: /dev/null is bound over it, reading it gives nothing`;
+    if (args.source === target) return `bind ${target} onto itself${has('MS_REC') ? ' (with everything mounted below)' : ''}, so it can be changed on its own`;
+    return `bind ${str(args.source)} at ${target}: the same files, visible in a second place`;
+  }
+  if (args.fstype === 'tmpfs' && has('MS_RDONLY')) return `mask ${target}: an empty read-only tmpfs hides the directory`;
+  const what = FS_WORDS[str(args.fstype)];
+  return `mount ${str(args.fstype)} on ${target}${what ? `: ${what}` : ''}${args.data ? ` (${str(args.data)})` : ''}`;
+}
+
+/** One event → one sentence, or undefined when the event is part of a run being collected. */
+export function describeEvent(event: SysEvent): string | undefined {
+  const a = event.args;
+  switch (event.call) {
+    case 'unshare': {
+      const names = str(a.flags).split('|');
+      if (names.length === 1 && names[0] === 'CLONE_NEWPID') {
+        return 'unshare(CLONE_NEWPID): the next process the engine starts will be PID 1 of a new PID namespace';
+      }
+      return `unshare(${str(a.flags)}): this process now has its own ${names.map((n) => NAMESPACE_WORDS[n] ?? n).join(', ')}`;
+    }
+    case 'setns': return `setns(${str(a.nstype)}): the engine goes back to the host's namespace, its later children stay on the host`;
+    case 'spawn-init': return `started the init stage (host pid ${str(a.pid)}): it is PID 1 inside the new PID namespace`;
+    case 'namespaces-ready': return 'namespaces ready: the engine may now put the container in cgroups and wire its network';
+    case 'mount': return describeMount(a);
+    case 'umount2': return a.target === '.' ? 'detach the host\'s old root: no path inside leads back to the host\'s files' : `unmount ${str(a.target)}`;
+    case 'mknod': return `mknod ${str(a.path)}: a ${str(a.kind)} device node ${str(a.major)}:${str(a.minor)} (the kernel driver is chosen by these numbers)`;
+    case 'pivot_root': return 'pivot_root: / is now the image; the host\'s root is stacked on top, about to be detached';
+    case 'sethostname': return `sethostname("${str(a.name)}"): the hostname changes only inside this UTS namespace`;
+    case 'chdir': return `working directory: ${str(a.path)}`;
+    case 'sysctl': return `sysctl ${str(a.key)}=${str(a.value)} (a namespaced kernel setting)`;
+    case 'setgroups': return `setgroups: supplementary groups = ${str(a.gids)}`;
+    case 'setresgid': return `setresgid(${str(a.gid)}): the program's group`;
+    case 'setresuid': return `setresuid(${str(a.uid)}): the program's user${a.uid === 0 ? ' (root, but with limited capabilities)' : ''}`;
+    case 'capset': {
+      const effective = str(a.effective).split(',').filter((c) => c !== '(none)');
+      const isDefault = effective.length === DEFAULT_CAPABILITIES.length && DEFAULT_CAPABILITIES.every((c) => effective.includes(c));
+      return isDefault ? 'capset: keeping Docker\'s 14 default capabilities'
+        : `capset: keeping ${effective.length} capabilities${effective.length ? ` (${effective.join(', ')})` : ''}`;
+    }
+    case 'prctl':
+      if (a.option === 'PR_SET_NO_NEW_PRIVS') return 'prctl(PR_SET_NO_NEW_PRIVS): setuid programs and file capabilities can no longer raise privileges';
+      if (a.option === 'PR_SET_KEEPCAPS') return undefined;
+      if (a.option === 'PR_CAP_AMBIENT') return a.raise ? `ambient capability ${str(a.raise)}: kept across execve even for a non-root user` : undefined;
+      return undefined;
+    case 'close_range': return 'close_range(3, ~0, CLOEXEC): every file descriptor above 2 closes at exec; the program inherits only stdin, stdout, stderr';
+    case 'ioctl':
+      if (a.request === 'TIOCGPTN') return 'opened the container\'s /dev/pts/ptmx: a new pseudo-terminal';
+      if (a.request === 'TIOCSCTTY') return 'TIOCSCTTY: the pty is the container\'s controlling terminal (Ctrl-C becomes SIGINT inside)';
+      if (a.request === 'TIOCSWINSZ') return `window size ${str(a.columns)}x${str(a.rows)}`;
+      return undefined;
+    case 'execve':
+      return event.kind === 'step' ? `execve ${str(a.path)}: Node is replaced by the container's program` : undefined;
+    default: return undefined;
+  }
+}
+
+/** Narrates a stream of events; collapses runs of bounding-set drops into one sentence. */
+export function createNarrator(write: (sentence: string) => void): { event(event: SysEvent): void; flush(): void } {
+  const dropped: string[] = [];
+  const flush = (): void => {
+    if (dropped.length === 0) return;
+    write(`prctl(PR_CAPBSET_DROP) ×${dropped.length}: capabilities removed for good from this process and all it runs — ${dropped.join(', ')}`);
+    dropped.length = 0;
+  };
+  return {
+    event(event) {
+      if (event.call === 'prctl' && event.args.option === 'PR_CAPBSET_DROP' && !event.error) {
+        dropped.push(str(event.args.capability));
+        return;
+      }
+      flush();
+      const sentence = describeEvent(event);
+      if (sentence) write(event.error ? `${sentence} — FAILED: ${event.error}` : sentence);
+    },
+    flush,
+  };
+}

@@ -1,0 +1,33 @@
+/**
+ * digest.ts — content addressing. A digest is `algorithm:hex`, e.g. `sha256:9c7a…`, the hash of a
+ * blob's exact bytes. Anything named by a digest can be checked after download: recompute the
+ * hash and compare. This is why a registry, a mirror or a cache cannot silently change an image.
+ */
+import crypto from 'node:crypto';
+import { MiniboxError } from '../errors.js';
+
+const SHA256 = /^sha256:[a-f0-9]{64}$/;
+
+export function isDigest(value: string): boolean {
+  return SHA256.test(value);
+}
+
+/** Throws unless `value` is a well-formed sha256 digest (the only algorithm minibox accepts). */
+export function assertDigest(value: string, what = 'digest'): string {
+  if (!SHA256.test(value)) throw new MiniboxError(`invalid ${what} "${value}": expected sha256:<64 hex digits>`);
+  return value;
+}
+
+export function sha256Digest(bytes: Buffer | string): string {
+  return `sha256:${crypto.createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+/** `sha256:9c7a…` → `9c7a…` (the hex part, used as a file name). */
+export function digestHex(digest: string): string {
+  return assertDigest(digest).slice('sha256:'.length);
+}
+
+/** The 12-hex short form Docker shows: `sha256:9c7a54a9a43c…` → `9c7a54a9a43c`. */
+export function shortId(digest: string): string {
+  return digest.replace(/^sha256:/, '').slice(0, 12);
+}

@@ -1,0 +1,184 @@
+/**
+ * pull.ts — `minibox pull`: from a name to layers on disk, the way `docker pull` does it.
+ *
+ *   1. parse the reference (`alpine` → docker.io/library/alpine:latest)
+ *   2. ask the registry for the manifest; if it is an index, pick this platform's manifest
+ *   3. fetch the config (it lists each layer's uncompressed digest, the diff id)
+ *   4. for each layer not already unpacked: download the blob (verified), unpack it into its
+ *      own directory (verified against the diff id) — layers are independent, so several
+ *      download and unpack at the same time
+ *   5. record the image and its tag
+ *
+ * Nothing is recorded until every layer is in place, and every file that appears in the store
+ * was verified first, so an interrupted pull leaves no half image behind, only a head start.
+ * Locks make concurrent pulls in separate processes safe: a layer two pulls both need is
+ * fetched by whichever gets its lock first; the other finds it done.
+ */
+import fs from 'node:fs';
+import { MiniboxError } from '../errors.js';
+import { withLock } from '../lock.js';
+import type { StateRoot } from '../state-root.js';
+import { shortId } from './digest.js';
+import type { Descriptor, ImageConfig, ImageManifest } from './oci.js';
+import { parsePlatform } from './platform.js';
+import { quietReporter, type PullReporter } from './pull-progress.js';
+import { parseReference, type ImageReference } from './reference.js';
+import { RegistryClient, downloadBlob, resolveManifest } from './registry/index.js';
+import { ImageStore, type ImageRecord, type LayerRecord } from './store/images.js';
+import { unpackLayer } from './unpack/index.js';
+
+export interface PullOptions {
+  /** `os/arch[/variant]`; default linux/amd64. */
+  platform?: string;
+  insecureRegistries?: string[];
+  reporter?: PullReporter;
+  /** How many layers download and unpack at once. */
+  concurrency?: number;
+}
+
+export interface PullResult {
+  image: ImageRecord;
+  reference: ImageReference;
+  /** Layer bytes fetched from the registry in this pull (0 when every layer was here). */
+  bytesDownloaded: number;
+  layersDownloaded: number;
+  /** True when the tag now points at an image it did not point at before. */
+  changed: boolean;
+}
+
+/** The shared lock every pull holds; `image prune`/`rmi` garbage collection takes it exclusively. */
+export const STORE_LOCK = 'store';
+
+export async function pullImage(root: StateRoot, name: string, options: PullOptions = {}): Promise<PullResult> {
+  const reference = parseReference(name);
+  const reporter = options.reporter ?? quietReporter();
+  const store = new ImageStore(root);
+  const client = new RegistryClient({ insecureRegistries: options.insecureRegistries ?? [] });
+  const platform = parsePlatform(options.platform);
+
+  reporter.message(`${reference.digest ?? reference.tag}: Pulling from ${reference.repository}`);
+  const resolved = await resolveManifest(client, reference, platform);
+  const manifest: ImageManifest = resolved.manifest;
+  const tag = reference.tag ? `${reference.name}:${reference.tag}` : undefined;
+  const before = tag ? store.resolve(tag)?.id : undefined;
+
+  return await withLock(root.locks, STORE_LOCK, async () => {
+    store.blobs.writeVerified(resolved.manifestDigest, resolved.manifestBytes);
+    if (resolved.index) store.blobs.writeVerified(resolved.index.digest, resolved.index.bytes);
+
+    const config = await fetchConfig(store, client, reference, manifest.config);
+    const diffIds = config.rootfs?.diff_ids ?? [];
+    if (diffIds.length !== manifest.layers.length) {
+      throw new MiniboxError(`image ${reference.familiar}: the config lists ${diffIds.length} layers but the manifest has ${manifest.layers.length}; the image is malformed`);
+    }
+
+    let bytesDownloaded = 0;
+    let layersDownloaded = 0;
+    const layers: LayerRecord[] = new Array(manifest.layers.length);
+    const jobs = manifest.layers.map((descriptor, i) => async () => {
+      const diffId = diffIds[i]!;
+      const result = await fetchLayer(store, client, reference, descriptor, diffId, reporter);
+      bytesDownloaded += result.downloaded;
+      if (result.downloaded > 0) layersDownloaded += 1;
+      layers[i] = { digest: descriptor.digest, diffId, mediaType: descriptor.mediaType, size: descriptor.size, unpackedSize: result.unpackedSize };
+    });
+    for (const descriptor of manifest.layers) reporter.layer(descriptor.digest, 'Waiting');
+    await runLimited(jobs, options.concurrency ?? 3);
+
+    const image = await store.record({
+      id: manifest.config.digest,
+      repoDigests: [`${reference.name}@${resolved.index?.digest ?? resolved.manifestDigest}`],
+      manifestDigest: resolved.manifestDigest,
+      manifestMediaType: resolved.mediaType,
+      configDigest: manifest.config.digest,
+      layers,
+      size: layers.reduce((sum, layer) => sum + layer.unpackedSize, 0),
+      ...(config.created ? { created: config.created } : {}),
+      os: config.os,
+      architecture: config.architecture,
+      ...(config.variant ? { variant: config.variant } : {}),
+      pulledAt: new Date().toISOString(),
+    }, tag);
+
+    reporter.done();
+    reporter.message(`Digest: ${resolved.index?.digest ?? resolved.manifestDigest}`);
+    const changed = before !== image.id;
+    reporter.message(changed
+      ? `Status: Downloaded newer image for ${reference.familiar}`
+      : `Status: Image is up to date for ${reference.familiar}`);
+    return { image, reference, bytesDownloaded, layersDownloaded, changed };
+  }, 'shared');
+}
+
+async function fetchConfig(store: ImageStore, client: RegistryClient, reference: ImageReference, descriptor: Descriptor): Promise<ImageConfig> {
+  if (!store.blobs.has(descriptor.digest)) {
+    await withLock(store.root.locks, `blob-${descriptor.digest}`, async () => {
+      if (store.blobs.has(descriptor.digest)) return;
+      const partial = store.blobs.partialPath(descriptor.digest);
+      await downloadBlob(client, reference, descriptor, partial);
+      store.blobs.commit(partial, descriptor.digest);
+    });
+  }
+  const config = store.blobs.readJson<ImageConfig>(descriptor.digest);
+  if (!config.rootfs || !Array.isArray(config.rootfs.diff_ids)) {
+    throw new MiniboxError(`image ${reference.familiar}: config ${shortId(descriptor.digest)} has no rootfs.diff_ids; it is not an OCI/Docker image config`);
+  }
+  return config;
+}
+
+/**
+ * Makes one layer present as an unpacked directory. Holding the layer's lock, a second pull
+ * of the same layer waits and then finds it done ("Already exists" — 0 bytes fetched).
+ */
+async function fetchLayer(store: ImageStore, client: RegistryClient, reference: ImageReference, descriptor: Descriptor, diffId: string, reporter: PullReporter): Promise<{ downloaded: number; unpackedSize: number }> {
+  return await withLock(store.root.locks, `layer-${diffId}`, async () => {
+    if (store.layers.has(diffId)) {
+      reporter.layer(descriptor.digest, 'Already exists');
+      return { downloaded: 0, unpackedSize: store.layers.size(diffId) };
+    }
+    let downloaded = 0;
+    if (!store.blobs.has(descriptor.digest)) {
+      const partial = store.blobs.partialPath(descriptor.digest);
+      await downloadBlob(client, reference, descriptor, partial, {
+        onProgress: (received, total) => reporter.layer(descriptor.digest, 'Downloading', received, total),
+      });
+      reporter.layer(descriptor.digest, 'Verifying Checksum', descriptor.size, descriptor.size);
+      store.blobs.commit(partial, descriptor.digest);
+      downloaded = descriptor.size;
+      reporter.layer(descriptor.digest, 'Download complete', descriptor.size, descriptor.size);
+    }
+    const unpackedSize = await store.layers.create(diffId, async (dir) => {
+      const result = await unpackLayer({
+        blobPath: store.blobs.path(descriptor.digest),
+        mediaType: descriptor.mediaType,
+        dest: dir,
+        layerName: descriptor.digest,
+        onProgress: (read) => reporter.layer(descriptor.digest, 'Extracting', read, descriptor.size),
+      });
+      if (result.diffId !== diffId) {
+        throw new MiniboxError(`layer ${shortId(descriptor.digest)}: unpacked content has diff id ${result.diffId} but the image config says ${diffId}; the image is corrupt`);
+      }
+      return result.size;
+    });
+    reporter.layer(descriptor.digest, 'Pull complete', descriptor.size, descriptor.size);
+    return { downloaded, unpackedSize };
+  });
+}
+
+/** Runs async jobs with at most `limit` in flight; rejects with the first failure after all settle. */
+async function runLimited(jobs: (() => Promise<void>)[], limit: number): Promise<void> {
+  let next = 0;
+  const errors: unknown[] = [];
+  const worker = async () => {
+    while (next < jobs.length) {
+      const job = jobs[next++]!;
+      try {
+        await job();
+      } catch (error) {
+        errors.push(error);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, worker));
+  if (errors.length > 0) throw errors[0];
+}

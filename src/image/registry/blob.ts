@@ -1,0 +1,150 @@
+/**
+ * blob.ts — downloading a layer or config blob: streamed, hashed, resumable, verified.
+ *
+ * `GET /v2/NAME/blobs/<digest>` returns the bytes whose SHA-256 is the digest. Layers can be
+ * gigabytes, so the body is never held in memory: each chunk is fed to the hash and appended to
+ * the destination file as it arrives. If the connection breaks, we ask for the rest with
+ * `Range: bytes=<have>-` (HTTP 206 Partial Content); a server that ignores Range answers 200 with
+ * the whole blob and we start over. Only when size *and* digest match is the download finished;
+ * otherwise the file is deleted so no corrupted byte can be used.
+ * Try: interrupt a pull of a big image and run it again: it continues where it stopped.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { MiniboxError, NotFoundError } from '../../errors.js';
+import type { Descriptor } from '../oci.js';
+import { validateDigest, type ImageReference } from '../reference.js';
+import { registryErrorMessage, type RegistryClient } from './client.js';
+import { DigestMismatchError } from './digest.js';
+import { backoffDelay, isConnectionError } from './retry.js';
+
+export interface DownloadOptions {
+  onProgress?: (received: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+function sizeOf(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw error;
+  }
+}
+
+/** SHA-256 state after the first `length` bytes of a file already on disk (a partial download). */
+async function hashPrefix(file: string, length: number): Promise<crypto.Hash> {
+  const hash = crypto.createHash('sha256');
+  if (length === 0) return hash;
+  for await (const chunk of fs.createReadStream(file, { start: 0, end: length - 1 })) hash.update(chunk as Buffer);
+  return hash;
+}
+
+function rangeStart(contentRange: string | null): number | undefined {
+  const match = /^bytes (\d+)-\d+\/(?:\d+|\*)$/.exec(contentRange ?? '');
+  return match?.[1] !== undefined ? Number(match[1]) : undefined;
+}
+
+function discard(file: string): void {
+  fs.rmSync(file, { force: true });
+}
+
+/** Download one blob into destFile, resuming a partial file, verifying size and sha256 digest. */
+export async function downloadBlob(client: RegistryClient, ref: ImageReference, descriptor: Descriptor, destFile: string, options: DownloadOptions = {}): Promise<void> {
+  validateDigest(descriptor.digest);
+  const what = `blob ${descriptor.digest} of ${ref.name}`;
+  const total = descriptor.size;
+  const policy = client.transport.options.retry;
+  let failures = 0;
+  for (;;) {
+    let have = sizeOf(destFile);
+    if (have > total) {
+      discard(destFile);
+      have = 0;
+    }
+    let hash = await hashPrefix(destFile, have);
+    let written = have;
+    try {
+      if (have === total && total > 0) {
+        finish(hash, destFile, descriptor, what);
+        return;
+      }
+      const response = await client.request(ref, `/blobs/${descriptor.digest}`, {
+        headers: have > 0 ? { Range: `bytes=${have}-` } : {},
+        signal: options.signal,
+      });
+      if (response.status === 404) {
+        const why = await registryErrorMessage(response);
+        throw new NotFoundError(`${what} not found on ${ref.domain}${why ? ` (${why})` : ''}`);
+      }
+      if (response.status === 416) { // our partial file does not fit what the server has
+        await response.body?.cancel();
+        discard(destFile);
+        if (++failures >= policy.attempts) throw new MiniboxError(`${what}: the registry refused to resume the download (HTTP 416)`);
+        continue;
+      }
+      if (!response.ok || !response.body) {
+        const why = await registryErrorMessage(response);
+        throw new MiniboxError(`downloading ${what} failed: HTTP ${response.status}${why ? ` (${why})` : ''}`);
+      }
+      let flags = 'a';
+      if (have > 0 && (response.status !== 206 || rangeStart(response.headers.get('content-range')) !== have)) {
+        client.transport.debug(`${descriptor.digest}: server ignored Range, restarting from byte 0`);
+        hash = crypto.createHash('sha256');
+        written = 0;
+        flags = 'w';
+      }
+      const hashing = new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+          written += chunk.length;
+          if (written > total) {
+            callback(new DigestMismatchError(what, `${total} bytes`, `more than ${total} bytes`));
+            return;
+          }
+          hash.update(chunk);
+          options.onProgress?.(written, total);
+          callback(null, chunk);
+        },
+      });
+      const out = fs.createWriteStream(destFile, { flags });
+      try {
+        await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), hashing, out);
+      } finally {
+        // The next attempt re-reads the file: wait until every write has landed.
+        if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
+      }
+      finish(hash, destFile, descriptor, what);
+      return;
+    } catch (error) {
+      if (error instanceof DigestMismatchError) {
+        discard(destFile);
+        throw error;
+      }
+      if (options.signal?.aborted) throw new MiniboxError(`download of ${what} was cancelled (the partial file is kept for resuming)`);
+      if (error instanceof MiniboxError || !isConnectionError(error) || ++failures >= policy.attempts) {
+        if (error instanceof MiniboxError) throw error;
+        throw new MiniboxError(`downloading ${what} failed after ${failures} attempt(s): ${(error as Error).message}; run the command again to resume`, undefined, { cause: error });
+      }
+      const delay = backoffDelay(policy, failures - 1);
+      client.transport.debug(`${descriptor.digest}: connection broke at byte ${sizeOf(destFile)} of ${total}; resuming in ${Math.round(delay)} ms`);
+      await sleep(delay);
+    }
+  }
+}
+
+function finish(hash: crypto.Hash, destFile: string, descriptor: Descriptor, what: string): void {
+  const size = sizeOf(destFile);
+  const actual = `sha256:${hash.digest('hex')}`;
+  if (size !== descriptor.size) {
+    discard(destFile);
+    throw new DigestMismatchError(what, `${descriptor.size} bytes`, `${size} bytes`);
+  }
+  if (actual !== descriptor.digest) {
+    discard(destFile);
+    throw new DigestMismatchError(what, descriptor.digest, actual);
+  }
+}

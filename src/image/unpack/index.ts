@@ -1,0 +1,225 @@
+/**
+ * unpack — turning one layer blob into a directory that overlayfs can stack.
+ *
+ * A layer blob is a (usually compressed) tar archive of the files one build step added, changed
+ * or deleted. Unpacking streams it, constant memory whatever its size:
+ *
+ *   blob file → count bytes (progress) → gunzip / zstd → sha256 (the layer's *diffId*) → tar parser
+ *
+ * The diffId is the digest of the *uncompressed* tar: the image config lists it in
+ * rootfs.diff_ids, so the caller can check that the layer it unpacked is the one the config means.
+ * Each tar entry is then written into `dest`, the layer's own directory (later an overlay
+ * lowerdir): whiteouts become overlay whiteouts (whiteout.ts), names are resolved inside the layer
+ * root and never escape it (layer-path.ts), files are created without following symlinks
+ * (write-entry.ts), and extended attributes arrive through PAX records (pax.ts).
+ *
+ * How each hostile case is handled (tests: test/image/unpack-hostile.test.ts):
+ *   - absolute names (`/etc/x`)                → neutralised: re-rooted at dest (`dest/etc/x`)
+ *   - `..` climbing above the root             → rejected (HostileLayerError)
+ *   - a parent that is a symlink (`link/x`)    → neutralised: resolved inside dest (securejoin)
+ *   - symlink loops / chains > 40 hops         → rejected
+ *   - hard link target outside / missing       → re-rooted, then rejected unless an earlier entry
+ *   - whiteout or opaque marker via a symlink  → neutralised: resolved inside dest
+ *   - non-directory entry naming the root (`.` or `/` as a symlink) → rejected
+ *   - bare `.wh.`, NUL in a name or link target, `trusted.overlay.*` xattrs → rejected
+ *   - an entry named like an existing symlink  → the symlink is replaced, its target untouched
+ *
+ * Try: `minibox pull alpine`, then `ls /var/lib/minibox/layers/sha256/`: one directory per layer;
+ * `find … -type c` shows the whiteouts, `getfattr -d -m - DIR` the opaque markers.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { extract, type Header } from 'tar-stream';
+import { describeError, ExitCode, MiniboxError } from '../../errors.js';
+import { compressionFromMediaType, createDecompressor, detectCompression } from './compression.js';
+import {
+  entryComponents, HostileLayerError, locateEntry, lstatOrUndefined, quoteEntryName, RefusedEntry, resolveDirectoryInRoot,
+} from './layer-path.js';
+import { captureRawPax, paxNumber, paxRecordsOf, xattrsOf } from './pax.js';
+import { isAufsMetadataPath, markOpaque, whiteoutMarker, writeWhiteout } from './whiteout.js';
+import {
+  writeDeviceNode, writeDirectory, writeHardlink, writeRegularFile, writeSymlink, type EntryMetadata,
+} from './write-entry.js';
+
+export { HostileLayerError } from './layer-path.js';
+
+export interface UnpackResult {
+  /** `sha256:<hex>` of the uncompressed tar stream. */
+  diffId: string;
+  /** Uncompressed bytes. */
+  size: number;
+}
+
+export interface UnpackOptions {
+  /** The layer blob on disk (gzip, zstd or plain tar). */
+  blobPath: string;
+  /** Its media type from the manifest; the blob's magic bytes win when they disagree. */
+  mediaType: string;
+  /** An existing empty directory that becomes the layer's directory. Nothing outside it is touched. */
+  dest: string;
+  /** For messages, e.g. `sha256:3f4e…`. */
+  layerName: string;
+  onProgress?: (compressedBytesRead: number) => void;
+}
+
+interface UnpackContext {
+  root: string;
+  /** Directory mtimes, applied after all entries (adding a child changes a directory's mtime). */
+  directoryTimes: Map<string, { components: string[]; mtime: Date }>;
+}
+
+const MAX_ID = 0xfffffffe; // (uid_t)-1 means "leave unchanged" to chown(2)
+
+function metadataOf(header: Header, records: Map<string, Buffer>): EntryMetadata {
+  const uid = paxNumber(records, 'uid') ?? header.uid ?? 0;
+  const gid = paxNumber(records, 'gid') ?? header.gid ?? 0;
+  for (const id of [uid, gid]) {
+    if (!Number.isSafeInteger(id) || id < 0 || id > MAX_ID) throw new RefusedEntry(`invalid owner id ${id}`);
+  }
+  const paxMtime = paxNumber(records, 'mtime');
+  const mtime = paxMtime !== undefined ? new Date(paxMtime * 1000) : header.mtime ?? new Date(0);
+  return { mode: (header.mode ?? 0) & 0o7777, uid, gid, mtime, xattrs: xattrsOf(records) };
+}
+
+async function drain(content: AsyncIterable<Buffer>): Promise<void> {
+  for await (const _chunk of content) { /* entries other than files should have no data; skip it */ }
+}
+
+async function applyEntry(context: UnpackContext, header: Header, content: AsyncIterable<Buffer>, records: Map<string, Buffer>): Promise<void> {
+  const { root } = context;
+  const components = entryComponents(header.name);
+  const key = components.join('/');
+  if (isAufsMetadataPath(components)) return await drain(content);
+  const marker = components.length > 0 ? whiteoutMarker(components[components.length - 1] as string) : undefined;
+  if (marker !== undefined) {
+    await drain(content);
+    if (marker.kind === 'aufs-metadata') return;
+    // The marker's directory is resolved inside the root like any parent: a marker aimed through
+    // a symlink lands inside dest, never in the symlink's real target.
+    const directory = resolveDirectoryInRoot(root, components.slice(0, -1), true);
+    if (marker.kind === 'opaque') markOpaque(directory);
+    else writeWhiteout(path.join(directory, marker.hidden));
+    return;
+  }
+
+  const meta = metadataOf(header, records); // before touching the disk: refuses forged overlay xattrs
+  const { hostPath, isRoot } = locateEntry(root, components, true);
+  if (isRoot && header.type !== 'directory') {
+    throw new RefusedEntry(`a ${header.type ?? 'typeless'} entry cannot replace the layer root`);
+  }
+  if (header.type !== 'directory') context.directoryTimes.delete(key);
+
+  switch (header.type) {
+    case 'file':
+    case 'contiguous-file':
+      await writeRegularFile(hostPath, content, meta);
+      return;
+    case 'directory':
+      await drain(content);
+      writeDirectory(hostPath, meta);
+      context.directoryTimes.set(key, { components, mtime: meta.mtime });
+      return;
+    case 'symlink':
+      await drain(content);
+      writeSymlink(hostPath, header.linkname ?? '', meta);
+      return;
+    case 'link': {
+      await drain(content);
+      const linkname = header.linkname ?? '';
+      let targetPath: string;
+      try {
+        const target = entryComponents(linkname);
+        if (target.length === 0) throw new RefusedEntry('names the layer root');
+        targetPath = locateEntry(root, target, false).hostPath;
+      } catch (error) {
+        if (error instanceof RefusedEntry) throw new RefusedEntry(`hard link target ${quoteEntryName(linkname)}: ${error.reason}`);
+        throw error;
+      }
+      writeHardlink(hostPath, targetPath);
+      return;
+    }
+    case 'character-device':
+    case 'block-device':
+    case 'fifo': {
+      await drain(content);
+      const kind = header.type === 'fifo' ? 'fifo' : header.type === 'block-device' ? 'block' : 'char';
+      writeDeviceNode(hostPath, kind, header.devmajor ?? 0, header.devminor ?? 0, meta);
+      return;
+    }
+    default:
+      throw new RefusedEntry(`unsupported tar entry type ${String(header.type)}`);
+  }
+}
+
+/** Directory mtimes last, each directory re-resolved (a later entry may have replaced it). */
+function applyDirectoryTimes(context: UnpackContext): void {
+  for (const { components, mtime } of context.directoryTimes.values()) {
+    let hostPath: string;
+    try {
+      hostPath = locateEntry(context.root, components, false).hostPath;
+    } catch (error) {
+      if (error instanceof RefusedEntry) continue; // no longer there
+      throw error;
+    }
+    if (lstatOrUndefined(hostPath)?.isDirectory()) fs.lutimesSync(hostPath, mtime, mtime);
+  }
+}
+
+function asLayerError(error: unknown, layerName: string, entryName: string | undefined): MiniboxError {
+  if (error instanceof MiniboxError) return error;
+  if (error instanceof RefusedEntry) return new HostileLayerError(layerName, entryName ?? '', error.reason);
+  const where = entryName === undefined ? '' : ` entry ${quoteEntryName(entryName)}:`;
+  return new MiniboxError(`layer ${layerName}:${where} ${describeError(error)}`, ExitCode.Engine, { cause: error });
+}
+
+/** Unpacks one layer blob into `dest` and returns its diffId and uncompressed size. */
+export async function unpackLayer(options: UnpackOptions): Promise<UnpackResult> {
+  const { blobPath, mediaType, dest, layerName, onProgress } = options;
+  const compression = detectCompression(blobPath, layerName);
+  const context: UnpackContext = { root: path.resolve(dest), directoryTimes: new Map() };
+
+  let compressedBytes = 0;
+  const counting = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      compressedBytes += chunk.length;
+      onProgress?.(compressedBytes);
+      callback(null, chunk);
+    },
+  });
+  const hash = createHash('sha256');
+  let size = 0;
+  const hashing = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      size += chunk.length;
+      callback(null, chunk);
+    },
+  });
+
+  const extractor = extract();
+  const takeRawPax = captureRawPax(extractor);
+  extractor.on('entry', (header, content, next) => {
+    const records = paxRecordsOf(header, takeRawPax());
+    // streamx streams are async-iterable like Node's: each file is read chunk by chunk.
+    applyEntry(context, header, content as unknown as AsyncIterable<Buffer>, records).then(
+      () => next(),
+      (error: unknown) => next(asLayerError(error, layerName, header.name)),
+    );
+  });
+
+  try {
+    await pipeline(fs.createReadStream(blobPath), counting, createDecompressor(compression), hashing, extractor);
+  } catch (error) {
+    if (error instanceof MiniboxError) throw error;
+    const claimed = compressionFromMediaType(mediaType);
+    const mismatch = claimed !== undefined && claimed !== compression
+      ? ` (its media type ${mediaType} says ${claimed}, its bytes say ${compression})` : '';
+    throw new MiniboxError(`layer ${layerName}: cannot read the layer${mismatch}: ${describeError(error)}; the blob may be corrupt — remove it and pull again`,
+      ExitCode.Engine, { cause: error });
+  }
+  applyDirectoryTimes(context);
+  return { diffId: `sha256:${hash.digest('hex')}`, size };
+}

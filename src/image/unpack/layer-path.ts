@@ -1,0 +1,143 @@
+/**
+ * layer-path.ts — turning a tar entry's name into a path *inside* the layer directory, whatever
+ * the name says.
+ *
+ * A layer is untrusted input: its entry names are strings chosen by whoever built the image.
+ * `../../etc/passwd`, `/etc/passwd`, or `link/passwd` after `link -> /etc` would, in a naive
+ * extractor, write to the host. The defence has two parts, after umoci (oci/layer/tar_extract.go)
+ * and Go's securejoin:
+ *
+ *  1. Lexical: `entryComponents` splits the name, drops `.` and empty parts (so `/etc/x` and
+ *     `./etc/x` both mean `etc/x` — absolute names are *re-rooted*, the way `tar` does), refuses
+ *     NUL bytes, and refuses a `..` that would climb above the root (`../x`, `a/../../x`).
+ *  2. On disk: `resolveDirectoryInRoot` walks the parent components one at a time with lstat(2).
+ *     A real directory is entered; a symlink is *resolved inside the root* (securejoin semantics):
+ *     an absolute target restarts at the layer root, `..` stops at the root, and more than
+ *     MAX_SYMLINK_HOPS symlinks (a loop, or a long chain) is refused. We chose to resolve rather
+ *     than refuse because ordinary images do ship `lib -> usr/lib` and later write through it;
+ *     resolving keeps them working, and the result can only ever name a path under the root.
+ *     The final component is never followed: callers lstat it and unlink-then-create.
+ *
+ * Why this is enough: only this process writes into the layer directory while it is unpacked
+ * (the caller gives us a fresh private temp dir), so what lstat saw is what the next call acts on.
+ * Every final create uses O_EXCL|O_NOFOLLOW (or an *at-less call on a path whose every component
+ * was just checked) so even a mistake here could not follow a symlink at the last step.
+ *
+ * Try: `tar -cf x.tar --absolute-names /etc/hostname` then `tar -tvf x.tar`: the name keeps its `/`.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { MiniboxError } from '../../errors.js';
+
+/** The kernel's own limit on symlinks followed while resolving one path (MAXSYMLINKS). */
+export const MAX_SYMLINK_HOPS = 40;
+
+/** A layer entry that tries (or would be able) to act outside the layer directory. */
+export class HostileLayerError extends MiniboxError {
+  constructor(layerName: string, entryName: string, reason: string) {
+    super(`layer ${layerName}: entry ${quoteEntryName(entryName)}: ${reason}`);
+    this.name = 'HostileLayerError';
+  }
+}
+
+/** Thrown by the path code, which does not know the layer; index.ts turns it into HostileLayerError. */
+export class RefusedEntry extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = 'RefusedEntry';
+  }
+}
+
+/** `"name"` with control characters (NUL…) escaped so the message stays one readable line. */
+export function quoteEntryName(name: string): string {
+  return JSON.stringify(name);
+}
+
+/**
+ * The components of a tar name, cleaned lexically. `[]` means the layer root itself.
+ * `..` may only climb back out of a component the name itself went into.
+ */
+export function entryComponents(name: string): string[] {
+  if (name.includes('\0')) throw new RefusedEntry('name contains a NUL byte');
+  const components: string[] = [];
+  for (const part of name.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      if (components.length === 0) throw new RefusedEntry('path escapes the layer root');
+      components.pop();
+      continue;
+    }
+    components.push(part);
+  }
+  return components;
+}
+
+export function lstatOrUndefined(hostPath: string): fs.Stats | undefined {
+  try {
+    return fs.lstatSync(hostPath);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/**
+ * The host path of the directory named by `components`, every symlink on the way resolved inside
+ * `root`. With `create`, missing directories are made (0755, like `tar` and containerd do for
+ * implicit parents); without it a missing component is refused.
+ */
+export function resolveDirectoryInRoot(root: string, components: readonly string[], create: boolean): string {
+  // `resolved` only ever holds names that lstat showed to be real directories under `root`.
+  const resolved: string[] = [];
+  const pending = [...components];
+  let hops = 0;
+  while (pending.length > 0) {
+    const name = pending.shift() as string;
+    if (name === '' || name === '.') continue;
+    if (name === '..') {
+      resolved.pop(); // at the root this does nothing: the root is its own parent, as in chroot
+      continue;
+    }
+    const hostPath = path.join(root, ...resolved, name);
+    const stat = lstatOrUndefined(hostPath);
+    if (stat === undefined) {
+      if (!create) throw new RefusedEntry(`${[...resolved, name].join('/')} does not exist in this layer`);
+      fs.mkdirSync(hostPath, 0o755);
+      fs.chmodSync(hostPath, 0o755); // independent of the process umask
+      resolved.push(name);
+    } else if (stat.isDirectory()) {
+      resolved.push(name);
+    } else if (stat.isSymbolicLink()) {
+      if (++hops > MAX_SYMLINK_HOPS) throw new RefusedEntry('too many levels of symbolic links (a loop?)');
+      const target = fs.readlinkSync(hostPath);
+      if (target.startsWith('/')) resolved.length = 0; // absolute targets are re-rooted at the layer root
+      pending.unshift(...target.split('/'));
+    } else {
+      throw new RefusedEntry(`${[...resolved, name].join('/')} is not a directory`);
+    }
+  }
+  return path.join(root, ...resolved);
+}
+
+/** Where an entry goes: its resolved parent directory and its own (never followed) name. */
+export interface EntryLocation {
+  /** Host path of the entry itself; the last component is not a symlink that was followed. */
+  hostPath: string;
+  /** True when the name cleaned to the layer root (`.`, `./`, `/`). */
+  isRoot: boolean;
+}
+
+export function locateEntry(root: string, components: readonly string[], createParents: boolean): EntryLocation {
+  if (components.length === 0) return { hostPath: root, isRoot: true };
+  const parent = resolveDirectoryInRoot(root, components.slice(0, -1), createParents);
+  return { hostPath: path.join(parent, components[components.length - 1] as string), isRoot: false };
+}
+
+/** Removes whatever this layer already put at `hostPath` (a directory with its contents). */
+export function removeExisting(hostPath: string): void {
+  const stat = lstatOrUndefined(hostPath);
+  if (stat === undefined) return;
+  // rmSync lstat()s as it walks: a symlink inside the tree is unlinked, never followed.
+  if (stat.isDirectory()) fs.rmSync(hostPath, { recursive: true, force: true });
+  else fs.unlinkSync(hostPath);
+}

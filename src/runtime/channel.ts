@@ -1,0 +1,72 @@
+/**
+ * channel.ts — how the engine and the init stage talk before the container's program starts.
+ *
+ * Two pipes (socket pairs, really): fd 3 carries the engine's words to the init stage ("go",
+ * "your pty is N"), fd 4 carries the init stage's words back ("namespaces ready", "devpts
+ * ready", trace events, an error). Each message is one JSON line, so a C monitor could speak the
+ * same protocol. fd 4 is close-on-exec: when the engine reads end-of-file on it while no error
+ * came, the container's program has replaced the init stage — it is running.
+ *
+ * The init stage side is synchronous on purpose: it has nothing else to do while it waits.
+ */
+import fs from 'node:fs';
+import type { SysEvent } from '../sys/trace.js';
+
+export const FROM_PARENT_FD = 3;
+export const TO_PARENT_FD = 4;
+
+/** Messages from the init stage to the engine. */
+export type ChildMessage =
+  | { type: 'namespaces-ready' }
+  | { type: 'devpts-ready'; ptmx: string }
+  | { type: 'event'; event: SysEvent }
+  | { type: 'error'; message: string; exitCode: number };
+
+/** Messages from the engine to the init stage. */
+export type ParentMessage =
+  | { type: 'go' }
+  | { type: 'pty'; number: number }
+  | { type: 'abort'; message: string };
+
+/** Init-stage side: write one message (blocking). */
+export function sendToParent(message: ChildMessage): void {
+  const line = Buffer.from(`${JSON.stringify(message)}\n`);
+  let written = 0;
+  while (written < line.length) written += fs.writeSync(TO_PARENT_FD, line, written);
+}
+
+let pending = '';
+
+/** Init-stage side: block until the engine sends one message. */
+export function receiveFromParent(): ParentMessage {
+  const chunk = Buffer.alloc(4096);
+  while (!pending.includes('\n')) {
+    let count: number;
+    try {
+      count = fs.readSync(FROM_PARENT_FD, chunk, 0, chunk.length, null);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+      throw error;
+    }
+    if (count === 0) throw new Error('the engine went away before the container started');
+    pending += chunk.toString('utf8', 0, count);
+  }
+  const newline = pending.indexOf('\n');
+  const line = pending.slice(0, newline);
+  pending = pending.slice(newline + 1);
+  return JSON.parse(line) as ParentMessage;
+}
+
+/** Engine side: splits a byte stream into JSON messages. */
+export function messageSplitter(onMessage: (message: ChildMessage) => void): (chunk: Buffer) => void {
+  let buffered = '';
+  return (chunk) => {
+    buffered += chunk.toString('utf8');
+    let newline: number;
+    while ((newline = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+      if (line.trim()) onMessage(JSON.parse(line) as ChildMessage);
+    }
+  };
+}

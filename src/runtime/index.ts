@@ -1,0 +1,10 @@
+/**
+ * runtime — turns an OCI bundle (config.json + root file system) into a running, isolated
+ * process. Reading order for students: spec.ts → run-container.ts (the engine's side) →
+ * init-stage.ts (the container's birth, step by step) → rootfs.ts, devices.ts, protect.ts,
+ * credentials.ts, command.ts, terminal.ts.
+ */
+export { runContainer, initStagePath, type RunOptions, type RunResult } from './run-container.js';
+export { DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from './defaults.js';
+export { OVERLAY_ANNOTATIONS, readBundle, type RuntimeSpec, type SpecMount, type SpecProcess } from './spec.js';
+export { resolveInRoot } from './resolve-in-root.js';

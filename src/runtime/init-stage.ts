@@ -1,0 +1,149 @@
+/**
+ * init-stage.ts — the birth of a container, read top to bottom.
+ *
+ * The engine starts this file as `node init-stage.js BUNDLE [--trace]` with fd 3 (engine → here)
+ * and fd 4 (here → engine) — see channel.ts. It is PID 1 of a fresh PID namespace. It follows the
+ * order the kernel needs (crun's linux.c does the same):
+ *
+ *    1. read config.json                       7. mask and freeze kernel files, sysctls
+ *    2. unshare mount/uts/ipc/net/cgroup       8. hostname, read-only root, working directory
+ *    3. wait for the engine's "go"             9. find the program in the container's $PATH
+ *       (cgroups and network are set up then) 10. user, groups, capabilities, no_new_privs
+ *    4. private mounts, rootfs, config mounts  11. close-on-exec for every fd above 2
+ *    5. terminal (if asked), device nodes      12. execve: Node is replaced by the program
+ *    6. pivot_root into the rootfs
+ *
+ * Any error before execve goes to the engine as one JSON line and the stage exits 125 (or
+ * 126/127 when the program cannot be started). Only synchronous calls are used: Node runs async
+ * file operations on helper threads, and those threads still live in the host's namespaces —
+ * only this (main) thread moves. Every module is imported and every C function declared before
+ * pivot_root, because the host's disk is unreachable afterwards.
+ */
+import fs from 'node:fs';
+import { onSysEvent, publishStep } from '../sys/trace.js';
+import { SysError } from '../sys/errors.js';
+import { unshare, sethostname } from '../sys/namespaces.js';
+import { declarePivotRootCalls } from '../sys/pivot-root.js';
+import { declareProcessCalls, execve, keepAcrossExec, markCloseOnExecFrom, resetSignalToDefault } from '../sys/process.js';
+import { declarePtyCalls } from '../sys/pty.js';
+import { receiveFromParent, sendToParent, type ParentMessage } from './channel.js';
+import { readBundle, type RuntimeSpec } from './spec.js';
+import { initStageUnshareFlags } from './namespaces.js';
+import { makeMountsPrivate, mountFromSpec, mountRootfs, pivotIntoRootfs } from './rootfs.js';
+import { attachTerminal } from './terminal-slave.js';
+import { createDevices, createDevSymlinks } from './devices.js';
+import { makePathsReadonly, makeRootReadonly, maskPaths } from './protect.js';
+import { applySysctls } from './sysctl.js';
+import { CommandError, execFailure, resolveCommand } from './command.js';
+import { applyCapabilities, dropBoundingSet, setNoNewPrivileges, switchUser } from './credentials.js';
+import { ExitCode } from '../errors.js';
+
+function birth(bundleDir: string): never {
+  // 1. The bundle.
+  const { spec, rootfs } = readBundle(bundleDir);
+  declareEverything();
+
+  // 2. New namespaces for this process (the PID namespace was arranged by the engine).
+  const flags = initStageUnshareFlags(spec);
+  if (flags !== 0) unshare(flags);
+
+  // 3. The seam: the engine puts us in cgroups and wires the network, then says "go".
+  sendToParent({ type: 'namespaces-ready' });
+  expect(receiveFromParent(), 'go');
+
+  // 4. The file system: private propagation, the root (overlay), then config.json's mounts.
+  makeMountsPrivate();
+  mountRootfs(spec, rootfs);
+  for (const entry of spec.mounts ?? []) mountFromSpec(rootfs, entry);
+
+  // 5. A terminal from the container's own devpts, and the device nodes.
+  if (spec.process.terminal) {
+    sendToParent({ type: 'devpts-ready', ptmx: `${rootfs}/dev/pts/ptmx` });
+    const reply = expect(receiveFromParent(), 'pty');
+    attachTerminal(rootfs, reply.number);
+  }
+  createDevices(rootfs, spec.linux?.devices);
+  createDevSymlinks(rootfs);
+
+  // 6. The image becomes `/`; the host's root is detached.
+  pivotIntoRootfs(rootfs);
+
+  // 7. Kernel files: sysctls first (they need a writable /proc/sys), then mask and freeze.
+  applySysctls(spec.linux?.sysctl ?? {});
+  maskPaths(spec.linux?.maskedPaths ?? []);
+  makePathsReadonly(spec.linux?.readonlyPaths ?? []);
+
+  // 8. Name, read-only root, working directory.
+  if (spec.hostname) sethostname(spec.hostname);
+  if (spec.root.readonly) makeRootReadonly();
+  enterWorkingDirectory(spec);
+
+  // 9. The program, found in the container's own $PATH.
+  const [name, ...rest] = spec.process.args as [string, ...string[]];
+  const program = resolveCommand(name, spec.process.env);
+
+  // 10. Who it runs as and what it may do (per thread: this main thread is the one that survives).
+  const capabilities = spec.process.capabilities;
+  if (capabilities) dropBoundingSet(capabilities);
+  switchUser(spec.process.user);
+  if (capabilities) applyCapabilities(capabilities);
+  if (spec.process.noNewPrivileges) setNoNewPrivileges();
+
+  // 11. Only stdin, stdout and stderr cross into the program. Node marked even those close-on-exec
+  //     at start-up (libuv's uv_disable_stdio_inheritance), and ignores SIGPIPE and SIGXFSZ —
+  //     ignored signals would stay ignored in the program.
+  markCloseOnExecFrom(3);
+  for (const fd of [0, 1, 2]) keepAcrossExec(fd);
+  for (const signal of ignoredSignals()) resetSignalToDefault(signal);
+
+  // 12. Become the program.
+  try {
+    return execve(program, [name, ...rest], spec.process.env ?? []);
+  } catch (error) {
+    if (error instanceof SysError) throw execFailure(name, error.code);
+    throw error;
+  }
+}
+
+function declareEverything(): void {
+  declarePivotRootCalls();
+  declareProcessCalls();
+  declarePtyCalls();
+}
+
+function expect<T extends ParentMessage['type']>(message: ParentMessage, type: T): Extract<ParentMessage, { type: T }> {
+  if (message.type === 'abort') throw new Error(message.message);
+  if (message.type !== type) throw new Error(`expected "${type}" from the engine, got "${message.type}"`);
+  return message as Extract<ParentMessage, { type: T }>;
+}
+
+function enterWorkingDirectory(spec: RuntimeSpec): void {
+  fs.mkdirSync(spec.process.cwd, { recursive: true, mode: 0o755 });
+  process.chdir(spec.process.cwd);
+  publishStep('chdir', { path: spec.process.cwd });
+}
+
+/** Signals this thread ignores, from /proc/thread-self/status (SigIgn is a hex bit mask). */
+function ignoredSignals(): number[] {
+  const line = fs.readFileSync('/proc/thread-self/status', 'utf8').split('\n').find((l) => l.startsWith('SigIgn:'));
+  const mask = BigInt(`0x${line?.split(/\s+/)[1] ?? '0'}`);
+  const signals: number[] = [];
+  for (let signal = 1; signal <= 31; signal++) if (mask & (1n << BigInt(signal - 1))) signals.push(signal);
+  return signals;
+}
+
+const bundleDir = process.argv[2];
+if (process.argv.includes('--trace')) onSysEvent((event) => sendToParent({ type: 'event', event }));
+try {
+  if (!bundleDir) throw new Error('usage: init-stage.js BUNDLE_DIR [--trace] (started by minibox, with fds 3 and 4)');
+  birth(bundleDir);
+} catch (error) {
+  const exitCode = error instanceof CommandError ? error.exitCode : ExitCode.Engine;
+  const message = error instanceof Error ? error.message : String(error);
+  try {
+    sendToParent({ type: 'error', message, exitCode });
+  } catch {
+    fs.writeSync(2, `minibox init: ${message}\n`);
+  }
+  process.exit(exitCode);
+}
