@@ -65,7 +65,7 @@ function replaceOrAppend(base: string[], overrides: string[]): string[] {
 /** One `-e` value: `K=V` as is; bare `K` copies minibox's own value, or is dropped when unset. */
 export function expandEnvOption(option: string, hostEnv: NodeJS.ProcessEnv = process.env): string | undefined {
   const key = keyOf(option);
-  if (key === '' ) throw new UsageError(`invalid environment variable: ${option}`);
+  if (key === '') throw new UsageError(`invalid environment variable: ${option}`);
   if (/\s/.test(key)) throw new UsageError(`invalid environment variable "${key}": variable names cannot contain whitespace`);
   if (option.includes('=')) return option;
   const value = hostEnv[key];

@@ -105,15 +105,25 @@ export function describeEvent(event: SysEvent): string | undefined {
 /** Narrates a stream of events; collapses runs of bounding-set drops into one sentence. */
 export function createNarrator(write: (sentence: string) => void): { event(event: SysEvent): void; flush(): void } {
   const dropped: string[] = [];
+  const nodes: string[] = [];
   const flush = (): void => {
-    if (dropped.length === 0) return;
-    write(`prctl(PR_CAPBSET_DROP) ×${dropped.length}: capabilities removed for good from this process and all it runs — ${dropped.join(', ')}`);
-    dropped.length = 0;
+    if (dropped.length > 0) {
+      write(`prctl(PR_CAPBSET_DROP) ×${dropped.length}: capabilities removed for good from this process and all it runs — ${dropped.join(', ')}`);
+      dropped.length = 0;
+    }
+    if (nodes.length > 0) {
+      write(`mknod ${nodes.join(', ')}: device nodes; the kernel picks the driver by the numbers, not the name`);
+      nodes.length = 0;
+    }
   };
   return {
     event(event) {
       if (event.call === 'prctl' && event.args.option === 'PR_CAPBSET_DROP' && !event.error) {
         dropped.push(str(event.args.capability));
+        return;
+      }
+      if (event.call === 'mknod' && !event.error) {
+        nodes.push(`${str(event.args.path)} (${str(event.args.kind)} ${str(event.args.major)}:${str(event.args.minor)})`);
         return;
       }
       flush();

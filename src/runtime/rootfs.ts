@@ -56,7 +56,12 @@ export function mountFromSpec(rootfs: string, entry: SpecMount): void {
 
   if (isBind) {
     const source = entry.source ?? '';
-    const kind = fs.statSync(source).isDirectory() ? 'dir' : 'file';
+    let kind: 'dir' | 'file';
+    try {
+      kind = fs.statSync(source).isDirectory() ? 'dir' : 'file';
+    } catch {
+      throw new Error(`bind mount source ${source} (for ${entry.destination}) does not exist`);
+    }
     const target = ensureMountTarget(rootfs, entry.destination, kind);
     mount({ source, target, fstype: null, flags: MS.BIND | (flags & MS.REC) });
     // A bind mount ignores other flags on creation: apply ro/nosuid/… with a remount.

@@ -27,7 +27,7 @@ describe('--explain and --trace tell the story of a container\'s start', () => {
       /mount overlay on .*rootfs: lower = 1 image layer \(read-only\), upper = this container's writable layer/,
       /mount proc on .*\/proc: `ps` inside now sees only the container's processes/,
       /mount devpts on .*\/dev\/pts/,
-      /mknod .*\/dev\/null: a char device node 1:3/,
+      /mknod .*\/dev\/null \(char 1:3\), .*: device nodes/,
       /pivot_root: \/ is now the image/,
       /detach the host's old root/,
       /mask \/proc\/keys/,
