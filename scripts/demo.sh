@@ -37,9 +37,11 @@ step minibox images
 $minibox images
 step minibox history "$image"
 $minibox history "$image"
-step minibox image inspect --format json "$image" '(first lines)'
+step "minibox image inspect $image | head -12"
 $minibox image inspect "$image" | head -12
 if $minibox run --help >/dev/null 2>&1; then
+  echo
+  echo "On the host: hostname $(hostname), $(ls -d /proc/[0-9]* | wc -l) processes, / holds: $(ls / | tr '\n' ' ')"
   step minibox run --rm "$image" sh -c '…'
   $minibox run --rm "$image" sh -c 'echo "PID inside: $$"; echo "hostname: $(hostname)"; echo "processes:"; ps; echo "root:"; ls /'
 fi

@@ -138,7 +138,11 @@ async function superviseContainer(child: ChildProcess, options: RunOptions, term
     child.stdin?.end(options.input ?? '');
   }
 
-  const forward = (signal: NodeJS.Signals): void => { child.kill(signal); };
+  const forward = (signal: NodeJS.Signals): void => {
+    // Our terminal went away: hang up the container's pty too (its session gets SIGHUP, reads fail).
+    if (signal === 'SIGHUP') relay?.stop();
+    child.kill(signal);
+  };
   const forwarded = terminal ? ['SIGTERM', 'SIGHUP'] as NodeJS.Signals[] : FORWARDED_SIGNALS;
 
   const handle = async (message: ChildMessage): Promise<void> => {

@@ -6,10 +6,17 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { afterAll } from 'vitest';
 import { busyboxImageLayout } from './registry.js';
 import { DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, OVERLAY_ANNOTATIONS, type RuntimeSpec } from '../../src/runtime/index.js';
 
 let lower: string | undefined;
+
+// Each test file imports this module afresh: remove its unpacked lower dir when the file is done.
+afterAll(() => {
+  if (lower) fs.rmSync(path.dirname(path.dirname(lower)), { recursive: true, force: true });
+  lower = undefined;
+});
 
 /** A busybox rootfs dir (read-only use: an overlay lower dir), unpacked once per test process. */
 export function busyboxLowerDir(): string {

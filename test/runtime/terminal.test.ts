@@ -60,4 +60,30 @@ describe('-t: the container gets a terminal from its own devpts', () => {
       bundle.remove();
     }
   });
+
+  test('closing the terminal (SIGHUP) ends the container and the engine', async () => {
+    const bundle = makeBundle(['sh'], (spec) => {
+      spec.process.terminal = true;
+      spec.process.env!.push('PS1=box# ');
+    });
+    const session = `mb-rt-hup-${process.pid}`;
+    const runner = path.join(repoRoot, 'test/runtime/fixtures/run-bundle.mjs');
+    try {
+      tmux('new-session', '-d', '-s', session, `exec ${process.execPath} ${runner} ${bundle.dir}`);
+      await waitForScreen(session, /^box#/m);
+      const engine = Number(tmux('display-message', '-p', '-t', session, '#{pane_pid}').trim());
+      tmux('send-keys', '-t', session, 'echo $$', 'Enter');
+      await waitForScreen(session, /^1$/m);
+      tmux('kill-session', '-t', session);
+      let alive = true;
+      for (let i = 0; i < 200 && alive; i++) {
+        try { process.kill(engine, 0); await sleep(50); } catch { alive = false; }
+      }
+      expect(alive).toBe(false);
+    } finally {
+      try { tmux('kill-session', '-t', session); } catch { /* already gone */ }
+      expect(hostMountsMentioning(bundle.dir)).toEqual([]);
+      bundle.remove();
+    }
+  });
 });
