@@ -99,8 +99,11 @@ export function pushLayout(layoutDir: string, tag: string, destination: string, 
 
 const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 
-/** Builds the busybox image (scripts/build-busybox-image.sh) once per process and returns its layout. */
-let busyboxLayout: string | undefined;
+/**
+ * The busybox image layout (scripts/build-busybox-image.sh), built once for the whole run by
+ * test/global-setup.ts; built on demand (and left for the OS to clean) when a file runs alone.
+ */
+let busyboxLayout: string | undefined = process.env.MB_BUSYBOX_LAYOUT;
 export function busyboxImageLayout(): string {
   if (busyboxLayout && fs.existsSync(busyboxLayout)) return busyboxLayout;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-busybox-'));

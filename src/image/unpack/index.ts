@@ -36,7 +36,7 @@ import { extract, type Header } from 'tar-stream';
 import { describeError, ExitCode, MiniboxError } from '../../errors.js';
 import { compressionFromMediaType, createDecompressor, detectCompression } from './compression.js';
 import {
-  entryComponents, HostileLayerError, locateEntry, lstatOrUndefined, quoteEntryName, RefusedEntry, resolveDirectoryInRoot,
+  entryComponents, HostileLayerError, isOverlayWhiteout, locateEntry, lstatOrUndefined, quoteEntryName, RefusedEntry, resolveDirectoryInRoot,
 } from './layer-path.js';
 import { captureRawPax, paxNumber, paxRecordsOf, xattrsOf } from './pax.js';
 import { isAufsMetadataPath, markOpaque, whiteoutMarker, writeWhiteout } from './whiteout.js';
@@ -117,11 +117,16 @@ async function applyEntry(context: UnpackContext, header: Header, content: Async
     case 'contiguous-file':
       await writeRegularFile(hostPath, content, meta);
       return;
-    case 'directory':
+    case 'directory': {
       await drain(content);
+      // `.wh.d` then `d/` in one layer ("rm -rf d; mkdir d"): the whiteout hid the lower d, so
+      // the new d must not merge with it — it is opaque.
+      const replacesWhiteout = isOverlayWhiteout(lstatOrUndefined(hostPath));
       writeDirectory(hostPath, meta);
+      if (replacesWhiteout) markOpaque(hostPath);
       context.directoryTimes.set(key, { components, mtime: meta.mtime });
       return;
+    }
     case 'symlink':
       await drain(content);
       writeSymlink(hostPath, header.linkname ?? '', meta);

@@ -1,0 +1,84 @@
+/**
+ * pull-benchmarks.ts — how long `minibox pull` takes, cold (nothing cached) and warm (all cached).
+ *
+ * Cold: a ~50 MB image of three layers (busybox + two layers of mixed files) comes from a local
+ * registry into an empty state root: manifest and config fetched, each layer downloaded, checked
+ * against its digest, decompressed and written as files. The reference does the same work with
+ * two well-known tools: `skopeo copy` (download into an OCI layout) then `umoci unpack` (layers
+ * into one bundle rootfs). Differences worth knowing when reading the ratio: minibox unpacks each
+ * layer into its own directory (overlay lower dirs) and can overlap download with unpacking;
+ * umoci applies the layers one over another into a single rootfs and writes an mtree manifest.
+ *
+ * Warm: the same pull again, every blob and layer already in the store: one manifest request and
+ * a few file reads. Its floor is Node's own start-up, hence the reference `node -e 0`.
+ *
+ * Try: `time minibox --root /tmp/r pull 127.0.0.1:PORT/bench/three-layers:bench` twice.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Benchmark } from './benchmark.js';
+import { measureInTurns } from './measure.js';
+import type { BenchWorkspace } from './workspace.js';
+
+/** Each content layer's uncompressed size: two of them plus busybox make ~50 MB of gzip. */
+export const IMAGE_LAYER_MIB = 38;
+
+/** A prepare step: delete these directories and flush the previous run's writes to disk. */
+export function resetDirectories(...dirs: string[]): () => void {
+  return () => {
+    for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+    execFileSync('sync');
+  };
+}
+
+/** A state root that already holds the image (for warm pulls and `run`). */
+export function pulledRoot(workspace: BenchWorkspace, reference: string): string {
+  const root = workspace.tempDir('warm-root');
+  execFileSync(workspace.minibox, ['--root', root, 'pull', '-q', reference], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return root;
+}
+
+export const coldPull: Benchmark = {
+  id: 'cold-pull',
+  title: 'cold pull + unpack of a 3-layer image: minibox vs skopeo copy + umoci unpack',
+  async run(workspace) {
+    const { reference, image } = await workspace.pushedThreeLayerImage(IMAGE_LAYER_MIB);
+    const root = path.join(workspace.dir, 'cold-root');
+    const layout = path.join(workspace.dir, 'cold-oci');
+    const bundle = path.join(workspace.dir, 'cold-bundle');
+    const [minibox, skopeoUmoci] = await measureInTurns([
+      {
+        label: 'minibox pull -q',
+        command: workspace.minibox,
+        args: ['--root', root, 'pull', '-q', reference],
+        prepare: resetDirectories(root),
+        measureRss: true,
+      },
+      {
+        label: 'skopeo copy + umoci unpack',
+        command: 'sh',
+        args: ['-c', 'skopeo copy -q --src-tls-verify=false "docker://$1" "oci:$2:bench" && umoci unpack --image "$2:bench" "$3" >/dev/null',
+          'sh', reference, layout, bundle],
+        prepare: resetDirectories(layout, bundle),
+      },
+    ], { runs: workspace.options.runs });
+    resetDirectories(root, layout, bundle)();
+    const megabytes = (image.compressedBytes / 1e6).toFixed(0);
+    return [{ name: `cold pull, 3 layers, ${megabytes} MB`, minibox: minibox, reference: skopeoUmoci, goal: '< 1× (faster)' }];
+  },
+};
+
+export const warmPull: Benchmark = {
+  id: 'warm-pull',
+  title: 'warm re-pull (all cached) vs node -e 0',
+  async run(workspace) {
+    const { reference } = await workspace.pushedThreeLayerImage(IMAGE_LAYER_MIB);
+    const root = pulledRoot(workspace, reference);
+    const [minibox, node] = await measureInTurns([
+      { label: 'minibox pull -q (cached)', command: workspace.minibox, args: ['--root', root, 'pull', '-q', reference], measureRss: true },
+      { label: 'node -e 0', command: process.execPath, args: ['-e', '0'] },
+    ], { runs: workspace.options.runs * 3, warmup: 1 });
+    return [{ name: 'warm re-pull (all cached)', minibox: minibox, reference: node, goal: 'close to Node start-up' }];
+  },
+};
