@@ -22,7 +22,7 @@ import { measureInTurns } from './measure.js';
 import type { BenchWorkspace } from './workspace.js';
 
 /** Each content layer's uncompressed size: two of them plus busybox make ~50 MB of gzip. */
-export const IMAGE_LAYER_MIB = 38;
+export const IMAGE_LAYER_MIB = 26;
 
 /** A prepare step: delete these directories and flush the previous run's writes to disk. */
 export function resetDirectories(...dirs: string[]): () => void {

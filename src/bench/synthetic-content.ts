@@ -146,7 +146,7 @@ export function threeLayerImage(cacheDir: string, layerMiB: number): LayoutImage
       execFileSync('umoci', ['unpack', '--image', `${layout}:${tag}`, bundle], quiet);
       for (const [index, seed] of [[1, 101], [2, 202]] as const) {
         writeContentTree(path.join(bundle, 'rootfs', 'opt', `app${index}`), layerMiB * MiB, seed);
-        execFileSync('umoci', ['repack', '--image', `${layout}:${tag}`, bundle], quiet);
+        execFileSync('umoci', ['repack', '--refresh-bundle', '--image', `${layout}:${tag}`, bundle], quiet);
       }
       execFileSync('umoci', ['gc', '--layout', layout], quiet);
     } finally {

@@ -11,8 +11,12 @@ import { Command, CommanderError } from 'commander';
 import { MiniboxError, ExitCode, describeError } from '../errors.js';
 import { registerImageCommands } from './commands/images.js';
 import { registerLoginCommands } from './commands/login.js';
+import { registerNetworkCommands } from './commands/network.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerVolumeCommands } from './commands/volume.js';
+import { registerExecCommand } from './commands/exec.js';
+import { registerTopCommand } from './commands/top.js';
+import { registerDiffCommand } from './commands/diff.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -28,8 +32,12 @@ export function buildProgram(): Command {
     .configureOutput({ outputError: (text, write) => write(text) });
   registerImageCommands(program);
   registerLoginCommands(program);
+  registerNetworkCommands(program);
   registerRunCommand(program);
   registerVolumeCommands(program);
+  registerExecCommand(program);
+  registerTopCommand(program);
+  registerDiffCommand(program);
   return program;
 }
 

@@ -7,6 +7,9 @@
  *     rootfs/          mount point for the overlay: image layers (read-only) + upper (writable)
  *     upper/ work/     overlayfs' writable layer and its scratch dir: the container's changes
  *     hostname hosts resolv.conf   files bind-mounted over the image's /etc/… (etc-files.ts)
+ *     container.log    its output, Docker's json-file format (written by the monitor)
+ *     pids.json        the running monitor's and init's pid + start time (one run; see reconcile.ts)
+ *     exit-status.json how the last run ended (written by the monitor when it reaps the init)
  *
  * The directory *is* an OCI bundle (config.json + rootfs), so `runc run -b <dir>` can start it too.
  * Every change to a record happens under a per-container lock (`container-<id>`), and names are
@@ -31,6 +34,8 @@ export interface ContainerState {
   Running: boolean;
   Pid: number;
   ExitCode: number;
+  /** The kernel's OOM killer ended it (read from the cgroup by the monitor). Absent in old records. */
+  OOMKilled?: boolean;
   Error: string;
   StartedAt: string;
   FinishedAt: string;
@@ -56,6 +61,8 @@ export interface HostConfig {
   ReadonlyRootfs: boolean;
   CapAdd: string[];
   CapDrop: string[];
+  /** `--init`: minibox-init is PID 1. */
+  Init?: boolean;
 }
 
 export interface ContainerRecord {
@@ -68,7 +75,7 @@ export interface ContainerRecord {
   ImageID: string;
   Path: string;
   Args: string[];
-  Config: ContainerConfig & { Hostname: string; Image: string; Tty: boolean; OpenStdin: boolean };
+  Config: ContainerConfig & { Hostname: string; Image: string; Tty: boolean; OpenStdin: boolean; StopTimeout?: number };
   HostConfig: HostConfig;
   Mounts: MountPoint[];
   State: ContainerState;
@@ -84,6 +91,12 @@ export interface ContainerPaths {
   hostname: string;
   hosts: string;
   resolvConf: string;
+  /** Docker json-file log written by the monitor. */
+  log: string;
+  /** pid + start time of the monitor and the init process of the current run. */
+  pids: string;
+  /** How the last run ended, written by the monitor (or the foreground engine). */
+  exitStatus: string;
 }
 
 const NAMES_LOCK = 'container-names';
@@ -107,6 +120,9 @@ export class ContainerStore {
       hostname: path.join(dir, 'hostname'),
       hosts: path.join(dir, 'hosts'),
       resolvConf: path.join(dir, 'resolv.conf'),
+      log: path.join(dir, 'container.log'),
+      pids: path.join(dir, 'pids.json'),
+      exitStatus: path.join(dir, 'exit-status.json'),
     };
   }
 
@@ -163,7 +179,7 @@ export class ContainerStore {
         Name: `/${chosen}`,
         Created: new Date().toISOString(),
         ...fill(id, chosen),
-        State: { Status: 'created', Running: false, Pid: 0, ExitCode: 0, Error: '', StartedAt: '', FinishedAt: '' },
+        State: { Status: 'created', Running: false, Pid: 0, ExitCode: 0, OOMKilled: false, Error: '', StartedAt: '', FinishedAt: '' },
       };
       const paths = this.paths(id);
       fs.mkdirSync(paths.dir, { recursive: true, mode: 0o710 });
@@ -171,6 +187,14 @@ export class ContainerStore {
       this.write(record);
       return record;
     });
+  }
+
+  /**
+   * Runs `fn` holding the container's lock. flock(2) locks belong to an open file, so taking the
+   * same lock again inside `fn` (update, remove) would wait forever: use save/removeFiles there.
+   */
+  async withContainerLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    return await withLock(this.root.locks, containerLockName(id), fn);
   }
 
   /** Changes a record under the container's lock and returns the saved record. */
@@ -195,13 +219,26 @@ export class ContainerStore {
    * image layer through a mount and delete it.
    */
   async remove(id: string): Promise<void> {
+    await withLock(this.root.locks, containerLockName(id), async () => this.removeFiles(id));
+    this.forgetLock(id);
+  }
+
+  /** remove() for a caller that already holds the container's lock. */
+  removeFiles(id: string): void {
     const paths = this.paths(id);
-    await withLock(this.root.locks, containerLockName(id), async () => {
-      for (const target of mountsUnder(paths.dir).reverse()) umount(target, MNT.DETACH);
-      if (mountsUnder(paths.dir).length > 0) throw new MiniboxError(`cannot remove container ${id}: something is still mounted under ${paths.dir}`);
-      fs.rmSync(paths.dir, { recursive: true, force: true });
-    });
+    for (const target of mountsUnder(paths.dir).reverse()) umount(target, MNT.DETACH);
+    if (mountsUnder(paths.dir).length > 0) throw new MiniboxError(`cannot remove container ${id}: something is still mounted under ${paths.dir}`);
+    fs.rmSync(paths.dir, { recursive: true, force: true });
+  }
+
+  /** Deletes the lock file of a removed container (call after releasing the lock). */
+  forgetLock(id: string): void {
     fs.rmSync(path.join(this.root.locks, `${containerLockName(id)}.lock`), { force: true });
+  }
+
+  /** Writes a record; the caller holds the container's lock (withContainerLock). */
+  save(record: ContainerRecord): void {
+    this.write(record);
   }
 
   private write(record: ContainerRecord): void {

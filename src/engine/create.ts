@@ -15,6 +15,8 @@ import path from 'node:path';
 import { UsageError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import type { SpecMount } from '../runtime/spec.js';
+import { nativeProgramPath } from '../runtime/monitor.js';
+import { onContainerRemoved, runHooks } from './hooks.js';
 import { validateContainerName, shortId } from './container-id.js';
 import { ContainerStore, type ContainerPaths, type ContainerRecord, type MountPoint } from './container-store.js';
 import { containerResolvConf, hostnameFile, hostsFile } from './etc-files.js';
@@ -47,7 +49,12 @@ export interface CreateRequest {
   readOnly?: boolean;
   capAdd?: string[];
   capDrop?: string[];
+  /** `--init`: minibox-init runs as PID 1 and the command as its child (reaps zombies, forwards signals). */
+  init?: boolean;
 }
+
+/** Where `--init` puts minibox-init inside the container (Docker's path for its docker-init). */
+export const INIT_PATH = '/sbin/docker-init';
 
 /** A request whose flags were all checked; nothing in here needs the image. */
 export interface CheckedRequest {
@@ -165,6 +172,7 @@ export async function createContainer(root: StateRoot, image: RunnableImage, che
       Tty: tty,
       OpenStdin: request.interactive ?? false,
       ...(image.config.Labels ? { Labels: image.config.Labels } : {}),
+      ...(image.config.StopSignal ? { StopSignal: image.config.StopSignal } : {}),
     },
     HostConfig: {
       Binds: request.volumes ?? [],
@@ -174,6 +182,7 @@ export async function createContainer(root: StateRoot, image: RunnableImage, che
       ReadonlyRootfs: request.readOnly ?? false,
       CapAdd: request.capAdd ?? [],
       CapDrop: request.capDrop ?? [],
+      Init: request.init ?? false,
     },
     Mounts: [],
   }));
@@ -187,12 +196,15 @@ export async function createContainer(root: StateRoot, image: RunnableImage, che
     fs.writeFileSync(paths.hosts, checked.network === 'host' ? fs.readFileSync('/etc/hosts', 'utf8') : hostsFile(hostname));
     fs.writeFileSync(paths.resolvConf, containerResolvConf(checked.network));
     ensureWorkingDir(stack, paths.upper, cwd);
+    // With --init the record keeps the user's command (as Docker's Path/Args do); only the
+    // runtime spec runs it under minibox-init, bind-mounted read-only from native/build/.
+    const initMounts = request.init ? [bindMount(nativeProgramPath('minibox-init'), INIT_PATH, true)] : [];
     const spec = buildRuntimeSpec({
-      argv: command.argv, env, cwd, tty, hostname, network: checked.network,
+      argv: request.init ? [INIT_PATH, '--', ...command.argv] : command.argv, env, cwd, tty, hostname, network: checked.network,
       user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
       readOnlyRootfs: request.readOnly ?? false,
       capabilities: checked.capabilities,
-      userMounts: specMounts,
+      userMounts: [...specMounts, ...initMounts],
       etcFiles: { hostname: paths.hostname, hosts: paths.hosts, resolvConf: paths.resolvConf },
       overlay: { lowerDirsTopFirst: image.layerDirsTopFirst, upperDir: paths.upper, workDir: paths.work },
     });
@@ -208,7 +220,9 @@ export async function createContainer(root: StateRoot, image: RunnableImage, che
 /** Deletes a container's directory and record, then its anonymous volumes (as `rm -v` / `--rm`). */
 export async function removeContainer(root: StateRoot, id: string): Promise<void> {
   const store = new ContainerStore(root);
-  const anonymous = (store.get(id)?.Mounts ?? []).filter((mount) => mount.Type === 'volume' && mount.Anonymous && mount.Name);
+  const record = store.get(id);
+  const anonymous = (record?.Mounts ?? []).filter((mount) => mount.Type === 'volume' && mount.Anonymous && mount.Name);
+  if (record) await runHooks(onContainerRemoved, root, record, 'releasing resources of container');
   await store.remove(id);
   const volumes = new VolumeStore(root);
   for (const mount of anonymous) {

@@ -9,16 +9,27 @@
  * Docker's sig-proxy does; the container decides whether to die. The exit code is the
  * container's (128+n when signal n killed it); 125 means minibox itself failed.
  * `--rm` cleanup runs on every path out: success, failure, or a signal before the start.
+ *
+ * `run -d` stops after the create: start.ts hands the container to a minibox-monitor, and
+ * minibox prints the full id and exits. A foreground run is its own monitor: it writes the same
+ * pids.json and exit-status.json (run-files.ts), so reconciliation treats both alike — if this
+ * process is killed with -9, the next command finds the "monitor" gone and stops the container.
  */
+import fs from 'node:fs';
 import os from 'node:os';
 import { MiniboxError, ExitCode } from '../errors.js';
 import { withLock } from '../lock.js';
 import { STORE_LOCK } from '../image/pull.js';
 import type { StateRoot } from '../state-root.js';
 import { runContainer, type RunOptions as RuntimeOptions } from '../runtime/index.js';
-import { ContainerStore } from './container-store.js';
-import { checkRequest, createContainer, removeContainer, type CreateRequest } from './create.js';
+import { ContainerStore, type ContainerPaths } from './container-store.js';
+import { checkRequest, createContainer, removeContainer, type CheckedRequest, type CreateRequest } from './create.js';
+import { oomEventFiles, runNamespacesReadyHooks } from './hooks.js';
 import { findImageForRun, parsePullPolicy } from './image-source.js';
+import { handleOf } from './process-handle.js';
+import { reconcileContainer } from './reconcile.js';
+import { readOomKilled, writeExitStatus, writeRunPids } from './run-files.js';
+import { startContainer } from './start.js';
 
 export interface RunRequest extends CreateRequest {
   pull?: string;
@@ -27,6 +38,8 @@ export interface RunRequest extends CreateRequest {
   insecureRegistries?: string[];
   explain?: boolean;
   traceFile?: string;
+  /** `-d`: start in the background, print the id, return. */
+  detach?: boolean;
 }
 
 const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
@@ -75,38 +88,67 @@ class SignalRelay {
   }
 }
 
+/** Finds (or pulls) the image and creates the container; the store lock keeps its layers. */
+async function createFromRequest(root: StateRoot, request: RunRequest, checked: CheckedRequest, signals: SignalRelay) {
+  const image = await findImageForRun(root, request.image, {
+    pull: parsePullPolicy(request.pull),
+    quiet: request.quiet ?? false,
+    ...(request.platform ? { platform: request.platform } : {}),
+    insecureRegistries: request.insecureRegistries ?? [],
+  });
+  // Shared store lock: `rmi`/`prune` (exclusive) cannot delete the layers between finding the
+  // image and the container record that now protects them.
+  return await withLock(root.locks, STORE_LOCK, async () => {
+    signals.containerCreated(); // from here on, a signal must not skip cleanup
+    return await createContainer(root, image, checked);
+  }, 'shared');
+}
+
+/** `run -d`: creates and starts the container in the background; returns its full id. */
+export async function runDetached(root: StateRoot, request: RunRequest): Promise<string> {
+  const checked = checkRequest(request);
+  if (request.tty) throw new MiniboxError('a detached container cannot have a terminal yet: use -d without -t, or -t without -d');
+  const signals = new SignalRelay();
+  try {
+    const created = await createFromRequest(root, request, checked, signals);
+    signals.throwIfInterrupted();
+    await startContainer(root, created.record.Id, {
+      ...(request.explain ? { explain: true } : {}),
+      ...(request.traceFile ? { traceFile: request.traceFile } : {}),
+    });
+    return created.record.Id;
+  } finally {
+    signals.dispose();
+  }
+}
+
 /** Runs a container to completion and returns the exit code `minibox run` should exit with. */
 export async function runContainerFromImage(root: StateRoot, request: RunRequest): Promise<number> {
   const checked = checkRequest(request);
-  const pull = parsePullPolicy(request.pull);
   const store = new ContainerStore(root);
   const signals = new SignalRelay();
   let containerId: string | undefined;
   try {
-    const image = await findImageForRun(root, request.image, {
-      pull,
-      quiet: request.quiet ?? false,
-      ...(request.platform ? { platform: request.platform } : {}),
-      insecureRegistries: request.insecureRegistries ?? [],
-    });
-    // Shared store lock: `rmi`/`prune` (exclusive) cannot delete the layers between finding the
-    // image and the container record that now protects them.
-    const created = await withLock(root.locks, STORE_LOCK, async () => {
-      signals.containerCreated(); // from here on, a signal must not skip cleanup
-      return await createContainer(root, image, checked);
-    }, 'shared');
+    const created = await createFromRequest(root, request, checked, signals);
     containerId = created.record.Id;
     signals.throwIfInterrupted();
 
     const id = containerId;
+    let initPid = 0;
+    let recordedStart: Promise<unknown> = Promise.resolve();
     const options: RuntimeOptions = {
       // Without -i the container's stdin is empty, as with `docker run` (a terminal still gets one).
       stdio: request.interactive || request.tty ? 'inherit' : ['ignore', 1, 2],
       ...(request.explain ? { explain: true } : {}),
       ...(request.traceFile ? { traceFile: request.traceFile } : {}),
+      onSpawned: (pid) => {
+        initPid = pid;
+        recordRunPids(created.paths, pid);
+      },
+      onNamespacesReady: async (pid) => { await runNamespacesReadyHooks(root, created.record, pid); },
       onStarted: (pid) => {
         signals.started(pid);
-        void store.updateState(id, (state) => {
+        recordedStart = store.updateState(id, (state) => {
           Object.assign(state, { Status: 'running', Running: true, Pid: pid, StartedAt: new Date().toISOString() });
         }).catch(() => undefined);
       },
@@ -115,20 +157,38 @@ export async function runContainerFromImage(root: StateRoot, request: RunRequest
     const exitCode = result.signal
       ? ExitCode.SignalBase + (os.constants.signals[result.signal] ?? 0)
       : result.exitCode;
-    await store.updateState(id, (state) => {
-      Object.assign(state, { Status: 'exited', Running: false, Pid: 0, ExitCode: exitCode, FinishedAt: new Date().toISOString() });
+    await recordedStart;
+    writeExitStatus(created.paths, {
+      initPid, exitCode, signal: result.signal ? os.constants.signals[result.signal] ?? 0 : 0,
+      oomKilled: readOomKilled(oomEventFiles(id)), finishedAt: new Date().toISOString(),
     });
+    await reconcileContainer(root, id);
     return exitCode;
   } catch (error) {
     if (containerId && !request.autoRemove) {
       const message = error instanceof Error ? error.message.split('\n')[0] ?? '' : String(error);
+      const code = error instanceof MiniboxError ? error.exitCode : ExitCode.Engine;
       await store.updateState(containerId, (state) => {
-        Object.assign(state, { Status: 'exited', Running: false, Pid: 0, ExitCode: ExitCode.Engine, Error: message, FinishedAt: new Date().toISOString() });
+        Object.assign(state, { Status: 'exited', Running: false, Pid: 0, ExitCode: code, Error: message, FinishedAt: new Date().toISOString() });
       }).catch(() => undefined);
+      forgetRun(store.paths(containerId));
     }
     throw error;
   } finally {
     if (containerId && request.autoRemove) await removeContainer(root, containerId);
     signals.dispose();
   }
+}
+
+/** This process is the init's parent: it records itself as the run's monitor. */
+function recordRunPids(paths: ContainerPaths, initPid: number): void {
+  const monitor = handleOf(process.pid);
+  const init = handleOf(initPid);
+  if (monitor && init) writeRunPids(paths, { monitor, init });
+}
+
+function forgetRun(paths: ContainerPaths): void {
+  try {
+    fs.rmSync(paths.pids, { force: true });
+  } catch { /* removed with the container */ }
 }

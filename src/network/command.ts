@@ -27,18 +27,19 @@ export async function runProgram(argv: string[], input?: string): Promise<Comman
   const [file, ...args] = argv;
   if (file === undefined) throw new Error('runProgram: empty command');
   return await new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+    const child = spawn(file, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+    child.stdout!.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
+    child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
     child.on('error', (error: NodeJS.ErrnoException) => {
       reject(new MiniboxError(error.code === 'ENOENT'
         ? `${file} not found: install iproute2, iptables and util-linux (see \`minibox doctor\`)`
         : `cannot run ${file}: ${error.message}`));
     });
     child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-    child.stdin.end(input ?? '');
+    child.stdin?.on('error', () => { /* the program exited without reading: its exit code tells */ });
+    child.stdin?.end(input);
   });
 }
 

@@ -8,3 +8,4 @@ export { runContainer, initStagePath, type RunOptions, type RunResult } from './
 export { DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from './defaults.js';
 export { OVERLAY_ANNOTATIONS, readBundle, type RuntimeSpec, type SpecMount, type SpecProcess } from './spec.js';
 export { resolveInRoot } from './resolve-in-root.js';
+export { startDetached, nativeProgramPath, type DetachedOptions, type DetachedStart } from './monitor.js';

@@ -10,8 +10,8 @@
  *      network), the pty number when the container has a terminal;
  *   5. reads end-of-file on fd 4 (close-on-exec): the program runs;
  *   6. forwards signals, waits, and returns the exit code Docker would: the status, or 128+n.
- * The init stage needs only a bundle path and the two fds, so a small C monitor could take the
- * engine's place as its parent.
+ * Steps 4–5 are start-protocol.ts, shared with detached containers (monitor.ts), where the C
+ * monitor takes the engine's place as the init stage's parent and the engine leaves after step 5.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import fs from 'node:fs';
@@ -19,13 +19,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLONE, setns, unshare } from '../sys/namespaces.js';
-import { onSysEvent, publish, publishStep, isTracing } from '../sys/trace.js';
+import { publishStep, isTracing } from '../sys/trace.js';
 import { ExitCode, MiniboxError, describeError } from '../errors.js';
-import { createNarrator } from '../explain/narrate.js';
-import { messageSplitter, type ChildMessage, type ParentMessage } from './channel.js';
 import { readBundle } from './spec.js';
 import { wantsMountNamespace, wantsPidNamespace } from './namespaces.js';
-import { openTerminal, type TerminalRelay } from './terminal.js';
+import type { TerminalRelay } from './terminal.js';
+import { driveStart, observe, type StartFailure } from './start-protocol.js';
 
 export interface RunOptions {
   /** Narrate every step to stderr in plain words. */
@@ -40,6 +39,8 @@ export interface RunOptions {
   stdio?: 'inherit' | 'pipe' | [number | 'ignore', number | 'ignore', number | 'ignore'];
   /** With stdio 'pipe': bytes written to the container's stdin, which is then closed. */
   input?: string | Buffer;
+  /** Called with the init stage's host PID as soon as it exists (before the program runs). */
+  onSpawned?: (pid: number) => void;
   /** Called with the init process's host PID once the container's program runs. */
   onStarted?: (pid: number) => void;
   /** Called when the init stage has its namespaces and waits: put it in cgroups, wire its network. */
@@ -77,7 +78,7 @@ export async function runContainer(bundleDir: string, options: RunOptions = {}):
   if (!wantsMountNamespace(spec)) throw new MiniboxError('config.json must ask for a mount namespace: minibox will not pivot_root the host');
   const stopObserving = observe(options);
   try {
-    const child = startInitStage(bundleDir, wantsPidNamespace(spec), options, stdioFor(options, spec.process.terminal === true));
+    const child = startInitStage(bundleDir, wantsPidNamespace(spec), stdioFor(options, spec.process.terminal === true));
     return await superviseContainer(child, options, spec.process.terminal === true);
   } finally {
     stopObserving();
@@ -93,7 +94,7 @@ function stdioFor(options: RunOptions, terminal: boolean): StdioOptions {
 }
 
 /** Steps 1–3: the init stage becomes PID 1 of a new PID namespace; the engine stays on the host. */
-function startInitStage(bundleDir: string, newPidNamespace: boolean, options: RunOptions, stdio: StdioOptions): ChildProcess {
+function startInitStage(bundleDir: string, newPidNamespace: boolean, stdio: StdioOptions): ChildProcess {
   const args = [initStagePath(), path.resolve(bundleDir), ...(isTracing() ? ['--trace'] : [])];
   const start = (): ChildProcess => spawn(process.execPath, args, {
     stdio,
@@ -111,7 +112,6 @@ function startInitStage(bundleDir: string, newPidNamespace: boolean, options: Ru
     }
   } finally {
     fs.closeSync(ownPidNamespace);
-    void options;
   }
 }
 
@@ -123,12 +123,7 @@ async function superviseContainer(child: ChildProcess, options: RunOptions, term
     throw new MiniboxError(`cannot start the init stage with ${process.execPath}`);
   }
   publishStep('spawn-init', { pid });
-  const toChild = child.stdio[3] as NodeJS.WritableStream;
-  const fromChild = child.stdio[4] as NodeJS.ReadableStream;
-  const send = (message: ParentMessage): void => { toChild.write(`${JSON.stringify(message)}\n`); };
-
-  let failure: { message: string; exitCode: number } | undefined;
-  let relay: TerminalRelay | undefined;
+  options.onSpawned?.(pid);
   const stdout: Buffer[] = [];
   const stderr: Buffer[] = [];
   if (options.stdio === 'pipe' && !terminal) {
@@ -137,50 +132,21 @@ async function superviseContainer(child: ChildProcess, options: RunOptions, term
     child.stdin?.on('error', () => { /* the program may exit without reading */ });
     child.stdin?.end(options.input ?? '');
   }
-
+  let relay: TerminalRelay | undefined;
   const forward = (signal: NodeJS.Signals): void => {
     // Our terminal went away: hang up the container's pty too (its session gets SIGHUP, reads fail).
     if (signal === 'SIGHUP') relay?.stop();
     child.kill(signal);
   };
   const forwarded = terminal ? ['SIGTERM', 'SIGHUP'] as NodeJS.Signals[] : FORWARDED_SIGNALS;
-
-  const handle = async (message: ChildMessage): Promise<void> => {
-    switch (message.type) {
-      // The init stage knows itself as PID 1; the merged trace uses the host's number for it.
-      case 'event': publish({ ...message.event, pid }); break;
-      case 'error': failure = { message: message.message, exitCode: message.exitCode }; break;
-      case 'namespaces-ready':
-        publishStep('namespaces-ready', { pid });
-        try {
-          await options.onNamespacesReady?.(pid);
-          send({ type: 'go' });
-        } catch (error) {
-          failure = { message: describeError(error), exitCode: ExitCode.Engine };
-          send({ type: 'abort', message: failure.message });
-        }
-        break;
-      case 'devpts-ready':
-        try {
-          relay = openTerminal(pid, message.ptmx);
-          send({ type: 'pty', number: relay.number });
-        } catch (error) {
-          failure = { message: `cannot open the container's terminal: ${describeError(error)}`, exitCode: ExitCode.Engine };
-          send({ type: 'abort', message: failure.message });
-        }
-        break;
-    }
-  };
-
-  // Messages are handled one at a time, in order, even when a handler waits (onNamespacesReady).
-  let queue = Promise.resolve();
-  fromChild.on('data', messageSplitter((message) => { queue = queue.then(() => handle(message)); }));
-  const started = new Promise<void>((resolve) => fromChild.on('end', () => { void queue.then(() => resolve()); }));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('close', (code, signal) => resolve({ code, signal })));
 
+  let failure: StartFailure | undefined;
   try {
-    await started;
+    const outcome = await driveStart(child.stdio[3] as NodeJS.WritableStream, child.stdio[4] as NodeJS.ReadableStream, pid,
+      options.onNamespacesReady ? { onNamespacesReady: options.onNamespacesReady } : {});
+    ({ failure, relay } = outcome);
     if (!failure) {
       relay?.start();
       for (const signal of forwarded) process.on(signal, forward);
@@ -202,20 +168,4 @@ async function superviseContainer(child: ChildProcess, options: RunOptions, term
     relay?.stop();
     if (child.exitCode === null && child.signalCode === null && failure) child.kill('SIGKILL');
   }
-}
-
-/** --explain and --trace FILE: subscribe to every kernel-call event while the container starts. */
-function observe(options: RunOptions): () => void {
-  const stops: (() => void)[] = [];
-  if (options.explain) {
-    const narrator = createNarrator((sentence) => process.stderr.write(`minibox: ${sentence}\n`));
-    const off = onSysEvent((event) => narrator.event(event));
-    stops.push(() => { narrator.flush(); off(); });
-  }
-  if (options.traceFile) {
-    const fd = fs.openSync(options.traceFile, 'w');
-    const off = onSysEvent((event) => fs.writeSync(fd, `${JSON.stringify(event)}\n`));
-    stops.push(() => { off(); fs.closeSync(fd); });
-  }
-  return () => { for (const stop of stops) stop(); };
 }

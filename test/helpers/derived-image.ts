@@ -8,8 +8,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+const madeDirs: string[] = [];
+process.on('exit', () => {
+  for (const dir of madeDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
 export function deriveImage(baseLayout: string, baseTag: string, change: (rootfs: string) => void, tag = 'latest'): string {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-derived-'));
+  madeDirs.push(work); // removed when the test process exits
   const layout = path.join(work, 'layout');
   execFileSync('cp', ['-a', baseLayout, layout]);
   const bundle = path.join(work, 'bundle');

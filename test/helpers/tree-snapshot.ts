@@ -14,6 +14,7 @@
  *   - link counts (overlayfs reports the lower file's count, which includes names a higher layer
  *     deleted — the groups of *visible* names are what matters);
  *   - atime, ctime, directory sizes (file-system specific).
+ * mtimes are recorded (with lstat: a symlink's own) except where the options leave them out.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -49,8 +50,10 @@ export interface TreeSnapshot {
 }
 
 export interface SnapshotOptions {
-  /** Which entries' mtimes to record (default: every entry that is not a directory). */
+  /** Which entries' mtimes to record (default: all). */
   mtimes?: 'all' | 'non-directories' | 'none';
+  /** Paths whose mtime is not recorded (e.g. directories no tar entry names: their time is the unpack's). */
+  skipMtimes?: string[];
   /** Extra xattr names (or prefixes ending in `.`) to leave out. */
   ignoreXattrs?: string[];
 }
@@ -98,7 +101,8 @@ function xattrsOf(file: string, ignored: string[]): Record<string, string> | und
 
 /** Snapshots the tree under `root` (the root itself included, as `.`). */
 export function snapshotTree(root: string, options: SnapshotOptions = {}): TreeSnapshot {
-  const mtimes = options.mtimes ?? 'non-directories';
+  const mtimes = options.mtimes ?? 'all';
+  const skipMtimes = new Set(options.skipMtimes ?? []);
   const ignored = [...ALWAYS_IGNORED_XATTRS, ...(options.ignoreXattrs ?? [])];
   const nodes: Record<string, TreeNode> = {};
   const byInode = new Map<string, string[]>();
@@ -121,7 +125,7 @@ export function snapshotTree(root: string, options: SnapshotOptions = {}): TreeS
     if (type === 'char' || type === 'block') node.rdev = majorMinor(stat.rdev);
     const xattrs = xattrsOf(file, ignored);
     if (xattrs) node.xattrs = xattrs;
-    if (mtimes === 'all' || (mtimes === 'non-directories' && type !== 'dir')) node.mtime = new Date(Number(stat.mtimeMs)).toISOString();
+    if ((mtimes === 'all' || (mtimes === 'non-directories' && type !== 'dir')) && !skipMtimes.has(relative)) node.mtime = new Date(Number(stat.mtimeMs)).toISOString();
     nodes[relative] = node;
     if (type !== 'dir') {
       const key = `${stat.dev}:${stat.ino}`;

@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,6 +30,18 @@ afterAll(async () => {
 function track<T extends { stop(): Promise<void> }>(thing: T): T {
   started.push(thing);
   return thing;
+}
+
+/**
+ * skopeo push to a token-auth registry, without blocking the event loop: the token server it must
+ * talk to runs in this very process (execFileSync would deadlock).
+ */
+async function pushThroughTokenServer(destination: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    execFile('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', '--dest-creds', `${USER}:${PASSWORD}`,
+      `oci:${busyboxImageLayout()}:latest`, `docker://${destination}`], { timeout: 60_000 },
+    (error) => (error ? reject(new Error(`skopeo push failed: ${error.message.replaceAll(PASSWORD, '***')}`)) : resolve()));
+  });
 }
 
 function configPath(name: string): string {
@@ -144,7 +157,7 @@ describe('Bearer token auth (token server + registry trusting its certificate)',
   it('anonymous pull follows 401 → token → retry, with a pull-scoped token', async () => {
     const tokens: TokenServer = track(await startTokenServer({ users: [{ user: USER, password: PASSWORD }], anonymousPull: true }));
     const registry = track(await startRegistry({ token: tokens }));
-    pushLayout(busyboxImageLayout(), 'latest', `${registry.host}/team/app:latest`, ['--dest-creds', `${USER}:${PASSWORD}`]);
+    await pushThroughTokenServer(`${registry.host}/team/app:latest`);
     tokens.requests.length = 0;
 
     const debug: string[] = [];
@@ -165,7 +178,7 @@ describe('Bearer token auth (token server + registry trusting its certificate)',
   it('credentials-required: clear error, then login (token with Basic) and pull work; logout removes', async () => {
     const tokens: TokenServer = track(await startTokenServer({ users: [{ user: USER, password: PASSWORD }], anonymousPull: false }));
     const registry = track(await startRegistry({ token: tokens }));
-    pushLayout(busyboxImageLayout(), 'latest', `${registry.host}/team/app:latest`, ['--dest-creds', `${USER}:${PASSWORD}`]);
+    await pushThroughTokenServer(`${registry.host}/team/app:latest`);
     const image = `${registry.host}/team/app:latest`;
     const file = configPath('bearer-private');
     const debug: string[] = [];

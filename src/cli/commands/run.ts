@@ -6,8 +6,8 @@
  * src/engine/run.ts; this file only turns flags into a RunRequest.
  */
 import type { Command } from 'commander';
-import { runContainerFromImage } from '../../engine/run.js';
-import { contextOf } from '../context.js';
+import { runContainerFromImage, runDetached, type RunRequest } from '../../engine/run.js';
+import { contextOf, say } from '../context.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -35,6 +35,8 @@ interface RunFlags {
   quiet?: boolean;
   explain?: boolean;
   trace?: string;
+  detach?: boolean;
+  init?: boolean;
 }
 
 export function registerRunCommand(program: Command): void {
@@ -45,6 +47,8 @@ export function registerRunCommand(program: Command): void {
     .argument('<image>', 'image reference or id')
     .argument('[command...]', 'command and arguments (default: the image\'s Entrypoint + Cmd)')
     .passThroughOptions()
+    .option('-d, --detach', 'run in the background and print the container id')
+    .option('--init', 'run a tiny init as PID 1 that reaps zombies and forwards signals')
     .option('--name <name>', 'assign a name to the container')
     .option('--rm', 'remove the container (and its anonymous volumes) when it exits')
     .option('-i, --interactive', 'keep standard input open')
@@ -68,7 +72,7 @@ export function registerRunCommand(program: Command): void {
     .option('--trace <file>', 'write every kernel call as a JSON line to FILE')
     .action(async (image: string, command: string[], flags: RunFlags, cmd: Command) => {
       const context = contextOf(cmd);
-      process.exitCode = await runContainerFromImage(context.root, {
+      const request: RunRequest = {
         image,
         command,
         ...(flags.name !== undefined ? { name: flags.name } : {}),
@@ -93,6 +97,9 @@ export function registerRunCommand(program: Command): void {
         insecureRegistries: context.insecureRegistries,
         explain: flags.explain ?? false,
         ...(flags.trace !== undefined ? { traceFile: flags.trace } : {}),
-      });
+        init: flags.init ?? false,
+      };
+      if (flags.detach) say(await runDetached(context.root, request));
+      else process.exitCode = await runContainerFromImage(context.root, request);
     });
 }

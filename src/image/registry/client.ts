@@ -8,7 +8,7 @@
  * pinging /v2/ (ping.ts), credentials from ~/.docker/config.json (credentials.ts), Basic or Bearer
  * authorization (basic.ts, bearer.ts) with one retry after a fresh 401 challenge, and content
  * verification of manifests (digest.ts). Spec: opencontainers/distribution-spec, spec.md "Pull".
- * Try: `minibox --debug pull …` style tracing via the `onDebug` option.
+ * Try: pass `onDebug: console.error` to see every request (method, URL without query, status).
  */
 import { MiniboxError, NotFoundError } from '../../errors.js';
 import { validateDigest, type ImageReference } from '../reference.js';

@@ -1,0 +1,207 @@
+/**
+ * attach.ts — plugging a container into a network, and unplugging it, in the kernel's order.
+ *
+ * The runtime creates the container's network namespace (unshare CLONE_NEWNET) and waits; the
+ * engine then calls `attachContainer` with the PID of a process inside it:
+ *
+ *   1. IPAM gives the container the lowest free address of the network       (ipam.ts)
+ *   2. the network's bridge, NAT and forwarding rules exist (first container only), and
+ *      ip_forward is on                                                       (bridge.ts, firewall.ts)
+ *   3. published host ports are checked and chosen                            (ports.ts)
+ *   4. a veth pair: one end on the bridge, the other moved in and named eth0   (veth.ts)
+ *   5. one DNAT rule per published port                                       (firewall.ts)
+ *   6. the endpoint record, and the hosts files of the network's members     (hosts.ts)
+ * If any step fails, the steps already done are undone in reverse order, so a failed `run`
+ * (a taken port, a full subnet) leaves no veth, rule, bridge or address behind.
+ *
+ * `detachContainer` undoes all of it; the last container to leave a network also removes its
+ * bridge and rules, and the last minibox bridge on the host gives back ip_forward.
+ * The whole of both runs under the host-wide network lock (host-state.ts).
+ *
+ * Try: `minibox run --explain --rm -p 8080:80 busybox true` narrates every step.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { StateRoot } from '../state-root.js';
+import { parseSubnet } from './cidr.js';
+import { ensureBridge, linkExists, removeBridge } from './bridge.js';
+import { addRule, deleteRule, networkRules, portRule, type FirewallRule } from './firewall.js';
+import { enableForwarding, restoreForwardingIfUnused, withHostNetworkLock } from './host-state.js';
+import { renderHostsFile, rewriteInPlace, type HostsMember } from './hosts.js';
+import { allocateAddress, readAllocations, releaseAddress } from './ipam.js';
+import { DEFAULT_NETWORK, listNetworks, networkDir, resolveNetwork, type NetworkRecord } from './networks.js';
+import { resolveHostPorts, type PortSpec, type PublishedPort } from './ports.js';
+import { bringUpLoopback, connectVeth, deleteVeth, hostVethName, macForAddress } from './veth.js';
+
+export interface AttachRequest {
+  /** Full container id. */
+  id: string;
+  /** Container name; other containers on a user network reach it by this name. */
+  name: string;
+  /** Any process inside the container's network namespace (the init stage's PID). */
+  pid: number;
+  /** `bridge` (default), a user network, `none` (only lo) or `host` (nothing to do). */
+  network?: string;
+  /** Parsed `-p`/`-P` values (ports.ts). */
+  ports?: PortSpec[];
+  /** The container's hostname, when it differs from its short id. */
+  hostname?: string;
+  /** The hosts file the engine bind-mounts; default `<root>/containers/<id>/hosts`. */
+  hostsFile?: string;
+}
+
+/** One container on one network: `<root>/networks/<name>/endpoints/<id>.json`. */
+export interface Endpoint {
+  ContainerId: string;
+  Name: string;
+  Network: string;
+  NetworkId: string;
+  EndpointId: string;
+  IPAddress: string;
+  PrefixLength: number;
+  Gateway: string;
+  MacAddress: string;
+  HostVeth: string;
+  Ports: PublishedPort[];
+  Hostname?: string;
+  HostsFile: string;
+  /** The DNAT rules added for Ports, exactly as added (so that they can be deleted exactly). */
+  Rules: FirewallRule[];
+}
+
+function endpointFile(root: StateRoot, network: string, id: string): string {
+  return path.join(networkDir(root, network), 'endpoints', `${id}.json`);
+}
+
+/** The containers attached to a network. */
+export function networkEndpoints(root: StateRoot, network: string): Endpoint[] {
+  const dir = path.join(networkDir(root, network), 'endpoints');
+  let files: string[] = [];
+  try { files = fs.readdirSync(dir).filter((f) => f.endsWith('.json')); } catch { /* none */ }
+  return files.map((file) => {
+    try { return JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as Endpoint; } catch { return undefined; }
+  }).filter((e): e is Endpoint => e !== undefined).sort((a, b) => a.Name.localeCompare(b.Name));
+}
+
+/** The networks a container is attached to (none for `--network none|host`). */
+export function containerEndpoints(root: StateRoot, id: string): Endpoint[] {
+  return listNetworks(root).flatMap((network) => networkEndpoints(root, network.Name).filter((e) => e.ContainerId === id));
+}
+
+/** Published ports of a container, for `minibox port` and the PORTS column of `ps`. */
+export function containerPorts(root: StateRoot, id: string): PublishedPort[] {
+  return containerEndpoints(root, id).flatMap((e) => e.Ports);
+}
+
+/**
+ * Connects the container's network namespace to its network. Returns its endpoint, or undefined
+ * for `none` and `host`. Throws a one-line MiniboxError (exit 125) with nothing left half-made.
+ */
+export async function attachContainer(root: StateRoot, request: AttachRequest): Promise<Endpoint | undefined> {
+  const mode = request.network ?? DEFAULT_NETWORK;
+  if (mode === 'host') return undefined;
+  if (mode === 'none') {
+    await bringUpLoopback(request.pid);
+    return undefined;
+  }
+  return await withHostNetworkLock(async () => {
+    const network = await resolveNetwork(root, mode);
+    const undo: (() => Promise<void>)[] = [];
+    try {
+      const address = await allocateAddress(root, network, request.id);
+      undo.push(async () => {
+        await releaseAddress(root, network.Name, request.id);
+        await removeNetworkPlumbingIfUnused(network, root);
+      });
+
+      if (await ensureBridge(root, network)) enableForwarding();
+      for (const rule of networkRules(network)) await addRule(rule);
+
+      const ports = await resolveHostPorts(request.ports ?? []);
+      const subnet = parseSubnet(network.Subnet);
+      const hostVeth = hostVethName(network.Id, request.id);
+      await connectVeth({ hostName: hostVeth, bridge: network.Bridge, pid: request.pid, address, prefix: subnet.prefix, gateway: network.Gateway });
+      undo.push(() => deleteVeth(hostVeth));
+
+      const rules: FirewallRule[] = [];
+      for (const port of ports) {
+        const rule = portRule({ ...port, containerIp: address, containerId: request.id });
+        await addRule(rule);
+        rules.push(rule);
+        undo.push(() => deleteRule(rule));
+      }
+
+      const endpoint: Endpoint = {
+        ContainerId: request.id, Name: request.name, Network: network.Name, NetworkId: network.Id,
+        EndpointId: hostVeth, IPAddress: address, PrefixLength: subnet.prefix, Gateway: network.Gateway,
+        MacAddress: macForAddress(address), HostVeth: hostVeth, Ports: ports,
+        ...(request.hostname ? { Hostname: request.hostname } : {}),
+        HostsFile: request.hostsFile ?? path.join(root.containers, request.id, 'hosts'),
+        Rules: rules,
+      };
+      const file = endpointFile(root, network.Name, request.id);
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(endpoint, null, 2)}\n`);
+      fs.renameSync(`${file}.tmp`, file);
+      undo.push(async () => { fs.rmSync(file, { force: true }); });
+
+      refreshHostsFiles(root, network);
+      return endpoint;
+    } catch (error) {
+      for (const step of undo.reverse()) {
+        try { await step(); } catch { /* best effort: report the original failure */ }
+      }
+      if (undo.length > 0) refreshHostsFiles(root, network);
+      throw error;
+    }
+  });
+}
+
+/**
+ * Disconnects a container from every network it is on: its DNAT rules, veth pair, address and
+ * hosts entries; and a network's bridge and rules when it was the last member. Safe to call
+ * twice, or for a container that never had a network.
+ */
+export async function detachContainer(root: StateRoot, id: string): Promise<void> {
+  await withHostNetworkLock(async () => {
+    for (const network of listNetworks(root)) {
+      const file = endpointFile(root, network.Name, id);
+      let endpoint: Endpoint | undefined;
+      try { endpoint = JSON.parse(fs.readFileSync(file, 'utf8')) as Endpoint; } catch { /* not on this network */ }
+      const hasAddress = Object.values(readAllocations(root, network.Name)).includes(id);
+      if (!endpoint && !hasAddress) continue;
+      if (endpoint) {
+        for (const rule of endpoint.Rules) await deleteRule(rule);
+        if (await linkExists(endpoint.HostVeth)) await deleteVeth(endpoint.HostVeth);
+        fs.rmSync(file, { force: true });
+      }
+      await releaseAddress(root, network.Name, id);
+      refreshHostsFiles(root, network);
+      await removeNetworkPlumbingIfUnused(network, root);
+    }
+  });
+}
+
+/** Bridge and network rules go when no container holds an address on the network. */
+async function removeNetworkPlumbingIfUnused(network: NetworkRecord, root: StateRoot): Promise<void> {
+  if (Object.keys(readAllocations(root, network.Name)).length > 0) return;
+  for (const rule of networkRules(network)) await deleteRule(rule);
+  await removeBridge(network);
+  await restoreForwardingIfUnused();
+}
+
+/**
+ * Gives every member of the network an up-to-date hosts file: its own address for its hostname,
+ * and on user networks one line per member (name, short id, hostname).
+ */
+export function refreshHostsFiles(root: StateRoot, network: NetworkRecord): void {
+  const endpoints = networkEndpoints(root, network.Name);
+  const members: HostsMember[] = network.Name === DEFAULT_NETWORK ? [] : endpoints.map((e) => ({
+    ip: e.IPAddress,
+    names: [...new Set([e.Name, e.ContainerId.slice(0, 12), ...(e.Hostname ? [e.Hostname] : [])])],
+  }));
+  for (const endpoint of endpoints) {
+    rewriteInPlace(endpoint.HostsFile, (current) => renderHostsFile(current,
+      { ip: endpoint.IPAddress, ...(endpoint.Hostname ? { hostname: endpoint.Hostname } : {}) }, network.Name, members));
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * bridge.ts — the virtual switch every container of a network plugs into.
+ *
+ * A Linux bridge is a software Ethernet switch: frames that arrive on one port (here: the host
+ * ends of the containers' veth pairs) are forwarded to the port that has the destination MAC
+ * address. Containers on one bridge therefore talk to each other directly, at layer 2. The bridge
+ * is also an interface of the host: giving it the network's gateway address (172.29.0.1/16) makes
+ * the host a member of the subnet, the kernel adds the route `172.29.0.0/16 dev minibox0`, and the
+ * containers' default route points at it — that is how their packets reach the host and beyond.
+ *
+ *   ip link add minibox0 type bridge
+ *   ip addr add 172.29.0.1/16 dev minibox0
+ *   ip link set minibox0 alias 'minibox network … of /var/lib/minibox'   (who owns it)
+ *   ip link set minibox0 up
+ *   sysctl net.ipv4.conf.minibox0.route_localnet=1   (see firewall.ts: 127.0.0.1:PORT → container)
+ *
+ * The bridge exists while at least one container is attached; the last one to leave removes it
+ * (and with it the route), so an idle minibox leaves the host's interface list as it found it.
+ *
+ * Try: `ip -d link show minibox0`, `bridge link` (its ports) and `ip route` while containers run.
+ */
+import { MiniboxError } from '../errors.js';
+import type { StateRoot } from '../state-root.js';
+import { parseSubnet } from './cidr.js';
+import { ip, netStep, runProgram, tryNetStep } from './command.js';
+import { writeSysctl } from './host-state.js';
+import { checkSubnetFree, type NetworkRecord } from './networks.js';
+
+export async function linkExists(device: string): Promise<boolean> {
+  return (await runProgram(ip('link', 'show', 'dev', device))).code === 0;
+}
+
+/** The bridge's alias (free text the kernel keeps with an interface) records who made it. */
+function ownerTag(root: StateRoot, network: NetworkRecord): string {
+  return `minibox network ${network.Id.slice(0, 12)} (${network.Name}) of ${root.dir}`.slice(0, 255);
+}
+
+async function bridgeOwner(device: string): Promise<string | undefined> {
+  const result = await runProgram(ip('-j', 'link', 'show', 'dev', device));
+  try {
+    return (JSON.parse(result.stdout) as { ifalias?: string }[])[0]?.ifalias;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Creates the network's bridge if it is missing; returns true when it was created here (the
+ * caller removes it again if a later step fails). Call with the host lock held.
+ */
+export async function ensureBridge(root: StateRoot, network: NetworkRecord): Promise<boolean> {
+  const owner = ownerTag(root, network);
+  if (await linkExists(network.Bridge)) {
+    // Device names are host-wide, state roots are not: never share one bridge between two ledgers.
+    const found = await bridgeOwner(network.Bridge);
+    if (found !== owner) {
+      throw new MiniboxError(`bridge ${network.Bridge} already exists and does not belong to network ${network.Name} of ${root.dir}`
+        + `${found ? ` (it is ${found})` : ''}: remove it, or set MINIBOX_BRIDGE_NAME and MINIBOX_BRIDGE_SUBNET for a second state root`);
+    }
+    return false;
+  }
+  const subnet = parseSubnet(network.Subnet);
+  // Host routes may have changed since the network was created: check again before adding ours.
+  await checkSubnetFree(root, subnet, network.Name, network.Bridge);
+  const why = { bridge: network.Bridge, network: network.Name };
+  await netStep('net.bridge', ip('link', 'add', network.Bridge, 'type', 'bridge'), { ...why, action: 'create' });
+  try {
+    await netStep('net.bridge', ip('addr', 'add', `${network.Gateway}/${subnet.prefix}`, 'dev', network.Bridge),
+      { ...why, action: 'address', address: `${network.Gateway}/${subnet.prefix}` });
+    await netStep('net.bridge', ip('link', 'set', network.Bridge, 'alias', owner), { ...why, action: 'label' });
+    await netStep('net.bridge', ip('link', 'set', network.Bridge, 'up'), { ...why, action: 'up' });
+    writeSysctl(`/proc/sys/net/ipv4/conf/${network.Bridge}/route_localnet`, '1',
+      'let packets from 127.0.0.1 (published ports used from the host itself) leave through this bridge');
+  } catch (error) {
+    await removeBridge(network);
+    throw error;
+  }
+  return true;
+}
+
+/** Deletes the bridge (its route and route_localnet setting go with it); missing is fine. */
+export async function removeBridge(network: NetworkRecord): Promise<void> {
+  if (!(await linkExists(network.Bridge))) return;
+  await tryNetStep('net.bridge', ip('link', 'del', network.Bridge), { bridge: network.Bridge, network: network.Name, action: 'delete' });
+}

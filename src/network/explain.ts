@@ -1,0 +1,51 @@
+/**
+ * explain.ts — `--explain` sentences for the network steps (net.*) published by this directory.
+ *
+ * src/explain/narrate.ts turns kernel-call events into sentences; network steps are commands
+ * rather than syscalls, so their sentences live beside the code that runs them. The narrator
+ * calls `describeNetworkStep` for any event whose name starts with `net.`.
+ */
+import type { SysEvent } from '../sys/trace.js';
+
+function str(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+export function describeNetworkStep(event: SysEvent): string | undefined {
+  const a = event.args;
+  const command = a.command ? ` (\`${str(a.command)}\`)` : '';
+  switch (event.call) {
+    case 'net.bridge':
+      if (a.action === 'create') return `create bridge ${str(a.bridge)}: a virtual switch for network ${str(a.network)}${command}`;
+      if (a.action === 'address') return `give ${str(a.bridge)} the gateway address ${str(a.address)}: the host joins the subnet and gets a route to it${command}`;
+      if (a.action === 'delete') return `delete bridge ${str(a.bridge)}: its last container left${command}`;
+      return undefined;
+    case 'net.veth':
+      if (a.action === 'create') return `create a veth pair ${str(a.hostEnd)} <-> ${str(a.peer)}: two interfaces joined like a cable${command}`;
+      if (a.action === 'plug') return `plug ${str(a.hostEnd)} into bridge ${str(a.bridge)}${command}`;
+      if (a.action === 'move') return `move ${str(a.peer)} into the container's network namespace (pid ${str(a.pid)}): the host no longer sees it${command}`;
+      if (a.action === 'delete') return `delete veth ${str(a.hostEnd)}: the container's eth0 disappears with it${command}`;
+      return undefined;
+    case 'net.netns':
+      if (a.action === 'rename') return `inside the container: the moved end becomes eth0${command}`;
+      if (a.action === 'address') return `inside the container: eth0 gets its address from IPAM${command}`;
+      if (a.action === 'route') return `inside the container: default route via the bridge, the container's way out${command}`;
+      if (a.action === 'loopback') return `inside the container: lo up, so 127.0.0.1 works${command}`;
+      return undefined;
+    case 'net.nat':
+      return a.action === 'delete' ? `remove NAT rule ${str(a.rule)}`
+        : `NAT rule in ${str(a.chain)}: ${str(a.rule)} — containers' private source addresses are replaced by the host's on the way out, so replies can find their way back`;
+    case 'net.dnat':
+      return a.action === 'delete' ? `remove port rule ${str(a.rule)}`
+        : `publish a port: ${str(a.rule)} — packets for this host port are redirected to the container`;
+    case 'net.forward':
+      return a.action === 'delete' ? undefined : `forwarding rule in ${str(a.chain)}: ${str(a.rule)}`;
+    case 'net.iptables':
+      if (a.action === 'create chain') return `create iptables chain ${str(a.chain)} (${str(a.table)}): minibox keeps its rules apart from the host's`;
+      if (a.action === 'jump') return `jump from ${str(a.chain)} to ${str(a.to)}: the single rule minibox adds to a built-in chain`;
+      return undefined;
+    case 'net.sysctl': return `sysctl ${str(a.key)}=${str(a.value)}: ${str(a.why)}`;
+    case 'net.hosts': return `update ${str(a.file)}: containers on the network find each other by name`;
+    default: return undefined;
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * veth.ts — the virtual cable between a container and its network's bridge.
+ *
+ * A new network namespace has only `lo`, and no way out. A veth pair is two interfaces joined
+ * like the ends of a cable: what goes into one comes out of the other. Each end can live in a
+ * different namespace. minibox makes the pair on the host, plugs one end into the bridge, and
+ * moves the other into the container's namespace (named by any process inside it, the PID):
+ *
+ *   ip link add veth1a2b3c4 type veth peer name vp1a2b3c4
+ *   ip link set veth1a2b3c4 master minibox0 && ip link set veth1a2b3c4 up
+ *   ip link set vp1a2b3c4 netns 4242                 # from now on the host cannot see it
+ *   nsenter --net=/proc/4242/ns/net ip link set vp1a2b3c4 name eth0
+ *   nsenter … ip addr add 172.29.0.2/16 dev eth0 && ip link set eth0 up && ip link set lo up
+ *   nsenter … ip route add default via 172.29.0.1     # everything else goes to the bridge
+ *
+ * The end inside gets its own name only after the move: names are per namespace, and every
+ * container wants its own `eth0`. Its MAC address is derived from its IP (02:42:ac:1d:00:02 for
+ * 172.29.0.2, as Docker does), so a reused address keeps its MAC and neighbours' ARP caches stay
+ * right. Deleting the host end deletes the pair; so does the namespace dying with its last process.
+ *
+ * Try: `ip -o link show type veth` on the host and `minibox exec C ip addr` inside while a container runs.
+ */
+import { createHash } from 'node:crypto';
+import { parseIPv4 } from './cidr.js';
+import { ip, ipIn, netStep, tryNetStep } from './command.js';
+
+/** Host-side interface name for a container on a network (at most 15 characters, like all names). */
+export function hostVethName(networkId: string, containerId: string): string {
+  return `veth${createHash('sha256').update(`${networkId}:${containerId}`).digest('hex').slice(0, 7)}`;
+}
+
+export function macForAddress(address: string): string {
+  const value = parseIPv4(address) ?? 0;
+  const bytes = [24, 16, 8, 0].map((shift) => (Math.floor(value / 2 ** shift) % 256).toString(16).padStart(2, '0'));
+  return ['02', '42', ...bytes].join(':');
+}
+
+export interface VethPlan {
+  hostName: string;
+  bridge: string;
+  pid: number;
+  address: string;
+  prefix: number;
+  gateway: string;
+}
+
+/**
+ * Creates the pair, plugs it in and configures eth0 inside. On failure the pair is deleted again
+ * (the caller undoes earlier steps).
+ */
+export async function connectVeth(plan: VethPlan): Promise<void> {
+  const peer = `vp${plan.hostName.slice(4)}`;
+  const about = { pid: plan.pid, hostEnd: plan.hostName, bridge: plan.bridge };
+  await netStep('net.veth', ip('link', 'add', plan.hostName, 'type', 'veth', 'peer', 'name', peer), { ...about, action: 'create', peer });
+  try {
+    await netStep('net.veth', ip('link', 'set', plan.hostName, 'master', plan.bridge), { ...about, action: 'plug' });
+    await netStep('net.veth', ip('link', 'set', plan.hostName, 'up'), { ...about, action: 'up' });
+    await netStep('net.veth', ip('link', 'set', peer, 'netns', String(plan.pid)), { ...about, action: 'move', peer });
+    const inside = (step: string, ...args: string[]): Promise<string> => netStep('net.netns', ipIn(plan.pid, ...args), { pid: plan.pid, action: step });
+    await inside('rename', 'link', 'set', peer, 'name', 'eth0');
+    await inside('mac', 'link', 'set', 'eth0', 'address', macForAddress(plan.address));
+    await inside('address', 'addr', 'add', `${plan.address}/${plan.prefix}`, 'dev', 'eth0');
+    await inside('up', 'link', 'set', 'eth0', 'up');
+    await inside('loopback', 'link', 'set', 'lo', 'up');
+    await inside('route', 'route', 'add', 'default', 'via', plan.gateway);
+  } catch (error) {
+    await deleteVeth(plan.hostName);
+    throw error;
+  }
+}
+
+/** Deletes a pair by its host end (the container's eth0 disappears with it); missing is fine. */
+export async function deleteVeth(hostName: string): Promise<void> {
+  await tryNetStep('net.veth', ip('link', 'del', hostName), { hostEnd: hostName, action: 'delete' });
+}
+
+/** `--network none`: the namespace keeps only its loopback interface, which starts down. */
+export async function bringUpLoopback(pid: number): Promise<void> {
+  await netStep('net.netns', ipIn(pid, 'link', 'set', 'lo', 'up'), { pid, action: 'loopback' });
+}

@@ -1,0 +1,104 @@
+/**
+ * start-protocol.ts — the engine's half of the conversation with the init stage (channel.ts),
+ * from "namespaces ready" to "the program runs".
+ *
+ * The same conversation happens whoever is the init stage's parent: the engine itself for a
+ * foreground `run` (run-container.ts), or minibox-monitor for a detached one (monitor.ts), which
+ * only passes fds 3 and 4 through. The engine answers:
+ *   namespaces-ready → runs `onNamespacesReady(pid)` (cgroups, network), then "go" (or "abort");
+ *   devpts-ready     → opens the container's pty master, replies with its number;
+ *   event            → a kernel-call trace event from inside, re-published here;
+ *   error            → remembered: the start failed with this message and exit code.
+ * End of file on fd 4 (close-on-exec in the init stage) means execve happened — or the stage died.
+ */
+import fs from 'node:fs';
+import { ExitCode, describeError } from '../errors.js';
+import { createNarrator } from '../explain/narrate.js';
+import { onSysEvent, publish, publishStep } from '../sys/trace.js';
+import { messageSplitter, type ChildMessage, type ParentMessage } from './channel.js';
+import { openTerminal, type TerminalRelay } from './terminal.js';
+
+export interface StartFailure {
+  message: string;
+  exitCode: number;
+}
+
+export interface StartOutcome {
+  /** Set when the init stage reported an error or a hook failed: the program never ran. */
+  failure?: StartFailure;
+  /** The container's terminal, when its spec asks for one. */
+  relay?: TerminalRelay;
+}
+
+export interface ProtocolOptions {
+  onNamespacesReady?: (pid: number) => Promise<void>;
+}
+
+/** Speaks the protocol over the two channel ends until the init stage closes fd 4. */
+export async function driveStart(
+  toChild: NodeJS.WritableStream, fromChild: NodeJS.ReadableStream, pid: number, options: ProtocolOptions,
+): Promise<StartOutcome> {
+  const outcome: StartOutcome = {};
+  const send = (message: ParentMessage): void => { toChild.write(`${JSON.stringify(message)}\n`); };
+  const fail = (message: string, exitCode: number): void => {
+    outcome.failure ??= { message, exitCode };
+  };
+  const handle = async (message: ChildMessage): Promise<void> => {
+    switch (message.type) {
+      // The init stage knows itself as PID 1; the merged trace uses the host's number for it.
+      case 'event': publish({ ...message.event, pid }); break;
+      case 'error': fail(message.message, message.exitCode); break;
+      case 'namespaces-ready':
+        publishStep('namespaces-ready', { pid });
+        try {
+          await options.onNamespacesReady?.(pid);
+          send({ type: 'go' });
+        } catch (error) {
+          fail(describeError(error), ExitCode.Engine);
+          send({ type: 'abort', message: describeError(error) });
+        }
+        break;
+      case 'devpts-ready':
+        try {
+          outcome.relay = openTerminal(pid, message.ptmx);
+          send({ type: 'pty', number: outcome.relay.number });
+        } catch (error) {
+          const text = `cannot open the container's terminal: ${describeError(error)}`;
+          fail(text, ExitCode.Engine);
+          send({ type: 'abort', message: text });
+        }
+        break;
+    }
+  };
+  // Messages are handled one at a time, in order, even when a handler waits (onNamespacesReady).
+  let queue = Promise.resolve();
+  fromChild.on('data', messageSplitter((message) => { queue = queue.then(() => handle(message)); }));
+  await new Promise<void>((resolve) => {
+    fromChild.on('end', () => { void queue.then(() => resolve()); });
+    fromChild.on('error', () => { void queue.then(() => resolve()); });
+  });
+  return outcome;
+}
+
+export interface ObserveOptions {
+  /** Narrate every step to stderr in plain words. */
+  explain?: boolean;
+  /** Write every kernel call (engine's and init stage's) to this file as JSON lines. */
+  traceFile?: string;
+}
+
+/** --explain and --trace FILE: subscribe to every kernel-call event while the container starts. */
+export function observe(options: ObserveOptions): () => void {
+  const stops: (() => void)[] = [];
+  if (options.explain) {
+    const narrator = createNarrator((sentence) => process.stderr.write(`minibox: ${sentence}\n`));
+    const off = onSysEvent((event) => narrator.event(event));
+    stops.push(() => { narrator.flush(); off(); });
+  }
+  if (options.traceFile) {
+    const fd = fs.openSync(options.traceFile, 'w');
+    const off = onSysEvent((event) => fs.writeSync(fd, `${JSON.stringify(event)}\n`));
+    stops.push(() => { off(); fs.closeSync(fd); });
+  }
+  return () => { for (const stop of stops) stop(); };
+}

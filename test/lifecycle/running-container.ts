@@ -1,0 +1,94 @@
+/**
+ * Test fixture for the lifecycle tests: a state root with the busybox image pulled, and
+ * long-running containers started with the foreground `minibox run` in the background (until
+ * every test can use `run -d`). Everything started here is stopped and removed by `cleanup()`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { expect } from 'vitest';
+import { ContainerStore, type ContainerRecord } from '../../src/engine/container-store.js';
+import { removeContainer } from '../../src/engine/create.js';
+import { StateRoot } from '../../src/state-root.js';
+import { expectNoLeaks } from '../helpers/leaks.js';
+import { bin, mbAsync, tempRoot, type CliResult } from '../helpers/minibox.js';
+import { busyboxImageLayout, pushLayout, startRegistry, type TestRegistry } from '../helpers/registry.js';
+
+export interface RunningContainer {
+  id: string;
+  name: string;
+  /** Host PID of the container's PID 1. */
+  pid: number;
+  /** The foreground `minibox run` holding it. */
+  engine: ChildProcess;
+}
+
+export class LifecycleFixture {
+  registry!: TestRegistry;
+  root = '';
+  image = '';
+  private engines: ChildProcess[] = [];
+  private started: RunningContainer[] = [];
+
+  async setup(): Promise<void> {
+    this.registry = await startRegistry();
+    pushLayout(busyboxImageLayout(), 'latest', `${this.registry.host}/busybox:latest`);
+    this.root = tempRoot('mb-lifecycle-');
+    this.image = `${this.registry.host}/busybox:latest`;
+    const pulled = await this.mb(['run', '--rm', '-q', this.image, 'true']);
+    expect(pulled.code, pulled.stderr).toBe(0);
+  }
+
+  mb(args: string[], input?: string): Promise<CliResult> {
+    return mbAsync(this.root, ['--insecure-registry', this.registry.host, ...args], input === undefined ? {} : { input });
+  }
+
+  store(): ContainerStore {
+    return new ContainerStore(new StateRoot(this.root));
+  }
+
+  /** Starts `minibox run --name NAME IMAGE ...command` and waits until its record shows the PID. */
+  async start(name: string, command: string[], runFlags: string[] = []): Promise<RunningContainer> {
+    const engine = spawn(process.execPath, [bin, '--root', this.root, '--insecure-registry', this.registry.host,
+      'run', '--name', name, ...runFlags, this.image, ...command], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.engines.push(engine);
+    let stderr = '';
+    engine.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+    for (let i = 0; i < 400; i++) {
+      const record: ContainerRecord | undefined = this.store().findByName(name);
+      if (record?.State.Running && record.State.Pid > 0) {
+        const container = { id: record.Id, name, pid: record.State.Pid, engine };
+        this.started.push(container);
+        return container;
+      }
+      if (engine.exitCode !== null) break;
+      await sleep(50);
+    }
+    throw new Error(`container ${name} did not start: ${stderr}`);
+  }
+
+  /** Kills the container's PID 1 (sleep ignores SIGTERM as PID 1) and waits for its engine. */
+  async stop(container: RunningContainer): Promise<void> {
+    if (container.engine.exitCode === null && container.engine.signalCode === null) {
+      const closed = new Promise((resolve) => container.engine.once('close', resolve));
+      try { process.kill(container.pid, 'SIGKILL'); } catch { /* already gone */ }
+      await closed;
+    }
+  }
+
+  async cleanup(): Promise<void> {
+    for (const container of this.started) await this.stop(container);
+    for (const engine of this.engines) {
+      if (engine.exitCode === null && engine.signalCode === null) {
+        const closed = new Promise((resolve) => engine.once('close', resolve));
+        engine.kill('SIGKILL');
+        await closed;
+      }
+    }
+    const state = new StateRoot(this.root);
+    for (const record of this.store().list()) await removeContainer(state, record.Id);
+    expectNoLeaks(this.root);
+    await this.registry?.stop();
+    fs.rmSync(this.root, { recursive: true, force: true });
+  }
+}

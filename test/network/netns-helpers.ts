@@ -1,0 +1,119 @@
+/**
+ * Helpers for network tests: a "container" without minibox run — a process in a fresh network
+ * namespace (`unshare --net`) — plus commands inside it and a host-wide leak check.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { expect } from 'vitest';
+import { hostsFile } from '../../src/engine/etc-files.js';
+import { StateRoot } from '../../src/state-root.js';
+
+export interface FakeContainer {
+  id: string;
+  name: string;
+  pid: number;
+  /** Its hosts file, as the engine would write and bind-mount it. */
+  hostsFile: string;
+  stop(): Promise<void>;
+}
+
+const started = new Set<ChildProcess>();
+
+/**
+ * Starts `command` in a new network namespace; resolves once the namespace exists. Writes the
+ * engine's initial hosts file under `<root>/containers/<id>/hosts`.
+ */
+export async function startFakeContainer(root: StateRoot, name: string, command: string[] = ['sleep', '300']): Promise<FakeContainer> {
+  const id = `${Buffer.from(name).toString('hex')}${'0'.repeat(64)}`.slice(0, 64);
+  const hosts = path.join(root.containers, id, 'hosts');
+  fs.mkdirSync(path.dirname(hosts), { recursive: true });
+  fs.writeFileSync(hosts, hostsFile(id.slice(0, 12)));
+  const child = spawn('unshare', ['--net', 'sh', '-c', 'echo ready; exec "$@"', 'sh', ...command], { stdio: ['ignore', 'pipe', 'pipe'] });
+  started.add(child);
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`fake container ${name} exited (${code})`)));
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    id, name, pid: child.pid!, hostsFile: hosts,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+      started.delete(child);
+      fs.rmSync(path.dirname(hosts), { recursive: true, force: true });
+    },
+  };
+}
+
+/** Runs a command inside the container's network namespace. */
+export function inNetns(pid: number, argv: string[]): { code: number; stdout: string; stderr: string } {
+  const result = spawnSync('nsenter', [`--net=/proc/${pid}/ns/net`, ...argv], { encoding: 'utf8', timeout: 30_000 });
+  return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** `wget -qO- URL` from inside the container (its /etc/hosts replaced by `hosts` if given). */
+export function fetchFrom(pid: number, url: string, hosts?: string): { code: number; stdout: string; stderr: string } {
+  if (hosts === undefined) return inNetns(pid, ['busybox', 'wget', '-qO-', url]);
+  // A private mount namespace so the bind mount over /etc/hosts never reaches the host.
+  return inNetns(pid, ['unshare', '--mount', '--propagation', 'private', 'sh', '-c',
+    'mount --bind "$0" /etc/hosts && exec busybox wget -qO- "$1"', hosts, url]);
+}
+
+/** A web root whose index.html says `text`. */
+export function webRoot(text: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-www-'));
+  fs.writeFileSync(path.join(dir, 'index.html'), `${text}\n`);
+  return dir;
+}
+
+function lines(command: string): string[] {
+  return spawnSync('sh', ['-c', command], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.trim() !== '');
+}
+
+export interface HostNetworkSnapshot { veths: string[]; netns: string[]; ipForward: string }
+
+export function snapshotHostNetwork(): HostNetworkSnapshot {
+  return {
+    veths: lines("ip -o link show type veth | awk -F': ' '{print $2}'").sort(),
+    netns: lines('ip netns list').sort(),
+    ipForward: fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim(),
+  };
+}
+
+/** Nothing of minibox's (or the test's) is left on the host compared to `before`. */
+export function expectNoNetworkLeaks(before: HostNetworkSnapshot, root?: StateRoot): void {
+  const now = snapshotHostNetwork();
+  expect(now.veths, 'veth pairs left behind').toEqual(before.veths);
+  expect(now.netns, 'named network namespaces left behind').toEqual(before.netns);
+  expect(now.ipForward, 'ip_forward not restored').toEqual(before.ipForward);
+  expect(lines('iptables-save | grep -i minibox'), 'iptables rules left behind').toEqual([]);
+  expect(lines("ip -o link show type bridge | awk -F': ' '{print $2}' | grep -E '^(minibox|mbr-)'"), 'bridges left behind').toEqual([]);
+  expect(fs.existsSync('/run/minibox/ip_forward.saved'), 'saved ip_forward left behind').toBe(false);
+  if (root) {
+    const dir = path.join(root.dir, 'networks');
+    for (const network of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
+      const ledger = path.join(dir, network, 'allocations.json');
+      const allocations = fs.existsSync(ledger) ? JSON.parse(fs.readFileSync(ledger, 'utf8')) as object : {};
+      expect(allocations, `IPAM entries left in network ${network}`).toEqual({});
+      expect(fs.readdirSync(path.join(dir, network, 'endpoints')), `endpoints left in network ${network}`).toEqual([]);
+    }
+  }
+}
+
+export function tempStateRoot(): StateRoot {
+  return new StateRoot(fs.mkdtempSync(path.join(os.tmpdir(), 'mb-net-root-')));
+}
+
+/** Kills any fake container a failed test left running. */
+export async function stopAllFakeContainers(): Promise<void> {
+  for (const child of started) {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+  }
+  started.clear();
+}
