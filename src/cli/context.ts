@@ -1,8 +1,9 @@
 /**
- * context.ts — what every command needs from the global options: the state root and the
- * registries the user allowed to be reached without TLS verification.
+ * context.ts — what every command needs from the global options and the config file
+ * (config.ts): the state root and the registries the user allowed to be reached over plain HTTP.
  */
 import type { Command } from 'commander';
+import { loadConfig } from '../config.js';
 import { StateRoot, resolveStateRoot } from '../state-root.js';
 
 export interface CliContext {
@@ -14,7 +15,7 @@ export function contextOf(command: Command): CliContext {
   const options = command.optsWithGlobals<{ root?: string; insecureRegistry?: string[] }>();
   return {
     root: new StateRoot(resolveStateRoot(options.root)),
-    insecureRegistries: options.insecureRegistry ?? [],
+    insecureRegistries: [...loadConfig().insecureRegistries, ...(options.insecureRegistry ?? [])],
   };
 }
 

@@ -9,6 +9,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { MiniboxError, ExitCode, describeError } from '../errors.js';
+import { registerLifecycleCommands } from './commands/container.js';
 import { registerImageCommands } from './commands/images.js';
 import { registerLoginCommands } from './commands/login.js';
 import { registerNetworkCommands } from './commands/network.js';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerLoginCommands(program);
   registerNetworkCommands(program);
   registerRunCommand(program);
+  registerLifecycleCommands(program);
   registerVolumeCommands(program);
   registerExecCommand(program);
   registerTopCommand(program);

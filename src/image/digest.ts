@@ -1,7 +1,11 @@
 /**
  * digest.ts — content addressing. A digest is `algorithm:hex`, e.g. `sha256:9c7a…`, the hash of a
- * blob's exact bytes. Anything named by a digest can be checked after download: recompute the
- * hash and compare. This is why a registry, a mirror or a cache cannot silently change an image.
+ * blob's exact bytes, so it names exactly one byte sequence. Anything named by a digest can be
+ * checked after download: recompute the hash and compare. This is why a registry, a proxy, a
+ * cache or a flipped bit cannot silently change an image: minibox hashes everything it
+ * downloads and refuses — and deletes — anything that does not match.
+ *
+ * Try: `sha256sum /var/lib/minibox/blobs/sha256/*` and compare each sum with its file name.
  */
 import crypto from 'node:crypto';
 import { MiniboxError } from '../errors.js';
@@ -30,4 +34,17 @@ export function digestHex(digest: string): string {
 /** The 12-hex short form Docker shows: `sha256:9c7a54a9a43c…` → `9c7a54a9a43c`. */
 export function shortId(digest: string): string {
   return digest.replace(/^sha256:/, '').slice(0, 12);
+}
+
+/** Downloaded bytes whose hash (or size) is not the one they were asked for by. */
+export class DigestMismatchError extends MiniboxError {
+  readonly expected: string;
+  readonly actual: string;
+
+  constructor(what: string, expected: string, actual: string) {
+    super(`digest mismatch for ${what}: expected ${expected}, got ${actual} (the data was corrupted on the way; nothing was kept — try again)`);
+    this.name = 'DigestMismatchError';
+    this.expected = expected;
+    this.actual = actual;
+  }
 }

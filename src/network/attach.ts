@@ -106,6 +106,9 @@ export async function attachContainer(root: StateRoot, request: AttachRequest): 
   }
   return await withHostNetworkLock(async () => {
     const network = await resolveNetwork(root, mode);
+    // A container started again (its old namespace, and with it the old veth, is gone): drop
+    // what is left of its previous attachment (DNAT rules, address) before making a new one.
+    if (containerEndpoints(root, request.id).length > 0) await detachLocked(root, request.id);
     const undo: (() => Promise<void>)[] = [];
     try {
       const address = await allocateAddress(root, network, request.id);
@@ -160,10 +163,15 @@ export async function attachContainer(root: StateRoot, request: AttachRequest): 
 /**
  * Disconnects a container from every network it is on: its DNAT rules, veth pair, address and
  * hosts entries; and a network's bridge and rules when it was the last member. Safe to call
- * twice, or for a container that never had a network.
+ * twice, or for a container that never had a network. Call it when the container stops (its
+ * published ports must not keep pointing at nothing) and on rm.
  */
 export async function detachContainer(root: StateRoot, id: string): Promise<void> {
-  await withHostNetworkLock(async () => {
+  await withHostNetworkLock(() => detachLocked(root, id));
+}
+
+async function detachLocked(root: StateRoot, id: string): Promise<void> {
+  {
     for (const network of listNetworks(root)) {
       const file = endpointFile(root, network.Name, id);
       let endpoint: Endpoint | undefined;
@@ -179,7 +187,7 @@ export async function detachContainer(root: StateRoot, id: string): Promise<void
       refreshHostsFiles(root, network);
       await removeNetworkPlumbingIfUnused(network, root);
     }
-  });
+  }
 }
 
 /** Bridge and network rules go when no container holds an address on the network. */

@@ -94,12 +94,18 @@ function namespacesToJoin(pid: number): JoinedNamespace[] {
 
 /**
  * The container's cgroup directories, one per hierarchy, from /proc/<pid>/cgroup and the cgroup
- * mounts in /proc/self/mountinfo. Only directories minibox made (a `/minibox/` path) count: a
- * container without its own cgroup shares the engine's, and the host's hierarchy is not ours to
- * write to.
+ * mounts in /proc/self/mountinfo. Only directories minibox made count (a path through a
+ * `minibox…` directory, e.g. /minibox/<id>): a container without its own cgroup shares the
+ * engine's, and the host's hierarchy is not ours to write to.
  */
 export function containerCgroupDirs(pid: number): string[] {
-  const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').flatMap((line) => {
+  return cgroupDirsFrom(fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8'), fs.readFileSync('/proc/self/mountinfo', 'utf8'))
+    .filter((dir) => fs.existsSync(path.join(dir, 'cgroup.procs')));
+}
+
+/** The pure part: `/proc/PID/cgroup` lines (`id:controllers:path`) mapped onto cgroup mounts. */
+export function cgroupDirsFrom(procCgroup: string, mountinfo: string): string[] {
+  const mounts = mountinfo.split('\n').flatMap((line) => {
     const [before, after] = line.split(' - ');
     const mountPoint = before?.split(' ')[4];
     const [fstype, , superOptions = ''] = (after ?? '').split(' ');
@@ -107,18 +113,16 @@ export function containerCgroupDirs(pid: number): string[] {
     return [{ mountPoint, version: fstype === 'cgroup2' ? 2 : 1, options: superOptions.split(',') }];
   });
   const dirs: string[] = [];
-  for (const line of fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n')) {
+  for (const line of procCgroup.split('\n')) {
     const match = /^(\d+):([^:]*):(.*)$/.exec(line);
     if (!match) continue;
     const [, id, controllerList = '', cgroupPath = ''] = match;
-    if (!cgroupPath.includes('/minibox/')) continue;
+    if (!/(^|\/)minibox[^/]*\//.test(cgroupPath)) continue;
     const controllers = controllerList.split(',').filter((c) => c !== '');
     const mount = id === '0'
       ? mounts.find((m) => m.version === 2)
       : mounts.find((m) => m.version === 1 && controllers.every((c) => m.options.includes(c)));
-    if (!mount) continue;
-    const dir = path.join(mount.mountPoint, cgroupPath);
-    if (fs.existsSync(path.join(dir, 'cgroup.procs'))) dirs.push(dir);
+    if (mount) dirs.push(path.join(mount.mountPoint, cgroupPath));
   }
   return dirs;
 }

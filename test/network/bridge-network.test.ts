@@ -200,6 +200,33 @@ describe('other modes and bad input', () => {
     expectNoNetworkLeaks(before, root);
   });
 
+  it('refuses a default subnet that overlaps a host route, and a bridge that belongs to another state root', async () => {
+    const hostSubnet = spawnSync('ip', ['-4', '-o', 'route', 'show', 'scope', 'link'], { encoding: 'utf8' }).stdout.split(/\s+/)[0]!;
+    const c = await startFakeContainer(root, 'clash');
+    const otherRoot = tempStateRoot();
+    dirs.push(otherRoot.dir);
+    try {
+      process.env.MINIBOX_BRIDGE_SUBNET = hostSubnet;
+      await expect(attachContainer(otherRoot, { id: c.id, name: c.name, pid: c.pid }))
+        .rejects.toThrow(new RegExp(`^subnet ${hostSubnet.replace(/\./g, '\\.')} overlaps .* on host interface \\S+: choose another one`));
+      delete process.env.MINIBOX_BRIDGE_SUBNET;
+      fs.rmSync(path.join(otherRoot.dir, 'networks'), { recursive: true, force: true });
+
+      // `root` owns minibox0 while its container runs; a second root may not plug into it.
+      const d = await startFakeContainer(root, 'owner');
+      await attachContainer(root, { id: d.id, name: d.name, pid: d.pid });
+      await expect(attachContainer(otherRoot, { id: c.id, name: c.name, pid: c.pid }))
+        .rejects.toThrow(/^bridge minibox0 already exists and does not belong to network bridge of .*: remove it, or set MINIBOX_BRIDGE_NAME/);
+      await detachContainer(root, d.id);
+      await d.stop();
+    } finally {
+      delete process.env.MINIBOX_BRIDGE_SUBNET;
+      await detachContainer(otherRoot, c.id);
+      await c.stop();
+    }
+    expect(JSON.parse(fs.readFileSync(path.join(otherRoot.dir, 'networks/bridge/allocations.json'), 'utf8'))).toEqual({});
+  });
+
   it('a PID that is gone fails with the failing command named, and is rolled back', async () => {
     const c = await startFakeContainer(root, 'ghost');
     const pid = c.pid;

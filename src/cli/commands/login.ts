@@ -9,6 +9,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { login, logout, normalizeRegistryHost } from '../../image/registry/index.js';
+import { contextOf } from '../context.js';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -25,7 +26,7 @@ export function registerLoginCommands(program: Command): void {
     .option('-u, --username <user>', 'username')
     .option('-p, --password <password>', 'password (insecure: visible in the process list; prefer --password-stdin)')
     .option('--password-stdin', 'read the password from standard input')
-    .action(async (server: string, options: { username?: string; password?: string; passwordStdin?: boolean }) => {
+    .action(async (server: string, options: { username?: string; password?: string; passwordStdin?: boolean }, command: Command) => {
       if (options.password !== undefined && options.passwordStdin) {
         throw new UsageError('--password and --password-stdin are mutually exclusive');
       }
@@ -39,8 +40,7 @@ export function registerLoginCommands(program: Command): void {
       } else {
         throw new UsageError('login needs a password: pipe it to --password-stdin (or pass -p PASSWORD)');
       }
-      const globals = program.opts<{ insecureRegistry?: string[] }>();
-      await login(server, options.username, password, { insecureRegistries: globals.insecureRegistry ?? [] });
+      await login(server, options.username, password, { insecureRegistries: contextOf(command).insecureRegistries });
       process.stdout.write('Login Succeeded\n');
     });
 

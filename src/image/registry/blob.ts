@@ -19,7 +19,7 @@ import { MiniboxError, NotFoundError } from '../../errors.js';
 import type { Descriptor } from '../oci.js';
 import { validateDigest, type ImageReference } from '../reference.js';
 import { registryErrorMessage, type RegistryClient } from './client.js';
-import { DigestMismatchError } from './digest.js';
+import { DigestMismatchError } from '../digest.js';
 import { backoffDelay, isConnectionError } from './retry.js';
 
 export interface DownloadOptions {

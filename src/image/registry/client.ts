@@ -16,7 +16,7 @@ import { basicAuthorization } from './basic.js';
 import { fetchBearerToken } from './bearer.js';
 import { parseChallenge } from './challenge.js';
 import { findCredentials, defaultDockerConfigPath, type Credentials } from './credentials.js';
-import { DigestMismatchError, sha256Of } from './digest.js';
+import { DigestMismatchError, sha256Digest } from '../digest.js';
 import { identifyManifest, MANIFEST_ACCEPT } from './manifest-format.js';
 import { pingRegistry, type RegistryEndpoint } from './ping.js';
 import { DEFAULT_RETRY } from './retry.js';
@@ -140,7 +140,7 @@ export class RegistryClient {
     }
     const bytes = Buffer.from(await response.arrayBuffer());
     if (bytes.length > MAX_MANIFEST_BYTES) throw new MiniboxError(`manifest ${what} is larger than ${MAX_MANIFEST_BYTES} bytes`);
-    const digest = sha256Of(bytes);
+    const digest = sha256Digest(bytes);
     // A manifest fetched by digest must hash to it; one fetched by tag must hash to what the
     // registry says it is. Either way we trust our own hash, not the header.
     if (byDigest && digest !== tagOrDigest) throw new DigestMismatchError(`manifest ${what}`, tagOrDigest, digest);

@@ -9,7 +9,7 @@
 export { RegistryClient, type RegistryClientOptions } from './client.js';
 export { resolveManifest, type ResolvedManifest } from './resolve.js';
 export { downloadBlob, type DownloadOptions } from './blob.js';
-export { DigestMismatchError, sha256Of } from './digest.js';
+export { DigestMismatchError, sha256Digest } from '../digest.js';
 export { login, logout } from './login.js';
 export { findCredentials, defaultDockerConfigPath, normalizeRegistryHost, type Credentials } from './credentials.js';
 export { MANIFEST_ACCEPT, isIndexMediaType, isImageManifestMediaType } from './manifest-format.js';
