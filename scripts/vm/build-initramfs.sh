@@ -53,7 +53,9 @@ module_paths() {
 mapfile -t modules < <(module_paths)
 
 repo_items=(dist bin package.json vitest.config.ts tsconfig.json test scripts node_modules)
-libs=$(ldd "$node" | grep -oE '/[^ ]+' | sort -u)
+# Shared libraries of node and of the native addons in node_modules (rolldown's needs librt).
+native_addons=$(find node_modules -name '*.node' \( -path '*linux_x64*' -o -path '*linux-x64*' \) 2>/dev/null || true)
+libs=$(for binary in "$node" $native_addons; do ldd "$binary" 2>/dev/null; done | grep -oE '/[^ ]+' | sort -u)
 
 key=$( {
   echo "$kver $node $(stat -c '%s %Y' "$node") $(stat -c '%s %Y' "$busybox")"

@@ -53,6 +53,13 @@ function machineLine(): string {
   return `${os.cpus().length} × ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${os.release()}, Node ${process.version}`;
 }
 
+/** The 1-minute load average: other work on the machine skews every number, so it is printed. */
+function loadLine(when: string): string {
+  const load = os.loadavg()[0] ?? 0;
+  const busy = load > os.cpus().length / 2 ? ' — the machine is busy, expect noisy numbers' : '';
+  return `load average ${when}: ${load.toFixed(2)}${busy}`;
+}
+
 async function main(): Promise<void> {
   let options: ReturnType<typeof parseOptions>;
   try {
@@ -76,6 +83,8 @@ async function main(): Promise<void> {
   process.on('SIGTERM', onSignal);
 
   const started = Date.now();
+  const loadAtStart = loadLine('at start');
+  process.stderr.write(`bench: ${machineLine()}; ${loadAtStart}\n`);
   const rows: BenchRow[] = [];
   try {
     for (const benchmark of options.only) {
@@ -92,6 +101,7 @@ async function main(): Promise<void> {
   }
   if (interrupted) return;
   process.stdout.write(`minibox benchmarks — ${machineLine()}\n`);
+  process.stdout.write(`${loadAtStart}, ${loadLine('at end')}\n`);
   process.stdout.write(`medians of ${options.runs} runs (warm and run rows: ${options.runs * 3}); ratio = minibox / reference, below 1× is faster\n\n`);
   process.stdout.write(`${formatResults(rows)}\n\n`);
   process.stdout.write(`total time ${((Date.now() - started) / 1000).toFixed(0)} s\n`);

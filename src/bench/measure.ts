@@ -21,7 +21,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Measurement } from './benchmark.js';
+import { formatMs, median, type Measurement } from './benchmark.js';
 
 export interface CommandSpec {
   label: string;
@@ -111,6 +111,10 @@ export async function measureInTurns<const Specs extends readonly CommandSpec[]>
       result.runsMs.push(run.ms);
       if (run.peakRssKiB !== undefined) result.peakRssKiB?.push(run.peakRssKiB);
     }
+  }
+  for (const result of results) {
+    const times = result.runsMs.map((ms) => formatMs(ms)).join(', ');
+    process.stderr.write(`  ${result.label}: ${times}; median ${formatMs(median(result.runsMs))}\n`);
   }
   return results as { [K in keyof Specs]: Measurement };
 }

@@ -5,9 +5,9 @@
  * syscalls (open, write, chmod, chown, utimes per file), big files cost bandwidth, and how well
  * the bytes compress decides how much gzip work each byte of blob stands for. So the content is
  * a mix like real images: ~30 % of the bytes in small files (1–32 KiB, ~200 per directory), the
- * rest in a few large files (4–48 MiB); half of each is random (incompressible: binaries,
- * already-compressed assets), half is English-like text (gzip shrinks it about 3×), plus some
- * symlinks. File sizes and names come from a seeded generator, so every build has the same shape.
+ * rest in a few large files (4–48 MiB); half the bytes are random (incompressible: binaries,
+ * already-compressed assets), half English-like text (gzip shrinks it about 3×), so a layer
+ * gzips to about 65 % of its size; plus a symlink per directory. File sizes and names come from a seeded generator, so every build has the same shape.
  *
  * Built once and cached under os.tmpdir()/minibox-bench-cache (main.ts deletes it unless --keep):
  *   layer-<N>mb.tar.gz   one gzip layer blob (GNU tar + gzip -6, what `docker build` produces)
@@ -78,7 +78,13 @@ export interface ContentStats { files: number; bytes: number }
 export function writeContentTree(dir: string, totalBytes: number, seed: number): ContentStats {
   const random = seededRandom(seed);
   const pools = makePools(random);
-  const pick = (index: number) => (index % 2 === 0 ? pools.noise : pools.text);
+  // Half random, half text by bytes: each file takes whichever kind is behind so far.
+  const written = { noise: 0, text: 0 };
+  const place = (file: string, size: number) => {
+    const kind = written.noise <= written.text ? 'noise' : 'text';
+    writeFromPool(`${file}.${kind === 'noise' ? 'bin' : 'txt'}`, pools[kind], size, random);
+    written[kind] += size;
+  };
   let files = 0;
   let bytes = 0;
 
@@ -88,18 +94,18 @@ export function writeContentTree(dir: string, totalBytes: number, seed: number):
     fs.mkdirSync(parent, { recursive: true });
     for (let index = 0; index < 200 && bytes < smallBudget; index++) {
       const size = 1024 + Math.floor(random() * 31 * 1024);
-      writeFromPool(path.join(parent, `module${index}.${index % 2 === 0 ? 'bin' : 'txt'}`), pick(index), size, random);
+      place(path.join(parent, `module${index}`), size);
       files += 1;
       bytes += size;
     }
-    fs.symlinkSync('src/module1.txt', path.join(parent, '..', 'index.txt'));
+    fs.symlinkSync('src', path.join(parent, '..', 'current'));
   }
 
   const bigDir = path.join(dir, 'share', 'data');
   fs.mkdirSync(bigDir, { recursive: true });
   for (let index = 0; bytes < totalBytes; index++) {
     const size = Math.min(totalBytes - bytes, (4 + Math.floor(random() * 45)) * MiB);
-    writeFromPool(path.join(bigDir, `blob${index}.${index % 2 === 0 ? 'bin' : 'txt'}`), pick(index), size, random);
+    place(path.join(bigDir, `blob${index}`), size);
     files += 1;
     bytes += size;
   }

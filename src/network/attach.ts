@@ -171,29 +171,28 @@ export async function detachContainer(root: StateRoot, id: string): Promise<void
 }
 
 async function detachLocked(root: StateRoot, id: string): Promise<void> {
-  {
-    for (const network of listNetworks(root)) {
-      const file = endpointFile(root, network.Name, id);
-      let endpoint: Endpoint | undefined;
-      try { endpoint = JSON.parse(fs.readFileSync(file, 'utf8')) as Endpoint; } catch { /* not on this network */ }
-      const hasAddress = Object.values(readAllocations(root, network.Name)).includes(id);
-      if (!endpoint && !hasAddress) continue;
-      if (endpoint) {
-        for (const rule of endpoint.Rules) await deleteRule(rule);
-        if (await linkExists(endpoint.HostVeth)) await deleteVeth(endpoint.HostVeth);
-        fs.rmSync(file, { force: true });
-      }
-      await releaseAddress(root, network.Name, id);
-      refreshHostsFiles(root, network);
-      await removeNetworkPlumbingIfUnused(network, root);
+  for (const network of listNetworks(root)) {
+    const file = endpointFile(root, network.Name, id);
+    let endpoint: Endpoint | undefined;
+    try { endpoint = JSON.parse(fs.readFileSync(file, 'utf8')) as Endpoint; } catch { /* not on this network */ }
+    const hasAddress = Object.values(readAllocations(root, network.Name)).includes(id);
+    if (!endpoint && !hasAddress) continue;
+    if (endpoint) {
+      for (const rule of endpoint.Rules) await deleteRule(rule);
+      if (await linkExists(endpoint.HostVeth)) await deleteVeth(endpoint.HostVeth);
+      fs.rmSync(file, { force: true });
     }
+    await releaseAddress(root, network.Name, id);
+    refreshHostsFiles(root, network);
+    await removeNetworkPlumbingIfUnused(network, root);
   }
 }
 
 /** Bridge and network rules go when no container holds an address on the network. */
 async function removeNetworkPlumbingIfUnused(network: NetworkRecord, root: StateRoot): Promise<void> {
   if (Object.keys(readAllocations(root, network.Name)).length > 0) return;
-  for (const rule of networkRules(network)) await deleteRule(rule);
+  // Reverse order: a chain that another rule still jumps to cannot be deleted.
+  for (const rule of networkRules(network).reverse()) await deleteRule(rule);
   await removeBridge(network);
   await restoreForwardingIfUnused();
 }

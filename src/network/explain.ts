@@ -38,6 +38,8 @@ export function describeNetworkStep(event: SysEvent): string | undefined {
     case 'net.dnat':
       return a.action === 'delete' ? `remove port rule ${str(a.rule)}`
         : `publish a port: ${str(a.rule)} — packets for this host port are redirected to the container`;
+    case 'net.isolation':
+      return a.action === 'delete' ? undefined : `isolation rule in ${str(a.chain)}: ${str(a.rule)} — packets between two minibox networks are dropped`;
     case 'net.forward':
       return a.action === 'delete' ? undefined : `forwarding rule in ${str(a.chain)}: ${str(a.rule)}`;
     case 'net.iptables':

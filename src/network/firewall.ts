@@ -19,6 +19,8 @@
  *                 other machines, OUTPUT those made on the host itself.
  *   filter FORWARD → MINIBOX-FORWARD
  *            -i minibox0 -j ACCEPT, -o minibox0 -j ACCEPT   routed traffic to/from the bridge
+ *   filter FORWARD → MINIBOX-ISOLATION-1 → MINIBOX-ISOLATION-2
+ *            a packet from one minibox network to another is dropped: networks are isolated
  *
  * Published ports from the host itself (`curl 127.0.0.1:18081`): Docker's default is a userland
  * proxy (docker-proxy listening on the port). minibox uses the kernel path instead, which Docker
@@ -55,6 +57,8 @@ const CHAIN_JUMPS: Record<string, Jump[]> = {
     { table: 'nat', builtin: 'OUTPUT', spec: ['-m', 'addrtype', '--dst-type', 'LOCAL', '-j', 'MINIBOX-DNAT'] },
   ],
   'MINIBOX-FORWARD': [{ table: 'filter', builtin: 'FORWARD', spec: ['-j', 'MINIBOX-FORWARD'] }],
+  'MINIBOX-ISOLATION-1': [{ table: 'filter', builtin: 'FORWARD', spec: ['-j', 'MINIBOX-ISOLATION-1'] }],
+  'MINIBOX-ISOLATION-2': [], // entered only from MINIBOX-ISOLATION-1
 };
 
 function comment(text: string): string[] {
@@ -69,6 +73,12 @@ export function networkRules(network: { Name: string; Subnet: string; Bridge: st
     { table: 'nat', chain: 'MINIBOX-POSTROUTING', spec: ['-s', '127.0.0.0/8', '-o', network.Bridge, ...comment(`${about}: published ports from localhost`), '-j', 'MASQUERADE'] },
     { table: 'filter', chain: 'MINIBOX-FORWARD', spec: ['-i', network.Bridge, ...comment(`${about}: from containers`), '-j', 'ACCEPT'] },
     { table: 'filter', chain: 'MINIBOX-FORWARD', spec: ['-o', network.Bridge, ...comment(`${about}: to containers`), '-j', 'ACCEPT'] },
+    // Isolation, in two stages as Docker does (one rule cannot say "in on A, out on another
+    // minibox bridge"): stage 1 sends whatever leaves this bridge for elsewhere to stage 2, which
+    // drops it if it is about to enter any minibox bridge. Listed after MINIBOX-FORWARD so that
+    // its jump is inserted in front of it, and stage 2 before stage 1, which refers to it.
+    { table: 'filter', chain: 'MINIBOX-ISOLATION-2', spec: ['-o', network.Bridge, ...comment(`${about}: isolation`), '-j', 'DROP'] },
+    { table: 'filter', chain: 'MINIBOX-ISOLATION-1', spec: ['-i', network.Bridge, '!', '-o', network.Bridge, ...comment(`${about}: isolation`), '-j', 'MINIBOX-ISOLATION-2'] },
   ];
 }
 
@@ -127,6 +137,7 @@ async function removeChainIfEmpty(table: Table, chain: string): Promise<void> {
 function stepName(rule: FirewallRule): string {
   if (rule.chain === 'MINIBOX-DNAT') return 'net.dnat';
   if (rule.chain === 'MINIBOX-POSTROUTING') return 'net.nat';
+  if (rule.chain.startsWith('MINIBOX-ISOLATION')) return 'net.isolation';
   return 'net.forward';
 }
 

@@ -11,6 +11,7 @@
  *       (cgroups and network are set up then) 10. user, groups, capabilities, no_new_privs
  *    4. private mounts, rootfs, config mounts  11. close-on-exec for every fd above 2
  *    5. terminal (if asked), device nodes      12. execve: Node is replaced by the program
+ *                                                 (11–12: exec-handoff.ts, shared with `exec`)
  *    6. pivot_root into the rootfs
  *
  * Any error before execve goes to the engine as one JSON line and the stage exits 125 (or
@@ -21,10 +22,9 @@
  */
 import fs from 'node:fs';
 import { onSysEvent, publishStep } from '../sys/trace.js';
-import { SysError } from '../sys/errors.js';
 import { unshare, sethostname } from '../sys/namespaces.js';
 import { declarePivotRootCalls } from '../sys/pivot-root.js';
-import { declareProcessCalls, execve, keepAcrossExec, markCloseOnExecFrom, resetSignalToDefault } from '../sys/process.js';
+import { declareProcessCalls } from '../sys/process.js';
 import { declarePtyCalls } from '../sys/pty.js';
 import { receiveFromParent, sendToParent, type ParentMessage } from './channel.js';
 import { readBundle, type RuntimeSpec } from './spec.js';
@@ -34,7 +34,8 @@ import { attachTerminal } from './terminal-slave.js';
 import { createDevices, createDevSymlinks } from './devices.js';
 import { makePathsReadonly, makeRootReadonly, maskPaths } from './protect.js';
 import { applySysctls } from './sysctl.js';
-import { CommandError, execFailure, resolveCommand } from './command.js';
+import { CommandError, resolveCommand } from './command.js';
+import { handOverToProgram } from './exec-handoff.js';
 import { applyCapabilities, dropBoundingSet, setNoNewPrivileges, switchUser } from './credentials.js';
 import { ExitCode } from '../errors.js';
 
@@ -89,20 +90,8 @@ function birth(bundleDir: string): never {
   if (capabilities) applyCapabilities(capabilities);
   if (spec.process.noNewPrivileges) setNoNewPrivileges();
 
-  // 11. Only stdin, stdout and stderr cross into the program. Node marked even those close-on-exec
-  //     at start-up (libuv's uv_disable_stdio_inheritance), and ignores SIGPIPE and SIGXFSZ —
-  //     ignored signals would stay ignored in the program.
-  markCloseOnExecFrom(3);
-  for (const fd of [0, 1, 2]) keepAcrossExec(fd);
-  for (const signal of ignoredSignals()) resetSignalToDefault(signal);
-
-  // 12. Become the program.
-  try {
-    return execve(program, [name, ...rest], spec.process.env ?? []);
-  } catch (error) {
-    if (error instanceof SysError) throw execFailure(name, error.code);
-    throw error;
-  }
+  // 11–12. Only stdin, stdout and stderr cross into the program; Node is replaced by it.
+  return handOverToProgram(program, name, rest, spec.process.env ?? []);
 }
 
 function declareEverything(): void {
@@ -121,15 +110,6 @@ function enterWorkingDirectory(spec: RuntimeSpec): void {
   fs.mkdirSync(spec.process.cwd, { recursive: true, mode: 0o755 });
   process.chdir(spec.process.cwd);
   publishStep('chdir', { path: spec.process.cwd });
-}
-
-/** Signals this thread ignores, from /proc/thread-self/status (SigIgn is a hex bit mask). */
-function ignoredSignals(): number[] {
-  const line = fs.readFileSync('/proc/thread-self/status', 'utf8').split('\n').find((l) => l.startsWith('SigIgn:'));
-  const mask = BigInt(`0x${line?.split(/\s+/)[1] ?? '0'}`);
-  const signals: number[] = [];
-  for (let signal = 1; signal <= 31; signal++) if (mask & (1n << BigInt(signal - 1))) signals.push(signal);
-  return signals;
 }
 
 const bundleDir = process.argv[2];

@@ -128,6 +128,23 @@ describe('published ports', () => {
   });
 });
 
+describe('a container started again', () => {
+  it('gets a fresh attachment with the same published port, the stale one cleaned up', async () => {
+    const first = await webServer('again');
+    await attachContainer(root, { id: first.id, name: first.name, pid: first.pid, ports: [parsePublish('18095:8080')] });
+    await first.stop(); // its namespace dies, and with it the veth pair; rules and address remain
+    const second = await webServer('again');
+    try {
+      await attachContainer(root, { id: second.id, name: second.name, pid: second.pid, ports: [parsePublish('18095:8080')] });
+      expect(await httpGet('http://127.0.0.1:18095/')).toBe('hello from again\n');
+      expect(spawnSync('sh', ['-c', 'iptables -t nat -S MINIBOX-DNAT | grep -c -- "--dport 18095"'], { encoding: 'utf8' }).stdout.trim()).toBe('1');
+    } finally {
+      await detachContainer(root, second.id);
+      await second.stop();
+    }
+  });
+});
+
 describe('egress through NAT, and ingress through a published port', () => {
   it('reaches a server in a test-made "internet" namespace, which sees the host\'s address, not the container\'s, and is reached back', async () => {
     // The "internet": its own namespace, a veth to the host, 198.51.100.0/24 (TEST-NET-2).

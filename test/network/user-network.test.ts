@@ -10,7 +10,7 @@ import {
 } from '../../src/network/index.js';
 import { minibox } from '../helpers/minibox.js';
 import {
-  expectNoNetworkLeaks, fetchFrom, snapshotHostNetwork, startFakeContainer, stopAllFakeContainers, tempStateRoot, webRoot,
+  expectNoNetworkLeaks, fetchFrom, inNetns, snapshotHostNetwork, startFakeContainer, stopAllFakeContainers, tempStateRoot, webRoot,
   type HostNetworkSnapshot,
 } from './netns-helpers.js';
 
@@ -81,7 +81,7 @@ describe('containers on a user network', () => {
     expect((await listAllNetworks(root)).map((n) => n.Name)).toEqual(['bridge']);
   });
 
-  it('do not resolve the names of containers on another network', async () => {
+  it('neither resolve nor reach containers on another network', async () => {
     await createUserNetwork(root, 'left', { subnet: '172.30.78.0/24' });
     await createUserNetwork(root, 'right', { subnet: '172.30.79.0/24' });
     const dir = webRoot('left side');
@@ -89,8 +89,16 @@ describe('containers on a user network', () => {
     const a = await startFakeContainer(root, 'a', ['busybox', 'httpd', '-f', '-p', '8080', '-h', dir]);
     const b = await startFakeContainer(root, 'b');
     try {
-      await attachContainer(root, { id: a.id, name: 'a', pid: a.pid, network: 'left' });
+      const left = await attachContainer(root, { id: a.id, name: 'a', pid: a.pid, network: 'left' });
       await attachContainer(root, { id: b.id, name: 'b', pid: b.pid, network: 'right' });
+      // Both gateways answer (the host is on both networks) …
+      expect(inNetns(b.pid, ['busybox', 'ping', '-c', '1', '-W', '2', '172.30.79.1']).code).toBe(0);
+      expect(inNetns(b.pid, ['busybox', 'ping', '-c', '1', '-W', '2', '172.30.78.1']).code).toBe(0);
+      // … but the host does not route between them.
+      expect(inNetns(b.pid, ['busybox', 'ping', '-c', '1', '-W', '1', left!.IPAddress]).code).not.toBe(0);
+      const dropped = spawnSync('iptables', ['-w', '-L', 'MINIBOX-ISOLATION-2', '-n', '-v', '-x'], { encoding: 'utf8' }).stdout
+        .split('\n').slice(2).reduce((sum, line) => sum + (Number(line.trim().split(/\s+/)[0]) || 0), 0);
+      expect(dropped, 'packets dropped by the isolation rules').toBeGreaterThan(0);
       expect(fs.readFileSync(b.hostsFile, 'utf8')).not.toMatch(/\ta\b/);
       expect(fetchFrom(b.pid, 'http://a:8080/', b.hostsFile).code).not.toBe(0);
     } finally {

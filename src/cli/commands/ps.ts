@@ -14,7 +14,7 @@ import { reconcileAll } from '../../engine/reconcile.js';
 import { contextOf, say } from '../context.js';
 import { renderGoTemplate } from '../go-template.js';
 
-interface PsFlags { all?: boolean; quiet?: boolean; noTrunc?: boolean; filter: string[]; format?: string }
+interface PsFlags { all?: boolean; quiet?: boolean; trunc?: boolean; filter: string[]; format?: string }
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -101,7 +101,7 @@ export function registerPsCommand(parent: Command, name = 'ps', aliases: string[
     .action(async (flags: PsFlags, cmd: Command) => {
       const { root } = contextOf(cmd);
       const filters = parseFilters(flags.filter);
-      const trunc = flags.noTrunc !== true;
+      const trunc = flags.trunc !== false; // commander names `--no-trunc` "trunc"
       const now = Date.now();
       const records = (await reconcileAll(root))
         .filter((record) => flags.all || flags.filter.length > 0 || record.State.Running)

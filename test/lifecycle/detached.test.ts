@@ -1,0 +1,185 @@
+/**
+ * Detached containers end to end: `run -d`, `ps`, `logs`, `stop`, `start`, `rm`, `wait`,
+ * `inspect`, `--init` — the built CLI, a real registry, real namespaces, the C monitor.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ContainerStore } from '../../src/engine/container-store.js';
+import { StateRoot } from '../../src/state-root.js';
+import { expectNoContainers, expectNoLeaks } from '../helpers/leaks.js';
+import { bin } from '../helpers/minibox.js';
+import { rssKiB, startWorld, until, zombieChildren, type LifecycleWorld } from './helpers.js';
+
+let world: LifecycleWorld;
+
+beforeAll(async () => { world = await startWorld(); });
+afterEach(() => expectNoLeaks(world.root));
+afterAll(async () => {
+  await world?.close();
+  expectNoLeaks(world.root);
+  expectNoContainers(world.root);
+  fs.rmSync(world.root, { recursive: true, force: true });
+});
+
+const psLine = async (name: string) => (await world.mb(['ps', '-a', '--filter', `name=^${name}$`])).stdout.split('\n')[1] ?? '';
+
+describe('a web server in the background', () => {
+  it('run -d prints the id, ps shows it Up, stop ends it with 137, start keeps files, rm deletes them', async () => {
+    const run = await world.mb(['run', '-d', '--name', 'web', world.image, 'httpd', '-f', '-p', '8080']);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const id = run.stdout.trim();
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+
+    const ps = await world.mb(['ps']);
+    const [header, line] = ps.stdout.split('\n');
+    expect(header).toMatch(/^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES$/);
+    expect(line).toContain(id.slice(0, 12));
+    expect(line).toContain('"httpd -f -p 8080"');
+    expect(line).toMatch(/ Up (Less than a second|\d+ seconds?) .*web$/);
+    expect((await world.mb(['ps', '-q'])).stdout).toBe(`${id.slice(0, 12)}\n`);
+    expect((await world.mb(['ps', '-q', '--no-trunc', '-f', 'status=running'])).stdout).toBe(`${id}\n`);
+    expect((await world.mb(['ps', '-q', '-f', 'status=exited'])).stdout).toBe('');
+
+    // The monitor is tiny, the init its child, and both recorded with their start times.
+    const pids = world.pids('web')!;
+    expect(rssKiB(pids.monitor.pid)).toBeLessThan(5 * 1024);
+    expect(fs.readFileSync(`/proc/${pids.init.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]).toBe(String(pids.monitor.pid));
+    const pid = await world.mb(['inspect', '--format', '{{.State.Pid}}', 'web']);
+    expect(pid.stdout).toBe(`${pids.init.pid}\n`);
+
+    // Write a file inside (through the init's root), as a user would with exec.
+    fs.writeFileSync(`/proc/${pids.init.pid}/root/var/www/kept.txt`, 'kept\n');
+
+    // httpd as PID 1 has no SIGTERM handler: the kernel drops the signal, SIGKILL follows.
+    const stop = await world.mb(['stop', '-t', '1', 'web']);
+    expect(stop).toMatchObject({ code: 0, stdout: 'web\n' });
+    expect(await psLine('web')).toMatch(/Exited \(137\) (Less than a second|\d+ seconds?) ago/);
+    expect(world.record('web')!.State).toMatchObject({ Status: 'exited', Running: false, Pid: 0, ExitCode: 137 });
+
+    const start = await world.mb(['start', 'web']);
+    expect(start).toMatchObject({ code: 0, stdout: 'web\n' });
+    expect(await psLine('web')).toMatch(/ Up /);
+    const newPid = world.pids('web')!.init.pid;
+    expect(fs.readFileSync(`/proc/${newPid}/root/var/www/kept.txt`, 'utf8')).toBe('kept\n');
+
+    const rmRunning = await world.mb(['rm', 'web']);
+    expect(rmRunning.code).toBe(1);
+    expect(rmRunning.stderr).toMatch(/container is running: stop the container before removing or force remove/);
+    const upper = new ContainerStore(new StateRoot(world.root)).paths(id).upper;
+    expect(fs.existsSync(path.join(upper, 'var/www/kept.txt'))).toBe(true);
+    expect(await world.mb(['rm', '-f', 'web'])).toMatchObject({ code: 0, stdout: 'web\n' });
+    expect(fs.existsSync(upper)).toBe(false);
+    expect((await world.mb(['ps', '-aq'])).stdout).toBe('');
+  });
+
+  it('the same --name twice is a conflict (125), the first container untouched', async () => {
+    const first = await world.mb(['run', '-d', '--name', 'twice', world.image, 'sleep', '100']);
+    const second = await world.mb(['run', '-d', '--name', 'twice', world.image, 'sleep', '100']);
+    expect(second.code).toBe(125);
+    expect(second.stderr).toBe(`minibox: Conflict. The container name "/twice" is already in use by container "${first.stdout.trim()}". You have to remove (or rename) that container to be able to reuse that name.\n`);
+    expect(await psLine('twice')).toMatch(/ Up /);
+    expect((await world.mb(['rm', '-f', 'twice'])).code).toBe(0);
+  });
+});
+
+describe('output', () => {
+  it('logs shows stdout and stderr; -t, --tail and --since filter; -f ends when the container exits', async () => {
+    const run = await world.mb(['run', '-d', '--name', 'talker', world.image, 'sh', '-c',
+      'echo one; echo two >&2; echo "<three & \\"four\\">"; sleep 1; echo last']);
+    expect(run.code).toBe(0);
+    const follow = await world.mb(['logs', '-f', 'talker']);
+    expect(follow.code).toBe(0);
+    expect(follow.stdout).toBe('one\n<three & "four">\nlast\n');
+    expect(follow.stderr).toBe('two\n');
+    expect((await world.mb(['wait', 'talker'])).stdout).toBe('0\n');
+
+    expect((await world.mb(['logs', '--tail', '1', 'talker'])).stdout).toBe('last\n');
+    const stamped = await world.mb(['logs', '-t', 'talker']);
+    expect(stamped.stdout.split('\n')[0]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z one$/);
+    expect((await world.mb(['logs', '--since', '1h', 'talker'])).stdout).toContain('one');
+    expect((await world.mb(['logs', '--since', '2099-01-01T00:00:00Z', 'talker'])).stdout).toBe('');
+
+    // The file itself is Docker's json-file format.
+    const record = world.record('talker')!;
+    const lines = fs.readFileSync(new ContainerStore(new StateRoot(world.root)).paths(record.Id).log, 'utf8').trim().split('\n');
+    expect(lines[0]).toMatch(/^\{"log":"one\\n","stream":"stdout","time":"[^"]+Z"\}$/);
+    // stdout and stderr are two pipes: their relative order is not kept (nor is it by Docker).
+    expect(lines.map((line) => JSON.parse(line).stream).sort()).toEqual(['stderr', 'stdout', 'stdout', 'stdout']);
+    expect((await world.mb(['rm', 'talker'])).code).toBe(0);
+  });
+
+  it('wait prints the exit code; a failing command is recorded with it', async () => {
+    expect((await world.mb(['run', '-d', '--name', 'three', world.image, 'sh', '-c', 'sleep 0.3; exit 3'])).code).toBe(0);
+    expect(await world.mb(['wait', 'three'])).toMatchObject({ code: 0, stdout: '3\n' });
+    expect(await psLine('three')).toMatch(/Exited \(3\)/);
+    const missing = await world.mb(['run', '-d', '--name', 'nocmd', world.image, 'no-such-program']);
+    expect(missing.code).toBe(127);
+    expect(missing.stderr).toMatch(/no-such-program/);
+    expect(await psLine('nocmd')).toMatch(/Exited \(127\)/);
+    expect((await world.mb(['rm', 'three', 'nocmd'])).stdout).toBe('three\nnocmd\n');
+  });
+});
+
+describe('inspect', () => {
+  it('shows a container as Docker does, and images by name', async () => {
+    const id = (await world.mb(['run', '-d', '--name', 'insp', world.image, 'sleep', '100'])).stdout.trim();
+    const [info] = JSON.parse((await world.mb(['inspect', 'insp'])).stdout) as Record<string, any>[];
+    expect(info).toMatchObject({
+      Id: id, Name: '/insp', Path: 'sleep', Args: ['100'],
+      State: { Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, ExitCode: 0 },
+      GraphDriver: { Name: 'overlay2' },
+    });
+    expect(info!.State.Pid).toBe(world.pids('insp')!.init.pid);
+    expect(info!.GraphDriver.Data.UpperDir).toBe(path.join(world.root, 'containers', id, 'upper'));
+    expect(info!.GraphDriver.Data.LowerDir).toContain(path.join(world.root, 'layers'));
+    expect((await world.mb(['inspect', '-f', '{{.Name}} {{.State.Status}} {{json .Args}}', 'insp'])).stdout).toBe('/insp running ["100"]\n');
+    const image = await world.mb(['inspect', '-f', '{{.Id}}', world.image]);
+    expect(image.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
+    const nothing = await world.mb(['inspect', 'no-such-thing']);
+    expect(nothing).toMatchObject({ code: 1, stdout: '[]\n', stderr: 'minibox: No such object: no-such-thing\n' });
+    expect((await world.mb(['kill', 'insp'])).stdout).toBe('insp\n');
+    expect(await psLine('insp')).toMatch(/Exited \(137\)/);
+    expect((await world.mb(['container', 'rm', 'insp'])).code).toBe(0);
+  });
+});
+
+describe('--init', () => {
+  // The orphan: a subshell starts `sleep 0.2` in the background and exits, so the sleep is
+  // re-parented to PID 1. PID 1 itself is `exec sleep 30`, which never calls wait().
+  const orphanMaker = ['sh', '-c', '(sleep 0.2 &); exec sleep 30'];
+
+  it('without it, an orphan stays a zombie under PID 1; with it, minibox-init reaps the orphan', async () => {
+    expect((await world.mb(['run', '-d', '--name', 'noinit', world.image, ...orphanMaker])).code).toBe(0);
+    expect((await world.mb(['run', '-d', '--init', '--name', 'withinit', world.image, ...orphanMaker])).code).toBe(0);
+    const noInit = world.pids('noinit')!.init.pid;
+    const withInit = world.pids('withinit')!.init.pid;
+    await until(() => zombieChildren(noInit).length === 1, 'the zombie under a PID 1 that does not reap');
+    // By now the orphan in the other container has exited too: its PID 1 reaped it.
+    expect(zombieChildren(withInit)).toEqual([]);
+    expect(fs.readFileSync(`/proc/${withInit}/cmdline`, 'utf8').split('\0')[0]).toBe('/sbin/docker-init');
+    expect((await world.mb(['inspect', '-f', '{{.Path}} {{.HostConfig.Init}}', 'withinit'])).stdout).toBe('sh true\n');
+    expect((await world.mb(['rm', '-f', 'noinit', 'withinit'])).code).toBe(0);
+  });
+
+  it('forwards stop\'s SIGTERM to the command, so a shell ends with 143 instead of being killed', async () => {
+    expect(await world.mb(['run', '-d', '--init', '--name', 'term', world.image, 'sleep', '100'])).toMatchObject({ code: 0, stderr: '' });
+    expect(await world.mb(['stop', '-t', '30', 'term'])).toMatchObject({ code: 0, stdout: 'term\n' });
+    expect(world.record('term')!.State.ExitCode).toBe(143);
+    expect((await world.mb(['rm', 'term'])).code).toBe(0);
+  });
+});
+
+describe('start -a', () => {
+  it('attaches to the new run\'s output and exits with its code', async () => {
+    expect((await world.mb(['run', '--name', 'again', world.image, 'sh', '-c', 'echo run; exit 4'])).code).toBe(4);
+    const started = await world.mb(['start', '-a', 'again']);
+    expect(started).toMatchObject({ code: 4, stdout: 'run\n' });
+    expect((await world.mb(['logs', 'again'])).stdout).toBe('run\n'); // only the detached run was logged
+    expect((await world.mb(['container', 'prune', '-f'])).stdout).toMatch(/^Deleted Containers:\n[0-9a-f]{64}\n\nTotal reclaimed space: /);
+  });
+});
+
+void spawn; void bin;
