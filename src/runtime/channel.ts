@@ -10,7 +10,9 @@
  * The init stage side is synchronous on purpose: it has nothing else to do while it waits.
  */
 import fs from 'node:fs';
-import type { SysEvent } from '../sys/trace.js';
+import { ExitCode } from '../errors.js';
+import { onSysEvent, type SysEvent } from '../sys/trace.js';
+import { CommandError } from './command.js';
 
 export const FROM_PARENT_FD = 3;
 export const TO_PARENT_FD = 4;
@@ -36,6 +38,27 @@ export function sendToParent(message: ChildMessage): void {
 }
 
 let pending = '';
+
+/** Stage side: with `--trace`, every kernel-call event travels to the engine before exec. */
+export function forwardTraceEvents(argv: string[]): void {
+  if (argv.includes('--trace')) onSysEvent((event) => sendToParent({ type: 'event', event }));
+}
+
+/**
+ * Stage side: report a failure before exec as one message and exit with Docker's code — 126 or
+ * 127 when the program could not be started, 125 for anything else. If the engine is gone,
+ * the message goes to stderr instead.
+ */
+export function failStage(stage: string, error: unknown): never {
+  const exitCode = error instanceof CommandError ? error.exitCode : ExitCode.Engine;
+  const message = error instanceof Error ? error.message : String(error);
+  try {
+    sendToParent({ type: 'error', message, exitCode });
+  } catch {
+    fs.writeSync(2, `minibox ${stage}: ${message}\n`);
+  }
+  process.exit(exitCode);
+}
 
 /** Init-stage side: block until the engine sends one message. */
 export function receiveFromParent(): ParentMessage {

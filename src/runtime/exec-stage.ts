@@ -25,11 +25,11 @@
  * Try: `ls -l /proc/<container pid>/ns /proc/<exec'd pid>/ns` — the same inode numbers.
  */
 import fs from 'node:fs';
-import { onSysEvent, publishStep } from '../sys/trace.js';
+import { publishStep } from '../sys/trace.js';
 import { CLONE, setns, unshare } from '../sys/namespaces.js';
 import { declareProcessCalls } from '../sys/process.js';
 import { declarePtyCalls } from '../sys/pty.js';
-import { FROM_PARENT_FD, sendToParent } from './channel.js';
+import { FROM_PARENT_FD, failStage, forwardTraceEvents } from './channel.js';
 import { CommandError, resolveCommand } from './command.js';
 import { applyCapabilities, dropBoundingSet, setNoNewPrivileges, switchUser } from './credentials.js';
 import { handOverToProgram } from './exec-handoff.js';
@@ -110,16 +110,9 @@ function readConfig(): ExecStageConfig {
   return JSON.parse(text) as ExecStageConfig;
 }
 
-if (process.argv.includes('--trace')) onSysEvent((event) => sendToParent({ type: 'event', event }));
+forwardTraceEvents(process.argv);
 try {
   enter(readConfig());
 } catch (error) {
-  const exitCode = error instanceof CommandError ? error.exitCode : ExitCode.Engine;
-  const message = error instanceof Error ? error.message : String(error);
-  try {
-    sendToParent({ type: 'error', message, exitCode });
-  } catch {
-    fs.writeSync(2, `minibox exec: ${message}\n`);
-  }
-  process.exit(exitCode);
+  failStage('exec', error);
 }

@@ -21,12 +21,12 @@
  * pivot_root, because the host's disk is unreachable afterwards.
  */
 import fs from 'node:fs';
-import { onSysEvent, publishStep } from '../sys/trace.js';
+import { publishStep } from '../sys/trace.js';
 import { unshare, sethostname } from '../sys/namespaces.js';
 import { declarePivotRootCalls } from '../sys/pivot-root.js';
 import { declareProcessCalls } from '../sys/process.js';
 import { declarePtyCalls } from '../sys/pty.js';
-import { receiveFromParent, sendToParent, type ParentMessage } from './channel.js';
+import { failStage, forwardTraceEvents, receiveFromParent, sendToParent, type ParentMessage } from './channel.js';
 import { readBundle, type RuntimeSpec } from './spec.js';
 import { initStageUnshareFlags } from './namespaces.js';
 import { makeMountsPrivate, mountFromSpec, mountRootfs, pivotIntoRootfs } from './rootfs.js';
@@ -34,10 +34,9 @@ import { attachTerminal } from './terminal-slave.js';
 import { createDevices, createDevSymlinks } from './devices.js';
 import { makePathsReadonly, makeRootReadonly, maskPaths } from './protect.js';
 import { applySysctls } from './sysctl.js';
-import { CommandError, resolveCommand } from './command.js';
+import { resolveCommand } from './command.js';
 import { handOverToProgram } from './exec-handoff.js';
 import { applyCapabilities, dropBoundingSet, setNoNewPrivileges, switchUser } from './credentials.js';
-import { ExitCode } from '../errors.js';
 
 function birth(bundleDir: string): never {
   // 1. The bundle.
@@ -113,17 +112,10 @@ function enterWorkingDirectory(spec: RuntimeSpec): void {
 }
 
 const bundleDir = process.argv[2];
-if (process.argv.includes('--trace')) onSysEvent((event) => sendToParent({ type: 'event', event }));
+forwardTraceEvents(process.argv);
 try {
   if (!bundleDir) throw new Error('usage: init-stage.js BUNDLE_DIR [--trace] (started by minibox, with fds 3 and 4)');
   birth(bundleDir);
 } catch (error) {
-  const exitCode = error instanceof CommandError ? error.exitCode : ExitCode.Engine;
-  const message = error instanceof Error ? error.message : String(error);
-  try {
-    sendToParent({ type: 'error', message, exitCode });
-  } catch {
-    fs.writeSync(2, `minibox init: ${message}\n`);
-  }
-  process.exit(exitCode);
+  failStage('init', error);
 }

@@ -78,14 +78,14 @@ export async function layerTar(entries: LayerEntry[]): Promise<Buffer> {
   const archive = pack();
   const chunks: Buffer[] = [];
   const done = new Promise<Buffer>((resolve, reject) => {
-    archive.on('data', (chunk: Buffer) => chunks.push(chunk));
+    archive.on('data', (chunk: unknown) => { chunks.push(chunk as Buffer); });
     archive.on('end', () => resolve(Buffer.concat(chunks)));
     archive.on('error', reject);
   });
   const add = (header: Parameters<typeof archive.entry>[0], content?: Buffer) =>
     new Promise<void>((resolve, reject) => {
       const callback = (error?: Error | null) => (error ? reject(error) : resolve());
-      if (content === undefined) archive.entry(header, callback).end();
+      if (content === undefined) archive.entry(header, callback).end(Buffer.alloc(0));
       else archive.entry(header, content, callback);
     });
 

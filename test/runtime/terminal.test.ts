@@ -1,24 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, test } from 'vitest';
 import { makeBundle, hostMountsMentioning } from '../helpers/bundle.js';
 import { repoRoot } from '../helpers/registry.js';
-
-function tmux(...args: string[]): string {
-  return execFileSync('tmux', args, { encoding: 'utf8' });
-}
-
-/** Polls the pane until `pattern` shows up (bounded: 200 × 50 ms), then returns the screen. */
-async function waitForScreen(session: string, pattern: RegExp): Promise<string> {
-  let screen = '';
-  for (let i = 0; i < 200; i++) {
-    screen = tmux('capture-pane', '-p', '-t', session);
-    if (pattern.test(screen)) return screen;
-    await sleep(50);
-  }
-  throw new Error(`${pattern} never appeared on the screen:\n${screen}`);
-}
+import { tmux, waitForScreen } from '../helpers/tmux.js';
 
 describe('-t: the container gets a terminal from its own devpts', () => {
   test('stty size, resizing, Ctrl-C and the exit code go through the pty', async () => {
