@@ -37,13 +37,17 @@ qemu=$!
 tail -n +1 -f --pid="$qemu" "$log" | tr -d '\r' &
 streamer=$!
 
-( sleep "$timeout_s"; echo "test:vm: timed out after ${timeout_s}s; stopping qemu (pid $qemu)" >&2; kill "$qemu" 2>/dev/null ) &
-watchdog=$!
-
+# Watch the clock in this shell (no extra background process to clean up).
+while kill -0 "$qemu" 2>/dev/null; do
+  if [ $(( $(date +%s) - started )) -ge "$timeout_s" ]; then
+    echo "test:vm: timed out after ${timeout_s}s; stopping qemu (pid $qemu)" >&2
+    kill "$qemu" 2>/dev/null || true
+    break
+  fi
+  sleep 1
+done
 status=0
 wait "$qemu" || status=$?
-kill "$watchdog" 2>/dev/null || true
-wait "$watchdog" 2>/dev/null || true
 wait "$streamer" 2>/dev/null || true
 
 code=$(tr -d '\r' < "$log" | sed -n 's/^MINIBOX_VM_EXIT=\([0-9]*\)$/\1/p' | tail -n 1)

@@ -57,14 +57,19 @@ function formatRss(kib: number[] | undefined): string {
 }
 
 function timeCell(measurement: Measurement): string {
+  if (measurement.runsMs.length === 0) return '-';
   return `${formatMs(median(measurement.runsMs))} (n=${measurement.runsMs.length})`;
 }
 
 /** The summary table: medians, the ratio minibox/reference (below 1× means minibox is faster). */
 export function formatResults(rows: BenchRow[]): string {
   const header = ['BENCHMARK', 'MINIBOX', 'REFERENCE', 'REFERENCE TIME', 'RATIO', 'MINIBOX PEAK RSS', 'GOAL'];
+  const notes: string[] = [];
   const cells = rows.map((row) => {
-    if ('skipped' in row) return [row.name, `skipped: ${row.skipped}`, '', '', '', '', ''];
+    if ('skipped' in row) {
+      notes.push(`[${notes.length + 1}] ${row.name}: ${row.skipped}`);
+      return [row.name, `skipped [${notes.length}]`, '', '', '', '', ''];
+    }
     const { minibox, reference } = row;
     const ratio = reference ? median(minibox.runsMs) / median(reference.runsMs) : Number.NaN;
     return [
@@ -77,5 +82,5 @@ export function formatResults(rows: BenchRow[]): string {
       row.goal ?? '',
     ];
   });
-  return formatTable(header, cells);
+  return [formatTable(header, cells), ...(notes.length > 0 ? ['', ...notes] : [])].join('\n');
 }

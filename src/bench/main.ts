@@ -3,7 +3,7 @@
  *
  *   npm run bench                        all benchmarks, 5 runs each (fast ones 15)
  *   npm run bench -- --runs 3            fewer runs
- *   npm run bench -- --only unpack,run   some of them (ids: cold-pull, warm-pull, unpack, run)
+ *   npm run bench -- --only unpack,run   some of them (ids: cold-pull, warm-pull, unpack, run, detached)
  *   npm run bench -- --keep              keep the generated layers for the next run (faster)
  *
  * Nothing here passes or fails: the table is for people (docs/benchmarks.md explains how to
@@ -13,14 +13,15 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { formatResults, type Benchmark, type BenchRow } from './benchmark.js';
-import { haveGnuTime } from './measure.js';
+import { haveGnuTime, stopRunningCommands } from './measure.js';
 import { coldPull, warmPull } from './pull-benchmarks.js';
 import { runTrue } from './run-benchmark.js';
+import { detachedContainers } from './lifecycle-benchmark.js';
 import { unpackLayers } from './unpack-benchmark.js';
 import { BenchWorkspace } from './workspace.js';
 
 /** In running order. Add new benchmarks here. */
-const BENCHMARKS: Benchmark[] = [coldPull, unpackLayers, warmPull, runTrue];
+const BENCHMARKS: Benchmark[] = [coldPull, unpackLayers, warmPull, runTrue, detachedContainers];
 
 const usage = `usage: npm run bench -- [--runs N] [--only ${BENCHMARKS.map((b) => b.id).join(',')}] [--keep]`;
 
@@ -54,10 +55,13 @@ function machineLine(): string {
 }
 
 /** The 1-minute load average: other work on the machine skews every number, so it is printed. */
-function loadLine(when: string): string {
-  const load = os.loadavg()[0] ?? 0;
-  const busy = load > os.cpus().length / 2 ? ' — the machine is busy, expect noisy numbers' : '';
-  return `load average ${when}: ${load.toFixed(2)}${busy}`;
+function loadAverage(): number {
+  return os.loadavg()[0] ?? 0;
+}
+
+function loadLine(atStart: number, atEnd: number): string {
+  const busy = Math.max(atStart, atEnd) > os.cpus().length / 2 ? ' (a busy machine: expect noisy numbers)' : '';
+  return `load average ${atStart.toFixed(2)} at start, ${atEnd.toFixed(2)} at end${busy}`;
 }
 
 async function main(): Promise<void> {
@@ -71,20 +75,23 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0) process.stderr.write('bench: not root — pulls and runs need root; expect failures\n');
   if (!haveGnuTime()) process.stderr.write('bench: /usr/bin/time missing (apt-get install time); peak RSS is polled from /proc instead\n');
 
-  const workspace = new BenchWorkspace({ runs: options.runs, keep: options.keep });
+  const workspace = await BenchWorkspace.create({ runs: options.runs, keep: options.keep });
   let interrupted = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (interrupted) return;
     interrupted = true;
     process.stderr.write(`\nbench: ${signal}, cleaning up\n`);
-    void workspace.cleanup().finally(() => process.exit(128 + (os.constants.signals[signal] ?? 0)));
+    void stopRunningCommands()
+      .then(() => workspace.cleanup())
+      .catch((error: unknown) => process.stderr.write(`bench: cleanup failed: ${(error as Error).message}\n`))
+      .finally(() => process.exit(128 + (os.constants.signals[signal] ?? 0)));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
   const started = Date.now();
-  const loadAtStart = loadLine('at start');
-  process.stderr.write(`bench: ${machineLine()}; ${loadAtStart}\n`);
+  const loadAtStart = loadAverage();
+  process.stderr.write(`bench: ${machineLine()}; load average ${loadAtStart.toFixed(2)}\n`);
   const rows: BenchRow[] = [];
   try {
     for (const benchmark of options.only) {
@@ -101,7 +108,7 @@ async function main(): Promise<void> {
   }
   if (interrupted) return;
   process.stdout.write(`minibox benchmarks — ${machineLine()}\n`);
-  process.stdout.write(`${loadAtStart}, ${loadLine('at end')}\n`);
+  process.stdout.write(`${loadLine(loadAtStart, loadAverage())}\n`);
   process.stdout.write(`medians of ${options.runs} runs (warm and run rows: ${options.runs * 3}); ratio = minibox / reference, below 1× is faster\n\n`);
   process.stdout.write(`${formatResults(rows)}\n\n`);
   process.stdout.write(`total time ${((Date.now() - started) / 1000).toFixed(0)} s\n`);

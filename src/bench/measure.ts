@@ -17,7 +17,7 @@
  *
  * Try: `/usr/bin/time -v node -e 0` — "Maximum resident set size" is the floor of any Node tool.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -61,6 +61,19 @@ function readHighWaterMarkKiB(pid: number): number | undefined {
 
 interface RunResult { ms: number; peakRssKiB?: number }
 
+/** Commands running right now, so an interrupted benchmark can stop them before deleting their files. */
+const running = new Set<ChildProcess>();
+
+/** Sends SIGTERM to the commands this process started that are still running, and waits for them. */
+export async function stopRunningCommands(): Promise<void> {
+  await Promise.all([...running].map(async (child) => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  }));
+}
+
 /** Runs a command once; throws (with the end of its stderr) if it fails. */
 export async function runOnce(spec: CommandSpec): Promise<RunResult> {
   const useTime = spec.measureRss === true && haveGnuTime();
@@ -70,6 +83,8 @@ export async function runOnce(spec: CommandSpec): Promise<RunResult> {
     : [spec.command, spec.args];
   const started = process.hrtime.bigint();
   const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-2000); });
   let polledKiB: number | undefined;

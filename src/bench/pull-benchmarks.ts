@@ -21,8 +21,8 @@ import type { Benchmark } from './benchmark.js';
 import { measureInTurns } from './measure.js';
 import type { BenchWorkspace } from './workspace.js';
 
-/** Each content layer's uncompressed size: two of them plus busybox make ~50 MB of gzip. */
-export const IMAGE_LAYER_MIB = 26;
+/** Each content layer's uncompressed size (MiB): two of them plus busybox gzip to ~50 MB. */
+export const IMAGE_LAYER_MIB = 36;
 
 /** A prepare step: delete these directories and flush the previous run's writes to disk. */
 export function resetDirectories(...dirs: string[]): () => void {

@@ -104,7 +104,9 @@ export function writeContentTree(dir: string, totalBytes: number, seed: number):
   const bigDir = path.join(dir, 'share', 'data');
   fs.mkdirSync(bigDir, { recursive: true });
   for (let index = 0; bytes < totalBytes; index++) {
-    const size = Math.min(totalBytes - bytes, (4 + Math.floor(random() * 45)) * MiB);
+    // At most half of what is left, so a small layer still gets both kinds of big file.
+    const left = totalBytes - bytes;
+    const size = Math.min(left, Math.max(MiB, Math.ceil(left / 2)), (4 + Math.floor(random() * 45)) * MiB);
     place(path.join(bigDir, `blob${index}`), size);
     files += 1;
     bytes += size;

@@ -6,13 +6,16 @@
  * os.tmpdir(), so cleaning up is: stop the processes we started (by their handle, never by
  * name), unmount whatever is still mounted below the directory (deepest first, read from
  * /proc/self/mountinfo), then delete it. Generated content is cached separately (cacheDir) so a
- * second run skips the slow part; it is deleted too unless --keep is given.
+ * second run skips the slow part; it is deleted too unless --keep is given. Only one benchmark
+ * run goes at a time (a flock, see create()).
  *
  * Try: interrupt `npm run bench` with Ctrl-C, then `ls $TMPDIR | grep minibox-bench` — nothing left.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { tryLock } from '../sys/flock.js';
 import { MNT, umount } from '../sys/mount.js';
 import { startLocalRegistry, pushLayout, type LocalRegistry } from './local-registry.js';
 import { repoRoot, threeLayerImage, type LayoutImage } from './synthetic-content.js';
@@ -48,11 +51,31 @@ export class BenchWorkspace {
   private readonly pushed = new Map<string, string>();
   private readonly cleanups: (() => void | Promise<void>)[] = [];
 
-  constructor(options: BenchOptions) {
+  /** An fd of os.tmpdir() holding an exclusive flock: one `npm run bench` at a time. */
+  private readonly lockFd: number;
+
+  private constructor(options: BenchOptions, lockFd: number) {
     this.options = options;
+    this.lockFd = lockFd;
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'minibox-bench-'));
     this.cacheDir = path.join(os.tmpdir(), 'minibox-bench-cache');
     fs.mkdirSync(this.cacheDir, { recursive: true });
+  }
+
+  /**
+   * Waits until no other benchmark run is going, then makes the workspace. Two runs at once would
+   * skew each other's timings and one's cleanup would delete the other's cache. The lock is a
+   * flock on os.tmpdir() itself, so no lock file is left behind and a killed run releases it.
+   */
+  static async create(options: BenchOptions): Promise<BenchWorkspace> {
+    const fd = fs.openSync(os.tmpdir(), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+    let told = false;
+    while (!tryLock(fd, true, `${os.tmpdir()} (benchmark lock)`)) {
+      if (!told) process.stderr.write('bench: another benchmark run is going on; waiting for it to finish\n');
+      told = true;
+      await sleep(500);
+    }
+    return new BenchWorkspace(options, fd);
   }
 
   /** A new empty directory inside the workspace. */
@@ -97,8 +120,9 @@ export class BenchWorkspace {
         process.stderr.write(`bench: could not unmount ${mountPoint}: ${(error as Error).message}\n`);
       }
     }
-    if (mountsBelow(this.dir).length === 0) fs.rmSync(this.dir, { recursive: true, force: true });
+    if (mountsBelow(this.dir).length === 0) fs.rmSync(this.dir, { recursive: true, force: true, maxRetries: 3 });
     else process.stderr.write(`bench: left ${this.dir} in place because something is still mounted below it\n`);
     if (!this.options.keep) fs.rmSync(this.cacheDir, { recursive: true, force: true });
+    fs.closeSync(this.lockFd); // releases the flock
   }
 }

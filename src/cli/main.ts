@@ -26,7 +26,7 @@ export function buildProgram(): Command {
     .description('An educational container runtime: pull OCI images, stack them with overlayfs, run them in namespaces.')
     .version('0.1.0')
     .option('--root <dir>', 'state root (default: $MINIBOX_ROOT or /var/lib/minibox)')
-    .option('--insecure-registry <host>', 'allow plain HTTP / unverified TLS for this registry (repeatable)', collect, [])
+    .option('--insecure-registry <host>', 'allow plain HTTP for this registry (repeatable; also "insecure-registries" in /etc/minibox/config.json)', collect, [])
     .showHelpAfterError('(run with --help for usage)')
     .enablePositionalOptions() // `run IMAGE CMD -x`: options after the image belong to CMD
     .exitOverride()

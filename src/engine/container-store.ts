@@ -100,6 +100,7 @@ export interface ContainerPaths {
 }
 
 const NAMES_LOCK = 'container-names';
+const CREATING_PREFIX = '.creating-';
 
 export function containerLockName(id: string): string {
   return `container-${id}`;
@@ -134,7 +135,7 @@ export class ContainerStore {
     } catch {
       return [];
     }
-    return ids.map((id) => this.get(id)).filter((record): record is ContainerRecord => record !== undefined);
+    return ids.filter((id) => /^[0-9a-f]{64}$/.test(id)).map((id) => this.get(id)).filter((record): record is ContainerRecord => record !== undefined);
   }
 
   get(id: string): ContainerRecord | undefined {
@@ -181,10 +182,19 @@ export class ContainerStore {
         ...fill(id, chosen),
         State: { Status: 'created', Running: false, Pid: 0, ExitCode: 0, OOMKilled: false, Error: '', StartedAt: '', FinishedAt: '' },
       };
+      // Built under a temporary name and renamed into place, so a `kill -9` at any moment leaves
+      // either no directory or one with a record (which `rm -f` can find). Creation happens
+      // only under the names lock, so a `.creating-*` dir seen while holding it is a dead one's.
+      fs.mkdirSync(this.root.containers, { recursive: true });
+      for (const name of fs.readdirSync(this.root.containers)) {
+        if (name.startsWith(CREATING_PREFIX)) fs.rmSync(path.join(this.root.containers, name), { recursive: true, force: true });
+      }
       const paths = this.paths(id);
-      fs.mkdirSync(paths.dir, { recursive: true, mode: 0o710 });
-      for (const dir of [paths.rootfs, paths.upper, paths.work]) fs.mkdirSync(dir, { mode: 0o755 });
-      this.write(record);
+      const building = path.join(this.root.containers, `${CREATING_PREFIX}${id}`);
+      fs.mkdirSync(building, { mode: 0o710 });
+      for (const dir of ['rootfs', 'upper', 'work']) fs.mkdirSync(path.join(building, dir), { mode: 0o755 });
+      fs.writeFileSync(path.join(building, 'container.json'), `${JSON.stringify(record, null, 2)}\n`);
+      fs.renameSync(building, paths.dir);
       return record;
     });
   }

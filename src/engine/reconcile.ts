@@ -13,6 +13,7 @@
  *   monitor gone                 nobody can report the end any more. Like containerd when a shim
  *                                dies, kill what is left (SIGKILL to the init ends the whole PID
  *                                namespace) and record Exited (137) with an Error saying why.
+ * A settled container created with `--rm` is deleted right there (no daemon does it for us).
  *
  * "Alive" means pid *and* start time match (process-handle.ts): a recycled pid is never taken
  * for the container, so `ps` never shows a ghost "Up".
@@ -21,8 +22,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ExitCode } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import { ContainerStore, type ContainerRecord } from './container-store.js';
-import { onContainerExited, runHooks } from './hooks.js';
+import { onContainerExited, onContainerRemoved, runHooks } from './hooks.js';
 import { isRunning, signalProcess } from './process-handle.js';
+import { VolumeStore } from './volumes.js';
 import { forgetRunPids, readExitStatus, readRunPids, type ExitStatus } from './run-files.js';
 
 const SIGKILL_EXIT = ExitCode.SignalBase + 9;
@@ -89,7 +91,7 @@ function lostStatus(initPid = 0): ExitStatus {
   return { initPid, exitCode: SIGKILL_EXIT, signal: 9, oomKilled: false, finishedAt: new Date().toISOString() };
 }
 
-async function settle(store: ContainerStore, record: ContainerRecord, status: ExitStatus, error?: string): Promise<ContainerRecord> {
+async function settle(store: ContainerStore, record: ContainerRecord, status: ExitStatus, error?: string): Promise<ContainerRecord | undefined> {
   Object.assign(record.State, {
     Status: 'exited',
     Running: false,
@@ -102,5 +104,29 @@ async function settle(store: ContainerStore, record: ContainerRecord, status: Ex
   store.save(record);
   forgetRunPids(store.paths(record.Id));
   await runHooks(onContainerExited, store.root, record, 'cleaning up after container');
+  if (record.HostConfig.AutoRemove) {
+    await autoRemove(store, record);
+    return undefined;
+  }
   return record;
+}
+
+/**
+ * `run --rm`: Docker's daemon deletes the container the moment it exits. minibox has no daemon,
+ * so whoever notices the exit first (the foreground `run`, or any later command) deletes it —
+ * with its anonymous volumes — still holding the container's lock.
+ */
+async function autoRemove(store: ContainerStore, record: ContainerRecord): Promise<void> {
+  record.State.Status = 'removing';
+  store.save(record);
+  await runHooks(onContainerRemoved, store.root, record, 'releasing resources of container');
+  store.removeFiles(record.Id);
+  store.forgetLock(record.Id); // a waiter still holding it finds no record and gives up
+  const volumes = new VolumeStore(store.root);
+  for (const mount of record.Mounts) {
+    if (mount.Type !== 'volume' || !mount.Anonymous || !mount.Name) continue;
+    try {
+      await volumes.remove(mount.Name);
+    } catch { /* in use elsewhere */ }
+  }
 }

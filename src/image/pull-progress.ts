@@ -57,8 +57,10 @@ export function barReporter(out: NodeJS.WriteStream): PullReporter {
     fps: 10,
   });
   const layers = new Map<string, { bar: cliProgress.SingleBar; started: number }>();
+  let stopped = false;
   return {
-    message(line) { bars.log(`${line}\n`); },
+    // While bars are drawn, a line must go above them (log); once they stop, it is plain output.
+    message(line) { if (stopped) out.write(`${line}\n`); else bars.log(`${line}\n`); },
     layer(digest, status, current = 0, total = 0) {
       const id = shortId(digest);
       let entry = layers.get(id);
@@ -74,7 +76,10 @@ export function barReporter(out: NodeJS.WriteStream): PullReporter {
       const finished = status === 'Pull complete' || status === 'Already exists' || status === 'Download complete';
       entry.bar.update(finished ? Math.max(total, 1) : current, { status: status.padEnd(18), progress });
     },
-    done() { bars.stop(); },
+    done() {
+      bars.stop();
+      stopped = true;
+    },
   };
 }
 

@@ -83,7 +83,11 @@ export async function pullImage(root: StateRoot, name: string, options: PullOpti
       layers[i] = { digest: descriptor.digest, diffId, mediaType: descriptor.mediaType, size: descriptor.size, unpackedSize: result.unpackedSize };
     });
     for (const descriptor of manifest.layers) reporter.layer(descriptor.digest, 'Waiting');
-    await runLimited(jobs, options.concurrency ?? 3);
+    try {
+      await runLimited(jobs, options.concurrency ?? 3);
+    } finally {
+      reporter.done(); // stop drawing bars, whether the layers arrived or not
+    }
 
     const image = await store.record({
       id: manifest.config.digest,
@@ -100,7 +104,6 @@ export async function pullImage(root: StateRoot, name: string, options: PullOpti
       pulledAt: new Date().toISOString(),
     }, tag);
 
-    reporter.done();
     reporter.message(`Digest: ${resolved.index?.digest ?? resolved.manifestDigest}`);
     const changed = before !== image.id;
     reporter.message(changed

@@ -142,6 +142,9 @@ async function superviseContainer(child: ChildProcess, options: RunOptions, term
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('close', (code, signal) => resolve({ code, signal })));
 
+  // Forward from the first moment: the program may already run (and be signalled by someone
+  // watching its output) before this process has read the end of file on fd 4.
+  for (const signal of forwarded) process.on(signal, forward);
   let failure: StartFailure | undefined;
   try {
     const outcome = await driveStart(child.stdio[3] as NodeJS.WritableStream, child.stdio[4] as NodeJS.ReadableStream, pid,
@@ -149,7 +152,6 @@ async function superviseContainer(child: ChildProcess, options: RunOptions, term
     ({ failure, relay } = outcome);
     if (!failure) {
       relay?.start();
-      for (const signal of forwarded) process.on(signal, forward);
       options.onStarted?.(pid);
     }
     const { code, signal } = await exited;

@@ -50,10 +50,11 @@ describe('a `minibox run` killed with -9', () => {
   it('in the foreground, while the container runs: the next command finds it Exited (137)', async () => {
     const cli = spawn(process.execPath, [bin, '--root', world.root, 'run', '--name', 'fg', world.image, 'sh', '-c', 'echo up; sleep 100'],
       { stdio: ['ignore', 'pipe', 'ignore'] });
+    const exited = new Promise((resolve) => cli.once('exit', resolve));
     await new Promise<void>((resolve) => cli.stdout.on('data', () => resolve()));
     const init = world.pids('fg')!.init;
     cli.kill('SIGKILL');
-    await new Promise((resolve) => cli.once('close', resolve));
+    await exited;
     expect((await world.mb(['ps', '-a', '--format', '{{.Names}} {{.Status}}'])).stdout).toMatch(/^fg Exited \(137\)/);
     expect(alive(init.pid)).toBe(false);
     expect((await world.mb(['rm', '-f', 'fg'])).code).toBe(0);
@@ -62,9 +63,10 @@ describe('a `minibox run` killed with -9', () => {
   it.each([50, 150, 250, 350, 500])('run -d killed after %i ms: ps -a and rm -f recover', async (delay) => {
     const cli = spawn(process.execPath, [bin, '--root', world.root, 'run', '-d', '--name', `half${delay}`, world.image, 'sleep', '100'],
       { stdio: 'ignore' });
+    const exited = new Promise((resolve) => cli.once('exit', resolve));
     await new Promise((resolve) => setTimeout(resolve, delay));
     cli.kill('SIGKILL');
-    await new Promise((resolve) => cli.once('close', resolve));
+    await exited;
     const ps = await world.mb(['ps', '-a', '--format', '{{.Names}}|{{.Status}}']);
     expect(ps.code).toBe(0);
     // Whatever the moment: not there yet, Created, Up (the start had finished) or Exited.
