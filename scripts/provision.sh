@@ -20,6 +20,12 @@ packages=(
   docker-registry skopeo umoci busybox-static apache2-utils runc tmux
   iproute2 iptables zstd openssl ca-certificates curl procps util-linux gcc make libc6-dev
 )
+# The VM test tier (npm run test:vm, docs/vm.md): qemu boots Debian's kernel with an initramfs
+# built by cpio; ruby checks the Vagrantfile's syntax. Debian only (the kernel package name);
+# the Vagrant box sets MINIBOX_NO_VM_TIER=1 because it has cgroup v2 itself.
+if [ -z "${MINIBOX_NO_VM_TIER:-}" ] && grep -qx 'ID=debian' /etc/os-release 2>/dev/null; then
+  packages+=(qemu-system-x86 linux-image-amd64 cpio ruby)
+fi
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")

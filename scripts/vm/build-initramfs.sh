@@ -7,9 +7,10 @@
 # Contents: busybox-static (shell, mount, insmod, ip…), the node binary and the shared libraries
 # `ldd` lists for it, the built repository (dist/, bin/, package.json, node_modules, test/,
 # scripts/, vitest config), the kernel modules minibox uses for the VM's kernel (overlay, veth,
-# bridge… with their dependencies, in load order), a few /etc files, and scripts/vm/init.sh as
-# /init. The kernel is Debian's `linux-image-amd64` (scripts/vm/kernel.sh picks it), not the
-# host's running kernel: its modules are in /lib/modules/<version> on the host.
+# bridge… with their dependencies, in load order), a minibox store holding the busybox test
+# image at /minibox-store (scripts/vm/prepare-store.sh), a few /etc files, and
+# scripts/vm/init.sh as /init. The kernel is Debian's `linux-image-amd64` (scripts/vm/kernel.sh
+# picks it), not the host's running kernel: its modules are in /lib/modules/<version> on the host.
 #
 # The archive is cached by content: the key hashes the kernel version, these scripts, and the
 # name, size and mtime of every file that goes in. A second run with nothing changed prints the
@@ -52,7 +53,10 @@ module_paths() {
 }
 mapfile -t modules < <(module_paths)
 
-repo_items=(dist bin package.json vitest.config.ts tsconfig.json test scripts node_modules)
+repo_items=()
+for item in src dist bin native package.json vitest.config.ts tsconfig.json test scripts node_modules; do
+  [ -e "$item" ] && repo_items+=("$item")
+done
 # Shared libraries of node and of the native addons in node_modules (rolldown's needs librt).
 native_addons=$(find node_modules -name '*.node' \( -path '*linux_x64*' -o -path '*linux-x64*' \) 2>/dev/null || true)
 libs=$(for binary in "$node" $native_addons; do ldd "$binary" 2>/dev/null; done | grep -oE '/[^ ]+' | sort -u)
@@ -104,6 +108,9 @@ tar -C "$repo" --exclude=node_modules/typescript --exclude=node_modules/.cache \
   --exclude='node_modules/koffi/build/koffi/[!l]*' --exclude='node_modules/koffi/build/koffi/linux_[!x]*' \
   --exclude='node_modules/koffi/src' --exclude='node_modules/koffi/vendor' \
   -cf - "${repo_items[@]}" | tar -C "$stage/minibox" -xf -
+
+# An image store with the busybox test image (the VM cannot pull: it has no network).
+bash scripts/vm/prepare-store.sh "$stage/minibox-store" >/dev/null
 
 # Old archives for other keys are dead weight: keep only the newest.
 rm -f "$cache"/initramfs-*.cpio.gz

@@ -8,6 +8,19 @@
 # networking, a loopback interface — then runs the VM test files and powers off.
 #
 # The result travels back on the serial console as one line: MINIBOX_VM_EXIT=<code>.
+# Stage 1: leave the initramfs. Its root ("rootfs") can never be pivot_root'ed away from, and
+# every container start does pivot_root — so copy everything into a tmpfs and switch_root
+# there (which also frees the initramfs copy); this script then runs again as the new /init.
+if [ ! -e /.vm-real-root ]; then
+  /bin/busybox mkdir -p /newroot
+  /bin/busybox mount -t tmpfs -o size=90% tmpfs /newroot
+  for entry in /*; do
+    [ "$entry" = /newroot ] || /bin/busybox cp -a "$entry" /newroot/
+  done
+  /bin/busybox touch /newroot/.vm-real-root
+  exec /bin/busybox switch_root /newroot /init
+fi
+
 /bin/busybox --install -s
 export PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME=/root TERM=dumb CI=1 NO_COLOR=1
 
@@ -42,6 +55,6 @@ cd /minibox
 echo "MINIBOX_VM_START kernel=$(uname -r) cgroup-controllers=\"$(cat /sys/fs/cgroup/cgroup.controllers)\" cpus=$(nproc)"
 node node_modules/vitest/vitest.mjs run --config scripts/vm/vitest.vm.config.ts $tests
 code=$?
-echo "MINIBOX_VM_EXIT=$code"
+echo; echo "MINIBOX_VM_EXIT=$code"
 sync
 poweroff -f

@@ -50,7 +50,7 @@ status=0
 wait "$qemu" || status=$?
 wait "$streamer" 2>/dev/null || true
 
-code=$(tr -d '\r' < "$log" | sed -n 's/^MINIBOX_VM_EXIT=\([0-9]*\)$/\1/p' | tail -n 1)
+code=$(tr -d '\r' < "$log" | sed -n 's/.*MINIBOX_VM_EXIT=\([0-9][0-9]*\).*/\1/p' | tail -n 1)
 echo "test:vm: guest finished in $(( $(date +%s) - started ))s (qemu exit $status)"
 if [ -z "$code" ]; then
   echo "test:vm: the guest never reported a result (see $log)" >&2

@@ -10,6 +10,7 @@
 import { Command, CommanderError } from 'commander';
 import { MiniboxError, ExitCode, describeError } from '../errors.js';
 import { registerLifecycleCommands } from './commands/container.js';
+import { registerDoctorCommand } from './commands/doctor.js';
 import { registerImageCommands } from './commands/images.js';
 import { registerLoginCommands } from './commands/login.js';
 import { registerNetworkCommands } from './commands/network.js';
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerExecCommand(program);
   registerTopCommand(program);
   registerDiffCommand(program);
+  registerDoctorCommand(program);
   return program;
 }
 

@@ -186,9 +186,7 @@ export class ContainerStore {
       // either no directory or one with a record (which `rm -f` can find). Creation happens
       // only under the names lock, so a `.creating-*` dir seen while holding it is a dead one's.
       fs.mkdirSync(this.root.containers, { recursive: true });
-      for (const name of fs.readdirSync(this.root.containers)) {
-        if (name.startsWith(CREATING_PREFIX)) fs.rmSync(path.join(this.root.containers, name), { recursive: true, force: true });
-      }
+      this.removeAbandonedCreations();
       const paths = this.paths(id);
       const building = path.join(this.root.containers, `${CREATING_PREFIX}${id}`);
       fs.mkdirSync(building, { mode: 0o710 });
@@ -205,6 +203,20 @@ export class ContainerStore {
    */
   async withContainerLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
     return await withLock(this.root.locks, containerLockName(id), fn);
+  }
+
+  /** Deletes `.creating-*` dirs left by a minibox killed in the middle of `create`. */
+  async sweepAbandonedCreations(): Promise<void> {
+    if (!fs.existsSync(this.root.containers)) return;
+    if (!fs.readdirSync(this.root.containers).some((name) => name.startsWith(CREATING_PREFIX))) return;
+    await withLock(this.root.locks, NAMES_LOCK, async () => this.removeAbandonedCreations());
+  }
+
+  /** The caller holds the names lock, under which every creation happens: any such dir is dead. */
+  private removeAbandonedCreations(): void {
+    for (const name of fs.readdirSync(this.root.containers)) {
+      if (name.startsWith(CREATING_PREFIX)) fs.rmSync(path.join(this.root.containers, name), { recursive: true, force: true });
+    }
   }
 
   /** Changes a record under the container's lock and returns the saved record. */

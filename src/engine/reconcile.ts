@@ -39,10 +39,11 @@ export async function reconcileContainer(root: StateRoot, id: string): Promise<C
 /** Reconciles every container; returns the records that exist afterwards. */
 export async function reconcileAll(root: StateRoot): Promise<ContainerRecord[]> {
   const store = new ContainerStore(root);
+  await store.sweepAbandonedCreations();
   const records: ContainerRecord[] = [];
   for (const { Id } of store.list()) {
     const record = await reconcileContainer(root, Id);
-    if (record) records.push(record);
+    if (record && store.get(Id)) records.push(record); // not if --rm just deleted it
   }
   return records;
 }
@@ -91,7 +92,7 @@ function lostStatus(initPid = 0): ExitStatus {
   return { initPid, exitCode: SIGKILL_EXIT, signal: 9, oomKilled: false, finishedAt: new Date().toISOString() };
 }
 
-async function settle(store: ContainerStore, record: ContainerRecord, status: ExitStatus, error?: string): Promise<ContainerRecord | undefined> {
+async function settle(store: ContainerStore, record: ContainerRecord, status: ExitStatus, error?: string): Promise<ContainerRecord> {
   Object.assign(record.State, {
     Status: 'exited',
     Running: false,
@@ -104,10 +105,8 @@ async function settle(store: ContainerStore, record: ContainerRecord, status: Ex
   store.save(record);
   forgetRunPids(store.paths(record.Id));
   await runHooks(onContainerExited, store.root, record, 'cleaning up after container');
-  if (record.HostConfig.AutoRemove) {
-    await autoRemove(store, record);
-    return undefined;
-  }
+  // The settled record is returned even when --rm deleted it just now: `wait` needs its code.
+  if (record.HostConfig.AutoRemove) await autoRemove(store, record);
   return record;
 }
 
@@ -117,8 +116,7 @@ async function settle(store: ContainerStore, record: ContainerRecord, status: Ex
  * with its anonymous volumes — still holding the container's lock.
  */
 async function autoRemove(store: ContainerStore, record: ContainerRecord): Promise<void> {
-  record.State.Status = 'removing';
-  store.save(record);
+  store.save({ ...record, State: { ...record.State, Status: 'removing' } });
   await runHooks(onContainerRemoved, store.root, record, 'releasing resources of container');
   store.removeFiles(record.Id);
   store.forgetLock(record.Id); // a waiter still holding it finds no record and gives up

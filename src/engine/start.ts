@@ -62,7 +62,7 @@ export async function startContainer(root: StateRoot, id: string, options: Start
     } catch (error) {
       // The init stage exits after a failed start; the monitor records it. Settle, keep the reason.
       const settled = await reconcileLocked(store, id);
-      if (!settled) throw error; // --rm: already deleted
+      if (!settled || !store.get(id)) throw error; // --rm: already deleted
       settled.State.Error = describeError(error);
       if (settled.State.Status !== 'exited') Object.assign(settled.State, { Status: 'exited', Running: false, Pid: 0, ExitCode: error instanceof MiniboxError ? error.exitCode : 125, FinishedAt: new Date().toISOString() });
       store.save(settled);

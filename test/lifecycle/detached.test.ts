@@ -4,12 +4,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ContainerStore } from '../../src/engine/container-store.js';
 import { StateRoot } from '../../src/state-root.js';
 import { expectNoContainers, expectNoLeaks } from '../helpers/leaks.js';
-import { bin } from '../helpers/minibox.js';
 import { rssKiB, startWorld, until, zombieChildren, type LifecycleWorld } from './helpers.js';
 
 let world: LifecycleWorld;
@@ -120,6 +118,12 @@ describe('output', () => {
     expect(missing.stderr).toMatch(/no-such-program/);
     expect(await psLine('nocmd')).toMatch(/Exited \(127\)/);
     expect((await world.mb(['rm', 'three', 'nocmd'])).stdout).toBe('three\nnocmd\n');
+
+    // --rm: whoever sees the exit first deletes the container (here `wait`, which still prints the code).
+    expect((await world.mb(['run', '-d', '--rm', '--name', 'gone', world.image, 'sh', '-c', 'sleep 0.3; exit 5'])).code).toBe(0);
+    expect(await world.mb(['wait', 'gone'])).toMatchObject({ code: 0, stdout: '5\n' });
+    expect((await world.mb(['ps', '-aq'])).stdout).toBe('');
+    expect((await world.mb(['logs', 'gone'])).code).toBe(1);
   });
 });
 
@@ -140,6 +144,10 @@ describe('inspect', () => {
     expect(image.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
     const nothing = await world.mb(['inspect', 'no-such-thing']);
     expect(nothing).toMatchObject({ code: 1, stdout: '[]\n', stderr: 'minibox: No such object: no-such-thing\n' });
+    // The record protects its image: rmi refuses while the container exists.
+    const rmi = await world.mb(['rmi', world.image]);
+    expect(rmi.code).not.toBe(0);
+    expect(rmi.stderr).toMatch(new RegExp(`conflict: .* container ${id.slice(0, 12)} is using its referenced image`));
     expect((await world.mb(['kill', 'insp'])).stdout).toBe('insp\n');
     expect(await psLine('insp')).toMatch(/Exited \(137\)/);
     expect((await world.mb(['container', 'rm', 'insp'])).code).toBe(0);
@@ -172,14 +180,27 @@ describe('--init', () => {
   });
 });
 
-describe('start -a', () => {
+describe('start -a, restart, prune', () => {
   it('attaches to the new run\'s output and exits with its code', async () => {
     expect((await world.mb(['run', '--name', 'again', world.image, 'sh', '-c', 'echo run; exit 4'])).code).toBe(4);
     const started = await world.mb(['start', '-a', 'again']);
     expect(started).toMatchObject({ code: 4, stdout: 'run\n' });
     expect((await world.mb(['logs', 'again'])).stdout).toBe('run\n'); // only the detached run was logged
-    expect((await world.mb(['container', 'prune', '-f'])).stdout).toMatch(/^Deleted Containers:\n[0-9a-f]{64}\n\nTotal reclaimed space: /);
+    expect((await world.mb(['run', '--name', 'reader', world.image, 'cat'])).code).toBe(0);
+    expect(await world.mb(['start', '-a', '-i', 'reader'], { input: 'typed\n' })).toMatchObject({ code: 0, stdout: 'typed\n' });
+    const pruned = await world.mb(['container', 'prune', '-f']);
+    expect(pruned.stdout).toMatch(/^Deleted Containers:\n[0-9a-f]{64}\n[0-9a-f]{64}\n\nTotal reclaimed space: \d+(\.\d+)?k?B\n$/);
+    expect((await world.mb(['ps', '-aq'])).stdout).toBe('');
+    expect((await world.mb(['container', 'prune', '-f'])).stdout).toBe('Total reclaimed space: 0B\n');
+  });
+
+  it('restart gives the container a new run and keeps its log', async () => {
+    expect((await world.mb(['run', '-d', '--name', 'rs', world.image, 'sh', '-c', 'echo started; sleep 100'])).code).toBe(0);
+    const before = world.pids('rs')!.init.pid;
+    expect(await world.mb(['restart', '-t', '0', 'rs'])).toMatchObject({ code: 0, stdout: 'rs\n' });
+    expect(world.pids('rs')!.init.pid).not.toBe(before);
+    await until(async () => (await world.mb(['logs', 'rs'])).stdout === 'started\nstarted\n', 'the second run\'s output');
+    expect((await world.mb(['rm', '-f', 'rs'])).code).toBe(0);
   });
 });
 
-void spawn; void bin;

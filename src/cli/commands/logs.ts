@@ -3,7 +3,7 @@
  * output from its json-file log (engine/logs.ts), stdout entries to stdout, stderr to stderr.
  */
 import type { Command } from 'commander';
-import { UsageError } from '../../errors.js';
+import { MiniboxError, UsageError, describeError } from '../../errors.js';
 import { parseLogTime, readContainerLogs, type LogOptions } from '../../engine/logs.js';
 import { findContainer } from '../../engine/start.js';
 import { contextOf } from '../context.js';
@@ -22,7 +22,12 @@ export function registerLogsCommand(parent: Command): void {
     .option('--until <time>', 'show logs before a time or duration ago')
     .action(async (name: string, flags: LogsFlags, cmd: Command) => {
       const { root } = contextOf(cmd);
-      const record = findContainer(root, name);
+      let record;
+      try {
+        record = findContainer(root, name);
+      } catch (error) {
+        throw new MiniboxError(describeError(error), 1); // Docker's CLI exits 1 for "No such container"
+      }
       const options: LogOptions = { follow: flags.follow ?? false };
       if (flags.tail !== undefined && flags.tail !== 'all') {
         if (!/^\d+$/.test(flags.tail)) throw new UsageError(`invalid value for --tail: ${flags.tail}: use a number or "all"`);

@@ -104,7 +104,8 @@ export function registerPsCommand(parent: Command, name = 'ps', aliases: string[
       const trunc = flags.trunc !== false; // commander names `--no-trunc` "trunc"
       const now = Date.now();
       const records = (await reconcileAll(root))
-        .filter((record) => flags.all || flags.filter.length > 0 || record.State.Running)
+        // Without -a only running containers, unless a status/exited filter asks for others (as Docker).
+        .filter((record) => flags.all || flags.filter.some((spec) => /^(status|exited)=/i.test(spec)) || record.State.Running)
         .filter((record) => filters.every((keep) => keep(record)))
         .sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
       if (flags.quiet) {
