@@ -269,6 +269,17 @@ int main(int argc, char **argv) {
   int program_index;
   parse_arguments(argc, argv, &program_index);
   if (chdir("/") < 0) fail("chdir /: %s", strerror(errno)); /* never keep a container dir busy */
+  /* fds 3 and 4 belong to the channel. If a caller did not pass them, hold them with /dev/null,
+   * or the files opened below would get those numbers and be closed by mistake after the fork. */
+  for (int fd = 3; fd <= 4; fd++) {
+    if (fcntl(fd, F_GETFD) < 0) {
+      int null_fd = open("/dev/null", O_RDWR);
+      if (null_fd >= 0 && null_fd != fd) {
+        dup2(null_fd, fd);
+        close(null_fd);
+      }
+    }
+  }
   signal(SIGPIPE, SIG_IGN); /* a reader of fd 1 that went away must not kill us */
   signal(SIGHUP, SIG_IGN);
   signal(SIGINT, SIG_IGN);
@@ -324,8 +335,8 @@ int main(int argc, char **argv) {
     int ready = poll(fds, 3, reaped ? 500 : -1);
     if (ready < 0 && errno == EINTR) continue;
     if (ready <= 0) break;
-    if (out.fd >= 0 && (fds[0].revents & (POLLIN | POLLHUP | POLLERR))) pump(&out);
-    if (err.fd >= 0 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) pump(&err);
+    if (out.fd >= 0 && (fds[0].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL))) pump(&out);
+    if (err.fd >= 0 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL))) pump(&err);
     if (!reaped && (fds[2].revents & POLLIN)) {
       struct signalfd_siginfo info;
       while (read(signal_fd, &info, sizeof info) > 0) { /* drain */ }

@@ -18,7 +18,7 @@ fi
 
 packages=(
   docker-registry skopeo umoci busybox-static apache2-utils runc tmux
-  iproute2 iptables zstd openssl ca-certificates curl procps util-linux gcc make libc6-dev
+  iproute2 iptables zstd openssl ca-certificates curl procps util-linux gcc make libc6-dev time
 )
 # The VM test tier (npm run test:vm, docs/vm.md): qemu boots Debian's kernel with an initramfs
 # built by cpio; ruby checks the Vagrantfile's syntax. Debian only (the kernel package name);

@@ -8,6 +8,7 @@
  *     mounts/<image id>/              `minibox image mount` targets
  *     containers/<id>/                one directory per container (bundle, state, upper dir)
  *     volumes/<name>/                 named volumes
+ *     networks/<name>/                network config, IPAM ledger, one endpoint file per attached container
  *     tmp/                            downloads and unpacks in progress (never visible elsewhere)
  *     locks/                          lock files that serialise concurrent minibox processes
  *
@@ -36,6 +37,7 @@ export class StateRoot {
   get mounts(): string { return path.join(this.dir, 'mounts'); }
   get containers(): string { return path.join(this.dir, 'containers'); }
   get volumes(): string { return path.join(this.dir, 'volumes'); }
+  get networks(): string { return path.join(this.dir, 'networks'); }
   get tmp(): string { return path.join(this.dir, 'tmp'); }
   get locks(): string { return path.join(this.dir, 'locks'); }
 }

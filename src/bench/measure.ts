@@ -129,7 +129,8 @@ export async function measureInTurns<const Specs extends readonly CommandSpec[]>
   }
   for (const result of results) {
     const times = result.runsMs.map((ms) => formatMs(ms)).join(', ');
-    process.stderr.write(`  ${result.label}: ${times}; median ${formatMs(median(result.runsMs))}\n`);
+    const fastest = Math.min(...result.runsMs);
+    process.stderr.write(`  ${result.label}: ${times}; median ${formatMs(median(result.runsMs))}, fastest ${formatMs(fastest)}\n`);
   }
   return results as { [K in keyof Specs]: Measurement };
 }

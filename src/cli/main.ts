@@ -19,6 +19,9 @@ import { registerVolumeCommands } from './commands/volume.js';
 import { registerExecCommand } from './commands/exec.js';
 import { registerTopCommand } from './commands/top.js';
 import { registerDiffCommand } from './commands/diff.js';
+import { registerStatsCommand } from './commands/stats.js';
+import { registerUpdateCommand } from './commands/update.js';
+import { registerPortCommand } from './commands/port.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -41,7 +44,10 @@ export function buildProgram(): Command {
   registerExecCommand(program);
   registerTopCommand(program);
   registerDiffCommand(program);
+  registerPortCommand(program);
   registerDoctorCommand(program);
+  registerStatsCommand(program);
+  registerUpdateCommand(program);
   return program;
 }
 

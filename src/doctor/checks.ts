@@ -18,6 +18,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
+import { checkNetworking as detailedNetworkChecks } from '../network/doctor.js';
 import { availableControllers, cgroupMode, describeCgroupMode, v1ControllersFrom, type CgroupMode } from '../cgroups/mode.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -190,6 +191,18 @@ export function checkTestTools(): Check {
 /** Every check, in the order they are printed. */
 export function runChecks(): Check[] {
   return [checkPrivileges(), checkKernel(), checkOverlay(), checkNamespaces(), checkCgroups(), checkUserNamespaces(), checkNetworking(), checkTestTools()];
+}
+
+/**
+ * runChecks() with the one-line networking check replaced by the detailed ones of
+ * src/network/doctor.ts (kernel drivers, ip, iptables and its nat table, nsenter). They warn
+ * rather than fail: `--network none` and `host` work without them.
+ */
+export async function runChecksWithNetworking(): Promise<Check[]> {
+  const details = (await detailedNetworkChecks()).map((check): Check => check.ok
+    ? { name: `network: ${check.name}`, status: 'ok', detail: check.detail }
+    : { name: `network: ${check.name}`, status: 'warn', detail: check.detail, fix: 'needed for bridge networking (the default); --network none and host work without it' });
+  return runChecks().flatMap((check) => (check.name === 'networking' ? details : [check]));
 }
 
 /** `run` works when no check failed (warnings only take features away). */

@@ -63,6 +63,20 @@ export interface HostConfig {
   CapDrop: string[];
   /** `--init`: minibox-init is PID 1. */
   Init?: boolean;
+  /** `-p`/`-P` as Docker records them: `{"8080/tcp": [{HostIp: "", HostPort: "18081"}]}` (network-options.ts). */
+  PortBindings?: Record<string, { HostIp: string; HostPort: string }[]>;
+  PublishAllPorts?: boolean;
+  /** `--add-host` and `--dns` values. */
+  ExtraHosts?: string[];
+  Dns?: string[];
+  /** Resource limits as Docker records them (bytes, nano-CPUs…); absent = unlimited. See resources.ts. */
+  Memory?: number;
+  MemorySwap?: number;
+  MemoryReservation?: number;
+  NanoCpus?: number;
+  CpuShares?: number;
+  CpusetCpus?: string;
+  PidsLimit?: number;
 }
 
 export interface ContainerRecord {

@@ -27,10 +27,14 @@ import {
   readEnvFile, resolveCommand, resolveWorkingDir, type NetworkMode,
 } from './spec.js';
 import { resolveUser, validateUserSpec } from './user.js';
+import type { PortSpec } from '../network/index.js';
+import { checkHostPortsFree, checkNetworkFlags, extraHostsLines, toPortBindings, wantedPorts, withDns, type NetworkFlags } from './network-options.js';
 import { parseTmpfsSpec, parseVolumeSpec, VolumeStore, type TmpfsSpec, type VolumeSpec } from './volumes.js';
+import { assertCgroupV2ForLimits, type LinuxResources, type ResourceFlags } from '../cgroups/index.js';
+import { hostConfigLimits, resourcesFromFlags } from './resources.js';
 
 /** `minibox run` options that shape the container (everything but image choice and I/O). */
-export interface CreateRequest {
+export interface CreateRequest extends NetworkFlags {
   image: string;
   command: string[];
   name?: string;
@@ -51,6 +55,8 @@ export interface CreateRequest {
   capDrop?: string[];
   /** `--init`: minibox-init runs as PID 1 and the command as its child (reaps zombies, forwards signals). */
   init?: boolean;
+  /** `--memory`, `--cpus`, `--pids-limit`…, as typed (checked by checkRequest). */
+  resources?: ResourceFlags;
 }
 
 /** Where `--init` puts minibox-init inside the container (Docker's path for its docker-init). */
@@ -60,14 +66,18 @@ export const INIT_PATH = '/sbin/docker-init';
 export interface CheckedRequest {
   request: CreateRequest;
   network: NetworkMode;
+  /** `-p` values (network-options.ts); `-P` adds the image's ports at create time. */
+  ports: PortSpec[];
   volumes: VolumeSpec[];
   tmpfs: TmpfsSpec[];
   capabilities: string[];
   userEnv: string[];
+  /** OCI linux.resources from the limit flags; undefined without any. */
+  resources?: LinuxResources;
 }
 
 /** Checks every flag; throws a one-line UsageError (exit 125) on the first bad one. */
-export function checkRequest(request: CreateRequest): CheckedRequest {
+export function checkRequest(request: CreateRequest, root?: StateRoot): CheckedRequest {
   if (request.name !== undefined) validateContainerName(request.name);
   if (request.user !== undefined && request.user !== '') validateUserSpec(request.user);
   if (request.workdir !== undefined) resolveWorkingDir(request.workdir, {});
@@ -83,14 +93,24 @@ export function checkRequest(request: CreateRequest): CheckedRequest {
     ...(request.envFiles ?? []).flatMap(readEnvFile),
     ...(request.env ?? []).map((option) => expandEnvOption(option)).filter((entry): entry is string => entry !== undefined),
   ];
+  // Limits: values first (a typo is the clearer error), then the host (v2 only; nothing created yet).
+  const resources = resourcesFromFlags(request.resources ?? {});
+  assertCgroupV2ForLimits(request.resources ?? {});
   return {
     request,
-    network: parseNetworkMode(request.network),
+    ...(resources ? { resources } : {}),
+    ...checkedNetwork(request, root),
     volumes,
     tmpfs,
     capabilities: computeCapabilities(request.capAdd ?? [], request.capDrop ?? []),
     userEnv,
   };
+}
+
+/** `--network` (a user network must exist in `root`) and `-p`/`--add-host`/`--dns`. */
+function checkedNetwork(request: CreateRequest, root: StateRoot | undefined): { network: NetworkMode; ports: PortSpec[] } {
+  const network = parseNetworkMode(request.network, root);
+  return { network, ports: checkNetworkFlags(request, network) };
 }
 
 /**
@@ -155,6 +175,9 @@ export async function createContainer(root: StateRoot, image: RunnableImage, che
   const user = resolveUser(userSpec, stack);
   const cwd = resolveWorkingDir(request.workdir, image.config);
   const tty = request.tty ?? false;
+  const ports = wantedPorts(checked.ports, request.publishAll ?? false, image.config.ExposedPorts);
+  await checkHostPortsFree(ports);
+  const extraHosts = await extraHostsLines(root, checked.network, request.addHost ?? []);
 
   const record = await store.create(request.name, (id) => ({
     Image: request.image,
@@ -173,16 +196,22 @@ export async function createContainer(root: StateRoot, image: RunnableImage, che
       OpenStdin: request.interactive ?? false,
       ...(image.config.Labels ? { Labels: image.config.Labels } : {}),
       ...(image.config.StopSignal ? { StopSignal: image.config.StopSignal } : {}),
+      ...(image.config.ExposedPorts ? { ExposedPorts: image.config.ExposedPorts } : {}),
     },
     HostConfig: {
       Binds: request.volumes ?? [],
       Tmpfs: Object.fromEntries(checked.tmpfs.map((t) => [t.destination, t.options.join(',')])),
       AutoRemove: request.autoRemove ?? false,
       NetworkMode: checked.network,
+      PortBindings: toPortBindings(ports),
+      PublishAllPorts: request.publishAll ?? false,
+      ExtraHosts: request.addHost ?? [],
+      Dns: request.dns ?? [],
       ReadonlyRootfs: request.readOnly ?? false,
       CapAdd: request.capAdd ?? [],
       CapDrop: request.capDrop ?? [],
       Init: request.init ?? false,
+      ...hostConfigLimits(checked.resources),
     },
     Mounts: [],
   }));
@@ -193,8 +222,8 @@ export async function createContainer(root: StateRoot, image: RunnableImage, che
     const { specMounts, mountPoints } = await prepareMounts(root, checked, image);
     await store.update(record.Id, (r) => { r.Mounts = mountPoints; }); // so a failure below still frees anonymous volumes
     fs.writeFileSync(paths.hostname, hostnameFile(hostname));
-    fs.writeFileSync(paths.hosts, checked.network === 'host' ? fs.readFileSync('/etc/hosts', 'utf8') : hostsFile(hostname));
-    fs.writeFileSync(paths.resolvConf, containerResolvConf(checked.network));
+    fs.writeFileSync(paths.hosts, (checked.network === 'host' ? fs.readFileSync('/etc/hosts', 'utf8') : hostsFile(hostname)) + extraHosts);
+    fs.writeFileSync(paths.resolvConf, withDns(containerResolvConf(checked.network), request.dns ?? []));
     ensureWorkingDir(stack, paths.upper, cwd);
     // With --init the record keeps the user's command (as Docker's Path/Args do); only the
     // runtime spec runs it under minibox-init, bind-mounted read-only from native/build/.
@@ -208,6 +237,7 @@ export async function createContainer(root: StateRoot, image: RunnableImage, che
       etcFiles: { hostname: paths.hostname, hosts: paths.hosts, resolvConf: paths.resolvConf },
       overlay: { lowerDirsTopFirst: image.layerDirsTopFirst, upperDir: paths.upper, workDir: paths.work },
     });
+    if (checked.resources) spec.linux = { ...spec.linux, resources: checked.resources }; // runc applies the same limits
     fs.writeFileSync(paths.spec, `${JSON.stringify(spec, null, 2)}\n`);
     const saved = await store.update(record.Id, (r) => { r.Config.Env = env; });
     return { record: saved, paths };

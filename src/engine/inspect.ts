@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import type { StateRoot } from '../state-root.js';
 import { OVERLAY_ANNOTATIONS, type RuntimeSpec } from '../runtime/spec.js';
 import { ContainerStore, type ContainerRecord } from './container-store.js';
+import { networkSettings } from './network-hooks.js';
 
 /** Go's zero time, which Docker prints for "never". */
 const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -76,6 +77,6 @@ export function inspectContainer(root: StateRoot, record: ContainerRecord): Reco
       Propagation: mount.Type === 'bind' ? 'rprivate' : '',
     })),
     Config: record.Config,
-    NetworkSettings: { Networks: { [record.HostConfig.NetworkMode]: {} } },
+    NetworkSettings: networkSettings(root, record),
   };
 }

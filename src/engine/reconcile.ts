@@ -23,9 +23,11 @@ import { ExitCode } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import { ContainerStore, type ContainerRecord } from './container-store.js';
 import { onContainerExited, onContainerRemoved, runHooks } from './hooks.js';
+import './cgroup-hooks.js'; // registers the cgroup hooks in every process that starts or settles containers
 import { isRunning, signalProcess } from './process-handle.js';
 import { VolumeStore } from './volumes.js';
 import { forgetRunPids, readExitStatus, readRunPids, type ExitStatus } from './run-files.js';
+import './network-hooks.js'; // registers plugging in / unplugging networks (every lifecycle path imports this module)
 
 const SIGKILL_EXIT = ExitCode.SignalBase + 9;
 

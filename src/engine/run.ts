@@ -106,7 +106,7 @@ async function createFromRequest(root: StateRoot, request: RunRequest, checked: 
 
 /** `run -d`: creates and starts the container in the background; returns its full id. */
 export async function runDetached(root: StateRoot, request: RunRequest): Promise<string> {
-  const checked = checkRequest(request);
+  const checked = checkRequest(request, root);
   if (request.tty) throw new MiniboxError('a detached container cannot have a terminal yet: use -d without -t, or -t without -d');
   const signals = new SignalRelay();
   try {
@@ -124,7 +124,7 @@ export async function runDetached(root: StateRoot, request: RunRequest): Promise
 
 /** Runs a container to completion and returns the exit code `minibox run` should exit with. */
 export async function runContainerFromImage(root: StateRoot, request: RunRequest): Promise<number> {
-  const checked = checkRequest(request);
+  const checked = checkRequest(request, root);
   const store = new ContainerStore(root);
   const signals = new SignalRelay();
   let containerId: string | undefined;

@@ -17,14 +17,17 @@
  * --entrypoint echo busybox hi`, then read `containers/<id>/config.json` (without --rm).
  */
 import fs from 'node:fs';
-import { MiniboxError, UsageError } from '../errors.js';
+import { MiniboxError, NotFoundError, UsageError } from '../errors.js';
+import { findNetwork } from '../network/networks.js';
+import type { StateRoot } from '../state-root.js';
 import type { ContainerConfig } from '../image/oci.js';
 import { CAPABILITY_NUMBERS, DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from '../runtime/defaults.js';
 import { OVERLAY_ANNOTATIONS, type NamespaceType, type RuntimeSpec, type SpecMount, type SpecUser } from '../runtime/spec.js';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-export type NetworkMode = 'none' | 'host' | 'bridge';
+/** `none`, `host`, `bridge` (the default network) or the name of a user network. */
+export type NetworkMode = 'none' | 'host' | 'bridge' | (string & {});
 
 // ---- command ------------------------------------------------------------------------------
 
@@ -147,17 +150,22 @@ export function computeCapabilities(add: string[], drop: string[]): string[] {
 
 // ---- namespaces and default mounts --------------------------------------------------------
 
-export function parseNetworkMode(value: string | undefined): NetworkMode {
+/**
+ * `--network`: none (only lo), host (no network namespace), bridge/default, or a user network
+ * made by `minibox network create` (looked up in `root`; unknown → "network X not found", 125).
+ */
+export function parseNetworkMode(value: string | undefined, root?: StateRoot): NetworkMode {
   const mode = value ?? 'bridge';
-  if (mode === 'default') return 'bridge';
-  if (mode !== 'none' && mode !== 'host' && mode !== 'bridge') {
-    throw new UsageError(`network ${mode} not found: use none, host or bridge`);
-  }
-  return mode;
+  if (mode === 'default' || mode === 'bridge') return 'bridge';
+  if (mode === 'none' || mode === 'host') return mode;
+  const network = root ? findNetwork(root, mode) : undefined;
+  if (!network) throw new NotFoundError(`network ${mode} not found: use none, host, bridge or a network from \`minibox network ls\``);
+  return network.Name;
 }
 
 export function namespacesFor(network: NetworkMode): { type: NamespaceType }[] {
-  // Until minibox has bridge networking, `bridge` gets a network namespace with only `lo`, like `none`.
+  // Every mode but host gets its own network namespace; bridge and user networks are plugged in
+  // by the network hooks (network-hooks.ts) while the init stage waits.
   const types: NamespaceType[] = ['pid', 'mount', 'uts', 'ipc', ...(network === 'host' ? [] : ['network' as const]), 'cgroup'];
   return types.map((type) => ({ type }));
 }

@@ -4,10 +4,14 @@
  * The engine and the init stage publish a SysEvent for every kernel call (src/sys/call.ts);
  * the init stage forwards its events to the engine before it execs. The narrator turns each into
  * a sentence a student can follow, decoding flags into what they *do* ("own mount table",
- * "read-only"). Runs of similar calls (27 capabilities dropped one by one) become one sentence.
+ * "read-only"), and each cgroup file write into what the kernel will do with the value
+ * ("write 268435456 to memory.max: the kernel will reclaim, then OOM-kill, beyond 256 MiB").
+ * Runs of similar calls (27 capabilities dropped one by one) become one sentence.
  */
+import path from 'node:path';
 import type { SysEvent } from '../sys/trace.js';
 import { DEFAULT_CAPABILITIES } from '../runtime/defaults.js';
+import { describeNetworkStep } from '../network/explain.js';
 
 const NAMESPACE_WORDS: Record<string, string> = {
   CLONE_NEWNS: 'mount table', CLONE_NEWUTS: 'hostname', CLONE_NEWIPC: 'IPC objects (shared memory, message queues)',
@@ -64,6 +68,9 @@ export function describeEvent(event: SysEvent): string | undefined {
       if (names.length === 1 && names[0] === 'CLONE_NEWPID') {
         return 'unshare(CLONE_NEWPID): the next process the engine starts will be PID 1 of a new PID namespace';
       }
+      if (names.length === 1 && names[0] === 'CLONE_NEWCGROUP') {
+        return 'unshare(CLONE_NEWCGROUP): this process now has its own view of the cgroup tree, rooted at the cgroup it is in now (its /proc/self/cgroup reads 0::/)';
+      }
       return `unshare(${str(a.flags)}): this process now has its own ${names.map((n) => NAMESPACE_WORDS[n] ?? n).join(', ')}`;
     }
     case 'setns': return `setns(${str(a.nstype)}): the engine goes back to the host's namespace, its later children stay on the host`;
@@ -96,9 +103,16 @@ export function describeEvent(event: SysEvent): string | undefined {
       if (a.request === 'TIOCSCTTY') return 'TIOCSCTTY: the pty is the container\'s controlling terminal (Ctrl-C becomes SIGINT inside)';
       if (a.request === 'TIOCSWINSZ') return `window size ${str(a.columns)}x${str(a.rows)}`;
       return undefined;
+    case 'cgroup.write': return `write ${str(a.value)} to ${path.basename(str(a.file))}: ${str(a.meaning)}`;
+    case 'cgroup.create': return `mkdir ${str(a.dir)}: ${str(a.meaning)} (the kernel fills the new directory with its files)`;
+    case 'cgroup.remove': return `rmdir ${str(a.dir)}: ${str(a.meaning)}, now that no process is left in it`;
+    case 'cgroup.kill': return str(a.meaning);
     case 'execve':
       return event.kind === 'step' ? `execve ${str(a.path)}: Node is replaced by the container's program` : undefined;
-    default: return undefined;
+    default:
+      // Network steps (veth, bridge, NAT…) are commands, not syscalls: their sentences live in src/network.
+      if (event.call.startsWith('net.')) return describeNetworkStep(event);
+      return undefined;
   }
 }
 

@@ -6,13 +6,17 @@
  * order the kernel needs (crun's linux.c does the same):
  *
  *    1. read config.json                       7. mask and freeze kernel files, sysctls
- *    2. unshare mount/uts/ipc/net/cgroup       8. hostname, read-only root, working directory
+ *    2. unshare mount/uts/ipc/net              8. hostname, read-only root, working directory
  *    3. wait for the engine's "go"             9. find the program in the container's $PATH
- *       (cgroups and network are set up then) 10. user, groups, capabilities, no_new_privs
- *    4. private mounts, rootfs, config mounts  11. close-on-exec for every fd above 2
- *    5. terminal (if asked), device nodes      12. execve: Node is replaced by the program
- *                                                 (11–12: exec-handoff.ts, shared with `exec`)
+ *       (it puts us in our cgroup and wires   10. user, groups, capabilities, no_new_privs
+ *       the network), then unshare cgroup     11. close-on-exec for every fd above 2
+ *    4. private mounts, rootfs, config mounts  12. execve: Node is replaced by the program
+ *    5. terminal (if asked), device nodes         (11–12: exec-handoff.ts, shared with `exec`)
  *    6. pivot_root into the rootfs
+ *
+ * Why the cgroup namespace waits for "go": a cgroup namespace is rooted at the cgroup its creator
+ * is in *at unshare time*. Unshared after the engine moved us into /sys/fs/cgroup/minibox/<id>,
+ * the container sees that cgroup as `/` (`cat /proc/self/cgroup` → `0::/`), as with runc.
  *
  * Any error before execve goes to the engine as one JSON line and the stage exits 125 (or
  * 126/127 when the program cannot be started). Only synchronous calls are used: Node runs async
@@ -22,13 +26,13 @@
  */
 import fs from 'node:fs';
 import { publishStep } from '../sys/trace.js';
-import { unshare, sethostname } from '../sys/namespaces.js';
+import { CLONE, unshare, sethostname } from '../sys/namespaces.js';
 import { declarePivotRootCalls } from '../sys/pivot-root.js';
 import { declareProcessCalls } from '../sys/process.js';
 import { declarePtyCalls } from '../sys/pty.js';
 import { failStage, forwardTraceEvents, receiveFromParent, sendToParent, type ParentMessage } from './channel.js';
 import { readBundle, type RuntimeSpec } from './spec.js';
-import { initStageUnshareFlags } from './namespaces.js';
+import { initStageUnshareFlags, wantsCgroupNamespace } from './namespaces.js';
 import { makeMountsPrivate, mountFromSpec, mountRootfs, pivotIntoRootfs } from './rootfs.js';
 import { attachTerminal } from './terminal-slave.js';
 import { createDevices, createDevSymlinks } from './devices.js';
@@ -43,13 +47,14 @@ function birth(bundleDir: string): never {
   const { spec, rootfs } = readBundle(bundleDir);
   declareEverything();
 
-  // 2. New namespaces for this process (the PID namespace was arranged by the engine).
+  // 2. New namespaces for this process (the PID namespace was arranged by the engine; cgroup waits).
   const flags = initStageUnshareFlags(spec);
   if (flags !== 0) unshare(flags);
 
   // 3. The seam: the engine puts us in cgroups and wires the network, then says "go".
   sendToParent({ type: 'namespaces-ready' });
   expect(receiveFromParent(), 'go');
+  if (wantsCgroupNamespace(spec)) unshare(CLONE.NEWCGROUP); // rooted at the cgroup we are in now
 
   // 4. The file system: private propagation, the root (overlay), then config.json's mounts.
   makeMountsPrivate();

@@ -98,6 +98,8 @@ async function readReport(stdout: NodeJS.ReadableStream, stderr: NodeJS.Readable
   let text = '';
   let errors = '';
   stderr.on('data', (chunk: Buffer) => { errors += chunk.toString(); });
+  stderr.on('error', () => undefined);
+  stdout.on('error', () => undefined);
   return await new Promise<number>((resolve, reject) => {
     stdout.on('data', (chunk: Buffer) => {
       text += chunk.toString();

@@ -11,6 +11,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import type { LinuxResources } from '../cgroups/limits.js';
 
 export interface SpecUser { uid: number; gid: number; umask?: number; additionalGids?: number[] }
 
@@ -42,6 +43,8 @@ export interface SpecLinux {
   readonlyPaths?: string[];
   sysctl?: Record<string, string>;
   rootfsPropagation?: string;
+  /** Control groups (config-linux.md "Control groups"): limits the engine writes to cgroup v2. */
+  resources?: LinuxResources;
 }
 
 export interface RuntimeSpec {

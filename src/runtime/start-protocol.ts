@@ -39,6 +39,9 @@ export async function driveStart(
   toChild: NodeJS.WritableStream, fromChild: NodeJS.ReadableStream, pid: number, options: ProtocolOptions,
 ): Promise<StartOutcome> {
   const outcome: StartOutcome = {};
+  // A write to an init stage that just died fails with EPIPE; its end of file on fd 4 (and its
+  // exit status) tell the story, so the socket error itself must not crash the engine.
+  toChild.on('error', () => undefined);
   const send = (message: ParentMessage): void => { toChild.write(`${JSON.stringify(message)}\n`); };
   const fail = (message: string, exitCode: number): void => {
     outcome.failure ??= { message, exitCode };

@@ -13,7 +13,8 @@ let dir: string;
 beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-monitor-')); });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-interface Outcome { report: string; status: Record<string, unknown>; pids: Record<string, { pid: number; startTime: number }>; log: Record<string, string>[] }
+interface Entry { log: string; stream: string; time: string }
+interface Outcome { report: string; status: Record<string, unknown>; pids: { monitor: { pid: number; startTime: number }; init: { pid: number; startTime: number } }; log: Entry[] }
 
 async function monitor(program: string[], extra: string[] = []): Promise<Outcome> {
   const files = { log: path.join(dir, 'container.log'), status: path.join(dir, 'exit-status.json'), pids: path.join(dir, 'pids.json') };
@@ -23,7 +24,7 @@ async function monitor(program: string[], extra: string[] = []): Promise<Outcome
   child.stdout.on('data', (chunk: Buffer) => { report += chunk.toString(); });
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   expect(code).toBe(0);
-  const log = fs.existsSync(files.log) ? fs.readFileSync(files.log, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, string>) : [];
+  const log = fs.existsSync(files.log) ? fs.readFileSync(files.log, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as Entry) : [];
   return { report, status: JSON.parse(fs.readFileSync(files.status, 'utf8')), pids: JSON.parse(fs.readFileSync(files.pids, 'utf8')), log };
 }
 

@@ -92,14 +92,18 @@ export function expectNoNetworkLeaks(before: HostNetworkSnapshot, root?: StateRo
   expect(lines('iptables-save | grep -i minibox'), 'iptables rules left behind').toEqual([]);
   expect(lines("ip -o link show type bridge | awk -F': ' '{print $2}' | grep -E '^(minibox|mbr-)'"), 'bridges left behind').toEqual([]);
   expect(fs.existsSync('/run/minibox/ip_forward.saved'), 'saved ip_forward left behind').toBe(false);
-  if (root) {
-    const dir = path.join(root.dir, 'networks');
-    for (const network of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
-      const ledger = path.join(dir, network, 'allocations.json');
-      const allocations = fs.existsSync(ledger) ? JSON.parse(fs.readFileSync(ledger, 'utf8')) as object : {};
-      expect(allocations, `IPAM entries left in network ${network}`).toEqual({});
-      expect(fs.readdirSync(path.join(dir, network, 'endpoints')), `endpoints left in network ${network}`).toEqual([]);
-    }
+  if (root) expectNoLedgerEntries(root);
+}
+
+/** No IPAM entry and no endpoint file left in any network of the state root. */
+export function expectNoLedgerEntries(root: StateRoot): void {
+  const dir = path.join(root.dir, 'networks');
+  for (const network of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
+    const ledger = path.join(dir, network, 'allocations.json');
+    const allocations = fs.existsSync(ledger) ? JSON.parse(fs.readFileSync(ledger, 'utf8')) as object : {};
+    expect(allocations, `IPAM entries left in network ${network}`).toEqual({});
+    const endpoints = path.join(dir, network, 'endpoints');
+    expect(fs.existsSync(endpoints) ? fs.readdirSync(endpoints) : [], `endpoints left in network ${network}`).toEqual([]);
   }
 }
 
@@ -116,4 +120,30 @@ export async function stopAllFakeContainers(): Promise<void> {
     }
   }
   started.clear();
+}
+
+/**
+ * expectNoNetworkLeaks for a test file that uses a bridge of its own (MINIBOX_BRIDGE_NAME/SUBNET)
+ * on a machine where other minibox runs may be using theirs: when no other minibox bridge is up,
+ * the full host-wide check; otherwise only what could be this bridge's — the bridge itself,
+ * iptables rules naming it or its subnet, veths not plugged into another minibox bridge, and
+ * the state root's ledgers.
+ */
+export function expectNoNetworkLeaksOf(before: HostNetworkSnapshot, bridge: string, subnetPrefix: string, root: StateRoot): void {
+  const bridges = lines("ip -o link show type bridge | awk -F': ' '{print $2}' | grep -E '^(minibox|mbr-)'");
+  const others = bridges.filter((name) => name !== bridge);
+  if (others.length === 0) {
+    expectNoNetworkLeaks(before, root);
+    return;
+  }
+  expect(bridges, 'bridge left behind').not.toContain(bridge);
+  const mine = lines('iptables-save').filter((line) => line.includes(bridge) || line.includes(subnetPrefix));
+  expect(mine, 'iptables rules left behind').toEqual([]);
+  const foreign = new RegExp(`master (${others.map((name) => name.replace(/[.-]/g, '\\$&')).join('|')}) `);
+  const veths = lines('ip -o link show type veth')
+    .filter((line) => !foreign.test(line))
+    .map((line) => line.split(': ')[1] ?? '')
+    .filter((name) => !before.veths.includes(name));
+  expect(veths, 'veth pairs left behind').toEqual([]);
+  expectNoLedgerEntries(root);
 }

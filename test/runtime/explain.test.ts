@@ -21,8 +21,9 @@ describe('--explain and --trace tell the story of a container\'s start', () => {
     const steps = [
       /unshare\(CLONE_NEWPID\): the next process/,
       /setns\(CLONE_NEWPID\): the engine goes back/,
-      /unshare\(CLONE_NEWNS\|CLONE_NEWCGROUP\|CLONE_NEWUTS\|CLONE_NEWIPC\|CLONE_NEWNET\): this process now has its own mount table, view of the cgroup tree, hostname/,
+      /unshare\(CLONE_NEWNS\|CLONE_NEWUTS\|CLONE_NEWIPC\|CLONE_NEWNET\): this process now has its own mount table, hostname/,
       /namespaces ready/,
+      /unshare\(CLONE_NEWCGROUP\): this process now has its own view of the cgroup tree, rooted at the cgroup it is in now/,
       /mount --make-rprivate \//,
       /mount overlay on .*rootfs: lower = 1 image layer \(read-only\), upper = this container's writable layer/,
       /mount proc on .*\/proc: `ps` inside now sees only the container's processes/,

@@ -1,14 +1,15 @@
 /**
  * Runs INSIDE the test VM: the `minibox` command on a cgroup v2 machine, with the busybox image
  * that build-initramfs.sh put in /minibox-store (the VM has no network to pull from).
- * The limit tests run once `minibox run` has the limit flags (`run --help` lists --memory).
+ * Limits are checked where the kernel keeps them: the container's cgroup files, seen from the VM.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MINIBOX_CGROUP_PARENT } from '../../src/cgroups/index.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MINIBOX_CGROUP_PARENT, parseKeyedFile } from '../../src/cgroups/index.js';
 import { bin } from '../helpers/minibox.js';
 
 let root = '';
@@ -18,11 +19,35 @@ function minibox(args: string[]): { code: number; stdout: string; stderr: string
   return { code: result.status ?? 128 + 9, stdout: result.stdout, stderr: result.stderr };
 }
 
-const runHelp = spawnSync(process.execPath, [bin, 'run', '--help'], { encoding: 'utf8' }).stdout;
-const runHasLimits = runHelp.includes('--memory');
 const containerCgroups = () => (fs.existsSync(`/sys/fs/cgroup/${MINIBOX_CGROUP_PARENT}`)
   ? fs.readdirSync(`/sys/fs/cgroup/${MINIBOX_CGROUP_PARENT}`, { withFileTypes: true }).filter((entry) => entry.isDirectory()).map((entry) => entry.name)
   : []);
+
+/** A file of container `id`'s cgroup, as the VM's host side sees it. */
+function cgroupFile(id: string, file: string): string {
+  return fs.readFileSync(`/sys/fs/cgroup/${MINIBOX_CGROUP_PARENT}/${id}/${file}`, 'utf8').trim();
+}
+
+/** `run -d …` → the full container id. */
+function detached(args: string[]): string {
+  const result = minibox(['run', '-d', '--pull', 'never', ...args]);
+  expect(result.stderr).toBe('');
+  expect(result.code).toBe(0);
+  return result.stdout.trim();
+}
+
+function removeForcefully(id: string): void {
+  expect(minibox(['rm', '-f', id]).code).toBe(0);
+  expect(containerCgroups()).not.toContain(id);
+}
+
+async function until(condition: () => boolean, what: string, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await sleep(100);
+  }
+}
 
 beforeAll(() => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-vm-root-'));
@@ -51,7 +76,7 @@ describe('minibox on a cgroup v2 machine', () => {
     expect(result.code).toBe(0);
   });
 
-  it.skipIf(!runHasLimits)('OOM-kills a container over --memory 64m: exit 137, OOMKilled, no cgroup left', () => {
+  it('OOM-kills a container over --memory 64m: exit 137, OOMKilled, no cgroup left', () => {
     const before = containerCgroups();
     const result = minibox(['run', '--name', 'hog', '--memory', '64m', '--memory-swap', '64m', '--pull', 'never', 'busybox',
       'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=200M', 'count=1']);
@@ -64,9 +89,87 @@ describe('minibox on a cgroup v2 machine', () => {
     expect(containerCgroups()).toEqual(before);
   });
 
-  it.skipIf(!runHasLimits)('gives the container a cgroup namespace rooted at its own cgroup', () => {
+  it('gives the container a cgroup namespace rooted at its own cgroup', () => {
     const result = minibox(['run', '--rm', '--memory', '64m', '--pull', 'never', 'busybox', 'cat', '/proc/self/cgroup']);
     expect(result.code).toBe(0);
     expect(result.stdout).toBe('0::/\n');
+  });
+
+  it('stops a fork loop at --pids-limit', async () => {
+    const id = detached(['--pids-limit', '20', 'busybox', 'sh', '-c', 'for i in $(seq 1 60); do sleep 1000 & done; sleep 1000']);
+    try {
+      expect(cgroupFile(id, 'pids.max')).toBe('20');
+      // pids.events counts the forks the limit refused.
+      await until(() => (parseKeyedFile(cgroupFile(id, 'pids.events')).get('max') ?? 0) > 0, 'a refused fork');
+      expect(Number(cgroupFile(id, 'pids.current'))).toBeLessThanOrEqual(20);
+    } finally {
+      removeForcefully(id);
+    }
+  });
+
+  it('keeps a busy loop near half a CPU with --cpus 0.5 (cpu.stat usage over wall time)', async () => {
+    const id = detached(['--cpus', '0.5', 'busybox', 'sh', '-c', 'while :; do :; done']);
+    try {
+      expect(cgroupFile(id, 'cpu.max')).toBe('50000 100000');
+      const usage = () => parseKeyedFile(cgroupFile(id, 'cpu.stat')).get('usage_usec') ?? 0;
+      await sleep(500);
+      const [startUsage, startWall] = [usage(), performance.now()];
+      await sleep(4000);
+      const share = (usage() - startUsage) / ((performance.now() - startWall) * 1000);
+      expect(share).toBeGreaterThan(0.2);
+      expect(share).toBeLessThan(0.7);
+    } finally {
+      removeForcefully(id);
+    }
+  });
+
+  it('stats --no-stream shows the memory limit, as a table and as JSON', () => {
+    const id = detached(['--name', 'watched', '--memory', '64m', 'busybox', 'sleep', '1000']);
+    try {
+      const table = minibox(['stats', '--no-stream']);
+      expect(table.code).toBe(0);
+      const [header, row] = table.stdout.split('\n');
+      expect(header).toMatch(/^CONTAINER ID +NAME +CPU % +MEM USAGE \/ LIMIT +MEM % +NET I\/O +BLOCK I\/O +PIDS$/);
+      expect(row).toMatch(new RegExp(`^${id.slice(0, 12)} +watched +\\d+\\.\\d\\d% +[\\d.]+[KMG]?i?B \\/ 64MiB +\\d+\\.\\d\\d% +-- +-- +1$`));
+      const json = minibox(['stats', '--no-stream', '--format', 'json', 'watched']);
+      expect(json.code).toBe(0);
+      const stats = JSON.parse(json.stdout) as { Name: string; MemUsage: string; PIDs: string };
+      expect(stats).toMatchObject({ Name: 'watched', PIDs: '1' });
+      expect(stats.MemUsage).toMatch(/ \/ 64MiB$/);
+    } finally {
+      removeForcefully(id);
+    }
+  });
+
+  it('update --memory changes memory.max of a running container and its HostConfig', () => {
+    const id = detached(['--memory', '64m', 'busybox', 'sleep', '1000']);
+    try {
+      expect(cgroupFile(id, 'memory.max')).toBe(String(64 * 1024 * 1024));
+      const result = minibox(['update', '--memory', '128m', '--pids-limit', '50', id.slice(0, 12)]);
+      expect(result.stderr).toBe('');
+      expect(result.stdout).toBe(`${id.slice(0, 12)}\n`);
+      expect(cgroupFile(id, 'memory.max')).toBe(String(128 * 1024 * 1024));
+      expect(cgroupFile(id, 'pids.max')).toBe('50');
+      const [inspected] = JSON.parse(minibox(['inspect', id]).stdout) as { HostConfig: { Memory: number; PidsLimit: number } }[];
+      expect(inspected?.HostConfig).toMatchObject({ Memory: 128 * 1024 * 1024, PidsLimit: 50 });
+    } finally {
+      removeForcefully(id);
+    }
+  });
+
+  it('gives every container its own cgroup, even without limits, and removes it when the container exits', () => {
+    const before = containerCgroups();
+    const result = minibox(['run', '--rm', '--pull', 'never', 'busybox', 'sh', '-c', 'cat /proc/self/cgroup; cat /sys/fs/cgroup/cgroup.controllers']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^0::\/\n.*\bmemory\b.*\bpids\b/);
+    expect(containerCgroups()).toEqual(before);
+  });
+
+  it('narrates each cgroup write with --explain', () => {
+    const result = minibox(['run', '--rm', '--explain', '--memory', '256m', '--pull', 'never', 'busybox', 'true']);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain('minibox: write 268435456 to memory.max: the kernel will reclaim, then OOM-kill, beyond 256 MiB');
+    expect(result.stderr).toMatch(/minibox: write \d+ to cgroup\.procs: move process \d+ into the cgroup of container/);
+    expect(result.stderr).toMatch(/minibox: unshare\(CLONE_NEWCGROUP\)/);
   });
 });

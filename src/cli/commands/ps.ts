@@ -13,6 +13,8 @@ import type { ContainerRecord } from '../../engine/container-store.js';
 import { reconcileAll } from '../../engine/reconcile.js';
 import { contextOf, say } from '../context.js';
 import { renderGoTemplate } from '../go-template.js';
+import { containerPorts, formatPorts } from '../../network/index.js';
+import type { StateRoot } from '../../state-root.js';
 
 interface PsFlags { all?: boolean; quiet?: boolean; trunc?: boolean; filter: string[]; format?: string }
 
@@ -68,7 +70,7 @@ function parseFilters(specs: string[]): Filter[] {
 }
 
 /** The fields of `docker ps --format json` (and of `--format '{{.Names}}'`). */
-function psFields(record: ContainerRecord, trunc: boolean, now: number): Record<string, string> {
+function psFields(record: ContainerRecord, trunc: boolean, now: number, root?: StateRoot): Record<string, string> {
   const created = new Date(record.Created);
   return {
     Command: JSON.stringify(trunc ? ellipsis(commandOf(record), 20) : commandOf(record)),
@@ -80,7 +82,7 @@ function psFields(record: ContainerRecord, trunc: boolean, now: number): Record<
     Mounts: record.Mounts.map((mount) => mount.Name ?? mount.Source).join(','),
     Names: record.Name.slice(1),
     Networks: record.HostConfig.NetworkMode,
-    Ports: '',
+    Ports: root ? formatPorts(containerPorts(root, record.Id)) : '',
     RunningFor: formatAgo(record.Created, now),
     Size: '0B',
     State: record.State.Status,
@@ -113,15 +115,15 @@ export function registerPsCommand(parent: Command, name = 'ps', aliases: string[
         return;
       }
       if (flags.format === 'json') {
-        for (const record of records) say(JSON.stringify(psFields(record, trunc, now)));
+        for (const record of records) say(JSON.stringify(psFields(record, trunc, now, root)));
         return;
       }
       if (flags.format !== undefined && flags.format !== 'table') {
-        for (const record of records) say(renderGoTemplate(flags.format, psFields(record, trunc, now)));
+        for (const record of records) say(renderGoTemplate(flags.format, psFields(record, trunc, now, root)));
         return;
       }
       const rows = records.map((record) => {
-        const fields = psFields(record, trunc, now);
+        const fields = psFields(record, trunc, now, root);
         return [fields.ID!, fields.Image!, fields.Command!, fields.RunningFor!, fields.Status!, fields.Ports!, fields.Names!];
       });
       say(formatTable(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'], rows));

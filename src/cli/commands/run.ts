@@ -8,6 +8,7 @@
 import type { Command } from 'commander';
 import { runContainerFromImage, runDetached, type RunRequest } from '../../engine/run.js';
 import { contextOf, say } from '../context.js';
+import type { ResourceFlags } from '../../cgroups/index.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -25,6 +26,10 @@ interface RunFlags {
   entrypoint?: string;
   hostname?: string;
   network?: string;
+  publish: string[];
+  publishAll?: boolean;
+  addHost: string[];
+  dns: string[];
   volume: string[];
   tmpfs: string[];
   readOnly?: boolean;
@@ -37,6 +42,20 @@ interface RunFlags {
   trace?: string;
   detach?: boolean;
   init?: boolean;
+  memory?: string;
+  memorySwap?: string;
+  memoryReservation?: string;
+  cpus?: string;
+  cpuShares?: string;
+  cpusetCpus?: string;
+  pidsLimit?: string;
+}
+
+/** The limit flags, as typed (create.ts checks them); only the ones given. */
+function resourceFlagsOf(flags: RunFlags): ResourceFlags {
+  const { memory, memorySwap, memoryReservation, cpus, cpuShares, cpusetCpus, pidsLimit } = flags;
+  const given = { memory, memorySwap, memoryReservation, cpus, cpuShares, cpusetCpus, pidsLimit };
+  return Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined)) as ResourceFlags;
 }
 
 export function registerRunCommand(program: Command): void {
@@ -59,12 +78,23 @@ export function registerRunCommand(program: Command): void {
     .option('-u, --user <user[:group]>', 'user name or uid, optionally with group name or gid')
     .option('--entrypoint <command>', 'override the image entrypoint (clears the image Cmd)')
     .option('--hostname <name>', 'container host name (default: the short container id)')
-    .option('--network <mode>', 'none, host or bridge (bridge = own namespace with only lo, for now)', 'bridge')
+    .option('--network <mode>', 'bridge (default), none (only lo), host, or a network from `minibox network create`', 'bridge')
+    .option('-p, --publish <[ip:]host:ctr[/proto]>', 'publish a container port on the host, e.g. 8080:80 or 80 (repeatable)', collect, [])
+    .option('-P, --publish-all', 'publish every port the image EXPOSEs on a free host port')
+    .option('--add-host <name:ip>', 'add a line to /etc/hosts; ip may be host-gateway (repeatable)', collect, [])
+    .option('--dns <ip>', 'nameserver for /etc/resolv.conf instead of the host\'s (repeatable)', collect, [])
     .option('-v, --volume <spec>', 'bind mount or volume: /host:/ctr[:ro], name:/ctr[:ro], /ctr (repeatable)', collect, [])
     .option('--tmpfs <spec>', 'mount a tmpfs: /path[:options] (repeatable)', collect, [])
     .option('--read-only', 'mount the container\'s root file system read-only')
     .option('--cap-add <cap>', 'add a Linux capability, e.g. NET_ADMIN or ALL (repeatable)', collect, [])
     .option('--cap-drop <cap>', 'drop a Linux capability, e.g. CHOWN or ALL (repeatable)', collect, [])
+    .option('-m, --memory <bytes>', 'memory limit, e.g. 256m or 1g (cgroup v2 memory.max)')
+    .option('--memory-swap <bytes>', 'memory + swap limit; -1 = unlimited swap (default: twice --memory)')
+    .option('--memory-reservation <bytes>', 'soft memory limit (memory.low)')
+    .option('--cpus <number>', 'number of CPUs, e.g. 0.5 (cpu.max)')
+    .option('-c, --cpu-shares <weight>', 'relative CPU weight, default 1024 (cpu.weight)')
+    .option('--cpuset-cpus <list>', 'CPUs the container may use, e.g. 0-1 or 0,2 (cpuset.cpus)')
+    .option('--pids-limit <n>', 'maximum number of processes and threads; -1 = unlimited (pids.max)')
     .option('--platform <os/arch>', 'platform to pull if the image is missing')
     .option('--pull <policy>', 'pull the image: missing, always or never', 'missing')
     .option('-q, --quiet', 'pull without progress output')
@@ -86,6 +116,10 @@ export function registerRunCommand(program: Command): void {
         ...(flags.entrypoint !== undefined ? { entrypoint: flags.entrypoint } : {}),
         ...(flags.hostname !== undefined ? { hostname: flags.hostname } : {}),
         ...(flags.network !== undefined ? { network: flags.network } : {}),
+        publish: flags.publish,
+        publishAll: flags.publishAll ?? false,
+        addHost: flags.addHost,
+        dns: flags.dns,
         volumes: flags.volume,
         tmpfs: flags.tmpfs,
         readOnly: flags.readOnly ?? false,
@@ -98,6 +132,7 @@ export function registerRunCommand(program: Command): void {
         explain: flags.explain ?? false,
         ...(flags.trace !== undefined ? { traceFile: flags.trace } : {}),
         init: flags.init ?? false,
+        resources: resourceFlagsOf(flags),
       };
       if (flags.detach) say(await runDetached(context.root, request));
       else process.exitCode = await runContainerFromImage(context.root, request);

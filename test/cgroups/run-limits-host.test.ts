@@ -1,0 +1,91 @@
+/**
+ * On this machine (hybrid cgroups: v1 controllers, an empty v2 tree) limit flags must fail
+ * cleanly — exit 125, one line, before anything exists — and never touch /sys/fs/cgroup.
+ * Bad values fail the same way on any host. The limits themselves are proven in the VM tier
+ * (test/vm/run-limits.test.ts).
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { cgroupMode } from '../../src/cgroups/index.js';
+import { minibox, tempRoot } from '../helpers/minibox.js';
+
+const roots: string[] = [];
+const hybrid = cgroupMode() !== 'unified';
+
+function freshRoot(): string {
+  const root = tempRoot('mb-limits-');
+  roots.push(root);
+  return root;
+}
+
+/** Every directory under /sys/fs/cgroup (a few levels deep) whose name mentions minibox. */
+function miniboxCgroups(): string[] {
+  return execFileSync('find', ['/sys/fs/cgroup', '-maxdepth', '4', '-type', 'd', '-name', '*minibox*'], { encoding: 'utf8' })
+    .split('\n').filter(Boolean).sort();
+}
+
+function containerDirs(root: string): string[] {
+  const dir = `${root}/containers`;
+  return fs.existsSync(dir) ? fs.readdirSync(dir) : [];
+}
+
+afterEach(() => {
+  for (const root of roots.splice(0)) fs.rmSync(root, { recursive: true, force: true });
+});
+
+describe.skipIf(!hybrid)('resource limits on a host without cgroup v2', () => {
+  it('refuses run --memory with a pointer to doctor and the VM: exit 125, no container, no cgroup', () => {
+    const root = freshRoot();
+    const before = miniboxCgroups();
+    const result = minibox(root, ['run', '--name', 'limited', '--memory', '64m', '--pull', 'never', 'busybox', 'true']);
+    expect(result.code).toBe(125);
+    expect(result.stderr).toMatch(/^minibox: resource limits need cgroup v2, but this host's cgroups are hybrid .*minibox doctor.*Vagrant VM/);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(containerDirs(root)).toEqual([]);
+    expect(minibox(root, ['ps', '-a', '-q']).stdout).toBe('');
+    expect(miniboxCgroups()).toEqual(before);
+  });
+
+  it('refuses every limit flag, and stats and update, the same way', () => {
+    const root = freshRoot();
+    for (const flag of [['--cpus', '0.5'], ['--pids-limit', '10'], ['-c', '512'], ['--cpuset-cpus', '0'], ['--memory-reservation', '32m']]) {
+      const result = minibox(root, ['run', ...flag, '--pull', 'never', 'busybox', 'true']);
+      expect(result.code, flag.join(' ')).toBe(125);
+      expect(result.stderr).toMatch(/need cgroup v2/);
+    }
+    const stats = minibox(root, ['stats', '--no-stream']);
+    expect(stats.code).toBe(125);
+    expect(stats.stderr).toMatch(/^minibox: minibox stats reads cgroup v2 files, but this host's cgroups are hybrid/);
+    const update = minibox(root, ['update', '--memory', '64m', 'nothing']);
+    expect(update.code).toBe(125);
+    expect(update.stderr).toMatch(/need cgroup v2/);
+    expect(containerDirs(root)).toEqual([]);
+  });
+});
+
+describe('bad limit values fail before anything is created', () => {
+  const cases: [string[], RegExp][] = [
+    [['--memory', '1x'], /invalid --memory "1x": expected a size/],
+    [['--memory', '1k'], /invalid --memory "1k": the minimum memory limit allowed is 6MB/],
+    [['--cpus', '0'], /invalid --cpus "0": range of CPUs is from 0.01/],
+    [['--pids-limit', 'many'], /invalid --pids-limit "many": expected a whole number/],
+    [['--memory', '64m', '--memory-swap', '32m'], /--memory-swap .* must be at least --memory/],
+  ];
+  for (const [flags, message] of cases) {
+    it(`run ${flags.join(' ')} → exit 125, one line`, () => {
+      const root = freshRoot();
+      const result = minibox(root, ['run', ...flags, '--pull', 'never', 'busybox', 'true']);
+      expect(result.code).toBe(125);
+      expect(result.stderr).toMatch(message);
+      expect(result.stderr.trim().split('\n')).toHaveLength(1);
+      expect(containerDirs(root)).toEqual([]);
+    });
+  }
+
+  it('update without any limit flag says which flags it takes', () => {
+    const result = minibox(freshRoot(), ['update', 'some-container']);
+    expect(result.code).toBe(125);
+    expect(result.stderr).toMatch(/you must provide one or more flags/);
+  });
+});
