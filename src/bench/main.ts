@@ -3,7 +3,7 @@
  *
  *   npm run bench                        all benchmarks, 5 runs each (fast ones 15)
  *   npm run bench -- --runs 3            fewer runs
- *   npm run bench -- --only unpack,run   some of them (ids: cold-pull, warm-pull, unpack, run, detached)
+ *   npm run bench -- --only unpack,run   some of them (ids: cold-pull, warm-pull, unpack, run, network, detached)
  *   npm run bench -- --keep              keep the generated layers for the next run (faster)
  *
  * Nothing here passes or fails: the table is for people (docs/benchmarks.md explains how to
@@ -17,11 +17,12 @@ import { haveGnuTime, stopRunningCommands } from './measure.js';
 import { coldPull, warmPull } from './pull-benchmarks.js';
 import { runTrue } from './run-benchmark.js';
 import { detachedContainers } from './lifecycle-benchmark.js';
+import { networkLatency } from './network-benchmark.js';
 import { unpackLayers } from './unpack-benchmark.js';
 import { BenchWorkspace } from './workspace.js';
 
 /** In running order. Add new benchmarks here. */
-const BENCHMARKS: Benchmark[] = [coldPull, unpackLayers, warmPull, runTrue, detachedContainers];
+const BENCHMARKS: Benchmark[] = [coldPull, unpackLayers, warmPull, runTrue, networkLatency, detachedContainers];
 
 const usage = `usage: npm run bench -- [--runs N] [--only ${BENCHMARKS.map((b) => b.id).join(',')}] [--keep]`;
 

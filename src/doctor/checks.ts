@@ -194,7 +194,7 @@ export function runChecks(): Check[] {
 }
 
 /**
- * runChecks() with the one-line networking check replaced by the detailed ones of
+ * runChecks() with the one-line networking check followed by the detailed ones of
  * src/network/doctor.ts (kernel drivers, ip, iptables and its nat table, nsenter). They warn
  * rather than fail: `--network none` and `host` work without them.
  */
@@ -202,7 +202,7 @@ export async function runChecksWithNetworking(): Promise<Check[]> {
   const details = (await detailedNetworkChecks()).map((check): Check => check.ok
     ? { name: `network: ${check.name}`, status: 'ok', detail: check.detail }
     : { name: `network: ${check.name}`, status: 'warn', detail: check.detail, fix: 'needed for bridge networking (the default); --network none and host work without it' });
-  return runChecks().flatMap((check) => (check.name === 'networking' ? details : [check]));
+  return runChecks().flatMap((check) => (check.name === 'networking' ? [check, ...details] : [check]));
 }
 
 /** `run` works when no check failed (warnings only take features away). */

@@ -73,7 +73,7 @@ export async function reconcileLocked(store: ContainerStore, id: string): Promis
   if (initAlive && isRunning(pids.monitor)) return record;
   if (!initAlive && isRunning(pids.monitor)) {
     // Reaped a moment ago; the monitor writes the status next.
-    for (let i = 0; i < 40 && !status && isRunning(pids.monitor); i++) {
+    for (let i = 0; i < 200 && !status && isRunning(pids.monitor); i++) { // up to 5 s on a loaded machine
       await sleep(25);
       status = statusFor();
     }

@@ -10,6 +10,10 @@ import { expectNoContainers, expectNoLeaks } from '../helpers/leaks.js';
 import { bin } from '../helpers/minibox.js';
 import { startWorld, until, type LifecycleWorld } from './helpers.js';
 
+// This file's own bridge and subnet: other minibox runs on the machine may use the default one.
+process.env.MINIBOX_BRIDGE_NAME = 'minibox-tcrash';
+process.env.MINIBOX_BRIDGE_SUBNET = '172.25.0.0/16';
+
 let world: LifecycleWorld;
 
 beforeAll(async () => { world = await startWorld(); });

@@ -10,6 +10,10 @@ import { StateRoot } from '../../src/state-root.js';
 import { expectNoContainers, expectNoLeaks } from '../helpers/leaks.js';
 import { rssKiB, startWorld, until, zombieChildren, type LifecycleWorld } from './helpers.js';
 
+// This file's own bridge and subnet: other minibox runs on the machine may use the default one.
+process.env.MINIBOX_BRIDGE_NAME = 'minibox-tdet';
+process.env.MINIBOX_BRIDGE_SUBNET = '172.26.0.0/16';
+
 let world: LifecycleWorld;
 
 beforeAll(async () => { world = await startWorld(); });

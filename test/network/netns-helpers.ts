@@ -124,26 +124,26 @@ export async function stopAllFakeContainers(): Promise<void> {
 
 /**
  * expectNoNetworkLeaks for a test file that uses a bridge of its own (MINIBOX_BRIDGE_NAME/SUBNET)
- * on a machine where other minibox runs may be using theirs: when no other minibox bridge is up,
- * the full host-wide check; otherwise only what could be this bridge's — the bridge itself,
- * iptables rules naming it or its subnet, veths not plugged into another minibox bridge, and
- * the state root's ledgers.
+ * on a machine where other minibox runs may be using theirs at the same time: its bridge is gone,
+ * no iptables rule names it or its subnet, no veth appeared that is not plugged into another
+ * minibox bridge, and the state root's ledgers are empty. When no other minibox bridge is up,
+ * also: no minibox rule at all, and ip_forward given back (no saved value left).
  */
 export function expectNoNetworkLeaksOf(before: HostNetworkSnapshot, bridge: string, subnetPrefix: string, root: StateRoot): void {
   const bridges = lines("ip -o link show type bridge | awk -F': ' '{print $2}' | grep -E '^(minibox|mbr-)'");
   const others = bridges.filter((name) => name !== bridge);
-  if (others.length === 0) {
-    expectNoNetworkLeaks(before, root);
-    return;
-  }
   expect(bridges, 'bridge left behind').not.toContain(bridge);
-  const mine = lines('iptables-save').filter((line) => line.includes(bridge) || line.includes(subnetPrefix));
-  expect(mine, 'iptables rules left behind').toEqual([]);
-  const foreign = new RegExp(`master (${others.map((name) => name.replace(/[.-]/g, '\\$&')).join('|')}) `);
+  expect(lines('iptables-save').filter((line) => line.includes(bridge) || line.includes(subnetPrefix)), 'iptables rules left behind').toEqual([]);
+  const foreign = others.length === 0 ? undefined : new RegExp(`master (${others.map((name) => name.replace(/[.-]/g, '\\$&')).join('|')}) `);
   const veths = lines('ip -o link show type veth')
-    .filter((line) => !foreign.test(line))
+    .filter((line) => !foreign?.test(line))
     .map((line) => line.split(': ')[1] ?? '')
     .filter((name) => !before.veths.includes(name));
   expect(veths, 'veth pairs left behind').toEqual([]);
   expectNoLedgerEntries(root);
+  if (others.length === 0) {
+    expect(lines('iptables-save | grep -i minibox'), 'iptables rules left behind').toEqual([]);
+    // ip_forward itself may have been on at `before` because of another run: check it was handed back.
+    expect(fs.existsSync('/run/minibox/ip_forward.saved'), 'ip_forward not restored').toBe(false);
+  }
 }

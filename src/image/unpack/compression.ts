@@ -114,10 +114,13 @@ export class ZstdDecompressStream extends Transform {
   }
 }
 
+/** Output buffer of gunzip: Node's default 16 KiB means one stream round trip per 16 KiB of tar. */
+const INFLATE_CHUNK_BYTES = 256 * 1024;
+
 /** The stream that turns blob bytes into tar bytes. */
 export function createDecompressor(compression: Compression): Transform {
   switch (compression) {
-    case 'gzip': return zlib.createGunzip();
+    case 'gzip': return zlib.createGunzip({ chunkSize: INFLATE_CHUNK_BYTES });
     case 'zstd': return new ZstdDecompressStream();
     case 'none': return new Transform({ transform: (chunk, _encoding, callback) => callback(null, chunk) });
   }

@@ -41,7 +41,7 @@ import {
 import { captureRawPax, paxNumber, paxRecordsOf, xattrsOf } from './pax.js';
 import { isAufsMetadataPath, markOpaque, whiteoutMarker, writeWhiteout } from './whiteout.js';
 import {
-  writeDeviceNode, writeDirectory, writeHardlink, writeRegularFile, writeSymlink, type EntryMetadata,
+  RegularFileWriter, writeDeviceNode, writeDirectory, writeHardlink, writeSymlink, type EntryMetadata,
 } from './write-entry.js';
 
 export { HostileLayerError } from './layer-path.js';
@@ -71,6 +71,13 @@ interface UnpackContext {
   directoryTimes: Map<string, { components: string[]; mtime: Date }>;
 }
 
+/**
+ * Bigger chunks mean fewer trips through the stream machinery for the same bytes: reading the blob
+ * 1 MiB at a time (not 64 KiB) and, in compression.ts, inflating into 256 KiB buffers (not 16 KiB)
+ * roughly halves the time spent outside the actual inflate and write(2). Memory stays a few MiB.
+ */
+const READ_CHUNK_BYTES = 1024 * 1024;
+
 const MAX_ID = 0xfffffffe; // (uid_t)-1 means "leave unchanged" to chown(2)
 
 function metadataOf(header: Header, records: Map<string, Buffer>): EntryMetadata {
@@ -84,25 +91,24 @@ function metadataOf(header: Header, records: Map<string, Buffer>): EntryMetadata
   return { mode: (header.mode ?? 0) & 0o7777, uid, gid, mtime, xattrs: xattrsOf(records) };
 }
 
-async function drain(content: AsyncIterable<Buffer>): Promise<void> {
-  for await (const _chunk of content) { /* entries other than files should have no data; skip it */ }
-}
-
-async function applyEntry(context: UnpackContext, header: Header, content: AsyncIterable<Buffer>, records: Map<string, Buffer>): Promise<void> {
+/**
+ * Applies one entry's header. A regular file comes back as an open writer that the entry's content
+ * is streamed into; any other entry is complete on return (its content, normally none, is dropped).
+ */
+function applyEntry(context: UnpackContext, header: Header, records: Map<string, Buffer>): RegularFileWriter | undefined {
   const { root } = context;
   const components = entryComponents(header.name);
   const key = components.join('/');
-  if (isAufsMetadataPath(components)) return await drain(content);
+  if (isAufsMetadataPath(components)) return undefined;
   const marker = components.length > 0 ? whiteoutMarker(components[components.length - 1] as string) : undefined;
   if (marker !== undefined) {
-    await drain(content);
-    if (marker.kind === 'aufs-metadata') return;
+    if (marker.kind === 'aufs-metadata') return undefined;
     // The marker's directory is resolved inside the root like any parent: a marker aimed through
     // a symlink lands inside dest, never in the symlink's real target.
     const directory = resolveDirectoryInRoot(root, components.slice(0, -1), true);
     if (marker.kind === 'opaque') markOpaque(directory);
     else writeWhiteout(path.join(directory, marker.hidden));
-    return;
+    return undefined;
   }
 
   const meta = metadataOf(header, records); // before touching the disk: refuses forged overlay xattrs
@@ -115,24 +121,20 @@ async function applyEntry(context: UnpackContext, header: Header, content: Async
   switch (header.type) {
     case 'file':
     case 'contiguous-file':
-      await writeRegularFile(hostPath, content, meta);
-      return;
+      return new RegularFileWriter(hostPath, meta);
     case 'directory': {
-      await drain(content);
       // `.wh.d` then `d/` in one layer ("rm -rf d; mkdir d"): the whiteout hid the lower d, so
       // the new d must not merge with it — it is opaque.
       const replacesWhiteout = isOverlayWhiteout(lstatOrUndefined(hostPath));
       writeDirectory(hostPath, meta);
       if (replacesWhiteout) markOpaque(hostPath);
       context.directoryTimes.set(key, { components, mtime: meta.mtime });
-      return;
+      return undefined;
     }
     case 'symlink':
-      await drain(content);
       writeSymlink(hostPath, header.linkname ?? '', meta);
-      return;
+      return undefined;
     case 'link': {
-      await drain(content);
       const linkname = header.linkname ?? '';
       let targetPath: string;
       try {
@@ -144,15 +146,14 @@ async function applyEntry(context: UnpackContext, header: Header, content: Async
         throw error;
       }
       writeHardlink(hostPath, targetPath);
-      return;
+      return undefined;
     }
     case 'character-device':
     case 'block-device':
     case 'fifo': {
-      await drain(content);
       const kind = header.type === 'fifo' ? 'fifo' : header.type === 'block-device' ? 'block' : 'char';
       writeDeviceNode(hostPath, kind, header.devmajor ?? 0, header.devminor ?? 0, meta);
-      return;
+      return undefined;
     }
     default:
       throw new RefusedEntry(`unsupported tar entry type ${String(header.type)}`);
@@ -207,16 +208,39 @@ export async function unpackLayer(options: UnpackOptions): Promise<UnpackResult>
   const extractor = extract();
   const takeRawPax = captureRawPax(extractor);
   extractor.on('entry', (header, content, next) => {
-    const records = paxRecordsOf(header, takeRawPax());
-    // streamx streams are async-iterable like Node's: each file is read chunk by chunk.
-    applyEntry(context, header, content as unknown as AsyncIterable<Buffer>, records).then(
-      () => next(),
-      (error: unknown) => next(asLayerError(error, layerName, header.name)),
-    );
+    // Synchronous from header to last chunk: no promise per entry, no thread-pool hop per chunk.
+    // Only `next` lets tar-stream parse the following entry, so entries still apply in order.
+    let writer: RegularFileWriter | undefined;
+    let settled = false;
+    const settle = (error?: unknown) => {
+      if (settled) return;
+      settled = true;
+      if (error === undefined) return next();
+      try { writer?.abort(); } catch { /* the entry's own error is the one to report */ }
+      next(asLayerError(error, layerName, header.name));
+    };
+    // Listen before applying: a refused entry destroys the extractor, which errors `content` too.
+    content.on('error', (error: unknown) => settle(error));
+    try {
+      writer = applyEntry(context, header, paxRecordsOf(header, takeRawPax()));
+    } catch (error) {
+      settle(error);
+      return;
+    }
+    // streamx streams emit 'data' like Node's: each file arrives chunk by chunk, never whole.
+    content.on('data', (chunk: unknown) => {
+      if (settled || writer === undefined) return; // entries other than files should have no data: dropped
+      try { writer.write(chunk as Buffer); } catch (error) { settle(error); }
+    });
+    content.on('end', () => {
+      if (settled) return;
+      try { writer?.finish(); } catch (error) { settle(error); return; }
+      settle();
+    });
   });
 
   try {
-    await pipeline(fs.createReadStream(blobPath), counting, createDecompressor(compression), hashing, extractor);
+    await pipeline(fs.createReadStream(blobPath, { highWaterMark: READ_CHUNK_BYTES }), counting, createDecompressor(compression), hashing, extractor);
   } catch (error) {
     if (error instanceof MiniboxError) throw error;
     const claimed = compressionFromMediaType(mediaType);
