@@ -101,6 +101,7 @@ function sameSlot(a: { protocol: string; hostIp: string; hostPort: number }, b: 
  * two containers starting at once cannot both be told a port is free.
  */
 export async function resolveHostPorts(specs: PortSpec[]): Promise<PublishedPort[]> {
+  if (specs.length === 0) return []; // nothing to publish: no need to read the firewall
   const taken = [...(await forwardedPorts())];
   const published: PublishedPort[] = [];
   for (const spec of specs) {

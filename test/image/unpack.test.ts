@@ -242,6 +242,76 @@ describe('unpackLayer: compression and digests', () => {
   });
 });
 
+describe('unpackLayer: zstd by the zstd tool, or in-process without it', () => {
+  const entries: LayerEntry[] = [
+    { path: 'big.bin', type: 'file', content: Buffer.alloc(2_000_000, 3) },
+    { path: 'text.txt', type: 'file', content: 'zstd layer\n'.repeat(20_000) },
+  ];
+  /** Runs `fn` with a PATH on which no `zstd` can be found, so the fzstd fallback decodes. */
+  async function withoutZstdTool<T>(fn: () => Promise<T>): Promise<T> {
+    const saved = process.env.PATH;
+    process.env.PATH = tempDir();
+    try {
+      return await fn();
+    } finally {
+      process.env.PATH = saved;
+    }
+  }
+
+  for (const decoder of ['zstd tool', 'fzstd'] as const) {
+    const run = <T>(fn: () => Promise<T>) => (decoder === 'fzstd' ? withoutZstdTool(fn) : fn());
+
+    it(`decodes a zstd layer with ${decoder} to the same diffId and files`, async () => {
+      const tar = await layerTar(entries);
+      const blob = compressLayer(tar, 'zstd');
+      const { dest, result } = await run(() => unpackBlob(blob, MediaType.OciLayerZstd));
+      expect(result).toEqual({ diffId: sha256(tar), size: tar.length });
+      expect(fs.readFileSync(path.join(dest, 'big.bin'))).toEqual(Buffer.alloc(2_000_000, 3));
+    });
+
+    it(`fails with one line naming the layer when a zstd blob is corrupt (${decoder})`, async () => {
+      const blob = compressLayer(await layerTar(entries), 'zstd');
+      blob.fill(0x55, 40, 200);
+      const error = await run(() => unpackBlob(blob, MediaType.OciLayerZstd)).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(MiniboxError);
+      expect((error as Error).message).toMatch(/^layer sha256:test: cannot read the layer: [^\n]*pull again$/);
+    });
+  }
+
+  it('fails on a truncated zstd blob rather than unpacking a short layer', async () => {
+    const blob = compressLayer(await layerTar(entries), 'zstd');
+    const error = await unpackBlob(blob.subarray(0, blob.length - 50), MediaType.OciLayerZstd).catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(/^layer sha256:test: cannot read the layer: [^\n]*pull again$/);
+  });
+
+  it('fails on a truncated gzip blob rather than unpacking a short layer', async () => {
+    const blob = compressLayer(await layerTar(entries), 'gzip');
+    const error = await unpackBlob(blob.subarray(0, blob.length - 50), MediaType.OciLayerGzip).catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(/^layer sha256:test: cannot read the layer: [^\n]*pull again$/);
+  });
+
+  it('stops the zstd child when an entry is refused mid-layer', async () => {
+    const blob = compressLayer(await layerTar([...entries, { path: '../escape', type: 'file', content: 'x' }, ...entries]), 'zstd');
+    const before = zstdChildren();
+    const error = await unpackBlob(blob, MediaType.OciLayerZstd).catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(/entry "\.\.\/escape": path escapes the layer root/);
+    await new Promise((resolve) => setTimeout(resolve, 100)); // let the kill be reaped
+    expect(zstdChildren().filter((pid) => !before.includes(pid))).toEqual([]);
+  });
+});
+
+/** PIDs of this process's `zstd` children. */
+function zstdChildren(): string[] {
+  const children = fs.readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').trim().split(' ').filter(Boolean);
+  return children.filter((pid) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'zstd';
+    } catch {
+      return false;
+    }
+  });
+}
+
 describe('unpackLayer on an image made by another tool', () => {
   it('unpacks the umoci-built busybox image layer to its config diff_id', async () => {
     const layout = busyboxImageLayout();

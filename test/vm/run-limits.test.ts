@@ -3,7 +3,7 @@
  * that build-initramfs.sh put in /minibox-store (the VM has no network to pull from).
  * Limits are checked where the kernel keeps them: the container's cgroup files, seen from the VM.
  * Containers run with `--network host`: these tests are about cgroups, and the VM has no iproute2,
- * iptables or nsenter for the bridge and none networks (see the report to the lead).
+ * iptables or nsenter for the bridge and none networks yet.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
