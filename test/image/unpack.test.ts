@@ -291,12 +291,15 @@ describe('unpackLayer: zstd by the zstd tool, or in-process without it', () => {
   });
 
   it('stops the zstd child when an entry is refused mid-layer', async () => {
-    const blob = compressLayer(await layerTar([...entries, { path: '../escape', type: 'file', content: 'x' }, ...entries]), 'zstd');
+    // 64 MiB after the refused entry: the child is still decoding (blocked on a full pipe) when it fails.
+    const tail: LayerEntry = { path: 'tail.bin', type: 'file', content: Buffer.alloc(64 * 1024 * 1024) };
+    const blob = compressLayer(await layerTar([...entries, { path: '../escape', type: 'file', content: 'x' }, tail]), 'zstd');
     const before = zstdChildren();
     const error = await unpackBlob(blob, MediaType.OciLayerZstd).catch((e: unknown) => e);
     expect((error as Error).message).toMatch(/entry "\.\.\/escape": path escapes the layer root/);
-    await new Promise((resolve) => setTimeout(resolve, 100)); // let the kill be reaped
-    expect(zstdChildren().filter((pid) => !before.includes(pid))).toEqual([]);
+    const leftOver = () => zstdChildren().filter((pid) => !before.includes(pid));
+    for (let i = 0; i < 100 && leftOver().length > 0; i++) await new Promise((resolve) => setTimeout(resolve, 50)); // until reaped
+    expect(leftOver()).toEqual([]);
   });
 });
 

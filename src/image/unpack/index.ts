@@ -34,7 +34,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract, type Header } from 'tar-stream';
 import { describeError, ExitCode, MiniboxError } from '../../errors.js';
-import { compressionFromMediaType, createDecompressor, detectCompression, ReadAhead } from './compression.js';
+import { compressionFromMediaType, createDecompressor, detectCompression } from './compression.js';
 import {
   entryComponents, HostileLayerError, isOverlayWhiteout, locateEntry, lstatOrUndefined, quoteEntryName, RefusedEntry, resolveDirectoryInRoot,
 } from './layer-path.js';
@@ -70,13 +70,6 @@ interface UnpackContext {
   /** Directory mtimes, applied after all entries (adding a child changes a directory's mtime). */
   directoryTimes: Map<string, { components: string[]; mtime: Date }>;
 }
-
-/**
- * Bigger chunks mean fewer trips through the stream machinery for the same bytes: reading the blob
- * 1 MiB at a time (not 64 KiB) and, in compression.ts, inflating into 256 KiB buffers (not 16 KiB)
- * roughly halves the time spent outside the actual inflate and write(2). Memory stays a few MiB.
- */
-const READ_CHUNK_BYTES = Number(process.env.RCB ?? 64 * 1024);
 
 const MAX_ID = 0xfffffffe; // (uid_t)-1 means "leave unchanged" to chown(2)
 
@@ -237,11 +230,12 @@ export async function unpackLayer(options: UnpackOptions): Promise<UnpackResult>
       try { writer?.finish(); } catch (error) { settle(error); return; }
       settle();
     });
+    // Closed without 'end' (the pipeline failed elsewhere): release the file descriptor.
+    content.on('close', () => settle(new Error('the layer stream stopped in the middle of this entry')));
   });
 
   try {
-    await pipeline(fs.createReadStream(blobPath, { highWaterMark: READ_CHUNK_BYTES }), counting, createDecompressor(compression),
-      ...(process.env.NORA ? [] : [new ReadAhead()]), hashing, extractor);
+    await pipeline(fs.createReadStream(blobPath), counting, createDecompressor(compression), hashing, extractor);
   } catch (error) {
     if (error instanceof MiniboxError) throw error;
     const claimed = compressionFromMediaType(mediaType);
