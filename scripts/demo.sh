@@ -8,7 +8,10 @@ minibox=./bin/minibox
 work=$(mktemp -d /tmp/minibox-demo.XXXXXX)
 registry_pid=
 cleanup() {
-  [ -n "$registry_pid" ] && kill "$registry_pid" 2>/dev/null && wait "$registry_pid" 2>/dev/null
+  if [ -n "$registry_pid" ]; then
+    kill "$registry_pid" 2>/dev/null || true
+    wait "$registry_pid" 2>/dev/null || true # the registry's SIGTERM status is not the demo's
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
