@@ -13,12 +13,16 @@ import { tryLock } from './sys/flock.js';
 
 export type LockMode = 'exclusive' | 'shared';
 
+/** The image store's lock: every pull (and `run`, between finding an image and recording the
+ * container) holds it shared; `image prune`/`rmi` garbage collection takes it exclusively. */
+export const STORE_LOCK = 'store';
+
 export async function withLock<T>(locksDir: string, name: string, fn: () => Promise<T>, mode: LockMode = 'exclusive'): Promise<T> {
   fs.mkdirSync(locksDir, { recursive: true });
   const file = path.join(locksDir, `${name.replace(/[^A-Za-z0-9._-]/g, '_')}.lock`);
   const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600); // libuv opens every fd close-on-exec
   try {
-    let wait = 5;
+    let wait = 1; // most waits are short (another command's state update): look again soon
     while (!tryLock(fd, mode === 'exclusive', file)) {
       await sleep(wait);
       wait = Math.min(wait * 2, 100);

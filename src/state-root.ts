@@ -15,6 +15,7 @@
  * Everything that appears under `blobs/` or `layers/` was first written under `tmp/` and then
  * renamed into place, so a crash never leaves a half-written blob or layer where it can be used.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 
 export const DEFAULT_ROOT = '/var/lib/minibox';
@@ -40,4 +41,17 @@ export class StateRoot {
   get networks(): string { return path.join(this.dir, 'networks'); }
   get tmp(): string { return path.join(this.dir, 'tmp'); }
   get locks(): string { return path.join(this.dir, 'locks'); }
+
+  /**
+   * Creates the root (0711: others may pass through, not list) and the directories that hold
+   * image and container files (0700). Image layers can carry setuid-root programs and device
+   * nodes: no other user of the host may reach them through the state root.
+   */
+  prepare(): this {
+    fs.mkdirSync(this.dir, { recursive: true, mode: 0o711 });
+    for (const dir of [this.blobs, this.layers, this.images, this.mounts, this.containers, this.volumes, this.tmp, this.locks]) {
+      fs.mkdirSync(dir, { mode: 0o700, recursive: true });
+    }
+    return this;
+  }
 }

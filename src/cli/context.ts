@@ -14,7 +14,7 @@ export interface CliContext {
 export function contextOf(command: Command): CliContext {
   const options = command.optsWithGlobals<{ root?: string; insecureRegistry?: string[] }>();
   return {
-    root: new StateRoot(resolveStateRoot(options.root)),
+    root: new StateRoot(resolveStateRoot(options.root)).prepare(),
     insecureRegistries: [...loadConfig().insecureRegistries, ...(options.insecureRegistry ?? [])],
   };
 }

@@ -9,21 +9,44 @@
  */
 import { Command, CommanderError } from 'commander';
 import { MiniboxError, ExitCode, describeError } from '../errors.js';
-import { registerLifecycleCommands } from './commands/container.js';
-import { registerDoctorCommand } from './commands/doctor.js';
-import { registerImageCommands } from './commands/images.js';
-import { registerLoginCommands } from './commands/login.js';
-import { registerNetworkCommands } from './commands/network.js';
-import { registerRunCommand } from './commands/run.js';
-import { registerVolumeCommands } from './commands/volume.js';
-import { registerExecCommand } from './commands/exec.js';
-import { registerTopCommand } from './commands/top.js';
-import { registerDiffCommand } from './commands/diff.js';
-import { registerStatsCommand } from './commands/stats.js';
-import { registerUpdateCommand } from './commands/update.js';
-import { registerPortCommand } from './commands/port.js';
 
-export function buildProgram(): Command {
+type Register = (program: Command) => void;
+
+/**
+ * Each module of src/cli/commands and the top-level commands it defines. Node spends more time
+ * loading a module graph than running most commands, so `minibox run` loads only commands/run.js
+ * (and what it needs), not the registry client, the unpacker or cli-progress. Help, an unknown
+ * command and the `container` group (to which several modules add) load all of them, in this order.
+ */
+const COMMAND_MODULES: { names: string[]; load: () => Promise<Register> }[] = [
+  { names: ['pull', 'images', 'rmi', 'tag', 'history', 'image'], load: async () => (await import('./commands/images.js')).registerImageCommands },
+  { names: ['login', 'logout'], load: async () => (await import('./commands/login.js')).registerLoginCommands },
+  { names: ['network'], load: async () => (await import('./commands/network.js')).registerNetworkCommands },
+  { names: ['run'], load: async () => (await import('./commands/run.js')).registerRunCommand },
+  { names: ['ps', 'logs', 'start', 'stop', 'restart', 'kill', 'wait', 'rm', 'inspect'], load: async () => (await import('./commands/container.js')).registerLifecycleCommands },
+  { names: ['volume'], load: async () => (await import('./commands/volume.js')).registerVolumeCommands },
+  { names: ['exec'], load: async () => (await import('./commands/exec.js')).registerExecCommand },
+  { names: ['top'], load: async () => (await import('./commands/top.js')).registerTopCommand },
+  { names: ['diff'], load: async () => (await import('./commands/diff.js')).registerDiffCommand },
+  { names: ['port'], load: async () => (await import('./commands/port.js')).registerPortCommand },
+  { names: ['doctor'], load: async () => (await import('./commands/doctor.js')).registerDoctorCommand },
+  { names: ['stats'], load: async () => (await import('./commands/stats.js')).registerStatsCommand },
+  { names: ['update'], load: async () => (await import('./commands/update.js')).registerUpdateCommand },
+];
+
+/** The first word of argv that is a command (skipping the global options and their values). */
+function commandWord(argv: string[]): string | undefined {
+  const takesValue = new Set(['--root', '--insecure-registry']);
+  for (let i = 2; i < argv.length; i++) {
+    const word = argv[i]!;
+    if (takesValue.has(word)) { i++; continue; }
+    if (!word.startsWith('-')) return word;
+  }
+  return undefined;
+}
+
+/** The program with every command (argv given: only the module that defines argv's command). */
+export async function buildProgram(argv?: string[]): Promise<Command> {
   const program = new Command();
   program
     .name('minibox')
@@ -35,19 +58,10 @@ export function buildProgram(): Command {
     .enablePositionalOptions() // `run IMAGE CMD -x`: options after the image belong to CMD
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text) });
-  registerImageCommands(program);
-  registerLoginCommands(program);
-  registerNetworkCommands(program);
-  registerRunCommand(program);
-  registerLifecycleCommands(program);
-  registerVolumeCommands(program);
-  registerExecCommand(program);
-  registerTopCommand(program);
-  registerDiffCommand(program);
-  registerPortCommand(program);
-  registerDoctorCommand(program);
-  registerStatsCommand(program);
-  registerUpdateCommand(program);
+  const word = argv ? commandWord(argv) : undefined;
+  const versionOnly = argv !== undefined && word === undefined && (argv.includes('--version') || argv.includes('-V'));
+  const only = COMMAND_MODULES.filter((module) => word !== undefined && module.names.includes(word));
+  for (const module of versionOnly ? [] : only.length === 1 ? only : COMMAND_MODULES) (await module.load())(program);
   return program;
 }
 
@@ -56,8 +70,8 @@ function collect(value: string, previous: string[]): string[] {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
   try {
+    const program = await buildProgram(argv);
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {

@@ -9,8 +9,6 @@
  */
 import { NotFoundError, UsageError } from '../errors.js';
 import type { ContainerConfig } from '../image/oci.js';
-import { pullImage } from '../image/pull.js';
-import { reporterFor } from '../image/pull-progress.js';
 import { parseReference } from '../image/reference.js';
 import { ImageStore, type ImageRecord } from '../image/store/images.js';
 import type { StateRoot } from '../state-root.js';
@@ -61,6 +59,8 @@ export async function findImageForRun(root: StateRoot, reference: string, option
     parseReference(reference); // a malformed name is a usage error before any network traffic
     if (policy === 'never') throw new NotFoundError(`No such image: ${reference} (and --pull never forbids pulling it)`);
     if (policy === 'missing' && !options.quiet) process.stderr.write(`Unable to find image '${reference}' locally\n`);
+    // Loaded only when a pull happens: the registry client and unpacker are most of the CLI's start-up.
+    const [{ pullImage }, { reporterFor }] = await Promise.all([import('../image/pull.js'), import('../image/pull-progress.js')]);
     const reporter = reporterFor(process.stderr, options.quiet ?? false);
     const pulled = await pullImage(root, reference, {
       reporter,

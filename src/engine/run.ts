@@ -18,8 +18,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { MiniboxError, ExitCode } from '../errors.js';
-import { withLock } from '../lock.js';
-import { STORE_LOCK } from '../image/pull.js';
+import { STORE_LOCK, withLock } from '../lock.js';
 import type { StateRoot } from '../state-root.js';
 import { runContainer, type RunOptions as RuntimeOptions } from '../runtime/index.js';
 import { ContainerStore, type ContainerPaths } from './container-store.js';

@@ -173,7 +173,9 @@ export function namespacesFor(network: NetworkMode): { type: NamespaceType }[] {
 /** The file systems every Docker container gets (moby oci/defaults.go), in mount order. */
 export const DEFAULT_MOUNTS: SpecMount[] = [
   { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
-  { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+  // nodev: the allowed device files are bind mounts of the host's nodes (runtime/devices.ts);
+  // anything else made here with mknod cannot be opened.
+  { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'strictatime', 'mode=755', 'size=65536k'] },
   { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
   { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
   // The container's own cgroup (its cgroup namespace's root), read-only, as Docker shows it.
@@ -182,8 +184,13 @@ export const DEFAULT_MOUNTS: SpecMount[] = [
   { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=67108864'] },
 ];
 
+/**
+ * A bind mount of a host path. `nodev`: a device node inside it (one the container made with
+ * mknod, or one already there) cannot be opened — minibox has no device cgroup to allow-list
+ * devices, so no writable mount may honour device nodes (see runtime/devices.ts).
+ */
 export function bindMount(source: string, destination: string, readOnly: boolean): SpecMount {
-  return { destination, type: 'bind', source, options: ['rbind', 'rprivate', ...(readOnly ? ['ro'] : [])] };
+  return { destination, type: 'bind', source, options: ['rbind', 'rprivate', 'nodev', ...(readOnly ? ['ro'] : [])] };
 }
 
 /** Parents before children: `/data` must be mounted before `/data/cache`. */

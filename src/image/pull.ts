@@ -16,7 +16,7 @@
  */
 import fs from 'node:fs';
 import { MiniboxError } from '../errors.js';
-import { withLock } from '../lock.js';
+import { STORE_LOCK, withLock } from '../lock.js';
 import type { StateRoot } from '../state-root.js';
 import { shortId } from './digest.js';
 import type { Descriptor, ImageConfig, ImageManifest } from './oci.js';
@@ -46,8 +46,7 @@ export interface PullResult {
   changed: boolean;
 }
 
-/** The shared lock every pull holds; `image prune`/`rmi` garbage collection takes it exclusively. */
-export const STORE_LOCK = 'store';
+export { STORE_LOCK }; // defined in lock.ts so that `run` need not load the puller to take it
 
 export async function pullImage(root: StateRoot, name: string, options: PullOptions = {}): Promise<PullResult> {
   const reference = parseReference(name);

@@ -24,8 +24,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { StateRoot } from '../state-root.js';
 import { parseSubnet } from './cidr.js';
-import { ensureBridge, linkExists, removeBridge } from './bridge.js';
-import { addRule, deleteRule, networkRules, portRule, type FirewallRule } from './firewall.js';
+import { ensureBridge, removeBridge } from './bridge.js';
+import { addRule, addRules, deleteRule, deleteRules, networkRules, portRule, type FirewallRule } from './firewall.js';
 import { enableForwarding, restoreForwardingIfUnused, withHostNetworkLock } from './host-state.js';
 import { renderHostsFile, rewriteInPlace, type HostsMember } from './hosts.js';
 import { allocateAddress, readAllocations, releaseAddress } from './ipam.js';
@@ -118,7 +118,7 @@ export async function attachContainer(root: StateRoot, request: AttachRequest): 
       });
 
       if (await ensureBridge(root, network)) enableForwarding();
-      for (const rule of networkRules(network)) await addRule(rule);
+      await addRules(networkRules(network));
 
       const ports = await resolveHostPorts(request.ports ?? []);
       const subnet = parseSubnet(network.Subnet);
@@ -179,7 +179,7 @@ async function detachLocked(root: StateRoot, id: string): Promise<void> {
     if (!endpoint && !hasAddress) continue;
     if (endpoint) {
       for (const rule of endpoint.Rules) await deleteRule(rule);
-      if (await linkExists(endpoint.HostVeth)) await deleteVeth(endpoint.HostVeth);
+      await deleteVeth(endpoint.HostVeth); // usually gone already: it died with the container's namespace
       fs.rmSync(file, { force: true });
     }
     await releaseAddress(root, network.Name, id);
@@ -192,7 +192,7 @@ async function detachLocked(root: StateRoot, id: string): Promise<void> {
 async function removeNetworkPlumbingIfUnused(network: NetworkRecord, root: StateRoot): Promise<void> {
   if (Object.keys(readAllocations(root, network.Name)).length > 0) return;
   // Reverse order: a chain that another rule still jumps to cannot be deleted.
-  for (const rule of networkRules(network).reverse()) await deleteRule(rule);
+  await deleteRules(networkRules(network).reverse());
   await removeBridge(network);
   await restoreForwardingIfUnused();
 }

@@ -22,7 +22,7 @@
 import { MiniboxError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import { parseSubnet } from './cidr.js';
-import { ip, netStep, runProgram, tryNetStep } from './command.js';
+import { BatchError, deleteLink, ip, ipBatch, runProgram } from './command.js';
 import { writeSysctl } from './host-state.js';
 import { checkSubnetFree, type NetworkRecord } from './networks.js';
 
@@ -35,12 +35,14 @@ function ownerTag(root: StateRoot, network: NetworkRecord): string {
   return `minibox network ${network.Id.slice(0, 12)} (${network.Name}) of ${root.dir}`.slice(0, 255);
 }
 
+/** The bridge's alias, '' when it has none, or undefined when there is no such device (one `ip`). */
 async function bridgeOwner(device: string): Promise<string | undefined> {
   const result = await runProgram(ip('-j', 'link', 'show', 'dev', device));
+  if (result.code !== 0) return undefined;
   try {
-    return (JSON.parse(result.stdout) as { ifalias?: string }[])[0]?.ifalias;
+    return (JSON.parse(result.stdout) as { ifalias?: string }[])[0]?.ifalias ?? '';
   } catch {
-    return undefined;
+    return '';
   }
 }
 
@@ -50,9 +52,9 @@ async function bridgeOwner(device: string): Promise<string | undefined> {
  */
 export async function ensureBridge(root: StateRoot, network: NetworkRecord): Promise<boolean> {
   const owner = ownerTag(root, network);
-  if (await linkExists(network.Bridge)) {
+  const found = await bridgeOwner(network.Bridge);
+  if (found !== undefined) {
     // Device names are host-wide, state roots are not: never share one bridge between two ledgers.
-    const found = await bridgeOwner(network.Bridge);
     if (found !== owner) {
       throw new MiniboxError(`bridge ${network.Bridge} already exists and does not belong to network ${network.Name} of ${root.dir}`
         + `${found ? ` (it is ${found})` : ''}: remove it, or set MINIBOX_BRIDGE_NAME and MINIBOX_BRIDGE_SUBNET for a second state root`);
@@ -63,16 +65,19 @@ export async function ensureBridge(root: StateRoot, network: NetworkRecord): Pro
   // Host routes may have changed since the network was created: check again before adding ours.
   await checkSubnetFree(root, subnet, network.Name, network.Bridge);
   const why = { bridge: network.Bridge, network: network.Name };
-  await netStep('net.bridge', ip('link', 'add', network.Bridge, 'type', 'bridge'), { ...why, action: 'create' });
+  const address = `${network.Gateway}/${subnet.prefix}`;
   try {
-    await netStep('net.bridge', ip('addr', 'add', `${network.Gateway}/${subnet.prefix}`, 'dev', network.Bridge),
-      { ...why, action: 'address', address: `${network.Gateway}/${subnet.prefix}` });
-    await netStep('net.bridge', ip('link', 'set', network.Bridge, 'alias', owner), { ...why, action: 'label' });
-    await netStep('net.bridge', ip('link', 'set', network.Bridge, 'up'), { ...why, action: 'up' });
+    await ipBatch([
+      { step: 'net.bridge', words: ['link', 'add', network.Bridge, 'type', 'bridge'], args: { ...why, action: 'create' } },
+      { step: 'net.bridge', words: ['addr', 'add', address, 'dev', network.Bridge], args: { ...why, action: 'address', address } },
+      { step: 'net.bridge', words: ['link', 'set', network.Bridge, 'alias', owner], args: { ...why, action: 'label' } },
+      { step: 'net.bridge', words: ['link', 'set', network.Bridge, 'up'], args: { ...why, action: 'up' } },
+    ]);
     writeSysctl(`/proc/sys/net/ipv4/conf/${network.Bridge}/route_localnet`, '1',
       'let packets from 127.0.0.1 (published ports used from the host itself) leave through this bridge');
   } catch (error) {
-    await removeBridge(network);
+    // Not when the bridge could not be created: a device of that name appeared meanwhile.
+    if (!(error instanceof BatchError && error.done === 0)) await removeBridge(network);
     throw error;
   }
   return true;
@@ -80,6 +85,5 @@ export async function ensureBridge(root: StateRoot, network: NetworkRecord): Pro
 
 /** Deletes the bridge (its route and route_localnet setting go with it); missing is fine. */
 export async function removeBridge(network: NetworkRecord): Promise<void> {
-  if (!(await linkExists(network.Bridge))) return;
-  await tryNetStep('net.bridge', ip('link', 'del', network.Bridge), { bridge: network.Bridge, network: network.Name, action: 'delete' });
+  await deleteLink(network.Bridge, 'net.bridge', { bridge: network.Bridge, network: network.Name, action: 'delete' });
 }

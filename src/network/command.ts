@@ -14,6 +14,12 @@
  * These are not system calls Node lacks, so they do not go through src/sys; each one is still
  * published as a trace step (`net.veth`, `net.nat`…) so `--trace` and `--explain` see it.
  *
+ * Each program start costs a few milliseconds, and a container start used to make ~30 of them,
+ * so related steps go to one process: `ip -batch -` reads one `ip` command per line from stdin
+ * (`nsenter … ip -batch -` does all the steps inside a namespace at once), and
+ * `iptables-restore --noflush` applies a whole set of rules in one transaction (firewall.ts).
+ * Every line is still published as its own step, with the command a student would type.
+ *
  * Try: `minibox --root /tmp/r network create demo`, then `ip -d link show type bridge`.
  */
 import { spawn } from 'node:child_process';
@@ -62,6 +68,14 @@ export async function tryNetStep(step: string, argv: string[], args: Record<stri
   return result.code === 0;
 }
 
+/** `ip link del DEVICE`, published as a step unless the device was already gone. */
+export async function deleteLink(device: string, step: string, args: Record<string, unknown>): Promise<void> {
+  const argv = ip('link', 'del', device);
+  const result = await runProgram(argv);
+  if (result.code !== 0 && /Cannot find device/.test(result.stderr)) return;
+  publishStep(step, { ...args, command: argv.join(' ') }, result.code === 0 ? undefined : result.stderr.trim());
+}
+
 /** `ip ARGS…` on the host (the engine's network namespace). */
 export function ip(...args: string[]): string[] {
   return ['ip', ...args];
@@ -75,4 +89,38 @@ export function ipIn(pid: number, ...args: string[]): string[] {
 /** `iptables -w -t TABLE ARGS…`; -w waits for another iptables to finish instead of failing. */
 export function iptables(table: 'nat' | 'filter', ...args: string[]): string[] {
   return ['iptables', '-w', '-t', table, ...args];
+}
+
+/** One line of an `ip -batch` (the `ip` words after `ip`) and the step it publishes. */
+export interface BatchLine { step: string; words: string[]; args: Record<string, unknown> }
+
+/** A word as `ip -batch` reads it: quoted when it holds spaces or quotes. */
+export function batchWord(word: string): string {
+  return /^[^\s"'\\]+$/.test(word) ? word : `"${word.replace(/(["\\])/g, '\\$1')}"`;
+}
+
+/**
+ * Runs several `ip` commands in one process (`ip -batch -`, inside process `pid`'s network
+ * namespace when given). ip stops at the first failing line and names it ("Command failed -:N");
+ * the lines before it are published as done, that one as failed, and a MiniboxError names it.
+ */
+export async function ipBatch(lines: BatchLine[], pid?: number): Promise<void> {
+  if (lines.length === 0) return;
+  const argv = pid === undefined ? ['ip', '-batch', '-'] : ['nsenter', `--net=/proc/${pid}/ns/net`, 'ip', '-batch', '-'];
+  const result = await runProgram(argv, `${lines.map((line) => line.words.map(batchWord).join(' ')).join('\n')}\n`);
+  const failedAt = result.code === 0 ? lines.length : Number(/Command failed -:(\d+)/.exec(result.stderr)?.[1] ?? '1') - 1;
+  const command = (line: BatchLine): string => (pid === undefined ? ip(...line.words) : ipIn(pid, ...line.words)).join(' ');
+  for (const line of lines.slice(0, failedAt)) publishStep(line.step, { ...line.args, command: command(line) });
+  if (result.code === 0) return;
+  const line = lines[Math.min(failedAt, lines.length - 1)]!;
+  const failure = result.stderr.trim().split('\n').find((text) => !text.startsWith('Command failed')) ?? `exit ${result.code}`;
+  publishStep(line.step, { ...line.args, command: command(line) }, failure);
+  throw new BatchError(`${line.step}: \`${command(line)}\` failed: ${failure}`, failedAt, pid === undefined);
+}
+
+/** A failed `ip -batch`: the `done` lines before the failing one took effect (on the host, or inside a namespace). */
+export class BatchError extends MiniboxError {
+  constructor(message: string, readonly done: number, readonly hostSide: boolean) {
+    super(message);
+  }
 }

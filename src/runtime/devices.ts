@@ -1,20 +1,25 @@
 /**
- * devices.ts — the few device files a container's /dev holds.
+ * devices.ts — the few device files a container's /dev holds, and why it can have no others.
  *
  * /dev in a container is a fresh tmpfs: empty. The runtime-spec requires null, zero, full,
  * random, urandom, tty and ptmx; runc adds the /dev/fd and std{in,out,err} symlinks that shells
  * use. A device file is only a name for a (type, major, minor) triple — the kernel driver behind
- * 1:3 is "null" wherever the node lives. We create nodes with mknod(2); where that is not allowed
- * we bind-mount the host's node instead. /dev/ptmx points into the container's own devpts, so
- * ptys opened inside never show up on the host.
+ * 8:0 is the host's first disk wherever the node lives. Docker keeps CAP_MKNOD in its default
+ * capabilities and relies on the *device cgroup* to refuse opening anything but an allow-list.
+ * minibox has no device cgroup (it never writes to a host's v1 hierarchy, and v2 needs a BPF
+ * program), so it closes the door differently: every writable mount a container gets (its root,
+ * /dev, volumes, tmpfs) is mounted `nodev`, where the kernel refuses to open any device node.
+ * The allowed devices are bind mounts of the host's own nodes — a bind mount keeps the flags of
+ * the mount it comes from (the host's /dev), so these, and only these, open.
+ * /dev/ptmx points into the container's own devpts, so ptys opened inside never show up on the host.
  *
- * Try: `ls -l /dev` in a container, and compare the `1, 3` of /dev/null with the host's.
+ * Try: in a container, `mknod /tmp/disk b 8 0 && head -c1 /tmp/disk` → Permission denied.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { mknod } from '../sys/fs.js';
 import { mount, MS } from '../sys/mount.js';
-import { SysError } from '../sys/errors.js';
+import { MiniboxError } from '../errors.js';
 import { DEFAULT_DEVICES } from './defaults.js';
 import type { SpecDevice } from './spec.js';
 import { ensureMountTarget, resolveInRoot } from './resolve-in-root.js';
@@ -33,17 +38,30 @@ function createDevice(rootfs: string, device: SpecDevice): void {
   const target = resolveInRoot(rootfs, device.path);
   fs.rmSync(target, { force: true });
   const kind = device.type === 'b' ? 'block' : device.type === 'p' ? 'fifo' : 'char';
-  const mode = device.fileMode ?? 0o666;
-  try {
-    mknod(target, kind, mode, device.major ?? 0, device.minor ?? 0);
-    fs.chmodSync(target, mode & 0o7777); // mknod's mode is filtered by the umask
-    if (device.uid !== undefined || device.gid !== undefined) fs.chownSync(target, device.uid ?? 0, device.gid ?? 0);
-  } catch (error) {
-    if (!(error instanceof SysError && error.code === 'EPERM') || !fs.existsSync(device.path)) throw error;
-    // Not allowed to create device nodes here: show the host's node through a bind mount.
-    fs.writeFileSync(target, '');
-    mount({ source: device.path, target, fstype: null, flags: MS.BIND });
+  if (kind === 'fifo') {
+    mknod(target, kind, device.fileMode ?? 0o666, 0, 0); // a fifo is no device: nodev does not apply
+    return;
   }
+  if (!isHostNode(device)) {
+    throw new MiniboxError(`device ${device.path} (${device.type} ${device.major}:${device.minor}) is not on the host at that path; minibox can only pass through the host's own device nodes`);
+  }
+  // The host's node, bind-mounted onto an empty file: it opens, although /dev is nodev.
+  fs.writeFileSync(target, '');
+  mount({ source: device.path, target, fstype: null, flags: MS.BIND });
+}
+
+/** True when the host has a node of the same type and number at the same path. */
+function isHostNode(device: SpecDevice): boolean {
+  let stat;
+  try {
+    stat = fs.statSync(device.path);
+  } catch {
+    return false;
+  }
+  const rightType = device.type === 'b' ? stat.isBlockDevice() : stat.isCharacterDevice();
+  const major = Math.floor(stat.rdev / 256) & 0xfff;
+  const minor = (stat.rdev & 0xff) | (Math.floor(stat.rdev / 4096) & 0xfff00);
+  return rightType && major === (device.major ?? 0) && minor === (device.minor ?? 0);
 }
 
 /** /dev/fd, /dev/std{in,out,err}, /dev/ptmx → pts/ptmx, and /dev/core like runc. */

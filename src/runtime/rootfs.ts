@@ -37,9 +37,11 @@ export function mountRootfs(spec: RuntimeSpec, rootfs: string): void {
     const workdir = annotations[OVERLAY_ANNOTATIONS.workdir];
     const options = [`lowerdir=${lowerdir}`];
     if (upperdir && workdir) options.push(`upperdir=${upperdir}`, `workdir=${workdir}`);
-    mount({ source: 'overlay', target: rootfs, fstype: 'overlay', data: options.join(',') });
+    // nodev: device nodes in the image or made by the container cannot be opened (devices.ts).
+    mount({ source: 'overlay', target: rootfs, fstype: 'overlay', flags: MS.NODEV, data: options.join(',') });
   } else {
     mount({ source: rootfs, target: rootfs, fstype: null, flags: MS.BIND | MS.REC });
+    mount({ source: null, target: rootfs, fstype: null, flags: MS.REMOUNT | MS.BIND | MS.NODEV });
   }
   const propagation = spec.linux?.rootfsPropagation;
   if (propagation) {

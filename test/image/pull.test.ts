@@ -78,6 +78,10 @@ describe('pull', () => {
     const layerDir = store.layerDir(image.layers[0]!.diffId);
     expect(fs.readlinkSync(path.join(layerDir, 'bin/sh'))).toBe('busybox');
     expect(fs.statSync(path.join(layerDir, 'bin/busybox')).mode & 0o111).not.toBe(0);
+    // Layers may hold setuid programs and device nodes: no other host user may reach them.
+    for (const dir of ['layers', 'blobs', 'tmp', 'containers', 'volumes']) {
+      expect(fs.statSync(path.join(root, dir)).mode & 0o777, dir).toBe(0o700);
+    }
     expectConsistentStore(root);
 
     const again = minibox(root, ['pull', `${registry.host}/test/busybox:latest`]);

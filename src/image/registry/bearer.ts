@@ -14,6 +14,7 @@ import { MiniboxError } from '../../errors.js';
 import { basicAuthorization } from './basic.js';
 import type { AuthChallenge } from './challenge.js';
 import type { Credentials } from './credentials.js';
+import { isLoopbackHost } from './ping.js';
 import type { Transport } from './transport.js';
 
 export interface TokenRequest {
@@ -33,6 +34,11 @@ export async function fetchBearerToken(transport: Transport, request: TokenReque
     url = new URL(realm);
   } catch {
     throw new MiniboxError(`registry ${request.registry} gave an invalid token realm URL`);
+  }
+  // The realm is named by the registry and may be any host: a password goes there only over
+  // HTTPS, or to a token server on this machine.
+  if (request.credentials && url.protocol !== 'https:' && !isLoopbackHost(url.host)) {
+    throw new MiniboxError(`the token server ${url.host} named by ${request.registry} uses plain ${url.protocol.replace(':', '').toUpperCase()}; minibox will not send your password to it (the registry must name an https:// token realm)`);
   }
   if (request.challenge.params.service) url.searchParams.set('service', request.challenge.params.service);
   if (request.scope) url.searchParams.set('scope', request.scope);
