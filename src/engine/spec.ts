@@ -173,9 +173,7 @@ export function namespacesFor(network: NetworkMode): { type: NamespaceType }[] {
 /** The file systems every Docker container gets (moby oci/defaults.go), in mount order. */
 export const DEFAULT_MOUNTS: SpecMount[] = [
   { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
-  // nodev: the allowed device files are bind mounts of the host's nodes (runtime/devices.ts);
-  // anything else made here with mknod cannot be opened.
-  { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'strictatime', 'mode=755', 'size=65536k'] },
+  { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
   { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
   { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
   // The container's own cgroup (its cgroup namespace's root), read-only, as Docker shows it.

@@ -116,10 +116,17 @@ export function describeEvent(event: SysEvent): string | undefined {
   }
 }
 
-/** Narrates a stream of events; collapses runs of bounding-set drops into one sentence. */
+/** A bind of one of the host's device nodes into the container's /dev (runtime/devices.ts). */
+function isDeviceBind(event: SysEvent): boolean {
+  const source = str(event.args.source);
+  return event.call === 'mount' && str(event.args.flags) === 'MS_BIND' && source.startsWith('/dev/') && str(event.args.target).endsWith(source);
+}
+
+/** Narrates a stream of events; collapses runs of capability drops and device binds into one sentence each. */
 export function createNarrator(write: (sentence: string) => void): { event(event: SysEvent): void; flush(): void } {
   const dropped: string[] = [];
   const nodes: string[] = [];
+  const devices: string[] = [];
   const flush = (): void => {
     if (dropped.length > 0) {
       write(`prctl(PR_CAPBSET_DROP) ×${dropped.length}: capabilities removed for good from this process and all it runs — ${dropped.join(', ')}`);
@@ -129,11 +136,19 @@ export function createNarrator(write: (sentence: string) => void): { event(event
       write(`mknod ${nodes.join(', ')}: device nodes; the kernel picks the driver by the numbers, not the name`);
       nodes.length = 0;
     }
+    if (devices.length > 0) {
+      write(`devices ${devices.join(', ')}: the host's own nodes, bind-mounted; /dev is nodev, so no other device node (one made with mknod) can be opened`);
+      devices.length = 0;
+    }
   };
   return {
     event(event) {
       if (event.call === 'prctl' && event.args.option === 'PR_CAPBSET_DROP' && !event.error) {
         dropped.push(str(event.args.capability));
+        return;
+      }
+      if (isDeviceBind(event) && !event.error) {
+        devices.push(str(event.args.source));
         return;
       }
       if (event.call === 'mknod' && !event.error) {

@@ -79,16 +79,23 @@ export function mountFromSpec(rootfs: string, entry: SpecMount): void {
     try {
       mount({ source: 'cgroup2', target, fstype: 'cgroup2', flags: flags | MS.RDONLY });
     } catch (error) {
+      // Whatever is below (a host view of /sys) must not stay reachable: hide it instead.
       publishStep('skip-mount', { destination: entry.destination, reason: (error as Error).message });
+      mount({ source: 'tmpfs', target, fstype: 'tmpfs', flags: MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, data: 'size=0' });
     }
     return;
   }
+  // minibox has no device cgroup: its /dev is always nodev, and the allowed devices are binds of
+  // the host's nodes (devices.ts). (runc, which has a device cgroup, can honour the spec as it is.)
+  const deviceFlags = entry.destination === '/dev' && type === 'tmpfs' ? MS.NODEV : 0;
   try {
-    mount({ source: entry.source ?? type, target, fstype: type, flags, data });
+    mount({ source: entry.source ?? type, target, fstype: type, flags: flags | deviceFlags, data });
   } catch (error) {
-    // sysfs may be refused outside a new network namespace: show the host's /sys read-only, as runc does.
+    // sysfs may be refused outside a new network namespace: show the host's /sys read-only, as
+    // runc does — without MS_REC, so the host's submounts (its cgroup trees, bpf, securityfs)
+    // are not carried along, writable, into the container.
     if (type === 'sysfs' && error instanceof SysError && error.code === 'EPERM') {
-      mount({ source: '/sys', target, fstype: null, flags: MS.BIND | MS.REC });
+      mount({ source: '/sys', target, fstype: null, flags: MS.BIND });
       mount({ source: null, target, fstype: null, flags: MS.REMOUNT | MS.BIND | MS.RDONLY | (flags & ~MS.RDONLY) });
       return;
     }

@@ -105,7 +105,7 @@ describe('the runtime spec', () => {
 
   it('mounts Docker\'s defaults, the etc files, then user mounts parents first; a user mount replaces a default', () => {
     const destinations = spec.mounts!.map((m) => m.destination);
-    expect(destinations).toEqual(['/proc', '/dev', '/dev/pts', '/sys', '/dev/mqueue', '/etc/resolv.conf', '/etc/hostname', '/etc/hosts', '/data', '/data/cache', '/dev/shm']);
+    expect(destinations).toEqual(['/proc', '/dev', '/dev/pts', '/sys', '/sys/fs/cgroup', '/dev/mqueue', '/etc/resolv.conf', '/etc/hostname', '/etc/hosts', '/data', '/data/cache', '/dev/shm']);
     expect(spec.mounts!.find((m) => m.destination === '/dev/shm')!.options).toEqual(['size=1g']);
   });
 

@@ -28,7 +28,7 @@ describe('--explain and --trace tell the story of a container\'s start', () => {
       /mount overlay on .*rootfs: lower = 1 image layer \(read-only\), upper = this container's writable layer/,
       /mount proc on .*\/proc: `ps` inside now sees only the container's processes/,
       /mount devpts on .*\/dev\/pts/,
-      /mknod .*\/dev\/null \(char 1:3\), .*: device nodes/,
+      /devices \/dev\/null, \/dev\/zero, .*: the host's own nodes, bind-mounted; \/dev is nodev/,
       /pivot_root: \/ is now the image/,
       /detach the host's old root/,
       /mask \/proc\/keys/,
