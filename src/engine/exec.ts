@@ -20,6 +20,7 @@ import path from 'node:path';
 import { MiniboxError, UsageError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import { runExecProcess } from '../runtime/exec-process.js';
+import { addProcess, cgroupMode, containerCgroupPath } from '../cgroups/index.js';
 import { resolveInRoot } from '../runtime/resolve-in-root.js';
 import type { RuntimeSpec } from '../runtime/spec.js';
 import { ContainerStore, type ContainerRecord } from './container-store.js';
@@ -121,6 +122,7 @@ export async function execInContainer(root: StateRoot, request: ExecRequest): Pr
     tty: request.tty ?? false,
     interactive: request.interactive ?? false,
     detach: request.detach ?? false,
+    joinCgroup: containerCgroupFor(record.Id),
   };
   try {
     return await runExecProcess(options);
@@ -131,4 +133,16 @@ export async function execInContainer(root: StateRoot, request: ExecRequest): Pr
     }
     throw error;
   }
+}
+
+/**
+ * How the exec'd process joins the container's cgroup: only minibox's own directory for this
+ * container, only on a cgroup v2 host, and only when it exists (no limits, no cgroup on a
+ * hybrid host) — minibox never writes anywhere else in a cgroup tree.
+ */
+function containerCgroupFor(id: string): ((pid: number) => void) | undefined {
+  if (cgroupMode() !== 'unified') return undefined;
+  const cgroup = { id, path: containerCgroupPath(id) };
+  if (!fs.existsSync(cgroup.path)) return undefined;
+  return (pid) => addProcess(cgroup, pid);
 }

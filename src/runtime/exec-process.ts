@@ -7,7 +7,7 @@
  *   1. opens the container's PID namespace and setns(CLONE_NEWPID) — which, like unshare, only
  *      places the caller's *next children* there — starts the exec stage (exec-stage.ts), and
  *      returns to its own PID namespace at once;
- *   2. moves the stage into the container's cgroups (writing its PID to each cgroup.procs),
+ *   2. moves the stage into the container's cgroup (the engine says which: minibox's own, v2 only),
  *      so limits count the new process too — before it can run any of the user's code;
  *   3. sends the plan (namespaces to join, user, capabilities, env, cwd, pty) on fd 3;
  *   4. reads end-of-file on fd 4 (close-on-exec): the program runs — or an error with 126/127;
@@ -66,6 +66,8 @@ export interface ExecProcessOptions {
   interactive: boolean;
   /** Return as soon as the program runs; it keeps running without us. */
   detach: boolean;
+  /** Moves the stage into the container's cgroup (the engine knows where that is), if it has one. */
+  joinCgroup?: ((pid: number) => void) | undefined;
 }
 
 const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
@@ -90,41 +92,6 @@ function namespacesToJoin(pid: number): JoinedNamespace[] {
     } catch { /* this kernel lacks it for us: join theirs */ }
     return theirs !== ours;
   });
-}
-
-/**
- * The container's cgroup directories, one per hierarchy, from /proc/<pid>/cgroup and the cgroup
- * mounts in /proc/self/mountinfo. Only directories minibox made count (a path through a
- * `minibox…` directory, e.g. /minibox/<id>): a container without its own cgroup shares the
- * engine's, and the host's hierarchy is not ours to write to.
- */
-export function containerCgroupDirs(pid: number): string[] {
-  return cgroupDirsFrom(fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8'), fs.readFileSync('/proc/self/mountinfo', 'utf8'))
-    .filter((dir) => fs.existsSync(path.join(dir, 'cgroup.procs')));
-}
-
-/** The pure part: `/proc/PID/cgroup` lines (`id:controllers:path`) mapped onto cgroup mounts. */
-export function cgroupDirsFrom(procCgroup: string, mountinfo: string): string[] {
-  const mounts = mountinfo.split('\n').flatMap((line) => {
-    const [before, after] = line.split(' - ');
-    const mountPoint = before?.split(' ')[4];
-    const [fstype, , superOptions = ''] = (after ?? '').split(' ');
-    if (!mountPoint || (fstype !== 'cgroup' && fstype !== 'cgroup2')) return [];
-    return [{ mountPoint, version: fstype === 'cgroup2' ? 2 : 1, options: superOptions.split(',') }];
-  });
-  const dirs: string[] = [];
-  for (const line of procCgroup.split('\n')) {
-    const match = /^(\d+):([^:]*):(.*)$/.exec(line);
-    if (!match) continue;
-    const [, id, controllerList = '', cgroupPath = ''] = match;
-    if (!/(^|\/)minibox[^/]*\//.test(cgroupPath)) continue;
-    const controllers = controllerList.split(',').filter((c) => c !== '');
-    const mount = id === '0'
-      ? mounts.find((m) => m.version === 2)
-      : mounts.find((m) => m.version === 1 && controllers.every((c) => m.options.includes(c)));
-    if (mount) dirs.push(path.join(mount.mountPoint, cgroupPath));
-  }
-  return dirs;
 }
 
 /** Step 1: the stage starts as a child in the container's PID namespace. */
@@ -163,7 +130,6 @@ export async function runExecProcess(options: ExecProcessOptions): Promise<numbe
     ...(options.capabilities ? { capabilities: options.capabilities } : {}),
     noNewPrivileges: options.noNewPrivileges,
   };
-  const cgroupDirs = containerCgroupDirs(pid);
 
   let relay: TerminalRelay | undefined;
   if (options.tty && !options.detach) {
@@ -181,11 +147,11 @@ export async function runExecProcess(options: ExecProcessOptions): Promise<numbe
     relay?.stop();
     throw error;
   }
-  return await superviseExec(child, config, cgroupDirs, relay, options.detach);
+  return await superviseExec(child, config, options.joinCgroup, relay, options.detach);
 }
 
 /** Steps 2–5. */
-async function superviseExec(child: ChildProcess, config: ExecStageConfig, cgroupDirs: string[], relay: TerminalRelay | undefined, detach: boolean): Promise<number> {
+async function superviseExec(child: ChildProcess, config: ExecStageConfig, joinCgroup: ((pid: number) => void) | undefined, relay: TerminalRelay | undefined, detach: boolean): Promise<number> {
   const toChild = child.stdio[3] as NodeJS.WritableStream;
   const fromChild = child.stdio[4] as NodeJS.ReadableStream;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
@@ -205,12 +171,10 @@ async function superviseExec(child: ChildProcess, config: ExecStageConfig, cgrou
     const pid = child.pid;
     publishStep('spawn-exec', { pid });
     // Step 2. Writing a PID to cgroup.procs moves the whole process, all of Node's threads.
-    for (const dir of cgroupDirs) {
-      try {
-        fs.writeFileSync(path.join(dir, 'cgroup.procs'), String(pid));
-      } catch (error) {
-        throw new MiniboxError(`cannot join the container's cgroup ${dir}: ${describeError(error)}`);
-      }
+    try {
+      joinCgroup?.(pid);
+    } catch (error) {
+      throw new MiniboxError(`cannot join the container's cgroup: ${describeError(error)}`);
     }
     fromChild.on('data', messageSplitter((message: ChildMessage) => {
       if (message.type === 'event') publish({ ...message.event, pid });

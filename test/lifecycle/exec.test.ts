@@ -6,7 +6,6 @@ import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { killSession, tmux, waitForScreen } from '../helpers/tmux.js';
 import { bin } from '../helpers/minibox.js';
-import { cgroupDirsFrom } from '../../src/runtime/exec-process.js';
 import { LifecycleFixture, type RunningContainer } from './running-container.js';
 
 const fixture = new LifecycleFixture();
@@ -145,27 +144,5 @@ describe('exec -it through a real terminal', () => {
     } finally {
       killSession(session);
     }
-  });
-});
-
-describe('exec joins the container\'s own cgroups, never the host\'s', () => {
-  const mountinfo = [
-    '30 25 0:26 / /sys/fs/cgroup/unified rw,nosuid shared:10 - cgroup2 cgroup2 rw,nsdelegate',
-    '31 25 0:27 / /sys/fs/cgroup/memory rw,nosuid shared:11 - cgroup cgroup rw,memory',
-    '32 25 0:28 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid shared:12 - cgroup cgroup rw,cpu,cpuacct',
-    '33 25 0:29 / /sys/fs/cgroup/systemd rw,nosuid shared:13 - cgroup cgroup rw,xattr,name=systemd',
-  ].join('\n');
-
-  it('maps each hierarchy of a minibox cgroup to its mount', () => {
-    const procCgroup = '12:memory:/minibox/abc\n4:cpu,cpuacct:/minibox/abc\n1:name=systemd:/user.slice/session-1.scope\n0::/minibox/abc\n';
-    expect(cgroupDirsFrom(procCgroup, mountinfo)).toEqual([
-      '/sys/fs/cgroup/memory/minibox/abc',
-      '/sys/fs/cgroup/cpu,cpuacct/minibox/abc',
-      '/sys/fs/cgroup/unified/minibox/abc',
-    ]);
-  });
-
-  it('a container in the host\'s cgroups (no cgroup of its own) joins nothing', () => {
-    expect(cgroupDirsFrom('12:memory:/user.slice\n0::/user.slice/session-1.scope\n', mountinfo)).toEqual([]);
   });
 });

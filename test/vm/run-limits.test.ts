@@ -159,6 +159,19 @@ describe('minibox on a cgroup v2 machine', () => {
     }
   });
 
+  it('exec puts its process in the container\'s cgroup (its limits apply to it too)', () => {
+    const id = detached(['--memory', '64m', 'busybox', 'sleep', '1000']);
+    try {
+      const result = minibox(['exec', id.slice(0, 12), 'sh', '-c', 'cat /proc/self/cgroup; cat /sys/fs/cgroup/memory.max']);
+      expect(result.stderr).toBe('');
+      expect(result.stdout).toBe(`0::/\n${64 * 1024 * 1024}\n`);
+      const procs = cgroupFile(id, 'cgroup.procs').split('\n').filter(Boolean);
+      expect(procs.length).toBe(1); // the exec'd shell has exited; only the container's PID 1 is left
+    } finally {
+      removeForcefully(id);
+    }
+  });
+
   it('gives every container its own cgroup, even without limits, and removes it when the container exits', () => {
     const before = containerCgroups();
     const result = minibox(['run', '--network', 'host', '--rm', '--pull', 'never', 'busybox', 'sh', '-c', 'cat /proc/self/cgroup; cat /sys/fs/cgroup/cgroup.controllers']);
