@@ -21,6 +21,8 @@
  *            -i minibox0 -j ACCEPT, -o minibox0 -j ACCEPT   routed traffic to/from the bridge
  *   filter FORWARD → MINIBOX-ISOLATION-1 → MINIBOX-ISOLATION-2
  *            a packet from one minibox network to another is dropped: networks are isolated
+ *   filter INPUT   → MINIBOX-INPUT
+ *            -i minibox0 -d 127.0.0.0/8 (not a reply) -j DROP   see route_localnet below
  *
  * Published ports from the host itself (`curl 127.0.0.1:18081`): Docker's default is a userland
  * proxy (docker-proxy listening on the port). minibox uses the kernel path instead, which Docker
@@ -30,6 +32,10 @@
  * container could not answer 127.0.0.1 (that is its *own* loopback) — so the second MASQUERADE
  * rule gives such packets the bridge's address as source. Nothing has to keep running for a
  * detached container's ports to work, which is why no proxy process is needed.
+ * The price of route_localnet: the host would now also *accept* packets for 127.0.0.1 arriving
+ * on the bridge, so a container could reach services the host binds to localhost only (the
+ * CVE-2020-8558 class of bug). MINIBOX-INPUT drops them, letting through only replies to
+ * connections the host opened.
  *
  * Every rule carries a comment naming the network or container, so `iptables-save | grep minibox`
  * shows exactly what minibox added.
@@ -60,6 +66,7 @@ const CHAIN_JUMPS: Record<string, Jump[]> = {
   'MINIBOX-FORWARD': [{ table: 'filter', builtin: 'FORWARD', spec: ['-j', 'MINIBOX-FORWARD'] }],
   'MINIBOX-ISOLATION-1': [{ table: 'filter', builtin: 'FORWARD', spec: ['-j', 'MINIBOX-ISOLATION-1'] }],
   'MINIBOX-ISOLATION-2': [], // entered only from MINIBOX-ISOLATION-1
+  'MINIBOX-INPUT': [{ table: 'filter', builtin: 'INPUT', spec: ['-j', 'MINIBOX-INPUT'] }],
 };
 
 function comment(text: string): string[] {
@@ -80,6 +87,7 @@ export function networkRules(network: { Name: string; Subnet: string; Bridge: st
     // its jump is inserted in front of it, and stage 2 before stage 1, which refers to it.
     { table: 'filter', chain: 'MINIBOX-ISOLATION-2', spec: ['-o', network.Bridge, ...comment(`${about}: isolation`), '-j', 'DROP'] },
     { table: 'filter', chain: 'MINIBOX-ISOLATION-1', spec: ['-i', network.Bridge, '!', '-o', network.Bridge, ...comment(`${about}: isolation`), '-j', 'MINIBOX-ISOLATION-2'] },
+    { table: 'filter', chain: 'MINIBOX-INPUT', spec: ['-i', network.Bridge, '-d', '127.0.0.0/8', '-m', 'conntrack', '!', '--ctstate', 'RELATED,ESTABLISHED', ...comment(`${about}: no way into the host loopback`), '-j', 'DROP'] },
   ];
 }
 
@@ -138,7 +146,7 @@ async function removeChainIfEmpty(table: Table, chain: string): Promise<void> {
 function stepName(rule: FirewallRule): string {
   if (rule.chain === 'MINIBOX-DNAT') return 'net.dnat';
   if (rule.chain === 'MINIBOX-POSTROUTING') return 'net.nat';
-  if (rule.chain.startsWith('MINIBOX-ISOLATION')) return 'net.isolation';
+  if (rule.chain.startsWith('MINIBOX-ISOLATION') || rule.chain === 'MINIBOX-INPUT') return 'net.isolation';
   return 'net.forward';
 }
 
