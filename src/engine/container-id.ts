@@ -4,8 +4,8 @@
  * Docker gives every container 256 random bits written as 64 hex characters, and shows the first
  * 12 (like a short git commit hash). People refer to containers by that prefix or by a *name*:
  * either `--name web` or a generated one like `eager_turing`, built from an adjective and the
- * surname of a scientist. Names are unique per engine; the check and the claim happen under one
- * lock so that two `minibox run --name web` started together cannot both win.
+ * surname of a scientist. Names are unique per engine; container-store.ts checks and claims a
+ * name under one lock so that two `minibox run --name web` started together cannot both win.
  *
  * Try: `minibox run --name web busybox true` twice: the second one fails with a conflict.
  */

@@ -41,7 +41,7 @@ function lastCapability(): number {
   }
 }
 
-/** Step 1: shrink the bounding set. Read cap_last_cap before pivot_root (call this early). */
+/** Step 1: shrink the bounding set: every capability above the kept ones, up to the kernel's last (cap_last_cap). */
 export function dropBoundingSet(capabilities: SpecCapabilities, last = lastCapability()): void {
   const keep = capabilityMask(capabilities.bounding);
   for (let cap = 0; cap <= last; cap++) {

@@ -18,7 +18,7 @@ export function errnoName(errno: number): string {
 
 /** Human text for an errno, as strerror(3) would say it. */
 export function errnoText(errno: number): string {
-  return os.constants.errno && errnoName(errno) !== `errno ${errno}`
+  return errnoName(errno) !== `errno ${errno}`
     ? describe(errnoName(errno))
     : `unknown error ${errno}`;
 }

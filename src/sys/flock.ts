@@ -8,11 +8,10 @@
  * flock(2) with LOCK_EX blocks the calling thread; Node runs JavaScript on one thread, so we ask
  * with LOCK_NB (never block) and retry on a timer, keeping the event loop free.
  */
-import { libc, libcFunction } from './libc.js';
+import { libcFunction } from './libc.js';
 import { invoke } from './call.js';
 import { SysError } from './errors.js';
 
-void libc;
 const flockFn = libcFunction<(fd: number, operation: number) => number>('int flock(int fd, int operation)');
 
 export const LOCK_SH = 1;

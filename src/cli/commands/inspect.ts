@@ -4,7 +4,7 @@
  * rendered with a Go-template subset (`--format '{{.State.Pid}}'`, go-template.ts).
  */
 import type { Command } from 'commander';
-import { UsageError, describeError } from '../../errors.js';
+import { NotFoundError, UsageError, describeError } from '../../errors.js';
 import { inspectImage } from '../../image/inspect.js';
 import { inspectContainer } from '../../engine/inspect.js';
 import { reconcileContainer } from '../../engine/reconcile.js';
@@ -24,7 +24,9 @@ async function inspectOne(root: StateRoot, name: string, type: ObjectType): Prom
   }
   try {
     return inspectImage(root, name);
-  } catch {
+  } catch (error) {
+    // Only "not found" means "no such object"; a broken image (a missing layer dir…) says so.
+    if (!(error instanceof NotFoundError)) throw error;
     throw new Error(type === 'image' ? `No such image: ${name}` : `No such object: ${name}`);
   }
 }
