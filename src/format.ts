@@ -1,18 +1,36 @@
 /**
  * format.ts — numbers and times the way Docker prints them (go-units): sizes in decimal units
- * ("7.8MB", "1.23GB") and durations in words ("2 minutes ago", "About an hour ago").
+ * ("7.8MB", "1.23GB") for images and disk, in binary units ("1.953MiB") for `stats` memory,
+ * and durations in words ("2 minutes ago", "About an hour ago").
  */
+
+/** `bytes` divided by `base` until it is below `base` (or the units run out), with the unit reached. */
+function scaleBytes(bytes: number, base: number, units: readonly string[]): { value: number; unit: string } {
+  let value = bytes;
+  let unit = 0;
+  while (value >= base && unit < units.length - 1) {
+    value /= base;
+    unit += 1;
+  }
+  return { value, unit: units[unit] as string };
+}
 
 /** go-units HumanSize: decimal (1000-based) units, 3 significant digits. */
 export function formatBytes(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit += 1;
-  }
-  return `${Number(value.toPrecision(3))}${units[unit]}`;
+  const { value, unit } = scaleBytes(bytes, 1000, ['B', 'kB', 'MB', 'GB', 'TB', 'PB']);
+  return `${Number(value.toPrecision(3))}${unit}`;
+}
+
+/** go-units BytesSize, as `docker stats` prints memory: binary (1024-based) units, 4 significant digits. */
+export function formatBinaryBytes(bytes: number): string {
+  const { value, unit } = scaleBytes(bytes, 1024, ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB']);
+  return `${Number(value.toPrecision(4))}${unit}`;
+}
+
+/** Binary sizes for explanations in prose: 268435456 → "256 MiB". */
+export function describeBytes(bytes: number): string {
+  const { value, unit } = scaleBytes(bytes, 1024, ['bytes', 'KiB', 'MiB', 'GiB', 'TiB']);
+  return `${Number(value.toFixed(2))} ${unit}`;
 }
 
 /** go-units HumanDuration, as in "Created 3 minutes ago" / "Up 5 seconds". */

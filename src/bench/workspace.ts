@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tryLock } from '../sys/flock.js';
+import { readMountInfo } from '../mountinfo.js';
 import { MNT, umount } from '../sys/mount.js';
 import { startLocalRegistry, pushLayout, type LocalRegistry } from './local-registry.js';
 import { repoRoot, threeLayerImage, type LayoutImage } from './synthetic-content.js';
@@ -27,16 +28,8 @@ export interface BenchOptions {
   keep: boolean;
 }
 
-/** mountinfo escapes space, tab, newline and backslash in paths as octal. */
-function unescapeMountPath(field: string): string {
-  return field.replace(/\\([0-7]{3})/g, (_match, octal: string) => String.fromCharCode(parseInt(octal, 8)));
-}
-
 function mountsBelow(dir: string): string[] {
-  const mountPoints = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
-    .map((line) => line.split(' ')[4])
-    .filter((field): field is string => field !== undefined)
-    .map(unescapeMountPath);
+  const mountPoints = readMountInfo().map((entry) => entry.mountPoint);
   return mountPoints.filter((point) => point === dir || point.startsWith(`${dir}/`))
     .sort((a, b) => b.length - a.length);
 }

@@ -17,6 +17,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { readMountInfo } from '../mountinfo.js';
 
 export type CgroupMode = 'unified' | 'hybrid' | 'legacy' | 'none';
 
@@ -30,21 +31,11 @@ export interface CgroupMount {
   superOptions: string[];
 }
 
-/** mountinfo escapes space, tab, newline and backslash as \040-style octal. */
-function unescapeMountPath(text: string): string {
-  return text.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
-}
-
-/** The cgroup mounts in a /proc/self/mountinfo text (proc(5): fields, then ` - fstype source superopts`). */
+/** The cgroup mounts in a /proc/self/mountinfo text. */
 export function cgroupMountsFrom(mountinfo: string): CgroupMount[] {
   const mounts: CgroupMount[] = [];
-  for (const line of mountinfo.split('\n')) {
-    const [before, after] = line.split(' - ');
-    if (!before || !after) continue;
-    const mountPoint = before.split(' ')[4];
-    const [fstype, , superOptions = ''] = after.split(' ');
-    if (!mountPoint || (fstype !== 'cgroup' && fstype !== 'cgroup2')) continue;
-    mounts.push({ mountPoint: unescapeMountPath(mountPoint), fstype, superOptions: superOptions.split(',') });
+  for (const { mountPoint, fstype, superOptions } of readMountInfo(mountinfo)) {
+    if (fstype === 'cgroup' || fstype === 'cgroup2') mounts.push({ mountPoint, fstype, superOptions });
   }
   return mounts;
 }

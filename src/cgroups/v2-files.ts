@@ -15,6 +15,7 @@
  *
  * Pure: nothing is written here; cgroup.ts writes what `cgroupWritesFor` returns.
  */
+import { describeBytes } from '../format.js';
 import type { LinuxResources } from './limits.js';
 
 /** One write: `value` into the file `file` of a cgroup directory, and why. */
@@ -31,18 +32,6 @@ export interface CgroupWrite {
 export function cpuSharesToWeight(shares: number): number {
   if (shares <= 0) return 0;
   return 1 + Math.floor(((shares - 2) * 9999) / 262142);
-}
-
-/** Binary sizes for explanations: 268435456 → "256 MiB". */
-export function describeBytes(bytes: number): string {
-  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${Number(value.toFixed(2))} ${units[unit]}`;
 }
 
 /**

@@ -23,3 +23,8 @@ export function contextOf(command: Command): CliContext {
 export function say(line: string): void {
   process.stdout.write(`${line}\n`);
 }
+
+/** commander's collector for a repeatable option (`-e A -e B` → ['A', 'B']); pass `[]` as its default. */
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}

@@ -9,6 +9,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { MiniboxError, ExitCode, describeError } from '../errors.js';
+import { collect } from './context.js';
 
 type Register = (program: Command) => void;
 
@@ -63,10 +64,6 @@ export async function buildProgram(argv?: string[]): Promise<Command> {
   const only = COMMAND_MODULES.filter((module) => word !== undefined && module.names.includes(word));
   for (const module of versionOnly ? [] : only.length === 1 ? only : COMMAND_MODULES) (await module.load())(program);
   return program;
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -24,6 +24,7 @@ import { withLock } from '../lock.js';
 import type { StateRoot } from '../state-root.js';
 import { umount, MNT } from '../sys/mount.js';
 import { MiniboxError, NotFoundError } from '../errors.js';
+import { readMountInfo } from '../mountinfo.js';
 import type { ContainerConfig } from '../image/oci.js';
 import { generateContainerName, newContainerId, validateContainerName } from './container-id.js';
 
@@ -288,13 +289,6 @@ export class ContainerStore {
 /** Mount points at or below `dir` in this process's mount namespace, shallowest first. */
 export function mountsUnder(dir: string): string[] {
   const prefix = path.resolve(dir);
-  const targets: string[] = [];
-  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const field = line.split(' ')[4];
-    if (field === undefined) continue;
-    // mountinfo escapes space, tab, newline and backslash as \ooo octal.
-    const target = field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
-    if (target === prefix || target.startsWith(`${prefix}/`)) targets.push(target);
-  }
-  return targets;
+  return readMountInfo().map((entry) => entry.mountPoint)
+    .filter((target) => target === prefix || target.startsWith(`${prefix}/`));
 }

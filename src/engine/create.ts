@@ -16,7 +16,7 @@ import { UsageError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import type { SpecMount } from '../runtime/spec.js';
 import { nativeProgramPath } from '../runtime/monitor.js';
-import { onContainerRemoved, runHooks } from './hooks.js';
+import { deleteContainer } from './remove.js';
 import { validateContainerName, shortId } from './container-id.js';
 import { ContainerStore, type ContainerPaths, type ContainerRecord, type MountPoint } from './container-store.js';
 import { containerResolvConf, hostnameFile, hostsFile } from './etc-files.js';
@@ -250,14 +250,10 @@ export async function createContainer(root: StateRoot, image: RunnableImage, che
 /** Deletes a container's directory and record, then its anonymous volumes (as `rm -v` / `--rm`). */
 export async function removeContainer(root: StateRoot, id: string): Promise<void> {
   const store = new ContainerStore(root);
-  const record = store.get(id);
-  const anonymous = (record?.Mounts ?? []).filter((mount) => mount.Type === 'volume' && mount.Anonymous && mount.Name);
-  if (record) await runHooks(onContainerRemoved, root, record, 'releasing resources of container');
-  await store.remove(id);
-  const volumes = new VolumeStore(root);
-  for (const mount of anonymous) {
-    try {
-      await volumes.remove(mount.Name!);
-    } catch { /* another container mounts it now (`--volumes-from` later): keep it */ }
-  }
+  await store.withContainerLock(id, async () => {
+    const record = store.get(id);
+    if (record) await deleteContainer(store, record, { anonymousVolumes: true });
+    else store.removeFiles(id); // a half-made directory without a record
+  });
+  store.forgetLock(id);
 }

@@ -21,7 +21,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { lgetxattr } from '../sys/fs.js';
+import { isOpaqueDir, isOverlayWhiteout } from '../image/unpack/whiteout.js';
 import { OVERLAY_ANNOTATIONS, type RuntimeSpec } from '../runtime/spec.js';
 import { MiniboxError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
@@ -34,14 +34,6 @@ export type ChangeKind = 'A' | 'C' | 'D';
 export interface Change {
   Kind: ChangeKind;
   Path: string;
-}
-
-function isWhiteout(stats: fs.Stats): boolean {
-  return stats.isCharacterDevice() && stats.rdev === 0;
-}
-
-function isOpaque(dir: string): boolean {
-  return lgetxattr(dir, 'trusted.overlay.opaque')?.toString() === 'y';
 }
 
 /**
@@ -64,7 +56,7 @@ export function upperDirChanges(upperDir: string, layersTopFirst: string[], moun
     const child = path.posix.join(rel, name);
     const stats = fs.lstatSync(path.join(upperDir, child));
     if (isArtefact(child, stats)) return true;
-    return stats.isDirectory() && !isOpaque(path.join(upperDir, child)) && onlyArtefactsInside(child);
+    return stats.isDirectory() && !isOpaqueDir(path.join(upperDir, child)) && onlyArtefactsInside(child);
   });
 
   const walk = (dirRel: string, recreated: boolean): void => {
@@ -75,9 +67,9 @@ export function upperDirChanges(upperDir: string, layersTopFirst: string[], moun
       const stats = fs.lstatSync(hostPath);
       if (isArtefact(rel, stats)) continue;
       const before = recreated ? undefined : image.lookup(rel, false);
-      const opaque = stats.isDirectory() && isOpaque(hostPath);
+      const opaque = stats.isDirectory() && isOpaqueDir(hostPath);
       let kind: ChangeKind | undefined;
-      if (isWhiteout(stats) || (opaque && before)) {
+      if (isOverlayWhiteout(stats) || (opaque && before)) {
         kind = 'D';
       } else if (!before) {
         kind = 'A';

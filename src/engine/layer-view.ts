@@ -16,11 +16,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { lgetxattr } from '../sys/fs.js';
-
-const WHITEOUT_PREFIX = '.wh.';
-const OPAQUE_MARKER = '.wh..wh..opq';
-const MAX_SYMLINK_HOPS = 40; // Linux's own limit (ELOOP)
+import { MAX_SYMLINK_HOPS } from '../image/unpack/layer-path.js';
+import { isOpaqueDir, isOverlayWhiteout, OPAQUE_MARKER, WHITEOUT_PREFIX } from '../image/unpack/whiteout.js';
 
 export interface LayerEntry {
   /** The file on the host, inside one layer directory. */
@@ -36,13 +33,9 @@ function lstatOrUndefined(file: string): fs.Stats | undefined {
   }
 }
 
-function isWhiteoutDevice(stats: fs.Stats): boolean {
-  return stats.isCharacterDevice() && stats.rdev === 0;
-}
-
+/** Opaque as overlayfs sees it, or by a tar's `.wh..wh..opq` left in a layer dir not unpacked by minibox. */
 function isOpaque(dir: string): boolean {
-  if (lstatOrUndefined(path.join(dir, OPAQUE_MARKER))) return true;
-  return lgetxattr(dir, 'trusted.overlay.opaque')?.toString() === 'y';
+  return lstatOrUndefined(path.join(dir, OPAQUE_MARKER)) !== undefined || isOpaqueDir(dir);
 }
 
 export class LayerStack {
@@ -67,7 +60,7 @@ export class LayerStack {
           missingHere = true;
           break;
         }
-        if (isWhiteoutDevice(stats)) return undefined;
+        if (isOverlayWhiteout(stats)) return undefined;
         if (isLast) return { hostPath: here, stats };
         // A non-directory in this layer covers every lower layer's directory of the same name.
         if (!stats.isDirectory()) return undefined;

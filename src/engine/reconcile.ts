@@ -22,10 +22,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ExitCode } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import { ContainerStore, type ContainerRecord } from './container-store.js';
-import { onContainerExited, onContainerRemoved, runHooks } from './hooks.js';
+import { onContainerExited, runHooks } from './hooks.js';
 import './cgroup-hooks.js'; // registers the cgroup hooks in every process that starts or settles containers
 import { isRunning, signalProcess } from './process-handle.js';
-import { VolumeStore } from './volumes.js';
+import { deleteContainer } from './remove.js';
 import { forgetRunPids, readExitStatus, readRunPids, type ExitStatus } from './run-files.js';
 import './network-hooks.js'; // registers plugging in / unplugging networks (every lifecycle path imports this module)
 
@@ -118,15 +118,6 @@ async function settle(store: ContainerStore, record: ContainerRecord, status: Ex
  * with its anonymous volumes — still holding the container's lock.
  */
 async function autoRemove(store: ContainerStore, record: ContainerRecord): Promise<void> {
-  store.save({ ...record, State: { ...record.State, Status: 'removing' } });
-  await runHooks(onContainerRemoved, store.root, record, 'releasing resources of container');
-  store.removeFiles(record.Id);
+  await deleteContainer(store, record, { anonymousVolumes: true });
   store.forgetLock(record.Id); // a waiter still holding it finds no record and gives up
-  const volumes = new VolumeStore(store.root);
-  for (const mount of record.Mounts) {
-    if (mount.Type !== 'volume' || !mount.Anonymous || !mount.Name) continue;
-    try {
-      await volumes.remove(mount.Name);
-    } catch { /* in use elsewhere */ }
-  }
 }

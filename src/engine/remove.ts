@@ -56,23 +56,32 @@ export async function removeContainerById(root: StateRoot, id: string, options: 
       for (let i = 0; i < 50 && isRunning(pids.monitor); i++) await sleep(20);
       await killAndWait(pids.monitor);
     }
-    record.State.Status = 'removing';
-    store.save(record);
-    await runHooks(onContainerRemoved, root, record, 'releasing resources of container');
-    store.removeFiles(id);
+    await deleteContainer(store, record, { anonymousVolumes: options.volumes ?? false });
     return record;
   });
   store.forgetLock(id);
-  if (options.volumes) {
-    const volumes = new VolumeStore(root);
-    for (const mount of removed.Mounts) {
-      if (mount.Type !== 'volume' || !mount.Anonymous || !mount.Name) continue;
-      try {
-        await volumes.remove(mount.Name);
-      } catch { /* in use by another container: kept, as Docker does */ }
-    }
-  }
   return removed;
+}
+
+/**
+ * The deletion itself, for a caller that holds the container's lock (and forgets the lock file
+ * after releasing it): the record says `removing` while the hooks (cgroup, network) release what
+ * they hold, then the directory goes. With `anonymousVolumes` (`rm -v`, `run --rm`) the volumes
+ * made for this container alone go too — unless another container mounts one now, which keeps
+ * it, as Docker does.
+ */
+export async function deleteContainer(store: ContainerStore, record: ContainerRecord, options: { anonymousVolumes: boolean }): Promise<void> {
+  store.save({ ...record, State: { ...record.State, Status: 'removing' } });
+  await runHooks(onContainerRemoved, store.root, record, 'releasing resources of container');
+  store.removeFiles(record.Id);
+  if (!options.anonymousVolumes) return;
+  const volumes = new VolumeStore(store.root);
+  for (const mount of record.Mounts) {
+    if (mount.Type !== 'volume' || !mount.Anonymous || !mount.Name) continue;
+    try {
+      await volumes.remove(mount.Name);
+    } catch { /* in use by another container: kept */ }
+  }
 }
 
 /** Bytes in a directory tree (not following symlinks): what deleting it frees. */

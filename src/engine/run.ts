@@ -14,17 +14,23 @@
  * minibox prints the full id and exits. A foreground run is its own monitor: it writes the same
  * pids.json and exit-status.json (run-files.ts), so reconciliation treats both alike — if this
  * process is killed with -9, the next command finds the "monitor" gone and stops the container.
+ *
+ * A foreground run starts the container's init stage (a second Node process) before the image is
+ * found and the bundle written — the CLI even does it before loading this module
+ * (early-init-stage.ts): its ~50–70 ms of Node start-up then overlap this process's own work.
+ * If anything fails before the bundle exists, the waiting stage is aborted and reaped.
  */
 import fs from 'node:fs';
 import os from 'node:os';
-import { MiniboxError, ExitCode } from '../errors.js';
+import { MiniboxError, ExitCode, describeError } from '../errors.js';
 import { STORE_LOCK, withLock } from '../lock.js';
 import type { StateRoot } from '../state-root.js';
-import { runContainer, type RunOptions as RuntimeOptions } from '../runtime/index.js';
+import { runContainer, type EarlyInitStage, type RunOptions as RuntimeOptions } from '../runtime/index.js';
 import { ContainerStore, type ContainerPaths } from './container-store.js';
 import { checkRequest, createContainer, removeContainer, type CheckedRequest, type CreateRequest } from './create.js';
 import { oomEventFiles, runNamespacesReadyHooks } from './hooks.js';
 import { findImageForRun, parsePullPolicy } from './image-source.js';
+import { startForegroundInitStage } from './early-init-stage.js';
 import { handleOf } from './process-handle.js';
 import { reconcileContainer } from './reconcile.js';
 import { readOomKilled, writeExitStatus, writeRunPids } from './run-files.js';
@@ -121,12 +127,24 @@ export async function runDetached(root: StateRoot, request: RunRequest): Promise
   }
 }
 
-/** Runs a container to completion and returns the exit code `minibox run` should exit with. */
-export async function runContainerFromImage(root: StateRoot, request: RunRequest): Promise<number> {
-  const checked = checkRequest(request, root);
+/**
+ * Runs a container to completion and returns the exit code `minibox run` should exit with.
+ * `earlyStage`: an init stage the CLI started from the same flags (startForegroundInitStage);
+ * without one, it is started here, after the flags are checked.
+ */
+export async function runContainerFromImage(root: StateRoot, request: RunRequest, earlyStage?: EarlyInitStage): Promise<number> {
+  let checked: CheckedRequest;
+  try {
+    checked = checkRequest(request, root);
+  } catch (error) {
+    await earlyStage?.abort(`minibox run failed: ${describeError(error)}`);
+    throw error;
+  }
   const store = new ContainerStore(root);
   const signals = new SignalRelay();
   let containerId: string | undefined;
+  // Boots while the image is found and the bundle written (see the header).
+  let initStage: EarlyInitStage | undefined = earlyStage ?? startForegroundInitStage(request);
   try {
     const created = await createFromRequest(root, request, checked, signals);
     containerId = created.record.Id;
@@ -136,8 +154,7 @@ export async function runContainerFromImage(root: StateRoot, request: RunRequest
     let initPid = 0;
     let recordedStart: Promise<unknown> = Promise.resolve();
     const options: RuntimeOptions = {
-      // Without -i the container's stdin is empty, as with `docker run` (a terminal still gets one).
-      stdio: request.interactive || request.tty ? 'inherit' : ['ignore', 1, 2],
+      initStage, // it carries the stdio (foregroundStdio in early-init-stage.ts)
       ...(request.explain ? { explain: true } : {}),
       ...(request.traceFile ? { traceFile: request.traceFile } : {}),
       onSpawned: (pid) => {
@@ -152,6 +169,7 @@ export async function runContainerFromImage(root: StateRoot, request: RunRequest
         }).catch(() => undefined);
       },
     };
+    initStage = undefined; // runContainer owns it now (and aborts it itself if it cannot start)
     const result = await runContainer(created.paths.dir, options);
     const exitCode = result.signal
       ? ExitCode.SignalBase + (os.constants.signals[result.signal] ?? 0)
@@ -164,6 +182,7 @@ export async function runContainerFromImage(root: StateRoot, request: RunRequest
     await reconcileContainer(root, id);
     return exitCode;
   } catch (error) {
+    await initStage?.abort(`minibox run failed: ${describeError(error)}`);
     if (containerId && !request.autoRemove) {
       const message = error instanceof Error ? error.message.split('\n')[0] ?? '' : String(error);
       const code = error instanceof MiniboxError ? error.exitCode : ExitCode.Engine;

@@ -17,6 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { MiniboxError, NotFoundError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
+import { formatBinaryBytes } from '../format.js';
 import { cgroupMode, describeCgroupMode, parseKeyedFile, readCgroupStats } from '../cgroups/index.js';
 import { cgroupOf } from './cgroup-hooks.js';
 import type { ContainerRecord } from './container-store.js';
@@ -57,18 +58,6 @@ export function assertStatsSupported(command = 'minibox stats'): void {
     + 'run `minibox doctor` for details, or use the Vagrant VM (see README)');
 }
 
-/** Docker's size format (go-units BytesSize): binary units, 4 significant digits: 1.953MiB. */
-export function formatDockerBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${Number(value.toPrecision(4))}${units[unit]}`;
-}
-
 /** Reads a running container's cgroup now; a stopped one counts as all zero. */
 export function sampleContainer(record: ContainerRecord): StatsSample {
   const sample: StatsSample = { record, atUsec: Date.now() * 1000, cpuUsageUsec: 0, memoryUsage: 0, memoryLimit: 0, pids: 0 };
@@ -99,7 +88,7 @@ export function statsRow(after: StatsSample, before?: StatsSample): StatsRow {
     Container: after.record.Id.slice(0, 12),
     Name: after.record.Name.replace(/^\//, ''),
     CPUPerc: `${cpu.toFixed(2)}%`,
-    MemUsage: `${formatDockerBytes(after.memoryUsage)} / ${formatDockerBytes(after.memoryLimit)}`,
+    MemUsage: `${formatBinaryBytes(after.memoryUsage)} / ${formatBinaryBytes(after.memoryLimit)}`,
     MemPerc: `${memPercent.toFixed(2)}%`,
     NetIO: '--',
     BlockIO: '--',

@@ -13,6 +13,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { MiniboxError } from '../errors.js';
+import { readMountInfo } from '../mountinfo.js';
 import type { StateRoot } from '../state-root.js';
 import { MNT, MS, mount, umount } from '../sys/mount.js';
 import { digestHex } from './digest.js';
@@ -30,8 +31,7 @@ export function lowerDirs(store: ImageStore, image: ImageRecord): string[] {
 /** Mount points this process considers mounted (from the kernel's own table). */
 export function isMountPoint(dir: string): boolean {
   const target = path.resolve(dir);
-  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
-    .some((line) => line.split(' ')[4] === target);
+  return readMountInfo().some((entry) => entry.mountPoint === target);
 }
 
 export function defaultMountDir(root: StateRoot, image: ImageRecord): string {

@@ -7,6 +7,13 @@
  * same protocol. fd 4 is close-on-exec: when the engine reads end-of-file on it while no error
  * came, the container's program has replaced the init stage — it is running.
  *
+ * The first message may be the bundle itself. A foreground `run` starts the init stage *before*
+ * it knows the bundle (run-container.ts): Node needs ~50–70 ms to boot and load its modules, and
+ * the engine spends about as long finding the image and writing the bundle. So both happen at
+ * once, and the init stage learns which container it is from `{"type":"bundle","dir":…}` — or
+ * `abort` when the engine failed first (bad image, name taken), and it exits without having
+ * touched anything. (A detached start still names the bundle on the command line: monitor.ts.)
+ *
  * The init stage side is synchronous on purpose: it has nothing else to do while it waits.
  */
 import fs from 'node:fs';
@@ -26,6 +33,7 @@ export type ChildMessage =
 
 /** Messages from the engine to the init stage. */
 export type ParentMessage =
+  | { type: 'bundle'; dir: string; trace: boolean }
   | { type: 'go' }
   | { type: 'pty'; number: number }
   | { type: 'abort'; message: string };
@@ -39,9 +47,17 @@ export function sendToParent(message: ChildMessage): void {
 
 let pending = '';
 
-/** Stage side: with `--trace`, every kernel-call event travels to the engine before exec. */
-export function forwardTraceEvents(argv: string[]): void {
-  if (argv.includes('--trace')) onSysEvent((event) => sendToParent({ type: 'event', event }));
+let forwarding = false;
+
+/**
+ * Stage side: with `--trace` in argv (or `true`, from the bundle message), every kernel-call
+ * event travels to the engine before exec.
+ */
+export function forwardTraceEvents(wanted: string[] | boolean): void {
+  const on = Array.isArray(wanted) ? wanted.includes('--trace') : wanted;
+  if (!on || forwarding) return;
+  forwarding = true;
+  onSysEvent((event) => sendToParent({ type: 'event', event }));
 }
 
 /**

@@ -5,7 +5,9 @@
  * rootfs.ts, devices.ts, protect.ts, credentials.ts, command.ts, exec-handoff.ts, terminal.ts;
  * then monitor.ts (detached containers) and exec-process.ts → exec-stage.ts (`minibox exec`).
  */
-export { runContainer, initStagePath, type RunOptions, type RunResult } from './run-container.js';
+export {
+  runContainer, initStagePath, startInitStageEarly, EarlyInitStage, type EarlyStartOptions, type RunOptions, type RunResult,
+} from './run-container.js';
 export { DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from './defaults.js';
 export { OVERLAY_ANNOTATIONS, readBundle, type RuntimeSpec, type SpecMount, type SpecProcess } from './spec.js';
 export { resolveInRoot } from './resolve-in-root.js';

@@ -1,9 +1,19 @@
 /**
  * init-stage.ts — the birth of a container, read top to bottom.
  *
- * The engine starts this file as `node init-stage.js BUNDLE [--trace]` with fd 3 (engine → here)
- * and fd 4 (here → engine) — see channel.ts. It is PID 1 of a fresh PID namespace. It follows the
- * order the kernel needs (crun's linux.c does the same):
+ * The engine starts this file as `node init-stage.js [BUNDLE] [--trace]` with fd 3 (engine → here)
+ * and fd 4 (here → engine) — see channel.ts. It is PID 1 of a fresh PID namespace.
+ *
+ * Step 0, waiting for the bundle: a foreground `run` starts this process *early*, without BUNDLE,
+ * as soon as it knows a container will run. While Node boots and loads the modules below
+ * (~50–70 ms), the engine finds the image and writes the bundle; then it sends the directory as
+ * the first message on fd 3. Until that message this process touches nothing — no namespace, no
+ * mount — so an `abort` instead (the image did not exist…) just ends it. A detached start (the C
+ * monitor, monitor.ts) passes BUNDLE on the command line and step 0 is skipped. Try
+ * `strace -f -e trace=execve,openat minibox run --rm IMG true 2>&1 | grep -E 'init-stage|config.json'`:
+ * this file starts before the engine writes config.json.
+ *
+ * Then it follows the order the kernel needs (crun's linux.c does the same):
  *
  *    1. read config.json                       7. mask and freeze kernel files, sysctls
  *    2. unshare mount/uts/ipc/net              8. hostname, read-only root, working directory
@@ -25,6 +35,7 @@
  * pivot_root, because the host's disk is unreachable afterwards.
  */
 import fs from 'node:fs';
+import { ExitCode } from '../errors.js';
 import { publishStep } from '../sys/trace.js';
 import { CLONE, unshare, sethostname } from '../sys/namespaces.js';
 import { declarePivotRootCalls } from '../sys/pivot-root.js';
@@ -45,7 +56,6 @@ import { applyCapabilities, dropBoundingSet, setNoNewPrivileges, switchUser } fr
 function birth(bundleDir: string): never {
   // 1. The bundle.
   const { spec, rootfs } = readBundle(bundleDir);
-  declareEverything();
 
   // 2. New namespaces for this process (the PID namespace was arranged by the engine; cgroup waits).
   const flags = initStageUnshareFlags(spec);
@@ -116,11 +126,26 @@ function enterWorkingDirectory(spec: RuntimeSpec): void {
   publishStep('chdir', { path: spec.process.cwd });
 }
 
-const bundleDir = process.argv[2];
+/** Step 0: the bundle from argv (detached start) or, for an early start, from the engine. */
+function bundleDirectory(argv: string[]): string {
+  const fromArgv = argv.find((arg) => !arg.startsWith('--'));
+  if (fromArgv) return fromArgv;
+  let first: ParentMessage;
+  try {
+    first = receiveFromParent();
+  } catch {
+    process.exit(ExitCode.Engine); // the engine ended (Ctrl-C while it loaded): nothing was done here
+  }
+  const message = expect(first, 'bundle');
+  forwardTraceEvents(message.trace);
+  return message.dir;
+}
+
 forwardTraceEvents(process.argv);
 try {
-  if (!bundleDir) throw new Error('usage: init-stage.js BUNDLE_DIR [--trace] (started by minibox, with fds 3 and 4)');
-  birth(bundleDir);
+  // Declaring C functions is not container work: done while the engine still prepares the bundle.
+  declareEverything();
+  birth(bundleDirectory(process.argv.slice(2)));
 } catch (error) {
   failStage('init', error);
 }

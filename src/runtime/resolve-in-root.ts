@@ -14,8 +14,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-
-const MAX_SYMLINKS = 40; // the kernel's limit too (ELOOP)
+import { MAX_SYMLINK_HOPS } from '../image/unpack/layer-path.js';
 
 /** The host path that `containerPath` names inside `root`, with every symlink kept inside `root`. */
 export function resolveInRoot(root: string, containerPath: string): string {
@@ -36,7 +35,7 @@ export function resolveInRoot(root: string, containerPath: string): string {
       stat = undefined; // does not exist (yet): the rest is taken literally
     }
     if (stat?.isSymbolicLink()) {
-      if (++symlinks > MAX_SYMLINKS) throw new Error(`too many symbolic links resolving ${containerPath} in ${root}`);
+      if (++symlinks > MAX_SYMLINK_HOPS) throw new Error(`too many symbolic links resolving ${containerPath} in ${root}`);
       const target = fs.readlinkSync(candidate);
       if (target.startsWith('/')) resolved.length = 0;
       pending.unshift(...target.split('/').filter((p) => p !== '' && p !== '.'));

@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseResourceFlags } from '../../src/cgroups/index.js';
 import { hostConfigLimits, mergeResources } from '../../src/engine/resources.js';
-import { formatDockerBytes, statsRow, type StatsSample } from '../../src/engine/stats.js';
+import { formatBinaryBytes } from '../../src/format.js';
+import { statsRow, type StatsSample } from '../../src/engine/stats.js';
 import type { ContainerRecord } from '../../src/engine/container-store.js';
 import { describeEvent } from '../../src/explain/narrate.js';
 import type { SysEvent } from '../../src/sys/trace.js';
@@ -37,9 +38,9 @@ describe('stats', () => {
   });
 
   it('formats sizes as Docker does', () => {
-    expect(formatDockerBytes(0)).toBe('0B');
-    expect(formatDockerBytes(64 * 1024 * 1024)).toBe('64MiB');
-    expect(formatDockerBytes(2_048_000)).toBe('1.953MiB');
+    expect(formatBinaryBytes(0)).toBe('0B');
+    expect(formatBinaryBytes(64 * 1024 * 1024)).toBe('64MiB');
+    expect(formatBinaryBytes(2_048_000)).toBe('1.953MiB');
   });
 
   it('CPU % is CPU time over wall time between two samples; 100 % = one CPU', () => {

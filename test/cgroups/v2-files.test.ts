@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { cgroupWritesFor, controllersFor, cpuSharesToWeight, describeBytes } from '../../src/cgroups/v2-files.js';
+import { cgroupWritesFor, controllersFor, cpuSharesToWeight } from '../../src/cgroups/v2-files.js';
+import { describeBytes } from '../../src/format.js';
 import { parseResourceFlags } from '../../src/cgroups/limits.js';
 
 const MiB = 1024 * 1024;

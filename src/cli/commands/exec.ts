@@ -7,11 +7,7 @@
  */
 import type { Command } from 'commander';
 import { execInContainer } from '../../engine/exec.js';
-import { contextOf } from '../context.js';
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
+import { collect, contextOf } from '../context.js';
 
 interface ExecFlags {
   interactive?: boolean;

@@ -11,16 +11,12 @@ import { UsageError } from '../../errors.js';
 import { formatAgo, formatDuration, formatTable } from '../../format.js';
 import type { ContainerRecord } from '../../engine/container-store.js';
 import { reconcileAll } from '../../engine/reconcile.js';
-import { contextOf, say } from '../context.js';
+import { collect, contextOf, say } from '../context.js';
 import { renderGoTemplate } from '../go-template.js';
 import { containerPorts, formatPorts } from '../../network/index.js';
 import type { StateRoot } from '../../state-root.js';
 
 interface PsFlags { all?: boolean; quiet?: boolean; trunc?: boolean; filter: string[]; format?: string }
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
 
 /** Docker's State.String(). */
 export function statusText(record: ContainerRecord, now = Date.now()): string {

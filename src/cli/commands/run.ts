@@ -6,13 +6,9 @@
  * src/engine/run.ts; this file only turns flags into a RunRequest.
  */
 import type { Command } from 'commander';
-import { runContainerFromImage, runDetached, type RunRequest } from '../../engine/run.js';
-import { contextOf, say } from '../context.js';
+import type { RunRequest } from '../../engine/run.js';
+import { collect, contextOf, say } from '../context.js';
 import type { ResourceFlags } from '../../cgroups/index.js';
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
 
 interface RunFlags {
   name?: string;
@@ -134,7 +130,16 @@ export function registerRunCommand(program: Command): void {
         init: flags.init ?? false,
         resources: resourceFlagsOf(flags),
       };
-      if (flags.detach) say(await runDetached(context.root, request));
-      else process.exitCode = await runContainerFromImage(context.root, request);
+      if (flags.detach) {
+        const { runDetached } = await import('../../engine/run.js');
+        say(await runDetached(context.root, request));
+        return;
+      }
+      // Foreground: start the container's init stage (a second Node) first, so that it boots while
+      // the engine's modules load and the image is found (engine/early-init-stage.ts).
+      const { startForegroundInitStage } = await import('../../engine/early-init-stage.js');
+      const initStage = startForegroundInitStage(request);
+      const { runContainerFromImage } = await import('../../engine/run.js');
+      process.exitCode = await runContainerFromImage(context.root, request, initStage);
     });
 }

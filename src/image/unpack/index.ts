@@ -36,10 +36,10 @@ import { extract, type Header } from 'tar-stream';
 import { describeError, ExitCode, MiniboxError } from '../../errors.js';
 import { compressionFromMediaType, createDecompressor, detectCompression } from './compression.js';
 import {
-  entryComponents, HostileLayerError, isOverlayWhiteout, locateEntry, lstatOrUndefined, quoteEntryName, RefusedEntry, resolveDirectoryInRoot,
+  entryComponents, HostileLayerError, locateEntry, lstatOrUndefined, quoteEntryName, RefusedEntry, resolveDirectoryInRoot,
 } from './layer-path.js';
 import { captureRawPax, paxNumber, paxRecordsOf, xattrsOf } from './pax.js';
-import { isAufsMetadataPath, markOpaque, whiteoutMarker, writeWhiteout } from './whiteout.js';
+import { isAufsMetadataPath, isOverlayWhiteout, markOpaque, whiteoutMarker, writeWhiteout } from './whiteout.js';
 import {
   RegularFileWriter, writeDeviceNode, writeDirectory, writeHardlink, writeSymlink, type EntryMetadata,
 } from './write-entry.js';

@@ -28,7 +28,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { MiniboxError } from '../../errors.js';
-import { lsetxattr } from '../../sys/index.js';
+import { isOverlayWhiteout, markOpaque } from './whiteout.js';
 
 /** The kernel's own limit on symlinks followed while resolving one path (MAXSYMLINKS). */
 export const MAX_SYMLINK_HOPS = 40;
@@ -82,11 +82,6 @@ export function lstatOrUndefined(hostPath: string): fs.Stats | undefined {
   }
 }
 
-/** An overlay whiteout — a 0/0 character device — is how this layer dir records a deletion (whiteout.ts). */
-export function isOverlayWhiteout(stat: fs.Stats | undefined): boolean {
-  return stat !== undefined && stat.isCharacterDevice() && stat.rdev === 0;
-}
-
 /**
  * The host path of the directory named by `components`, every symlink on the way resolved inside
  * `root`. With `create`, missing directories are made (0755, like `tar` and containerd do for
@@ -120,7 +115,7 @@ export function resolveDirectoryInRoot(root: string, components: readonly string
       fs.unlinkSync(hostPath);
       fs.mkdirSync(hostPath, 0o755);
       fs.chmodSync(hostPath, 0o755);
-      lsetxattr(hostPath, 'trusted.overlay.opaque', Buffer.from('y'));
+      markOpaque(hostPath);
       resolved.push(name);
     } else if (stat.isSymbolicLink()) {
       if (++hops > MAX_SYMLINK_HOPS) throw new RefusedEntry('too many levels of symbolic links (a loop?)');

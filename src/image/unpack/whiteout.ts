@@ -16,11 +16,16 @@
  *
  * Try: `mknod x c 0 0` in an overlay upperdir, then look at the merged dir: x is gone.
  */
-import { lsetxattr, mknod } from '../../sys/index.js';
+import type fs from 'node:fs';
+import { lgetxattr, lsetxattr, mknod } from '../../sys/index.js';
 import { RefusedEntry, removeExisting } from './layer-path.js';
 
-const WHITEOUT_PREFIX = '.wh.';
-const OPAQUE_MARKER = '.wh..wh..opq';
+/** `dir/.wh.NAME` in a layer tar deletes NAME. */
+export const WHITEOUT_PREFIX = '.wh.';
+/** `dir/.wh..wh..opq` in a layer tar makes dir opaque. */
+export const OPAQUE_MARKER = '.wh..wh..opq';
+/** The xattr (value `y`) by which overlayfs knows an opaque directory. */
+const OPAQUE_XATTR = 'trusted.overlay.opaque';
 const AUFS_METADATA_PREFIX = '.wh..wh.';
 
 export type WhiteoutMarker =
@@ -63,5 +68,15 @@ export function writeWhiteout(hostPath: string): void {
 
 /** Marks a directory (already resolved inside the root, a real directory) opaque for overlayfs. */
 export function markOpaque(directoryHostPath: string): void {
-  lsetxattr(directoryHostPath, 'trusted.overlay.opaque', Buffer.from('y'));
+  lsetxattr(directoryHostPath, OPAQUE_XATTR, Buffer.from('y'));
+}
+
+/** An overlay whiteout — a 0/0 character device — is how a layer or upper dir records a deletion. */
+export function isOverlayWhiteout(stat: fs.Stats | undefined): boolean {
+  return stat !== undefined && stat.isCharacterDevice() && stat.rdev === 0;
+}
+
+/** Whether overlayfs treats this directory as opaque (its xattr; the tar's `.wh..wh..opq` is not looked at). */
+export function isOpaqueDir(directoryHostPath: string): boolean {
+  return lgetxattr(directoryHostPath, OPAQUE_XATTR)?.toString() === 'y';
 }
