@@ -10,7 +10,7 @@ import type { RunRequest } from '../../engine/run.js';
 import { collect, contextOf, say } from '../context.js';
 import type { ResourceFlags } from '../../cgroups/index.js';
 
-interface RunFlags {
+interface RunFlags extends ResourceFlags {
   name?: string;
   rm?: boolean;
   interactive?: boolean;
@@ -38,13 +38,6 @@ interface RunFlags {
   trace?: string;
   detach?: boolean;
   init?: boolean;
-  memory?: string;
-  memorySwap?: string;
-  memoryReservation?: string;
-  cpus?: string;
-  cpuShares?: string;
-  cpusetCpus?: string;
-  pidsLimit?: string;
 }
 
 /** The limit flags, as typed (create.ts checks them); only the ones given. */
