@@ -76,17 +76,25 @@ export function failStage(stage: string, error: unknown): never {
   process.exit(exitCode);
 }
 
+/**
+ * Stage side: one blocking read from the engine's pipe into `chunk`; 0 means end-of-file. The
+ * pipe may be non-blocking (libuv made it), so EAGAIN just means "not yet": read again.
+ */
+export function readFromParent(chunk: Buffer): number {
+  for (;;) {
+    try {
+      return fs.readSync(FROM_PARENT_FD, chunk, 0, chunk.length, null);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+    }
+  }
+}
+
 /** Init-stage side: block until the engine sends one message. */
 export function receiveFromParent(): ParentMessage {
   const chunk = Buffer.alloc(4096);
   while (!pending.includes('\n')) {
-    let count: number;
-    try {
-      count = fs.readSync(FROM_PARENT_FD, chunk, 0, chunk.length, null);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EAGAIN') continue;
-      throw error;
-    }
+    const count = readFromParent(chunk);
     if (count === 0) throw new Error('the engine went away before the container started');
     pending += chunk.toString('utf8', 0, count);
   }

@@ -37,21 +37,8 @@ export type JoinedNamespace = 'ipc' | 'uts' | 'net' | 'cgroup' | 'mnt';
 const JOIN_ORDER: JoinedNamespace[] = ['ipc', 'uts', 'net', 'cgroup', 'mnt'];
 
 /** The plan the engine sends the exec stage on fd 3. */
-export interface ExecStageConfig {
-  containerPid: number;
-  namespaces: JoinedNamespace[];
-  /** stat() of /proc/<pid>/root: the stage checks its `/` is the same directory after setns. */
-  rootIdentity: { dev: number; ino: number };
-  args: string[];
-  env: string[];
-  cwd: string;
-  user: SpecUser;
-  capabilities?: SpecCapabilities;
-  noNewPrivileges: boolean;
-  ptyNumber?: number;
-}
-
-export interface ExecProcessOptions {
+/** The program to run and what it runs as: the same for the engine's request and the stage's plan. */
+interface ExecProgram {
   /** Host PID of the container's PID 1. */
   containerPid: number;
   args: string[];
@@ -60,6 +47,17 @@ export interface ExecProcessOptions {
   user: SpecUser;
   capabilities?: SpecCapabilities;
   noNewPrivileges: boolean;
+}
+
+/** The plan the engine sends the exec stage on fd 3. */
+export interface ExecStageConfig extends ExecProgram {
+  namespaces: JoinedNamespace[];
+  /** stat() of /proc/<pid>/root: the stage checks its `/` is the same directory after setns. */
+  rootIdentity: { dev: number; ino: number };
+  ptyNumber?: number;
+}
+
+export interface ExecProcessOptions extends ExecProgram {
   /** Allocate a pty in the container's devpts and relay this terminal to it. */
   tty: boolean;
   /** Pass our stdin on (without it the process reads /dev/null). */

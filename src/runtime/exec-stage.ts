@@ -29,7 +29,7 @@ import { publishStep } from '../sys/trace.js';
 import { CLONE, setns, unshare } from '../sys/namespaces.js';
 import { declareProcessCalls } from '../sys/process.js';
 import { declarePtyCalls } from '../sys/pty.js';
-import { FROM_PARENT_FD, failStage, forwardTraceEvents } from './channel.js';
+import { failStage, forwardTraceEvents, readFromParent } from './channel.js';
 import { CommandError, resolveCommand } from './command.js';
 import { applyCapabilities, dropBoundingSet, setNoNewPrivileges, switchUser } from './credentials.js';
 import { handOverToProgram } from './exec-handoff.js';
@@ -95,13 +95,7 @@ function readConfig(): ExecStageConfig {
   const chunks: Buffer[] = [];
   const chunk = Buffer.alloc(65536);
   for (;;) {
-    let count: number;
-    try {
-      count = fs.readSync(FROM_PARENT_FD, chunk, 0, chunk.length, null);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EAGAIN') continue;
-      throw error;
-    }
+    const count = readFromParent(chunk);
     if (count === 0) break;
     chunks.push(Buffer.from(chunk.subarray(0, count)));
   }

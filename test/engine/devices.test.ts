@@ -5,12 +5,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectNoLeaks } from '../helpers/leaks.js';
-import { minibox, tempRoot } from '../helpers/minibox.js';
-import { busyboxImageLayout, pushLayout, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { minibox } from '../helpers/minibox.js';
+import { pulledBusybox } from '../helpers/pulled-busybox.js';
 
-let registry: TestRegistry;
+const busybox = pulledBusybox('dev/busybox');
 let root: string;
 let image: string;
 let volumeDir: string;
@@ -21,21 +20,9 @@ function hostDisk(): { major: number; minor: number } {
   return { major: Math.floor(dev / 256) & 0xfff, minor: (dev & 0xff) | (Math.floor(dev / 4096) & 0xfff00) };
 }
 
-beforeAll(async () => {
-  registry = await startRegistry();
-  image = `${registry.host}/dev/busybox:latest`;
-  pushLayout(busyboxImageLayout(), 'latest', image);
-  root = tempRoot();
+beforeAll(() => {
+  ({ root, image } = busybox);
   volumeDir = fs.mkdtempSync(path.join(root, 'volume-'));
-  expect(minibox(root, ['pull', '-q', image]).code).toBe(0);
-});
-
-afterAll(async () => {
-  if (root) {
-    expectNoLeaks(root);
-    fs.rmSync(root, { recursive: true, force: true });
-  }
-  await registry?.stop();
 });
 
 describe('device nodes in a container', () => {

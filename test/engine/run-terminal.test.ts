@@ -5,31 +5,15 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectNoLeaks } from '../helpers/leaks.js';
-import { bin, minibox, tempRoot } from '../helpers/minibox.js';
-import { busyboxImageLayout, pushLayout, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { bin, minibox } from '../helpers/minibox.js';
+import { pulledBusybox } from '../helpers/pulled-busybox.js';
 import { killSession, tmux, waitForScreen } from '../helpers/tmux.js';
 
-let registry: TestRegistry;
+const busybox = pulledBusybox('tty/busybox');
 let root: string;
 let image: string;
-
-beforeAll(async () => {
-  registry = await startRegistry();
-  image = `${registry.host}/tty/busybox:latest`;
-  pushLayout(busyboxImageLayout(), 'latest', image);
-  root = tempRoot();
-  expect(minibox(root, ['pull', '-q', image]).code).toBe(0);
-});
-
-afterAll(async () => {
-  if (root) {
-    expectNoLeaks(root);
-    fs.rmSync(root, { recursive: true, force: true });
-  }
-  await registry?.stop();
-});
+beforeAll(() => { ({ root, image } = busybox); });
 
 describe('run -it in a terminal', () => {
   it('shows a prompt, runs typed commands, follows resizes and returns the exit code', async () => {

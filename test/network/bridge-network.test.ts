@@ -6,25 +6,14 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { attachContainer, containerPorts, detachContainer, parsePublish, type Endpoint } from '../../src/network/index.js';
 import {
-  expectNoNetworkLeaks, fetchFrom, inNetns, snapshotHostNetwork, startFakeContainer, stopAllFakeContainers, tempStateRoot, webRoot,
-  type FakeContainer, type HostNetworkSnapshot,
+  expectNoNetworkLeaks, fetchFrom, inNetns, startFakeContainer, tempStateRoot, webRoot, type FakeContainer, networkTestFrame,
 } from './netns-helpers.js';
 
-let before: HostNetworkSnapshot;
-const root = tempStateRoot();
-const dirs: string[] = [];
-
-beforeAll(() => { before = snapshotHostNetwork(); });
-afterEach(async () => {
-  await stopAllFakeContainers();
-  expectNoNetworkLeaks(before, root);
-});
-afterAll(() => {
-  for (const dir of [...dirs, root.dir]) fs.rmSync(dir, { recursive: true, force: true });
-});
+const frame = networkTestFrame();
+const { root, dirs } = frame;
 
 async function httpGet(url: string): Promise<string> {
   return await (await fetch(url)).text();
@@ -72,7 +61,7 @@ describe('three containers listen on port 8080 at once, each in its own namespac
       for (const c of containers) await detachContainer(root, c.id);
       for (const c of containers) await c.stop();
     }
-    expectNoNetworkLeaks(before, root);
+    expectNoNetworkLeaks(frame.before(), root);
   });
 });
 
@@ -88,7 +77,7 @@ describe('published ports', () => {
       await detachContainer(root, c.id);
       await c.stop();
     }
-    expectNoNetworkLeaks(before, root);
+    expectNoNetworkLeaks(frame.before(), root);
   });
 
   it('refuses a host port a host program listens on, leaving nothing half-made', async () => {
@@ -99,7 +88,7 @@ describe('published ports', () => {
       await expect(attachContainer(root, { id: c.id, name: c.name, pid: c.pid, ports: [parsePublish('18090:8080')] }))
         .rejects.toThrow(/port is already allocated: 0\.0\.0\.0:18090 is in use/);
       expect(inNetns(c.pid, ['ip', '-o', 'link']).stdout).not.toContain('eth0');
-      expectNoNetworkLeaks(before, root);
+      expectNoNetworkLeaks(frame.before(), root);
     } finally {
       await new Promise((resolve) => server.close(resolve));
       await detachContainer(root, c.id);
@@ -124,7 +113,7 @@ describe('published ports', () => {
       await first.stop();
       await second.stop();
     }
-    expectNoNetworkLeaks(before, root);
+    expectNoNetworkLeaks(frame.before(), root);
   });
 });
 
@@ -185,7 +174,7 @@ describe('egress through NAT, and ingress through a published port', () => {
       await client.stop();
       await internet.stop();
     }
-    expectNoNetworkLeaks(before, root);
+    expectNoNetworkLeaks(frame.before(), root);
   });
 });
 
@@ -201,7 +190,7 @@ describe('other modes and bad input', () => {
       await detachContainer(root, c.id);
       await c.stop();
     }
-    expectNoNetworkLeaks(before, root);
+    expectNoNetworkLeaks(frame.before(), root);
   });
 
   it('an unknown network is a clear 125 error and nothing is made', async () => {
@@ -214,7 +203,7 @@ describe('other modes and bad input', () => {
     } finally {
       await c.stop();
     }
-    expectNoNetworkLeaks(before, root);
+    expectNoNetworkLeaks(frame.before(), root);
   });
 
   it('refuses a default subnet that overlaps a host route, and a bridge that belongs to another state root', async () => {
@@ -249,6 +238,6 @@ describe('other modes and bad input', () => {
     const pid = c.pid;
     await c.stop();
     await expect(attachContainer(root, { id: c.id, name: c.name, pid })).rejects.toThrow(/^net\.veth: `ip link set vp\w+ netns \d+` failed/);
-    expectNoNetworkLeaks(before, root);
+    expectNoNetworkLeaks(frame.before(), root);
   });
 });

@@ -6,7 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { expect } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { hostsFile } from '../../src/engine/etc-files.js';
 import { StateRoot } from '../../src/state-root.js';
 
@@ -146,4 +146,24 @@ export function expectNoNetworkLeaksOf(before: HostNetworkSnapshot, bridge: stri
     // ip_forward itself may have been on at `before` because of another run: check it was handed back.
     expect(fs.existsSync('/run/minibox/ip_forward.saved'), 'ip_forward not restored').toBe(false);
   }
+}
+
+/**
+ * The usual frame of a network test file: a temp state root, and after each test every fake
+ * container stopped and nothing left on the host. Call once at the top level of the file;
+ * `dirs` takes extra dirs to delete at the end, `before()` is the host as the file found it.
+ */
+export function networkTestFrame(): { root: StateRoot; dirs: string[]; before: () => HostNetworkSnapshot } {
+  const root = tempStateRoot();
+  const dirs: string[] = [];
+  let before: HostNetworkSnapshot;
+  beforeAll(() => { before = snapshotHostNetwork(); });
+  afterEach(async () => {
+    await stopAllFakeContainers();
+    expectNoNetworkLeaks(before, root);
+  });
+  afterAll(() => {
+    for (const dir of [...dirs, root.dir]) fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return { root, dirs, before: () => before };
 }

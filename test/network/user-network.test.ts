@@ -4,28 +4,16 @@
  */
 import fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   attachContainer, createUserNetwork, detachContainer, inspectNetwork, listAllNetworks, removeUserNetwork,
 } from '../../src/network/index.js';
 import { minibox } from '../helpers/minibox.js';
 import {
-  expectNoNetworkLeaks, fetchFrom, inNetns, snapshotHostNetwork, startFakeContainer, stopAllFakeContainers, tempStateRoot, webRoot,
-  type HostNetworkSnapshot,
+  fetchFrom, inNetns, startFakeContainer, tempStateRoot, webRoot, networkTestFrame,
 } from './netns-helpers.js';
 
-let before: HostNetworkSnapshot;
-const root = tempStateRoot();
-const dirs: string[] = [];
-
-beforeAll(() => { before = snapshotHostNetwork(); });
-afterEach(async () => {
-  await stopAllFakeContainers();
-  expectNoNetworkLeaks(before, root);
-});
-afterAll(() => {
-  for (const dir of [...dirs, root.dir]) fs.rmSync(dir, { recursive: true, force: true });
-});
+const { root, dirs } = networkTestFrame();
 
 describe('containers on a user network', () => {
   it('reach each other by name, and the hosts files follow joins and leaves in place', async () => {
