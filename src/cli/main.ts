@@ -20,19 +20,19 @@ type Register = (program: Command) => void;
  * command and the `container` group (to which several modules add) load all of them, in this order.
  */
 const COMMAND_MODULES: { names: string[]; load: () => Promise<Register> }[] = [
-  { names: ['pull', 'images', 'rmi', 'tag', 'history', 'image'], load: async () => (await import('./commands/images.js')).registerImageCommands },
-  { names: ['login', 'logout'], load: async () => (await import('./commands/login.js')).registerLoginCommands },
-  { names: ['network'], load: async () => (await import('./commands/network.js')).registerNetworkCommands },
-  { names: ['run'], load: async () => (await import('./commands/run.js')).registerRunCommand },
-  { names: ['ps', 'logs', 'start', 'stop', 'restart', 'kill', 'wait', 'rm', 'inspect'], load: async () => (await import('./commands/container.js')).registerLifecycleCommands },
-  { names: ['volume'], load: async () => (await import('./commands/volume.js')).registerVolumeCommands },
-  { names: ['exec'], load: async () => (await import('./commands/exec.js')).registerExecCommand },
-  { names: ['top'], load: async () => (await import('./commands/top.js')).registerTopCommand },
-  { names: ['diff'], load: async () => (await import('./commands/diff.js')).registerDiffCommand },
-  { names: ['port'], load: async () => (await import('./commands/port.js')).registerPortCommand },
-  { names: ['doctor'], load: async () => (await import('./commands/doctor.js')).registerDoctorCommand },
-  { names: ['stats'], load: async () => (await import('./commands/stats.js')).registerStatsCommand },
-  { names: ['update'], load: async () => (await import('./commands/update.js')).registerUpdateCommand },
+  { names: ['pull', 'images', 'rmi', 'tag', 'history', 'image'], load: async () => (await import('./commands/images-command.js')).registerImageCommands },
+  { names: ['login', 'logout'], load: async () => (await import('./commands/login-command.js')).registerLoginCommands },
+  { names: ['network'], load: async () => (await import('./commands/network-command.js')).registerNetworkCommands },
+  { names: ['run'], load: async () => (await import('./commands/run-command.js')).registerRunCommand },
+  { names: ['ps', 'logs', 'start', 'stop', 'restart', 'kill', 'wait', 'rm', 'inspect'], load: async () => (await import('./commands/container-command.js')).registerLifecycleCommands },
+  { names: ['volume'], load: async () => (await import('./commands/volume-command.js')).registerVolumeCommands },
+  { names: ['exec'], load: async () => (await import('./commands/exec-command.js')).registerExecCommand },
+  { names: ['top'], load: async () => (await import('./commands/top-command.js')).registerTopCommand },
+  { names: ['diff'], load: async () => (await import('./commands/diff-command.js')).registerDiffCommand },
+  { names: ['port'], load: async () => (await import('./commands/port-command.js')).registerPortCommand },
+  { names: ['doctor'], load: async () => (await import('./commands/doctor-command.js')).registerDoctorCommand },
+  { names: ['stats'], load: async () => (await import('./commands/stats-command.js')).registerStatsCommand },
+  { names: ['update'], load: async () => (await import('./commands/update-command.js')).registerUpdateCommand },
 ];
 
 /** The first word of argv that is a command (skipping the global options and their values). */

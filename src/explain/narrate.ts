@@ -10,7 +10,7 @@
  */
 import path from 'node:path';
 import type { SysEvent } from '../sys/trace.js';
-import { DEFAULT_CAPABILITIES } from '../runtime/defaults.js';
+import { DEFAULT_CAPABILITIES } from '../bundle/docker-defaults.js';
 import { describeNetworkStep } from '../network/explain.js';
 
 const NAMESPACE_WORDS: Record<string, string> = {
@@ -116,7 +116,7 @@ export function describeEvent(event: SysEvent): string | undefined {
   }
 }
 
-/** A bind of one of the host's device nodes into the container's /dev (runtime/devices.ts). */
+/** A bind of one of the host's device nodes into the container's /dev (runtime/rootfs/devices.ts). */
 function isDeviceBind(event: SysEvent): boolean {
   const source = str(event.args.source);
   return event.call === 'mount' && str(event.args.flags) === 'MS_BIND' && source.startsWith('/dev/') && str(event.args.target).endsWith(source);

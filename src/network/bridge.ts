@@ -22,7 +22,7 @@
 import { MiniboxError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import { parseSubnet } from './cidr.js';
-import { BatchError, deleteLink, ip, ipBatch, runProgram } from './command.js';
+import { BatchError, deleteLink, ip, ipBatch, runProgram } from './host-commands.js';
 import { writeSysctl } from './host-state.js';
 import { checkSubnetFree, type NetworkRecord } from './networks.js';
 

@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import zlib from 'node:zlib';
-import { runProgram } from './command.js';
+import { runProgram } from './host-commands.js';
 
 export interface NetworkCheck {
   name: string;

@@ -43,7 +43,7 @@
  * Try: `iptables -t nat -S MINIBOX-DNAT` while a container with `-p 8080:80` runs.
  */
 import { publishStep } from '../sys/trace.js';
-import { iptables, netStep, runProgram, tryNetStep } from './command.js';
+import { iptables, netStep, runProgram, tryNetStep } from './host-commands.js';
 
 type Table = 'nat' | 'filter';
 

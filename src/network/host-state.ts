@@ -21,7 +21,7 @@
 import fs from 'node:fs';
 import { withLock } from '../lock.js';
 import { publishStep } from '../sys/trace.js';
-import { runProgram } from './command.js';
+import { runProgram } from './host-commands.js';
 
 export const HOST_STATE_DIR = '/run/minibox';
 const IP_FORWARD = '/proc/sys/net/ipv4/ip_forward';

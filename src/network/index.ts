@@ -2,7 +2,7 @@
  * network — Docker's default networking model for minibox: bridges, veth pairs, IPAM, NAT,
  * published ports and name resolution. Reading order: cidr → networks → ipam → bridge → veth →
  * firewall → ports → hosts → attach (the story of plugging a container in) → manage → doctor.
- * Host-wide state and ip_forward: host-state.ts; how commands are run: command.ts.
+ * Host-wide state and ip_forward: host-state.ts; how commands are run: host-commands.ts.
  */
 export { attachContainer, detachContainer, containerEndpoints, containerPorts, networkEndpoints, type AttachRequest, type Endpoint } from './attach.js';
 export { parsePublish, publishAllExposed, formatPorts, type PortSpec, type PublishedPort } from './ports.js';

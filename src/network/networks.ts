@@ -26,7 +26,7 @@ import { randomBytes } from 'node:crypto';
 import { MiniboxError, NotFoundError, UsageError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import { formatIPv4, formatSubnet, gatewayOf, overlaps, parseSubnet, type Subnet } from './cidr.js';
-import { runProgram } from './command.js';
+import { runProgram } from './host-commands.js';
 
 export const DEFAULT_NETWORK = 'bridge';
 export const DEFAULT_BRIDGE_DEVICE = 'minibox0';

@@ -22,7 +22,7 @@
  */
 import { createHash } from 'node:crypto';
 import { parseIPv4 } from './cidr.js';
-import { BatchError, deleteLink, ipBatch, ipIn, netStep, type BatchLine } from './command.js';
+import { BatchError, deleteLink, ipBatch, ipIn, netStep, type BatchLine } from './host-commands.js';
 
 /** Host-side interface name for a container on a network (at most 15 characters, like all names). */
 export function hostVethName(networkId: string, containerId: string): string {

@@ -16,12 +16,11 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { isTracing, publishStep } from '../sys/trace.js';
 import { MiniboxError, describeError } from '../errors.js';
-import { readBundle } from './spec.js';
-import { wantsMountNamespace, wantsPidNamespace } from './namespaces.js';
-import { initStagePath } from './run-container.js';
+import { readBundle } from '../bundle/oci-bundle.js';
+import { wantsMountNamespace, wantsPidNamespace } from './namespace-table.js';
+import { nativeProgramPath, stagePath } from './programs.js';
 import { driveStart, observe, type ObserveOptions } from './start-protocol.js';
 
 export interface DetachedOptions extends ObserveOptions {
@@ -45,14 +44,6 @@ export interface DetachedStart {
   monitorPid: number;
 }
 
-/** A file under native/build/, from dist/runtime or src/runtime alike. */
-export function nativeProgramPath(name: 'minibox-monitor' | 'minibox-init'): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const built = path.resolve(here, '../../native/build', name);
-  if (!fs.existsSync(built)) throw new MiniboxError(`${built} is missing — run \`npm run build\` (it needs gcc and make)`);
-  return built;
-}
-
 export async function startDetached(bundleDir: string, options: DetachedOptions): Promise<DetachedStart> {
   let spec;
   try {
@@ -66,7 +57,7 @@ export async function startDetached(bundleDir: string, options: DetachedOptions)
     ...(wantsPidNamespace(spec) ? ['--new-pid-namespace'] : []),
     '--log', options.logFile, '--status', options.statusFile, '--pids', options.pidsFile,
     ...(options.oomFiles ?? []).flatMap((file) => ['--oom-file', file]),
-    '--', process.execPath, initStagePath(), path.resolve(bundleDir), ...(isTracing() ? ['--trace'] : []),
+    '--', process.execPath, stagePath('init-stage'), path.resolve(bundleDir), ...(isTracing() ? ['--trace'] : []),
   ];
   const stopObserving = observe(options);
   const monitor = spawn(nativeProgramPath('minibox-monitor'), args, {

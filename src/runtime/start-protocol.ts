@@ -3,7 +3,7 @@
  * from "namespaces ready" to "the program runs".
  *
  * The same conversation happens whoever is the init stage's parent: the engine itself for a
- * foreground `run` (run-container.ts), or minibox-monitor for a detached one (monitor.ts), which
+ * foreground `run` (run-bundle.ts), or minibox-monitor for a detached one (monitor.ts), which
  * only passes fds 3 and 4 through. The engine answers:
  *   namespaces-ready → runs `onNamespacesReady(pid)` (cgroups, network), then "go" (or "abort");
  *   devpts-ready     → opens the container's pty master, replies with its number;
@@ -15,8 +15,8 @@ import fs from 'node:fs';
 import { ExitCode, describeError } from '../errors.js';
 import { createNarrator } from '../explain/narrate.js';
 import { onSysEvent, publish, publishStep } from '../sys/trace.js';
-import { messageSplitter, type ChildMessage, type ParentMessage } from './channel.js';
-import { openTerminal, type TerminalRelay } from './terminal.js';
+import { messageSplitter, type ChildMessage, type ParentMessage } from './stages/channel.js';
+import { openTerminal, type TerminalRelay } from './terminal-relay.js';
 
 export interface StartFailure {
   message: string;

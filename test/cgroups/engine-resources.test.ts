@@ -4,10 +4,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseResourceFlags } from '../../src/cgroups/index.js';
-import { hostConfigLimits, mergeResources } from '../../src/engine/resources.js';
+import { hostConfigLimits, mergeResources } from '../../src/lifecycle/resources.js';
 import { formatBinaryBytes } from '../../src/format.js';
-import { statsRow, type StatsSample } from '../../src/engine/stats.js';
-import type { ContainerRecord } from '../../src/engine/container-store.js';
+import { statsRow, type StatsSample } from '../../src/lifecycle/stats.js';
+import type { ContainerRecord } from '../../src/container/container-store.js';
 import { describeEvent } from '../../src/explain/narrate.js';
 import type { SysEvent } from '../../src/sys/trace.js';
 

@@ -8,7 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll } from 'vitest';
 import { busyboxImageLayout } from './registry.js';
-import { DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, OVERLAY_ANNOTATIONS, type RuntimeSpec } from '../../src/runtime/index.js';
+import { DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from '../../src/bundle/docker-defaults.js';
+import { OVERLAY_ANNOTATIONS, type RuntimeSpec } from '../../src/bundle/oci-bundle.js';
 
 let lower: string | undefined;
 

@@ -4,7 +4,8 @@
  */
 import { expect } from 'vitest';
 import { makeBundle, hostMountsMentioning, type TestBundle } from './bundle.js';
-import { runContainer, type RunOptions, type RunResult, type RuntimeSpec } from '../../src/runtime/index.js';
+import { runContainer, type RunOptions, type RunResult } from '../../src/runtime/index.js';
+import type { RuntimeSpec } from '../../src/bundle/oci-bundle.js';
 
 export interface ContainerRun extends RunResult {
   bundle: TestBundle;

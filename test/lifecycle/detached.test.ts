@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ContainerStore } from '../../src/engine/container-store.js';
+import { ContainerStore } from '../../src/container/container-store.js';
 import { StateRoot } from '../../src/state-root.js';
 import { expectNoContainers, expectNoLeaks } from '../helpers/leaks.js';
 import { rssKiB, startWorld, until, zombieChildren, type LifecycleWorld } from './helpers.js';

@@ -4,10 +4,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { renderGoTemplate } from '../../src/cli/go-template.js';
-import { statusText } from '../../src/cli/commands/ps.js';
-import type { ContainerRecord } from '../../src/engine/container-store.js';
-import { parseLogLines, parseLogTime } from '../../src/engine/logs.js';
-import { parseSignal } from '../../src/engine/stop.js';
+import { statusText } from '../../src/cli/commands/ps-command.js';
+import type { ContainerRecord } from '../../src/container/container-store.js';
+import { parseLogLines, parseLogTime } from '../../src/lifecycle/logs.js';
+import { parseSignal } from '../../src/lifecycle/stop.js';
 
 describe('Go template subset', () => {
   const data = { Name: '/web', State: { Pid: 42, Running: true, Status: 'running' }, Args: ['-f', '-p'], Labels: { b: '2', a: '1' }, Empty: null };

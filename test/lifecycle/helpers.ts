@@ -5,8 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
-import { ContainerStore, type ContainerRecord } from '../../src/engine/container-store.js';
-import { readRunPids, type RunPids } from '../../src/engine/run-files.js';
+import { ContainerStore, type ContainerRecord } from '../../src/container/container-store.js';
+import { readRunPids, type RunPids } from '../../src/container/run-files.js';
 import { StateRoot } from '../../src/state-root.js';
 import { mbAsync, tempRoot, type CliResult } from '../helpers/minibox.js';
 import { busyboxImageLayout, pushLayout, startRegistry, type TestRegistry } from '../helpers/registry.js';

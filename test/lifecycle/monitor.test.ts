@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { nativeProgramPath } from '../../src/runtime/monitor.js';
+import { nativeProgramPath } from '../../src/runtime/programs.js';
 
 let dir: string;
 beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-monitor-')); });

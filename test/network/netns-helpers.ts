@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
-import { hostsFile } from '../../src/engine/etc-files.js';
+import { hostsFile } from '../../src/bundle/etc-files.js';
 import { StateRoot } from '../../src/state-root.js';
 
 export interface FakeContainer {

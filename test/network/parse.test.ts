@@ -7,7 +7,7 @@ import { formatSubnet, parseSubnet } from '../../src/network/cidr.js';
 import { MEMBERS_MARKER, addHostLines, parseAddHost, renderHostsFile, resolvConfWithDns, withoutMembers } from '../../src/network/hosts.js';
 import { checkNetworking, describeNetworkStep, formatPorts, parsePublish, publishAllExposed } from '../../src/network/index.js';
 import { macForAddress } from '../../src/network/veth.js';
-import { hostsFile } from '../../src/engine/etc-files.js';
+import { hostsFile } from '../../src/bundle/etc-files.js';
 
 describe('-p', () => {
   it('accepts every form Docker does', () => {

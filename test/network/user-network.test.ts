@@ -103,8 +103,8 @@ describe('containers on a user network', () => {
 describe('minibox network (CLI)', () => {
   beforeAll(() => {
     // The CLI runs from dist/: build it when the network sources are newer (npm test builds first anyway).
-    const built = 'dist/cli/commands/network.js';
-    const newest = Math.max(...fs.readdirSync('src/network').map((f) => fs.statSync(`src/network/${f}`).mtimeMs), fs.statSync('src/cli/commands/network.ts').mtimeMs);
+    const built = 'dist/cli/commands/network-command.js';
+    const newest = Math.max(...fs.readdirSync('src/network').map((f) => fs.statSync(`src/network/${f}`).mtimeMs), fs.statSync('src/cli/commands/network-command.ts').mtimeMs);
     if (!fs.existsSync(built) || fs.statSync(built).mtimeMs < newest) spawnSync('npx', ['tsc', '-p', '.'], { stdio: 'ignore' });
   }, 120_000);
 

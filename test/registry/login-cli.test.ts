@@ -14,7 +14,7 @@ let dockerConfig: string;
 beforeAll(async () => {
   // The CLI runs from dist/: build it (type errors elsewhere in the tree do not stop emitting).
   spawnSync('npx', ['tsc', '-p', '.'], { cwd: repoRoot, stdio: 'ignore' });
-  if (!fs.existsSync(path.join(repoRoot, 'dist/cli/commands/login.js'))) throw new Error('build did not produce dist/cli/commands/login.js');
+  if (!fs.existsSync(path.join(repoRoot, 'dist/cli/commands/login-command.js'))) throw new Error('build did not produce dist/cli/commands/login-command.js');
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-login-cli-'));
   dockerConfig = path.join(work, 'docker');
   registry = await startRegistry({ htpasswd: [{ user: USER, password: PASSWORD }] });

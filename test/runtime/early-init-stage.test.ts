@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { makeBundle } from '../helpers/bundle.js';
 import { expectNothingLeft } from '../helpers/containers.js';
-import { runContainer, startInitStageEarly } from '../../src/runtime/run-container.js';
+import { runContainer, startInitStageEarly } from '../../src/runtime/run-bundle.js';
 
 /** Its parent pid, or undefined when the process is gone (reaped: no zombie either). */
 function parentOf(pid: number): number | undefined {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { resolveInRoot } from '../../src/runtime/index.js';
+import { resolveInRoot } from '../../src/resolve-in-root.js';
 import { runInBusybox } from '../helpers/containers.js';
 
 describe('mount destinations never leave the rootfs', () => {

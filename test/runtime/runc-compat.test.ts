@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { makeBundle, hostMountsMentioning } from '../helpers/bundle.js';
-import { runContainer, OVERLAY_ANNOTATIONS } from '../../src/runtime/index.js';
+import { runContainer } from '../../src/runtime/index.js';
+import { OVERLAY_ANNOTATIONS } from '../../src/bundle/oci-bundle.js';
 import { mount, umount } from '../../src/sys/mount.js';
 
 describe('minibox bundles are ordinary OCI bundles', () => {

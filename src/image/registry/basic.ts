@@ -5,7 +5,7 @@
  * encoding, so it is safe only over HTTPS (or loopback); the registry checks it against its
  * bcrypt htpasswd file. Try: `htpasswd -Bbn user pass` to see an entry.
  */
-import type { Credentials } from './credentials.js';
+import type { Credentials } from './credential-store.js';
 
 export function basicAuthorization(credentials: Credentials): string {
   return `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;

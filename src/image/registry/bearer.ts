@@ -13,7 +13,7 @@
 import { MiniboxError } from '../../errors.js';
 import { basicAuthorization } from './basic.js';
 import type { AuthChallenge } from './challenge.js';
-import type { Credentials } from './credentials.js';
+import type { Credentials } from './credential-store.js';
 import { isLoopbackHost } from './ping.js';
 import type { Transport } from './transport.js';
 

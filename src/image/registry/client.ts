@@ -5,7 +5,7 @@
  *   GET manifests/<tag or digest>   (with an Accept header listing the manifest formats we read)
  *   GET blobs/<digest>              (the config and each layer)
  * This class adds what real registries need around them: the scheme and auth challenge found by
- * pinging /v2/ (ping.ts), credentials from ~/.docker/config.json (credentials.ts), Basic or Bearer
+ * pinging /v2/ (ping.ts), credentials from ~/.docker/config.json (credential-store.ts), Basic or Bearer
  * authorization (basic.ts, bearer.ts) with one retry after a fresh 401 challenge, and content
  * verification of manifests (digest.ts). Spec: opencontainers/distribution-spec, spec.md "Pull".
  * Try: pass `onDebug: console.error` to see every request (method, URL without query, status).
@@ -15,7 +15,7 @@ import { validateDigest, type ImageReference } from '../reference.js';
 import { basicAuthorization } from './basic.js';
 import { fetchBearerToken } from './bearer.js';
 import { parseChallenge } from './challenge.js';
-import { findCredentials, defaultDockerConfigPath, type Credentials } from './credentials.js';
+import { findCredentials, defaultDockerConfigPath, type Credentials } from './credential-store.js';
 import { DigestMismatchError, sha256Digest } from '../digest.js';
 import { identifyManifest, MANIFEST_ACCEPT } from './manifest-format.js';
 import { pingRegistry, type RegistryEndpoint } from './ping.js';

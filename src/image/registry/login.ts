@@ -3,7 +3,7 @@
  *
  * Docker verifies before it stores: it pings /v2/ to learn the auth scheme, then either sends
  * Basic credentials to /v2/ or asks the token server for a token with them (no scope: "may this
- * account log in at all?"). Only a success is written to config.json (credentials.ts).
+ * account log in at all?"). Only a success is written to config.json (credential-store.ts).
  * Logout just deletes the entry — tokens already issued simply expire.
  */
 import { MiniboxError } from '../../errors.js';
@@ -11,7 +11,7 @@ import { DOCKER_HUB_DOMAIN, DOCKER_HUB_REGISTRY_HOST } from '../reference.js';
 import { basicAuthorization } from './basic.js';
 import { fetchBearerToken } from './bearer.js';
 import { RegistryClient, type RegistryClientOptions } from './client.js';
-import { defaultDockerConfigPath, normalizeRegistryHost, removeCredentials, storeCredentials, type Credentials } from './credentials.js';
+import { defaultDockerConfigPath, normalizeRegistryHost, removeCredentials, storeCredentials, type Credentials } from './credential-store.js';
 
 /** The host to contact for a login server name ('docker.io' → registry-1.docker.io). */
 function apiHost(server: string): string {

@@ -1,0 +1,86 @@
+/**
+ * oci-bundle.ts — the OCI runtime bundle: a directory with `config.json` and a root file system.
+ *
+ * config.json (opencontainers/runtime-spec, config.md and config-linux.md) says everything about
+ * one container: `root` (where its file system is), `process` (args, env, cwd, user,
+ * capabilities, terminal), `hostname`, `mounts` (in order), and `linux` (namespaces, devices,
+ * masked and read-only paths, sysctls). Any OCI runtime — runc, crun, youki, minibox — can start
+ * the same bundle. Only the fields minibox reads are typed here.
+ *
+ * Try: `runc spec` writes a default config.json to read next to this file.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { LinuxResources } from '../cgroups/limits.js';
+
+export interface SpecUser { uid: number; gid: number; umask?: number; additionalGids?: number[] }
+
+export interface SpecCapabilities {
+  bounding?: string[]; effective?: string[]; inheritable?: string[]; permitted?: string[]; ambient?: string[];
+}
+
+export interface SpecProcess {
+  terminal?: boolean;
+  consoleSize?: { height: number; width: number };
+  user: SpecUser;
+  args: string[];
+  env?: string[];
+  cwd: string;
+  capabilities?: SpecCapabilities;
+  noNewPrivileges?: boolean;
+}
+
+export interface SpecMount { destination: string; type?: string; source?: string; options?: string[] }
+
+export type NamespaceType = 'pid' | 'network' | 'mount' | 'ipc' | 'uts' | 'user' | 'cgroup' | 'time';
+
+export interface SpecDevice { type: 'c' | 'b' | 'u' | 'p'; path: string; major?: number; minor?: number; fileMode?: number; uid?: number; gid?: number }
+
+export interface SpecLinux {
+  namespaces?: { type: NamespaceType; path?: string }[];
+  devices?: SpecDevice[];
+  maskedPaths?: string[];
+  readonlyPaths?: string[];
+  sysctl?: Record<string, string>;
+  rootfsPropagation?: string;
+  /** Control groups (config-linux.md "Control groups"): limits the engine writes to cgroup v2. */
+  resources?: LinuxResources;
+}
+
+export interface RuntimeSpec {
+  ociVersion: string;
+  root: { path: string; readonly?: boolean };
+  process: SpecProcess;
+  hostname?: string;
+  mounts?: SpecMount[];
+  linux?: SpecLinux;
+  annotations?: Record<string, string>;
+}
+
+/** Annotations minibox's engine sets so the runtime mounts the overlay root itself. */
+export const OVERLAY_ANNOTATIONS = {
+  lowerdir: 'org.minibox.overlay.lowerdir',
+  upperdir: 'org.minibox.overlay.upperdir',
+  workdir: 'org.minibox.overlay.workdir',
+} as const;
+
+/** Reads and checks `config.json`; `rootfs` is returned as an absolute path. */
+export function readBundle(bundleDir: string): { spec: RuntimeSpec; rootfs: string } {
+  const file = path.join(bundleDir, 'config.json');
+  let spec: RuntimeSpec;
+  try {
+    spec = JSON.parse(fs.readFileSync(file, 'utf8')) as RuntimeSpec;
+  } catch (error) {
+    throw new Error(`cannot read bundle config ${file}: ${(error as Error).message.split('\n')[0]}`);
+  }
+  if (!spec.root?.path) throw new Error(`${file}: root.path is missing`);
+  if (!spec.process?.args?.length) throw new Error(`${file}: process.args is empty — there is no command to run`);
+  if (!spec.process.cwd?.startsWith('/')) throw new Error(`${file}: process.cwd must be an absolute path`);
+  if (spec.linux?.namespaces?.some((ns) => ns.path)) {
+    throw new Error(`${file}: joining existing namespaces (namespaces[].path) is not supported by minibox`);
+  }
+  if (spec.linux?.namespaces?.some((ns) => ns.type === 'user')) {
+    throw new Error(`${file}: user namespaces are not supported yet (Node cannot create one: it is multithreaded)`);
+  }
+  return { spec, rootfs: path.resolve(bundleDir, spec.root.path) };
+}

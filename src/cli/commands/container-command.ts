@@ -1,0 +1,43 @@
+/**
+ * container-command.ts — the lifecycle commands, registered twice as Docker has them: at the top
+ * (`minibox ps`, `minibox stop web`) and under `minibox container` (`container ls`,
+ * `container stop web`, `container prune`). One definition each, so the two never drift apart.
+ */
+import type { Command } from 'commander';
+import { registerInspectCommand } from './inspect-command.js';
+import {
+  registerContainerPruneCommand, registerKillCommand, registerRestartCommand, registerRmCommand, registerStartCommand,
+  registerStopCommand, registerWaitCommand,
+} from './lifecycle-command.js';
+import { registerLogsCommand } from './logs-command.js';
+import { registerPsCommand } from './ps-command.js';
+
+export function registerLifecycleCommands(program: Command): void {
+  registerPsCommand(program);
+  registerLogsCommand(program);
+  registerStartCommand(program);
+  registerStopCommand(program);
+  registerRestartCommand(program);
+  registerKillCommand(program);
+  registerWaitCommand(program);
+  registerRmCommand(program);
+  registerInspectCommand(program);
+
+  const container = containerGroup(program);
+  registerPsCommand(container, 'ls', ['list', 'ps']);
+  registerLogsCommand(container);
+  registerStartCommand(container);
+  registerStopCommand(container);
+  registerRestartCommand(container);
+  registerKillCommand(container);
+  registerWaitCommand(container);
+  registerRmCommand(container, 'rm', ['remove']);
+  registerInspectCommand(container, 'container');
+  registerContainerPruneCommand(container);
+}
+
+/** The `container` command group (created once; other modules may add `container exec` etc.). */
+export function containerGroup(program: Command): Command {
+  return program.commands.find((command) => command.name() === 'container')
+    ?? program.command('container').description('Manage containers');
+}

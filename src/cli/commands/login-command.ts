@@ -1,0 +1,56 @@
+/**
+ * login-command.ts — `minibox login` / `minibox logout`, shaped like Docker's.
+ *
+ *   minibox login [SERVER] -u USER --password-stdin   (default SERVER: docker.io)
+ *   minibox logout [SERVER]
+ * Credentials go to Docker's own config file ($DOCKER_CONFIG/config.json or ~/.docker/config.json),
+ * so `docker login` and `minibox login` share them. The work is in src/image/registry/login.ts.
+ */
+import type { Command } from 'commander';
+import { UsageError } from '../../errors.js';
+import { login, logout, normalizeRegistryHost } from '../../image/registry/index.js';
+import { contextOf } from '../context.js';
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  // Like Docker: strip the trailing newline that `echo` or a file adds.
+  return Buffer.concat(chunks).toString('utf8').replace(/(\r?\n)+$/, '');
+}
+
+export function registerLoginCommands(program: Command): void {
+  program
+    .command('login')
+    .description('Log in to a registry (default docker.io) and store the credentials in the Docker config file')
+    .argument('[server]', 'registry host, e.g. 127.0.0.1:5000', 'docker.io')
+    .option('-u, --username <user>', 'username')
+    .option('-p, --password <password>', 'password (insecure: visible in the process list; prefer --password-stdin)')
+    .option('--password-stdin', 'read the password from standard input')
+    .action(async (server: string, options: { username?: string; password?: string; passwordStdin?: boolean }, command: Command) => {
+      if (options.password !== undefined && options.passwordStdin) {
+        throw new UsageError('--password and --password-stdin are mutually exclusive');
+      }
+      if (!options.username) throw new UsageError('login needs a username: pass -u USER');
+      let password: string;
+      if (options.passwordStdin) {
+        password = await readStdin();
+      } else if (options.password !== undefined) {
+        process.stderr.write('WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n');
+        password = options.password;
+      } else {
+        throw new UsageError('login needs a password: pipe it to --password-stdin (or pass -p PASSWORD)');
+      }
+      await login(server, options.username, password, { insecureRegistries: contextOf(command).insecureRegistries });
+      process.stdout.write('Login Succeeded\n');
+    });
+
+  program
+    .command('logout')
+    .description('Remove stored credentials for a registry (default docker.io)')
+    .argument('[server]', 'registry host', 'docker.io')
+    .action((server: string) => {
+      const host = normalizeRegistryHost(server);
+      if (logout(server)) process.stdout.write(`Removing login credentials for ${host}\n`);
+      else process.stdout.write(`Not logged in to ${host}\n`);
+    });
+}

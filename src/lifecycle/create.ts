@@ -1,0 +1,259 @@
+/**
+ * create.ts — making a container: a record, a directory, and an OCI bundle, before anything runs.
+ *
+ * `docker run` is `docker create` + `docker start`. Creating means: check every flag (so a typo
+ * fails before a pull or a mount), resolve the image's command and user, claim a name and an id,
+ * prepare volumes and the /etc files, and write `config.json`. Nothing is mounted yet: the
+ * runtime mounts the overlay (layers + this container's upper dir) inside the container's own
+ * mount namespace, so when the container's last process exits, the kernel unmounts it all.
+ *
+ * If any step fails after the directory exists, it is removed again: a failed create leaves
+ * nothing behind.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { UsageError } from '../errors.js';
+import type { StateRoot } from '../state-root.js';
+import type { SpecMount } from '../bundle/oci-bundle.js';
+import { nativeProgramPath } from '../runtime/programs.js';
+import { deleteContainer } from './remove.js';
+import { validateContainerName, shortId } from '../container/container-id.js';
+import { ContainerStore, type ContainerPaths, type ContainerRecord, type MountPoint } from '../container/container-store.js';
+import { containerResolvConf, hostnameFile, hostsFile } from '../bundle/etc-files.js';
+import type { RunnableImage } from './image-source.js';
+import { LayerStack } from '../bundle/layer-view.js';
+import {
+  bindMount, buildEnvironment, buildRuntimeSpec, computeCapabilities, expandEnvOption, parseNetworkMode,
+  readEnvFile, resolveCommand, resolveWorkingDir, type NetworkMode,
+} from '../bundle/spec-from-image.js';
+import { resolveUser, validateUserSpec } from '../bundle/user.js';
+import type { PortSpec } from '../network/index.js';
+import { checkHostPortsFree, checkNetworkFlags, extraHostsLines, toPortBindings, wantedPorts, withDns, type NetworkFlags } from './hooks/network-options.js';
+import { parseTmpfsSpec, parseVolumeSpec, VolumeStore, type TmpfsSpec, type VolumeSpec } from '../bundle/volumes.js';
+import { assertCgroupV2ForLimits, type LinuxResources, type ResourceFlags } from '../cgroups/index.js';
+import { hostConfigLimits, resourcesFromFlags } from './resources.js';
+
+/** `minibox run` options that shape the container (everything but image choice and I/O). */
+export interface CreateRequest extends NetworkFlags {
+  image: string;
+  command: string[];
+  name?: string;
+  autoRemove?: boolean;
+  interactive?: boolean;
+  tty?: boolean;
+  env?: string[];
+  envFiles?: string[];
+  workdir?: string;
+  user?: string;
+  entrypoint?: string;
+  hostname?: string;
+  network?: string;
+  volumes?: string[];
+  tmpfs?: string[];
+  readOnly?: boolean;
+  capAdd?: string[];
+  capDrop?: string[];
+  /** `--init`: minibox-init runs as PID 1 and the command as its child (reaps zombies, forwards signals). */
+  init?: boolean;
+  /** `--memory`, `--cpus`, `--pids-limit`…, as typed (checked by checkRequest). */
+  resources?: ResourceFlags;
+}
+
+/** Where `--init` puts minibox-init inside the container (Docker's path for its docker-init). */
+export const INIT_PATH = '/sbin/docker-init';
+
+/** A request whose flags were all checked; nothing in here needs the image. */
+export interface CheckedRequest {
+  request: CreateRequest;
+  network: NetworkMode;
+  /** `-p` values (network-options.ts); `-P` adds the image's ports at create time. */
+  ports: PortSpec[];
+  volumes: VolumeSpec[];
+  tmpfs: TmpfsSpec[];
+  capabilities: string[];
+  userEnv: string[];
+  /** OCI linux.resources from the limit flags; undefined without any. */
+  resources?: LinuxResources;
+}
+
+/** Checks every flag; throws a one-line UsageError (exit 125) on the first bad one. */
+export function checkRequest(request: CreateRequest, root?: StateRoot): CheckedRequest {
+  if (request.name !== undefined) validateContainerName(request.name);
+  if (request.user !== undefined && request.user !== '') validateUserSpec(request.user);
+  if (request.workdir !== undefined) resolveWorkingDir(request.workdir, {});
+  if (request.hostname !== undefined && !/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/.test(request.hostname)) {
+    throw new UsageError(`invalid hostname format: ${request.hostname}`);
+  }
+  const volumes = (request.volumes ?? []).map(parseVolumeSpec);
+  const tmpfs = (request.tmpfs ?? []).map(parseTmpfsSpec);
+  const destinations = [...volumes, ...tmpfs].map((mount) => mount.destination);
+  const duplicate = destinations.find((destination, index) => destinations.indexOf(destination) !== index);
+  if (duplicate) throw new UsageError(`duplicate mount point: ${duplicate}`);
+  const userEnv = [
+    ...(request.envFiles ?? []).flatMap(readEnvFile),
+    ...(request.env ?? []).map((option) => expandEnvOption(option)).filter((entry): entry is string => entry !== undefined),
+  ];
+  // Limits: values first (a typo is the clearer error), then the host (v2 only; nothing created yet).
+  const resources = resourcesFromFlags(request.resources ?? {});
+  assertCgroupV2ForLimits(request.resources ?? {});
+  return {
+    request,
+    ...(resources ? { resources } : {}),
+    ...checkedNetwork(request, root),
+    volumes,
+    tmpfs,
+    capabilities: computeCapabilities(request.capAdd ?? [], request.capDrop ?? []),
+    userEnv,
+  };
+}
+
+/** `--network` (a user network must exist in `root`) and `-p`/`--add-host`/`--dns`. */
+function checkedNetwork(request: CreateRequest, root: StateRoot | undefined): { network: NetworkMode; ports: PortSpec[] } {
+  const network = parseNetworkMode(request.network, root);
+  return { network, ports: checkNetworkFlags(request, network) };
+}
+
+/**
+ * Creates `workdir` in the upper dir when the image lacks it (Docker does the same), copying the
+ * owner and mode of the directories the image already has, as overlayfs' copy-up would.
+ * Stops at a symlink: the runtime resolves those inside the mounted root.
+ */
+export function ensureWorkingDir(stack: LayerStack, upperDir: string, workdir: string): void {
+  const parts = workdir.split('/').filter((part) => part !== '' && part !== '.');
+  if (parts.includes('..')) return;
+  for (let i = 1; i <= parts.length; i++) {
+    const imagePath = `/${parts.slice(0, i).join('/')}`;
+    const inImage = stack.lookup(imagePath, false);
+    const upperPath = path.join(upperDir, ...parts.slice(0, i));
+    if (inImage && !inImage.stats.isDirectory()) return;
+    if (fs.existsSync(upperPath)) continue;
+    fs.mkdirSync(upperPath, { mode: inImage ? inImage.stats.mode & 0o7777 : 0o755 });
+    if (inImage) fs.chownSync(upperPath, inImage.stats.uid, inImage.stats.gid);
+  }
+}
+
+async function prepareMounts(root: StateRoot, checked: CheckedRequest, image: RunnableImage): Promise<{ specMounts: SpecMount[]; mountPoints: MountPoint[] }> {
+  const volumes = new VolumeStore(root);
+  const specMounts: SpecMount[] = [];
+  const mountPoints: MountPoint[] = [];
+  const wanted = [...checked.volumes];
+  // Paths the image declares as VOLUME get an anonymous volume unless the user mounted something there.
+  for (const destination of Object.keys(image.config.Volumes ?? {})) {
+    const normal = path.posix.normalize(destination).replace(/(.)\/$/, '$1');
+    if (normal.startsWith('/') && normal !== '/' && !wanted.some((v) => v.destination === normal) && !checked.tmpfs.some((t) => t.destination === normal)) {
+      wanted.push({ kind: 'anonymous', destination: normal, readOnly: false });
+    }
+  }
+  for (const spec of wanted) {
+    if (spec.kind === 'bind') {
+      fs.mkdirSync(spec.source, { recursive: true }); // Docker's -v creates a missing host dir
+      specMounts.push(bindMount(spec.source, spec.destination, spec.readOnly));
+      mountPoints.push({ Type: 'bind', Source: spec.source, Destination: spec.destination, RW: !spec.readOnly });
+    } else {
+      const volume = await volumes.create(spec.kind === 'volume' ? spec.name : undefined, spec.kind === 'anonymous');
+      specMounts.push(bindMount(volume.Mountpoint, spec.destination, spec.readOnly));
+      mountPoints.push({
+        Type: 'volume', Name: volume.Name, Source: volume.Mountpoint, Destination: spec.destination, RW: !spec.readOnly,
+        ...(spec.kind === 'anonymous' ? { Anonymous: true } : {}),
+      });
+    }
+  }
+  for (const tmpfs of checked.tmpfs) {
+    specMounts.push({ destination: tmpfs.destination, type: 'tmpfs', source: 'tmpfs', options: tmpfs.options });
+    mountPoints.push({ Type: 'tmpfs', Source: '', Destination: tmpfs.destination, RW: !tmpfs.options.includes('ro') });
+  }
+  return { specMounts, mountPoints };
+}
+
+/** Creates the container and its bundle; returns its record and paths. Cleans up on failure. */
+export async function createContainer(root: StateRoot, image: RunnableImage, checked: CheckedRequest): Promise<{ record: ContainerRecord; paths: ContainerPaths }> {
+  const { request } = checked;
+  const store = new ContainerStore(root);
+  const stack = new LayerStack(image.layerDirsTopFirst);
+  const command = resolveCommand(image.config, request.entrypoint, request.command);
+  const userSpec = request.user ?? image.config.User ?? '';
+  const user = resolveUser(userSpec, stack);
+  const cwd = resolveWorkingDir(request.workdir, image.config);
+  const tty = request.tty ?? false;
+  const ports = wantedPorts(checked.ports, request.publishAll ?? false, image.config.ExposedPorts);
+  await checkHostPortsFree(ports);
+  const extraHosts = await extraHostsLines(root, checked.network, request.addHost ?? []);
+
+  const record = await store.create(request.name, (id) => ({
+    Image: request.image,
+    ImageID: image.id,
+    Path: command.argv[0]!,
+    Args: command.argv.slice(1),
+    Config: {
+      Hostname: request.hostname ?? shortId(id),
+      User: userSpec,
+      Env: [],
+      Cmd: command.cmd,
+      Entrypoint: command.entrypoint,
+      WorkingDir: cwd,
+      Image: request.image,
+      Tty: tty,
+      OpenStdin: request.interactive ?? false,
+      ...(image.config.Labels ? { Labels: image.config.Labels } : {}),
+      ...(image.config.StopSignal ? { StopSignal: image.config.StopSignal } : {}),
+      ...(image.config.ExposedPorts ? { ExposedPorts: image.config.ExposedPorts } : {}),
+    },
+    HostConfig: {
+      Binds: request.volumes ?? [],
+      Tmpfs: Object.fromEntries(checked.tmpfs.map((t) => [t.destination, t.options.join(',')])),
+      AutoRemove: request.autoRemove ?? false,
+      NetworkMode: checked.network,
+      PortBindings: toPortBindings(ports),
+      PublishAllPorts: request.publishAll ?? false,
+      ExtraHosts: request.addHost ?? [],
+      Dns: request.dns ?? [],
+      ReadonlyRootfs: request.readOnly ?? false,
+      CapAdd: request.capAdd ?? [],
+      CapDrop: request.capDrop ?? [],
+      Init: request.init ?? false,
+      ...hostConfigLimits(checked.resources),
+    },
+    Mounts: [],
+  }));
+  const paths = store.paths(record.Id);
+  try {
+    const hostname = record.Config.Hostname;
+    const env = buildEnvironment({ imageEnv: image.config.Env ?? [], userEnv: checked.userEnv, hostname, home: user.home, tty });
+    const { specMounts, mountPoints } = await prepareMounts(root, checked, image);
+    await store.update(record.Id, (r) => { r.Mounts = mountPoints; }); // so a failure below still frees anonymous volumes
+    fs.writeFileSync(paths.hostname, hostnameFile(hostname));
+    fs.writeFileSync(paths.hosts, (checked.network === 'host' ? fs.readFileSync('/etc/hosts', 'utf8') : hostsFile(hostname)) + extraHosts);
+    fs.writeFileSync(paths.resolvConf, withDns(containerResolvConf(checked.network), request.dns ?? []));
+    ensureWorkingDir(stack, paths.upper, cwd);
+    // With --init the record keeps the user's command (as Docker's Path/Args do); only the
+    // runtime spec runs it under minibox-init, bind-mounted read-only from native/build/.
+    const initMounts = request.init ? [bindMount(nativeProgramPath('minibox-init'), INIT_PATH, true)] : [];
+    const spec = buildRuntimeSpec({
+      argv: request.init ? [INIT_PATH, '--', ...command.argv] : command.argv, env, cwd, tty, hostname, network: checked.network,
+      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+      readOnlyRootfs: request.readOnly ?? false,
+      capabilities: checked.capabilities,
+      userMounts: [...specMounts, ...initMounts],
+      etcFiles: { hostname: paths.hostname, hosts: paths.hosts, resolvConf: paths.resolvConf },
+      overlay: { lowerDirsTopFirst: image.layerDirsTopFirst, upperDir: paths.upper, workDir: paths.work },
+    });
+    if (checked.resources) spec.linux = { ...spec.linux, resources: checked.resources }; // runc applies the same limits
+    fs.writeFileSync(paths.spec, `${JSON.stringify(spec, null, 2)}\n`);
+    const saved = await store.update(record.Id, (r) => { r.Config.Env = env; });
+    return { record: saved, paths };
+  } catch (error) {
+    await removeContainer(root, record.Id);
+    throw error;
+  }
+}
+
+/** Deletes a container's directory and record, then its anonymous volumes (as `rm -v` / `--rm`). */
+export async function removeContainer(root: StateRoot, id: string): Promise<void> {
+  const store = new ContainerStore(root);
+  await store.withContainerLock(id, async () => {
+    const record = store.get(id);
+    if (record) await deleteContainer(store, record, { anonymousVolumes: true });
+    else store.removeFiles(id); // a half-made directory without a record
+  });
+  store.forgetLock(id);
+}

@@ -1,0 +1,31 @@
+/**
+ * early-init-stage.ts — a foreground `minibox run` starts its container's init stage first.
+ *
+ * The init stage (runtime/stages/init-stage.ts) is a second Node process: ~50–70 ms of start-up and
+ * module loading before it can do anything. Started after the bundle exists, that time adds to
+ * the CLI's own. Started as soon as the flags say "a container will run in the foreground", it
+ * boots while the CLI loads the engine, finds the image and writes the bundle; the bundle
+ * directory then reaches it as the first message on fd 3 (runtime/stages/channel.ts).
+ *
+ * This module is deliberately small (it imports only runtime/run-container.js), so the CLI can
+ * call it *before* loading the rest of the engine. What the stage needs is known from the flags:
+ * a new PID namespace (minibox's specs always ask for one), a terminal with -t, and whether the
+ * container reads stdin (-i). What the overlap saves, and why it is less than one Node
+ * start-up on a 2-core machine: docs/benchmarks.md ("Overlapping the two Node start-ups").
+ */
+import { startInitStageEarly, type EarlyInitStage, type RunOptions } from '../runtime/run-bundle.js';
+
+export interface ForegroundFlags {
+  interactive?: boolean;
+  tty?: boolean;
+}
+
+/** Without -i the container's stdin is empty, as with `docker run` (a terminal still gets one). */
+export function foregroundStdio(flags: ForegroundFlags): NonNullable<RunOptions['stdio']> {
+  return flags.interactive || flags.tty ? 'inherit' : ['ignore', 1, 2];
+}
+
+/** Starts the init stage for a foreground run; hand it to runContainerFromImage, which sends the bundle or aborts it. */
+export function startForegroundInitStage(flags: ForegroundFlags): EarlyInitStage {
+  return startInitStageEarly({ newPidNamespace: true, terminal: flags.tty === true, stdio: foregroundStdio(flags) });
+}

@@ -1,0 +1,212 @@
+/**
+ * run.ts — `minibox run`: find the image, create the container, start it, wait, report.
+ *
+ *   check flags → image (pull if needed) → create (record + bundle) → runtime starts the
+ *   bundle → wait for exit → record the exit → with --rm, delete everything again
+ *
+ * minibox stays in the foreground while the container runs, like `docker run` without -d.
+ * Signals sent to minibox (Ctrl-C, `kill`) are passed on to the container's first process, as
+ * Docker's sig-proxy does; the container decides whether to die. The exit code is the
+ * container's (128+n when signal n killed it); 125 means minibox itself failed.
+ * `--rm` cleanup runs on every path out: success, failure, or a signal before the start.
+ *
+ * `run -d` stops after the create: start.ts hands the container to a minibox-monitor, and
+ * minibox prints the full id and exits. A foreground run is its own monitor: it writes the same
+ * pids.json and exit-status.json (run-files.ts), so reconciliation treats both alike — if this
+ * process is killed with -9, the next command finds the "monitor" gone and stops the container.
+ *
+ * A foreground run starts the container's init stage (a second Node process) before the image is
+ * found and the bundle written — the CLI even does it before loading this module
+ * (early-init-stage.ts): its ~50–70 ms of Node start-up then overlap this process's own work.
+ * If anything fails before the bundle exists, the waiting stage is aborted and reaped.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import { MiniboxError, ExitCode, describeError } from '../errors.js';
+import { STORE_LOCK, withLock } from '../lock.js';
+import type { StateRoot } from '../state-root.js';
+import { runContainer, type EarlyInitStage, type RunOptions as RuntimeOptions } from '../runtime/index.js';
+import { ContainerStore, type ContainerPaths } from '../container/container-store.js';
+import { checkRequest, createContainer, removeContainer, type CheckedRequest, type CreateRequest } from './create.js';
+import { oomEventFiles, runNamespacesReadyHooks } from './hooks/hooks.js';
+import { findImageForRun, parsePullPolicy } from './image-source.js';
+import { startForegroundInitStage } from './early-init-stage.js';
+import { handleOf } from '../container/process-handle.js';
+import { reconcileContainer } from '../container/reconcile.js';
+import { readOomKilled, writeExitStatus, writeRunPids } from '../container/run-files.js';
+import { startContainer } from './start.js';
+
+export interface RunRequest extends CreateRequest {
+  pull?: string;
+  quiet?: boolean;
+  platform?: string;
+  insecureRegistries?: string[];
+  explain?: boolean;
+  traceFile?: string;
+  /** `-d`: start in the background, print the id, return. */
+  detach?: boolean;
+}
+
+const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
+
+/**
+ * Holds minibox's signal handlers while a run is in progress. Before a container exists a signal
+ * ends minibox at once (a pull is safe to interrupt); once one exists, the signal is remembered
+ * (and the next step stops) or, once its process runs, forwarded to it.
+ */
+class SignalRelay {
+  private pid: number | undefined;
+  private containerExists = false;
+  received: NodeJS.Signals | undefined;
+  private readonly handler = (signal: NodeJS.Signals) => {
+    if (!this.containerExists) process.exit(ExitCode.SignalBase + (os.constants.signals[signal] ?? 0));
+    this.received = signal;
+    if (this.pid !== undefined) {
+      try {
+        process.kill(this.pid, signal);
+      } catch { /* it has just exited */ }
+    }
+  };
+
+  constructor() {
+    for (const signal of FORWARDED_SIGNALS) process.on(signal, this.handler);
+  }
+
+  containerCreated(): void {
+    this.containerExists = true;
+  }
+
+  started(pid: number): void {
+    this.pid = pid;
+    if (this.received) this.handler(this.received);
+  }
+
+  /** Stops between steps when a signal arrived before the container's process existed. */
+  throwIfInterrupted(): void {
+    if (this.received && this.pid === undefined) {
+      throw new MiniboxError(`interrupted by ${this.received}`, ExitCode.SignalBase + (os.constants.signals[this.received] ?? 0));
+    }
+  }
+
+  dispose(): void {
+    for (const signal of FORWARDED_SIGNALS) process.off(signal, this.handler);
+  }
+}
+
+/** Finds (or pulls) the image and creates the container; the store lock keeps its layers. */
+async function createFromRequest(root: StateRoot, request: RunRequest, checked: CheckedRequest, signals: SignalRelay) {
+  const image = await findImageForRun(root, request.image, {
+    pull: parsePullPolicy(request.pull),
+    quiet: request.quiet ?? false,
+    ...(request.platform ? { platform: request.platform } : {}),
+    insecureRegistries: request.insecureRegistries ?? [],
+  });
+  // Shared store lock: `rmi`/`prune` (exclusive) cannot delete the layers between finding the
+  // image and the container record that now protects them.
+  return await withLock(root.locks, STORE_LOCK, async () => {
+    signals.containerCreated(); // from here on, a signal must not skip cleanup
+    return await createContainer(root, image, checked);
+  }, 'shared');
+}
+
+/** `run -d`: creates and starts the container in the background; returns its full id. */
+export async function runDetached(root: StateRoot, request: RunRequest): Promise<string> {
+  const checked = checkRequest(request, root);
+  if (request.tty) throw new MiniboxError('a detached container cannot have a terminal yet: use -d without -t, or -t without -d');
+  const signals = new SignalRelay();
+  try {
+    const created = await createFromRequest(root, request, checked, signals);
+    signals.throwIfInterrupted();
+    await startContainer(root, created.record.Id, {
+      ...(request.explain ? { explain: true } : {}),
+      ...(request.traceFile ? { traceFile: request.traceFile } : {}),
+    });
+    return created.record.Id;
+  } finally {
+    signals.dispose();
+  }
+}
+
+/**
+ * Runs a container to completion and returns the exit code `minibox run` should exit with.
+ * `earlyStage`: an init stage the CLI started from the same flags (startForegroundInitStage);
+ * without one, it is started here, after the flags are checked.
+ */
+export async function runContainerFromImage(root: StateRoot, request: RunRequest, earlyStage?: EarlyInitStage): Promise<number> {
+  let checked: CheckedRequest;
+  try {
+    checked = checkRequest(request, root);
+  } catch (error) {
+    await earlyStage?.abort(`minibox run failed: ${describeError(error)}`);
+    throw error;
+  }
+  const store = new ContainerStore(root);
+  const signals = new SignalRelay();
+  let containerId: string | undefined;
+  // Boots while the image is found and the bundle written (see the header).
+  let initStage: EarlyInitStage | undefined = earlyStage ?? startForegroundInitStage(request);
+  try {
+    const created = await createFromRequest(root, request, checked, signals);
+    containerId = created.record.Id;
+    signals.throwIfInterrupted();
+
+    const id = containerId;
+    let initPid = 0;
+    let recordedStart: Promise<unknown> = Promise.resolve();
+    const options: RuntimeOptions = {
+      initStage, // it carries the stdio (foregroundStdio in early-init-stage.ts)
+      ...(request.explain ? { explain: true } : {}),
+      ...(request.traceFile ? { traceFile: request.traceFile } : {}),
+      onSpawned: (pid) => {
+        initPid = pid;
+        recordRunPids(created.paths, pid);
+      },
+      onNamespacesReady: async (pid) => { await runNamespacesReadyHooks(root, created.record, pid); },
+      onStarted: (pid) => {
+        signals.started(pid);
+        recordedStart = store.updateState(id, (state) => {
+          Object.assign(state, { Status: 'running', Running: true, Pid: pid, StartedAt: new Date().toISOString() });
+        }).catch(() => undefined);
+      },
+    };
+    initStage = undefined; // runContainer owns it now (and aborts it itself if it cannot start)
+    const result = await runContainer(created.paths.dir, options);
+    const exitCode = result.signal
+      ? ExitCode.SignalBase + (os.constants.signals[result.signal] ?? 0)
+      : result.exitCode;
+    await recordedStart;
+    writeExitStatus(created.paths, {
+      initPid, exitCode, signal: result.signal ? os.constants.signals[result.signal] ?? 0 : 0,
+      oomKilled: readOomKilled(oomEventFiles(id)), finishedAt: new Date().toISOString(),
+    });
+    await reconcileContainer(root, id);
+    return exitCode;
+  } catch (error) {
+    await initStage?.abort(`minibox run failed: ${describeError(error)}`);
+    if (containerId && !request.autoRemove) {
+      const message = error instanceof Error ? error.message.split('\n')[0] ?? '' : String(error);
+      const code = error instanceof MiniboxError ? error.exitCode : ExitCode.Engine;
+      await store.updateState(containerId, (state) => {
+        Object.assign(state, { Status: 'exited', Running: false, Pid: 0, ExitCode: code, Error: message, FinishedAt: new Date().toISOString() });
+      }).catch(() => undefined);
+      forgetRun(store.paths(containerId));
+    }
+    throw error;
+  } finally {
+    if (containerId && request.autoRemove) await removeContainer(root, containerId);
+    signals.dispose();
+  }
+}
+
+/** This process is the init's parent: it records itself as the run's monitor. */
+function recordRunPids(paths: ContainerPaths, initPid: number): void {
+  const monitor = handleOf(process.pid);
+  const init = handleOf(initPid);
+  if (monitor && init) writeRunPids(paths, { monitor, init });
+}
+
+function forgetRun(paths: ContainerPaths): void {
+  try {
+    fs.rmSync(paths.pids, { force: true });
+  } catch { /* removed with the container */ }
+}

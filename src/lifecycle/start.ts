@@ -1,0 +1,72 @@
+/**
+ * start.ts — `minibox start` (and the second half of `run -d`): give an existing container a new
+ * run, handed over to a minibox-monitor so that this command can exit at once.
+ *
+ * Under the container's lock (so a concurrent `stop`, `rm` or `start` waits its turn):
+ *   reconcile → already running? nothing to do → forget the last run's pids and exit status →
+ *   runtime.startDetached (monitor + init stage; hooks for cgroups and network) → record Running.
+ * The writable layer (upper/) is the same directory as last time: files written before a `stop`
+ * are still there after a `start`. The overlay itself is mounted afresh in the new run's mount
+ * namespace.
+ * If the program cannot start (no such command: 127), the monitor still records the init
+ * stage's exit, and the record shows Exited with the error.
+ */
+import { MiniboxError, NotFoundError, describeError } from '../errors.js';
+import type { StateRoot } from '../state-root.js';
+import { startDetached } from '../runtime/index.js';
+import { ContainerStore, type ContainerRecord } from '../container/container-store.js';
+import { oomEventFiles, runNamespacesReadyHooks } from './hooks/hooks.js';
+import { reconcileLocked } from '../container/reconcile.js';
+import { clearRunFiles } from '../container/run-files.js';
+
+export interface StartOptions {
+  /** An fd the container gets as stdin (`start -i`); /dev/null otherwise. */
+  stdin?: number;
+  explain?: boolean;
+  traceFile?: string;
+}
+
+/** A container by full id, unique id prefix or name; "No such container" otherwise. */
+export function findContainer(root: StateRoot, idOrName: string): ContainerRecord {
+  const record = new ContainerStore(root).resolve(idOrName);
+  if (!record) throw new NotFoundError(`No such container: ${idOrName}`);
+  return record;
+}
+
+/** Starts the container in the background; returns its record once its program runs. */
+export async function startContainer(root: StateRoot, id: string, options: StartOptions = {}): Promise<ContainerRecord> {
+  const store = new ContainerStore(root);
+  return await store.withContainerLock(id, async () => {
+    const current = await reconcileLocked(store, id);
+    if (!current) throw new NotFoundError(`No such container: ${id}`);
+    if (current.State.Running) return current;
+    if (current.State.Status === 'removing') throw new MiniboxError(`container ${id} is marked for removal and cannot be started`);
+    const paths = store.paths(id);
+    clearRunFiles(paths);
+    try {
+      const { initPid } = await startDetached(paths.dir, {
+        logFile: paths.log,
+        statusFile: paths.exitStatus,
+        pidsFile: paths.pids,
+        oomFiles: oomEventFiles(id),
+        ...(options.stdin !== undefined ? { stdin: options.stdin } : {}),
+        ...(options.explain ? { explain: true } : {}),
+        ...(options.traceFile ? { traceFile: options.traceFile } : {}),
+        onNamespacesReady: async (pid) => { await runNamespacesReadyHooks(root, current, pid); },
+      });
+      Object.assign(current.State, {
+        Status: 'running', Running: true, Pid: initPid, ExitCode: 0, OOMKilled: false, Error: '', StartedAt: new Date().toISOString(),
+      });
+      store.save(current);
+      return current;
+    } catch (error) {
+      // The init stage exits after a failed start; the monitor records it. Settle, keep the reason.
+      const settled = await reconcileLocked(store, id);
+      if (!settled || !store.get(id)) throw error; // --rm: already deleted
+      settled.State.Error = describeError(error);
+      if (settled.State.Status !== 'exited') Object.assign(settled.State, { Status: 'exited', Running: false, Pid: 0, ExitCode: error instanceof MiniboxError ? error.exitCode : 125, FinishedAt: new Date().toISOString() });
+      store.save(settled);
+      throw error;
+    }
+  });
+}

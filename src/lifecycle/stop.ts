@@ -1,0 +1,95 @@
+/**
+ * stop.ts — ending a container: `stop` (ask, then insist), `kill` (one signal), `wait`.
+ *
+ * `stop` sends the container's stop signal (the image's StopSignal, SIGTERM by default) to its
+ * init, waits up to the grace period (`-t`, default 10 s), then sends SIGKILL. The kernel treats
+ * PID 1 of a PID namespace specially: a signal it has no handler for is dropped — so a program
+ * that never installed a SIGTERM handler (busybox httpd, `sleep`) ignores `stop`'s request and is
+ * killed after the grace period: Exited (137). One that handles it ends as it chooses, often
+ * 143 (128 + SIGTERM). `--init` puts a PID 1 in front that forwards the signal to the program.
+ * SIGKILL from the host (an ancestor namespace) always works, and ends the whole namespace.
+ *
+ * All of it happens under the container's lock; the exit is recorded by reconciliation, from
+ * the monitor's exit-status.json.
+ *
+ * Try: `minibox run -d --name w busybox httpd -f`, `time minibox stop -t 2 w`, `minibox ps -a`.
+ */
+import os from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MiniboxError, NotFoundError, UsageError } from '../errors.js';
+import type { StateRoot } from '../state-root.js';
+import { ContainerStore, type ContainerRecord } from '../container/container-store.js';
+import { isRunning, signalProcess, type ProcessHandle } from '../container/process-handle.js';
+import { reconcileContainer, reconcileLocked } from '../container/reconcile.js';
+import { readRunPids } from '../container/run-files.js';
+
+export const DEFAULT_STOP_TIMEOUT_SECONDS = 10;
+
+/** "TERM", "SIGTERM", "15" → a signal number, as `docker kill -s` accepts. */
+export function parseSignal(text: string): number {
+  const trimmed = text.trim().toUpperCase();
+  if (/^\d+$/.test(trimmed)) {
+    const number = Number(trimmed);
+    if (number >= 1 && number <= 64) return number;
+  } else {
+    const name = (trimmed.startsWith('SIG') ? trimmed : `SIG${trimmed}`) as NodeJS.Signals;
+    const number = os.constants.signals[name];
+    if (number !== undefined) return number;
+  }
+  throw new UsageError(`invalid signal: ${text}`);
+}
+
+async function waitUntilGone(handle: ProcessHandle, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (isRunning(handle)) {
+    if (Date.now() >= deadline) return false;
+    await sleep(20);
+  }
+  return true;
+}
+
+/** Stops a running container; a stopped one is left as it is (as Docker does). */
+export async function stopContainer(root: StateRoot, id: string, timeoutSeconds?: number): Promise<ContainerRecord> {
+  const store = new ContainerStore(root);
+  return await store.withContainerLock(id, async () => {
+    const record = await reconcileLocked(store, id);
+    if (!record) throw new NotFoundError(`No such container: ${id}`);
+    const pids = readRunPids(store.paths(id));
+    if (!record.State.Running || !pids) return record;
+    const signal = parseSignal(record.Config.StopSignal ?? 'SIGTERM');
+    const grace = (timeoutSeconds ?? record.Config.StopTimeout ?? DEFAULT_STOP_TIMEOUT_SECONDS) * 1000;
+    if (grace > 0 && signalProcess(pids.init, signal) && await waitUntilGone(pids.init, grace)) {
+      return (await reconcileLocked(store, id)) ?? record;
+    }
+    signalProcess(pids.init, 'SIGKILL');
+    if (!await waitUntilGone(pids.init, 10_000)) throw new MiniboxError(`container ${id} did not die after SIGKILL`);
+    return (await reconcileLocked(store, id)) ?? record;
+  });
+}
+
+/** Sends one signal to the container's init; SIGKILL also waits for the exit to be recorded. */
+export async function killContainer(root: StateRoot, id: string, signalText = 'SIGKILL'): Promise<ContainerRecord> {
+  const signal = parseSignal(signalText);
+  const store = new ContainerStore(root);
+  return await store.withContainerLock(id, async () => {
+    const record = await reconcileLocked(store, id);
+    if (!record) throw new NotFoundError(`No such container: ${id}`);
+    const pids = readRunPids(store.paths(id));
+    if (!record.State.Running || !pids || !signalProcess(pids.init, signal)) {
+      throw new MiniboxError(`cannot kill container: ${record.Name.slice(1)}: container ${record.Id} is not running`);
+    }
+    if (signal !== os.constants.signals.SIGKILL) return record;
+    await waitUntilGone(pids.init, 10_000);
+    return (await reconcileLocked(store, id)) ?? record;
+  });
+}
+
+/** Blocks until the container is not running; returns its exit code. */
+export async function waitContainer(root: StateRoot, id: string): Promise<number> {
+  for (let wait = 20; ; wait = Math.min(wait * 2, 250)) {
+    const record = await reconcileContainer(root, id);
+    if (!record) throw new NotFoundError(`No such container: ${id}`);
+    if (!record.State.Running) return record.State.ExitCode;
+    await sleep(wait);
+  }
+}

@@ -1,0 +1,196 @@
+/**
+ * exec-in-container.ts — the engine's side of running one more process in a running container.
+ *
+ * The container's PID 1 holds everything a process needs to be "in" the container; the host
+ * sees it all under /proc/<pid>/: ns/* (its namespaces), root (its `/`), cgroup (its cgroups).
+ * The engine:
+ *   1. opens the container's PID namespace and setns(CLONE_NEWPID) — which, like unshare, only
+ *      places the caller's *next children* there — starts the exec stage (exec-stage.ts), and
+ *      returns to its own PID namespace at once;
+ *   2. moves the stage into the container's cgroup (the engine says which: minibox's own, v2 only),
+ *      so limits count the new process too — before it can run any of the user's code;
+ *   3. sends the plan (namespaces to join, user, capabilities, env, cwd, pty) on fd 3;
+ *   4. reads end-of-file on fd 4 (close-on-exec): the program runs — or an error with 126/127;
+ *   5. relays the terminal, forwards signals, and returns the exit status (128+n for signal n).
+ * With `-d` it stops after step 4: the process lives on. When the engine exits, the kernel
+ * gives the orphan to the init (or nearest subreaper) of the *engine's* PID namespace — the
+ * host's — so inside the container its parent shows as PID 0, someone outside the namespace.
+ * Docker's exec'd processes look the same: their parent is the shim, on the host. They still
+ * die with the container: when its PID 1 exits, the kernel kills every process of the namespace.
+ *
+ * Try: `minibox exec -d web sleep 100; minibox exec web ps -o pid,ppid,args` — PPID 0.
+ */
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { CLONE, setns } from '../sys/namespaces.js';
+import { isTracing, publish, publishStep } from '../sys/trace.js';
+import { ExitCode, MiniboxError, describeError } from '../errors.js';
+import { messageSplitter, type ChildMessage } from './stages/channel.js';
+import type { SpecCapabilities, SpecUser } from '../bundle/oci-bundle.js';
+import { openTerminal, type TerminalRelay } from './terminal-relay.js';
+import { stagePath } from './programs.js';
+
+/** Namespaces the exec stage joins itself (the PID namespace is joined through the engine). */
+export type JoinedNamespace = 'ipc' | 'uts' | 'net' | 'cgroup' | 'mnt';
+const JOIN_ORDER: JoinedNamespace[] = ['ipc', 'uts', 'net', 'cgroup', 'mnt'];
+
+/** The plan the engine sends the exec stage on fd 3. */
+/** The program to run and what it runs as: the same for the engine's request and the stage's plan. */
+interface ExecProgram {
+  /** Host PID of the container's PID 1. */
+  containerPid: number;
+  args: string[];
+  env: string[];
+  cwd: string;
+  user: SpecUser;
+  capabilities?: SpecCapabilities;
+  noNewPrivileges: boolean;
+}
+
+/** The plan the engine sends the exec stage on fd 3. */
+export interface ExecStageConfig extends ExecProgram {
+  namespaces: JoinedNamespace[];
+  /** stat() of /proc/<pid>/root: the stage checks its `/` is the same directory after setns. */
+  rootIdentity: { dev: number; ino: number };
+  ptyNumber?: number;
+}
+
+export interface ExecProcessOptions extends ExecProgram {
+  /** Allocate a pty in the container's devpts and relay this terminal to it. */
+  tty: boolean;
+  /** Pass our stdin on (without it the process reads /dev/null). */
+  interactive: boolean;
+  /** Return as soon as the program runs; it keeps running without us. */
+  detach: boolean;
+  /** Moves the stage into the container's cgroup (the engine knows where that is), if it has one. */
+  joinCgroup?: ((pid: number) => void) | undefined;
+}
+
+const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+
+/** Namespaces of `pid` that differ from ours: those are the ones to join. */
+function namespacesToJoin(pid: number): JoinedNamespace[] {
+  return JOIN_ORDER.filter((type) => {
+    const theirs = fs.readlinkSync(`/proc/${pid}/ns/${type}`);
+    let ours: string | undefined;
+    try {
+      ours = fs.readlinkSync(`/proc/self/ns/${type}`);
+    } catch { /* this kernel lacks it for us: join theirs */ }
+    return theirs !== ours;
+  });
+}
+
+/** Step 1: the stage starts as a child in the container's PID namespace. */
+function startExecStage(containerPid: number, stdio: StdioOptions): ChildProcess {
+  const theirs = fs.openSync(`/proc/${containerPid}/ns/pid`, 'r');
+  const ours = fs.openSync('/proc/self/ns/pid', 'r');
+  try {
+    setns(theirs, CLONE.NEWPID, `/proc/${containerPid}/ns/pid`);
+    try {
+      return spawn(process.execPath, [stagePath('exec-stage'), ...(isTracing() ? ['--trace'] : [])], {
+        stdio,
+        detached: true, // its own session: the pty becomes its controlling terminal; signals are ours to forward
+        env: {}, // the program's environment comes from the plan
+      });
+    } finally {
+      setns(ours, CLONE.NEWPID, '/proc/self/ns/pid (the engine\'s own)');
+    }
+  } finally {
+    fs.closeSync(theirs);
+    fs.closeSync(ours);
+  }
+}
+
+/** Runs the program in the container; resolves to its exit code (0 at once with `detach`). */
+export async function runExecProcess(options: ExecProcessOptions): Promise<number> {
+  const pid = options.containerPid;
+  const rootStats = fs.statSync(`/proc/${pid}/root`);
+  const config: ExecStageConfig = {
+    containerPid: pid,
+    namespaces: namespacesToJoin(pid),
+    rootIdentity: { dev: rootStats.dev, ino: rootStats.ino },
+    args: options.args,
+    env: options.env,
+    cwd: options.cwd,
+    user: options.user,
+    ...(options.capabilities ? { capabilities: options.capabilities } : {}),
+    noNewPrivileges: options.noNewPrivileges,
+  };
+
+  let relay: TerminalRelay | undefined;
+  if (options.tty && !options.detach) {
+    relay = openTerminal(pid, '/dev/pts/ptmx');
+    config.ptyNumber = relay.number;
+  }
+  const stdio: StdioOptions = relay || options.detach
+    ? ['ignore', 'ignore', 'ignore', 'pipe', 'pipe']
+    : [options.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit', 'pipe', 'pipe'];
+
+  let child: ChildProcess;
+  try {
+    child = startExecStage(pid, stdio);
+  } catch (error) {
+    relay?.stop();
+    throw error;
+  }
+  return await superviseExec(child, config, options.joinCgroup, relay, options.detach);
+}
+
+/** Steps 2–5. */
+async function superviseExec(child: ChildProcess, config: ExecStageConfig, joinCgroup: ((pid: number) => void) | undefined, relay: TerminalRelay | undefined, detach: boolean): Promise<number> {
+  const toChild = child.stdio[3] as NodeJS.WritableStream;
+  const fromChild = child.stdio[4] as NodeJS.ReadableStream;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('close', (code, signal) => resolve({ code, signal })));
+  let failure: { message: string; exitCode: number } | undefined;
+  let handedOver = false; // -d: the program runs on without us
+  const forward = (signal: NodeJS.Signals): void => {
+    if (signal === 'SIGHUP') relay?.stop();
+    child.kill(signal);
+  };
+  const forwarded = relay ? ['SIGTERM', 'SIGHUP'] as NodeJS.Signals[] : FORWARDED_SIGNALS;
+  try {
+    if (child.pid === undefined) {
+      await new Promise((resolve) => child.once('error', resolve));
+      throw new MiniboxError(`cannot start the exec stage with ${process.execPath}`);
+    }
+    const pid = child.pid;
+    publishStep('spawn-exec', { pid });
+    // Step 2. Writing a PID to cgroup.procs moves the whole process, all of Node's threads.
+    try {
+      joinCgroup?.(pid);
+    } catch (error) {
+      throw new MiniboxError(`cannot join the container's cgroup: ${describeError(error)}`);
+    }
+    fromChild.on('data', messageSplitter((message: ChildMessage) => {
+      if (message.type === 'event') publish({ ...message.event, pid });
+      if (message.type === 'error') failure = { message: message.message, exitCode: message.exitCode };
+    }));
+    const started = new Promise<void>((resolve) => fromChild.on('end', () => resolve()));
+    (toChild as NodeJS.WritableStream & { on(event: 'error', cb: () => void): void }).on('error', () => { /* the stage died: reported below */ });
+    toChild.end(JSON.stringify(config));
+
+    await started; // step 4
+    if (failure) {
+      await exited;
+      throw new MiniboxError(failure.message, failure.exitCode);
+    }
+    if (detach) {
+      handedOver = true;
+      child.unref();
+      for (const stream of child.stdio) (stream as { destroy?: () => void } | null)?.destroy?.();
+      return 0;
+    }
+    relay?.start();
+    for (const signal of forwarded) process.on(signal, forward);
+    const { code, signal } = await exited;
+    if (relay) await relay.finished;
+    return signal ? ExitCode.SignalBase + (os.constants.signals[signal] ?? 0) : code ?? ExitCode.Engine;
+  } finally {
+    for (const signal of forwarded) process.off(signal, forward);
+    relay?.stop();
+    if (!handedOver && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+}

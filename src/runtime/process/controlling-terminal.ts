@@ -1,0 +1,28 @@
+/**
+ * controlling-terminal.ts — the init stage's half of `-t`: the pty slave becomes the program's terminal.
+ *
+ * The engine opened the master side from *this container's* devpts instance and told us its
+ * number N. We open /dev/pts/N, start a new session (setsid: no controlling terminal yet), make
+ * the pty our controlling terminal (TIOCSCTTY, so Ctrl-C on it sends SIGINT to our foreground
+ * process group), and put it on fds 0, 1 and 2 for the program to inherit.
+ *
+ * Try in `minibox run -it busybox sh`: `tty` prints /dev/pts/0, and `ls /dev/pts` shows only it.
+ */
+import fs from 'node:fs';
+import { SysError } from '../../sys/errors.js';
+import { dup2, setsid } from '../../sys/process.js';
+import { setControllingTerminal } from '../../sys/pty.js';
+import { resolveInRoot } from '../../resolve-in-root.js';
+
+export function attachTerminal(rootfs: string, ptyNumber: number): void {
+  const slave = fs.openSync(resolveInRoot(rootfs, `/dev/pts/${ptyNumber}`), fs.constants.O_RDWR | fs.constants.O_NOCTTY);
+  try {
+    setsid();
+  } catch (error) {
+    // Already a session leader (the engine started us detached): that is what setsid wanted.
+    if (!(error instanceof SysError && error.code === 'EPERM')) throw error;
+  }
+  setControllingTerminal(slave);
+  for (const fd of [0, 1, 2]) dup2(slave, fd);
+  fs.closeSync(slave);
+}

@@ -1,0 +1,40 @@
+/**
+ * exec-handoff.ts — the last three moves before Node turns into the container's program.
+ *
+ * Whatever started the program (the init stage for `run`, the exec stage for `exec`), the
+ * hand-over is the same:
+ *   1. only fds 0, 1 and 2 may cross into the program: every other fd is marked close-on-exec
+ *      (close_range(2) with CLOSE_RANGE_CLOEXEC). Node marked even 0–2 close-on-exec at start-up
+ *      (libuv's uv_disable_stdio_inheritance), so those are cleared again with fcntl(F_SETFD).
+ *   2. signals Node ignores (SIGPIPE, SIGXFSZ) would stay ignored in the program — an ignored
+ *      disposition survives execve(2) — so they go back to SIG_DFL.
+ *   3. execve(2): the program replaces Node; an errno becomes Docker's 126/127 (find-program.ts).
+ *
+ * Try: `minibox exec web sh -c 'ls -l /proc/self/fd'` shows only 0, 1, 2 (and ls's own fd).
+ */
+import fs from 'node:fs';
+import { SysError } from '../../sys/errors.js';
+import { execve, keepAcrossExec, markCloseOnExecFrom, resetSignalToDefault } from '../../sys/process.js';
+import { execFailure } from './find-program.js';
+
+/** Signals this thread ignores, from /proc/thread-self/status (SigIgn is a hex bit mask). */
+export function ignoredSignals(): number[] {
+  const line = fs.readFileSync('/proc/thread-self/status', 'utf8').split('\n').find((l) => l.startsWith('SigIgn:'));
+  const mask = BigInt(`0x${line?.split(/\s+/)[1] ?? '0'}`);
+  const signals: number[] = [];
+  for (let signal = 1; signal <= 31; signal++) if (mask & (1n << BigInt(signal - 1))) signals.push(signal);
+  return signals;
+}
+
+/** Steps 1–3. `name` is argv[0] as the user typed it (for Docker's error message). */
+export function handOverToProgram(program: string, name: string, args: string[], env: string[]): never {
+  markCloseOnExecFrom(3);
+  for (const fd of [0, 1, 2]) keepAcrossExec(fd);
+  for (const signal of ignoredSignals()) resetSignalToDefault(signal);
+  try {
+    return execve(program, [name, ...args], env);
+  } catch (error) {
+    if (error instanceof SysError) throw execFailure(name, error.code);
+    throw error;
+  }
+}

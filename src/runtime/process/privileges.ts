@@ -1,0 +1,84 @@
+/**
+ * privileges.ts — who the container's program runs as, and with which privileges.
+ *
+ * Linux checks two things on most privileged operations: the user id (0 = root) and the
+ * thread's *capabilities*, root's power split into ~41 bits. A container runs as root by default
+ * but keeps only Docker's 14 capabilities, so "root" inside cannot mount, load modules or change
+ * the clock. The order matters (runc's finalizeNamespace does the same):
+ *   1. PR_CAPBSET_DROP each capability outside the bounding set — the ceiling no exec can exceed.
+ *      (Needs CAP_SETPCAP, so it happens while we still have everything.)
+ *   2. PR_SET_KEEPCAPS, then setgroups / setresgid / setresuid — changing uid away from 0 would
+ *      otherwise wipe the permitted set.
+ *   3. capset: the final effective, permitted and inheritable sets; then raise the ambient ones
+ *      (ambient capabilities survive execve for non-root users).
+ *   4. PR_SET_NO_NEW_PRIVS: no later execve may gain privileges (setuid binaries, file caps).
+ * All of these act on the calling thread: the init stage runs them on Node's main thread, the
+ * one that calls execve and becomes the container's program.
+ *
+ * Try: `grep -E 'Cap|NoNewPrivs' /proc/self/status` in a container, `capsh --decode=00000000a80425fb`.
+ */
+import fs from 'node:fs';
+import { capset, prctl, PR, setgroups, setresgid, setresuid } from '../../sys/process.js';
+import { CAPABILITY_NUMBERS } from '../../bundle/docker-defaults.js';
+import type { SpecCapabilities, SpecUser } from '../../bundle/oci-bundle.js';
+
+/** `['CAP_CHOWN', 'CAP_KILL']` → a bit mask; an unknown name is an error naming it. */
+export function capabilityMask(names: string[] = []): bigint {
+  let mask = 0n;
+  for (const name of names) {
+    const number = CAPABILITY_NUMBERS[name.toUpperCase()];
+    if (number === undefined) throw new Error(`unknown capability ${name} in config.json`);
+    mask |= 1n << BigInt(number);
+  }
+  return mask;
+}
+
+function lastCapability(): number {
+  try {
+    return Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim());
+  } catch {
+    return 40;
+  }
+}
+
+/** Step 1: shrink the bounding set: every capability above the kept ones, up to the kernel's last (cap_last_cap). */
+export function dropBoundingSet(capabilities: SpecCapabilities, last = lastCapability()): void {
+  const keep = capabilityMask(capabilities.bounding);
+  for (let cap = 0; cap <= last; cap++) {
+    if ((keep & (1n << BigInt(cap))) === 0n) {
+      const name = Object.keys(CAPABILITY_NUMBERS).find((key) => CAPABILITY_NUMBERS[key] === cap) ?? String(cap);
+      prctl(PR.CAPBSET_DROP, cap, 0, { capability: name });
+    }
+  }
+}
+
+/** Step 2: become process.user (groups first: after setresgid we may no longer be allowed). */
+export function switchUser(user: SpecUser): void {
+  prctl(PR.SET_KEEPCAPS, 1);
+  setgroups(user.additionalGids ?? []);
+  setresgid(user.gid);
+  setresuid(user.uid);
+  prctl(PR.SET_KEEPCAPS, 0);
+}
+
+/** Step 3: the final capability sets, then the ambient ones. */
+export function applyCapabilities(capabilities: SpecCapabilities): void {
+  capset({
+    effective: capabilityMask(capabilities.effective),
+    permitted: capabilityMask(capabilities.permitted),
+    inheritable: capabilityMask(capabilities.inheritable),
+  }, {
+    effective: (capabilities.effective ?? []).join(',') || '(none)',
+    permitted: (capabilities.permitted ?? []).join(',') || '(none)',
+    inheritable: (capabilities.inheritable ?? []).join(',') || '(none)',
+  });
+  prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_CLEAR_ALL, 0, { action: 'clear all' });
+  for (const name of capabilities.ambient ?? []) {
+    prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_RAISE, Number(capabilityMask([name]).toString(2).length - 1), { raise: name });
+  }
+}
+
+/** Step 4: no execve after this one can grant more privileges. */
+export function setNoNewPrivileges(): void {
+  prctl(PR.SET_NO_NEW_PRIVS, 1);
+}

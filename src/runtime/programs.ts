@@ -1,0 +1,31 @@
+/**
+ * programs.ts — the files the runtime starts: its two Node stages and its two C programs.
+ *
+ * A container is born from processes minibox starts: the init stage (stages/init-stage.ts, PID 1
+ * until it execs the user's program), the exec stage (stages/exec-stage.ts, for `minibox exec`),
+ * the C monitor that stays with a detached container, and the tiny `--init`. The stages are
+ * compiled into dist/runtime/stages/, the C programs into native/build/. This module finds them
+ * whether the code runs from dist/ (the CLI) or from src/ (the tests import the sources).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MiniboxError } from '../errors.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+/** dist/runtime/stages/NAME.js — next to this file once compiled, or under dist/ when run from src/. */
+export function stagePath(name: 'init-stage' | 'exec-stage'): string {
+  const sibling = path.join(here, 'stages', `${name}.js`);
+  if (fs.existsSync(sibling)) return sibling;
+  const built = path.resolve(here, '../../dist/runtime/stages', `${name}.js`);
+  if (fs.existsSync(built)) return built;
+  throw new MiniboxError(`the ${name.replace('-', ' ')} ${built} is missing — run \`npm run build\` first`);
+}
+
+/** A file under native/build/, from dist/runtime or src/runtime alike. */
+export function nativeProgramPath(name: 'minibox-monitor' | 'minibox-init'): string {
+  const built = path.resolve(here, '../../native/build', name);
+  if (!fs.existsSync(built)) throw new MiniboxError(`${built} is missing — run \`npm run build\` (it needs gcc and make)`);
+  return built;
+}

@@ -1,0 +1,151 @@
+/**
+ * init-stage.ts — the birth of a container, read top to bottom.
+ *
+ * The engine starts this file as `node init-stage.js [BUNDLE] [--trace]` with fd 3 (engine → here)
+ * and fd 4 (here → engine) — see channel.ts. It is PID 1 of a fresh PID namespace.
+ *
+ * Step 0, waiting for the bundle: a foreground `run` starts this process *early*, without BUNDLE,
+ * as soon as it knows a container will run. While Node boots and loads the modules below
+ * (~50–70 ms), the engine finds the image and writes the bundle; then it sends the directory as
+ * the first message on fd 3. Until that message this process touches nothing — no namespace, no
+ * mount — so an `abort` instead (the image did not exist…) just ends it. A detached start (the C
+ * monitor, monitor.ts) passes BUNDLE on the command line and step 0 is skipped. Try
+ * `strace -f -e trace=execve,openat minibox run --rm IMG true 2>&1 | grep -E 'init-stage|config.json'`:
+ * this file starts before the engine writes config.json.
+ *
+ * Then it follows the order the kernel needs (crun's linux.c does the same):
+ *
+ *    1. read config.json                       7. mask and freeze kernel files, sysctls
+ *    2. unshare mount/uts/ipc/net              8. hostname, read-only root, working directory
+ *    3. wait for the engine's "go"             9. find the program in the container's $PATH
+ *       (it puts us in our cgroup and wires   10. user, groups, capabilities, no_new_privs
+ *       the network), then unshare cgroup     11. close-on-exec for every fd above 2
+ *    4. private mounts, rootfs, config mounts  12. execve: Node is replaced by the program
+ *    5. terminal (if asked), device nodes         (11–12: exec-handoff.ts, shared with `exec`)
+ *    6. pivot_root into the rootfs
+ *
+ * Why the cgroup namespace waits for "go": a cgroup namespace is rooted at the cgroup its creator
+ * is in *at unshare time*. Unshared after the engine moved us into /sys/fs/cgroup/minibox/<id>,
+ * the container sees that cgroup as `/` (`cat /proc/self/cgroup` → `0::/`), as with runc.
+ *
+ * Any error before execve goes to the engine as one JSON line and the stage exits 125 (or
+ * 126/127 when the program cannot be started). Only synchronous calls are used: Node runs async
+ * file operations on helper threads, and those threads still live in the host's namespaces —
+ * only this (main) thread moves. Every module is imported and every C function declared before
+ * pivot_root, because the host's disk is unreachable afterwards.
+ */
+import fs from 'node:fs';
+import { ExitCode } from '../../errors.js';
+import { publishStep } from '../../sys/trace.js';
+import { CLONE, unshare, sethostname } from '../../sys/namespaces.js';
+import { declarePivotRootCalls } from '../../sys/pivot-root.js';
+import { declareProcessCalls } from '../../sys/process.js';
+import { declarePtyCalls } from '../../sys/pty.js';
+import { failStage, forwardTraceEvents, receiveFromParent, sendToParent, type ParentMessage } from './channel.js';
+import { readBundle, type RuntimeSpec } from '../../bundle/oci-bundle.js';
+import { initStageUnshareFlags, wantsCgroupNamespace } from '../namespace-table.js';
+import { makeMountsPrivate, mountFromSpec, mountRootfs, pivotIntoRootfs } from '../rootfs/rootfs.js';
+import { attachTerminal } from '../process/controlling-terminal.js';
+import { createDevices, createDevSymlinks } from '../rootfs/devices.js';
+import { makePathsReadonly, makeRootReadonly, maskPaths } from '../rootfs/protect.js';
+import { applySysctls } from '../rootfs/sysctl.js';
+import { resolveCommand } from '../process/find-program.js';
+import { handOverToProgram } from '../process/exec-handoff.js';
+import { applyCapabilities, dropBoundingSet, setNoNewPrivileges, switchUser } from '../process/privileges.js';
+
+function birth(bundleDir: string): never {
+  // 1. The bundle.
+  const { spec, rootfs } = readBundle(bundleDir);
+
+  // 2. New namespaces for this process (the PID namespace was arranged by the engine; cgroup waits).
+  const flags = initStageUnshareFlags(spec);
+  if (flags !== 0) unshare(flags);
+
+  // 3. The seam: the engine puts us in cgroups and wires the network, then says "go".
+  sendToParent({ type: 'namespaces-ready' });
+  expect(receiveFromParent(), 'go');
+  if (wantsCgroupNamespace(spec)) unshare(CLONE.NEWCGROUP); // rooted at the cgroup we are in now
+
+  // 4. The file system: private propagation, the root (overlay), then config.json's mounts.
+  makeMountsPrivate();
+  mountRootfs(spec, rootfs);
+  for (const entry of spec.mounts ?? []) mountFromSpec(rootfs, entry);
+
+  // 5. A terminal from the container's own devpts, and the device nodes.
+  if (spec.process.terminal) {
+    sendToParent({ type: 'devpts-ready', ptmx: `${rootfs}/dev/pts/ptmx` });
+    const reply = expect(receiveFromParent(), 'pty');
+    attachTerminal(rootfs, reply.number);
+  }
+  createDevices(rootfs, spec.linux?.devices);
+  createDevSymlinks(rootfs);
+
+  // 6. The image becomes `/`; the host's root is detached.
+  pivotIntoRootfs(rootfs);
+
+  // 7. Kernel files: sysctls first (they need a writable /proc/sys), then mask and freeze.
+  applySysctls(spec.linux?.sysctl ?? {});
+  maskPaths(spec.linux?.maskedPaths ?? []);
+  makePathsReadonly(spec.linux?.readonlyPaths ?? []);
+
+  // 8. Name, read-only root, working directory.
+  if (spec.hostname) sethostname(spec.hostname);
+  if (spec.root.readonly) makeRootReadonly();
+  enterWorkingDirectory(spec);
+
+  // 9. The program, found in the container's own $PATH.
+  const [name, ...rest] = spec.process.args as [string, ...string[]];
+  const program = resolveCommand(name, spec.process.env);
+
+  // 10. Who it runs as and what it may do (per thread: this main thread is the one that survives).
+  const capabilities = spec.process.capabilities;
+  if (capabilities) dropBoundingSet(capabilities);
+  switchUser(spec.process.user);
+  if (capabilities) applyCapabilities(capabilities);
+  if (spec.process.noNewPrivileges) setNoNewPrivileges();
+
+  // 11–12. Only stdin, stdout and stderr cross into the program; Node is replaced by it.
+  return handOverToProgram(program, name, rest, spec.process.env ?? []);
+}
+
+function declareEverything(): void {
+  declarePivotRootCalls();
+  declareProcessCalls();
+  declarePtyCalls();
+}
+
+function expect<T extends ParentMessage['type']>(message: ParentMessage, type: T): Extract<ParentMessage, { type: T }> {
+  if (message.type === 'abort') throw new Error(message.message);
+  if (message.type !== type) throw new Error(`expected "${type}" from the engine, got "${message.type}"`);
+  return message as Extract<ParentMessage, { type: T }>;
+}
+
+function enterWorkingDirectory(spec: RuntimeSpec): void {
+  fs.mkdirSync(spec.process.cwd, { recursive: true, mode: 0o755 });
+  process.chdir(spec.process.cwd);
+  publishStep('chdir', { path: spec.process.cwd });
+}
+
+/** Step 0: the bundle from argv (detached start) or, for an early start, from the engine. */
+function bundleDirectory(argv: string[]): string {
+  const fromArgv = argv.find((arg) => !arg.startsWith('--'));
+  if (fromArgv) return fromArgv;
+  let first: ParentMessage;
+  try {
+    first = receiveFromParent();
+  } catch {
+    process.exit(ExitCode.Engine); // the engine ended (Ctrl-C while it loaded): nothing was done here
+  }
+  const message = expect(first, 'bundle');
+  forwardTraceEvents(message.trace);
+  return message.dir;
+}
+
+forwardTraceEvents(process.argv);
+try {
+  // Declaring C functions is not container work: done while the engine still prepares the bundle.
+  declareEverything();
+  birth(bundleDirectory(process.argv.slice(2)));
+} catch (error) {
+  failStage('init', error);
+}

@@ -1,0 +1,79 @@
+/**
+ * terminal-relay.ts — the engine's half of `-t`: your terminal, relayed to the container's pty.
+ *
+ * The master side is opened from the container's own devpts instance (through
+ * /proc/<init pid>/root/…/dev/pts/ptmx, the init stage's view of its mounts), so the pty exists
+ * only inside the container: `ls /dev/pts` there shows it, the host's /dev/pts does not.
+ * (pidfd_getfd(2) could instead copy an fd the init stage opened itself; going through
+ * /proc/PID/root needs nothing newer than Linux 2.6 and keeps the init stage simpler.)
+ *
+ * While the program runs, your terminal is put in raw mode: every key, Ctrl-C included, is a byte
+ * sent to the container, whose own pty turns Ctrl-C into SIGINT for *its* foreground process.
+ * Window changes (SIGWINCH, Node's 'resize') are passed on with TIOCSWINSZ. Raw mode is undone
+ * on every way out, or your shell would be left without echo.
+ */
+import fs from 'node:fs';
+import tty from 'node:tty';
+import { ptyNumber, setWindowSize, unlockPty } from '../sys/pty.js';
+
+export interface TerminalRelay {
+  /** N of /dev/pts/N, to tell the init stage. */
+  number: number;
+  /** Starts copying: host stdin → master, master → host stdout. */
+  start(): void;
+  /** Resolves when the container side of the pty is closed (its program has exited). */
+  finished: Promise<void>;
+  /** Restores the host terminal and closes the master. Safe to call more than once. */
+  stop(): void;
+}
+
+export function openTerminal(initPid: number, ptmxPath: string): TerminalRelay {
+  const masterFd = fs.openSync(`/proc/${initPid}/root${ptmxPath}`, fs.constants.O_RDWR | fs.constants.O_NOCTTY);
+  unlockPty(masterFd);
+  const number = ptyNumber(masterFd);
+  const stdout = process.stdout;
+  if (stdout.isTTY) setWindowSize(masterFd, stdout.rows, stdout.columns);
+
+  const master = new tty.ReadStream(masterFd);
+  const stdin = process.stdin;
+  let wasRaw = false;
+  let stopped = false;
+  let resolveFinished: () => void = () => {};
+  const finished = new Promise<void>((resolve) => { resolveFinished = resolve; });
+
+  const onResize = (): void => {
+    if (!stopped) setWindowSize(masterFd, stdout.rows, stdout.columns);
+  };
+  const onInput = (chunk: Buffer): void => {
+    if (!stopped) master.write(chunk);
+  };
+
+  // The master reads EIO once every slave fd is closed: that is the end of the session.
+  master.on('error', () => resolveFinished());
+  master.on('end', () => resolveFinished());
+  master.on('close', () => resolveFinished());
+
+  return {
+    number,
+    finished,
+    start() {
+      master.on('data', (chunk: Buffer) => stdout.write(chunk));
+      if (stdin.isTTY) {
+        wasRaw = stdin.isRaw;
+        stdin.setRawMode(true);
+      }
+      stdin.on('data', onInput);
+      stdin.resume();
+      stdout.on('resize', onResize);
+    },
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      stdout.off('resize', onResize);
+      stdin.off('data', onInput);
+      if (stdin.isTTY) stdin.setRawMode(wasRaw);
+      stdin.pause();
+      master.destroy(); // closes masterFd
+    },
+  };
+}
