@@ -25,7 +25,7 @@ import { quietReporter, type PullReporter } from './pull-progress.js';
 import { parseReference, type ImageReference } from './reference.js';
 import { RegistryClient, downloadBlob, resolveManifest } from './registry/index.js';
 import { ImageStore, type ImageRecord, type LayerRecord } from './store/images.js';
-import { unpackLayer } from './unpack/index.js';
+import { unpackUnlocked } from './store/unpack-into-store.js';
 
 export interface PullOptions {
   /** `os/arch[/variant]`; default linux/amd64. */
@@ -149,19 +149,8 @@ async function fetchLayer(store: ImageStore, client: RegistryClient, reference: 
       downloaded = descriptor.size;
       reporter.layer(descriptor.digest, 'Download complete', descriptor.size, descriptor.size);
     }
-    const unpackedSize = await store.layers.create(diffId, async (dir) => {
-      const result = await unpackLayer({
-        blobPath: store.blobs.path(descriptor.digest),
-        mediaType: descriptor.mediaType,
-        dest: dir,
-        layerName: descriptor.digest,
-        onProgress: (read) => reporter.layer(descriptor.digest, 'Extracting', read, descriptor.size),
-      });
-      if (result.diffId !== diffId) {
-        throw new MiniboxError(`layer ${shortId(descriptor.digest)}: unpacked content has diff id ${result.diffId} but the image config says ${diffId}; the image is corrupt`);
-      }
-      return result.size;
-    });
+    const unpackedSize = await unpackUnlocked(store, { digest: descriptor.digest, mediaType: descriptor.mediaType, diffId },
+      (read) => reporter.layer(descriptor.digest, 'Extracting', read, descriptor.size));
     reporter.layer(descriptor.digest, 'Pull complete', descriptor.size, descriptor.size);
     return { downloaded, unpackedSize };
   });

@@ -43,21 +43,9 @@ export interface Change {
  */
 export function upperDirChanges(upperDir: string, layersTopFirst: string[], mountPoints: string[] = []): Change[] {
   const image = new LayerStack(layersTopFirst);
-  const artefacts = new Set(mountPoints.map((p) => path.posix.normalize(p)));
+  const { isArtefact, onlyArtefactsInside } = mountArtefactTests(upperDir, image, mountPoints);
   const changes: Change[] = [];
   const changedDirs = new Set<string>();
-
-  const isArtefact = (rel: string, stats: fs.Stats): boolean => {
-    if (!artefacts.has(rel) || image.lookup(rel, false)) return false;
-    return stats.isDirectory() ? fs.readdirSync(path.join(upperDir, rel)).length === 0 : stats.isFile() && stats.size === 0;
-  };
-  /** A directory whose upper copy holds nothing but mount-point artefacts changed only for the runtime. */
-  const onlyArtefactsInside = (rel: string): boolean => fs.readdirSync(path.join(upperDir, rel)).every((name) => {
-    const child = path.posix.join(rel, name);
-    const stats = fs.lstatSync(path.join(upperDir, child));
-    if (isArtefact(child, stats)) return true;
-    return stats.isDirectory() && !isOpaqueDir(path.join(upperDir, child)) && onlyArtefactsInside(child);
-  });
 
   const walk = (dirRel: string, recreated: boolean): void => {
     const names = fs.readdirSync(path.join(upperDir, dirRel)).sort();
@@ -95,9 +83,40 @@ export function upperDirChanges(upperDir: string, layersTopFirst: string[], moun
   return changes;
 }
 
-/** `diff CONTAINER`: works for running and exited containers alike (the upper dir stays). */
-export function containerChanges(root: StateRoot, idOrName: string): Change[] {
-  const record = findContainer(root, idOrName);
+/**
+ * Whether `rel` (`/etc/hostname`) in the upper dir is only a mount point the runtime created:
+ * an empty file or directory at a mount destination that the image does not have.
+ */
+export function mountArtefactTests(upperDir: string, image: LayerStack, mountPoints: string[]): {
+  isArtefact: (rel: string, stats: fs.Stats) => boolean;
+  /** A directory whose upper copy holds nothing but mount-point artefacts (it was copied up only for them). */
+  onlyArtefactsInside: (rel: string) => boolean;
+  /** Either of the two, for a directory that also has the image's mode and owner: nothing of the container's. */
+  isRuntimeOnly: (rel: string, stats: fs.Stats) => boolean;
+} {
+  const artefacts = new Set(mountPoints.map((p) => path.posix.normalize(p)));
+  const isArtefact = (rel: string, stats: fs.Stats): boolean => {
+    if (!artefacts.has(rel) || image.lookup(rel, false)) return false;
+    return stats.isDirectory() ? fs.readdirSync(path.join(upperDir, rel)).length === 0 : stats.isFile() && stats.size === 0;
+  };
+  const onlyArtefactsInside = (rel: string): boolean => fs.readdirSync(path.join(upperDir, rel)).every((name) => {
+    const child = path.posix.join(rel, name);
+    const stats = fs.lstatSync(path.join(upperDir, child));
+    if (isArtefact(child, stats)) return true;
+    return stats.isDirectory() && !isOpaqueDir(path.join(upperDir, child)) && onlyArtefactsInside(child);
+  });
+  const isRuntimeOnly = (rel: string, stats: fs.Stats): boolean => {
+    if (isArtefact(rel, stats)) return true;
+    if (!stats.isDirectory() || isOpaqueDir(path.join(upperDir, rel))) return false;
+    const before = image.lookup(rel, false)?.stats;
+    return before !== undefined && before.isDirectory() && before.mode === stats.mode && before.uid === stats.uid
+      && before.gid === stats.gid && onlyArtefactsInside(rel);
+  };
+  return { isArtefact, onlyArtefactsInside, isRuntimeOnly };
+}
+
+/** The upper dir, the image's layer dirs (top first) and the mount points of a container's bundle. */
+export function containerLayers(root: StateRoot, record: { Id: string }): { upper: string; layers: string[]; mountPoints: string[] } {
   const paths = new ContainerStore(root).paths(record.Id);
   let spec: RuntimeSpec;
   try {
@@ -108,6 +127,11 @@ export function containerChanges(root: StateRoot, idOrName: string): Change[] {
   const lower = spec.annotations?.[OVERLAY_ANNOTATIONS.lowerdir];
   const upper = spec.annotations?.[OVERLAY_ANNOTATIONS.upperdir] ?? paths.upper;
   if (lower === undefined) throw new MiniboxError(`container ${record.Id} does not use an overlay root: nothing to compare`);
-  const layers = lower.split(':').filter((dir) => dir !== '');
-  return upperDirChanges(upper, layers, (spec.mounts ?? []).map((mount) => mount.destination));
+  return { upper, layers: lower.split(':').filter((dir) => dir !== ''), mountPoints: (spec.mounts ?? []).map((mount) => mount.destination) };
+}
+
+/** `diff CONTAINER`: works for running and exited containers alike (the upper dir stays). */
+export function containerChanges(root: StateRoot, idOrName: string): Change[] {
+  const { upper, layers, mountPoints } = containerLayers(root, findContainer(root, idOrName));
+  return upperDirChanges(upper, layers, mountPoints);
 }
