@@ -12,6 +12,7 @@ import path from 'node:path';
 import type { SysEvent } from '../sys/trace.js';
 import { DEFAULT_CAPABILITIES } from '../bundle/docker-defaults.js';
 import { describeNetworkStep } from '../network/explain.js';
+import { describePushStep } from '../image/registry/upload.js';
 
 const NAMESPACE_WORDS: Record<string, string> = {
   CLONE_NEWNS: 'mount table', CLONE_NEWUTS: 'hostname', CLONE_NEWIPC: 'IPC objects (shared memory, message queues)',
@@ -112,6 +113,7 @@ export function describeEvent(event: SysEvent): string | undefined {
     default:
       // Network steps (veth, bridge, NAT…) are commands, not syscalls: their sentences live in src/network.
       if (event.call.startsWith('net.')) return describeNetworkStep(event);
+      if (event.call.startsWith('push.')) return describePushStep(event.call, event.args);
       return undefined;
   }
 }

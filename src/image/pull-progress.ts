@@ -12,7 +12,15 @@ import { formatBytes } from '../format.js';
 
 export type LayerStatus =
   | 'Waiting' | 'Already exists' | 'Downloading' | 'Verifying Checksum' | 'Download complete'
-  | 'Extracting' | 'Pull complete';
+  | 'Extracting' | 'Pull complete'
+  // `docker push`'s words for the other direction:
+  | 'Preparing' | 'Pushing' | 'Pushed' | 'Layer already exists' | `Mounted from ${string}`;
+
+/** Statuses after which a layer's bar is full. */
+function isFinished(status: LayerStatus): boolean {
+  return ['Pull complete', 'Already exists', 'Download complete', 'Pushed', 'Layer already exists'].includes(status)
+    || status.startsWith('Mounted from');
+}
 
 export interface PullReporter {
   /** A line about the pull as a whole ("latest: Pulling from library/alpine", "Digest: …"). */
@@ -69,11 +77,11 @@ export function barReporter(out: NodeJS.WriteStream): PullReporter {
         layers.set(id, entry);
       }
       const seconds = Math.max((Date.now() - entry.started) / 1000, 0.001);
-      const progress = status === 'Downloading' && total > 0
+      const progress = (status === 'Downloading' || status === 'Pushing') && total > 0
         ? `${formatBytes(current)}/${formatBytes(total)} ${formatBytes(current / seconds)}/s`
         : '';
       entry.bar.setTotal(Math.max(total, 1));
-      const finished = status === 'Pull complete' || status === 'Already exists' || status === 'Download complete';
+      const finished = isFinished(status);
       entry.bar.update(finished ? Math.max(total, 1) : current, { status: status.padEnd(18), progress });
     },
     done() {

@@ -51,6 +51,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
     '    enabled: true',
     'http:',
     `  addr: 127.0.0.1:${port}`,
+    '  relativeurls: true', // upload Locations relative to the request: pushes through a test proxy stay on it
   ];
   if (options.htpasswd) {
     const file = path.join(dir, 'htpasswd');

@@ -33,6 +33,13 @@ export interface RegistryClientOptions {
 /** Manifests are small JSON documents; refuse absurd ones rather than buffer them (containerd: 4 MiB). */
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
+/** What a request needs the token to allow, and (for uploads) the exact URL the registry named. */
+export interface RequestAccess {
+  /** `pull` (default) or `pull,push`. */
+  actions?: 'pull' | 'pull,push';
+  url?: string;
+}
+
 export class RegistryClient {
   readonly transport: Transport;
   private readonly insecureRegistries: string[];
@@ -86,10 +93,11 @@ export class RegistryClient {
    * pulling the repository. A 401 with a new challenge is answered once with fresh credentials;
    * a 401 after that becomes an error telling the user to log in.
    */
-  async request(ref: ImageReference, path: string, init: SendInit = {}): Promise<Response> {
+  async request(ref: ImageReference, path: string, init: SendInit = {}, access: RequestAccess = {}): Promise<Response> {
     const endpoint = await this.endpoint(ref.registryHost);
-    const url = `${endpoint.baseUrl}/v2/${ref.repository}${path}`;
-    const scope = `repository:${ref.repository}:pull`;
+    // An upload's next URL comes from the registry's Location header (relative or absolute).
+    const url = access.url !== undefined ? new URL(access.url, `${endpoint.baseUrl}/`).toString() : `${endpoint.baseUrl}/v2/${ref.repository}${path}`;
+    const scope = `repository:${ref.repository}:${access.actions ?? 'pull'}`;
     const send = async (authorization: string | undefined): Promise<Response> =>
       await this.transport.send(url, { ...init, headers: { ...init.headers, Authorization: authorization } });
     let response = await send(await this.authorization(ref, endpoint, scope, false));
@@ -102,7 +110,7 @@ export class RegistryClient {
       if (authorization !== undefined) response = await send(authorization);
       if (response.status === 401) {
         await response.body?.cancel();
-        throw this.unauthorizedError(ref);
+        throw this.unauthorizedError(ref, access.actions === 'pull,push' ? 'push to' : 'pull');
       }
     }
     if (response.status === 403) {
@@ -112,11 +120,11 @@ export class RegistryClient {
     return response;
   }
 
-  private unauthorizedError(ref: ImageReference): MiniboxError {
+  private unauthorizedError(ref: ImageReference, verb: 'pull' | 'push to'): MiniboxError {
     const credentials = this.credentialsFor(ref);
     return credentials
-      ? new MiniboxError(`registry ${ref.domain} rejected the stored credentials for "${credentials.username}" (pulling ${ref.repository}); run \`minibox login ${ref.domain}\` again`)
-      : new MiniboxError(`authentication required to pull ${ref.repository} from ${ref.domain}: run \`minibox login ${ref.domain}\` first`);
+      ? new MiniboxError(`registry ${ref.domain} rejected the stored credentials for "${credentials.username}" (${verb === 'pull' ? 'pulling' : 'pushing to'} ${ref.repository}); run \`minibox login ${ref.domain}\` again`)
+      : new MiniboxError(`authentication required to ${verb} ${ref.repository} ${verb === 'pull' ? 'from' : 'on'} ${ref.domain}: run \`minibox login ${ref.domain}\` first`);
   }
 
   /** Fetch and verify a manifest or index by tag or digest. */

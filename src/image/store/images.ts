@@ -163,6 +163,17 @@ export class ImageStore {
     });
   }
 
+  /** Remembers that a registry now holds this image's manifest under `name@digest` (after a push). */
+  async addRepoDigest(id: string, repoDigest: string): Promise<void> {
+    await this.update((index) => {
+      const image = index.images[id];
+      if (!image) throw new NotFoundError(`No such image: ${id}`);
+      const name = repoDigest.split('@')[0];
+      // One digest per repository: a new push of the same name replaces the old one.
+      image.repoDigests = [...image.repoDigests.filter((d) => d.split('@')[0] !== name), repoDigest].sort();
+    });
+  }
+
   /** Points canonical `name:tag` at an existing image (`minibox tag`). */
   async tag(id: string, tag: string): Promise<void> {
     await this.update((index) => {
