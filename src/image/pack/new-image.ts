@@ -30,9 +30,13 @@ function layerDescriptor(layer: LayerRecord): Descriptor {
   return { mediaType: OCI_NAME_OF[layer.mediaType] ?? layer.mediaType, digest: layer.digest, size: layer.size };
 }
 
-/** Writes config and manifest for `layers` (bottom first), records the image, and tags it if asked. */
-export async function storeNewImage(store: ImageStore, config: ImageConfig, layers: LayerRecord[], tag?: string): Promise<ImageRecord> {
-  const configBytes = Buffer.from(JSON.stringify(config));
+/**
+ * Writes config and manifest for `layers` (bottom first), records the image, and tags it (or
+ * them) if asked. A config given as bytes (`load`) is stored as it is: its digest is the image ID.
+ */
+export async function storeNewImage(store: ImageStore, configOrBytes: ImageConfig | Buffer, layers: LayerRecord[], tag?: string | string[]): Promise<ImageRecord> {
+  const configBytes = Buffer.isBuffer(configOrBytes) ? configOrBytes : Buffer.from(JSON.stringify(configOrBytes));
+  const config = Buffer.isBuffer(configOrBytes) ? JSON.parse(configOrBytes.toString('utf8')) as ImageConfig : configOrBytes;
   const configDigest = sha256Digest(configBytes);
   store.blobs.writeVerified(configDigest, configBytes);
   const manifest: ImageManifest = {
@@ -44,7 +48,8 @@ export async function storeNewImage(store: ImageStore, config: ImageConfig, laye
   const manifestBytes = Buffer.from(JSON.stringify(manifest));
   const manifestDigest = sha256Digest(manifestBytes);
   store.blobs.writeVerified(manifestDigest, manifestBytes);
-  return await store.record({
+  const tags = tag === undefined ? [] : Array.isArray(tag) ? tag : [tag];
+  const record = await store.record({
     id: configDigest,
     repoDigests: [],
     manifestDigest,
@@ -57,5 +62,7 @@ export async function storeNewImage(store: ImageStore, config: ImageConfig, laye
     architecture: config.architecture,
     ...(config.variant ? { variant: config.variant } : {}),
     pulledAt: new Date().toISOString(),
-  }, tag);
+  }, tags[0]);
+  for (const other of tags.slice(1)) await store.tag(record.id, other);
+  return tags.length > 1 ? store.get(record.id) : record;
 }
