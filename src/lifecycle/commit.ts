@@ -43,6 +43,8 @@ export interface CommitOptions {
   author?: string;
   /** `--change` instructions: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER, WORKDIR, VOLUME. */
   changes?: string[];
+  /** How the new layer is compressed (default gzip). */
+  compression?: 'gzip' | 'zstd';
 }
 
 /** The canonical `name:tag` to record for a user's `REPOSITORY[:TAG]`. */
@@ -62,7 +64,7 @@ export async function commitContainer(root: StateRoot, idOrName: string, options
   const { upper, layers, mountPoints } = containerLayers(root, record);
   const { isRuntimeOnly } = mountArtefactTests(upper, new LayerStack(layers), mountPoints);
   return await withLock(root.locks, STORE_LOCK, async () => {
-    const layer = await writeLayerBlob(store, upper, { overlayUpper: true, skip: (rel, stats) => isRuntimeOnly(`/${rel}`, stats) });
+    const layer = await writeLayerBlob(store, upper, { overlayUpper: true, compression: options.compression ?? 'gzip', skip: (rel, stats) => isRuntimeOnly(`/${rel}`, stats) });
     const parentConfig = store.config(parent);
     const created = new Date().toISOString();
     // Docker records an empty change as history only (empty_layer), with no layer.

@@ -127,6 +127,16 @@ describe('commit', () => {
     expect(tops.filter((digest) => digest === tops.at(-1)).length).toBeGreaterThanOrEqual(3); // committed:1 and the two above
   });
 
+  it('--compression zstd writes a zstd layer with the same diff id', () => {
+    const gzipLayers = ok(['inspect', '--type', 'image', '--format', '{{json .RootFS.Layers}}', 'committed:1']);
+    ok(['commit', '--compression', 'zstd', 'changer', 'committed:zstd']);
+    expect(ok(['inspect', '--type', 'image', '--format', '{{json .RootFS.Layers}}', 'committed:zstd'])).toBe(gzipLayers);
+    const index = JSON.parse(fs.readFileSync(path.join(frame.root, 'images/index.json'), 'utf8')) as { images: Record<string, { layers: { mediaType: string }[] }>; tags: Record<string, string> };
+    const image = index.images[Object.entries(index.tags).find(([tag]) => tag.endsWith('committed:zstd'))![1]]!;
+    expect(image.layers.at(-1)!.mediaType).toBe('application/vnd.oci.image.layer.v1.tar+zstd');
+    expect(imageView('committed:zstd')).toEqual(imageView('committed:1'));
+  });
+
   it('umoci unpacks the committed image\'s blobs to the same tree', () => {
     const index = JSON.parse(fs.readFileSync(path.join(frame.root, 'images/index.json'), 'utf8')) as { images: Record<string, { manifestDigest: string }>; tags: Record<string, string> };
     const image = index.images[Object.entries(index.tags).find(([tag]) => tag.endsWith('committed:1'))![1]]!;

@@ -14,6 +14,7 @@ import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { expectNoLeaks } from '../helpers/leaks.js';
 import { mbAsync, tempRoot } from '../helpers/minibox.js';
 import { busyboxImageLayout, pushLayout, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { startTokenServer } from '../helpers/token-server.js';
 
 let source: TestRegistry;
 let secured: TestRegistry;
@@ -168,6 +169,35 @@ describe('push', () => {
       expect(await ok(['run', '--rm', '--network', 'none', `${name}@${firstDigest}`, 'sh', '-c', 'cat /release 2>/dev/null || echo tuesday'], elsewhere)).toBe('tuesday');
     } finally {
       fs.rmSync(elsewhere, { recursive: true, force: true });
+    }
+  });
+
+  it('pushes with a Bearer token of push,pull scope; anonymous may pull but not push; a wrong password is refused', async () => {
+    const tokens = await startTokenServer({ users: [{ user: 'tok', password: 'tok-secret' }], anonymousPull: true });
+    const registry = await startRegistry({ token: tokens });
+    try {
+      const target = `${registry.host}/bearer/app:1`;
+      await ok(['tag', 'app:1', target]);
+      const anonymous = await mb(['push', target]);
+      expect(anonymous.code).toBe(125);
+      expect(anonymous.stderr).toMatch(/authentication required to push to bearer\/app/);
+
+      const wrongConfig = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-wrong-config-'));
+      fs.writeFileSync(path.join(wrongConfig, 'config.json'), JSON.stringify({ auths: { [registry.host]: { auth: Buffer.from('tok:not-the-password').toString('base64') } } }));
+      const wrong = await mbAsync(root, ['push', target], { env: { DOCKER_CONFIG: wrongConfig } });
+      fs.rmSync(wrongConfig, { recursive: true, force: true });
+      expect(wrong.code).toBe(125);
+      expect(wrong.stderr.trim().split('\n')).toHaveLength(1);
+      expect(wrong.stderr).not.toContain('not-the-password');
+
+      expect((await mb(['login', '-u', 'tok', '--password-stdin', registry.host], 'tok-secret\n')).code).toBe(0);
+      const push = await mb(['push', target]);
+      expect(push.code, push.stderr).toBe(0);
+      expect(tokens.requests.some((r) => r.authenticated && r.scope?.includes('bearer/app:pull,push') && r.status === 200)).toBe(true);
+      for (const token of tokens.issuedTokens) expect(push.stdout + push.stderr).not.toContain(token);
+    } finally {
+      await registry.stop();
+      await tokens.stop();
     }
   });
 

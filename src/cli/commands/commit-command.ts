@@ -25,18 +25,21 @@ export function registerCommitCommands(program: Command): void {
     .option('-c, --change <instruction>', 'apply a Dockerfile instruction to the image config (repeatable)', collect, [])
     .option('-m, --message <string>', 'commit message')
     .option('-p, --pause', 'accepted for Docker compatibility: minibox commits without pausing')
+    .option('--compression <gzip|zstd>', 'how the new layer is compressed', 'gzip')
     .addHelpText('after', `
 Examples:
   minibox run --name web busybox sh -c 'echo hello > /index.html'
   minibox commit -m "add a page" web mysite:1
   minibox commit -c 'CMD ["httpd", "-f", "-p", "8080"]' -c 'EXPOSE 8080' web mysite:2`)
-    .action(async (container: string, repository: string | undefined, flags: { author?: string; change: string[]; message?: string }, cmd: Command) => {
+    .action(async (container: string, repository: string | undefined, flags: { author?: string; change: string[]; message?: string; compression: string }, cmd: Command) => {
       const { commitContainer } = await import('../../lifecycle/commit.js');
+      if (flags.compression !== 'gzip' && flags.compression !== 'zstd') throw new MiniboxError(`--compression ${flags.compression}: use gzip or zstd`);
       const image = await commitContainer(contextOf(cmd).root, container, {
         ...(repository !== undefined ? { reference: repository } : {}),
         ...(flags.author !== undefined ? { author: flags.author } : {}),
         ...(flags.message !== undefined ? { message: flags.message } : {}),
         changes: flags.change,
+        compression: flags.compression,
       });
       say(image.id);
     });

@@ -125,7 +125,7 @@ export class ZstdDecompressStream extends Transform {
 const INFLATE_CHUNK_BYTES = 256 * 1024;
 
 /** The absolute path of an executable `name` on $PATH, or undefined. */
-function findExecutable(name: string): string | undefined {
+export function findExecutable(name: string): string | undefined {
   for (const directory of (process.env.PATH ?? '').split(':')) {
     if (directory === '') continue;
     const candidate = path.join(directory, name);
@@ -138,13 +138,13 @@ function findExecutable(name: string): string | undefined {
 }
 
 /**
- * A decompressor in a child process (`zstd -dc`): blob bytes go to its stdin, tar bytes come from
- * its stdout. It decodes on the other core while this process writes files — containerd does the
+ * A (de)compressor in a child process (`zstd -dc`, or `zstd -c` when writing a layer): bytes go to
+ * its stdin, the result comes from its stdout. It decodes on the other core while this process writes files — containerd does the
  * same with `unpigz` and `zstd`. The stream ends only after the child has exited 0: a decoder that
  * stops early on corrupt input must not look like a short but complete tar. On any failure
  * downstream the child is killed.
  */
-export class ChildProcessDecompressor extends Duplex {
+export class ChildProcessFilter extends Duplex {
   private readonly child: ChildProcessByStdio<Writable, Readable, Readable>;
   private stderr = '';
   private inputRefused = false;
@@ -206,8 +206,20 @@ export function createDecompressor(compression: Compression): Duplex {
     case 'gzip': return zlib.createGunzip({ chunkSize: INFLATE_CHUNK_BYTES });
     case 'zstd': {
       const zstd = findExecutable('zstd');
-      return zstd !== undefined ? new ChildProcessDecompressor(zstd, ['-dc', '-q']) : new ZstdDecompressStream();
+      return zstd !== undefined ? new ChildProcessFilter(zstd, ['-dc', '-q']) : new ZstdDecompressStream();
     }
     case 'none': return new Transform({ transform: (chunk, _encoding, callback) => callback(null, chunk) });
   }
+}
+
+/**
+ * The stream that turns tar bytes into a layer blob (`commit --compression`). zstd needs the
+ * `zstd` tool (Node 20's zlib has no zstd encoder); one thread and a fixed level keep the output
+ * the same for the same input.
+ */
+export function createCompressor(compression: 'gzip' | 'zstd'): Duplex {
+  if (compression === 'gzip') return zlib.createGzip({ level: 6 });
+  const zstd = findExecutable('zstd');
+  if (zstd === undefined) throw new MiniboxError('--compression zstd needs the zstd program (apt-get install zstd)');
+  return new ChildProcessFilter(zstd, ['-c', '-q', '-3', '-T1', '--no-progress']);
 }
