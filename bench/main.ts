@@ -19,10 +19,11 @@ import { runTrue } from './run-benchmark.js';
 import { detachedContainers } from './lifecycle-benchmark.js';
 import { networkLatency } from './network-benchmark.js';
 import { unpackLayers } from './unpack-benchmark.js';
+import { imageAuthoring } from './image-authoring-benchmark.js';
 import { BenchWorkspace } from './workspace.js';
 
 /** In running order. Add new benchmarks here. */
-const BENCHMARKS: Benchmark[] = [coldPull, unpackLayers, warmPull, runTrue, networkLatency, detachedContainers];
+const BENCHMARKS: Benchmark[] = [coldPull, unpackLayers, warmPull, runTrue, networkLatency, detachedContainers, imageAuthoring];
 
 const usage = `usage: npm run bench -- [--runs N] [--only ${BENCHMARKS.map((b) => b.id).join(',')}] [--keep]`;
 
