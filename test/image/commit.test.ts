@@ -159,6 +159,15 @@ describe('commit', () => {
     expect(umoci).toEqual(ours);
   });
 
+  it('commits a running container without stopping it', () => {
+    ok(['run', '-d', '--network', 'none', '--name', 'live', frame.image, 'sh', '-c', 'echo during > /during; exec sleep 600']);
+    for (let i = 0; i < 100 && mb(['exec', 'live', 'cat', '/during']).stdout.trim() !== 'during'; i++) { /* until written */ }
+    ok(['commit', 'live', 'live-snapshot:1']);
+    expect(ok(['inspect', '--format', '{{.State.Running}}', 'live'])).toBe('true');
+    expect(ok(['run', '--rm', '--network', 'none', 'live-snapshot:1', 'cat', '/during'])).toBe('during');
+    ok(['rm', '-f', 'live']);
+  });
+
   it('applies --change instructions and records an empty change as history only', () => {
     ok(['run', '--network', 'none', '--name', 'unchanged', frame.image, 'true']);
     const id = ok(['commit', '-c', 'ENV GREETING=hello', '-c', 'CMD ["sh", "-c", "echo $GREETING"]', '-c', 'EXPOSE 8080', '-c', 'LABEL a=b', 'unchanged', 'changed-config']);
