@@ -32,6 +32,7 @@ const COMMAND_MODULES: { names: string[]; load: () => Promise<Register> }[] = [
   { names: ['port'], load: async () => (await import('./commands/port-command.js')).registerPortCommand },
   { names: ['doctor'], load: async () => (await import('./commands/doctor-command.js')).registerDoctorCommand },
   { names: ['stats'], load: async () => (await import('./commands/stats-command.js')).registerStatsCommand },
+  { names: ['build', 'builder'], load: async () => (await import('./commands/build-command.js')).registerBuildCommands },
   { names: ['save', 'load'], load: async () => (await import('./commands/archive-command.js')).registerArchiveCommands },
   { names: ['push'], load: async () => (await import('./commands/push-command.js')).registerPushCommand },
   { names: ['commit', 'export', 'import'], load: async () => (await import('./commands/commit-command.js')).registerCommitCommands },

@@ -75,6 +75,12 @@ export interface ContainerConfig {
   WorkingDir?: string;
   Labels?: Record<string, string>;
   StopSignal?: string;
+  /** HEALTHCHECK: `["CMD-SHELL", "cmd"]`, `["CMD", …]` or `["NONE"]`; durations in nanoseconds. */
+  Healthcheck?: { Test: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number };
+  /** ONBUILD instructions, run by a build that starts FROM this image. */
+  OnBuild?: string[] | null;
+  /** SHELL: what shell-form RUN/CMD/ENTRYPOINT run under (default ["/bin/sh", "-c"]). */
+  Shell?: string[];
 }
 
 export interface HistoryEntry {

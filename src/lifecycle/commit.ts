@@ -28,7 +28,7 @@ import { MNT, MS, mount, umount } from '../sys/mount.js';
 import { LayerStack } from '../bundle/layer-view.js';
 import type { ImageConfig } from '../image/oci.js';
 import { parseReference } from '../image/reference.js';
-import { ImageStore, type ImageRecord } from '../image/store/images.js';
+import { ImageStore, type ImageRecord, type LayerRecord } from '../image/store/images.js';
 import { applyConfigChanges } from '../image/pack/config-changes.js';
 import { writeLayerBlob } from '../image/pack/layer-blob.js';
 import { writeLayerTar } from '../image/pack/layer-tar.js';
@@ -55,35 +55,43 @@ export function tagFor(reference: string | undefined): string | undefined {
   return `${parsed.name}:${parsed.tag ?? 'latest'}`;
 }
 
+/**
+ * The container's changes as a layer in the store, or undefined when it changed nothing (Docker
+ * then records history only). The caller holds the store lock (shared).
+ */
+export async function containerChangesLayer(root: StateRoot, record: { Id: string }, compression: 'gzip' | 'zstd' = 'gzip'): Promise<LayerRecord | undefined> {
+  const { upper, layers, mountPoints } = containerLayers(root, record);
+  const { isRuntimeOnly } = mountArtefactTests(upper, new LayerStack(layers), mountPoints);
+  const layer = await writeLayerBlob(new ImageStore(root), upper, { overlayUpper: true, compression, skip: (rel, stats) => isRuntimeOnly(`/${rel}`, stats) });
+  return layer.diffId === EMPTY_LAYER_DIFF_ID ? undefined : layer;
+}
+
 /** `commit CONTAINER [REPOSITORY[:TAG]]`: the new image's record. */
 export async function commitContainer(root: StateRoot, idOrName: string, options: CommitOptions = {}): Promise<ImageRecord> {
   const record = findContainer(root, idOrName);
   const tag = tagFor(options.reference);
   const store = new ImageStore(root);
   const parent = store.get(record.Image);
-  const { upper, layers, mountPoints } = containerLayers(root, record);
-  const { isRuntimeOnly } = mountArtefactTests(upper, new LayerStack(layers), mountPoints);
   return await withLock(root.locks, STORE_LOCK, async () => {
-    const layer = await writeLayerBlob(store, upper, { overlayUpper: true, compression: options.compression ?? 'gzip', skip: (rel, stats) => isRuntimeOnly(`/${rel}`, stats) });
+    const layer = await containerChangesLayer(root, record, options.compression ?? 'gzip');
     const parentConfig = store.config(parent);
     const created = new Date().toISOString();
-    // Docker records an empty change as history only (empty_layer), with no layer.
-    const empty = layer.diffId === EMPTY_LAYER_DIFF_ID;
     const config: ImageConfig = {
       ...parentConfig,
       created,
       ...(options.author !== undefined ? { author: options.author } : {}),
       config: applyConfigChanges(parentConfig.config ?? {}, options.changes ?? []),
-      rootfs: { type: 'layers', diff_ids: [...parentConfig.rootfs.diff_ids, ...(empty ? [] : [layer.diffId])] },
+      rootfs: { type: 'layers', diff_ids: [...parentConfig.rootfs.diff_ids, ...(layer ? [layer.diffId] : [])] },
       history: [...(parentConfig.history ?? []), {
         created,
         created_by: (record.Config.Cmd ?? []).join(' '),
         ...(options.author !== undefined ? { author: options.author } : {}),
         ...(options.message !== undefined ? { comment: options.message } : {}),
-        ...(empty ? { empty_layer: true } : {}),
+        // Docker records an empty change as history only (empty_layer), with no layer.
+        ...(layer ? {} : { empty_layer: true }),
       }],
     };
-    return await storeNewImage(store, config, [...parent.layers, ...(empty ? [] : [layer])], tag);
+    return await storeNewImage(store, config, [...parent.layers, ...(layer ? [layer] : [])], tag);
   }, 'shared');
 }
 
