@@ -20,10 +20,11 @@ import { detachedContainers } from './lifecycle-benchmark.js';
 import { networkLatency } from './network-benchmark.js';
 import { unpackLayers } from './unpack-benchmark.js';
 import { imageAuthoring } from './image-authoring-benchmark.js';
+import { buildImages } from './build-benchmark.js';
 import { BenchWorkspace } from './workspace.js';
 
 /** In running order. Add new benchmarks here. */
-const BENCHMARKS: Benchmark[] = [coldPull, unpackLayers, warmPull, runTrue, networkLatency, detachedContainers, imageAuthoring];
+const BENCHMARKS: Benchmark[] = [coldPull, unpackLayers, warmPull, runTrue, networkLatency, detachedContainers, imageAuthoring, buildImages];
 
 const usage = `usage: npm run bench -- [--runs N] [--only ${BENCHMARKS.map((b) => b.id).join(',')}] [--keep]`;
 
