@@ -9,14 +9,15 @@
  * turn `-u app` into numbers — so it walks the stack the same way, one path component at a time.
  *
  * Safety: an image is untrusted. A symlink in a layer is resolved inside the merged image (an
- * absolute target starts again at the image's `/`), never on the host, and every component is
- * checked with lstat so `etc -> /host/secret` cannot lead outside a layer directory.
+ * absolute target starts again at the image's `/`), never on the host — the project's one
+ * resolve-in-root walk (resolve-in-root.ts) — and every component is checked with lstat so
+ * `etc -> /host/secret` cannot lead outside a layer directory.
  *
  * Try: in an image whose top layer deletes /etc/motd, `ls -l` the layer dir: `c--------- 0, 0 motd`.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { MAX_SYMLINK_HOPS } from '../image/unpack/layer-path.js';
+import { walkInRoot } from '../resolve-in-root.js';
 import { isOpaqueDir, isOverlayWhiteout, OPAQUE_MARKER, WHITEOUT_PREFIX } from '../image/unpack/whiteout.js';
 
 export interface LayerEntry {
@@ -78,33 +79,24 @@ export class LayerStack {
    * (the last component too when `followLast`). Undefined when the path does not exist.
    */
   lookup(imagePath: string, followLast = true): LayerEntry | undefined {
-    const pending = imagePath.split('/').filter((part) => part !== '');
-    const resolved: string[] = [];
-    let hops = 0;
-    let entry: LayerEntry | undefined = this.findEntry([]);
-    while (pending.length > 0) {
-      const name = pending.shift()!;
-      if (name === '.') continue;
-      if (name === '..') {
-        resolved.pop(); // `..` at the image's root stays at the root, as in a chroot
-        entry = this.findEntry(resolved);
-        continue;
-      }
-      entry = this.findEntry([...resolved, name]);
-      if (!entry) return undefined;
-      const isLast = pending.length === 0;
-      if (entry.stats.isSymbolicLink() && (!isLast || followLast)) {
-        if (++hops > MAX_SYMLINK_HOPS) return undefined;
-        const target = fs.readlinkSync(entry.hostPath);
-        if (target.startsWith('/')) resolved.length = 0;
-        pending.unshift(...target.split('/').filter((part) => part !== ''));
-        entry = this.findEntry(resolved);
-        continue;
-      }
-      if (!isLast && !entry.stats.isDirectory()) return undefined;
-      resolved.push(name);
+    // The project's one resolve-in-root walk (resolve-in-root.ts); here a "directory" is the
+    // merged view of every layer, so each name is looked up through the stack.
+    const loop = new Error(`too many symbolic links in ${imagePath}`);
+    let resolved: string[] | undefined;
+    try {
+      resolved = walkInRoot(imagePath.split('/'), (done, name, isLast) => {
+        const entry = this.findEntry([...done, name]);
+        if (!entry) return { kind: 'stop' };
+        if (entry.stats.isSymbolicLink() && (!isLast || followLast)) {
+          return { kind: 'symlink', target: fs.readlinkSync(entry.hostPath) };
+        }
+        return !isLast && !entry.stats.isDirectory() ? { kind: 'stop' } : { kind: 'enter' };
+      }, () => loop);
+    } catch (error) {
+      if (error === loop) return undefined; // a loop leads nowhere, as ELOOP would
+      throw error;
     }
-    return entry;
+    return resolved === undefined ? undefined : this.findEntry(resolved);
   }
 
   /** The contents of a regular file in the merged image, or undefined if there is none. */

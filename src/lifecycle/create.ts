@@ -146,7 +146,8 @@ async function prepareMounts(root: StateRoot, checked: CheckedRequest, image: Ru
   }
   for (const spec of wanted) {
     if (spec.kind === 'bind') {
-      fs.mkdirSync(spec.source, { recursive: true }); // Docker's -v creates a missing host dir
+      // Docker's -v creates a missing host dir; an existing file or directory is bound as it is.
+      if (!fs.existsSync(spec.source)) fs.mkdirSync(spec.source, { recursive: true });
       specMounts.push(bindMount(spec.source, spec.destination, spec.readOnly));
       mountPoints.push({ Type: 'bind', Source: spec.source, Destination: spec.destination, RW: !spec.readOnly });
     } else {

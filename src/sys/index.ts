@@ -12,3 +12,5 @@ export * from './flock.js';
 export * from './process.js';
 export * from './pivot-root.js';
 export * from './pty.js';
+export * from './openat2.js';
+export * from './mount-fd.js';

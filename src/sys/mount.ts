@@ -52,12 +52,17 @@ export interface MountRequest {
   fstype: string | null;
   flags?: number;
   data?: string | null;
+  /**
+   * What `target` names for a reader when it is `/proc/self/fd/N` (a mount onto an fd held by
+   * the caller — runtime/rootfs/mount-target.ts): traced and used in errors.
+   */
+  shownAs?: string;
 }
 
 /** mount(2). Throws a SysError naming the file-system type and target on failure. */
-export function mount({ source, target, fstype, flags = 0, data = null }: MountRequest): void {
-  const what = `${fstype ?? (flags & MS.BIND ? 'bind' : 'change')} on ${target}`;
-  invoke('mount', { source, target, fstype, flags: flagNames(flags, msNames), data },
+export function mount({ source, target, fstype, flags = 0, data = null, shownAs }: MountRequest): void {
+  const what = `${fstype ?? (flags & MS.BIND ? 'bind' : 'change')} on ${shownAs ?? target}`;
+  invoke('mount', { source, target, fstype, flags: flagNames(flags, msNames), data, ...(shownAs ? { shownAs } : {}) },
     () => libc.mount()(source, target, fstype, flags, data), {
       what,
       hint: (code) => (code === 'EINVAL' && fstype === 'overlay'

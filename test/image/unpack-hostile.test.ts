@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HostileLayerError, unpackLayer } from '../../src/image/unpack/index.js';
-import { MAX_SYMLINK_HOPS } from '../../src/image/unpack/layer-path.js';
+import { MAX_SYMLINK_HOPS } from '../../src/resolve-in-root.js';
 import { lgetxattr, llistxattr } from '../../src/sys/index.js';
 import { layerTar, type LayerEntry } from '../helpers/oci-layout.js';
 

@@ -10,7 +10,8 @@
  *  1. Lexical: `entryComponents` splits the name, drops `.` and empty parts (so `/etc/x` and
  *     `./etc/x` both mean `etc/x` — absolute names are *re-rooted*, the way `tar` does), refuses
  *     NUL bytes, and refuses a `..` that would climb above the root (`../x`, `a/../../x`).
- *  2. On disk: `resolveDirectoryInRoot` walks the parent components one at a time with lstat(2).
+ *  2. On disk: `resolveDirectoryInRoot` walks the parent components one at a time with lstat(2)
+ *     (the project's one resolve-in-root walk, src/resolve-in-root.ts).
  *     A real directory is entered; a symlink is *resolved inside the root* (securejoin semantics):
  *     an absolute target restarts at the layer root, `..` stops at the root, and more than
  *     MAX_SYMLINK_HOPS symlinks (a loop, or a long chain) is refused. We chose to resolve rather
@@ -29,9 +30,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { MiniboxError } from '../../errors.js';
 import { isOverlayWhiteout, markOpaque } from './whiteout.js';
-
-/** The kernel's own limit on symlinks followed while resolving one path (MAXSYMLINKS). */
-export const MAX_SYMLINK_HOPS = 40;
+import { walkInRoot } from '../../resolve-in-root.js';
 
 /** A layer entry that tries (or would be able) to act outside the layer directory. */
 export class HostileLayerError extends MiniboxError {
@@ -84,30 +83,21 @@ export function lstatOrUndefined(hostPath: string): fs.Stats | undefined {
 
 /**
  * The host path of the directory named by `components`, every symlink on the way resolved inside
- * `root`. With `create`, missing directories are made (0755, like `tar` and containerd do for
- * implicit parents); without it a missing component is refused.
+ * `root` (the project's one walk, resolve-in-root.ts). With `create`, missing directories are made
+ * (0755, like `tar` and containerd do for implicit parents); without it a missing component is
+ * refused. The layer directory is private to this process, so what lstat sees is what the next
+ * call acts on: the user-space walk is race-free here, and costs one lstat per component.
  */
 export function resolveDirectoryInRoot(root: string, components: readonly string[], create: boolean): string {
-  // `resolved` only ever holds names that lstat showed to be real directories under `root`.
-  const resolved: string[] = [];
-  const pending = [...components];
-  let hops = 0;
-  while (pending.length > 0) {
-    const name = pending.shift() as string;
-    if (name === '' || name === '.') continue;
-    if (name === '..') {
-      resolved.pop(); // at the root this does nothing: the root is its own parent, as in chroot
-      continue;
-    }
-    const hostPath = path.join(root, ...resolved, name);
+  const resolved = walkInRoot(components, (done, name) => {
+    const hostPath = path.join(root, ...done, name);
     const stat = lstatOrUndefined(hostPath);
     if (stat === undefined) {
-      if (!create) throw new RefusedEntry(`${[...resolved, name].join('/')} does not exist in this layer`);
+      if (!create) throw new RefusedEntry(`${[...done, name].join('/')} does not exist in this layer`);
       fs.mkdirSync(hostPath, 0o755);
       fs.chmodSync(hostPath, 0o755); // independent of the process umask
-      resolved.push(name);
-    } else if (stat.isDirectory()) {
-      resolved.push(name);
+    } else if (stat.isSymbolicLink()) {
+      return { kind: 'symlink', target: fs.readlinkSync(hostPath) };
     } else if (create && isOverlayWhiteout(stat)) {
       // `.wh.d` then `d/x` in one layer (d implied): d was deleted from the layers below and is
       // made anew here, so nothing of the old d may show through — an opaque dir, as overlayfs
@@ -116,17 +106,12 @@ export function resolveDirectoryInRoot(root: string, components: readonly string
       fs.mkdirSync(hostPath, 0o755);
       fs.chmodSync(hostPath, 0o755);
       markOpaque(hostPath);
-      resolved.push(name);
-    } else if (stat.isSymbolicLink()) {
-      if (++hops > MAX_SYMLINK_HOPS) throw new RefusedEntry('too many levels of symbolic links (a loop?)');
-      const target = fs.readlinkSync(hostPath);
-      if (target.startsWith('/')) resolved.length = 0; // absolute targets are re-rooted at the layer root
-      pending.unshift(...target.split('/'));
-    } else {
-      throw new RefusedEntry(`${[...resolved, name].join('/')} is not a directory`);
+    } else if (!stat.isDirectory()) {
+      throw new RefusedEntry(`${[...done, name].join('/')} is not a directory`);
     }
-  }
-  return path.join(root, ...resolved);
+    return { kind: 'enter' };
+  }, () => new RefusedEntry('too many levels of symbolic links (a loop?)'));
+  return path.join(root, ...(resolved ?? []));
 }
 
 /** Where an entry goes: its resolved parent directory and its own (never followed) name. */

@@ -9,8 +9,10 @@
  *    can never leak onto the host. Without the minibox annotations, root.path is bind-mounted onto
  *    itself, because pivot_root needs the new root to be a mount point.
  * 3. config.json's mounts, in order: /proc, a tmpfs on /dev, devpts, /dev/shm, /dev/mqueue, sysfs,
- *    bind mounts (volumes, /etc/hosts…). Every destination is resolved inside the rootfs
- *    (resolve-in-root.ts) so a symlink in the image cannot aim a mount at the host.
+ *    bind mounts (volumes, /etc/hosts…). Every destination is resolved inside the rootfs to an
+ *    fd and mounted onto that fd (mount-target.ts), so neither a symlink in the image nor one a
+ *    container swaps into a shared volume can aim a mount at the host (runc CVE-2021-30465).
+ *    Every one but devpts is nodev (devices.ts explains why).
  *
  * Try: `cat /proc/self/mountinfo` inside a container: the overlay is `/`, and nothing of the host.
  */
@@ -21,7 +23,8 @@ import { SysError } from '../../sys/errors.js';
 import { publishStep } from '../../sys/trace.js';
 import { OVERLAY_ANNOTATIONS, type RuntimeSpec, type SpecMount } from '../../bundle/oci-bundle.js';
 import { parseMountOptions } from './mount-options.js';
-import { ensureMountTarget } from '../../resolve-in-root.js';
+import { openRootDir, type RootDir } from '../../resolve-in-root.js';
+import { bindOnto, changePropagation, mountOnto, openMountTarget, type TargetKind } from './mount-target.js';
 
 /** Stops mount events from flowing between this namespace and the host, for every mount. */
 export function makeMountsPrivate(): void {
@@ -50,58 +53,90 @@ export function mountRootfs(spec: RuntimeSpec, rootfs: string): void {
   }
 }
 
-/** Performs one entry of config.json's `mounts` inside `rootfs`. */
-export function mountFromSpec(rootfs: string, entry: SpecMount): void {
+/** Performs config.json's `mounts` in order inside `rootfs`, every target held as an fd. */
+export function mountConfigMounts(rootfs: string, entries: SpecMount[]): void {
+  const root = openRootDir(rootfs);
+  try {
+    for (const entry of entries) mountFromSpec(root, entry);
+  } finally {
+    fs.closeSync(root.fd);
+  }
+}
+
+/**
+ * Every mount a container can write to is nodev, whatever the spec or `--tmpfs …:dev` says:
+ * minibox has no device cgroup (devices.ts). devpts is the exception: its nodes are the ptys.
+ */
+function forcedFlags(type: string): number {
+  return type === 'devpts' ? 0 : MS.NODEV;
+}
+
+/** Performs one entry of config.json's `mounts` inside the root. */
+export function mountFromSpec(root: RootDir, entry: SpecMount): void {
   const { flags, propagation, data } = parseMountOptions(entry.options);
   const type = entry.type ?? (flags & MS.BIND ? 'bind' : 'none');
-  const isBind = (flags & MS.BIND) !== 0 || type === 'bind';
-
-  if (isBind) {
-    const source = entry.source ?? '';
-    let kind: 'dir' | 'file';
-    try {
-      kind = fs.statSync(source).isDirectory() ? 'dir' : 'file';
-    } catch {
-      throw new Error(`bind mount source ${source} (for ${entry.destination}) does not exist`);
-    }
-    const target = ensureMountTarget(rootfs, entry.destination, kind);
-    mount({ source, target, fstype: null, flags: MS.BIND | (flags & MS.REC) });
-    // A bind mount ignores other flags on creation: apply ro/nosuid/… with a remount.
-    const extra = flags & ~(MS.BIND | MS.REC);
-    if (extra !== 0) mount({ source: null, target, fstype: null, flags: MS.REMOUNT | MS.BIND | extra });
-    for (const change of propagation) mount({ source: null, target, fstype: null, flags: change });
+  if ((flags & MS.BIND) !== 0 || type === 'bind') {
+    bindFromSpec(root, entry, flags, propagation);
     return;
   }
+  const target = openMountTarget(root, entry.destination, 'dir');
+  try {
+    mountFileSystem(target, entry, type, flags | forcedFlags(type), data);
+  } finally {
+    fs.closeSync(target);
+  }
+  for (const change of propagation) changePropagation(root, entry.destination, change);
+}
 
-  const target = ensureMountTarget(rootfs, entry.destination, 'dir');
+/**
+ * A bind mount (a volume, /etc/hosts…): ro/nosuid/nodev/noexec on every submount of an rbind
+ * (mount_setattr AT_RECURSIVE), where a remount would change only the top one.
+ */
+function bindFromSpec(root: RootDir, entry: SpecMount, flags: number, propagation: number[]): void {
+  const source = entry.source ?? '';
+  let kind: TargetKind;
+  try {
+    kind = fs.statSync(source).isDirectory() ? 'dir' : 'file';
+  } catch {
+    throw new Error(`bind mount source ${source} (for ${entry.destination}) does not exist`);
+  }
+  const recursive = (flags & MS.REC) !== 0;
+  const change = propagation.reduce((all, one) => all | one, 0) & ~MS.REC;
+  const targetFd = openMountTarget(root, entry.destination, kind);
+  try {
+    bindOnto({
+      source, shown: { source, target: entry.destination }, targetFd,
+      flags: flags | forcedFlags('bind'), recursive, propagation: change,
+    });
+  } finally {
+    fs.closeSync(targetFd);
+  }
+}
+
+function mountFileSystem(target: number, entry: SpecMount, type: string, flags: number, data: string | null): void {
   if (type === 'cgroup') {
     // cgroup v1 needs one mount per controller; minibox shows the unified (v2) view, read-only.
     try {
-      mount({ source: 'cgroup2', target, fstype: 'cgroup2', flags: flags | MS.RDONLY });
+      mountOnto(target, entry.destination, { source: 'cgroup2', fstype: 'cgroup2', flags: flags | MS.RDONLY });
     } catch (error) {
       // Whatever is below (a host view of /sys) must not stay reachable: hide it instead.
       publishStep('skip-mount', { destination: entry.destination, reason: (error as Error).message });
-      mount({ source: 'tmpfs', target, fstype: 'tmpfs', flags: MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, data: 'size=0' });
+      mountOnto(target, entry.destination, { source: 'tmpfs', fstype: 'tmpfs', flags: MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, data: 'size=0' });
     }
     return;
   }
-  // minibox has no device cgroup: its /dev is always nodev, and the allowed devices are binds of
-  // the host's nodes (devices.ts). (runc, which has a device cgroup, can honour the spec as it is.)
-  const deviceFlags = entry.destination === '/dev' && type === 'tmpfs' ? MS.NODEV : 0;
   try {
-    mount({ source: entry.source ?? type, target, fstype: type, flags: flags | deviceFlags, data });
+    mountOnto(target, entry.destination, { source: entry.source ?? type, fstype: type, flags, data });
   } catch (error) {
     // sysfs may be refused outside a new network namespace: show the host's /sys read-only, as
-    // runc does — without MS_REC, so the host's submounts (its cgroup trees, bpf, securityfs)
-    // are not carried along, writable, into the container.
+    // runc does — not recursive, so the host's submounts (its cgroup trees, bpf, securityfs)
+    // are not carried along into the container.
     if (type === 'sysfs' && error instanceof SysError && error.code === 'EPERM') {
-      mount({ source: '/sys', target, fstype: null, flags: MS.BIND });
-      mount({ source: null, target, fstype: null, flags: MS.REMOUNT | MS.BIND | MS.RDONLY | (flags & ~MS.RDONLY) });
+      bindOnto({ source: '/sys', shown: { source: '/sys', target: entry.destination }, targetFd: target, flags: flags | MS.RDONLY, recursive: false });
       return;
     }
     throw error;
   }
-  for (const change of propagation) mount({ source: null, target, fstype: null, flags: change });
 }
 
 /**

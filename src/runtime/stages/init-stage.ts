@@ -41,10 +41,11 @@ import { CLONE, unshare, sethostname } from '../../sys/namespaces.js';
 import { declarePivotRootCalls } from '../../sys/pivot-root.js';
 import { declareProcessCalls } from '../../sys/process.js';
 import { declarePtyCalls } from '../../sys/pty.js';
+import { declareOpenat2Calls } from '../../sys/openat2.js';
 import { failStage, forwardTraceEvents, receiveFromParent, sendToParent, type ParentMessage } from './channel.js';
 import { readBundle, type RuntimeSpec } from '../../bundle/oci-bundle.js';
 import { initStageUnshareFlags, wantsCgroupNamespace } from '../namespace-table.js';
-import { makeMountsPrivate, mountFromSpec, mountRootfs, pivotIntoRootfs } from '../rootfs/rootfs.js';
+import { makeMountsPrivate, mountConfigMounts, mountRootfs, pivotIntoRootfs } from '../rootfs/rootfs.js';
 import { attachTerminal } from '../process/controlling-terminal.js';
 import { createDevices, createDevSymlinks } from '../rootfs/devices.js';
 import { makePathsReadonly, makeRootReadonly, maskPaths } from '../rootfs/protect.js';
@@ -69,7 +70,7 @@ function birth(bundleDir: string): never {
   // 4. The file system: private propagation, the root (overlay), then config.json's mounts.
   makeMountsPrivate();
   mountRootfs(spec, rootfs);
-  for (const entry of spec.mounts ?? []) mountFromSpec(rootfs, entry);
+  mountConfigMounts(rootfs, spec.mounts ?? []);
 
   // 5. A terminal from the container's own devpts, and the device nodes.
   if (spec.process.terminal) {
@@ -112,6 +113,7 @@ function declareEverything(): void {
   declarePivotRootCalls();
   declareProcessCalls();
   declarePtyCalls();
+  declareOpenat2Calls();
 }
 
 function expect<T extends ParentMessage['type']>(message: ParentMessage, type: T): Extract<ParentMessage, { type: T }> {
