@@ -33,8 +33,18 @@ function str(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
+/** Said of a mount made onto an fd that openat2 resolved inside the root (runtime/rootfs/mount-target.ts). */
+const VIA_FD = 'onto the fd openat2(RESOLVE_IN_ROOT) found inside the rootfs, which no symlink swap can redirect (runc CVE-2021-30465)';
+
 function describeMount(args: Record<string, unknown>): string {
   const flags = str(args.flags ?? '');
+  if (args.shownAs !== undefined) {
+    const what = FS_WORDS[str(args.fstype)];
+    const masking = args.fstype === 'tmpfs' && flags.split('|').includes('MS_RDONLY');
+    return masking
+      ? `mask ${str(args.shownAs)}: an empty read-only tmpfs hides the directory (mounted ${VIA_FD})`
+      : `mount ${str(args.fstype)} on ${str(args.shownAs)}${what ? `: ${what}` : ''}${args.data ? ` (${str(args.data)})` : ''}; via ${str(args.target)}, ${VIA_FD}`;
+  }
   const target = str(args.target);
   const has = (flag: string): boolean => flags.split('|').includes(flag);
   if (has('MS_PRIVATE') && !has('MS_BIND')) {
@@ -60,6 +70,24 @@ function describeMount(args: Record<string, unknown>): string {
   return `mount ${str(args.fstype)} on ${target}${what ? `: ${what}` : ''}${args.data ? ` (${str(args.data)})` : ''}`;
 }
 
+const ATTRIBUTE_WORDS: Record<string, string> = {
+  MOUNT_ATTR_RDONLY: 'read-only', MOUNT_ATTR_NOSUID: 'nosuid', MOUNT_ATTR_NODEV: 'nodev (device nodes cannot be opened)',
+  MOUNT_ATTR_NOEXEC: 'noexec',
+};
+
+/** open_tree → mount_setattr → move_mount: a bind mount made of fds (mount-target.ts). */
+function describeFdMount(call: string, a: Record<string, unknown>): string | undefined {
+  if (call === 'mount_setattr') {
+    const set = str(a.set).split('|').filter((name) => name !== '0').map((name) => ATTRIBUTE_WORDS[name] ?? name);
+    const propagation = a.propagation ? `${set.length ? ', ' : ''}propagation ${str(a.propagation)}` : '';
+    return `mount_setattr ${str(a.target)}: ${set.join(', ')}${propagation} on ${a.recursive ? 'every mount of the tree (AT_RECURSIVE: submounts too, which a remount would miss)' : 'the mount'}`;
+  }
+  if (call !== 'move_mount') return undefined;
+  if (a.source === '/dev/null') return `mask ${str(a.target)}: /dev/null (checked to be char 1:3, runc CVE-2025-31133) is bound over it, reading it gives nothing`;
+  if (a.source === a.target) return `bind ${str(a.target)} onto itself, read-only with everything below it (flags set before it was attached)`;
+  return `bind ${str(a.source)} at ${str(a.target)}: open_tree cloned it, its flags were set while detached, move_mount attached it ${VIA_FD}`;
+}
+
 /** One event → one sentence, or undefined when the event is part of a run being collected. */
 export function describeEvent(event: SysEvent): string | undefined {
   const a = event.args;
@@ -78,6 +106,7 @@ export function describeEvent(event: SysEvent): string | undefined {
     case 'spawn-init': return `started the init stage (host pid ${str(a.pid)}): it is PID 1 inside the new PID namespace`;
     case 'namespaces-ready': return 'namespaces ready: the engine may now put the container in cgroups and wire its network';
     case 'mount': return describeMount(a);
+    case 'mount_setattr': case 'move_mount': return describeFdMount(event.call, a);
     case 'umount2': return a.target === '.' ? 'detach the host\'s old root: no path inside leads back to the host\'s files' : `unmount ${str(a.target)}`;
     case 'mknod': return `mknod ${str(a.path)}: a ${str(a.kind)} device node ${str(a.major)}:${str(a.minor)} (the kernel driver is chosen by these numbers)`;
     case 'pivot_root': return 'pivot_root: / is now the image; the host\'s root is stacked on top, about to be detached';
@@ -118,10 +147,10 @@ export function describeEvent(event: SysEvent): string | undefined {
   }
 }
 
-/** A bind of one of the host's device nodes into the container's /dev (runtime/rootfs/devices.ts). */
+/** A bind (move_mount) of one of the host's device nodes into the container's /dev (runtime/rootfs/devices.ts). */
 function isDeviceBind(event: SysEvent): boolean {
   const source = str(event.args.source);
-  return event.call === 'mount' && str(event.args.flags) === 'MS_BIND' && source.startsWith('/dev/') && str(event.args.target).endsWith(source);
+  return event.call === 'move_mount' && source.startsWith('/dev/') && event.args.target === source;
 }
 
 /** Narrates a stream of events; collapses runs of capability drops and device binds into one sentence each. */
@@ -139,7 +168,7 @@ export function createNarrator(write: (sentence: string) => void): { event(event
       nodes.length = 0;
     }
     if (devices.length > 0) {
-      write(`devices ${devices.join(', ')}: the host's own nodes, bind-mounted; /dev is nodev, so no other device node (one made with mknod) can be opened`);
+      write(`devices ${devices.join(', ')}: the host's own nodes, bind-mounted onto files made inside /dev's fd; /dev and every other writable mount is nodev, so no other device node (one made with mknod) can be opened`);
       devices.length = 0;
     }
   };
@@ -157,9 +186,10 @@ export function createNarrator(write: (sentence: string) => void): { event(event
         nodes.push(`${str(event.args.path)} (${str(event.args.kind)} ${str(event.args.major)}:${str(event.args.minor)})`);
         return;
       }
-      flush();
       const sentence = describeEvent(event);
-      if (sentence) write(event.error ? `${sentence} — FAILED: ${event.error}` : sentence);
+      if (!sentence) return; // a silent step (openat2, unlinkat of a missing name…) does not end a run
+      flush();
+      write(event.error ? `${sentence} — FAILED: ${event.error}` : sentence);
     },
     flush,
   };
