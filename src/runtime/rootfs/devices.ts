@@ -57,13 +57,13 @@ function inDirectory(root: RootDir, dir: string, work: (dirFd: number) => void):
 
 /** Creates the default devices plus config.json's `linux.devices` under `rootfs`. */
 export function createDevices(rootfs: string, extra: SpecDevice[] = []): void {
-  const wanted: SpecDevice[] = [
-    ...DEFAULT_DEVICES.map(({ path: p, major, minor }) => ({ type: 'c' as const, path: p, major, minor, fileMode: 0o666 })),
-    ...extra,
-  ];
+  // config.json's devices win over a default of the same path, as in runc.
+  const wanted = new Map<string, SpecDevice>();
+  for (const { path: p, major, minor } of DEFAULT_DEVICES) wanted.set(p, { type: 'c', path: p, major, minor, fileMode: 0o666 });
+  for (const device of extra) wanted.set(path.posix.normalize(device.path), device);
   const root = openRootDir(rootfs);
   try {
-    for (const device of wanted) inDirectory(root, path.posix.dirname(device.path), (dirFd) => createDevice(dirFd, device));
+    for (const device of wanted.values()) inDirectory(root, path.posix.dirname(device.path), (dirFd) => createDevice(dirFd, device));
   } finally {
     closeFd(root.fd);
   }
