@@ -21,7 +21,8 @@ import { MiniboxError, UsageError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import { runExecProcess } from '../runtime/exec-in-container.js';
 import { addProcess, cgroupMode, containerCgroupPath } from '../cgroups/index.js';
-import { resolveInRoot } from '../resolve-in-root.js';
+import { openInRoot, openRootDir, type RootDir } from '../resolve-in-root.js';
+import { O } from '../sys/openat2.js';
 import type { RuntimeSpec } from '../bundle/oci-bundle.js';
 import { ContainerStore, type ContainerRecord } from '../container/container-store.js';
 import { reconcileContainer } from '../container/reconcile.js';
@@ -67,10 +68,18 @@ export function containerFiles(pid: number): { readFile(containerPath: string): 
   const root = `/proc/${pid}/root`;
   return {
     readFile(containerPath) {
+      // The container runs and may swap symlinks: resolved by the kernel inside its root, to an fd.
+      let dir: RootDir | undefined;
+      let fd: number | undefined;
       try {
-        return fs.readFileSync(resolveInRoot(root, containerPath), 'utf8');
+        dir = openRootDir(root);
+        fd = openInRoot(dir, containerPath, O.RDONLY);
+        return fs.readFileSync(fd, 'utf8');
       } catch {
         return undefined;
+      } finally {
+        if (fd !== undefined) fs.closeSync(fd);
+        if (dir !== undefined) fs.closeSync(dir.fd);
       }
     },
   };

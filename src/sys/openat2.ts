@@ -97,9 +97,9 @@ export function unlinkatIfExists(dirfd: number, name: string, what = name): void
   }
 }
 
-/** close(2) (Node's closeSync would do; this keeps fds opened here closed here, and traced). */
+/** close(2) of an fd opened here (traced like the open, so `--trace` pairs them). */
 export function closeFd(fd: number): void {
-  fns.close()(fd);
+  invoke('close', { fd }, () => fns.close()(fd));
 }
 
 /** Declares the functions used here before pivot_root takes the host's disk away. */

@@ -12,10 +12,17 @@ import fs from 'node:fs';
 import { SysError } from '../../sys/errors.js';
 import { dup2, setsid } from '../../sys/process.js';
 import { setControllingTerminal } from '../../sys/pty.js';
-import { resolveInRoot } from '../../resolve-in-root.js';
+import { openInRoot, openRootDir } from '../../resolve-in-root.js';
+import { O } from '../../sys/openat2.js';
 
 export function attachTerminal(rootfs: string, ptyNumber: number): void {
-  const slave = fs.openSync(resolveInRoot(rootfs, `/dev/pts/${ptyNumber}`), fs.constants.O_RDWR | fs.constants.O_NOCTTY);
+  const root = openRootDir(rootfs);
+  let slave: number;
+  try {
+    slave = openInRoot(root, `/dev/pts/${ptyNumber}`, O.RDWR | O.NOCTTY);
+  } finally {
+    fs.closeSync(root.fd);
+  }
   try {
     setsid();
   } catch (error) {

@@ -75,7 +75,15 @@ function checkedKind(fd: number, containerPath: string, kind: TargetKind): numbe
  * vanished meanwhile ends this round: openMountTarget looks again.
  */
 function createMissing(root: RootDir, containerPath: string, kind: TargetKind): void {
-  const literal = path.relative(root.path, resolveInRoot(root.path, containerPath)).split(path.sep).filter((part) => part !== '');
+  let literal: string[];
+  try {
+    literal = path.relative(root.path, resolveInRoot(root.path, containerPath)).split(path.sep).filter((part) => part !== '');
+  } catch (error) {
+    // A symlink vanished or became a file between lstat and readlink: someone is changing the
+    // path right now. Nothing was created; openMountTarget looks again.
+    if (['ENOENT', 'EINVAL'].includes((error as NodeJS.ErrnoException).code ?? '')) return;
+    throw error;
+  }
   for (let index = 0; index < literal.length; index++) {
     const parentPath = `/${literal.slice(0, index).join('/')}`;
     const parent = openIfExists(root, parentPath, O.PATH | O.DIRECTORY);
