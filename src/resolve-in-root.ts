@@ -116,12 +116,14 @@ let hasOpenat2: boolean | undefined;
  */
 export function openInRoot(root: RootDir, containerPath: string, flags: number): number {
   const relative = containerPath.replace(/^\/+/, '') || '.';
-  if (hasOpenat2 !== false) {
+  for (let attempt = 0; hasOpenat2 !== false; attempt++) {
     try {
       const fd = openat2(root.fd, relative, flags | O.CLOEXEC, RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS, containerPath);
       hasOpenat2 = true;
       return fd;
     } catch (error) {
+      // EAGAIN: a rename raced a `..` in the lookup; the kernel asks us to simply try again.
+      if (error instanceof SysError && error.code === 'EAGAIN' && attempt < 16) continue;
       if (!(error instanceof SysError && error.code === 'ENOSYS')) throw error;
       hasOpenat2 = false;
     }

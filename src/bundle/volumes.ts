@@ -71,6 +71,8 @@ export function parseTmpfsSpec(spec: string): TmpfsSpec {
   const options = new Set(['nosuid', 'nodev', 'noexec']);
   for (const option of extra) {
     // `exec` cancels the default `noexec` (and likewise for suid/dev); everything else is passed on.
+    // (`dev` reaches config.json as Docker writes it, but the runtime keeps every writable mount
+    // nodev: minibox has no device cgroup — runtime/rootfs/devices.ts.)
     if (['exec', 'suid', 'dev'].includes(option)) options.delete(`no${option}`);
     else if (!/^[a-z_]+(=[A-Za-z0-9._%-]+)?$/.test(option)) throw new UsageError(`invalid tmpfs specification: '${spec}': bad option '${option}'`);
     else options.add(option);
