@@ -68,6 +68,28 @@ function checkedKind(fd: number, containerPath: string, kind: TargetKind): numbe
 }
 
 /**
+ * Opens the target (openMountTarget) and runs `mountOn` with its fd, closed afterwards. When the
+ * mount fails with ENOENT, the name was unlinked after we opened it (a racer in a shared volume):
+ * the kernel refuses to mount on a deleted dentry, and we open the target again, a bounded number
+ * of times.
+ */
+export function mountOnTarget(root: RootDir, containerPath: string, kind: TargetKind, mountOn: (fd: number) => void): void {
+  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    const fd = openMountTarget(root, containerPath, kind);
+    try {
+      mountOn(fd);
+      return;
+    } catch (error) {
+      if (!(error instanceof SysError && error.code === 'ENOENT')) throw error;
+    } finally {
+      closeFd(fd);
+    }
+  }
+  throw new MiniboxError(`mount target ${containerPath} keeps changing: it was removed before the mount ${ATTEMPTS} times `
+    + '(another process is changing it); try again');
+}
+
+/**
  * Creates what is missing of `containerPath`. Which names to create comes from the user-space walk
  * (a symlink in the image, `/evil -> /somewhere`, means creating /somewhere inside the root, as
  * runc's MkdirAllInRoot does); *where* each is created is always a parent fd from openat2, so

@@ -24,7 +24,7 @@ import { publishStep } from '../../sys/trace.js';
 import { OVERLAY_ANNOTATIONS, type RuntimeSpec, type SpecMount } from '../../bundle/oci-bundle.js';
 import { parseMountOptions } from './mount-options.js';
 import { openRootDir, type RootDir } from '../../resolve-in-root.js';
-import { bindOnto, changePropagation, mountOnto, openMountTarget, type TargetKind } from './mount-target.js';
+import { bindOnto, changePropagation, mountOnTarget, mountOnto, type TargetKind } from './mount-target.js';
 
 /** Stops mount events from flowing between this namespace and the host, for every mount. */
 export function makeMountsPrivate(): void {
@@ -79,12 +79,7 @@ export function mountFromSpec(root: RootDir, entry: SpecMount): void {
     bindFromSpec(root, entry, flags, propagation);
     return;
   }
-  const target = openMountTarget(root, entry.destination, 'dir');
-  try {
-    mountFileSystem(target, entry, type, flags | forcedFlags(type), data);
-  } finally {
-    fs.closeSync(target);
-  }
+  mountOnTarget(root, entry.destination, 'dir', (target) => mountFileSystem(target, entry, type, flags | forcedFlags(type), data));
   for (const change of propagation) changePropagation(root, entry.destination, change);
 }
 
@@ -102,15 +97,10 @@ function bindFromSpec(root: RootDir, entry: SpecMount, flags: number, propagatio
   }
   const recursive = (flags & MS.REC) !== 0;
   const change = propagation.reduce((all, one) => all | one, 0) & ~MS.REC;
-  const targetFd = openMountTarget(root, entry.destination, kind);
-  try {
-    bindOnto({
-      source, shown: { source, target: entry.destination }, targetFd,
-      flags: flags | forcedFlags('bind'), recursive, propagation: change,
-    });
-  } finally {
-    fs.closeSync(targetFd);
-  }
+  mountOnTarget(root, entry.destination, kind, (targetFd) => bindOnto({
+    source, shown: { source, target: entry.destination }, targetFd,
+    flags: flags | forcedFlags('bind'), recursive, propagation: change,
+  }));
 }
 
 function mountFileSystem(target: number, entry: SpecMount, type: string, flags: number, data: string | null): void {
