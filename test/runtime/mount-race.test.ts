@@ -12,9 +12,10 @@
  *
  * Bounds are counts, not time: 500 victims, each with two targets in the racer's volume; the
  * racer signals readiness through a file and stops when told to. How it was checked that the test
- * can fail: run against main before this change (targets resolved with the lstat walk and then
- * created/mounted by path), the canary directory got a `sub` entry (or the canary file was
- * truncated) within the first few dozen victims.
+ * can fail: run against main before this change (targets resolved with the lstat walk, then
+ * created and mounted by path — plus the one-line engine fix that lets `-v FILE:…` bind an
+ * existing file at all), the very first victim truncated the host canary file
+ * ("host canary changed after victim 0").
  */
 import fs from 'node:fs';
 import os from 'node:os';
