@@ -29,6 +29,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { MiniboxError } from '../errors.js';
 import type { LayerStack } from '../bundle/layer-view.js';
+import { resolveInRoot } from '../resolve-in-root.js';
 
 // A CommonJS module whose typings declare an ES default export: loaded with require.
 const ignore = createRequire(import.meta.url)('@balena/dockerignore') as typeof import('@balena/dockerignore').default;
@@ -63,15 +64,20 @@ export function rootSource(root: string, describe: string): CopySource {
   return { root, ignored: () => false, describe };
 }
 
-/** A relative path inside `root` that follows no symlink out of it; refused otherwise. */
-function insideRoot(source: CopySource, relative: string): string {
-  const full = path.resolve(source.root, relative);
-  const real = fs.existsSync(full) ? fs.realpathSync(full) : full;
-  const realRoot = fs.realpathSync(source.root);
-  if (real !== realRoot && !real.startsWith(`${realRoot}${path.sep}`)) {
-    throw new MiniboxError(`COPY failed: forbidden path outside the build context: ${relative} (${real})`, 1);
+/**
+ * The host path of `relative` inside the source root, every symlink on the way resolved *inside*
+ * the root (resolve-in-root.ts): an absolute link restarts at the root, `..` stops there — so a
+ * link in the context (or in an image) can never lead the builder to the host's files. With
+ * `followLast` false the last name is kept as it is (a symlink inside a copied directory is copied
+ * as a symlink).
+ */
+function insideRoot(source: CopySource, relative: string, followLast = true): string {
+  if (path.posix.normalize(relative).split('/').includes('..')) {
+    throw new MiniboxError(`COPY failed: forbidden path outside the build context: ${relative}`, 1);
   }
-  return full;
+  if (followLast) return resolveInRoot(source.root, relative);
+  const parent = path.posix.dirname(relative);
+  return path.join(parent === '.' ? source.root : resolveInRoot(source.root, parent), path.posix.basename(relative));
 }
 
 /** A glob pattern (`*.txt`, `src/*`) as a RegExp over one path segment list. */
@@ -114,7 +120,7 @@ export function hashSources(source: CopySource, relatives: string[]): string {
   const hash = createHash('sha256');
   const visit = (rel: string): void => {
     if (source.ignored(rel)) return;
-    const full = insideRoot(source, rel);
+    const full = insideRoot(source, rel, relatives.includes(rel));
     const stats = fs.lstatSync(full);
     hash.update(`${rel}\0${stats.mode}\0${Math.floor(stats.mtimeMs / 1000)}\0`);
     if (stats.isSymbolicLink()) hash.update(fs.readlinkSync(full));
@@ -150,14 +156,14 @@ function makeParents(scratch: string, target: string, image: LayerStack, chown?:
 }
 
 /** Copies one file-system object (recursively for directories) to `to`, applying --chown/--chmod. */
-function copyTree(source: CopySource, fromRel: string, to: string, request: CopyRequest): void {
-  const from = insideRoot(source, fromRel);
+function copyTree(source: CopySource, fromRel: string, to: string, request: CopyRequest, top = true): void {
+  const from = insideRoot(source, fromRel, top);
   const stats = fs.lstatSync(from);
   if (stats.isDirectory()) {
     if (!fs.existsSync(to)) fs.mkdirSync(to);
     for (const name of fs.readdirSync(from).sort()) {
       const childRel = fromRel === '' ? name : `${fromRel}/${name}`;
-      if (!source.ignored(childRel)) copyTree(source, childRel, path.join(to, name), request);
+      if (!source.ignored(childRel)) copyTree(source, childRel, path.join(to, name), request, false);
     }
   } else if (stats.isSymbolicLink()) {
     fs.rmSync(to, { force: true });
