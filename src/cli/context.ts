@@ -1,22 +1,66 @@
 /**
  * context.ts — what every command needs from the global options and the config file
- * (config.ts): the state root and the registries the user allowed to be reached over plain HTTP.
+ * (config.ts): the state root, the registries the user allowed to be reached over plain HTTP and
+ * the mirrors to pull Docker Hub images from; and the checks every command makes before it
+ * touches anything (root, a terminal for `-it`).
  */
 import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
+import { ExitCode, MiniboxError } from '../errors.js';
 import { StateRoot, resolveStateRoot } from '../state-root.js';
 
-export interface CliContext {
-  root: StateRoot;
+export interface RegistryContext {
   insecureRegistries: string[];
+  /** Mirrors of Docker Hub, tried in order before it ("registry-mirrors" in config.json). */
+  registryMirrors: string[];
+}
+
+export interface CliContext extends RegistryContext {
+  root: StateRoot;
+}
+
+/** `minibox image ls` for the command `ls` under `image` (for messages: "See 'minibox image ls --help'."). */
+export function commandPath(command: Command): string {
+  const names: string[] = [];
+  for (let at: Command | null = command; at; at = at.parent) names.unshift(at.name());
+  return names.join(' ');
+}
+
+/**
+ * minibox mounts file systems, creates namespaces and keeps root-only files (image layers may hold
+ * setuid programs): as another user, the first `scandir` fails with a bare EACCES. Say why instead.
+ */
+export function requireRoot(command: Command): void {
+  if (process.geteuid?.() === 0) return;
+  throw new MiniboxError(`${commandPath(command)} needs root (it mounts file systems and creates namespaces, and its state is root's): try 'sudo ${commandPath(command)}'`, ExitCode.Engine);
+}
+
+/** The registry settings alone (what `login` needs; no state root, no root user). */
+export function registryContextOf(command: Command): RegistryContext {
+  const options = command.optsWithGlobals<{ insecureRegistry?: string[] }>();
+  const config = loadConfig();
+  return {
+    insecureRegistries: [...config.insecureRegistries, ...(options.insecureRegistry ?? [])],
+    registryMirrors: config.registryMirrors,
+  };
 }
 
 export function contextOf(command: Command): CliContext {
-  const options = command.optsWithGlobals<{ root?: string; insecureRegistry?: string[] }>();
-  return {
-    root: new StateRoot(resolveStateRoot(options.root)).prepare(),
-    insecureRegistries: [...loadConfig().insecureRegistries, ...(options.insecureRegistry ?? [])],
-  };
+  requireRoot(command);
+  const options = command.optsWithGlobals<{ root?: string }>();
+  return { root: new StateRoot(resolveStateRoot(options.root)).prepare(), ...registryContextOf(command) };
+}
+
+/**
+ * `-it` needs this side's standard input to be a terminal: its keys go to the container's
+ * pseudo-terminal in raw mode. From a pipe there is no terminal to put in raw mode, and the
+ * container's shell would wait for keys that never come. Docker refuses it the same way, exit 1,
+ * before anything is created (`echo ls | docker run -i IMAGE sh` is the way to pipe input).
+ */
+export function requireTerminalFor(flags: { interactive?: boolean; tty?: boolean }): void {
+  if (flags.interactive && flags.tty && !process.stdin.isTTY) {
+    throw new MiniboxError('the input device is not a TTY: use -i without -t to pipe input into a container', 1);
+  }
 }
 
 /** Prints one line to stdout. */

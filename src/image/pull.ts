@@ -31,6 +31,8 @@ export interface PullOptions {
   /** `os/arch[/variant]`; default linux/amd64. */
   platform?: string;
   insecureRegistries?: string[];
+  /** Docker Hub mirrors (config.ts "registry-mirrors"). */
+  registryMirrors?: string[];
   reporter?: PullReporter;
   /** How many layers download and unpack at once. */
   concurrency?: number;
@@ -52,7 +54,7 @@ export async function pullImage(root: StateRoot, name: string, options: PullOpti
   const reference = parseReference(name);
   const reporter = options.reporter ?? quietReporter();
   const store = new ImageStore(root);
-  const client = new RegistryClient({ insecureRegistries: options.insecureRegistries ?? [] });
+  const client = new RegistryClient({ insecureRegistries: options.insecureRegistries ?? [], registryMirrors: options.registryMirrors ?? [] });
   const platform = parsePlatform(options.platform);
 
   reporter.message(`${reference.digest ?? reference.tag}: Pulling from ${reference.repository}`);

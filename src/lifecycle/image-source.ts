@@ -37,6 +37,7 @@ export interface ImageSourceOptions {
   quiet?: boolean;
   platform?: string;
   insecureRegistries?: string[];
+  registryMirrors?: string[];
 }
 
 /** Turns an image record into what the engine runs. */
@@ -58,7 +59,7 @@ export async function findImageForRun(root: StateRoot, reference: string, option
   if (!record) {
     parseReference(reference); // a malformed name is a usage error before any network traffic
     if (policy === 'never') throw new NotFoundError(`No such image: ${reference} (and --pull never forbids pulling it)`);
-    if (policy === 'missing' && !options.quiet) process.stderr.write(`Unable to find image '${reference}' locally\n`);
+    if (policy === 'missing' && !options.quiet) process.stderr.write(`Unable to find image '${parseReference(reference).familiar}' locally\n`);
     // Loaded only when a pull happens: the registry client and unpacker are most of the CLI's start-up.
     const [{ pullImage }, { reporterFor }] = await Promise.all([import('../image/pull.js'), import('../image/pull-progress.js')]);
     const reporter = reporterFor(process.stderr, options.quiet ?? false);
@@ -66,6 +67,7 @@ export async function findImageForRun(root: StateRoot, reference: string, option
       reporter,
       ...(options.platform ? { platform: options.platform } : {}),
       insecureRegistries: options.insecureRegistries ?? [],
+      registryMirrors: options.registryMirrors ?? [],
     });
     record = pulled.image;
   }

@@ -41,6 +41,7 @@ export interface RunRequest extends CreateRequest {
   quiet?: boolean;
   platform?: string;
   insecureRegistries?: string[];
+  registryMirrors?: string[];
   explain?: boolean;
   traceFile?: string;
   /** `-d`: start in the background, print the id, return. */
@@ -100,6 +101,7 @@ async function createFromRequest(root: StateRoot, request: RunRequest, checked: 
     quiet: request.quiet ?? false,
     ...(request.platform ? { platform: request.platform } : {}),
     insecureRegistries: request.insecureRegistries ?? [],
+    registryMirrors: request.registryMirrors ?? [],
   });
   // Shared store lock: `rmi`/`prune` (exclusive) cannot delete the layers between finding the
   // image and the container record that now protects them.

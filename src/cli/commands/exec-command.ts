@@ -7,7 +7,7 @@
  */
 import type { Command } from 'commander';
 import { execInContainer } from '../../lifecycle/exec.js';
-import { collect, contextOf } from '../context.js';
+import { collect, contextOf, requireTerminalFor } from '../context.js';
 
 interface ExecFlags {
   interactive?: boolean;
@@ -33,6 +33,7 @@ export function registerExecCommand(program: Command): void {
     .option('-w, --workdir <dir>', 'working directory inside the container (absolute)')
     .option('-u, --user <user[:group]>', 'user name or uid, optionally with group name or gid')
     .action(async (container: string, command: string[], flags: ExecFlags, cmd: Command) => {
+      requireTerminalFor(flags);
       process.exitCode = await execInContainer(contextOf(cmd).root, {
         container,
         command,

@@ -23,13 +23,14 @@ export function registerImageCommands(program: Command): void {
     .option('-q, --quiet', 'print only the image reference')
     .option('--platform <os/arch[/variant]>', 'platform to pick from a multi-platform image', 'linux/amd64')
     .action(async (name: string, options: { quiet?: boolean; platform: string }, command: Command) => {
-      const { root, insecureRegistries } = contextOf(command);
+      const { root, insecureRegistries, registryMirrors } = contextOf(command);
       const reference = parseReference(name);
       const lastComponent = name.split('/').pop() ?? '';
       if (!options.quiet && !reference.digest && !lastComponent.includes(':')) say('Using default tag: latest');
       const result = await pullImage(root, name, {
         platform: options.platform,
         insecureRegistries,
+        registryMirrors,
         reporter: reporterFor(process.stdout, options.quiet === true),
       });
       say(result.reference.canonical);

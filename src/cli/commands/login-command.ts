@@ -9,7 +9,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { login, logout, normalizeRegistryHost } from '../../image/registry/index.js';
-import { contextOf } from '../context.js';
+import { registryContextOf } from '../context.js';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -40,7 +40,7 @@ export function registerLoginCommands(program: Command): void {
       } else {
         throw new UsageError('login needs a password: pipe it to --password-stdin (or pass -p PASSWORD)');
       }
-      await login(server, options.username, password, { insecureRegistries: contextOf(command).insecureRegistries });
+      await login(server, options.username, password, { insecureRegistries: registryContextOf(command).insecureRegistries });
       process.stdout.write('Login Succeeded\n');
     });
 

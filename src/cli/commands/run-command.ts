@@ -7,7 +7,7 @@
  */
 import type { Command } from 'commander';
 import type { RunRequest } from '../../lifecycle/run.js';
-import { collect, contextOf, say } from '../context.js';
+import { collect, contextOf, requireTerminalFor, say } from '../context.js';
 import type { ResourceFlags } from '../../cgroups/index.js';
 
 interface RunFlags extends ResourceFlags {
@@ -90,6 +90,7 @@ export function registerRunCommand(program: Command): void {
     .option('--explain', 'narrate each kernel step as the container is created')
     .option('--trace <file>', 'write every kernel call as a JSON line to FILE')
     .action(async (image: string, command: string[], flags: RunFlags, cmd: Command) => {
+      requireTerminalFor(flags);
       const context = contextOf(cmd);
       const request: RunRequest = {
         image,
@@ -118,6 +119,7 @@ export function registerRunCommand(program: Command): void {
         ...(flags.pull !== undefined ? { pull: flags.pull } : {}),
         quiet: flags.quiet ?? false,
         insecureRegistries: context.insecureRegistries,
+        registryMirrors: context.registryMirrors,
         explain: flags.explain ?? false,
         ...(flags.trace !== undefined ? { traceFile: flags.trace } : {}),
         init: flags.init ?? false,

@@ -11,19 +11,21 @@
  * Try: pass `onDebug: console.error` to see every request (method, URL without query, status).
  */
 import { MiniboxError, NotFoundError } from '../../errors.js';
-import { validateDigest, type ImageReference } from '../reference.js';
+import { DOCKER_HUB_REGISTRY_HOST, validateDigest, type ImageReference } from '../reference.js';
 import { basicAuthorization } from './basic.js';
 import { fetchBearerToken } from './bearer.js';
 import { parseChallenge } from './challenge.js';
 import { findCredentials, defaultDockerConfigPath, type Credentials } from './credential-store.js';
 import { DigestMismatchError, sha256Digest } from '../digest.js';
 import { identifyManifest, MANIFEST_ACCEPT } from './manifest-format.js';
-import { pingRegistry, type RegistryEndpoint } from './ping.js';
+import { pingMirror, pingRegistry, type RegistryEndpoint } from './ping.js';
 import { DEFAULT_RETRY } from './retry.js';
 import { Transport, type SendInit } from './transport.js';
 
 export interface RegistryClientOptions {
   insecureRegistries?: string[];
+  /** Docker Hub mirrors, tried in order before Docker Hub (config.ts "registry-mirrors"). */
+  registryMirrors?: string[];
   dockerConfigPath?: string;
   userAgent?: string;
   onDebug?: (line: string) => void;
@@ -43,6 +45,7 @@ export interface RequestAccess {
 export class RegistryClient {
   readonly transport: Transport;
   private readonly insecureRegistries: string[];
+  private readonly registryMirrors: string[];
   private readonly dockerConfigPath: string;
   private readonly endpoints = new Map<string, Promise<RegistryEndpoint>>();
   private readonly tokens = new Map<string, string>();
@@ -54,6 +57,7 @@ export class RegistryClient {
       onDebug: options.onDebug,
     });
     this.insecureRegistries = options.insecureRegistries ?? [];
+    this.registryMirrors = options.registryMirrors ?? [];
     this.dockerConfigPath = options.dockerConfigPath ?? defaultDockerConfigPath();
   }
 
@@ -61,11 +65,25 @@ export class RegistryClient {
   endpoint(host: string): Promise<RegistryEndpoint> {
     let endpoint = this.endpoints.get(host);
     if (!endpoint) {
-      endpoint = pingRegistry(this.transport, host, this.insecureRegistries);
+      endpoint = host === DOCKER_HUB_REGISTRY_HOST && this.registryMirrors.length > 0
+        ? this.mirrorOrHub()
+        : pingRegistry(this.transport, host, this.insecureRegistries);
       this.endpoints.set(host, endpoint);
       endpoint.catch(() => this.endpoints.delete(host));
     }
     return endpoint;
+  }
+
+  /** The first mirror that answers /v2/, else Docker Hub itself (as Docker's daemon does). */
+  private async mirrorOrHub(): Promise<RegistryEndpoint> {
+    for (const mirror of this.registryMirrors) {
+      try {
+        return await pingMirror(this.transport, mirror);
+      } catch (error) {
+        this.transport.debug(`mirror ${mirror} did not answer (${(error as Error).message}); trying the next`);
+      }
+    }
+    return await pingRegistry(this.transport, DOCKER_HUB_REGISTRY_HOST, this.insecureRegistries);
   }
 
   credentialsFor(ref: Pick<ImageReference, 'domain'>): Credentials | undefined {
@@ -75,7 +93,7 @@ export class RegistryClient {
   private async authorization(ref: ImageReference, endpoint: RegistryEndpoint, scope: string, fresh: boolean): Promise<string | undefined> {
     const challenge = endpoint.challenge;
     if (!challenge) return undefined;
-    const credentials = this.credentialsFor(ref);
+    const credentials = endpoint.mirror ? undefined : this.credentialsFor(ref);
     if (challenge.scheme === 'basic') return credentials ? basicAuthorization(credentials) : undefined;
     if (challenge.scheme !== 'bearer') {
       throw new MiniboxError(`registry ${ref.domain} asks for "${challenge.scheme}" authentication, which minibox does not support (only Basic and Bearer)`);

@@ -7,9 +7,14 @@
  * loopback registries (localhost, 127.0.0.0/8, ::1); any other host must speak HTTPS unless the
  * user lists it with `--insecure-registry`, in which case HTTPS is tried first and HTTP is the
  * fallback. Try: `curl -i http://127.0.0.1:5000/v2/` against a local registry.
+ *
+ * Docker Hub may be mirrored ("registry-mirrors" in /etc/minibox/config.json, as in Docker's
+ * daemon.json): each mirror is pinged first, at the scheme its URL names, and the first that
+ * answers serves the pull under the image's usual name (`alpine` → mirror/v2/library/alpine/…).
  */
 import net from 'node:net';
 import { MiniboxError } from '../../errors.js';
+import { DOCKER_HUB_REGISTRY_HOST } from '../reference.js';
 import { parseChallenge, type AuthChallenge } from './challenge.js';
 import { isConnectionError } from './retry.js';
 import type { Transport } from './transport.js';
@@ -19,7 +24,32 @@ export interface RegistryEndpoint {
   baseUrl: string;
   /** How the registry asked to be authenticated; undefined when /v2/ answered 200. */
   challenge?: AuthChallenge;
+  /** A mirror standing in for Docker Hub: it never gets the user's Docker Hub credentials. */
+  mirror?: boolean;
 }
+
+/** The network failure in words: what the kernel/resolver said, and what it usually means. */
+export function describeConnectionFailure(host: string, code: string | undefined, fallback: string): string {
+  const name = hostnameOf(host);
+  switch (code) {
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `cannot resolve the name ${name} (no DNS answer: is this machine offline, or without a DNS server?)`;
+    case 'ECONNREFUSED':
+      return `nothing listens at ${host} (connection refused): is the registry running?`;
+    case 'ETIMEDOUT':
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return `${host} did not answer in time (is a firewall in the way, or this machine offline?)`;
+    case 'ENETUNREACH':
+    case 'EHOSTUNREACH':
+      return `no route to ${host} (is this machine offline?)`;
+    default:
+      return `cannot reach registry ${host}: ${fallback}`;
+  }
+}
+
+const OFFLINE_HINT = 'without internet, run a local registry and name it in "registry-mirrors" in '
+  + '/etc/minibox/config.json (see docs/registry-mirror.md), or pull from it by its address (minibox pull 127.0.0.1:5000/alpine)';
 
 /** Splits 'host:port' / '[::1]:5000' into its host part. */
 function hostnameOf(host: string): string {
@@ -32,6 +62,12 @@ export function isLoopbackHost(host: string): boolean {
   const name = hostnameOf(host).toLowerCase();
   if (name === 'localhost' || name === '::1') return true;
   return net.isIPv4(name) && name.startsWith('127.');
+}
+
+/** Pings a mirror at the scheme its URL names (`http://10.0.0.5:5000`). */
+export async function pingMirror(transport: Transport, url: string): Promise<RegistryEndpoint> {
+  const { protocol, host } = new URL(url);
+  return { ...(await pingScheme(transport, protocol === 'http:' ? 'http' : 'https', host, true)), mirror: true };
 }
 
 async function pingScheme(transport: Transport, scheme: 'http' | 'https', host: string, probeOnly: boolean): Promise<RegistryEndpoint> {
@@ -62,9 +98,10 @@ export async function pingRegistry(transport: Transport, host: string, insecureR
     }
   } catch (error) {
     if (error instanceof MiniboxError) throw error;
-    const detail = (error as { cause?: { code?: string; message?: string } }).cause;
-    const why = detail?.code ?? detail?.message ?? (error as Error).message;
-    const hint = isConnectionError(error) ? 'is it running and reachable?' : 'check the host name';
-    throw new MiniboxError(`cannot reach registry ${host}: ${why}; ${hint}`, undefined, { cause: error });
+    const detail = (error as { cause?: { code?: string; message?: string; cause?: { code?: string } } }).cause;
+    const code = detail?.code ?? detail?.cause?.code;
+    const why = describeConnectionFailure(host, code, detail?.message ?? (error as Error).message);
+    const hint = host === DOCKER_HUB_REGISTRY_HOST ? OFFLINE_HINT : isConnectionError(error) ? 'is it running and reachable?' : 'check the host name';
+    throw new MiniboxError(`${why}; ${hint}`, undefined, { cause: error });
   }
 }
