@@ -115,6 +115,7 @@ export interface ContainerPaths {
 }
 
 const NAMES_LOCK = 'container-names';
+let writeCount = 0;
 const CREATING_PREFIX = '.creating-';
 
 export function containerLockName(id: string): string {
@@ -280,7 +281,10 @@ export class ContainerStore {
 
   private write(record: ContainerRecord): void {
     const file = this.paths(record.Id).record;
-    const temporary = `${file}.${process.pid}.tmp`;
+    // A record is only written under the container's lock, which removal holds too: a directory
+    // that is gone was removed by the lock's previous holder, and writing would resurrect nothing.
+    if (!fs.existsSync(path.dirname(file))) throw new NotFoundError(`No such container: ${record.Id}`);
+    const temporary = `${file}.${process.pid}.${++writeCount}.tmp`; // unique per writer, even within one process
     fs.writeFileSync(temporary, `${JSON.stringify(record, null, 2)}\n`);
     fs.renameSync(temporary, file); // rename is atomic: readers see the old or the new record, never half
   }

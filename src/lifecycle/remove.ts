@@ -48,6 +48,8 @@ export async function removeContainerById(root: StateRoot, id: string, options: 
       const pids = readRunPids(store.paths(id));
       if (pids) await killAndWait(pids.init);
       record = (await reconcileLocked(store, id)) ?? record;
+      // A `run --rm` container is deleted by whoever settles its exit — that was us, just now.
+      if (!store.get(id)) return record;
     }
     // The monitor leaves by itself once it has reaped the init; a stuck one is not waited for.
     const pids = readRunPids(store.paths(id));
