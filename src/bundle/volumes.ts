@@ -3,7 +3,9 @@
  *
  * Whatever a container writes lands in its overlay *upper* dir and disappears with `rm`. A mount
  * puts another directory at a path inside the container instead, so the data outlives it:
- *   -v /host/dir:/data[:ro]   bind mount: a host directory (created if missing, as Docker does)
+ *   -v /host/dir:/data[:ro]   bind mount: a host directory (created if missing, as Docker does);
+ *   -v ./dir:/data            a relative host path ("." or ".." first) is resolved against the
+ *                             current directory, as Docker's CLI does since 23.0
  *   -v name:/data             named volume: <root>/volumes/<name>/_data, made on first use
  *   -v /data                  anonymous volume: a named volume with a random name
  *   --tmpfs /run[:size=64m]   a fresh in-memory file system, gone when the container stops
@@ -54,8 +56,9 @@ export function parseVolumeSpec(spec: string): VolumeSpec {
   const destination = checkDestination(spec, target);
   const readOnly = mode === 'ro';
   if (source.startsWith('/')) return { kind: 'bind', source: path.resolve(source), destination, readOnly };
+  if (/^\.\.?(\/|$)/.test(source)) return { kind: 'bind', source: path.resolve(process.cwd(), source), destination, readOnly };
   if (!volumeNamePattern.test(source)) {
-    throw new UsageError(`invalid volume specification: '${spec}': "${source}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`);
+    throw new UsageError(`invalid volume specification: '${spec}': "${source}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use an absolute path or one starting with ./`);
   }
   return { kind: 'volume', name: source, destination, readOnly };
 }

@@ -32,7 +32,7 @@ export function commandPath(command: Command): string {
  */
 export function requireRoot(command: Command): void {
   if (process.geteuid?.() === 0) return;
-  throw new MiniboxError(`${commandPath(command)} needs root (it mounts file systems and creates namespaces, and its state is root's): try 'sudo ${commandPath(command)}'`, ExitCode.Engine);
+  throw new MiniboxError(`this command needs root (minibox mounts file systems, creates namespaces and keeps root-only state): try 'sudo ${commandPath(command)}'`, ExitCode.Engine);
 }
 
 /** The registry settings alone (what `login` needs; no state root, no root user). */

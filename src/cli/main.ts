@@ -3,13 +3,16 @@
  * command calls one library function (image/, engine/, runtime/) with typed options and prints
  * what it returns, so the same functions can later back a Docker-compatible API.
  *
- * Failures: a `MiniboxError` prints one line, `minibox: <message>`, and exits with its code
- * (125 for engine errors, see errors.ts). Anything unexpected prints the same way plus, with
- * MINIBOX_DEBUG=1, its stack.
+ * Failures, in one style as Docker's CLI: a `MiniboxError` prints one line, `minibox: <message>`,
+ * and exits with its code (125 for engine errors, see errors.ts); a usage mistake (a bad flag, a
+ * missing argument, a UsageError) adds "See 'minibox run --help'." naming the command. Anything
+ * unexpected prints the same way plus, with MINIBOX_DEBUG=1, its stack. Bare `minibox` prints
+ * the help to stdout and exits 0, as `docker` does.
  */
 import { Command, CommanderError } from 'commander';
-import { MiniboxError, ExitCode, describeError } from '../errors.js';
-import { collect } from './context.js';
+import { MiniboxError, ExitCode, UsageError, describeError } from '../errors.js';
+import { collect, commandPath } from './context.js';
+import { HELP_CONFIGURATION, finishHelp } from './help.js';
 
 type Register = (program: Command) => void;
 
@@ -37,6 +40,7 @@ const COMMAND_MODULES: { names: string[]; load: () => Promise<Register> }[] = [
   { names: ['push'], load: async () => (await import('./commands/push-command.js')).registerPushCommand },
   { names: ['commit', 'export', 'import'], load: async () => (await import('./commands/commit-command.js')).registerCommitCommands },
   { names: ['update'], load: async () => (await import('./commands/update-command.js')).registerUpdateCommand },
+  { names: ['version', 'info'], load: async () => (await import('./commands/version-command.js')).registerVersionCommands },
 ];
 
 /** The first word of argv that is a command (skipping the global options and their values). */
@@ -56,37 +60,69 @@ export async function buildProgram(argv?: string[]): Promise<Command> {
   program
     .name('minibox')
     .description('An educational container runtime: pull OCI images, stack them with overlayfs, run them in namespaces.')
-    .version('0.1.0')
+    .version('0.1.0', '-v, --version', 'print version information and quit')
     .option('--root <dir>', 'state root (default: $MINIBOX_ROOT or /var/lib/minibox)')
     .option('--insecure-registry <host>', 'allow plain HTTP for this registry (repeatable; also "insecure-registries" in /etc/minibox/config.json)', collect, [])
-    .showHelpAfterError('(run with --help for usage)')
+    .configureHelp(HELP_CONFIGURATION) // inherited by every command added below
     .enablePositionalOptions() // `run IMAGE CMD -x`: options after the image belong to CMD
     .exitOverride()
-    .configureOutput({ outputError: (text, write) => write(text) });
+    .configureOutput({ outputError: () => { /* reportFailure prints errors, in one style */ } });
   const word = argv ? commandWord(argv) : undefined;
-  const versionOnly = argv !== undefined && word === undefined && (argv.includes('--version') || argv.includes('-V'));
+  const versionOnly = argv !== undefined && word === undefined && (argv.includes('--version') || argv.includes('-v'));
   const only = COMMAND_MODULES.filter((module) => word !== undefined && module.names.includes(word));
   for (const module of versionOnly ? [] : only.length === 1 ? only : COMMAND_MODULES) (await module.load())(program);
+  finishHelp(program);
   return program;
 }
 
+/** The deepest command argv names (`image ls` in `minibox --root R image ls -q`), for messages. */
+function commandOf(program: Command, argv: string[]): Command {
+  let at = program;
+  const words = argv.slice(2).filter((word, i, all) => !word.startsWith('-') && !['--root', '--insecure-registry'].includes(all[i - 1] ?? ''));
+  for (const word of words) {
+    const sub = at.commands.find((command) => command.name() === word || command.aliases().includes(word));
+    if (!sub) break;
+    at = sub;
+  }
+  return at;
+}
+
 export async function main(argv: string[]): Promise<number> {
+  let program: Command | undefined;
   try {
-    const program = await buildProgram(argv);
+    program = await buildProgram(argv);
+    if (commandWord(argv) === undefined && !argv.slice(2).some((word) => /^(-h|--help|-v|--version)$/.test(word))) {
+      program.outputHelp(); // bare `minibox`: the help, on stdout, exit 0 (as `docker`)
+      return 0;
+    }
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
-    return reportFailure(error);
+    return reportFailure(error, program ? commandOf(program, argv) : undefined);
   }
 }
 
-export function reportFailure(error: unknown): number {
+/** Commander's "error: unknown option '--foo'" in minibox's words. */
+function usageMessage(error: CommanderError, command: Command | undefined): string {
+  const text = error.message.replace(/^error: /, '');
+  if (error.code === 'commander.unknownCommand') {
+    const word = /'([^']*)'/.exec(text)?.[1] ?? text;
+    return `'${word}' is not a ${command ? commandPath(command) : 'minibox'} command`;
+  }
+  return text.replace(/\.$/, '');
+}
+
+export function reportFailure(error: unknown, command?: Command): number {
   if (error instanceof CommanderError) {
     // --help and --version "fail" with exit code 0; usage errors are engine errors (125) like Docker's.
-    return error.exitCode === 0 ? 0 : ExitCode.Engine;
+    if (error.exitCode === 0) return 0;
+    const see = command ? `\nSee '${commandPath(command)} --help'.` : '';
+    process.stderr.write(`minibox: ${usageMessage(error, command)}${see}\n`);
+    return ExitCode.Engine;
   }
   const code = error instanceof MiniboxError ? error.exitCode : ExitCode.Engine;
-  process.stderr.write(`minibox: ${describeError(error)}\n`);
+  const see = error instanceof UsageError && command ? `\nSee '${commandPath(command)} --help'.` : '';
+  process.stderr.write(`minibox: ${describeError(error).replace(/^minibox: /, '')}${see}\n`);
   if (process.env.MINIBOX_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
   return code;
 }

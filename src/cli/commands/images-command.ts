@@ -1,23 +1,46 @@
 /**
  * images-command.ts — the image commands: pull, images, rmi, tag, history, image inspect/mount/unmount/prune.
- * Parsing and printing only; the work is done in src/image/.
+ * Parsing and printing only; the work is done in src/image/, the listings are in image-list.ts.
  */
 import type { Command } from 'commander';
 import readline from 'node:readline/promises';
-import { MiniboxError } from '../../errors.js';
-import { formatAgo, formatBytes, formatTable } from '../../format.js';
-import { shortId } from '../../image/digest.js';
+import { MiniboxError, describeError } from '../../errors.js';
+import { formatBytes } from '../../format.js';
 import { collectGarbage, pruneImages, removeImage } from '../../image/store/garbage.js';
 import { inspectImage } from '../../image/image-inspect.js';
 import { mountImage, unmountImage } from '../../image/image-mount.js';
 import { pullImage } from '../../image/pull.js';
 import { reporterFor } from '../../image/pull-progress.js';
 import { parseReference } from '../../image/reference.js';
-import { ImageStore, type ImageRecord } from '../../image/store/images.js';
+import { ImageStore } from '../../image/store/images.js';
+import { renderGoTemplate } from '../go-template.js';
 import { contextOf, say } from '../context.js';
+import { familiar, printHistory, printImages, type ListOptions } from './image-list.js';
 
 export function registerImageCommands(program: Command): void {
-  program.command('pull')
+  registerPullCommand(program);
+  registerImagesCommand(program, 'images');
+  registerRmiCommand(program, 'rmi');
+  registerTagCommand(program);
+  registerHistoryCommand(program);
+  const image = program.command('image').description('Manage images');
+  registerImagesCommand(image, 'ls', ['list']);
+  registerImageInspectCommand(image);
+  registerHistoryCommand(image);
+  registerImageMountCommands(image);
+  registerImagePruneCommand(image);
+  registerRmiCommand(image, 'rm', ['remove']);
+  registerPullCommand(image);
+  registerTagCommand(image);
+  image.command('gc').description('Delete blobs and layers no image references (also done by rmi and prune)')
+    .action(async (_options: object, command: Command) => {
+      const swept = await collectGarbage(contextOf(command).root);
+      say(`Removed ${swept.layers.length} unreferenced layers and ${swept.blobs.length} blobs`);
+    });
+}
+
+function registerPullCommand(parent: Command): void {
+  parent.command('pull')
     .description('Download an image from a registry')
     .argument('<image>', 'image reference, e.g. alpine or 127.0.0.1:5000/busybox:latest')
     .option('-q, --quiet', 'print only the image reference')
@@ -35,41 +58,49 @@ export function registerImageCommands(program: Command): void {
       });
       say(result.reference.canonical);
     });
+}
 
-  program.command('images')
-    .description('List images')
+function registerImagesCommand(parent: Command, name: string, aliases: string[] = []): void {
+  parent.command(name).aliases(aliases)
+    .description('List images (SIZE: uncompressed layer bytes)')
     .argument('[repository]', 'only images of this repository (e.g. alpine)')
     .option('-q, --quiet', 'only show image IDs')
     .option('--digests', 'show digests')
     .option('--no-trunc', "don't truncate IDs")
-    .option('--format <format>', "'table' (default) or 'json'")
-    .action((repository: string | undefined, options: { quiet?: boolean; digests?: boolean; trunc: boolean; format?: string }, command: Command) => {
+    .option('--format <format>', "'table', 'table TEMPLATE', 'json' or a Go TEMPLATE, e.g. '{{.Repository}}:{{.Tag}}'")
+    .action((repository: string | undefined, options: ListOptions, command: Command) => {
       printImages(command, repository, options);
     });
+}
 
-  program.command('rmi')
+function registerRmiCommand(parent: Command, name: string, aliases: string[] = []): void {
+  parent.command(name).aliases(aliases)
     .description('Remove one or more images')
-    .argument('<images...>')
+    .argument('<image...>', 'image names or ids')
     .option('-f, --force', 'remove even if containers use it')
     .action(async (names: string[], options: { force?: boolean }, command: Command) => {
       const { root } = contextOf(command);
-      let failed: unknown;
-      for (const name of names) {
+      let failed = false;
+      for (const image of names) {
         try {
-          const { untagged, deleted } = await removeImage(root, name, options.force === true);
+          const { untagged, deleted } = await removeImage(root, image, options.force === true);
           for (const line of untagged) say(`Untagged: ${familiar(line)}`);
           for (const line of deleted) say(`Deleted: ${line}`);
         } catch (error) {
-          failed = error;
-          process.stderr.write(`Error response from daemon: ${(error as Error).message}\n`);
+          failed = true;
+          process.stderr.write(`minibox: ${describeError(error)}\n`);
         }
       }
       if (failed) process.exitCode = 1;
     });
+}
 
-  program.command('tag')
+function registerTagCommand(parent: Command): void {
+  parent.command('tag')
     .description('Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE')
-    .argument('<source>').argument('<target>')
+    .usage('SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]')
+    .argument('<source_image>', 'the image to name: name[:tag] or id')
+    .argument('<target_image>', 'the new name: [registry/]name[:tag]')
     .action(async (source: string, target: string, _options: object, command: Command) => {
       const store = new ImageStore(contextOf(command).root);
       const image = store.get(source);
@@ -77,46 +108,47 @@ export function registerImageCommands(program: Command): void {
       if (ref.digest) throw new MiniboxError(`refusing to create a tag with a digest reference: ${target}`);
       await store.tag(image.id, `${ref.name}:${ref.tag}`);
     });
+}
 
-  program.command('history')
+function registerHistoryCommand(parent: Command): void {
+  parent.command('history')
     .description('Show the history of an image, layer by layer')
-    .argument('<image>')
+    .argument('<image>', 'image name or id')
     .option('--no-trunc', "don't truncate output")
     .option('-q, --quiet', 'only show image IDs')
     .option('-H, --human', 'print sizes and dates in human readable format', true)
-    .option('--format <format>', "'table' (default) or 'json'")
+    .option('--format <format>', "'table', 'json' or a Go TEMPLATE, e.g. '{{.CreatedBy}}'")
     .action((name: string, options: { trunc: boolean; quiet?: boolean; format?: string }, command: Command) => {
       printHistory(command, name, options);
     });
+}
 
-  const image = program.command('image').description('Manage images');
-  image.command('ls').description('List images')
-    .argument('[repository]')
-    .option('-q, --quiet').option('--digests').option('--no-trunc').option('--format <format>')
-    .action((repository: string | undefined, options: { quiet?: boolean; digests?: boolean; trunc: boolean; format?: string }, command: Command) => {
-      printImages(command, repository, options);
-    });
+function registerImageInspectCommand(image: Command): void {
   image.command('inspect').description('Display detailed information on one or more images')
-    .argument('<images...>')
-    .action((names: string[], _options: object, command: Command) => {
+    .argument('<image...>', 'image names or ids')
+    .option('-f, --format <template>', "format the output with a Go template, e.g. '{{.Os}}/{{.Architecture}}'")
+    .action((names: string[], options: { format?: string }, command: Command) => {
       const { root } = contextOf(command);
-      say(JSON.stringify(names.map((name) => inspectImage(root, name)), null, 4));
+      const results = names.map((name) => inspectImage(root, name));
+      if (options.format !== undefined) for (const result of results) say(renderGoTemplate(options.format, result));
+      else say(JSON.stringify(results, null, 4));
     });
-  image.command('history').description('Show the history of an image').argument('<image>')
-    .option('--no-trunc').option('-q, --quiet').option('--format <format>')
-    .action((name: string, options: { trunc: boolean; quiet?: boolean; format?: string }, command: Command) => {
-      printHistory(command, name, options);
-    });
+}
+
+function registerImageMountCommands(image: Command): void {
   image.command('mount').description("Mount an image's layers read-only with overlayfs and print the path")
-    .argument('<image>').argument('[dir]', 'where to mount (default: under the state root)')
+    .argument('<image>', 'image name or id').argument('[dir]', 'where to mount (default: under the state root)')
     .action((name: string, dir: string | undefined, _options: object, command: Command) => {
       say(mountImage(contextOf(command).root, name, dir));
     });
   image.command('unmount').alias('umount').description('Unmount an image mounted with `image mount`')
-    .argument('<image-or-dir>')
+    .argument('<image|dir>', 'the image, or the directory it is mounted on')
     .action((target: string, _options: object, command: Command) => {
       unmountImage(contextOf(command).root, target);
     });
+}
+
+function registerImagePruneCommand(image: Command): void {
   image.command('prune').description('Remove unused images')
     .option('-a, --all', 'remove all images not used by a container, not just untagged ones')
     .option('-f, --force', 'do not prompt for confirmation')
@@ -139,99 +171,6 @@ export function registerImageCommands(program: Command): void {
       }
       say(`Total reclaimed space: ${formatBytes(reclaimed)}`);
     });
-  image.command('rm').description('Remove one or more images').argument('<images...>').option('-f, --force')
-    .action(async (names: string[], options: { force?: boolean }, command: Command) => {
-      const { root } = contextOf(command);
-      for (const name of names) {
-        const { untagged, deleted } = await removeImage(root, name, options.force === true);
-        for (const line of untagged) say(`Untagged: ${familiar(line)}`);
-        for (const line of deleted) say(`Deleted: ${line}`);
-      }
-    });
-  image.command('gc').description('Delete blobs and layers no image references (also done by rmi and prune)')
-    .action(async (_options: object, command: Command) => {
-      const swept = await collectGarbage(contextOf(command).root);
-      say(`Removed ${swept.layers.length} unreferenced layers and ${swept.blobs.length} blobs`);
-    });
-}
-
-/** `docker.io/library/alpine:latest` → `alpine:latest`, as Docker prints names. */
-function familiar(name: string): string {
-  try {
-    return parseReference(name).familiar;
-  } catch {
-    return name;
-  }
-}
-
-function splitTag(tag: string): { repository: string; tag: string } {
-  const shown = familiar(tag);
-  const colon = shown.lastIndexOf(':');
-  return colon > shown.lastIndexOf('/') ? { repository: shown.slice(0, colon), tag: shown.slice(colon + 1) } : { repository: shown, tag: '<none>' };
-}
-
-interface ImageRow { repository: string; tag: string; digest: string; image: ImageRecord }
-
-function printImages(command: Command, repository: string | undefined, options: { quiet?: boolean; digests?: boolean; trunc: boolean; format?: string }): void {
-  const store = new ImageStore(contextOf(command).root);
-  const rows: ImageRow[] = [];
-  for (const image of store.list().sort((a, b) => (b.created ?? '').localeCompare(a.created ?? ''))) {
-    const digest = image.repoDigests[0]?.slice(image.repoDigests[0].indexOf('@') + 1) ?? '<none>';
-    const names = image.repoTags.length > 0 ? image.repoTags.map(splitTag) : [{ repository: '<none>', tag: '<none>' }];
-    for (const name of names) rows.push({ ...name, digest, image });
-  }
-  const wanted = repository ? familiar(repository).replace(/:latest$/, '') : undefined;
-  const shown = wanted ? rows.filter((row) => row.repository === wanted) : rows;
-  const id = (image: ImageRecord) => (options.trunc === false ? image.id : shortId(image.id));
-  if (options.quiet) {
-    for (const idText of new Set(shown.map((row) => id(row.image)))) say(idText);
-    return;
-  }
-  if (options.format === 'json') {
-    for (const row of shown) {
-      say(JSON.stringify({
-        Containers: 'N/A', CreatedAt: row.image.created ?? '', CreatedSince: formatAgo(row.image.created),
-        Digest: row.digest, ID: id(row.image), Repository: row.repository, SharedSize: 'N/A',
-        Size: formatBytes(row.image.size), Tag: row.tag, UniqueSize: 'N/A', VirtualSize: formatBytes(row.image.size),
-      }));
-    }
-    return;
-  }
-  if (options.format && options.format !== 'table') throw new MiniboxError(`unsupported --format "${options.format}": use "table" or "json"`);
-  const header = ['REPOSITORY', 'TAG', ...(options.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE'];
-  say(formatTable(header, shown.map((row) => [
-    row.repository, row.tag, ...(options.digests ? [row.digest] : []), id(row.image), formatAgo(row.image.created), formatBytes(row.image.size),
-  ])));
-}
-
-function printHistory(command: Command, name: string, options: { trunc: boolean; quiet?: boolean; format?: string }): void {
-  const { root } = contextOf(command);
-  const store = new ImageStore(root);
-  const image = store.get(name);
-  const config = store.config(image);
-  // Each history entry that is not an empty layer corresponds to the next layer, bottom first.
-  const layerSizes = image.layers.map((layer) => layer.unpackedSize);
-  let nextLayer = 0;
-  const entries = (config.history ?? []).map((entry) => ({
-    entry,
-    size: entry.empty_layer ? 0 : layerSizes[nextLayer++] ?? 0,
-  })).reverse();
-  const id = options.trunc === false ? image.id : shortId(image.id);
-  if (options.quiet) {
-    entries.forEach((_, i) => say(i === 0 ? id : '<missing>'));
-    return;
-  }
-  const createdBy = (text: string) => (options.trunc === false || text.length <= 45 ? text : `${text.slice(0, 44)}…`);
-  if (options.format === 'json') {
-    entries.forEach(({ entry, size }, i) => say(JSON.stringify({
-      Comment: entry.comment ?? '', CreatedAt: entry.created ?? '', CreatedBy: entry.created_by ?? '',
-      CreatedSince: formatAgo(entry.created), ID: i === 0 ? id : '<missing>', Size: formatBytes(size),
-    })));
-    return;
-  }
-  say(formatTable(['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'], entries.map(({ entry, size }, i) => [
-    i === 0 ? id : '<missing>', formatAgo(entry.created), createdBy(entry.created_by ?? ''), formatBytes(size), entry.comment ?? '',
-  ])));
 }
 
 async function confirm(question: string): Promise<boolean> {

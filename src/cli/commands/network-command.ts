@@ -7,6 +7,7 @@ import { UsageError } from '../../errors.js';
 import { formatTable } from '../../format.js';
 import { createUserNetwork, inspectNetwork, listAllNetworks, removeUserNetwork } from '../../network/index.js';
 import { contextOf, say } from '../context.js';
+import { renderGoTemplate, renderRows } from '../go-template.js';
 
 export function registerNetworkCommands(program: Command): void {
   const network = program.command('network').description('Manage networks (Linux bridges with their own subnet)');
@@ -28,15 +29,23 @@ export function registerNetworkCommands(program: Command): void {
     .alias('list')
     .description('List networks')
     .option('-q, --quiet', 'only print network ids')
-    .action(async (flags: { quiet?: boolean }, cmd: Command) => {
+    .option('--no-trunc', "don't truncate network ids")
+    .option('--format <format>', "'table', 'table TEMPLATE', 'json' or a Go TEMPLATE, e.g. '{{.Name}}'")
+    .action(async (flags: { quiet?: boolean; trunc: boolean; format?: string }, cmd: Command) => {
       const records = await listAllNetworks(contextOf(cmd).root);
       const rows = [
-        ...records.map((n) => [n.Id.slice(0, 12), n.Name, n.Driver, 'local']),
+        ...records.map((n) => [flags.trunc === false ? n.Id : n.Id.slice(0, 12), n.Name, n.Driver, 'local']),
         ['host', 'host', 'host', 'local'],
         ['none', 'none', 'null', 'local'],
       ].sort((a, b) => (a[1] ?? '').localeCompare(b[1] ?? ''));
       if (flags.quiet) {
         for (const row of rows) say(row[0] ?? '');
+        return;
+      }
+      if (flags.format !== undefined && flags.format !== 'table') {
+        const fields = rows.map(([ID, Name, Driver, Scope]) => ({ ID, Name, Driver, Scope, IPv6: 'false', Internal: 'false', Labels: '' }));
+        const headers = { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', IPv6: 'IPV6', Internal: 'INTERNAL', Labels: 'LABELS' };
+        for (const line of renderRows(flags.format, fields, headers)) say(line);
         return;
       }
       say(formatTable(['NETWORK ID', 'NAME', 'DRIVER', 'SCOPE'], rows));
@@ -46,11 +55,13 @@ export function registerNetworkCommands(program: Command): void {
     .command('inspect')
     .description('Show networks as JSON')
     .argument('<names...>', 'network names or ids')
-    .action(async (names: string[], _flags: object, cmd: Command) => {
+    .option('-f, --format <template>', "format the output with a Go template, e.g. '{{json .IPAM}}'")
+    .action(async (names: string[], flags: { format?: string }, cmd: Command) => {
       const root = contextOf(cmd).root;
       const found: Record<string, unknown>[] = [];
       for (const name of names) found.push(await inspectNetwork(root, name));
-      say(JSON.stringify(found, null, 4));
+      if (flags.format !== undefined) for (const network of found) say(renderGoTemplate(flags.format, network));
+      else say(JSON.stringify(found, null, 4));
     });
 
   network

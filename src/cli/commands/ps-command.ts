@@ -12,7 +12,7 @@ import { formatAgo, formatDuration, formatTable } from '../../format.js';
 import type { ContainerRecord } from '../../container/container-store.js';
 import { reconcileAll } from '../../container/reconcile.js';
 import { collect, contextOf, say } from '../context.js';
-import { renderGoTemplate } from '../go-template.js';
+import { renderRows } from '../go-template.js';
 import { containerPorts, formatPorts } from '../../network/index.js';
 import type { StateRoot } from '../../state-root.js';
 
@@ -35,8 +35,9 @@ function ellipsis(text: string, width: number): string {
   return chars.length <= width ? text : `${chars.slice(0, width - 1).join('')}…`;
 }
 
-function commandOf(record: ContainerRecord): string {
-  return [record.Path, ...record.Args].join(' ');
+/** Docker's COMMAND: the path, then the arguments, those with a space in '…' (daemon/list.go). */
+export function commandOf(record: Pick<ContainerRecord, 'Path' | 'Args'>): string {
+  return [record.Path, ...record.Args.map((arg) => (arg.includes(' ') ? `'${arg}'` : arg))].join(' ');
 }
 
 type Filter = (record: ContainerRecord) => boolean;
@@ -86,6 +87,11 @@ function psFields(record: ContainerRecord, trunc: boolean, now: number, root?: S
   };
 }
 
+const PS_HEADERS = {
+  Command: 'COMMAND', CreatedAt: 'CREATED AT', ID: 'CONTAINER ID', Image: 'IMAGE', Labels: 'LABELS', LocalVolumes: 'LOCAL VOLUMES',
+  Mounts: 'MOUNTS', Names: 'NAMES', Networks: 'NETWORKS', Ports: 'PORTS', RunningFor: 'CREATED', Size: 'SIZE', State: 'STATE', Status: 'STATUS',
+};
+
 export function registerPsCommand(parent: Command, name = 'ps', aliases: string[] = []): void {
   parent
     .command(name)
@@ -95,7 +101,7 @@ export function registerPsCommand(parent: Command, name = 'ps', aliases: string[
     .option('-q, --quiet', 'only display container IDs')
     .option('--no-trunc', 'don\'t truncate output')
     .option('-f, --filter <filter>', 'filter output: name=…, status=…, id=…, exited=… (repeatable)', collect, [])
-    .option('--format <format>', 'table (default), json, or a Go template such as {{.Names}}')
+    .option('--format <format>', "table, 'table TEMPLATE', json, or a Go TEMPLATE such as '{{.Names}}'")
     .action(async (flags: PsFlags, cmd: Command) => {
       const { root } = contextOf(cmd);
       const filters = parseFilters(flags.filter);
@@ -110,12 +116,8 @@ export function registerPsCommand(parent: Command, name = 'ps', aliases: string[
         for (const record of records) say(trunc ? record.Id.slice(0, 12) : record.Id);
         return;
       }
-      if (flags.format === 'json') {
-        for (const record of records) say(JSON.stringify(psFields(record, trunc, now, root)));
-        return;
-      }
       if (flags.format !== undefined && flags.format !== 'table') {
-        for (const record of records) say(renderGoTemplate(flags.format, psFields(record, trunc, now, root)));
+        for (const line of renderRows(flags.format, records.map((record) => psFields(record, trunc, now, root)), PS_HEADERS)) say(line);
         return;
       }
       const rows = records.map((record) => {
