@@ -109,7 +109,7 @@ function usageMessage(error: CommanderError, command: Command | undefined): stri
     const word = /'([^']*)'/.exec(text)?.[1] ?? text;
     return `'${word}' is not a ${command ? commandPath(command) : 'minibox'} command`;
   }
-  return text.replace(/\.$/, '');
+  return text.replace(/\n\(Did you mean (.*)\?\)/, ' (did you mean $1?)').replace(/\.$/, '');
 }
 
 export function reportFailure(error: unknown, command?: Command): number {

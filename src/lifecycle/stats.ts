@@ -51,7 +51,7 @@ export interface StatsRow {
 export const STATS_HEADER = ['CONTAINER ID', 'NAME', 'CPU %', 'MEM USAGE / LIMIT', 'MEM %', 'NET I/O', 'BLOCK I/O', 'PIDS'];
 
 /** stats reads cgroup v2 files: on another layout it says so, like `run --memory`. */
-export function assertStatsSupported(command = 'minibox stats'): void {
+export function assertStatsSupported(command = '`minibox stats`'): void {
   const mode = cgroupMode();
   if (mode === 'unified') return;
   throw new MiniboxError(`${command} reads cgroup v2 files, but this host's cgroups are ${describeCgroupMode(mode)}; `

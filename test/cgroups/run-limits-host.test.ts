@@ -56,7 +56,7 @@ describe.skipIf(!hybrid)('resource limits on a host without cgroup v2', () => {
     }
     const stats = minibox(root, ['stats', '--no-stream']);
     expect(stats.code).toBe(125);
-    expect(stats.stderr).toMatch(/^minibox: minibox stats reads cgroup v2 files, but this host's cgroups are hybrid/);
+    expect(stats.stderr).toMatch(/^minibox: `minibox stats` reads cgroup v2 files, but this host's cgroups are hybrid/);
     const update = minibox(root, ['update', '--memory', '64m', 'nothing']);
     expect(update.code).toBe(125);
     expect(update.stderr).toMatch(/need cgroup v2/);

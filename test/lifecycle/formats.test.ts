@@ -3,14 +3,18 @@
  * (`--since`), signal names (`kill -s`), and Docker's STATUS column.
  */
 import { describe, expect, it } from 'vitest';
-import { renderGoTemplate } from '../../src/cli/go-template.js';
-import { statusText } from '../../src/cli/commands/ps-command.js';
+import { renderGoTemplate, renderRows } from '../../src/cli/go-template.js';
+import { commandOf, statusText } from '../../src/cli/commands/ps-command.js';
+import type { MiniboxError } from '../../src/errors.js';
 import type { ContainerRecord } from '../../src/container/container-store.js';
 import { parseLogLines, parseLogTime } from '../../src/lifecycle/logs.js';
 import { parseSignal } from '../../src/lifecycle/stop.js';
 
-describe('Go template subset', () => {
-  const data = { Name: '/web', State: { Pid: 42, Running: true, Status: 'running' }, Args: ['-f', '-p'], Labels: { b: '2', a: '1' }, Empty: null };
+describe('Go templates (--format)', () => {
+  const data = {
+    Name: '/web', State: { Pid: 42, Running: true, Status: 'running' }, Args: ['-f', '-p'], Labels: { b: '2', a: '1' }, Empty: null,
+    NetworkSettings: { Networks: { bridge: { IPAddress: '172.29.0.2' }, app: { IPAddress: '10.55.0.3' } } },
+  };
   it.each([
     ['{{.State.Pid}}', '42'],
     ['pid={{ .State.Pid }} name={{.Name}}', 'pid=42 name=/web'],
@@ -19,14 +23,51 @@ describe('Go template subset', () => {
     ['{{json .Args}}', '["-f","-p"]'],
     ['{{.Args}}', '[-f -p]'],
     ['{{.Labels}}', 'map[a:1 b:2]'],
-    ['{{.Nope.Deeper}}', '<no value>'],
     ['{{.Empty}}', '<no value>'],
+    // the usual IP idiom: a range over a map visits its values in key order
+    ['{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}', '10.55.0.3 172.29.0.2 '],
+    ['{{range $name, $net := .NetworkSettings.Networks}}{{$name}}={{$net.IPAddress}};{{end}}', 'app=10.55.0.3;bridge=172.29.0.2;'],
+    ['{{range .Args}}[{{.}} of {{$.Name}}]{{end}}', '[-f of /web][-p of /web]'],
+    ['{{range .Empty}}x{{else}}none{{end}}', 'none'],
+    ['{{index .Labels "a"}} {{index .Args 1}}', '1 -p'],
+    ['{{upper .Name}} {{lower "AB"}} {{.Name | upper}}', '/WEB ab /WEB'],
+    ['{{join .Args ","}}', '-f,-p'],
+    ['{{if .State.Running}}up{{else}}down{{end}}', 'up'],
+    ['{{if eq .State.Pid 1}}one{{else if gt .State.Pid 10}}big{{else}}small{{end}}', 'big'],
+    ['{{with .State}}{{.Status}}{{end}}', 'running'],
+    ['{{printf "%s:%d" .Name .State.Pid}} {{len .Args}}', '/web:42 2'],
+    ['{{- .Name -}}  !', '/web!'],
+    ['{{/* a comment */}}ok', 'ok'],
+    ['{{(index .Args 0) | upper}}', '-F'],
   ])('%s → %s', (template, expected) => {
     expect(renderGoTemplate(template, data)).toBe(expected);
   });
 
-  it('refuses what it does not understand, in one line', () => {
-    expect(() => renderGoTemplate('{{range .Args}}{{.}}{{end}}', data)).toThrow(/unsupported expression/);
+  it.each([
+    ['{{.Nope}}', 'template: :1:3: executing "" at <.Nope>: map has no entry for key "Nope"'],
+    ['{{.State.Nope}}', 'map has no entry for key "Nope"'],
+    ['{{.Args.X}}', "can't evaluate field X in type slice"],
+    ['{{nope .Name}}', 'function "nope" not defined'],
+    ['{{range .Args}}', 'has no {{end}}'],
+    ['{{.Name', 'unclosed action'],
+  ])('%s is an error, as in Docker (exit 1)', (template, message) => {
+    expect(() => renderGoTemplate(template, data)).toThrow(message);
+    try { renderGoTemplate(template, data); } catch (error) { expect((error as MiniboxError).exitCode).toBe(1); }
+  });
+
+  it('table TEMPLATE: a header from the same template, columns aligned at tabs; json: one object a line', () => {
+    const rows = [{ ID: 'abc', Names: 'web' }, { ID: 'abcdef', Names: 'db' }];
+    const headers = { ID: 'CONTAINER ID', Names: 'NAMES' };
+    expect(renderRows('table {{.ID}}\\t{{.Names}}', rows, headers)).toEqual(['CONTAINER ID   NAMES', 'abc            web', 'abcdef         db']);
+    expect(renderRows('{{.Names}}', rows, headers)).toEqual(['web', 'db']);
+    expect(renderRows('json', rows, headers)).toEqual(['{"ID":"abc","Names":"web"}', '{"ID":"abcdef","Names":"db"}']);
+  });
+});
+
+describe('ps COMMAND', () => {
+  it('quotes arguments with spaces as Docker does', () => {
+    expect(commandOf({ Path: 'sh', Args: ['-c', 'echo hi; sleep 1'] })).toBe("sh -c 'echo hi; sleep 1'");
+    expect(commandOf({ Path: 'sleep', Args: ['100'] })).toBe('sleep 100');
   });
 });
 

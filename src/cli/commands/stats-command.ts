@@ -32,8 +32,8 @@ export function registerStatsCommand(program: Command): void {
       if (flags.format !== undefined && flags.format !== 'json' && flags.format !== 'table') {
         throw new UsageError(`unknown --format ${JSON.stringify(flags.format)}: use table or json`);
       }
-      assertStatsSupported();
       const { root } = contextOf(cmd);
+      assertStatsSupported();
       const redraw = flags.stream && process.stdout.isTTY && flags.format !== 'json';
       const sampleAll = async () => new Map((await statsTargets(root, names)).map((record) => [record.Id, sampleContainer(record)] as const));
       // Ctrl-C ends the stream (the default SIGINT action); each frame re-reads the container list.
