@@ -50,6 +50,17 @@ export function plainReporter(out: NodeJS.WritableStream): PullReporter {
   };
 }
 
+/**
+ * The text after a layer's bar, as Docker shows it: bytes so far of the layer's (compressed) size
+ * while downloading or pushing — with the speed — and while extracting (bytes of the blob read).
+ */
+export function progressText(status: LayerStatus, current: number, total: number, seconds: number): string {
+  if (total <= 0) return '';
+  if (status === 'Downloading' || status === 'Pushing') return `${formatBytes(current)}/${formatBytes(total)} ${formatBytes(current / seconds)}/s`;
+  if (status === 'Extracting') return `${formatBytes(current)}/${formatBytes(total)}`;
+  return '';
+}
+
 /** A live bar per layer (for terminals). */
 export function barReporter(out: NodeJS.WriteStream): PullReporter {
   const bars = new cliProgress.MultiBar({
@@ -76,10 +87,7 @@ export function barReporter(out: NodeJS.WriteStream): PullReporter {
         entry = { bar: bars.create(Math.max(total, 1), 0, { id, status, progress: '' }), started: Date.now() };
         layers.set(id, entry);
       }
-      const seconds = Math.max((Date.now() - entry.started) / 1000, 0.001);
-      const progress = (status === 'Downloading' || status === 'Pushing') && total > 0
-        ? `${formatBytes(current)}/${formatBytes(total)} ${formatBytes(current / seconds)}/s`
-        : '';
+      const progress = progressText(status, current, total, Math.max((Date.now() - entry.started) / 1000, 0.001));
       entry.bar.setTotal(Math.max(total, 1));
       const finished = isFinished(status);
       entry.bar.update(finished ? Math.max(total, 1) : current, { status: status.padEnd(18), progress });

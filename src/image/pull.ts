@@ -61,7 +61,9 @@ export async function pullImage(root: StateRoot, name: string, options: PullOpti
   const resolved = await resolveManifest(client, reference, platform);
   const manifest: ImageManifest = resolved.manifest;
   const tag = reference.tag ? `${reference.name}:${reference.tag}` : undefined;
-  const before = tag ? store.resolve(tag)?.id : undefined;
+  // What the name pointed at before: for `name@digest`, the image already pulled by that digest
+  // (a repeated pull by digest changes nothing: "Image is up to date", as Docker says).
+  const before = store.resolve(tag ?? name)?.id;
 
   return await withLock(root.locks, STORE_LOCK, async () => {
     store.blobs.writeVerified(resolved.manifestDigest, resolved.manifestBytes);

@@ -16,13 +16,13 @@ afterEach(() => { for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: 
 
 describe('config file', () => {
   it('is optional', () => {
-    expect(loadConfig('/nonexistent/minibox/config.json')).toEqual({ insecureRegistries: [] });
+    expect(loadConfig('/nonexistent/minibox/config.json')).toEqual({ insecureRegistries: [], registryMirrors: [] });
   });
   it('lists insecure registries like daemon.json', () => {
     expect(loadConfig(configFile('{"insecure-registries": ["registry.lan:5000"]}')).insecureRegistries).toEqual(['registry.lan:5000']);
   });
   it('explains what is wrong with a bad file', () => {
     expect(() => loadConfig(configFile('{nope'))).toThrow(/not valid JSON/);
-    expect(() => loadConfig(configFile('{"insecure-registries": "x"}'))).toThrow(/must be a list of host names/);
+    expect(() => loadConfig(configFile('{"insecure-registries": "x"}'))).toThrow(/must be a list of strings/);
   });
 });
