@@ -12,6 +12,10 @@ describe('-v specifications', () => {
     ['cache:/var/cache/', { kind: 'volume', name: 'cache', destination: '/var/cache', readOnly: false }],
     ['my.vol_1:/x:rw', { kind: 'volume', name: 'my.vol_1', destination: '/x', readOnly: false }],
     ['/scratch', { kind: 'anonymous', destination: '/scratch', readOnly: false }],
+    // relative host paths, as Docker's CLI (23+) accepts them: resolved against the current directory
+    ['./site:/www:ro', { kind: 'bind', source: path.resolve('site'), destination: '/www', readOnly: true }],
+    ['../up:/up', { kind: 'bind', source: path.resolve('..', 'up'), destination: '/up', readOnly: false }],
+    ['.:/here', { kind: 'bind', source: process.cwd(), destination: '/here', readOnly: false }],
   ])('%s', (spec, expected) => {
     expect(parseVolumeSpec(spec)).toEqual(expected);
   });
