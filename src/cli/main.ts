@@ -5,9 +5,9 @@
  *
  * Failures, in one style as Docker's CLI: a `MiniboxError` prints one line, `minibox: <message>`,
  * and exits with its code (125 for engine errors, see errors.ts); a usage mistake (a bad flag, a
- * missing argument, a UsageError) adds "See 'minibox run --help'." naming the command. Anything
- * unexpected prints the same way plus, with MINIBOX_DEBUG=1, its stack. Bare `minibox` prints
- * the help to stdout and exits 0, as `docker` does.
+ * missing argument, a UsageError) ends with "See 'minibox run --help'." naming the command (on
+ * the same line: every error is one line). Anything unexpected prints the same way plus, with
+ * MINIBOX_DEBUG=1, its stack. Bare `minibox` prints the help to stdout and exits 0, as `docker`.
  */
 import { Command, CommanderError } from 'commander';
 import { MiniboxError, ExitCode, UsageError, describeError } from '../errors.js';
@@ -112,17 +112,21 @@ function usageMessage(error: CommanderError, command: Command | undefined): stri
   return text.replace(/\n\(Did you mean (.*)\?\)/, ' (did you mean $1?)').replace(/\.$/, '');
 }
 
+/** A usage mistake names the help to read, on the same line: "…. See 'minibox run --help'." */
+function withSee(message: string, command: Command | undefined): string {
+  return command ? `${message.replace(/\.$/, '')}. See '${commandPath(command)} --help'.` : message;
+}
+
 export function reportFailure(error: unknown, command?: Command): number {
   if (error instanceof CommanderError) {
     // --help and --version "fail" with exit code 0; usage errors are engine errors (125) like Docker's.
     if (error.exitCode === 0) return 0;
-    const see = command ? `\nSee '${commandPath(command)} --help'.` : '';
-    process.stderr.write(`minibox: ${usageMessage(error, command)}${see}\n`);
+    process.stderr.write(`minibox: ${withSee(usageMessage(error, command), command)}\n`);
     return ExitCode.Engine;
   }
   const code = error instanceof MiniboxError ? error.exitCode : ExitCode.Engine;
-  const see = error instanceof UsageError && command ? `\nSee '${commandPath(command)} --help'.` : '';
-  process.stderr.write(`minibox: ${describeError(error).replace(/^minibox: /, '')}${see}\n`);
+  const message = describeError(error).replace(/^minibox: /, '');
+  process.stderr.write(`minibox: ${error instanceof UsageError ? withSee(message, command) : message}\n`);
   if (process.env.MINIBOX_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
   return code;
 }

@@ -19,6 +19,8 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { checkNetworking as detailedNetworkChecks } from '../network/doctor.js';
+import { resolveStateRoot } from '../state-root.js';
+import { filesystemOf, upperFilesystemProblem } from '../runtime/rootfs/upper-filesystem.js';
 import { availableControllers, cgroupMode, describeCgroupMode, v1ControllersFrom, type CgroupMode } from '../cgroups/mode.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -116,7 +118,8 @@ export function checkCgroups(mode: CgroupMode = cgroupMode(), v2Controllers = av
   const v1 = v1Controllers.length > 0 ? `; v1 controllers: ${v1Controllers.join(' ')}` : '';
   return {
     name: 'cgroups', status: 'warn', detail: `${describeCgroupMode(mode)}${v1}`,
-    fix: 'resource limits (--memory, --cpus, --pids-limit…) need cgroup v2; containers still run without them. '
+    fix: 'resource limits (--memory, --cpus, --pids-limit…), `minibox stats` and `minibox update` need cgroup v2; '
+      + 'containers still run without them. '
       + 'Boot with systemd.unified_cgroup_hierarchy=1, or use the Vagrant VM (docs/vm.md)',
   };
 }
@@ -180,29 +183,46 @@ export function checkNetworking(): Check {
     : { name: 'networking', status: 'warn', detail: `missing: ${missing.join(', ')}`, fix: 'apt-get install iproute2 iptables (modules: your kernel\'s modules package); needed for bridge networking' };
 }
 
-export function checkTestTools(): Check {
+/** Only for people who work on minibox itself: its test suite's real registry and image tools. */
+export function checkTestTools(found = (tool: string) => toolVersion(tool, ['--version']) !== undefined): Check {
   const tools = ['docker-registry', 'skopeo', 'umoci'];
-  const missing = tools.filter((tool) => toolVersion(tool, ['--version']) === undefined);
+  const missing = tools.filter((tool) => !found(tool));
   return missing.length === 0
-    ? { name: 'test tools', status: 'ok', detail: tools.join(', ') }
-    : { name: 'test tools', status: 'warn', detail: `missing: ${missing.join(', ')}`, fix: 'only the test suite needs them: bash scripts/provision.sh' };
-}
-
-/** Every check, in the order they are printed. */
-export function runChecks(): Check[] {
-  return [checkPrivileges(), checkKernel(), checkOverlay(), checkNamespaces(), checkCgroups(), checkUserNamespaces(), checkNetworking(), checkTestTools()];
+    ? { name: 'test suite tools', status: 'ok', detail: 'a local registry (docker-registry), skopeo and umoci are installed: `npm test` can run' }
+    : {
+      name: 'test suite tools', status: 'ok',
+      detail: `not installed (${missing.join(', ')}): minibox does not need them, only its own test suite (bash scripts/provision.sh)`,
+    };
 }
 
 /**
- * runChecks() with the one-line networking check followed by the detailed ones of
+ * Can the state root hold containers' writable layers? On another overlay (a container's root,
+ * some CI sandboxes), NFS or FAT, `pull` works but `run` fails with EINVAL (upper-filesystem.ts).
+ */
+export function checkStateRootFilesystem(root: string, fstype = filesystemOf(root)): Check {
+  const problem = upperFilesystemProblem(root, fstype);
+  return problem
+    ? { name: 'state root', status: 'fail', detail: `${root} is on ${fstype}`, fix: problem }
+    : { name: 'state root', status: 'ok', detail: `${root} is on ${fstype ?? 'an unknown file system'}, which can hold overlay upper dirs` };
+}
+
+/** Every check, in the order they are printed. */
+export function runChecks(stateRoot = resolveStateRoot()): Check[] {
+  return [checkPrivileges(), checkKernel(), checkOverlay(), checkStateRootFilesystem(stateRoot), checkNamespaces(), checkCgroups(),
+    checkUserNamespaces(), checkNetworking(), checkTestTools()];
+}
+
+/**
+ * runChecks() with the one-line networking check replaced by the detailed ones of
  * src/network/doctor.ts (kernel drivers, ip, iptables and its nat table, nsenter). They warn
  * rather than fail: `--network none` and `host` work without them.
  */
-export async function runChecksWithNetworking(): Promise<Check[]> {
+export async function runChecksWithNetworking(stateRoot = resolveStateRoot()): Promise<Check[]> {
   const details = (await detailedNetworkChecks()).map((check): Check => check.ok
     ? { name: `network: ${check.name}`, status: 'ok', detail: check.detail }
     : { name: `network: ${check.name}`, status: 'warn', detail: check.detail, fix: 'needed for bridge networking (the default); --network none and host work without it' });
-  return runChecks().flatMap((check) => (check.name === 'networking' ? [check, ...details] : [check]));
+  // The detailed lines replace the one-line summary: each fact is said once.
+  return runChecks(stateRoot).flatMap((check) => (check.name === 'networking' ? details : [check]));
 }
 
 /** `run` works when no check failed (warnings only take features away). */

@@ -63,7 +63,9 @@ export async function checkNetworking(): Promise<NetworkCheck[]> {
   checks.push({ name: 'iptables', ok: iptablesVersion !== undefined, detail: iptablesVersion ?? 'not found: apt-get install iptables' });
   if (iptablesVersion !== undefined) {
     const nat = await programWorks(['iptables', '-w', '-t', 'nat', '-S', 'POSTROUTING']);
-    checks.push({ name: 'iptables nat table', ok: nat !== undefined, detail: nat !== undefined ? 'usable' : 'cannot read the nat table: is netfilter NAT enabled in the kernel?' });
+    // Reading the nat table needs CAP_NET_ADMIN: as another user the failure says nothing about the kernel.
+    const why = process.geteuid?.() === 0 ? 'is netfilter NAT enabled in the kernel?' : 'only root may read it (run doctor with sudo to check)';
+    checks.push({ name: 'iptables nat table', ok: nat !== undefined, detail: nat !== undefined ? 'usable' : `cannot read the nat table: ${why}` });
   }
   const nsenter = await programWorks(['nsenter', '--version']);
   checks.push({ name: 'nsenter', ok: nsenter !== undefined, detail: nsenter ?? 'not found: apt-get install util-linux' });

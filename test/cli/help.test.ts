@@ -61,11 +61,11 @@ describe('the program without a command', () => {
 
 describe('one error style, naming the command', () => {
   it.each([
-    [['run', '--nope', 'x'], "minibox: unknown option '--nope' (did you mean --name?)\nSee 'minibox run --help'.\n", 125],
-    [['tag', 'a'], "minibox: missing required argument 'target_image'\nSee 'minibox tag --help'.\n", 125],
-    [['nope'], "minibox: 'nope' is not a minibox command\nSee 'minibox --help'.\n", 125],
-    [['image', 'nope'], "minibox: 'nope' is not a minibox image command\nSee 'minibox image --help'.\n", 125],
-    [['run', '--pull', 'sometimes', 'x'], `minibox: invalid pull option: 'sometimes': must be one of "always", "missing" or "never"\nSee 'minibox run --help'.\n`, 125],
+    [['run', '--nope', 'x'], "minibox: unknown option '--nope' (did you mean --name?). See 'minibox run --help'.\n", 125],
+    [['tag', 'a'], "minibox: missing required argument 'target_image'. See 'minibox tag --help'.\n", 125],
+    [['nope'], "minibox: 'nope' is not a minibox command. See 'minibox --help'.\n", 125],
+    [['image', 'nope'], "minibox: 'nope' is not a minibox image command. See 'minibox image --help'.\n", 125],
+    [['run', '--pull', 'sometimes', 'x'], `minibox: invalid pull option: 'sometimes': must be one of "always", "missing" or "never". See 'minibox run --help'.\n`, 125],
     [['rmi', 'nope'], 'minibox: No such image: nope\n', 1],
   ])('minibox %j', (args, stderr, code) => {
     expect(minibox(root, args)).toEqual({ code, stdout: '', stderr });

@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import {
-  checkCgroups, checkKernel, checkNamespaces, checkOverlay, checkPrivileges, checkUserNamespaces, readyToRun,
+  checkCgroups, checkKernel, checkNamespaces, checkOverlay, checkPrivileges, checkStateRootFilesystem, checkTestTools,
+  checkUserNamespaces, readyToRun,
 } from '../../src/doctor/checks.js';
 import { cgroupMode } from '../../src/cgroups/mode.js';
 import { bin } from '../helpers/minibox.js';
@@ -15,9 +16,12 @@ describe('minibox doctor on this machine', () => {
   it('prints one marked line per check and exits 0 because run can work here', () => {
     const { code, stdout } = doctor([]);
     expect(code).toBe(0);
-    for (const name of ['privileges', 'kernel', 'overlayfs', 'namespaces', 'cgroups', 'user namespaces', 'networking', 'test tools']) {
+    for (const name of ['privileges', 'kernel', 'overlayfs', 'state root', 'namespaces', 'cgroups', 'user namespaces', 'network: iptables', 'test suite tools']) {
       expect(stdout).toMatch(new RegExp(`^[✓!✗] ${name} `, 'm'));
     }
+    // each networking fact once: the detailed lines, not a summary line repeating them
+    expect(stdout).not.toMatch(/^[✓!✗] networking /m);
+    expect(stdout.match(/iptables v/g)).toHaveLength(1);
     expect(stdout).toContain('minibox run can work on this machine.');
   });
 
@@ -37,11 +41,39 @@ describe('minibox doctor on this machine', () => {
   it('refuses an unknown --format with exit 125', () => {
     const { code, stderr } = doctor(['--format', 'yaml']);
     expect(code).toBe(125);
-    expect(stderr.trim()).toBe('minibox: unknown --format "yaml": use table or json');
+    expect(stderr.trim()).toBe('minibox: unknown --format "yaml": use table or json. See \'minibox doctor --help\'.');
+  });
+});
+
+describe('doctor as another user', () => {
+  it('says reading the nat table needs root, instead of blaming the kernel', () => {
+    const result = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, bin, 'doctor', '--format', 'json'], { encoding: 'utf8' });
+    const report = JSON.parse(result.stdout) as { checks: { name: string; status: string; detail: string }[] };
+    expect(report.checks.find((check) => check.name === 'privileges')).toMatchObject({ status: 'fail' });
+    const nat = report.checks.find((check) => check.name === 'network: iptables nat table');
+    if (nat && nat.status !== 'ok') {
+      expect(nat.detail).toMatch(/only root may read it/);
+      expect(nat.detail).not.toMatch(/kernel/);
+    }
   });
 });
 
 describe('doctor checks on given facts', () => {
+  it('checks that the state root can hold overlay upper dirs', () => {
+    expect(checkStateRootFilesystem('/var/lib/minibox', 'ext4')).toMatchObject({ status: 'ok' });
+    expect(checkStateRootFilesystem('/var/lib/minibox', 'tmpfs')).toMatchObject({ status: 'ok' });
+    for (const fstype of ['overlay', 'nfs4', 'vfat', 'fuse.sshfs']) {
+      expect(checkStateRootFilesystem('/var/lib/minibox', fstype)).toMatchObject({
+        status: 'fail', detail: `/var/lib/minibox is on ${fstype}`, fix: expect.stringMatching(/ext4, xfs, btrfs or tmpfs \(--root DIR/),
+      });
+    }
+  });
+
+  it('says that stats and update need cgroup v2 too; test tools are for the test suite only', () => {
+    expect(checkCgroups('hybrid', [], ['memory']).fix).toMatch(/`minibox stats` and `minibox update` need cgroup v2/);
+    expect(checkTestTools(() => false)).toMatchObject({ status: 'ok', detail: expect.stringMatching(/minibox does not need them, only its own test suite/) });
+  });
+
   it('fails without root, which run needs', () => {
     expect(checkPrivileges(1000)).toMatchObject({ status: 'fail', fix: expect.stringMatching(/sudo/) });
     expect(readyToRun([checkPrivileges(1000)])).toBe(false);

@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { readyToRun, runChecksWithNetworking, type Check } from '../../doctor/checks.js';
 import { say } from '../context.js';
+import { resolveStateRoot } from '../../state-root.js';
 
 const MARKS: Record<Check['status'], string> = { ok: '✓', warn: '!', fail: '✗' };
 
@@ -20,11 +21,11 @@ export function registerDoctorCommand(program: Command): void {
   program.command('doctor')
     .description('Check that this machine can run containers, and say how to fix what is missing')
     .option('--format <format>', "'table' (default) or 'json'")
-    .action(async (options: { format?: string }) => {
+    .action(async (options: { format?: string }, command: Command) => {
       if (options.format !== undefined && options.format !== 'json' && options.format !== 'table') {
         throw new UsageError(`unknown --format ${JSON.stringify(options.format)}: use table or json`);
       }
-      const checks = await runChecksWithNetworking();
+      const checks = await runChecksWithNetworking(resolveStateRoot(command.optsWithGlobals<{ root?: string }>().root));
       const ready = readyToRun(checks);
       if (options.format === 'json') {
         say(JSON.stringify({ ready, checks }, null, 2));

@@ -25,6 +25,7 @@ import { OVERLAY_ANNOTATIONS, type RuntimeSpec, type SpecMount } from '../../bun
 import { parseMountOptions } from './mount-options.js';
 import { openRootDir, type RootDir } from '../../resolve-in-root.js';
 import { bindOnto, changePropagation, mountOnTarget, mountOnto, type TargetKind } from './mount-target.js';
+import { upperFilesystemProblem } from './upper-filesystem.js';
 
 /** Stops mount events from flowing between this namespace and the host, for every mount. */
 export function makeMountsPrivate(): void {
@@ -41,7 +42,13 @@ export function mountRootfs(spec: RuntimeSpec, rootfs: string): void {
     const options = [`lowerdir=${lowerdir}`];
     if (upperdir && workdir) options.push(`upperdir=${upperdir}`, `workdir=${workdir}`);
     // nodev: device nodes in the image or made by the container cannot be opened (devices.ts).
-    mount({ source: 'overlay', target: rootfs, fstype: 'overlay', flags: MS.NODEV, data: options.join(',') });
+    try {
+      mount({ source: 'overlay', target: rootfs, fstype: 'overlay', flags: MS.NODEV, data: options.join(',') });
+    } catch (error) {
+      // A bare EINVAL most often means the upper dir's file system cannot be an overlay upper.
+      const problem = error instanceof SysError && error.code === 'EINVAL' && upperdir ? upperFilesystemProblem(upperdir) : undefined;
+      throw problem ? new SysError('mount', error instanceof SysError ? error.errno : 0, `overlay on ${rootfs}`, problem) : error;
+    }
   } else {
     mount({ source: rootfs, target: rootfs, fstype: null, flags: MS.BIND | MS.REC });
     mount({ source: null, target: rootfs, fstype: null, flags: MS.REMOUNT | MS.BIND | MS.NODEV });
