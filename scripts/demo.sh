@@ -49,4 +49,6 @@ if $minibox run --help >/dev/null 2>&1; then
   $minibox run --rm "$image" sh -c 'echo "PID inside: $$"; echo "hostname: $(hostname)"; echo "processes:"; ps; echo "root:"; ls /'
 fi
 echo
-echo "Done. The image stays in ${MINIBOX_ROOT:-/var/lib/minibox}; remove it with: minibox rmi $image"
+# `minibox` is on PATH only after `npm install -g .`: name the command that works now.
+echo "Done. The image stays in ${MINIBOX_ROOT:-/var/lib/minibox}; remove it with: $minibox rmi $image"
+echo "(to type plain \`minibox\` instead of $minibox, run: npm install -g .)"

@@ -47,7 +47,11 @@ export function describeNetworkStep(event: SysEvent): string | undefined {
       if (a.action === 'jump') return `jump from ${str(a.chain)} to ${str(a.to)}: the single rule minibox adds to a built-in chain`;
       return undefined;
     case 'net.sysctl': return `sysctl ${str(a.key)}=${str(a.value)}: ${str(a.why)}`;
-    case 'net.hosts': return `update ${str(a.file)}: containers on the network find each other by name`;
+    case 'net.hosts':
+      // minibox answers names with hosts files, not a DNS server (Docker's 127.0.0.11): say so,
+      // and how to look a name up, since `nslookup NAME` asks DNS and finds nothing.
+      return `update ${str(a.file)}: containers on the network find each other by name through /etc/hosts `
+        + '(no DNS server: `getent hosts NAME` or `ping NAME` resolve it, `nslookup NAME` does not; see docs/network.md)';
     default: return undefined;
   }
 }

@@ -100,6 +100,9 @@ describe('--explain and doctor', () => {
     expect(describeNetworkStep(event('net.nat', { chain: 'MINIBOX-POSTROUTING', rule: '-s 172.29.0.0/16 ! -o minibox0 -j MASQUERADE' })))
       .toMatch(/^NAT rule in MINIBOX-POSTROUTING: .* replaced by the host's on the way out/);
     expect(describeNetworkStep(event('mount', {}))).toBeUndefined();
+    // names come from hosts files, not DNS: --explain says so and how to look one up (issue 20)
+    expect(describeNetworkStep(event('net.hosts', { file: '/c/hosts' })))
+      .toMatch(/through \/etc\/hosts \(no DNS server: `getent hosts NAME` or `ping NAME` resolve it, `nslookup NAME` does not/);
   });
 
   it('finds bridge, veth and the tools on this host', async () => {
