@@ -70,6 +70,6 @@ describe('minibox login / logout', () => {
   it('asks for a username', () => {
     const result = minibox(['login', registry.host, '--password-stdin'], PASSWORD);
     expect(result.status).toBe(125);
-    expect(result.stderr).toBe('minibox: login needs a username: pass -u USER\n');
+    expect(result.stderr).toBe("minibox: login needs a username: pass -u USER. See 'minibox login --help'.\n");
   });
 });

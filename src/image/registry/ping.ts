@@ -101,7 +101,8 @@ export async function pingRegistry(transport: Transport, host: string, insecureR
     const detail = (error as { cause?: { code?: string; message?: string; cause?: { code?: string } } }).cause;
     const code = detail?.code ?? detail?.cause?.code;
     const why = describeConnectionFailure(host, code, detail?.message ?? (error as Error).message);
-    const hint = host === DOCKER_HUB_REGISTRY_HOST ? OFFLINE_HINT : isConnectionError(error) ? 'is it running and reachable?' : 'check the host name';
-    throw new MiniboxError(`${why}; ${hint}`, undefined, { cause: error });
+    const generic = why.startsWith('cannot reach registry') ? (isConnectionError(error) ? 'is it running and reachable?' : 'check the host name') : undefined;
+    const hint = host === DOCKER_HUB_REGISTRY_HOST ? OFFLINE_HINT : generic;
+    throw new MiniboxError(hint ? `${why}; ${hint}` : why, undefined, { cause: error });
   }
 }
