@@ -65,8 +65,6 @@ export function finishHelp(program: Command): void {
       if (sub.name() !== 'help') visit(sub);
     }
   };
-  program.addHelpCommand(false);
-  for (const command of allCommands(program)) command.addHelpCommand(false);
   visit(program);
 }
 

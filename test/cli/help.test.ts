@@ -43,6 +43,10 @@ describe('the program without a command', () => {
     expect(result.stdout).toContain("Run 'minibox COMMAND --help' for more information on a command.");
   });
 
+  it('help COMMAND shows the same page as COMMAND --help', () => {
+    expect(minibox(root, ['help', 'run']).stdout).toBe(minibox(root, ['run', '--help']).stdout);
+  });
+
   it('rmi and tag name their arguments', () => {
     expect(minibox(root, ['rmi', '--help']).stdout).toMatch(/^Usage: minibox rmi \[OPTIONS\] IMAGE \[IMAGE\.\.\.\]/);
     expect(minibox(root, ['tag', '--help']).stdout).toMatch(/^Usage: minibox tag SOURCE_IMAGE\[:TAG\] TARGET_IMAGE\[:TAG\]/);

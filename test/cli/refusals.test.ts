@@ -37,6 +37,16 @@ describe('-it without a terminal', () => {
       expect(minibox(frame.root, ['rm', '-f', 'idle']).code).toBe(0);
     }
   });
+
+  it('start -ai of a container made with -t refuses piped stdin the same way', () => {
+    expect(minibox(frame.root, ['run', '-t', '--name', 'tty1', '--network', 'none', frame.image, 'true']).code).toBe(0);
+    try {
+      const refused = minibox(frame.root, ['start', '-ai', 'tty1'], { input: 'x\n', timeoutMs: 20_000 });
+      expect(refused).toMatchObject({ code: 1, stderr: expect.stringMatching(/^minibox: the input device is not a TTY/) });
+    } finally {
+      expect(minibox(frame.root, ['rm', '-f', 'tty1']).code).toBe(0);
+    }
+  });
 });
 
 describe('a user other than root', () => {

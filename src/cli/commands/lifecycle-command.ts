@@ -15,7 +15,7 @@ import { reconcileAll } from '../../container/reconcile.js';
 import { pruneContainers, removeContainerById } from '../../lifecycle/remove.js';
 import { findContainer, startContainer } from '../../lifecycle/start.js';
 import { killContainer, stopContainer, waitContainer } from '../../lifecycle/stop.js';
-import { contextOf, say } from '../context.js';
+import { contextOf, requireTerminalFor, say } from '../context.js';
 
 /** Runs `action` for each named container; failures print and make the exit code 1. */
 export async function forEachContainer(root: StateRoot, names: string[], action: (id: string, name: string) => Promise<void>): Promise<void> {
@@ -53,6 +53,7 @@ export function registerStartCommand(parent: Command): void {
         return;
       }
       const record = findContainer(root, names[0]!);
+      requireTerminalFor({ interactive: flags.interactive === true, tty: record.Config.Tty }); // `start -i` of a -t container
       const offset = logSize(root, record.Id);
       try {
         await startContainer(root, record.Id, flags.interactive ? { stdin: 0 } : {});
