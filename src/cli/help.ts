@@ -37,7 +37,8 @@ function usageOf(command: Command): string {
 
 /** The settings every command inherits (set on the program before commands are added). */
 export const HELP_CONFIGURATION = {
-  helpWidth: HELP_WIDTH,
+  // A narrower terminal wraps at its own width; a wider one, a pipe or a file at 100 columns.
+  helpWidth: Math.min(process.stdout.isTTY && process.stdout.columns ? process.stdout.columns : HELP_WIDTH, HELP_WIDTH),
   minWidthToWrap: 20,
   sortSubcommands: false,
   commandUsage(command: Command): string {
