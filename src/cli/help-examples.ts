@@ -3,6 +3,8 @@
  * path without "minibox" (`container …` commands that repeat a top-level one share its examples).
  * A new command adds its lines here, or its own `.addHelpText('after', '\nExamples:\n…')`;
  * test/cli/help.test.ts checks that every command has some, each line at most 100 columns.
+ *
+ * Try: `minibox ps --help | sed -n '/^Examples:/,$p'` — the lines below, under "Examples:".
  */
 
 export const EXAMPLES: Record<string, string[]> = {
