@@ -75,24 +75,31 @@ export async function buildProgram(argv?: string[]): Promise<Command> {
   return program;
 }
 
-/** The deepest command argv names (`image ls` in `minibox --root R image ls -q`), for messages. */
-function commandOf(program: Command, argv: string[]): Command {
+/** The deepest command argv names (`image ls` in `minibox --root R image ls -q`), and the words after it. */
+function walkCommands(program: Command, argv: string[]): { command: Command; rest: string[] } {
   let at = program;
   const words = argv.slice(2).filter((word, i, all) => !word.startsWith('-') && !['--root', '--insecure-registry'].includes(all[i - 1] ?? ''));
+  let used = 0;
   for (const word of words) {
     const sub = at.commands.find((command) => command.name() === word || command.aliases().includes(word));
     if (!sub) break;
     at = sub;
+    used += 1;
   }
-  return at;
+  return { command: at, rest: words.slice(used) };
+}
+
+function commandOf(program: Command, argv: string[]): Command {
+  return walkCommands(program, argv).command;
 }
 
 export async function main(argv: string[]): Promise<number> {
   let program: Command | undefined;
   try {
     program = await buildProgram(argv);
-    if (commandWord(argv) === undefined && !argv.slice(2).some((word) => /^(-h|--help|-v|--version)$/.test(word))) {
-      program.outputHelp(); // bare `minibox`: the help, on stdout, exit 0 (as `docker`)
+    const { command, rest } = walkCommands(program, argv);
+    if (command.commands.length > 0 && rest.length === 0 && !argv.slice(2).some((word) => /^(-h|--help|-v|--version)$/.test(word))) {
+      command.outputHelp(); // bare `minibox` or `minibox image`: the help, on stdout, exit 0 (as `docker`)
       return 0;
     }
     await program.parseAsync(argv);

@@ -43,6 +43,12 @@ describe('the program without a command', () => {
     expect(result.stdout).toContain("Run 'minibox COMMAND --help' for more information on a command.");
   });
 
+  it('a command group without a command prints its help to stdout and exits 0, as `docker image`', () => {
+    const result = minibox(root, ['image']);
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(result.stdout).toBe(minibox(root, ['image', '--help']).stdout);
+  });
+
   it('help COMMAND shows the same page as COMMAND --help', () => {
     expect(minibox(root, ['help', 'run']).stdout).toBe(minibox(root, ['run', '--help']).stdout);
   });
