@@ -35,6 +35,14 @@ export function requireRoot(command: Command): void {
   throw new MiniboxError(`this command needs root (minibox mounts file systems, creates namespaces and keeps root-only state): try 'sudo ${commandPath(command)}'`, ExitCode.Engine);
 }
 
+/** Commands that work for any user: they print, or touch only the user's own files. */
+export const ROOTLESS_COMMANDS = new Set(['minibox version', 'minibox login', 'minibox logout', 'minibox doctor', 'minibox help']);
+
+/** Run before every command's action (a commander preAction hook): root first, then anything else. */
+export function requireRootUnlessRootless(command: Command): void {
+  if (!ROOTLESS_COMMANDS.has(commandPath(command))) requireRoot(command);
+}
+
 /** The registry settings alone (what `login` needs; no state root, no root user). */
 export function registryContextOf(command: Command): RegistryContext {
   const options = command.optsWithGlobals<{ insecureRegistry?: string[] }>();

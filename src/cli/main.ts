@@ -11,7 +11,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { MiniboxError, ExitCode, UsageError, describeError } from '../errors.js';
-import { collect, commandPath } from './context.js';
+import { collect, commandPath, requireRootUnlessRootless } from './context.js';
 import { HELP_CONFIGURATION, finishHelp } from './help.js';
 
 type Register = (program: Command) => void;
@@ -64,6 +64,7 @@ export async function buildProgram(argv?: string[]): Promise<Command> {
     .option('--root <dir>', 'state root (default: $MINIBOX_ROOT or /var/lib/minibox)')
     .option('--insecure-registry <host>', 'allow plain HTTP for this registry (repeatable; also "insecure-registries" in /etc/minibox/config.json)', collect, [])
     .configureHelp(HELP_CONFIGURATION) // inherited by every command added below
+    .hook('preAction', (_program, action) => requireRootUnlessRootless(action)) // before any check of the action's own
     .enablePositionalOptions() // `run IMAGE CMD -x`: options after the image belong to CMD
     .exitOverride()
     .configureOutput({ outputError: () => { /* reportFailure prints errors, in one style */ } });
