@@ -88,6 +88,7 @@ export const EXAMPLES: Record<string, string[]> = {
   'volume inspect': ['minibox volume inspect notes'],
   'volume rm': ['minibox volume rm notes'],
   doctor: ['minibox doctor', 'minibox doctor --format json'],
+  builder: ['minibox builder prune -f              # empty the build cache'],
   version: ['minibox version', "minibox version --format '{{.Version}}'"],
   info: ['minibox info', "minibox info --format '{{.CgroupVersion}}'"],
 };
