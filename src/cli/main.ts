@@ -39,6 +39,7 @@ const COMMAND_MODULES: { names: string[]; load: () => Promise<Register> }[] = [
   { names: ['save', 'load'], load: async () => (await import('./commands/archive-command.js')).registerArchiveCommands },
   { names: ['push'], load: async () => (await import('./commands/push-command.js')).registerPushCommand },
   { names: ['commit', 'export', 'import'], load: async () => (await import('./commands/commit-command.js')).registerCommitCommands },
+  { names: ['lesson'], load: async () => (await import('./commands/lesson-command.js')).registerLessonCommands },
   { names: ['update'], load: async () => (await import('./commands/update-command.js')).registerUpdateCommand },
   { names: ['version', 'info'], load: async () => (await import('./commands/version-command.js')).registerVersionCommands },
 ];
