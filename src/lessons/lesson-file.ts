@@ -12,7 +12,7 @@
  *   # exit: 1
  *   # hint: run the container named web first (see "Run")
  *
- *   `# expect: /REGEX/FLAGS`  the command's stdout+stderr must match (repeatable: all must)
+ *   `# expect: /REGEX/FLAGS`  stdout then stderr, trailing newlines trimmed, must match (repeatable)
  *   `# exit: N`               the exit status must be N (without it: 0)
  *   `# hint: TEXT`            what `lesson check` tells the student when this step fails
  * Other comment lines are explanations for the reader and are ignored.

@@ -5,7 +5,8 @@
  * that calls this very minibox) and MINIBOX_ROOT set, so `minibox run …` in a lesson acts on the
  * state root chosen here: a lesson root of its own for `lesson run`, the student's for `check`.
  * The command is printed before its output (`$ minibox …`), then compared with its annotations
- * (`# expect:` regexes against stdout+stderr, `# exit:` status; see lesson-file.ts).
+ * (`# expect:` regexes against stdout+stderr, trailing blanks trimmed; `# exit:` status; see
+ * lesson-file.ts).
  *
  * Try: minibox lesson run 1   → "$ minibox run --rm --network none lab/base:1 ps" … "ok"
  */
@@ -45,7 +46,8 @@ export function makeShimDir(): string {
 export function checkOutcome(step: LessonStep, code: number, output: string): string[] {
   const problems: string[] = [];
   if (code !== step.exit) problems.push(`exit status ${code}, the lesson expects ${step.exit}`);
-  for (const re of step.expect) if (!re.test(output)) problems.push(`output does not match ${re}`);
+  const text = output.trimEnd();
+  for (const re of step.expect) if (!re.test(text)) problems.push(`output does not match ${re}`);
   return problems;
 }
 
