@@ -15,6 +15,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { MiniboxError } from '../errors.js';
 
 const PASSWD = 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n'
@@ -38,9 +39,9 @@ CMD ["httpd", "-f", "-p", "8080", "-h", "/var/www"]
 
 export const LAB_IMAGES = ['lab/base:1', 'lab/web:1', 'lab/web:2'];
 
-/** `minibox` as a child process of this one, on the given state root. */
+/** This checkout's `bin/minibox` (from dist/lessons/ or src/lessons/), run by this Node. */
 export function miniboxCommand(): string[] {
-  return [process.execPath, process.argv[1] ?? 'minibox'];
+  return [process.execPath, fileURLToPath(new URL('../../bin/minibox', import.meta.url))];
 }
 
 function build(root: string, tag: string, context: string, quiet: boolean): void {
