@@ -33,6 +33,8 @@ export interface RunOptions {
   /** Called between steps (`--step`: wait for Enter). */
   pause?: () => void;
   timeoutMs?: number;
+  /** Working directory of the steps (a lesson's build contexts go here). */
+  cwd?: string;
 }
 
 /** A temp dir holding an executable `minibox` that runs this minibox; remove it when done. */
@@ -61,7 +63,7 @@ export function runSteps(steps: LessonStep[], options: RunOptions): StepOutcome[
       if (index > 0) options.pause?.();
       options.echo?.(`$ ${step.command}\n`);
       const result = spawnSync('/bin/sh', ['-c', step.command], {
-        env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: options.timeoutMs ?? 120_000,
+        env, cwd: options.cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: options.timeoutMs ?? 120_000,
       });
       const output = `${result.stdout ?? ''}${result.stderr ?? ''}`;
       const code = result.status ?? 128 + 9;

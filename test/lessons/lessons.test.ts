@@ -72,8 +72,9 @@ describe('every lesson, run in a temp state root', () => {
         expect(before.stdout).toContain(lesson.steps.find((s) => s.section === 'check' && s.hint)!.hint);
       }
       const env = { MINIBOX_BRIDGE_NAME: 'mblessontest', MINIBOX_BRIDGE_SUBNET: '10.231.250.0/24' };
+      const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-lesson-work-'));
       try {
-        const outcomes = runSteps(lesson.steps.filter((s) => s.section === 'run'), { root, env });
+        const outcomes = runSteps(lesson.steps.filter((s) => s.section === 'run'), { root, env, cwd });
         const failed = outcomes.find((o) => o.problems.length > 0);
         expect(failed && `${path.basename(lesson.file)}:${failed.step.line} ${failed.step.command}\n${failed.output}\n${failed.problems.join('; ')}`).toBeUndefined();
         if (check) {
@@ -82,7 +83,8 @@ describe('every lesson, run in a temp state root', () => {
           expect(after.stdout).toMatch(/well done/);
         }
       } finally {
-        const cleanup = runSteps(lesson.steps.filter((s) => s.section === 'cleanup'), { root, env });
+        const cleanup = runSteps(lesson.steps.filter((s) => s.section === 'cleanup'), { root, env, cwd });
+        fs.rmSync(cwd, { recursive: true, force: true });
         expect(cleanup.flatMap((o) => o.problems)).toEqual([]);
       }
       expectNoContainers(root);

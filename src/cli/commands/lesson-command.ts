@@ -1,13 +1,15 @@
 /**
  * lesson-command.ts — `minibox lesson list | show N | run N [--step] | check N | setup`: the course
  * (../shared/course) made runnable. Lessons live in docs/lessons/NN-topic.md (format: lessons/
- * lesson-file.ts). `run` works in a state root of its own, `<root>/lessons/NN`, with a bridge of
- * its own, builds the lab images there, runs the lesson's steps and its clean-up, and removes that
- * root: the student's containers and images are never touched. `check` looks at the student's
- * own state (the normal root) and prints the lesson's hint for the first thing not yet done.
+ * lesson-file.ts). `run` works in a state root of its own, `<root>/lessons/NN`, with a bridge and
+ * a temp working directory (for build contexts) of its own, builds the lab images there, runs the
+ * lesson's steps and its clean-up, and removes that root: the student's containers and images are
+ * never touched. `check` looks at the student's own state (the normal root) and prints the
+ * lesson's hint for the first thing not yet done.
  */
 import type { Command } from 'commander';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { MiniboxError } from '../../errors.js';
 import { buildLabImages, LAB_IMAGES } from '../../lessons/lab-images.js';
@@ -61,16 +63,18 @@ function runLesson(lesson: Lesson, studentRoot: string, step: boolean): void {
   const echo = (text: string): void => { process.stdout.write(text); };
   const pause = step && process.stdin.isTTY ? waitForEnter : undefined;
   let failed: StepOutcome | undefined;
+  const cwd = fs.mkdtempSync(path.join(os.tmpdir(), `minibox-lesson-${pad(lesson.number)}-`));
   try {
     say(`== lesson ${lesson.number}: ${lesson.title} (in ${root})`);
     buildLabImages(root, { quiet: true });
-    const outcomes = runSteps(lesson.steps.filter((s) => s.section === 'run'), { root, env, echo, pause });
+    const outcomes = runSteps(lesson.steps.filter((s) => s.section === 'run'), { root, env, echo, pause, cwd });
     failed = outcomes.find((outcome) => outcome.problems.length > 0);
     say('== clean up');
-    const cleanup = runSteps(lesson.steps.filter((s) => s.section === 'cleanup'), { root, env, echo });
+    const cleanup = runSteps(lesson.steps.filter((s) => s.section === 'cleanup'), { root, env, echo, cwd });
     failed ??= cleanup.find((outcome) => outcome.problems.length > 0);
   } finally {
     removeLessonRoot(root);
+    fs.rmSync(cwd, { recursive: true, force: true });
   }
   if (failed) {
     reportFailure(lesson, failed);
