@@ -5,6 +5,8 @@
  *   lab/base:1   busybox, /etc/passwd and /etc/group (three layers: two COPYs and a RUN)
  *   lab/web:1    lab/base:1 + one layer: /var/www/index.html "web v1" and an httpd CMD
  *   lab/web:2    lab/base:1 + one layer: "web v2" — shares every base layer with lab/web:1
+ *   lab/foreign:1  programs for other machines: /hello-arm64 (an ELF header for AArch64) and
+ *                /hello.exe (a Windows "MZ" header) — the host kernel refuses both (ENOEXEC)
  *
  * The build contexts are written to a temp dir (busybox copied in: a Dockerfile's COPY cannot
  * reach outside its context), built into the given state root, and removed.
@@ -37,7 +39,30 @@ CMD ["httpd", "-f", "-p", "8080", "-h", "/var/www"]
 `;
 }
 
-export const LAB_IMAGES = ['lab/base:1', 'lab/web:1', 'lab/web:2'];
+export const LAB_IMAGES = ['lab/base:1', 'lab/web:1', 'lab/web:2', 'lab/foreign:1'];
+
+/** The 64-byte header of a 64-bit little-endian ELF executable for AArch64 (e_machine 183). */
+function arm64ElfHeader(): Buffer {
+  const header = Buffer.alloc(64);
+  header.write('\x7fELF', 0, 'latin1');
+  header.set([2, 1, 1], 4); // ELFCLASS64, little-endian, version 1
+  header.writeUInt16LE(2, 16); // ET_EXEC
+  header.writeUInt16LE(183, 18); // EM_AARCH64
+  header.writeUInt32LE(1, 20);
+  header.writeBigUInt64LE(0x400000n, 24); // entry
+  header.writeBigUInt64LE(64n, 32); // program headers right after this one (none)
+  header.writeUInt16LE(64, 52);
+  header.writeUInt16LE(56, 54);
+  header.writeUInt16LE(64, 58);
+  return header;
+}
+
+function writeForeignContext(dir: string): void {
+  fs.mkdirSync(dir);
+  fs.writeFileSync(path.join(dir, 'hello-arm64'), arm64ElfHeader(), { mode: 0o755 });
+  fs.writeFileSync(path.join(dir, 'hello.exe'), Buffer.concat([Buffer.from('MZ'), Buffer.alloc(62)]), { mode: 0o755 });
+  fs.writeFileSync(path.join(dir, 'Dockerfile'), 'FROM scratch\nCOPY hello-arm64 hello.exe /\nCMD ["/hello-arm64"]\n');
+}
 
 /** This checkout's `bin/minibox` (from dist/lessons/ or src/lessons/), run by this Node. */
 export function miniboxCommand(): string[] {
@@ -74,6 +99,8 @@ export function buildLabImages(root: string, options: { quiet?: boolean; busybox
       fs.writeFileSync(path.join(web, 'Dockerfile'), webDockerfile(version));
       build(root, `lab/web:${version}`, web, options.quiet ?? false);
     }
+    writeForeignContext(path.join(work, 'foreign'));
+    build(root, 'lab/foreign:1', path.join(work, 'foreign'), options.quiet ?? false);
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
