@@ -59,11 +59,15 @@ function runLesson(lesson: Lesson, studentRoot: string, step: boolean): void {
   const root = path.join(studentRoot, 'lessons', pad(lesson.number));
   removeLessonRoot(root);
   fs.mkdirSync(root, { recursive: true });
-  const env = { MINIBOX_BRIDGE_NAME: `mblesson${pad(lesson.number)}`, MINIBOX_BRIDGE_SUBNET: `10.231.${lesson.number}.0/24` };
+  const cwd = fs.mkdtempSync(path.join(os.tmpdir(), `minibox-lesson-${pad(lesson.number)}-`));
+  // a bridge, and a Docker config (registry logins), of the lesson's own
+  const env = {
+    MINIBOX_BRIDGE_NAME: `mblesson${pad(lesson.number)}`, MINIBOX_BRIDGE_SUBNET: `10.231.${lesson.number}.0/24`,
+    DOCKER_CONFIG: path.join(cwd, '.docker'),
+  };
   const echo = (text: string): void => { process.stdout.write(text); };
   const pause = step && process.stdin.isTTY ? waitForEnter : undefined;
   let failed: StepOutcome | undefined;
-  const cwd = fs.mkdtempSync(path.join(os.tmpdir(), `minibox-lesson-${pad(lesson.number)}-`));
   try {
     say(`== lesson ${lesson.number}: ${lesson.title} (in ${root})`);
     buildLabImages(root, { quiet: true });
