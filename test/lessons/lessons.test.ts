@@ -2,12 +2,14 @@
  * The lessons stay true: every docs/lessons/NN-topic.md is parsed and its steps run, in one pass,
  * in a temp state root (the "student's"), each step's `# expect:` / `# exit:` asserted; `lesson
  * check N` fails with its hint before the steps and passes after; the clean-up leaves nothing.
- * Then `minibox lesson run 1` through the CLI: exit 0, every command echoed, its own root gone,
+ * The lab (scripts/lab.sh) is brought up first on a free port with a state dir of its own, and
+ * down at the end (its registry process gone). Then `minibox lesson run 1` through the CLI: exit 0, every command echoed, its own root gone,
  * the student's state untouched. A lesson that stops being true fails here with its step.
  * Seen to fail: while writing it, lesson 1 expected `/^sleep 300 $/` against output whose trailing
  * blank is trimmed; the pass failed naming 01-a-container-is-a-process.md:25, and so did
  * `lesson run 1` (exit 1), and the list test (lesson 1 never checked).
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +18,7 @@ import { listLessons, parseLesson } from '../../src/lessons/lesson-file.js';
 import { checkOutcome, runSteps } from '../../src/lessons/lesson-runner.js';
 import { expectNoContainers, expectNoLeaks } from '../helpers/leaks.js';
 import { minibox, tempRoot } from '../helpers/minibox.js';
+import { freePort, repoRoot } from '../helpers/registry.js';
 
 describe('the lesson format', () => {
   const text = [
@@ -50,35 +53,49 @@ describe('the lesson format', () => {
   });
 });
 
-describe('every lesson, run in a temp state root', () => {
+describe('every lesson, run in a temp state root, with the lab up', () => {
   let root: string;
-  beforeAll(() => {
+  let labEnv: NodeJS.ProcessEnv;
+  const lab = (verb: string): ReturnType<typeof spawnSync> =>
+    spawnSync('bash', [path.join(repoRoot, 'scripts/lab.sh'), verb], { env: { ...process.env, ...labEnv }, encoding: 'utf8' });
+  beforeAll(async () => {
     root = tempRoot('mb-lessons-');
-    const setup = minibox(root, ['lesson', 'setup']);
-    expect(setup.code, setup.stderr).toBe(0);
-  });
+    const port = await freePort();
+    labEnv = {
+      MINIBOX_ROOT: root, MINIBOX_LAB: tempRoot('mb-lab-'), LAB_PORT: String(port), LAB_REGISTRY: `127.0.0.1:${port}`,
+      DOCKER_CONFIG: tempRoot('mb-lesson-docker-'), MINIBOX_BRIDGE_NAME: 'mblessontest', MINIBOX_BRIDGE_SUBNET: '10.231.250.0/24',
+    };
+    const up = lab('up'); // builds the lab images into root, starts the registry, pushes
+    expect(up.status, `${up.stdout}${up.stderr}`).toBe(0);
+    const status = lab('status');
+    expect(status.stdout).toMatch(/"repositories":\["lab\/arm64","lab\/base","lab\/web"\]/);
+  }, 120_000);
   afterAll(() => {
+    const pid = Number(fs.readFileSync(path.join(labEnv.MINIBOX_LAB!, 'registry.pid'), 'utf8'));
+    expect(lab('down').status).toBe(0);
+    expect(fs.existsSync(`/proc/${pid}`), 'the lab registry is stopped').toBe(false);
+    expect(fs.existsSync(labEnv.MINIBOX_LAB!)).toBe(false);
     expectNoLeaks(root);
-    fs.rmSync(root, { recursive: true, force: true });
+    for (const dir of [root, labEnv.DOCKER_CONFIG!]) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   for (const lesson of listLessons()) {
     it(`lesson ${lesson.number}: ${lesson.title}`, () => {
       const check = lesson.steps.some((s) => s.section === 'check');
       if (check) {
-        const before = minibox(root, ['lesson', 'check', String(lesson.number)]);
+        const before = minibox(root, ['lesson', 'check', String(lesson.number)], { env: labEnv });
         expect(before.code).toBe(1);
         expect(before.stdout).toMatch(/^not yet: /);
         expect(before.stdout).toContain(lesson.steps.find((s) => s.section === 'check' && s.hint)!.hint);
       }
-      const env = { MINIBOX_BRIDGE_NAME: 'mblessontest', MINIBOX_BRIDGE_SUBNET: '10.231.250.0/24' };
+      const env = labEnv;
       const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-lesson-work-'));
       try {
         const outcomes = runSteps(lesson.steps.filter((s) => s.section === 'run'), { root, env, cwd });
         const failed = outcomes.find((o) => o.problems.length > 0);
         expect(failed && `${path.basename(lesson.file)}:${failed.step.line} ${failed.step.command}\n${failed.output}\n${failed.problems.join('; ')}`).toBeUndefined();
         if (check) {
-          const after = minibox(root, ['lesson', 'check', String(lesson.number)]);
+          const after = minibox(root, ['lesson', 'check', String(lesson.number)], { env: labEnv });
           expect(after.code, after.stdout + after.stderr).toBe(0);
           expect(after.stdout).toMatch(/well done/);
         }
@@ -94,7 +111,7 @@ describe('every lesson, run in a temp state root', () => {
 
   it('lesson run 1 exits 0, echoes each command, and leaves the student\'s state and its own root alone', () => {
     const images = minibox(root, ['images', '-q']).stdout;
-    const run = minibox(root, ['lesson', 'run', '1']);
+    const run = minibox(root, ['lesson', 'run', '1'], { env: labEnv });
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(run.stdout).toMatch(/^\$ minibox run --rm --network none lab\/base:1 ps\n/m);
     expect(run.stdout).toMatch(/every step did what the lesson says/);
