@@ -11,7 +11,8 @@
  * minibox-init takes PID 1's place: it forks the real command (as PID 2), forwards every signal
  * it gets to it, reaps every child that exits, and when the command exits, exits the same way
  * (its status, or 128+n when signal n killed it). When PID 1 exits, the kernel kills whatever is
- * left in the namespace.
+ * left in the namespace. It runs non-dumpable (prctl(PR_SET_DUMPABLE, 0)), like every minibox
+ * process the container can see; the command it execs is dumpable again.
  *
  * It is linked statically: it runs inside the container's root file system, which may have no
  * C library at all. The engine bind-mounts it read-only at /sbin/docker-init (Docker's path) and
@@ -24,10 +25,18 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 int main(int argc, char **argv) {
+  /* A host binary (bind-mounted read-only) that the container's processes can see: non-dumpable,
+   * so they cannot ptrace it or open /proc/1/exe (runc CVE-2019-5736 class). The command it
+   * execs below is dumpable again — execve resets the flag. */
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+    perror("docker-init: prctl(PR_SET_DUMPABLE)");
+    return 125;
+  }
   int first = 1;
   if (first < argc && strcmp(argv[first], "--") == 0) first++;
   if (first >= argc) {

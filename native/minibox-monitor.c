@@ -24,7 +24,9 @@
  *   1. unshare(CLONE_NEWPID) when asked: its next child — the init stage — becomes PID 1 of a new
  *      PID namespace, and the monitor, outside it, is that PID 1's parent.
  *   2. fork; the child gets fd 0, a pipe as stdout and another as stderr, fds 3/4, and execs
- *      PROGRAM (`node init-stage.js BUNDLE`). The engine then talks to it over fds 3/4.
+ *      PROGRAM (`minibox-launch node init-stage.js BUNDLE`). The engine then talks to it over
+ *      fds 3/4. The monitor made itself non-dumpable first (prctl(PR_SET_DUMPABLE, 0)): the child
+ *      inherits that, and is in the container's PID namespace until its execve.
  *   3. writes PIDS (monitor and child pid + start time, /proc/PID/stat field 22) atomically,
  *      reports the child pid on fd 1, and moves its own stdio to /dev/null.
  *   4. copies the two pipes into LOG in Docker's json-file format, one JSON object per line:
@@ -52,6 +54,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -266,6 +269,10 @@ static void become_program(char **program, int out_fd, int err_fd, const sigset_
 }
 
 int main(int argc, char **argv) {
+  /* Non-dumpable, inherited by the child forked below: from fork to its execve that child is a
+   * copy of this host program inside the container's PID namespace, and the container must not
+   * ptrace it or open /proc/PID/exe (runc CVE-2019-5736 class; see minibox-launch.c). */
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) fail("prctl(PR_SET_DUMPABLE, 0): %s", strerror(errno));
   int program_index;
   parse_arguments(argc, argv, &program_index);
   if (chdir("/") < 0) fail("chdir /: %s", strerror(errno)); /* never keep a container dir busy */

@@ -30,7 +30,7 @@ import { ExitCode, MiniboxError, describeError } from '../errors.js';
 import { messageSplitter, type ChildMessage } from './stages/channel.js';
 import type { SpecCapabilities, SpecUser } from '../bundle/oci-bundle.js';
 import { openTerminal, type TerminalRelay } from './terminal-relay.js';
-import { stagePath } from './programs.js';
+import { stageCommand } from './programs.js';
 
 /** Namespaces the exec stage joins itself (the PID namespace is joined through the engine). */
 export type JoinedNamespace = 'ipc' | 'uts' | 'net' | 'cgroup' | 'mnt';
@@ -89,7 +89,8 @@ function startExecStage(containerPid: number, stdio: StdioOptions): ChildProcess
   try {
     setns(theirs, CLONE.NEWPID, `/proc/${containerPid}/ns/pid`);
     try {
-      return spawn(process.execPath, [stagePath('exec-stage'), ...(isTracing() ? ['--trace'] : [])], {
+      const [launcher, args] = stageCommand('exec-stage', isTracing() ? ['--trace'] : []);
+      return spawn(launcher, args, {
         stdio,
         detached: true, // its own session: the pty becomes its controlling terminal; signals are ours to forward
         env: {}, // the program's environment comes from the plan

@@ -20,7 +20,7 @@ import { isTracing, publishStep } from '../sys/trace.js';
 import { MiniboxError, describeError } from '../errors.js';
 import { readBundle } from '../bundle/oci-bundle.js';
 import { wantsMountNamespace, wantsPidNamespace } from './namespace-table.js';
-import { nativeProgramPath, stagePath } from './programs.js';
+import { nativeProgramPath, stageCommand } from './programs.js';
 import { driveStart, observe, type ObserveOptions } from './start-protocol.js';
 
 export interface DetachedOptions extends ObserveOptions {
@@ -57,7 +57,7 @@ export async function startDetached(bundleDir: string, options: DetachedOptions)
     ...(wantsPidNamespace(spec) ? ['--new-pid-namespace'] : []),
     '--log', options.logFile, '--status', options.statusFile, '--pids', options.pidsFile,
     ...(options.oomFiles ?? []).flatMap((file) => ['--oom-file', file]),
-    '--', process.execPath, stagePath('init-stage'), path.resolve(bundleDir), ...(isTracing() ? ['--trace'] : []),
+    '--', ...stageCommand('init-stage', [path.resolve(bundleDir), ...(isTracing() ? ['--trace'] : [])]).flat(),
   ];
   const stopObserving = observe(options);
   const monitor = spawn(nativeProgramPath('minibox-monitor'), args, {

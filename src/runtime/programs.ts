@@ -6,6 +6,11 @@
  * the C monitor that stays with a detached container, and the tiny `--init`. The stages are
  * compiled into dist/runtime/stages/, the C programs into native/build/. This module finds them
  * whether the code runs from dist/ (the CLI) or from src/ (the tests import the sources).
+ *
+ * A stage is never started as plain `node STAGE.js`: it lives in the container's PID namespace,
+ * where /proc/PID/exe would hand the container the host's node binary (runc CVE-2019-5736). It is
+ * started as `minibox-launch NODE STAGE.js …` (native/minibox-launch.c), which runs Node
+ * non-dumpable from a read-only, detached bind mount of its binary — `stageCommand` below.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -24,8 +29,13 @@ export function stagePath(name: 'init-stage' | 'exec-stage'): string {
 }
 
 /** A file under native/build/, from dist/runtime or src/runtime alike. */
-export function nativeProgramPath(name: 'minibox-monitor' | 'minibox-init'): string {
+export function nativeProgramPath(name: 'minibox-monitor' | 'minibox-init' | 'minibox-launch'): string {
   const built = path.resolve(here, '../../native/build', name);
   if (!fs.existsSync(built)) throw new MiniboxError(`${built} is missing — run \`npm run build\` (it needs gcc and make)`);
   return built;
+}
+
+/** The command that starts a stage: [file, args] for spawn(), through minibox-launch (see the header). */
+export function stageCommand(name: 'init-stage' | 'exec-stage', args: string[]): [string, string[]] {
+  return [nativeProgramPath('minibox-launch'), [process.execPath, stagePath(name), ...args]];
 }

@@ -37,7 +37,7 @@ import { wantsMountNamespace, wantsPidNamespace } from './namespace-table.js';
 import type { TerminalRelay } from './terminal-relay.js';
 import { driveStart, observe, type StartFailure } from './start-protocol.js';
 import type { ParentMessage } from './stages/channel.js';
-import { stagePath } from './programs.js';
+import { stageCommand } from './programs.js';
 
 export interface RunOptions {
   /** Narrate every step to stderr in plain words. */
@@ -184,8 +184,8 @@ function stdioFor(mode: NonNullable<RunOptions['stdio']>, terminal: boolean): St
 /** Steps 1–3: the init stage becomes PID 1 of a new PID namespace; the engine stays on the host. */
 function startInitStage(newPidNamespace: boolean, stdio: StdioOptions): ChildProcess {
   // No bundle on the command line: it comes over fd 3 (see the header).
-  const args = [stagePath('init-stage')];
-  const start = (): ChildProcess => spawn(process.execPath, args, {
+  const [launcher, args] = stageCommand('init-stage', []);
+  const start = (): ChildProcess => spawn(launcher, args, {
     stdio,
     detached: true, // its own session and process group: the engine forwards signals itself
     env: {}, // the program's environment comes from config.json, not from the engine

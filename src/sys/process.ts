@@ -94,6 +94,7 @@ export function capset(sets: CapabilitySets, decoded: Record<string, unknown> = 
 
 /** prctl(2) options minibox uses. */
 export const PR = {
+  SET_DUMPABLE: 4,
   SET_KEEPCAPS: 8,
   CAPBSET_DROP: 24,
   SET_NO_NEW_PRIVS: 38,
@@ -103,7 +104,7 @@ export const PR = {
 } as const;
 
 const prNames: Record<number, string> = {
-  8: 'PR_SET_KEEPCAPS', 24: 'PR_CAPBSET_DROP', 38: 'PR_SET_NO_NEW_PRIVS', 47: 'PR_CAP_AMBIENT',
+  4: 'PR_SET_DUMPABLE', 8: 'PR_SET_KEEPCAPS', 24: 'PR_CAPBSET_DROP', 38: 'PR_SET_NO_NEW_PRIVS', 47: 'PR_CAP_AMBIENT',
 };
 
 /** prctl(2) with up to two integer arguments; `decoded` names them for traces. */

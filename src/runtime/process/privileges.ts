@@ -5,6 +5,8 @@
  * thread's *capabilities*, root's power split into ~41 bits. A container runs as root by default
  * but keeps only Docker's 14 capabilities, so "root" inside cannot mount, load modules or change
  * the clock. The order matters (runc's finalizeNamespace does the same):
+ *   0. PR_SET_DUMPABLE 0, the stage's very first call — long before 1–4, which hand the stage
+ *      the container's own privileges while it still runs host code (CVE-2019-5736 class).
  *   1. PR_CAPBSET_DROP each capability outside the bounding set — the ceiling no exec can exceed.
  *      (Needs CAP_SETPCAP, so it happens while we still have everything.)
  *   2. PR_SET_KEEPCAPS, then setgroups / setresgid / setresuid — changing uid away from 0 would
@@ -79,6 +81,16 @@ export function applyCapabilities(capabilities: SpecCapabilities): void {
 }
 
 /** Step 4: no execve after this one can grant more privileges. */
+/**
+ * prctl(PR_SET_DUMPABLE, 0): no core dumps, and — what matters here — ptrace_may_access() now
+ * refuses other processes without CAP_SYS_PTRACE: no PTRACE_ATTACH, no open of /proc/PID/exe,
+ * mem, environ, fd/… (runc CVE-2019-5736 class; native/minibox-launch.c tells the whole story).
+ * execve(2) of a readable program makes it dumpable again: the container's program is unaffected.
+ */
+export function becomeNonDumpable(): void {
+  prctl(PR.SET_DUMPABLE, 0);
+}
+
 export function setNoNewPrivileges(): void {
   prctl(PR.SET_NO_NEW_PRIVS, 1);
 }

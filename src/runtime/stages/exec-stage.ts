@@ -7,6 +7,9 @@
  * this file as `node exec-stage.js` after setns(CLONE_NEWPID) — so this process is already in the
  * container's PID namespace — and moves it into the container's cgroup; then it sends the plan
  * (an ExecStageConfig) on fd 3. Errors go back on fd 4 like the init stage's (channel.ts).
+ * Because the container can see it from birth, Node runs from a read-only mount of its binary
+ * (native/minibox-launch.c) and this file's first call makes it non-dumpable: the container can
+ * neither PTRACE_ATTACH to it nor open /proc/PID/exe (runc CVE-2019-5736 class).
  *
  *    1. read the plan                          6. the terminal (if asked): /dev/pts/N
  *    2. open /proc/<pid>/ns/{ipc,uts,net,      7. find the program in the container's $PATH
@@ -31,7 +34,7 @@ import { declareProcessCalls } from '../../sys/process.js';
 import { declarePtyCalls } from '../../sys/pty.js';
 import { failStage, forwardTraceEvents, readFromParent } from './channel.js';
 import { CommandError, resolveCommand } from '../process/find-program.js';
-import { applyCapabilities, dropBoundingSet, setNoNewPrivileges, switchUser } from '../process/privileges.js';
+import { applyCapabilities, becomeNonDumpable, dropBoundingSet, setNoNewPrivileges, switchUser } from '../process/privileges.js';
 import { handOverToProgram } from '../process/exec-handoff.js';
 import type { ExecStageConfig, JoinedNamespace } from '../exec-in-container.js';
 import { attachTerminal } from '../process/controlling-terminal.js';
@@ -104,8 +107,10 @@ function readConfig(): ExecStageConfig {
   return JSON.parse(text) as ExecStageConfig;
 }
 
-forwardTraceEvents(process.argv);
 try {
+  // Before anything else: this host process is already visible in the container's PID namespace.
+  becomeNonDumpable(); // native/minibox-launch.c (CVE-2019-5736 class)
+  forwardTraceEvents(process.argv);
   enter(readConfig());
 } catch (error) {
   failStage('exec', error);

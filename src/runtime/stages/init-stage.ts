@@ -2,7 +2,10 @@
  * init-stage.ts — the birth of a container, read top to bottom.
  *
  * The engine starts this file as `node init-stage.js [BUNDLE] [--trace]` with fd 3 (engine → here)
- * and fd 4 (here → engine) — see channel.ts. It is PID 1 of a fresh PID namespace.
+ * and fd 4 (here → engine) — see channel.ts. It is PID 1 of a fresh PID namespace. Node is
+ * started through native/minibox-launch (programs.ts), and this file's first call makes the
+ * process non-dumpable: a host process that the container can see must not be traceable, nor
+ * hand out its binary through /proc/1/exe (runc CVE-2019-5736 class).
  *
  * Step 0, waiting for the bundle: a foreground `run` starts this process *early*, without BUNDLE,
  * as soon as it knows a container will run. While Node boots and loads the modules below
@@ -52,7 +55,7 @@ import { makePathsReadonly, makeRootReadonly, maskPaths } from '../rootfs/protec
 import { applySysctls } from '../rootfs/sysctl.js';
 import { resolveCommand } from '../process/find-program.js';
 import { handOverToProgram } from '../process/exec-handoff.js';
-import { applyCapabilities, dropBoundingSet, setNoNewPrivileges, switchUser } from '../process/privileges.js';
+import { applyCapabilities, becomeNonDumpable, dropBoundingSet, setNoNewPrivileges, switchUser } from '../process/privileges.js';
 
 function birth(bundleDir: string): never {
   // 1. The bundle.
@@ -143,8 +146,10 @@ function bundleDirectory(argv: string[]): string {
   return message.dir;
 }
 
-forwardTraceEvents(process.argv);
 try {
+  // Before anything else: this host process is already visible in the container's PID namespace.
+  becomeNonDumpable(); // native/minibox-launch.c (CVE-2019-5736 class)
+  forwardTraceEvents(process.argv);
   // Declaring C functions is not container work: done while the engine still prepares the bundle.
   declareEverything();
   birth(bundleDirectory(process.argv.slice(2)));
