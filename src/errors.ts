@@ -7,6 +7,7 @@
  * exit status. A `MiniboxError` carries the code and a one-line message that says what went wrong
  * and what to do about it; the CLI prints `minibox: <message>` and exits with the code.
  */
+import os from 'node:os';
 
 export const ExitCode = {
   /** minibox itself failed: bad input, missing image, a kernel call refused. */
@@ -18,6 +19,11 @@ export const ExitCode = {
   /** Base for "killed by signal n": exit code = 128 + n. */
   SignalBase: 128,
 } as const;
+
+/** Docker's exit code for a process killed by `signal`: 128 + its number (SIGKILL → 137). */
+export function signalExitCode(signal: NodeJS.Signals | number): number {
+  return ExitCode.SignalBase + (typeof signal === 'number' ? signal : os.constants.signals[signal] ?? 0);
+}
 
 export class MiniboxError extends Error {
   readonly exitCode: number;

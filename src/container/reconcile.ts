@@ -19,7 +19,7 @@
  * for the container, so `ps` never shows a ghost "Up".
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ExitCode } from '../errors.js';
+import { signalExitCode } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import { ContainerStore, type ContainerRecord } from './container-store.js';
 import { onContainerExited, runHooks } from '../lifecycle/hooks/hooks.js';
@@ -29,7 +29,7 @@ import { deleteContainer } from '../lifecycle/remove.js';
 import { forgetRunPids, readExitStatus, readRunPids, type ExitStatus } from './run-files.js';
 import '../lifecycle/hooks/network-hooks.js'; // registers plugging in / unplugging networks (every lifecycle path imports this module)
 
-const SIGKILL_EXIT = ExitCode.SignalBase + 9;
+const SIGKILL_EXIT = signalExitCode('SIGKILL');
 
 /** Reconciles one container (taking its lock); undefined when it does not exist. */
 export async function reconcileContainer(root: StateRoot, id: string): Promise<ContainerRecord | undefined> {

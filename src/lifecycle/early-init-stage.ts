@@ -20,9 +20,13 @@ export interface ForegroundFlags {
   tty?: boolean;
 }
 
-/** Without -i the container's stdin is empty, as with `docker run` (a terminal still gets one). */
+/**
+ * Without -i the container's stdin is empty, as with `docker run` (a terminal still gets one).
+ * Either way its streams are pipes the engine relays, never this process's own fds
+ * (runtime/stdio-relay.ts).
+ */
 export function foregroundStdio(flags: ForegroundFlags): NonNullable<RunOptions['stdio']> {
-  return flags.interactive || flags.tty ? 'inherit' : ['ignore', 1, 2];
+  return flags.interactive || flags.tty ? 'relay' : 'relay-output';
 }
 
 /** Starts the init stage for a foreground run; hand it to runContainerFromImage, which sends the bundle or aborts it. */

@@ -6,7 +6,8 @@
  *
  * minibox stays in the foreground while the container runs, like `docker run` without -d.
  * Signals sent to minibox (Ctrl-C, `kill`) are passed on to the container's first process, as
- * Docker's sig-proxy does; the container decides whether to die. The exit code is the
+ * Docker's sig-proxy does — by the runtime's supervisor alone (runtime/signal-relay.ts), once; the
+ * container decides whether to die. The exit code is the
  * container's (128+n when signal n killed it); 125 means minibox itself failed.
  * `--rm` cleanup runs on every path out: success, failure, or a signal before the start.
  *
@@ -22,7 +23,8 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
-import { MiniboxError, ExitCode, describeError } from '../errors.js';
+import { MiniboxError, ExitCode, describeError, signalExitCode } from '../errors.js';
+import { FORWARDED_SIGNALS } from '../runtime/signal-relay.js';
 import { STORE_LOCK, withLock } from '../lock.js';
 import type { StateRoot } from '../state-root.js';
 import { runContainer, type EarlyInitStage, type RunOptions as RuntimeOptions } from '../runtime/index.js';
@@ -48,25 +50,21 @@ export interface RunRequest extends CreateRequest {
   detach?: boolean;
 }
 
-const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
-
 /**
- * Holds minibox's signal handlers while a run is in progress. Before a container exists a signal
- * ends minibox at once (a pull is safe to interrupt); once one exists, the signal is remembered
- * (and the next step stops) or, once its process runs, forwarded to it.
+ * What a signal means to `minibox run` before the runtime owns the container's process. Before a
+ * container exists a signal ends minibox at once (a pull is safe to interrupt); once one exists,
+ * the signal is remembered and the next step stops (the container is cleaned up). From
+ * `handOver()` on, the runtime's supervisor forwards signals (runtime/signal-relay.ts) — the one
+ * owner, so the program gets each signal once — and this relay does nothing.
  */
 class SignalRelay {
-  private pid: number | undefined;
   private containerExists = false;
+  private handedOver = false;
   received: NodeJS.Signals | undefined;
   private readonly handler = (signal: NodeJS.Signals) => {
-    if (!this.containerExists) process.exit(ExitCode.SignalBase + (os.constants.signals[signal] ?? 0));
+    if (this.handedOver) return;
+    if (!this.containerExists) process.exit(signalExitCode(signal));
     this.received = signal;
-    if (this.pid !== undefined) {
-      try {
-        process.kill(this.pid, signal);
-      } catch { /* it has just exited */ }
-    }
   };
 
   constructor() {
@@ -77,16 +75,15 @@ class SignalRelay {
     this.containerExists = true;
   }
 
-  started(pid: number): void {
-    this.pid = pid;
-    if (this.received) this.handler(this.received);
+  /** The runtime starts the container now and forwards signals itself. */
+  handOver(): void {
+    this.throwIfInterrupted();
+    this.handedOver = true;
   }
 
   /** Stops between steps when a signal arrived before the container's process existed. */
   throwIfInterrupted(): void {
-    if (this.received && this.pid === undefined) {
-      throw new MiniboxError(`interrupted by ${this.received}`, ExitCode.SignalBase + (os.constants.signals[this.received] ?? 0));
-    }
+    if (this.received) throw new MiniboxError(`interrupted by ${this.received}`, signalExitCode(this.received));
   }
 
   dispose(): void {
@@ -165,17 +162,15 @@ export async function runContainerFromImage(root: StateRoot, request: RunRequest
       },
       onNamespacesReady: async (pid) => { await runNamespacesReadyHooks(root, created.record, pid); },
       onStarted: (pid) => {
-        signals.started(pid);
         recordedStart = store.updateState(id, (state) => {
           Object.assign(state, { Status: 'running', Running: true, Pid: pid, StartedAt: new Date().toISOString() });
         }).catch(() => undefined);
       },
     };
     initStage = undefined; // runContainer owns it now (and aborts it itself if it cannot start)
+    signals.handOver(); // synchronous up to the runtime's own relay: no signal falls between the two
     const result = await runContainer(created.paths.dir, options);
-    const exitCode = result.signal
-      ? ExitCode.SignalBase + (os.constants.signals[result.signal] ?? 0)
-      : result.exitCode;
+    const exitCode = result.exitCode; // the status, or 128+n (the runtime's supervisor decides)
     await recordedStart;
     writeExitStatus(created.paths, {
       initPid, exitCode, signal: result.signal ? os.constants.signals[result.signal] ?? 0 : 0,

@@ -11,7 +11,8 @@
  *      so limits count the new process too — before it can run any of the user's code;
  *   3. sends the plan (namespaces to join, user, capabilities, env, cwd, pty) on fd 3;
  *   4. reads end-of-file on fd 4 (close-on-exec): the program runs — or an error with 126/127;
- *   5. relays the terminal, forwards signals, and returns the exit status (128+n for signal n).
+ *   5. relays the terminal or the stdio pipes, forwards signals, and returns the exit status
+ *      (128+n for signal n) — steps 1 and 5 under the supervisor `run` shares (supervise.ts).
  * With `-d` it stops after step 4: the process lives on. When the engine exits, the kernel
  * gives the orphan to the init (or nearest subreaper) of the *engine's* PID namespace — the
  * host's — so inside the container its parent shows as PID 0, someone outside the namespace.
@@ -22,19 +23,17 @@
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { CLONE, setns } from '../sys/namespaces.js';
-import { isTracing, publish, publishStep } from '../sys/trace.js';
-import { ExitCode, MiniboxError, describeError } from '../errors.js';
+import { setns } from '../sys/namespaces.js';
+import { isTracing, publish } from '../sys/trace.js';
+import { MiniboxError, describeError } from '../errors.js';
+import { JOIN_ORDER, cloneFlag, namespaceFile, type JoinedNamespace } from './namespace-table.js';
+import { superviseStage, type StageStarted } from './supervise.js';
+import { relayStdio } from './stdio-relay.js';
+import type { StartFailure } from './start-protocol.js';
 import { messageSplitter, type ChildMessage } from './stages/channel.js';
 import type { SpecCapabilities, SpecUser } from '../bundle/oci-bundle.js';
 import { openTerminal, type TerminalRelay } from './terminal-relay.js';
 import { stageCommand } from './programs.js';
-
-/** Namespaces the exec stage joins itself (the PID namespace is joined through the engine). */
-export type JoinedNamespace = 'ipc' | 'uts' | 'net' | 'cgroup' | 'mnt';
-const JOIN_ORDER: JoinedNamespace[] = ['ipc', 'uts', 'net', 'cgroup', 'mnt'];
 
 /** The plan the engine sends the exec stage on fd 3. */
 /** The program to run and what it runs as: the same for the engine's request and the stage's plan. */
@@ -68,15 +67,13 @@ export interface ExecProcessOptions extends ExecProgram {
   joinCgroup?: ((pid: number) => void) | undefined;
 }
 
-const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
-
 /** Namespaces of `pid` that differ from ours: those are the ones to join. */
 function namespacesToJoin(pid: number): JoinedNamespace[] {
   return JOIN_ORDER.filter((type) => {
-    const theirs = fs.readlinkSync(`/proc/${pid}/ns/${type}`);
+    const theirs = fs.readlinkSync(namespaceFile(pid, type));
     let ours: string | undefined;
     try {
-      ours = fs.readlinkSync(`/proc/self/ns/${type}`);
+      ours = fs.readlinkSync(namespaceFile('self', type));
     } catch { /* this kernel lacks it for us: join theirs */ }
     return theirs !== ours;
   });
@@ -84,10 +81,10 @@ function namespacesToJoin(pid: number): JoinedNamespace[] {
 
 /** Step 1: the stage starts as a child in the container's PID namespace. */
 function startExecStage(containerPid: number, stdio: StdioOptions): ChildProcess {
-  const theirs = fs.openSync(`/proc/${containerPid}/ns/pid`, 'r');
-  const ours = fs.openSync('/proc/self/ns/pid', 'r');
+  const theirs = fs.openSync(namespaceFile(containerPid, 'pid'), 'r');
+  const ours = fs.openSync(namespaceFile('self', 'pid'), 'r');
   try {
-    setns(theirs, CLONE.NEWPID, `/proc/${containerPid}/ns/pid`);
+    setns(theirs, cloneFlag('pid'), namespaceFile(containerPid, 'pid'));
     try {
       const [launcher, args] = stageCommand('exec-stage', isTracing() ? ['--trace'] : []);
       return spawn(launcher, args, {
@@ -96,7 +93,7 @@ function startExecStage(containerPid: number, stdio: StdioOptions): ChildProcess
         env: {}, // the program's environment comes from the plan
       });
     } finally {
-      setns(ours, CLONE.NEWPID, '/proc/self/ns/pid (the engine\'s own)');
+      setns(ours, cloneFlag('pid'), '/proc/self/ns/pid (the engine\'s own)');
     }
   } finally {
     fs.closeSync(theirs);
@@ -125,9 +122,11 @@ export async function runExecProcess(options: ExecProcessOptions): Promise<numbe
     relay = openTerminal(pid, '/dev/pts/ptmx');
     config.ptyNumber = relay.number;
   }
+  // Pipes (relayed by stdio-relay.ts), never the engine's own fds: nothing the container holds
+  // may name a host file or terminal.
   const stdio: StdioOptions = relay || options.detach
     ? ['ignore', 'ignore', 'ignore', 'pipe', 'pipe']
-    : [options.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit', 'pipe', 'pipe'];
+    : [options.interactive ? 'pipe' : 'ignore', 'pipe', 'pipe', 'pipe', 'pipe'];
 
   let child: ChildProcess;
   try {
@@ -136,62 +135,37 @@ export async function runExecProcess(options: ExecProcessOptions): Promise<numbe
     relay?.stop();
     throw error;
   }
-  return await superviseExec(child, config, options.joinCgroup, relay, options.detach);
+  const exit = await superviseStage(child, {
+    stage: 'exec',
+    terminal: relay !== undefined,
+    detach: options.detach,
+    start: async (stagePid) => await sendPlan(child, stagePid, config, options.joinCgroup, relay),
+    ...(relay || options.detach ? {} : { streams: relayStdio }),
+  });
+  return exit?.exitCode ?? 0;
 }
 
-/** Steps 2–5. */
-async function superviseExec(child: ChildProcess, config: ExecStageConfig, joinCgroup: ((pid: number) => void) | undefined, relay: TerminalRelay | undefined, detach: boolean): Promise<number> {
+/** Steps 2–4: the cgroup, the plan, then end of file on fd 4 (the program runs) or an error. */
+async function sendPlan(
+  child: ChildProcess, pid: number, config: ExecStageConfig, joinCgroup: ((pid: number) => void) | undefined,
+  relay: TerminalRelay | undefined,
+): Promise<StageStarted> {
   const toChild = child.stdio[3] as NodeJS.WritableStream;
   const fromChild = child.stdio[4] as NodeJS.ReadableStream;
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('close', (code, signal) => resolve({ code, signal })));
-  let failure: { message: string; exitCode: number } | undefined;
-  let handedOver = false; // -d: the program runs on without us
-  const forward = (signal: NodeJS.Signals): void => {
-    if (signal === 'SIGHUP') relay?.stop();
-    child.kill(signal);
-  };
-  const forwarded = relay ? ['SIGTERM', 'SIGHUP'] as NodeJS.Signals[] : FORWARDED_SIGNALS;
+  let failure: StartFailure | undefined;
+  // Step 2. Writing a PID to cgroup.procs moves the whole process, all of Node's threads.
   try {
-    if (child.pid === undefined) {
-      await new Promise((resolve) => child.once('error', resolve));
-      throw new MiniboxError(`cannot start the exec stage with ${process.execPath}`);
-    }
-    const pid = child.pid;
-    publishStep('spawn-exec', { pid });
-    // Step 2. Writing a PID to cgroup.procs moves the whole process, all of Node's threads.
-    try {
-      joinCgroup?.(pid);
-    } catch (error) {
-      throw new MiniboxError(`cannot join the container's cgroup: ${describeError(error)}`);
-    }
-    fromChild.on('data', messageSplitter((message: ChildMessage) => {
-      if (message.type === 'event') publish({ ...message.event, pid });
-      if (message.type === 'error') failure = { message: message.message, exitCode: message.exitCode };
-    }));
-    const started = new Promise<void>((resolve) => fromChild.on('end', () => resolve()));
-    (toChild as NodeJS.WritableStream & { on(event: 'error', cb: () => void): void }).on('error', () => { /* the stage died: reported below */ });
-    toChild.end(JSON.stringify(config));
-
-    await started; // step 4
-    if (failure) {
-      await exited;
-      throw new MiniboxError(failure.message, failure.exitCode);
-    }
-    if (detach) {
-      handedOver = true;
-      child.unref();
-      for (const stream of child.stdio) (stream as { destroy?: () => void } | null)?.destroy?.();
-      return 0;
-    }
-    relay?.start();
-    for (const signal of forwarded) process.on(signal, forward);
-    const { code, signal } = await exited;
-    if (relay) await relay.finished;
-    return signal ? ExitCode.SignalBase + (os.constants.signals[signal] ?? 0) : code ?? ExitCode.Engine;
-  } finally {
-    for (const signal of forwarded) process.off(signal, forward);
-    relay?.stop();
-    if (!handedOver && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    joinCgroup?.(pid);
+  } catch (error) {
+    throw new MiniboxError(`cannot join the container's cgroup: ${describeError(error)}`);
   }
+  fromChild.on('data', messageSplitter((message: ChildMessage) => {
+    if (message.type === 'event') publish({ ...message.event, pid });
+    if (message.type === 'error') failure = { message: message.message, exitCode: message.exitCode };
+  }));
+  const started = new Promise<void>((resolve) => fromChild.on('end', () => resolve()));
+  (toChild as NodeJS.WritableStream & { on(event: 'error', cb: () => void): void }).on('error', () => { /* the stage died: reported below */ });
+  toChild.end(JSON.stringify(config));
+  await started; // step 4
+  return { ...(failure ? { failure } : {}), ...(relay ? { relay } : {}) };
 }

@@ -9,7 +9,8 @@
  *   4. answers the init stage over fd 3/4 (channel.ts): "go" after `onNamespacesReady` (cgroups,
  *      network), the pty number when the container has a terminal;
  *   5. reads end-of-file on fd 4 (close-on-exec): the program runs;
- *   6. forwards signals, waits, and returns the exit code Docker would: the status, or 128+n.
+ *   6. forwards signals, relays stdio, waits, and returns the exit code Docker would: the status,
+ *      or 128+n — steps 4–6 under the supervisor that `exec` shares (supervise.ts).
  * Steps 4–5 are start-protocol.ts, shared with detached containers (monitor.ts), where the C
  * monitor takes the engine's place as the init stage's parent and the engine leaves after step 5.
  *
@@ -27,15 +28,15 @@
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { CLONE, setns, unshare } from '../sys/namespaces.js';
 import { publishStep, isTracing } from '../sys/trace.js';
 import { ExitCode, MiniboxError, describeError } from '../errors.js';
 import { readBundle } from '../bundle/oci-bundle.js';
 import { wantsMountNamespace, wantsPidNamespace } from './namespace-table.js';
-import type { TerminalRelay } from './terminal-relay.js';
-import { driveStart, observe, type StartFailure } from './start-protocol.js';
+import { driveStart, observe } from './start-protocol.js';
+import { superviseStage } from './supervise.js';
+import { relayStdio, type StdioRelay } from './stdio-relay.js';
 import type { ParentMessage } from './stages/channel.js';
 import { stageCommand } from './programs.js';
 
@@ -45,11 +46,11 @@ export interface RunOptions {
   /** Write every kernel call (engine's and init stage's) to this file as JSON lines. */
   traceFile?: string;
   /**
-   * 'inherit' (default): the container uses the engine's stdin/stdout/stderr.
+   * 'relay' (default): the container's stdin, stdout and stderr are pipes that the engine copies
+   * from/to its own (stdio-relay.ts). 'relay-output': the same, but stdin is /dev/null (no -i).
    * 'pipe': stdin gets `input` (or nothing), stdout and stderr are collected into the result.
-   * [in, out, err]: open file descriptors to hand over (e.g. log files for a detached container).
    */
-  stdio?: 'inherit' | 'pipe' | [number | 'ignore', number | 'ignore', number | 'ignore'];
+  stdio?: 'relay' | 'relay-output' | 'pipe';
   /** With stdio 'pipe': bytes written to the container's stdin, which is then closed. */
   input?: string | Buffer;
   /** Called with the init stage's host PID as soon as it exists (before the program runs). */
@@ -78,8 +79,6 @@ export interface RunResult {
   stdout?: string;
   stderr?: string;
 }
-
-const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
 export async function runContainer(bundleDir: string, options: RunOptions = {}): Promise<RunResult> {
   let stage = options.initStage;
@@ -169,16 +168,15 @@ export class EarlyInitStage {
  * Hand the result to `runContainer(dir, { initStage })`, or `abort()` it if that never happens.
  */
 export function startInitStageEarly(options: EarlyStartOptions): EarlyInitStage {
-  const mode = options.stdio ?? 'inherit';
+  const mode = options.stdio ?? 'relay';
   const child = startInitStage(options.newPidNamespace, stdioFor(mode, options.terminal));
   return new EarlyInitStage(child, options.newPidNamespace, options.terminal, mode);
 }
 
 function stdioFor(mode: NonNullable<RunOptions['stdio']>, terminal: boolean): StdioOptions {
   if (terminal) return ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'];
-  if (mode === 'inherit') return ['inherit', 'inherit', 'inherit', 'pipe', 'pipe'];
-  if (mode === 'pipe') return ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'];
-  return [...mode, 'pipe', 'pipe'];
+  // Pipes, never minibox's own fds: the container must not hold a host file (stdio-relay.ts).
+  return [mode === 'relay-output' ? 'ignore' : 'pipe', 'pipe', 'pipe', 'pipe', 'pipe'];
 }
 
 /** Steps 1–3: the init stage becomes PID 1 of a new PID namespace; the engine stays on the host. */
@@ -204,61 +202,43 @@ function startInitStage(newPidNamespace: boolean, stdio: StdioOptions): ChildPro
   }
 }
 
-/** Steps 4–6. */
+/** Steps 4–6: the start protocol, then the one supervisor (supervise.ts). */
 async function superviseContainer(
   child: ChildProcess, options: RunOptions, stdio: RunOptions['stdio'], terminal: boolean,
 ): Promise<RunResult> {
-  const pid = child.pid;
-  if (pid === undefined) {
-    await new Promise((resolve) => child.once('error', resolve));
-    throw new MiniboxError(`cannot start the init stage with ${process.execPath}`);
-  }
-  publishStep('spawn-init', { pid });
-  options.onSpawned?.(pid);
+  let collected: CollectedOutput | undefined;
+  const streams = terminal ? undefined : (stdio === 'pipe'
+    ? (stage: ChildProcess) => (collected = collectOutput(stage, options.input))
+    : relayStdio);
+  const exit = await superviseStage(child, {
+    stage: 'init',
+    terminal,
+    start: async (pid) => await driveStart(child.stdio[3] as NodeJS.WritableStream, child.stdio[4] as NodeJS.ReadableStream, pid,
+      options.onNamespacesReady ? { onNamespacesReady: options.onNamespacesReady } : {}),
+    ...(streams ? { streams } : {}),
+    ...(options.onSpawned ? { onSpawned: options.onSpawned } : {}),
+    ...(options.onStarted ? { onStarted: options.onStarted } : {}),
+  });
+  const result: RunResult = { ...exit! };
+  if (collected) Object.assign(result, collected.output());
+  return result;
+}
+
+interface CollectedOutput extends StdioRelay {
+  output(): { stdout: string; stderr: string };
+}
+
+/** stdio 'pipe' (tests, tools): stdin gets `input`, stdout and stderr are kept for the result. */
+function collectOutput(child: ChildProcess, input: string | Buffer | undefined): CollectedOutput {
   const stdout: Buffer[] = [];
   const stderr: Buffer[] = [];
-  if (stdio === 'pipe' && !terminal) {
-    child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
-    child.stdin?.on('error', () => { /* the program may exit without reading */ });
-    child.stdin?.end(options.input ?? '');
-  }
-  let relay: TerminalRelay | undefined;
-  const forward = (signal: NodeJS.Signals): void => {
-    // Our terminal went away: hang up the container's pty too (its session gets SIGHUP, reads fail).
-    if (signal === 'SIGHUP') relay?.stop();
-    child.kill(signal);
+  child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
+  child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
+  child.stdin?.on('error', () => { /* the program may exit without reading */ });
+  child.stdin?.end(input ?? '');
+  return {
+    finished: Promise.resolve(),
+    stop: () => undefined,
+    output: () => ({ stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') }),
   };
-  const forwarded = terminal ? ['SIGTERM', 'SIGHUP'] as NodeJS.Signals[] : FORWARDED_SIGNALS;
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('close', (code, signal) => resolve({ code, signal })));
-
-  // Forward from the first moment: the program may already run (and be signalled by someone
-  // watching its output) before this process has read the end of file on fd 4.
-  for (const signal of forwarded) process.on(signal, forward);
-  let failure: StartFailure | undefined;
-  try {
-    const outcome = await driveStart(child.stdio[3] as NodeJS.WritableStream, child.stdio[4] as NodeJS.ReadableStream, pid,
-      options.onNamespacesReady ? { onNamespacesReady: options.onNamespacesReady } : {});
-    ({ failure, relay } = outcome);
-    if (!failure) {
-      relay?.start();
-      options.onStarted?.(pid);
-    }
-    const { code, signal } = await exited;
-    if (relay) await relay.finished;
-    if (failure) throw new MiniboxError(failure.message, failure.exitCode);
-    const result: RunResult = signal
-      ? { exitCode: ExitCode.SignalBase + (os.constants.signals[signal] ?? 0), signal }
-      : { exitCode: code ?? ExitCode.Engine };
-    if (stdio === 'pipe' && !terminal) {
-      result.stdout = Buffer.concat(stdout).toString('utf8');
-      result.stderr = Buffer.concat(stderr).toString('utf8');
-    }
-    return result;
-  } finally {
-    for (const signal of forwarded) process.off(signal, forward);
-    relay?.stop();
-    if (child.exitCode === null && child.signalCode === null && failure) child.kill('SIGKILL');
-  }
 }

@@ -36,22 +36,20 @@ import { failStage, forwardTraceEvents, readFromParent } from './channel.js';
 import { CommandError, resolveCommand } from '../process/find-program.js';
 import { applyCapabilities, becomeNonDumpable, dropBoundingSet, setNoNewPrivileges, switchUser } from '../process/privileges.js';
 import { handOverToProgram } from '../process/exec-handoff.js';
-import type { ExecStageConfig, JoinedNamespace } from '../exec-in-container.js';
+import type { ExecStageConfig } from '../exec-in-container.js';
+import { cloneFlag, namespaceFile } from '../namespace-table.js';
 import { attachTerminal } from '../process/controlling-terminal.js';
 import { ExitCode } from '../../errors.js';
-
-const CLONE_FLAG: Record<JoinedNamespace, number> = {
-  ipc: CLONE.NEWIPC, uts: CLONE.NEWUTS, net: CLONE.NEWNET, cgroup: CLONE.NEWCGROUP, mnt: CLONE.NEWNS,
-};
 
 function enter(config: ExecStageConfig): never {
   // 2. Namespace handles first: once we are in the container's mount namespace, its /proc
   //    shows only its own PIDs and /proc/<host pid> is gone.
   declareProcessCalls();
   declarePtyCalls();
-  const handles = config.namespaces.map((type) => ({
-    type, path: `/proc/${config.containerPid}/ns/${type}`, fd: fs.openSync(`/proc/${config.containerPid}/ns/${type}`, 'r'),
-  }));
+  const handles = config.namespaces.map((type) => {
+    const path = namespaceFile(config.containerPid, type);
+    return { type, path, fd: fs.openSync(path, 'r') };
+  });
 
   // 3. The ceiling first, while /proc/sys/kernel/cap_last_cap is the host's to read.
   const capabilities = config.capabilities;
@@ -60,7 +58,7 @@ function enter(config: ExecStageConfig): never {
   // 4. Join. The mount namespace comes last: it changes what every path means.
   unshare(CLONE.FS);
   for (const handle of handles) {
-    setns(handle.fd, CLONE_FLAG[handle.type], handle.path);
+    setns(handle.fd, cloneFlag(handle.type), handle.path);
     fs.closeSync(handle.fd);
   }
 
