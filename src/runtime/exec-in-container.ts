@@ -28,7 +28,7 @@ import { isTracing, publish } from '../sys/trace.js';
 import { MiniboxError, describeError } from '../errors.js';
 import { JOIN_ORDER, cloneFlag, namespaceFile, type JoinedNamespace } from './namespace-table.js';
 import { superviseStage, type StageStarted } from './supervise.js';
-import { relayStdio } from './stdio-relay.js';
+import { openStdioPipes } from './stdio-relay.js';
 import type { StartFailure } from './start-protocol.js';
 import { messageSplitter, type ChildMessage } from './stages/channel.js';
 import type { SpecCapabilities, SpecUser } from '../bundle/oci-bundle.js';
@@ -124,15 +124,14 @@ export async function runExecProcess(options: ExecProcessOptions): Promise<numbe
   }
   // Pipes (relayed by stdio-relay.ts), never the engine's own fds: nothing the container holds
   // may name a host file or terminal.
-  const stdio: StdioOptions = relay || options.detach
-    ? ['ignore', 'ignore', 'ignore', 'pipe', 'pipe']
-    : [options.interactive ? 'pipe' : 'ignore', 'pipe', 'pipe', 'pipe', 'pipe'];
-
+  const pipes = relay || options.detach ? undefined : openStdioPipes({ stdin: options.interactive });
+  const stdio: StdioOptions = pipes ? [...pipes.stdio, 'pipe', 'pipe'] : ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'];
   let child: ChildProcess;
   try {
     child = startExecStage(pid, stdio);
   } catch (error) {
     relay?.stop();
+    pipes?.close();
     throw error;
   }
   const exit = await superviseStage(child, {
@@ -140,7 +139,7 @@ export async function runExecProcess(options: ExecProcessOptions): Promise<numbe
     terminal: relay !== undefined,
     detach: options.detach,
     start: async (stagePid) => await sendPlan(child, stagePid, config, options.joinCgroup, relay),
-    ...(relay || options.detach ? {} : { streams: relayStdio }),
+    ...(pipes ? { streams: pipes } : {}),
   });
   return exit?.exitCode ?? 0;
 }

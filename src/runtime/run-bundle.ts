@@ -36,7 +36,7 @@ import { readBundle } from '../bundle/oci-bundle.js';
 import { wantsMountNamespace, wantsPidNamespace } from './namespace-table.js';
 import { driveStart, observe } from './start-protocol.js';
 import { superviseStage } from './supervise.js';
-import { relayStdio, type StdioRelay } from './stdio-relay.js';
+import { openStdioPipes, type StdioPipes, type StdioRelay } from './stdio-relay.js';
 import type { ParentMessage } from './stages/channel.js';
 import { stageCommand } from './programs.js';
 
@@ -100,7 +100,7 @@ export async function runContainer(bundleDir: string, options: RunOptions = {}):
       stage ??= startInitStageEarly({ newPidNamespace: wantsPidNamespace(spec), terminal, ...(options.stdio ? { stdio: options.stdio } : {}) });
       // isTracing() is true now if --explain/--trace subscribed: the stage forwards its events.
       const child = stage.sendBundle(path.resolve(bundleDir), isTracing());
-      return await superviseContainer(child, options, stage.stdio, terminal);
+      return await superviseContainer(child, options, stage.streams, terminal);
     } finally {
       stopObserving();
     }
@@ -117,12 +117,17 @@ export class EarlyInitStage {
   private bundleSent = false;
   private readonly killOnExit = (): void => { this.child.kill('SIGKILL'); };
 
+  readonly newPidNamespace: boolean;
+  readonly terminal: boolean;
+
   constructor(
     private readonly child: ChildProcess,
-    readonly newPidNamespace: boolean,
-    readonly terminal: boolean,
-    readonly stdio: RunOptions['stdio'],
+    options: EarlyStartOptions,
+    /** How the container's stdio is served: relayed pipes, collected ('pipe'), or none (-t). */
+    readonly streams: StdioPipes | 'collect' | undefined,
   ) {
+    this.newPidNamespace = options.newPidNamespace;
+    this.terminal = options.terminal;
     // If this process ends abruptly (a signal before the container exists: lifecycle/run.ts exits at
     // once), the waiting stage would see end-of-file on fd 3 and exit anyway; killing it here
     // makes sure it never outlives us.
@@ -160,6 +165,7 @@ export class EarlyInitStage {
       await exited; // 'exit' comes after Node's waitpid(): the stage is reaped, no zombie left
     }
     for (const stream of child.stdio) stream?.destroy();
+    if (this.streams !== 'collect') this.streams?.close();
   }
 }
 
@@ -169,15 +175,21 @@ export class EarlyInitStage {
  */
 export function startInitStageEarly(options: EarlyStartOptions): EarlyInitStage {
   const mode = options.stdio ?? 'relay';
-  const child = startInitStage(options.newPidNamespace, stdioFor(mode, options.terminal));
-  return new EarlyInitStage(child, options.newPidNamespace, options.terminal, mode);
+  if (options.terminal) return new EarlyInitStage(startInitStage(options.newPidNamespace, TERMINAL_STDIO), options, undefined);
+  if (mode === 'pipe') return new EarlyInitStage(startInitStage(options.newPidNamespace, COLLECTED_STDIO), options, 'collect');
+  // Pipes, never minibox's own fds: the container must not hold a host file (stdio-relay.ts).
+  const pipes = openStdioPipes({ stdin: mode === 'relay' });
+  try {
+    return new EarlyInitStage(startInitStage(options.newPidNamespace, [...pipes.stdio, 'pipe', 'pipe']), options, pipes);
+  } catch (error) {
+    pipes.close();
+    throw error;
+  }
 }
 
-function stdioFor(mode: NonNullable<RunOptions['stdio']>, terminal: boolean): StdioOptions {
-  if (terminal) return ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'];
-  // Pipes, never minibox's own fds: the container must not hold a host file (stdio-relay.ts).
-  return [mode === 'relay-output' ? 'ignore' : 'pipe', 'pipe', 'pipe', 'pipe', 'pipe'];
-}
+/** With -t the pty replaces all three (the terminal relay); with 'pipe' Node's own pipes are read into the result. */
+const TERMINAL_STDIO: StdioOptions = ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'];
+const COLLECTED_STDIO: StdioOptions = ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'];
 
 /** Steps 1–3: the init stage becomes PID 1 of a new PID namespace; the engine stays on the host. */
 function startInitStage(newPidNamespace: boolean, stdio: StdioOptions): ChildProcess {
@@ -204,18 +216,16 @@ function startInitStage(newPidNamespace: boolean, stdio: StdioOptions): ChildPro
 
 /** Steps 4–6: the start protocol, then the one supervisor (supervise.ts). */
 async function superviseContainer(
-  child: ChildProcess, options: RunOptions, stdio: RunOptions['stdio'], terminal: boolean,
+  child: ChildProcess, options: RunOptions, streams: EarlyInitStage['streams'], terminal: boolean,
 ): Promise<RunResult> {
   let collected: CollectedOutput | undefined;
-  const streams = terminal ? undefined : (stdio === 'pipe'
-    ? (stage: ChildProcess) => (collected = collectOutput(stage, options.input))
-    : relayStdio);
+  const source = streams === 'collect' ? { start: () => (collected = collectOutput(child, options.input)), close: () => undefined } : streams;
   const exit = await superviseStage(child, {
     stage: 'init',
     terminal,
     start: async (pid) => await driveStart(child.stdio[3] as NodeJS.WritableStream, child.stdio[4] as NodeJS.ReadableStream, pid,
       options.onNamespacesReady ? { onNamespacesReady: options.onNamespacesReady } : {}),
-    ...(streams ? { streams } : {}),
+    ...(source ? { streams: source } : {}),
     ...(options.onSpawned ? { onSpawned: options.onSpawned } : {}),
     ...(options.onStarted ? { onStarted: options.onStarted } : {}),
   });

@@ -7,67 +7,91 @@
  * again, for reading, or with O_TRUNC, and a process may keep it after minibox exits (and `exec`
  * would hand over your terminal). Docker never does this: containerd's shim gives the container
  * pipes (or a pty with -t) and copies between them and the client. minibox does the same:
- *   - stdout/stderr: the stage gets a pipe each; every chunk is written to minibox's own fd 1/2.
- *     If that write fails (`minibox run … | head -1` closed its end), the copy stops and the pipe
- *     closes: the program gets EPIPE/SIGPIPE, as it would have writing there itself.
+ *   - stdout/stderr: the stage gets the write end of a pipe(2) each; minibox reads the other end
+ *     and writes every chunk to its own fd 1/2. If that write fails (`minibox run … | head -1`
+ *     closed its end), the copy stops and the pipe closes: the program gets EPIPE/SIGPIPE, as it
+ *     would have writing there itself.
  *   - stdin (`-i`): minibox reads its fd 0 and writes to the container's pipe; at end of file it
  *     closes the pipe, so the program reads end of file too. Without -i the program gets /dev/null.
- * The container's /proc/self/fd/1 then names `pipe:[N]`: nothing on the host's disk.
- * (Ownership: the relay ends when the program's pipes close — at its exit, or later if a
- * process it started in the background keeps them open, as with `docker exec`.)
+ * Real pipes (sys/fs.ts pipe2), not the socket pairs Node's spawn makes: a program may reopen
+ * /dev/stdout (→ /proc/self/fd/1), which works for a pipe and fails (ENXIO) for a socket.
+ * The container's /proc/self/fd/1 then names `pipe:[N]`: nothing on the host's disk. The relay
+ * ends when the pipes close — at the program's exit, or later if a process it started in the
+ * background keeps them open (as with `docker exec`).
  *
  * Try: `minibox run --rm busybox ls -l /proc/self/fd/ > /tmp/x; cat /tmp/x` → `1 -> pipe:[…]`.
  */
-import type { ChildProcess } from 'node:child_process';
-import type { Readable, Writable } from 'node:stream';
+import fs from 'node:fs';
+import net from 'node:net';
+import { pipe } from '../sys/fs.js';
 
 export interface StdioRelay {
   /** Resolves when stdout and stderr have reached end of file and everything was written on. */
   finished: Promise<void>;
-  /** Stops reading minibox's stdin (safe to call more than once). */
+  /** Stops reading minibox's stdin and closes every end still open (safe to call more than once). */
   stop(): void;
 }
 
-/** Copies one output pipe of the stage to one of minibox's own streams. */
-function copyOutput(from: Readable | null, to: NodeJS.WriteStream): Promise<void> {
-  if (!from) return Promise.resolve();
+export interface StdioPipes {
+  /** fds 0–2 for spawn(): the stage's ends ('ignore' = /dev/null for stdin without -i). */
+  stdio: ['ignore' | number, number, number];
+  /** After spawn: closes the stage's ends here and starts copying. */
+  start(): StdioRelay;
+  /** spawn failed: closes everything. */
+  close(): void;
+}
+
+/** Copies one pipe to one of minibox's own streams; resolves at end of file (or a failed write). */
+function copyOutput(from: net.Socket, to: NodeJS.WriteStream): Promise<void> {
   return new Promise((resolve) => {
     const onError = (): void => {
       from.unpipe(to);
       from.destroy(); // the program's next write fails with EPIPE
-      resolve();
     };
     to.on('error', onError);
     from.pipe(to, { end: false });
-    const done = (): void => {
+    from.once('close', () => {
       to.off('error', onError);
       resolve();
-    };
-    from.once('end', done);
-    from.once('close', done);
+    });
   });
 }
 
-/** Starts copying between the stage's stdio pipes and minibox's fds 0, 1 and 2. */
-export function relayStdio(child: ChildProcess): StdioRelay {
-  const input = child.stdin as Writable | null;
-  let stopped = false;
-  if (input) {
-    input.on('error', () => undefined); // the program exited without reading: nothing to do
-    process.stdin.pipe(input); // ends the pipe at our end of file: the program reads EOF
-  }
-  const finished = Promise.all([
-    copyOutput(child.stdout, process.stdout),
-    copyOutput(child.stderr, process.stderr),
-  ]).then(() => undefined);
+/** Opens the pipes: stdout and stderr always, stdin with `-i`. */
+export function openStdioPipes(options: { stdin: boolean }): StdioPipes {
+  const input = options.stdin ? pipe() : undefined; // [stage reads, minibox writes]
+  const output = pipe(); // [minibox reads, stage writes]
+  const errors = pipe();
+  const stageEnds = [input?.[0], output[1], errors[1]].filter((fd): fd is number => fd !== undefined);
+  const ours = [input?.[1], output[0], errors[0]].filter((fd): fd is number => fd !== undefined);
+  const closeAll = (fds: number[]): void => {
+    for (const fd of fds) {
+      try { fs.closeSync(fd); } catch { /* already closed */ }
+    }
+  };
   return {
-    finished,
-    stop() {
-      if (stopped || !input) return;
-      stopped = true;
-      process.stdin.unpipe(input);
-      process.stdin.pause(); // no longer keeps minibox alive
-      input.destroy();
+    stdio: [input ? input[0] : 'ignore', output[1], errors[1]],
+    close: () => closeAll([...stageEnds, ...ours]),
+    start() {
+      closeAll(stageEnds); // only the stage holds them now: its exit is our end of file
+      const toStage = input ? new net.Socket({ fd: input[1], readable: false, writable: true }) : undefined;
+      toStage?.on('error', () => undefined); // the program exited without reading: nothing to do
+      if (toStage) process.stdin.pipe(toStage); // ends the pipe at our end of file: the program reads EOF
+      const finished = Promise.all([
+        copyOutput(new net.Socket({ fd: output[0], readable: true, writable: false }), process.stdout),
+        copyOutput(new net.Socket({ fd: errors[0], readable: true, writable: false }), process.stderr),
+      ]).then(() => undefined);
+      let stopped = false;
+      return {
+        finished,
+        stop() {
+          if (stopped || !toStage) return;
+          stopped = true;
+          process.stdin.unpipe(toStage);
+          process.stdin.pause(); // no longer keeps minibox alive
+          toStage.destroy();
+        },
+      };
     },
   };
 }

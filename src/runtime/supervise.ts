@@ -21,7 +21,7 @@ import { ExitCode, MiniboxError, signalExitCode } from '../errors.js';
 import { relaySignals } from './signal-relay.js';
 import type { TerminalRelay } from './terminal-relay.js';
 import type { StartFailure } from './start-protocol.js';
-import type { StdioRelay } from './stdio-relay.js';
+import type { StdioPipes, StdioRelay } from './stdio-relay.js';
 
 export interface StageStarted {
   /** The stage reported an error (or a hook failed): the program never ran. */
@@ -36,8 +36,8 @@ export interface SuperviseOptions {
   terminal: boolean;
   /** Step 3: speaks to the stage until its program runs. */
   start: (pid: number) => Promise<StageStarted>;
-  /** Step 4: the stdio relay (or collector), started once the program runs. */
-  streams?: (child: ChildProcess) => StdioRelay;
+  /** The stdio relay (stdio-relay.ts) or a collector, started as soon as the stage exists. */
+  streams?: Pick<StdioPipes, 'start' | 'close'>;
   /** `exec -d`: return after step 3. */
   detach?: boolean;
   onSpawned?: (pid: number) => void;
@@ -55,6 +55,7 @@ export async function superviseStage(child: ChildProcess, options: SuperviseOpti
     child.once('close', (code, signal) => resolve({ code, signal })));
   const pid = child.pid;
   if (pid === undefined) {
+    options.streams?.close();
     const error = await new Promise<Error>((resolve) => child.once('error', resolve));
     throw new MiniboxError(`cannot start the ${options.stage} stage: ${error.message}`);
   }
@@ -65,7 +66,7 @@ export async function superviseStage(child: ChildProcess, options: SuperviseOpti
   let handedOver = false;
   const stopSignals = relaySignals(child, { terminal: options.terminal, onHangup: () => relay?.stop() });
   try {
-    streams = options.streams?.(child); // from the start: an unread pipe would never report its end
+    streams = options.streams?.start(); // from the start: an unread pipe would never report its end
     const started = await options.start(pid);
     relay = started.relay;
     if (started.failure) {

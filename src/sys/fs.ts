@@ -1,13 +1,14 @@
 /**
  * fs.ts — the file-system calls Node's `fs` module does not have: mknod(2) for device nodes and
- * fifos, and the extended-attribute calls (setxattr(2) family).
+ * fifos, the extended-attribute calls (setxattr(2) family), and pipe2(2) — Node's own "pipes"
+ * for child processes are socket pairs, which a program cannot reopen as /dev/stdout.
  *
  * Both matter for image layers: a layer may ship `/dev/null`-style device nodes and fifos, file
  * capabilities live in the `security.capability` xattr, and overlayfs marks an opaque directory
  * with the `trusted.overlay.opaque` xattr and a deleted file with a 0/0 character device
  * (a "whiteout"). The `l` variants act on a symlink itself, never on what it points to.
  */
-import { libc } from './libc.js';
+import { libc, libcFunction } from './libc.js';
 import { invoke } from './call.js';
 import { SysError } from './errors.js';
 
@@ -62,4 +63,14 @@ export function llistxattr(path: string): string[] {
     if (error instanceof SysError && (error.code === 'ENOTSUP' || error.code === 'EOPNOTSUPP')) return [];
     throw error;
   }
+}
+
+const pipe2Fn = libcFunction<(fds: Buffer, flags: number) => number>('int pipe2(void *pipefd, int flags)');
+const O_CLOEXEC = 0o2000000;
+
+/** pipe2(2) with O_CLOEXEC: a kernel pipe as [read end, write end]. */
+export function pipe(): [number, number] {
+  const fds = Buffer.alloc(8);
+  invoke('pipe2', { flags: 'O_CLOEXEC' }, () => pipe2Fn()(fds, O_CLOEXEC));
+  return [fds.readInt32LE(0), fds.readInt32LE(4)];
 }
