@@ -29,6 +29,9 @@ const FS_WORDS: Record<string, string> = {
   cgroup2: 'the cgroup tree, read-only',
 };
 
+/** How every stage starts (native/minibox-launch.c), said once per stage. */
+const LAUNCHED = 'minibox-launch made it non-dumpable and runs node from a read-only, detached bind mount, so the container cannot write the host\'s node through /proc/PID/exe';
+
 function str(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value);
 }
@@ -103,7 +106,9 @@ export function describeEvent(event: SysEvent): string | undefined {
       return `unshare(${str(a.flags)}): this process now has its own ${names.map((n) => NAMESPACE_WORDS[n] ?? n).join(', ')}`;
     }
     case 'setns': return `setns(${str(a.nstype)}): the engine goes back to the host's namespace, its later children stay on the host`;
-    case 'spawn-init': return `started the init stage (host pid ${str(a.pid)}): it is PID 1 inside the new PID namespace`;
+    case 'spawn-init': return `started the init stage (host pid ${str(a.pid)}): it is PID 1 inside the new PID namespace; ${LAUNCHED}`;
+    case 'spawn-exec': return `started the exec stage (host pid ${str(a.pid)}) inside the container's PID namespace; ${LAUNCHED}`;
+    case 'pipe2': return 'pipe2: a pipe for the container\'s stdin, stdout or stderr — it never gets minibox\'s own files, which /proc/self/fd would let it reopen';
     case 'namespaces-ready': return 'namespaces ready: the engine may now put the container in cgroups and wire its network';
     case 'mount': return describeMount(a);
     case 'mount_setattr': case 'move_mount': return describeFdMount(event.call, a);
@@ -125,6 +130,7 @@ export function describeEvent(event: SysEvent): string | undefined {
     case 'prctl':
       if (a.option === 'PR_SET_NO_NEW_PRIVS') return 'prctl(PR_SET_NO_NEW_PRIVS): setuid programs and file capabilities can no longer raise privileges';
       if (a.option === 'PR_SET_KEEPCAPS') return undefined;
+      if (a.option === 'PR_SET_DUMPABLE') return 'prctl(PR_SET_DUMPABLE, 0): the container can neither ptrace this host process nor open its /proc/PID/exe (runc CVE-2019-5736); the program\'s execve makes it dumpable again';
       if (a.option === 'PR_CAP_AMBIENT') return a.raise ? `ambient capability ${str(a.raise)}: kept across execve even for a non-root user` : undefined;
       return undefined;
     case 'close_range': return 'close_range(3, ~0, CLOEXEC): every file descriptor above 2 closes at exec; the program inherits only stdin, stdout, stderr';

@@ -107,8 +107,8 @@ function readConfig(): ExecStageConfig {
 
 try {
   // Before anything else: this host process is already visible in the container's PID namespace.
+  forwardTraceEvents(process.argv); // only subscribes: the first event is the next line's
   becomeNonDumpable(); // native/minibox-launch.c (CVE-2019-5736 class)
-  forwardTraceEvents(process.argv);
   enter(readConfig());
 } catch (error) {
   failStage('exec', error);

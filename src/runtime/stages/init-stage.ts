@@ -148,8 +148,8 @@ function bundleDirectory(argv: string[]): string {
 
 try {
   // Before anything else: this host process is already visible in the container's PID namespace.
+  forwardTraceEvents(process.argv); // only subscribes (a detached start): the first event is the next line's
   becomeNonDumpable(); // native/minibox-launch.c (CVE-2019-5736 class)
-  forwardTraceEvents(process.argv);
   // Declaring C functions is not container work: done while the engine still prepares the bundle.
   declareEverything();
   birth(bundleDirectory(process.argv.slice(2)));
