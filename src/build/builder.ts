@@ -270,7 +270,7 @@ export class Builder {
         const exitCode = await runContainerFromImage(this.root, {
           image: state.imageId, command: argv, entrypoint: '', env: argEnv, name, pull: 'never', quiet: true,
           ...(this.request.network ? { network: this.request.network } : {}),
-        }, startInitStageEarly({ newPidNamespace: true, terminal: false, stdio: this.request.quiet ? ['ignore', 'ignore', 'ignore'] : ['ignore', 1, 2] }));
+        }, startInitStageEarly({ newPidNamespace: true, terminal: false, stdio: this.request.quiet ? 'ignore' : 'relay-output' }));
         if (exitCode !== 0) {
           throw new MiniboxError(`The command '${argv.join(' ')}' returned a non-zero code: ${exitCode}`, exitCode);
         }

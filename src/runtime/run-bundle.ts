@@ -49,8 +49,9 @@ export interface RunOptions {
    * 'relay' (default): the container's stdin, stdout and stderr are pipes that the engine copies
    * from/to its own (stdio-relay.ts). 'relay-output': the same, but stdin is /dev/null (no -i).
    * 'pipe': stdin gets `input` (or nothing), stdout and stderr are collected into the result.
+   * 'ignore': all three are /dev/null (a quiet build's RUN).
    */
-  stdio?: 'relay' | 'relay-output' | 'pipe';
+  stdio?: 'relay' | 'relay-output' | 'pipe' | 'ignore';
   /** With stdio 'pipe': bytes written to the container's stdin, which is then closed. */
   input?: string | Buffer;
   /** Called with the init stage's host PID as soon as it exists (before the program runs). */
@@ -175,7 +176,7 @@ export class EarlyInitStage {
  */
 export function startInitStageEarly(options: EarlyStartOptions): EarlyInitStage {
   const mode = options.stdio ?? 'relay';
-  if (options.terminal) return new EarlyInitStage(startInitStage(options.newPidNamespace, TERMINAL_STDIO), options, undefined);
+  if (options.terminal || mode === 'ignore') return new EarlyInitStage(startInitStage(options.newPidNamespace, NO_STDIO), options, undefined);
   if (mode === 'pipe') return new EarlyInitStage(startInitStage(options.newPidNamespace, COLLECTED_STDIO), options, 'collect');
   // Pipes, never minibox's own fds: the container must not hold a host file (stdio-relay.ts).
   const pipes = openStdioPipes({ stdin: mode === 'relay' });
@@ -188,7 +189,7 @@ export function startInitStageEarly(options: EarlyStartOptions): EarlyInitStage 
 }
 
 /** With -t the pty replaces all three (the terminal relay); with 'pipe' Node's own pipes are read into the result. */
-const TERMINAL_STDIO: StdioOptions = ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'];
+const NO_STDIO: StdioOptions = ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'];
 const COLLECTED_STDIO: StdioOptions = ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'];
 
 /** Steps 1–3: the init stage becomes PID 1 of a new PID namespace; the engine stays on the host. */

@@ -2,7 +2,7 @@
  * One signal to minibox is one signal to the container. A foreground `run` used to forward
  * SIGTERM twice — from lifecycle/run.ts and from the runtime's supervisor — to the same PID.
  *
- * Two witnesses. Inside the container, test/fixtures/probes/signal-counter.c counts the SIGTERMs
+ * Two witnesses. Inside the container, native/probes/signal-counter.c counts the SIGTERMs
  * it takes, spinning on a CPU; after each SIGTERM the test sends SIGUSR1 and waits for it to be
  * counted, so any second SIGTERM of that round was sent before the count is read. But two
  * standard signals sent microseconds apart merge into one *pending* signal in the kernel, so the
@@ -18,12 +18,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bin } from '../helpers/minibox.js';
-import { buildProbe } from '../helpers/probes.js';
+import { repoRoot } from '../helpers/registry.js';
 import { LifecycleFixture } from './running-container.js';
 
 const ROUNDS = 10;
 const fixture = new LifecycleFixture();
-let probeDir: string;
+/** Built by `npm run build` (native/Makefile); bind-mounted read-only at /probe. */
+const probeDir = path.join(repoRoot, 'native/build/probes');
 let traceFile: string;
 let strace: ChildProcess;
 let minibox: number;
@@ -53,8 +54,7 @@ async function until(condition: () => boolean): Promise<void> {
 }
 
 beforeAll(async () => {
-  probeDir = buildProbe('signal-counter');
-  traceFile = path.join(probeDir, 'kill.trace');
+  traceFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mb-kill-trace-')), 'kill.trace');
   await fixture.setup();
   // strace without -f: only minibox's main thread, never the container's processes.
   strace = spawn('strace', ['-qq', '-e', 'trace=kill', '-e', 'signal=none', '-o', traceFile,
@@ -74,7 +74,7 @@ afterAll(async () => {
     await exited;
   }
   await fixture.cleanup();
-  fs.rmSync(probeDir, { recursive: true, force: true });
+  if (traceFile) fs.rmSync(path.dirname(traceFile), { recursive: true, force: true });
 });
 
 describe('signals to a foreground run', () => {

@@ -1,6 +1,6 @@
 /**
  * runc CVE-2019-5736 class: the exec stage is a host process inside the container's PID
- * namespace. A hostile probe in the container (test/fixtures/probes/stage-probe.c) hunts it
+ * namespace. A hostile probe in the container (native/probes/stage-probe.c) hunts it
  * across 50 `minibox exec`s: it must never open /proc/PID/exe for writing, never get a handle on
  * a host binary through it, and never PTRACE_ATTACH to it while it is still a host program.
  *
@@ -11,12 +11,14 @@
  */
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildProbe } from '../helpers/probes.js';
+import path from 'node:path';
+import { repoRoot } from '../helpers/registry.js';
 import { LifecycleFixture, type RunningContainer } from '../lifecycle/running-container.js';
 
 const EXECS = 50;
 const fixture = new LifecycleFixture();
-let probeDir: string;
+/** Built by `npm run build` (native/Makefile); bind-mounted read-only at /probe. */
+const probeDir = path.join(repoRoot, 'native/build/probes');
 let target: RunningContainer;
 
 function report(): string[] {
@@ -28,14 +30,12 @@ function report(): string[] {
 }
 
 beforeAll(async () => {
-  probeDir = buildProbe('stage-probe');
   await fixture.setup();
   target = await fixture.start('target', ['/probe/stage-probe', '/tmp/probe-report'], ['--network', 'none', '-v', `${probeDir}:/probe:ro`]);
 });
 
 afterAll(async () => {
   await fixture.cleanup();
-  fs.rmSync(probeDir, { recursive: true, force: true });
 });
 
 describe('the exec stage cannot be reached from inside the container', () => {
