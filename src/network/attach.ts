@@ -25,7 +25,7 @@ import path from 'node:path';
 import type { StateRoot } from '../state-root.js';
 import { parseSubnet } from './cidr.js';
 import { ensureBridge, removeBridge } from './bridge.js';
-import { addRule, addRules, deleteRule, deleteRules, networkRules, portRule, type FirewallRule } from './firewall.js';
+import { addRule, addRules, deleteRule, deleteRules, networkRules, portRule, retiredNetworkRules, type FirewallRule } from './firewall.js';
 import { enableForwarding, restoreForwardingIfUnused, withHostNetworkLock } from './host-state.js';
 import { renderHostsFile, rewriteInPlace, type HostsMember } from './hosts.js';
 import { allocateAddress, readAllocations, releaseAddress } from './ipam.js';
@@ -118,7 +118,7 @@ export async function attachContainer(root: StateRoot, request: AttachRequest): 
       });
 
       if (await ensureBridge(root, network)) enableForwarding();
-      await addRules(networkRules(network));
+      await addRules(networkRules(network), retiredNetworkRules(network));
 
       const ports = await resolveHostPorts(request.ports ?? []);
       const subnet = parseSubnet(network.Subnet);
@@ -192,7 +192,7 @@ async function detachLocked(root: StateRoot, id: string): Promise<void> {
 async function removeNetworkPlumbingIfUnused(network: NetworkRecord, root: StateRoot): Promise<void> {
   if (Object.keys(readAllocations(root, network.Name)).length > 0) return;
   // Reverse order: a chain that another rule still jumps to cannot be deleted.
-  await deleteRules(networkRules(network).reverse());
+  await deleteRules([...retiredNetworkRules(network), ...networkRules(network).reverse()]);
   await removeBridge(network);
   await restoreForwardingIfUnused();
 }
