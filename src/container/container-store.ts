@@ -26,6 +26,7 @@ import { umount, MNT } from '../sys/mount.js';
 import { MiniboxError, NotFoundError } from '../errors.js';
 import { readMountInfo } from '../mountinfo.js';
 import type { ContainerConfig } from '../image/oci.js';
+import { OVERLAY_ANNOTATIONS, readBundle } from '../bundle/oci-bundle.js';
 import { generateContainerName, newContainerId, validateContainerName } from './container-id.js';
 
 export type ContainerStatus = 'created' | 'running' | 'exited' | 'removing';
@@ -219,6 +220,34 @@ export class ContainerStore {
    */
   async withContainerLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
     return await withLock(this.root.locks, containerLockName(id), fn);
+  }
+
+  /**
+   * Refuses a bundle that points outside the state root. The engine writes root.path = rootfs/,
+   * lower dirs under layers/ and the container's own upper/ and work/ — nothing else; a config.json
+   * naming other paths was not written by minibox, and starting it would make whatever it names
+   * the container's `/`, writable. (Bind sources of `-v /host:/x` are the user's choice and stay.)
+   */
+  checkBundlePaths(id: string): void {
+    const paths = this.paths(id);
+    let spec;
+    try {
+      ({ spec } = readBundle(paths.dir));
+    } catch (error) {
+      throw new MiniboxError(`container ${id}: ${(error as Error).message}`);
+    }
+    const annotations = spec.annotations ?? {};
+    const lower = annotations[OVERLAY_ANNOTATIONS.lowerdir]?.split(':') ?? [];
+    const wrong = [
+      path.resolve(paths.dir, spec.root.path) === paths.rootfs ? undefined : spec.root.path,
+      ...lower.filter((dir) => !this.root.contains(this.root.layers, dir)),
+      ...[[OVERLAY_ANNOTATIONS.upperdir, paths.upper], [OVERLAY_ANNOTATIONS.workdir, paths.work]]
+        .map(([key, own]) => (annotations[key!] === undefined || annotations[key!] === own ? undefined : annotations[key!])),
+    ].filter((item): item is string => item !== undefined);
+    if (wrong.length > 0) {
+      throw new MiniboxError(`container ${id}: its config.json names ${wrong.join(', ')} outside the container's own files; `
+        + 'refusing to start it (minibox did not write that bundle: remove the container)');
+    }
   }
 
   /** Deletes `.creating-*` dirs left by a minibox killed in the middle of `create`. */

@@ -41,6 +41,7 @@ export async function startContainer(root: StateRoot, id: string, options: Start
     if (!current) throw new NotFoundError(`No such container: ${id}`);
     if (current.State.Running) return current;
     if (current.State.Status === 'removing') throw new MiniboxError(`container ${id} is marked for removal and cannot be started`);
+    store.checkBundlePaths(id);
     const paths = store.paths(id);
     clearRunFiles(paths);
     try {

@@ -179,7 +179,9 @@ async function detachLocked(root: StateRoot, id: string): Promise<void> {
     if (!endpoint && !hasAddress) continue;
     if (endpoint) {
       for (const rule of endpoint.Rules) await deleteRule(rule);
-      await deleteVeth(endpoint.HostVeth); // usually gone already: it died with the container's namespace
+      // Usually gone already: it died with the container's namespace. Only a name minibox gives
+      // (never a record's word for which host interface to delete).
+      if (endpoint.HostVeth === hostVethName(network.Id, id)) await deleteVeth(endpoint.HostVeth);
       fs.rmSync(file, { force: true });
     }
     await releaseAddress(root, network.Name, id);
@@ -208,6 +210,8 @@ export function refreshHostsFiles(root: StateRoot, network: NetworkRecord): void
     names: [...new Set([e.Name, e.ContainerId.slice(0, 12), ...(e.Hostname ? [e.Hostname] : [])])],
   }));
   for (const endpoint of endpoints) {
+    // The engine's own file of a container, never a path a record could aim elsewhere.
+    if (!root.contains(root.containers, endpoint.HostsFile)) continue;
     rewriteInPlace(endpoint.HostsFile, (current) => renderHostsFile(current,
       { ip: endpoint.IPAddress, ...(endpoint.Hostname ? { hostname: endpoint.Hostname } : {}) }, network.Name, members));
   }
