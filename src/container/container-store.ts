@@ -27,6 +27,7 @@ import { MiniboxError, NotFoundError } from '../errors.js';
 import { readMountInfo } from '../mountinfo.js';
 import type { ContainerConfig } from '../image/oci.js';
 import { OVERLAY_ANNOTATIONS, readBundle } from '../bundle/oci-bundle.js';
+import type { LogConfig } from '../lifecycle/log-options.js';
 import { generateContainerName, newContainerId, validateContainerName } from './container-id.js';
 
 export type ContainerStatus = 'created' | 'running' | 'exited' | 'removing';
@@ -79,6 +80,8 @@ export interface HostConfig {
   CpuShares?: number;
   CpusetCpus?: string;
   PidsLimit?: number;
+  /** `--log-opt` merged over minibox's defaults (log-options.ts); absent in old records = the defaults. */
+  LogConfig?: LogConfig;
 }
 
 export interface ContainerRecord {

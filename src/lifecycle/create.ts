@@ -32,6 +32,7 @@ import { checkHostPortsFree, checkNetworkFlags, extraHostsLines, toPortBindings,
 import { parseTmpfsSpec, parseVolumeSpec, VolumeStore, type TmpfsSpec, type VolumeSpec } from '../bundle/volumes.js';
 import { assertCgroupV2ForLimits, type LinuxResources, type ResourceFlags } from '../cgroups/index.js';
 import { hostConfigLimits, resourcesFromFlags } from './resources.js';
+import { parseLogOptions, type LogConfig } from './log-options.js';
 
 /** `minibox run` options that shape the container (everything but image choice and I/O). */
 export interface CreateRequest extends NetworkFlags {
@@ -57,6 +58,8 @@ export interface CreateRequest extends NetworkFlags {
   init?: boolean;
   /** `--memory`, `--cpus`, `--pids-limit`…, as typed (checked by checkRequest). */
   resources?: ResourceFlags;
+  /** `--log-opt KEY=VALUE` values (log-options.ts). */
+  logOpts?: string[];
 }
 
 /** Where `--init` puts minibox-init inside the container (Docker's path for its docker-init). */
@@ -74,6 +77,7 @@ export interface CheckedRequest {
   userEnv: string[];
   /** OCI linux.resources from the limit flags; undefined without any. */
   resources?: LinuxResources;
+  logConfig: LogConfig;
 }
 
 /** Checks every flag; throws a one-line UsageError (exit 125) on the first bad one. */
@@ -104,6 +108,7 @@ export function checkRequest(request: CreateRequest, root?: StateRoot): CheckedR
     tmpfs,
     capabilities: computeCapabilities(request.capAdd ?? [], request.capDrop ?? []),
     userEnv,
+    logConfig: parseLogOptions(request.logOpts ?? []),
   };
 }
 
@@ -213,6 +218,7 @@ export async function createContainer(root: StateRoot, image: RunnableImage, che
       CapDrop: request.capDrop ?? [],
       Init: request.init ?? false,
       ...hostConfigLimits(checked.resources),
+      LogConfig: checked.logConfig,
     },
     Mounts: [],
   }));

@@ -18,6 +18,7 @@ import { ContainerStore, type ContainerRecord } from '../container/container-sto
 import { oomEventFiles, runNamespacesReadyHooks } from './hooks/hooks.js';
 import { reconcileLocked } from '../container/reconcile.js';
 import { clearRunFiles } from '../container/run-files.js';
+import { logLimits } from './log-options.js';
 
 export interface StartOptions {
   /** An fd the container gets as stdin (`start -i`); /dev/null otherwise. */
@@ -47,6 +48,7 @@ export async function startContainer(root: StateRoot, id: string, options: Start
     try {
       const { initPid } = await startDetached(paths.dir, {
         logFile: paths.log,
+        logLimits: logLimits(current.HostConfig.LogConfig),
         statusFile: paths.exitStatus,
         pidsFile: paths.pids,
         oomFiles: oomEventFiles(id),
