@@ -23,6 +23,7 @@ import { runExecProcess } from '../runtime/exec-in-container.js';
 import { addProcess, cgroupMode, containerCgroupPath } from '../cgroups/index.js';
 import { openInRoot, openRootDir, type RootDir } from '../resolve-in-root.js';
 import { O } from '../sys/openat2.js';
+import { ACCOUNTS_FILE_LIMIT, readUntrustedFd } from '../untrusted-file.js';
 import type { RuntimeSpec } from '../bundle/oci-bundle.js';
 import { ContainerStore, type ContainerRecord } from '../container/container-store.js';
 import { reconcileContainer } from '../container/reconcile.js';
@@ -63,7 +64,10 @@ export function findContainer(root: StateRoot, idOrName: string): ContainerRecor
   return record;
 }
 
-/** Reads files of the running container, as its processes see them, without leaving its root. */
+/**
+ * Reads files of the running container, as its processes see them, without leaving its root.
+ * The container can write them: O_NONBLOCK (a FIFO cannot stall us), a size cap (untrusted-file.ts).
+ */
 export function containerFiles(pid: number): { readFile(containerPath: string): string | undefined } {
   const root = `/proc/${pid}/root`;
   return {
@@ -72,11 +76,13 @@ export function containerFiles(pid: number): { readFile(containerPath: string): 
       let dir: RootDir | undefined;
       let fd: number | undefined;
       try {
-        dir = openRootDir(root);
-        fd = openInRoot(dir, containerPath, O.RDONLY);
-        return fs.readFileSync(fd, 'utf8');
-      } catch {
-        return undefined;
+        try {
+          dir = openRootDir(root);
+          fd = openInRoot(dir, containerPath, O.RDONLY | fs.constants.O_NONBLOCK);
+        } catch {
+          return undefined;
+        }
+        return readUntrustedFd(fd, ACCOUNTS_FILE_LIMIT, `${containerPath} of the container`);
       } finally {
         if (fd !== undefined) fs.closeSync(fd);
         if (dir !== undefined) fs.closeSync(dir.fd);
