@@ -151,5 +151,8 @@ describe('user networks, none, and the /etc files', () => {
     expect(result.stderr).toMatch(/into the container's network namespace/);
     expect(result.stderr).toMatch(/NAT rule .*replaced by the host's/);
     expect(result.stderr).toMatch(/publish a port/);
+    expect(result.stderr).toMatch(/ctstate DNAT .* — connections redirected by a published port \(DNAT\) may enter/);
+    expect(result.stderr).toMatch(/-j DROP — nothing else is routed into the containers: their unpublished ports stay closed/);
+    expect(result.stderr).toMatch(/IPv6 off and router advertisements ignored .*CVE-2020-13401/);
   });
 });
