@@ -70,12 +70,12 @@ export class StateRoot {
     if (fs.existsSync(this.networks)) checkTrustedDirectory(this.networks, fs.lstatSync(this.networks), false);
     return this;
   }
+}
 
-  /** True when `file` (resolved lexically) lies strictly inside the directory `dir` of this root. */
-  contains(dir: string, file: string): boolean {
-    const relative = path.relative(dir, path.resolve(file));
-    return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
-  }
+/** True when `file` (resolved lexically) lies strictly below `dir`: a record's path checked against the root. */
+export function isBelow(dir: string, file: string): boolean {
+  const relative = path.relative(dir, path.resolve(file));
+  return relative !== '' && relative !== '..' && !relative.startsWith('../') && !path.isAbsolute(relative);
 }
 
 /** Owners whose files minibox may trust: root, and the user running minibox. */

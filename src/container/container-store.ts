@@ -21,7 +21,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { withLock } from '../lock.js';
-import type { StateRoot } from '../state-root.js';
+import { isBelow, type StateRoot } from '../state-root.js';
 import { umount, MNT } from '../sys/mount.js';
 import { MiniboxError, NotFoundError } from '../errors.js';
 import { readMountInfo } from '../mountinfo.js';
@@ -243,7 +243,7 @@ export class ContainerStore {
     const lower = annotations[OVERLAY_ANNOTATIONS.lowerdir]?.split(':') ?? [];
     const wrong = [
       path.resolve(paths.dir, spec.root.path) === paths.rootfs ? undefined : spec.root.path,
-      ...lower.filter((dir) => !this.root.contains(this.root.layers, dir)),
+      ...lower.filter((dir) => !isBelow(this.root.layers, dir)),
       ...[[OVERLAY_ANNOTATIONS.upperdir, paths.upper], [OVERLAY_ANNOTATIONS.workdir, paths.work]]
         .map(([key, own]) => (annotations[key!] === undefined || annotations[key!] === own ? undefined : annotations[key!])),
     ].filter((item): item is string => item !== undefined);

@@ -22,7 +22,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { StateRoot } from '../state-root.js';
+import { isBelow, type StateRoot } from '../state-root.js';
 import { parseSubnet } from './cidr.js';
 import { ensureBridge, removeBridge } from './bridge.js';
 import { addRule, addRules, deleteRule, deleteRules, networkRules, portRule, retiredNetworkRules, type FirewallRule } from './firewall.js';
@@ -211,7 +211,7 @@ export function refreshHostsFiles(root: StateRoot, network: NetworkRecord): void
   }));
   for (const endpoint of endpoints) {
     // The engine's own file of a container, never a path a record could aim elsewhere.
-    if (!root.contains(root.containers, endpoint.HostsFile)) continue;
+    if (!isBelow(root.containers, endpoint.HostsFile)) continue;
     rewriteInPlace(endpoint.HostsFile, (current) => renderHostsFile(current,
       { ip: endpoint.IPAddress, ...(endpoint.Hostname ? { hostname: endpoint.Hostname } : {}) }, network.Name, members));
   }
