@@ -85,7 +85,7 @@ export function registerRunCommand(program: Command): void {
     .option('-c, --cpu-shares <weight>', 'relative CPU weight, default 1024 (cpu.weight)')
     .option('--cpuset-cpus <list>', 'CPUs the container may use, e.g. 0-1 or 0,2 (cpuset.cpus)')
     .option('--pids-limit <n>', 'maximum number of processes and threads; -1 = unlimited (pids.max)')
-    .option('--log-opt <key=value>', 'json-file log option: max-size=10m, max-file=3 (the defaults; repeatable)', collect, [])
+    .option('--log-opt <key=value>', 'log rotation: max-size=10m, max-file=3 by default (repeatable)', collect, [])
     .option('--platform <os/arch>', 'platform to pull if the image is missing')
     .option('--pull <policy>', 'pull the image: missing, always or never', 'missing')
     .option('-q, --quiet', 'pull without progress output')
