@@ -1,10 +1,11 @@
 /**
- * Files a container can write are read by the engine with a cap, and never block it (issue 10,
- * item 8): a FIFO in place of /etc/passwd does not hang `exec -u`, a bloated /etc/hosts on a user
- * network is not read into the engine, and the other members' files are still kept up to date.
+ * Files a container (or an image) can write are read by the engine with a cap, and never block
+ * it (issue 10, item 8): a FIFO in place of /etc/passwd does not hang `exec -u`, an image's 5 MB
+ * /etc/passwd is not read whole for `run -u`. (The bloated /etc/hosts of a user network is in
+ * test/network/user-network.test.ts.)
  *
  * Checked to fail on main (18d62ab): `exec -u nobody` against the FIFO hung until the test's
- * timeout killed it, and the 2 MB hosts file was read and rewritten whole.
+ * timeout killed it; `run -u nobody` read the 5 MB file whole and ran (exit 0).
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -13,7 +14,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readUntrustedFile } from '../../src/untrusted-file.js';
 import { expectNoLeaks } from '../helpers/leaks.js';
+import { deriveImage } from '../helpers/derived-image.js';
 import { minibox } from '../helpers/minibox.js';
+import { busyboxImageLayout, pushLayout } from '../helpers/registry.js';
 import { startWorld, until, type LifecycleWorld } from '../lifecycle/helpers.js';
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-untrusted-'));
@@ -59,5 +62,17 @@ describe('a running container that booby-traps its own files', () => {
     expect(exec.code).not.toBe(0);
     expect(exec.code).not.toBe(137); // not killed by the deadline
     expect((await world.mb(['rm', '-f', 'trap'])).code).toBe(0);
+  });
+
+  it('an image with a 5 MB /etc/passwd: `run -u NAME` refuses it in one line instead of reading it', async () => {
+    const layout = deriveImage(busyboxImageLayout(), 'latest', (rootfs) => {
+      fs.appendFileSync(path.join(rootfs, 'etc/passwd'), `${'x'.repeat(5 * 1024 * 1024)}\n`);
+    });
+    const image = `${world.registry.host}/bigpasswd:latest`;
+    pushLayout(layout, 'latest', image);
+    const run = await world.mb(['run', '--rm', '--network', 'none', '-u', 'nobody', image, 'true']);
+    expect(run.stderr).toMatch(/cannot read \/etc\/passwd of the image: larger than 4194304 bytes\n$/);
+    expect(run.stderr.trim().split('\n').filter((line) => line.startsWith('minibox:'))).toHaveLength(1);
+    expect(run.code).toBe(125);
   });
 });
