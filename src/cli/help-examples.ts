@@ -21,6 +21,7 @@ export const EXAMPLES: Record<string, string[]> = {
     'minibox run -d --name web -p 8080:80 -v ./site:/usr/share/nginx/html:ro nginx',
     'minibox run --rm --memory 64m --pids-limit 50 alpine sh -c "cat /proc/self/cgroup"',
     'minibox run --rm --explain alpine true   # narrate every kernel step',
+    'minibox run -d --log-opt max-size=1m --log-opt max-file=2 alpine yes   # at most 2 MB of log',
   ],
   ps: [
     'minibox ps',
