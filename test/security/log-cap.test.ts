@@ -110,7 +110,7 @@ describe('bad --log-opt values', () => {
     expect(() => parseLogOptions([option])).toThrow(message);
     const before = fs.readdirSync(path.join(world.root, 'containers'));
     const run = await world.mb(['run', '--network', 'none', '--log-opt', option, world.image, 'true']);
-    expect(run.stderr).toBe(`minibox: ${message}\n`);
+    expect(run.stderr).toBe(`minibox: ${message}. See 'minibox run --help'.\n`);
     expect(run.code).toBe(125);
     expect(fs.readdirSync(path.join(world.root, 'containers'))).toEqual(before);
   });
