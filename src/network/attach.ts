@@ -24,7 +24,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { isBelow, type StateRoot } from '../state-root.js';
 import { parseSubnet } from './cidr.js';
-import { ensureBridge, removeBridge } from './bridge.js';
+import { deleteBridge, ensureBridge } from './bridge.js';
+import { ownedByOther } from './bridge-claims.js';
 import { addRule, addRules, deleteRule, deleteRules, networkRules, portRule, retiredNetworkRules, type FirewallRule } from './firewall.js';
 import { enableForwarding, restoreForwardingIfUnused, withHostNetworkLock } from './host-state.js';
 import { renderHostsFile, rewriteInPlace, type HostsMember } from './hosts.js';
@@ -193,9 +194,12 @@ async function detachLocked(root: StateRoot, id: string): Promise<void> {
 /** Bridge and network rules go when no container holds an address on the network. */
 async function removeNetworkPlumbingIfUnused(network: NetworkRecord, root: StateRoot): Promise<void> {
   if (Object.keys(readAllocations(root, network.Name)).length > 0) return;
+  // A bridge of that name made by another state root (this root's set-up failed on it): not ours
+  // to take down, nor are the rules that name it.
+  if (await ownedByOther(root, network)) return;
   // Reverse order: a chain that another rule still jumps to cannot be deleted.
   await deleteRules([...retiredNetworkRules(network), ...networkRules(network).reverse()]);
-  await removeBridge(network);
+  await deleteBridge(network);
   await restoreForwardingIfUnused();
 }
 

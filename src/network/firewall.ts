@@ -85,7 +85,8 @@ function comment(text: string): string[] {
 
 /** NAT and forwarding for a whole network; present while its bridge exists. */
 export function networkRules(network: { Name: string; Subnet: string; Bridge: string }): FirewallRule[] {
-  const about = `minibox network ${network.Name}`;
+  // The bridge in the comment: device names are host-wide, network names only per state root.
+  const about = `minibox network ${network.Name} (${network.Bridge})`;
   return [
     { table: 'nat', chain: 'MINIBOX-POSTROUTING', spec: ['-s', network.Subnet, '!', '-o', network.Bridge, ...comment(`${about}: egress NAT`), '-j', 'MASQUERADE'] },
     { table: 'nat', chain: 'MINIBOX-POSTROUTING', spec: ['-s', '127.0.0.0/8', '-o', network.Bridge, ...comment(`${about}: published ports from localhost`), '-j', 'MASQUERADE'] },
