@@ -127,6 +127,19 @@ export function describeEvent(event: SysEvent): string | undefined {
       if (a.option === 'PR_SET_KEEPCAPS') return undefined;
       if (a.option === 'PR_CAP_AMBIENT') return a.raise ? `ambient capability ${str(a.raise)}: kept across execve even for a non-root user` : undefined;
       return undefined;
+    case 'seccomp_load': return describeSeccompLoad(a);
+    case 'seccomp_init': case 'seccomp_arch_add': case 'seccomp_attr_set': case 'seccomp_rule_add': return undefined;
+    case 'keyctl':
+      if (a.operation === 'KEYCTL_JOIN_SESSION_KEYRING') {
+        return `keyctl(JOIN_SESSION_KEYRING, "${str(a.name)}"): a session keyring of the container's own — keys the host's root keeps in its session keyring are no longer this process's to read or link`;
+      }
+      return undefined;
+    case 'security.privileged':
+      return '--privileged: all capabilities, the host\'s devices, no seccomp filter, no masked or read-only kernel files — root in this container can mount the host\'s disks and load kernel modules: it is root on the host';
+    case 'security.unconfined':
+      return 'seccomp=unconfined: no system call filter — every kernel entry point (io_uring, bpf, keyctl, user namespaces…) is open to the container';
+    case 'security.no-new-privileges':
+      return 'no-new-privileges=false: setuid programs in the image (su, ping, sudo) can raise privileges again';
     case 'close_range': return 'close_range(3, ~0, CLOEXEC): every file descriptor above 2 closes at exec; the program inherits only stdin, stdout, stderr';
     case 'ioctl':
       if (a.request === 'TIOCGPTN') return 'opened the container\'s /dev/pts/ptmx: a new pseudo-terminal';
@@ -145,6 +158,15 @@ export function describeEvent(event: SysEvent): string | undefined {
       if (event.call.startsWith('push.')) return describePushStep(event.call, event.args);
       return undefined;
   }
+}
+
+/** The filter reaches the kernel: what it allows, what it refuses, and why it exists. */
+function describeSeccompLoad(a: Record<string, unknown>): string {
+  const refusal = a.defaultAction === 'SCMP_ACT_ERRNO' ? 'fail with EPERM' : `get ${str(a.defaultAction)}`;
+  return `seccomp_load: a BPF filter now checks every system call (${str(a.architectures) || 'native'} ABIs): `
+    + `${str(a.allowed)} are allowed, ${str(a.refused)} answered with an error, all others ${refusal} before the kernel runs them `
+    + '— io_uring, bpf, keyctl, perf_event_open, new user namespaces: the kernel code where container escapes '
+    + '(e.g. CVE-2022-0185) begin is out of reach';
 }
 
 /** A bind (move_mount) of one of the host's device nodes into the container's /dev (runtime/rootfs/devices.ts). */

@@ -27,6 +27,8 @@ import {
   readEnvFile, resolveCommand, resolveWorkingDir, type NetworkMode,
 } from '../bundle/spec-from-image.js';
 import { resolveUser, validateUserSpec } from '../bundle/user.js';
+import { publishStep } from '../sys/trace.js';
+import { hostDevices, noNewPrivileges, parseSecurityOptions, specSeccomp, type SecurityOptions } from '../bundle/security-options.js';
 import type { PortSpec } from '../network/index.js';
 import { checkHostPortsFree, checkNetworkFlags, extraHostsLines, toPortBindings, wantedPorts, withDns, type NetworkFlags } from './hooks/network-options.js';
 import { parseTmpfsSpec, parseVolumeSpec, VolumeStore, type TmpfsSpec, type VolumeSpec } from '../bundle/volumes.js';
@@ -53,6 +55,10 @@ export interface CreateRequest extends NetworkFlags {
   readOnly?: boolean;
   capAdd?: string[];
   capDrop?: string[];
+  /** `--security-opt` values as typed: seccomp=…, no-new-privileges[=…] (security-options.ts). */
+  securityOpt?: string[];
+  /** `--privileged`: every capability and device, no seccomp, no masked paths. Dangerous. */
+  privileged?: boolean;
   /** `--init`: minibox-init runs as PID 1 and the command as its child (reaps zombies, forwards signals). */
   init?: boolean;
   /** `--memory`, `--cpus`, `--pids-limit`…, as typed (checked by checkRequest). */
@@ -71,6 +77,7 @@ export interface CheckedRequest {
   volumes: VolumeSpec[];
   tmpfs: TmpfsSpec[];
   capabilities: string[];
+  security: SecurityOptions;
   userEnv: string[];
   /** OCI linux.resources from the limit flags; undefined without any. */
   resources?: LinuxResources;
@@ -102,7 +109,9 @@ export function checkRequest(request: CreateRequest, root?: StateRoot): CheckedR
     ...checkedNetwork(request, root),
     volumes,
     tmpfs,
-    capabilities: computeCapabilities(request.capAdd ?? [], request.capDrop ?? []),
+    // --privileged keeps every capability whatever --cap-drop says, as Docker.
+    capabilities: request.privileged ? computeCapabilities(['ALL'], []) : computeCapabilities(request.capAdd ?? [], request.capDrop ?? []),
+    security: parseSecurityOptions(request.securityOpt ?? [], request.privileged ?? false),
     userEnv,
   };
 }
@@ -211,6 +220,8 @@ export async function createContainer(root: StateRoot, image: RunnableImage, che
       ReadonlyRootfs: request.readOnly ?? false,
       CapAdd: request.capAdd ?? [],
       CapDrop: request.capDrop ?? [],
+      SecurityOpt: request.securityOpt ?? [],
+      Privileged: request.privileged ?? false,
       Init: request.init ?? false,
       ...hostConfigLimits(checked.resources),
     },
@@ -237,7 +248,11 @@ export async function createContainer(root: StateRoot, image: RunnableImage, che
       userMounts: [...specMounts, ...initMounts],
       etcFiles: { hostname: paths.hostname, hosts: paths.hosts, resolvConf: paths.resolvConf },
       overlay: { lowerDirsTopFirst: image.layerDirsTopFirst, upperDir: paths.upper, workDir: paths.work },
+      noNewPrivileges: noNewPrivileges(checked.security),
+      seccomp: specSeccomp(checked.security, checked.capabilities),
+      ...(request.privileged ? { privileged: { devices: hostDevices() } } : {}),
     });
+    explainSecurityChoices(checked.security);
     if (checked.resources) spec.linux = { ...spec.linux, resources: checked.resources }; // runc applies the same limits
     fs.writeFileSync(paths.spec, `${JSON.stringify(spec, null, 2)}\n`);
     const saved = await store.update(record.Id, (r) => { r.Config.Env = env; });
@@ -246,6 +261,13 @@ export async function createContainer(root: StateRoot, image: RunnableImage, che
     await removeContainer(root, record.Id);
     throw error;
   }
+}
+
+/** `--explain`: each defence the flags gave up, named before the container starts. */
+function explainSecurityChoices(security: SecurityOptions): void {
+  if (security.privileged) publishStep('security.privileged', {});
+  else if (security.seccomp === 'unconfined') publishStep('security.unconfined', {});
+  if (security.noNewPrivileges === false) publishStep('security.no-new-privileges', { value: false });
 }
 
 /** Deletes a container's directory and record, then its anonymous volumes (as `rm -v` / `--rm`). */

@@ -9,7 +9,7 @@
  *      returns to its own PID namespace at once;
  *   2. moves the stage into the container's cgroup (the engine says which: minibox's own, v2 only),
  *      so limits count the new process too — before it can run any of the user's code;
- *   3. sends the plan (namespaces to join, user, capabilities, env, cwd, pty) on fd 3;
+ *   3. sends the plan (namespaces to join, user, capabilities, seccomp filter, env, cwd, pty) on fd 3;
  *   4. reads end-of-file on fd 4 (close-on-exec): the program runs — or an error with 126/127;
  *   5. relays the terminal, forwards signals, and returns the exit status (128+n for signal n).
  * With `-d` it stops after step 4: the process lives on. When the engine exits, the kernel
@@ -28,7 +28,7 @@ import { CLONE, setns } from '../sys/namespaces.js';
 import { isTracing, publish, publishStep } from '../sys/trace.js';
 import { ExitCode, MiniboxError, describeError } from '../errors.js';
 import { messageSplitter, type ChildMessage } from './stages/channel.js';
-import type { SpecCapabilities, SpecUser } from '../bundle/oci-bundle.js';
+import type { SpecCapabilities, SpecSeccomp, SpecUser } from '../bundle/oci-bundle.js';
 import { openTerminal, type TerminalRelay } from './terminal-relay.js';
 import { stagePath } from './programs.js';
 
@@ -47,6 +47,10 @@ interface ExecProgram {
   user: SpecUser;
   capabilities?: SpecCapabilities;
   noNewPrivileges: boolean;
+  /** The container's `linux.seccomp`: an exec'd process gets the same filter (none if unconfined). */
+  seccomp?: SpecSeccomp;
+  /** The container's session keyring, joined by name (`_ses.<id>`, session-keyring.ts). */
+  sessionKeyring: string;
 }
 
 /** The plan the engine sends the exec stage on fd 3. */
@@ -117,6 +121,8 @@ export async function runExecProcess(options: ExecProcessOptions): Promise<numbe
     user: options.user,
     ...(options.capabilities ? { capabilities: options.capabilities } : {}),
     noNewPrivileges: options.noNewPrivileges,
+    ...(options.seccomp ? { seccomp: options.seccomp } : {}),
+    sessionKeyring: options.sessionKeyring,
   };
 
   let relay: TerminalRelay | undefined;
