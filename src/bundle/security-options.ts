@@ -23,7 +23,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import type { SpecDevice, SpecSeccomp } from './oci-bundle.js';
-import { DEFAULT_DEVICES } from './docker-defaults.js';
+import { CAPABILITY_NUMBERS, DEFAULT_DEVICES } from './docker-defaults.js';
 import { dockerDefaultProfile, readProfileFile, specSeccompFromProfile, type DockerSeccompProfile } from './seccomp-profile.js';
 
 export interface SecurityOptions {
@@ -76,6 +76,19 @@ export function specSeccomp(options: SecurityOptions, capabilities: string[]): S
   if (options.seccomp === 'unconfined' || (options.privileged && options.seccomp === 'default')) return undefined;
   const profile = options.seccomp === 'default' ? dockerDefaultProfile() : options.seccomp.profile;
   return specSeccompFromProfile(profile, { capabilities });
+}
+
+/**
+ * --privileged: every capability this kernel knows that minibox itself still holds in its bounding
+ * set (as moby's GetAllCapabilities: a capability dropped from the host's bounding set cannot be
+ * given back; asking for it would make capset fail).
+ */
+export function privilegedCapabilities(status = fs.readFileSync('/proc/self/status', 'utf8')): string[] {
+  const bounding = BigInt(`0x${/^CapBnd:\s*([0-9a-f]+)$/m.exec(status)?.[1] ?? '0'}`);
+  return Object.entries(CAPABILITY_NUMBERS)
+    .filter(([, bit]) => (bounding & (1n << BigInt(bit))) !== 0n)
+    .sort(([, a], [, b]) => a - b)
+    .map(([name]) => name);
 }
 
 /** Directories of /dev that hold no device a container should get (libcontainer's GetDevices). */

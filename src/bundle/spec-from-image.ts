@@ -218,8 +218,8 @@ export interface SpecInput {
   /** The container's own hostname, hosts and resolv.conf files (etc-files.ts). */
   etcFiles: { hostname: string; hosts: string; resolvConf: string };
   overlay: { lowerDirsTopFirst: string[]; upperDir: string; workDir: string };
-  /** PR_SET_NO_NEW_PRIVS (security-options.ts: minibox's default is true). */
-  noNewPrivileges: boolean;
+  /** PR_SET_NO_NEW_PRIVS; minibox's default is true (security-options.ts). */
+  noNewPrivileges?: boolean;
   /** The resolved seccomp profile; undefined = unconfined. */
   seccomp?: SpecSeccomp;
   /** --privileged: no masked or read-only paths, writable /sys, the host's devices. */
@@ -253,7 +253,7 @@ export function buildRuntimeSpec(input: SpecInput): RuntimeSpec {
       env: input.env,
       cwd: input.cwd,
       capabilities: { bounding: caps, effective: caps, permitted: caps },
-      noNewPrivileges: input.noNewPrivileges,
+      noNewPrivileges: input.noNewPrivileges ?? true,
     },
     hostname: input.hostname,
     mounts: [...defaults, ...[...input.userMounts].sort(byDepth)],

@@ -134,12 +134,7 @@ export function describeEvent(event: SysEvent): string | undefined {
         return `keyctl(JOIN_SESSION_KEYRING, "${str(a.name)}"): a session keyring of the container's own — keys the host's root keeps in its session keyring are no longer this process's to read or link`;
       }
       return undefined;
-    case 'security.privileged':
-      return '--privileged: all capabilities, the host\'s devices, no seccomp filter, no masked or read-only kernel files — root in this container can mount the host\'s disks and load kernel modules: it is root on the host';
-    case 'security.unconfined':
-      return 'seccomp=unconfined: no system call filter — every kernel entry point (io_uring, bpf, keyctl, user namespaces…) is open to the container';
-    case 'security.no-new-privileges':
-      return 'no-new-privileges=false: setuid programs in the image (su, ping, sudo) can raise privileges again';
+    case 'spec.security': return describeSecurityChoices(a);
     case 'close_range': return 'close_range(3, ~0, CLOEXEC): every file descriptor above 2 closes at exec; the program inherits only stdin, stdout, stderr';
     case 'ioctl':
       if (a.request === 'TIOCGPTN') return 'opened the container\'s /dev/pts/ptmx: a new pseudo-terminal';
@@ -158,6 +153,24 @@ export function describeEvent(event: SysEvent): string | undefined {
       if (event.call.startsWith('push.')) return describePushStep(event.call, event.args);
       return undefined;
   }
+}
+
+/** What config.json gives up (--privileged, --security-opt): said before the container starts. */
+function describeSecurityChoices(a: Record<string, unknown>): string | undefined {
+  const warnings: string[] = [];
+  const privileged = a.seccomp === false && a.maskedPaths === 0 && Number(a.capabilities) > DEFAULT_CAPABILITIES.length;
+  if (privileged) {
+    warnings.push(`--privileged: ${str(a.capabilities)} capabilities, ${str(a.devices)} of the host's devices, no seccomp filter, `
+      + 'no masked or read-only kernel files — root in this container can mount the host\'s disks and load kernel modules: '
+      + 'it is root on the host');
+  } else if (a.seccomp === false) {
+    warnings.push('seccomp=unconfined: no system call filter — every kernel entry point (io_uring, bpf, keyctl, '
+      + 'user namespaces…) is open to the container, and with it every kernel bug behind them');
+  }
+  if (a.noNewPrivileges === false) {
+    warnings.push('no no_new_privs: setuid programs in the image (su, sudo, a planted setuid shell) can raise privileges');
+  }
+  return warnings.length > 0 ? warnings.join('\n') : undefined;
 }
 
 /** The filter reaches the kernel: what it allows, what it refuses, and why it exists. */

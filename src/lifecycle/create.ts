@@ -27,8 +27,9 @@ import {
   readEnvFile, resolveCommand, resolveWorkingDir, type NetworkMode,
 } from '../bundle/spec-from-image.js';
 import { resolveUser, validateUserSpec } from '../bundle/user.js';
-import { publishStep } from '../sys/trace.js';
-import { hostDevices, noNewPrivileges, parseSecurityOptions, specSeccomp, type SecurityOptions } from '../bundle/security-options.js';
+import {
+  hostDevices, noNewPrivileges, parseSecurityOptions, privilegedCapabilities, specSeccomp, type SecurityOptions,
+} from '../bundle/security-options.js';
 import type { PortSpec } from '../network/index.js';
 import { checkHostPortsFree, checkNetworkFlags, extraHostsLines, toPortBindings, wantedPorts, withDns, type NetworkFlags } from './hooks/network-options.js';
 import { parseTmpfsSpec, parseVolumeSpec, VolumeStore, type TmpfsSpec, type VolumeSpec } from '../bundle/volumes.js';
@@ -110,7 +111,7 @@ export function checkRequest(request: CreateRequest, root?: StateRoot): CheckedR
     volumes,
     tmpfs,
     // --privileged keeps every capability whatever --cap-drop says, as Docker.
-    capabilities: request.privileged ? computeCapabilities(['ALL'], []) : computeCapabilities(request.capAdd ?? [], request.capDrop ?? []),
+    capabilities: request.privileged ? privilegedCapabilities() : computeCapabilities(request.capAdd ?? [], request.capDrop ?? []),
     security: parseSecurityOptions(request.securityOpt ?? [], request.privileged ?? false),
     userEnv,
   };
@@ -252,7 +253,6 @@ export async function createContainer(root: StateRoot, image: RunnableImage, che
       seccomp: specSeccomp(checked.security, checked.capabilities),
       ...(request.privileged ? { privileged: { devices: hostDevices() } } : {}),
     });
-    explainSecurityChoices(checked.security);
     if (checked.resources) spec.linux = { ...spec.linux, resources: checked.resources }; // runc applies the same limits
     fs.writeFileSync(paths.spec, `${JSON.stringify(spec, null, 2)}\n`);
     const saved = await store.update(record.Id, (r) => { r.Config.Env = env; });
@@ -261,13 +261,6 @@ export async function createContainer(root: StateRoot, image: RunnableImage, che
     await removeContainer(root, record.Id);
     throw error;
   }
-}
-
-/** `--explain`: each defence the flags gave up, named before the container starts. */
-function explainSecurityChoices(security: SecurityOptions): void {
-  if (security.privileged) publishStep('security.privileged', {});
-  else if (security.seccomp === 'unconfined') publishStep('security.unconfined', {});
-  if (security.noNewPrivileges === false) publishStep('security.no-new-privileges', { value: false });
 }
 
 /** Deletes a container's directory and record, then its anonymous volumes (as `rm -v` / `--rm`). */

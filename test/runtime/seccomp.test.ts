@@ -6,6 +6,8 @@
  * with EPERM; with `--security-opt seccomp=unconfined` each reaches the kernel, which then allows
  * it or not by its own rules (the expectations below read the host's sysctls and say which).
  *
+ * Uses the default bridge: run under `flock /tmp/minibox-net.lock npx vitest run …`.
+ *
  * Checked to fail on today's main (18d62ab, before this change): there the probe's calls all
  * succeed in a default container (no filter), and the container's session keyring id is the
  * host's — the "default profile" and "fresh keyring" tests fail.
@@ -124,5 +126,59 @@ describe('exec inherits the container\'s filter and keyring', () => {
     expect(fromInit).toMatch(/^\d+$/);
     expect(fromExec.session_keyring).toBe(fromInit);
     expect(fromExec.session_keyring).not.toBe(hostKeyring);
+  });
+});
+
+describe('--security-opt and --privileged from the command line', () => {
+  it('no-new-privileges: on by default (stricter than Docker), off with =false', async () => {
+    const on = await fixture.mb(['run', '--rm', fixture.image, 'grep', '^NoNewPrivs:', '/proc/self/status']);
+    expect(on.stdout).toBe('NoNewPrivs:\t1\n');
+    const off = await fixture.mb(['run', '--rm', '--security-opt', 'no-new-privileges=false', fixture.image, 'grep', '-E', '^(NoNewPrivs|Seccomp):', '/proc/self/status']);
+    // Without no_new_privs the filter was loaded while CAP_SYS_ADMIN was still there (runc's order).
+    expect(off.stdout).toBe('NoNewPrivs:\t0\nSeccomp:\t2\n');
+  });
+
+  it('a Docker-format profile file replaces the default', async () => {
+    const profile = path.join(probeDir, 'no-mkdir.json');
+    fs.writeFileSync(profile, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 }] }));
+    const run = await fixture.mb(['run', '--rm', '--security-opt', `seccomp=${profile}`, fixture.image, 'sh', '-c', 'mkdir /tmp/x; echo "mkdir=$?"']);
+    expect(run.stderr).toMatch(/Permission denied/); // errnoRet 13 = EACCES
+    expect(run.stdout).toBe('mkdir=1\n');
+  });
+
+  it('bad values fail before anything is created, with exit 125', async () => {
+    const missing = await fixture.mb(['run', '--rm', '--security-opt', 'seccomp=/no/such/profile.json', fixture.image, 'true']);
+    expect(missing.code).toBe(125);
+    expect(missing.stderr).toMatch(/opening seccomp profile \(\/no\/such\/profile.json\) failed: ENOENT/);
+    const unknown = await fixture.mb(['run', '--rm', '--security-opt', 'label=disable', fixture.image, 'true']);
+    expect(unknown.code).toBe(125);
+    expect(unknown.stderr).toMatch(/--security-opt label is not supported/);
+  });
+
+  it('--privileged: every capability, no filter, no masked paths, writable /sys, the host\'s devices', async () => {
+    const hostBounding = /^CapBnd:\s*(\S+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1];
+    const script = [
+      'grep -E "^(CapEff|Seccomp|NoNewPrivs):" /proc/self/status',
+      'grep -c " /proc/kcore " /proc/self/mountinfo',
+      'mount -t tmpfs none /tmp && echo mounted',
+      'test -c /dev/kmsg && echo host-devices',
+      'grep " /sys " /proc/self/mountinfo | grep -c " rw,"',
+    ].join('; ');
+    const run = await fixture.mb(['run', '--rm', '--privileged', fixture.image, 'sh', '-c', script]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toBe(`CapEff:\t${hostBounding}\nNoNewPrivs:\t0\nSeccomp:\t0\n0\nmounted\nhost-devices\n1\n`);
+    const plain = await fixture.mb(['run', '--rm', fixture.image, 'sh', '-c', 'test -c /dev/kmsg || echo no-host-devices']);
+    expect(plain.stdout).toBe('no-host-devices\n');
+  });
+
+  it('--explain says what --privileged and seccomp=unconfined give up, and narrates the filter and keyring', async () => {
+    const privileged = await fixture.mb(['run', '--rm', '--explain', '--privileged', fixture.image, 'true']);
+    expect(privileged.stderr).toMatch(/--privileged: \d+ capabilities, \d+ of the host.s devices, no seccomp filter.*it is root on the host/);
+    const unconfined = await fixture.mb(['run', '--rm', '--explain', '--security-opt', 'seccomp=unconfined', fixture.image, 'true']);
+    expect(unconfined.stderr).toMatch(/seccomp=unconfined: no system call filter/);
+    expect(unconfined.stderr).not.toMatch(/seccomp_load/);
+    const confined = await fixture.mb(['run', '--rm', '--explain', fixture.image, 'true']);
+    expect(confined.stderr).toMatch(/keyctl\(JOIN_SESSION_KEYRING, "_ses\.[0-9a-f]{64}"\): a session keyring of the container's own/);
+    expect(confined.stderr).toMatch(/seccomp_load: a BPF filter now checks every system call \(x86_64,x86,x32 ABIs\): \d+ are allowed, 1 answered with an error, all others fail with EPERM/);
   });
 });
