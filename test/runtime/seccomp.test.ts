@@ -5,26 +5,29 @@
  * tries the calls container escapes start from. Under Docker's default profile every one fails
  * with EPERM; with `--security-opt seccomp=unconfined` each reaches the kernel, which then allows
  * it or not by its own rules (the expectations below read the host's sysctls and say which).
+ * minibox itself runs under a session keyring of its own (`syscall-probe with-session-keyring`),
+ * as it does from a root login shell: that is the host keyring a container must not possess.
  *
  * Uses the default bridge: run under `flock /tmp/minibox-net.lock npx vitest run …`.
  *
- * Checked to fail on today's main (18d62ab, before this change): there the probe's calls all
- * succeed in a default container (no filter), and the container's session keyring id is the
- * host's — the "default profile" and "fresh keyring" tests fail.
+ * Checked to fail on today's main (18d62ab, before this change, with the `--security-opt` flags
+ * removed from the calls): there every probed call succeeds in a default container (no filter),
+ * and the container's session keyring *is* minibox's (`session_keyring` = `host_keyring`,
+ * `add_key_host_keyring=ok`) — the "default profile" and "fresh keyring" tests fail.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LifecycleFixture } from '../lifecycle/running-container.js';
+import { bin, type CliResult } from '../helpers/minibox.js';
 
 const fixture = new LifecycleFixture();
 const probeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-probe-'));
 const probe = path.join(probeDir, 'syscall-probe');
-let hostKeyring = '';
 
-const PROBED = ['keyctl_host_keyring', 'add_key', 'io_uring_setup', 'userfaultfd', 'perf_event_open',
+const PROBED = ['keyctl_host_keyring', 'add_key_host_keyring', 'add_key', 'io_uring_setup', 'userfaultfd', 'perf_event_open',
   'bpf_map_create', 'bpf_obj_get', 'unshare_user'];
 
 function sysctl(name: string): number {
@@ -44,9 +47,6 @@ beforeAll(async () => {
   const source = path.join(import.meta.dirname, 'fixtures/syscall-probe.c');
   const built = spawnSync('gcc', ['-O2', '-static', '-o', probe, source], { encoding: 'utf8' });
   expect(built.status, built.stderr).toBe(0);
-  // The session keyring this test (and so minibox) runs with: the one a container must not share.
-  hostKeyring = spawnSync(probe, ['session-keyring'], { encoding: 'utf8' }).stdout.trim();
-  expect(hostKeyring).toMatch(/^\d+$/);
   await fixture.setup();
 });
 
@@ -55,8 +55,23 @@ afterAll(async () => {
   fs.rmSync(probeDir, { recursive: true, force: true });
 });
 
+/** `minibox ARGS` started from a process with a session keyring of its own, like a login shell's. */
+async function mbWithKeyring(args: string[]): Promise<CliResult> {
+  return await new Promise((resolve) => {
+    const child = spawn(probe, ['with-session-keyring', process.execPath, bin, '--root', fixture.root,
+      '--insecure-registry', fixture.registry.host, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
+    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+/** Runs the probe in a new container; `HOST_KEYRING` is the keyring minibox was started with. */
 async function runProbe(flags: string[]): Promise<Record<string, string>> {
-  const result = await fixture.mb(['run', '--rm', ...flags, '-v', `${probeDir}:/probe:ro`, fixture.image, '/probe/syscall-probe', hostKeyring]);
+  const result = await mbWithKeyring(['run', '--rm', ...flags, '-e', 'HOST_KEYRING', '-v', `${probeDir}:/probe:ro`,
+    fixture.image, '/probe/syscall-probe', 'env']);
   expect(result.code, result.stderr).toBe(0);
   return results(result.stdout);
 }
@@ -64,14 +79,17 @@ async function runProbe(flags: string[]): Promise<Record<string, string>> {
 describe('Docker\'s default seccomp profile', () => {
   it('refuses keyctl, add_key, io_uring, userfaultfd, perf_event_open, bpf and new user namespaces with EPERM', async () => {
     const seen = await runProbe([]);
+    expect(seen.host_keyring).toMatch(/^[1-9]\d*$/);
     for (const call of PROBED) expect(seen[call], call).toBe('EPERM');
     expect(seen.session_keyring).toBeUndefined(); // keyctl itself is refused
   });
 
   it('with seccomp=unconfined, each call reaches the kernel, which decides by its own rules', async () => {
     const seen = await runProbe(['--security-opt', 'seccomp=unconfined']);
-    // The container's root is uid 0 like the host's, and "view" is granted to the keyring's uid.
+    // The container's root is uid 0 like the host's, and "view" is granted to the keyring's uid;
+    // "write" only to its possessors: the container no longer is one (on main it was: ok).
     expect(seen.keyctl_host_keyring).toBe('ok');
+    expect(seen.add_key_host_keyring).toBe('EACCES');
     expect(seen.add_key).toBe('ok'); // into the container's own session keyring
     expect(seen.io_uring_setup).toBe(sysctl('kernel/io_uring_disabled') === 0 ? 'ok' : 'EPERM');
     expect(seen.userfaultfd).toBe('ok'); // UFFD_USER_MODE_ONLY needs no capability
@@ -86,7 +104,7 @@ describe('Docker\'s default seccomp profile', () => {
     const first = await runProbe(['--security-opt', 'seccomp=unconfined']);
     const second = await runProbe(['--security-opt', 'seccomp=unconfined']);
     expect(first.session_keyring).toMatch(/^\d+$/);
-    expect(first.session_keyring).not.toBe(hostKeyring);
+    expect(first.session_keyring).not.toBe(first.host_keyring);
     expect(second.session_keyring).not.toBe(first.session_keyring);
   });
 
@@ -109,7 +127,7 @@ describe('Docker\'s default seccomp profile', () => {
 describe('exec inherits the container\'s filter and keyring', () => {
   it('an exec\'d process is refused the same calls', async () => {
     await fixture.start('confined', ['sleep', '300'], ['-v', `${probeDir}:/probe:ro`]);
-    const result = await fixture.mb(['exec', 'confined', '/probe/syscall-probe', hostKeyring]);
+    const result = await mbWithKeyring(['exec', '-e', 'HOST_KEYRING', 'confined', '/probe/syscall-probe', 'env']);
     expect(result.code, result.stderr).toBe(0);
     const seen = results(result.stdout);
     for (const call of PROBED) expect(seen[call], call).toBe('EPERM');
@@ -122,10 +140,12 @@ describe('exec inherits the container\'s filter and keyring', () => {
     for (let i = 0; i < 200 && !fromInit; i++) {
       fromInit = (await fixture.mb(['exec', 'open', 'cat', '/tmp/init-probe'])).stdout.match(/session_keyring=(\d+)/)?.[1];
     }
-    const fromExec = results((await fixture.mb(['exec', 'open', '/probe/syscall-probe', hostKeyring])).stdout);
+    const fromExec = results((await mbWithKeyring(['exec', '-e', 'HOST_KEYRING', 'open', '/probe/syscall-probe', 'env'])).stdout);
     expect(fromInit).toMatch(/^\d+$/);
     expect(fromExec.session_keyring).toBe(fromInit);
-    expect(fromExec.session_keyring).not.toBe(hostKeyring);
+    expect(fromExec.host_keyring).toMatch(/^[1-9]\d*$/);
+    expect(fromExec.session_keyring).not.toBe(fromExec.host_keyring);
+    expect(fromExec.add_key_host_keyring).toBe('EACCES');
   });
 });
 
