@@ -80,6 +80,12 @@ export const OVERLAY_ANNOTATIONS = {
   workdir: 'org.minibox.overlay.workdir',
 } as const;
 
+/**
+ * Where the runtime may keep compiled seccomp programs, by hash of `linux.seccomp`
+ * (runtime/process/syscall-filter.ts); the engine points it into its state root.
+ */
+export const SECCOMP_CACHE_ANNOTATION = 'org.minibox.seccomp.cache';
+
 /** Reads and checks `config.json`; `rootfs` is returned as an absolute path. */
 export function readBundle(bundleDir: string): { spec: RuntimeSpec; rootfs: string } {
   const file = path.join(bundleDir, 'config.json');

@@ -127,8 +127,10 @@ export function describeEvent(event: SysEvent): string | undefined {
       if (a.option === 'PR_SET_KEEPCAPS') return undefined;
       if (a.option === 'PR_CAP_AMBIENT') return a.raise ? `ambient capability ${str(a.raise)}: kept across execve even for a non-root user` : undefined;
       return undefined;
-    case 'seccomp_load': return describeSeccompLoad(a);
-    case 'seccomp_init': case 'seccomp_arch_add': case 'seccomp_attr_set': case 'seccomp_rule_add': return undefined;
+    case 'seccomp': return a.operation === 'SECCOMP_SET_MODE_FILTER' ? describeSeccompFilter(a) : undefined;
+    case 'seccomp_export_bpf': return 'seccomp_export_bpf: libseccomp compiled the seccomp profile into a BPF program, installed last';
+    case 'seccomp.cache': return `seccomp: the same rules were compiled before — ${str(a.instructions)} BPF instructions reused from the cache, installed last`;
+    case 'seccomp_init': case 'seccomp_arch_add': case 'seccomp_rule_add': case 'memfd_create': return undefined;
     case 'keyctl':
       if (a.operation === 'KEYCTL_JOIN_SESSION_KEYRING') {
         return `keyctl(JOIN_SESSION_KEYRING, "${str(a.name)}"): a session keyring of the container's own — keys the host's root keeps in its session keyring are no longer this process's to read or link`;
@@ -174,9 +176,9 @@ function describeSecurityChoices(a: Record<string, unknown>): string | undefined
 }
 
 /** The filter reaches the kernel: what it allows, what it refuses, and why it exists. */
-function describeSeccompLoad(a: Record<string, unknown>): string {
+function describeSeccompFilter(a: Record<string, unknown>): string {
   const refusal = a.defaultAction === 'SCMP_ACT_ERRNO' ? 'fail with EPERM' : `get ${str(a.defaultAction)}`;
-  return `seccomp_load: a BPF filter now checks every system call (${str(a.architectures) || 'native'} ABIs): `
+  return `seccomp(SET_MODE_FILTER): ${str(a.instructions)} BPF instructions now check every system call (${str(a.architectures) || 'native'} ABIs): `
     + `${str(a.allowed)} are allowed, ${str(a.refused)} answered with an error, all others ${refusal} before the kernel runs them `
     + '— io_uring, bpf, keyctl, perf_event_open, new user namespaces: the kernel code where container escapes '
     + '(e.g. CVE-2022-0185) begin is out of reach';

@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
-import type { SpecMount } from '../bundle/oci-bundle.js';
+import { SECCOMP_CACHE_ANNOTATION, type SpecMount } from '../bundle/oci-bundle.js';
 import { nativeProgramPath } from '../runtime/programs.js';
 import { deleteContainer } from './remove.js';
 import { validateContainerName, shortId } from '../container/container-id.js';
@@ -253,6 +253,7 @@ export async function createContainer(root: StateRoot, image: RunnableImage, che
       seccomp: specSeccomp(checked.security, checked.capabilities),
       ...(request.privileged ? { privileged: { devices: hostDevices() } } : {}),
     });
+    if (spec.linux?.seccomp) spec.annotations = { ...spec.annotations, [SECCOMP_CACHE_ANNOTATION]: root.seccompCache };
     if (checked.resources) spec.linux = { ...spec.linux, resources: checked.resources }; // runc applies the same limits
     fs.writeFileSync(paths.spec, `${JSON.stringify(spec, null, 2)}\n`);
     const saved = await store.update(record.Id, (r) => { r.Config.Env = env; });

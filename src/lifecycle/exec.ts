@@ -24,7 +24,7 @@ import { sessionKeyringName } from '../runtime/process/session-keyring.js';
 import { addProcess, cgroupMode, containerCgroupPath } from '../cgroups/index.js';
 import { openInRoot, openRootDir, type RootDir } from '../resolve-in-root.js';
 import { O } from '../sys/openat2.js';
-import type { RuntimeSpec } from '../bundle/oci-bundle.js';
+import { SECCOMP_CACHE_ANNOTATION, type RuntimeSpec } from '../bundle/oci-bundle.js';
 import { ContainerStore, type ContainerRecord } from '../container/container-store.js';
 import { reconcileContainer } from '../container/reconcile.js';
 import { expandEnvOption } from '../bundle/spec-from-image.js';
@@ -130,6 +130,7 @@ export async function execInContainer(root: StateRoot, request: ExecRequest): Pr
     ...(spec.process.capabilities ? { capabilities: spec.process.capabilities } : {}),
     noNewPrivileges: spec.process.noNewPrivileges === true,
     ...(spec.linux?.seccomp ? { seccomp: spec.linux.seccomp } : {}),
+    ...(spec.annotations?.[SECCOMP_CACHE_ANNOTATION] ? { seccompCache: spec.annotations[SECCOMP_CACHE_ANNOTATION] } : {}),
     sessionKeyring: sessionKeyringName(record.Id),
     tty: request.tty ?? false,
     interactive: request.interactive ?? false,

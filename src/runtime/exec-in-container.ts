@@ -49,6 +49,8 @@ interface ExecProgram {
   noNewPrivileges: boolean;
   /** The container's `linux.seccomp`: an exec'd process gets the same filter (none if unconfined). */
   seccomp?: SpecSeccomp;
+  /** Where compiled filters are kept (the container's `org.minibox.seccomp.cache` annotation). */
+  seccompCache?: string;
   /** The container's session keyring, joined by name (`_ses.<id>`, session-keyring.ts). */
   sessionKeyring: string;
 }
@@ -122,6 +124,7 @@ export async function runExecProcess(options: ExecProcessOptions): Promise<numbe
     ...(options.capabilities ? { capabilities: options.capabilities } : {}),
     noNewPrivileges: options.noNewPrivileges,
     ...(options.seccomp ? { seccomp: options.seccomp } : {}),
+    ...(options.seccompCache ? { seccompCache: options.seccompCache } : {}),
     sessionKeyring: options.sessionKeyring,
   };
 

@@ -79,7 +79,7 @@ export function registerRunCommand(program: Command): void {
     .option('--read-only', 'mount the container\'s root file system read-only')
     .option('--cap-add <cap>', 'add a Linux capability, e.g. NET_ADMIN or ALL (repeatable)', collect, [])
     .option('--cap-drop <cap>', 'drop a Linux capability, e.g. CHOWN or ALL (repeatable)', collect, [])
-    .option('--security-opt <opt>', 'seccomp=unconfined, seccomp=PROFILE.json, no-new-privileges[=false] (repeatable)', collect, [])
+    .option('--security-opt <opt>', 'seccomp=unconfined|PROFILE.json, no-new-privileges[=false] (repeatable)', collect, [])
     .option('--privileged', 'DANGEROUS: all capabilities and host devices, no seccomp, no masked paths')
     .option('-m, --memory <bytes>', 'memory limit, e.g. 256m or 1g (cgroup v2 memory.max)')
     .option('--memory-swap <bytes>', 'memory + swap limit; -1 = unlimited swap (default: twice --memory)')

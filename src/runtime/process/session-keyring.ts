@@ -13,8 +13,9 @@
  *   - ENOSYS (a kernel without keyrings, or a seccomp profile of an outer container returning
  *     ENOSYS) is not an error: the keyring is a defence in depth, not the main wall.
  *
- * Try: with `--security-opt seccomp=unconfined`, `grep -c . /proc/self/status` means nothing;
- * compare `keyctl show @s` on the host with the keyring id the test probe prints inside.
+ * Try: `gcc -static -o /tmp/p/probe test/runtime/fixtures/syscall-probe.c`, then
+ * `minibox run --rm --security-opt seccomp=unconfined -v /tmp/p:/p:ro IMAGE /p/probe 0` twice:
+ * `session_keyring=` differs each time, and from `keyctl show @s` on the host.
  */
 import { describeKey, joinSessionKeyring, setKeyPermissions } from '../../sys/keyring.js';
 import { SysError } from '../../sys/errors.js';

@@ -13,8 +13,13 @@
  * (sys/seccomp.ts): the default action, the extra architectures (x86 and x32 on x86_64), one rule
  * per syscall name (names libseccomp does not know are skipped, rules equal to the default action
  * too), and the argument tests — all in one rule, or, when two test the same argument, one rule
- * each (runc's "old behaviour", an OR). libseccomp's own no_new_privs attribute is turned off:
- * the runtime sets no_new_privs itself, when config.json asks.
+ * each (runc's "old behaviour", an OR). The rules are compiled to BPF early, while the init stage
+ * waits for the engine; installing the program at the end is one seccomp(2) call. no_new_privs
+ * stays the runtime's business (libseccomp's seccomp_load would set it by itself).
+ * Compiling costs ~25 ms of CPU; the same section of config.json always gives the same program,
+ * so the engine names a cache directory (annotation `org.minibox.seccomp.cache`, root-owned,
+ * 0700) where programs are kept by the sha256 of the section, the architecture and libseccomp's
+ * version. The spec stays the truth: a program is found only by the hash of what the spec says.
  *
  * The filter is per thread, and execve keeps the calling thread's filter: it is loaded on Node's
  * main thread, the one that execs, with CTL_TSYNC so that Node's helper threads get it too.
@@ -25,7 +30,14 @@
  * Try: `minibox run --rm IMAGE unshare -U true` → Operation not permitted;
  * with `--security-opt seccomp=unconfined` it works.
  */
-import { SCMP_ACT, SCMP_CMP, SCMP_FLTATR, SeccompFilter, type ArgumentComparison } from '../../sys/seccomp.js';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  SCMP_ACT, SCMP_CMP, SECCOMP_FILTER_FLAG, SeccompFilter, declareSeccompInstall, installFilter, libseccompVersion,
+  type ArgumentComparison,
+} from '../../sys/seccomp.js';
+import { publishStep } from '../../sys/trace.js';
 import type { SpecSeccomp, SpecSeccompArg, SpecSyscall } from '../../bundle/oci-bundle.js';
 
 const EPERM = 1;
@@ -65,10 +77,10 @@ function architectureName(arch: string): string {
   return arch.replace(/^SCMP_ARCH_/, '').toLowerCase();
 }
 
-const FLAG_ATTRIBUTES: Record<string, number> = {
-  SECCOMP_FILTER_FLAG_TSYNC: SCMP_FLTATR.CTL_TSYNC,
-  SECCOMP_FILTER_FLAG_LOG: SCMP_FLTATR.CTL_LOG,
-  SECCOMP_FILTER_FLAG_SPEC_ALLOW: SCMP_FLTATR.CTL_SSB,
+const FLAGS: Record<string, number> = {
+  SECCOMP_FILTER_FLAG_TSYNC: SECCOMP_FILTER_FLAG.TSYNC,
+  SECCOMP_FILTER_FLAG_LOG: SECCOMP_FILTER_FLAG.LOG,
+  SECCOMP_FILTER_FLAG_SPEC_ALLOW: SECCOMP_FILTER_FLAG.SPEC_ALLOW,
 };
 
 /** A filter built from the spec, waiting in libseccomp's memory for `load()`. */
@@ -77,45 +89,101 @@ export interface PreparedSyscallFilter {
 }
 
 /**
- * Builds the filter (seccomp_init, arch_add, attr_set, rule_add…) without loading it. Call it
- * while the host's libseccomp.so.2 is still reachable (before pivot_root or setns into the mount
- * namespace); `load()` it last.
+ * Builds and compiles the filter (seccomp_init, arch_add, rule_add…, export_bpf) without
+ * installing it. Call it while the host's libseccomp.so.2 is still reachable (before pivot_root
+ * or setns into the mount namespace); `load()` it last.
  */
-export function prepareSyscallFilter(seccomp: SpecSeccomp | undefined): PreparedSyscallFilter | undefined {
+export function prepareSyscallFilter(seccomp: SpecSeccomp | undefined, cacheDir?: string): PreparedSyscallFilter | undefined {
   if (!seccomp) return undefined;
+  let flags = SECCOMP_FILTER_FLAG.TSYNC; // Node's helper threads get the filter too
+  for (const flag of seccomp.flags ?? []) {
+    const bit = FLAGS[flag];
+    if (bit === undefined) throw new Error(`seccomp flag ${flag} in config.json is not supported`);
+    flags |= bit;
+  }
+  const key = crypto.createHash('sha256')
+    .update(JSON.stringify({ seccomp, arch: process.arch, libseccomp: libseccompVersion() })).digest('hex');
+  const cache = cacheDir !== undefined && trustedCacheDir(cacheDir) ? cacheDir : undefined;
+  const cached = cache ? readCachedProgram(cache, key) : undefined;
+  const program = cached ?? compileProgram(seccomp);
+  if (cache && !cached) writeCachedProgram(cache, key, program);
+  declareSeccompInstall();
+  const summary = {
+    defaultAction: seccomp.defaultAction, ...ruleCounts(seccomp), cached: cached !== undefined,
+    architectures: (seccomp.architectures ?? []).map(architectureName).join(','),
+  };
+  return { load: () => installFilter(program, flags, summary) };
+}
+
+/** How many names the spec allows, and answers otherwise than the default (for --explain). */
+function ruleCounts(seccomp: SpecSeccomp): { allowed: number; refused: number } {
+  const defaultAction = actionNumber(seccomp.defaultAction, seccomp.defaultErrnoRet);
+  let allowed = 0;
+  let refused = 0;
+  for (const rule of seccomp.syscalls ?? []) {
+    const action = actionNumber(rule.action, rule.errnoRet);
+    if (action === SCMP_ACT.ALLOW) allowed += rule.names.length;
+    else if (action !== defaultAction) refused += rule.names.length;
+  }
+  return { allowed, refused };
+}
+
+/** The cache directory, made 0700 if missing; used only if it is a directory of root's alone. */
+function trustedCacheDir(cacheDir: string): boolean {
+  try {
+    fs.mkdirSync(cacheDir, { mode: 0o700 });
+  } catch { /* it exists (or cannot be made: checked below) */ }
+  try {
+    const dir = fs.lstatSync(cacheDir);
+    return dir.isDirectory() && dir.uid === 0 && (dir.mode & 0o077) === 0; // never a dir others can write
+  } catch {
+    return false;
+  }
+}
+
+/** A cached program, if the file is a whole BPF program. */
+function readCachedProgram(cacheDir: string, key: string): Buffer | undefined {
+  try {
+    const fd = fs.openSync(path.join(cacheDir, `${key}.bpf`), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    let program: Buffer;
+    try {
+      program = fs.readFileSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    if (program.length === 0 || program.length % 8 !== 0) return undefined;
+    publishStep('seccomp.cache', { key, instructions: program.length / 8 });
+    return program;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Keeps a compiled program for the next container (written aside, renamed into place). */
+function writeCachedProgram(cacheDir: string, key: string, program: Buffer): void {
+  try {
+    const temporary = path.join(cacheDir, `.${key}.${process.pid}`);
+    fs.writeFileSync(temporary, program, { mode: 0o600 });
+    fs.renameSync(temporary, path.join(cacheDir, `${key}.bpf`));
+  } catch {
+    // a cache is an optimisation: a read-only or full disk costs the next container 25 ms, no more
+  }
+}
+
+/** libseccomp: seccomp_init, arch_add, one rule_add per syscall and argument test, export_bpf. */
+function compileProgram(seccomp: SpecSeccomp): Buffer {
   const defaultAction = actionNumber(seccomp.defaultAction, seccomp.defaultErrnoRet);
   const filter = new SeccompFilter(defaultAction, `${seccomp.defaultAction}${seccomp.defaultErrnoRet ? `(${seccomp.defaultErrnoRet})` : ''}`);
   for (const arch of seccomp.architectures ?? []) filter.addArchitecture(architectureName(arch));
-  filter.setAttribute(SCMP_FLTATR.CTL_NNP, 0);
-  filter.setAttribute(SCMP_FLTATR.CTL_TSYNC, 1);
-  for (const flag of seccomp.flags ?? []) {
-    const attribute = FLAG_ATTRIBUTES[flag];
-    if (attribute === undefined) throw new Error(`seccomp flag ${flag} in config.json is not supported`);
-    filter.setAttribute(attribute, 1);
-  }
-  const counts = { allowed: 0, refused: 0, unknown: [] as string[] };
   for (const rule of seccomp.syscalls ?? []) {
     const action = actionNumber(rule.action, rule.errnoRet);
     if (action === defaultAction) continue; // redundant: libseccomp would refuse it (EACCES)
     const ruleSets = ruleComparisons(rule);
     for (const name of rule.names) {
       const number = filter.syscallNumber(name);
-      if (number === undefined) {
-        counts.unknown.push(name); // newer than this libseccomp: the default action answers it
-        continue;
-      }
+      if (number === undefined) continue; // newer than this libseccomp: the default action answers it
       for (const comparisons of ruleSets) filter.addRule(name, number, action, comparisons, rule.action);
-      if (action === SCMP_ACT.ALLOW) counts.allowed++;
-      else counts.refused++;
     }
   }
-  return {
-    load(): void {
-      filter.load({
-        defaultAction: seccomp.defaultAction, allowed: counts.allowed, refused: counts.refused,
-        unknownToLibseccomp: counts.unknown.length, architectures: (seccomp.architectures ?? []).map(architectureName).join(','),
-      });
-      filter.release();
-    },
-  };
+  return filter.compile();
 }

@@ -49,7 +49,7 @@ function enter(config: ExecStageConfig): never {
   //    shows only its own PIDs and /proc/<host pid> is gone.
   declareProcessCalls();
   declarePtyCalls();
-  const syscallFilter = prepareSyscallFilter(config.seccomp); // libseccomp is loaded from the host's disk
+  const syscallFilter = prepareSyscallFilter(config.seccomp, config.seccompCache); // libseccomp is on the host's disk
   const handles = config.namespaces.map((type) => ({
     type, path: `/proc/${config.containerPid}/ns/${type}`, fd: fs.openSync(`/proc/${config.containerPid}/ns/${type}`, 'r'),
   }));

@@ -45,7 +45,7 @@ import { declareProcessCalls } from '../../sys/process.js';
 import { declarePtyCalls } from '../../sys/pty.js';
 import { declareOpenat2Calls } from '../../sys/openat2.js';
 import { failStage, forwardTraceEvents, receiveFromParent, sendToParent, type ParentMessage } from './channel.js';
-import { readBundle, type RuntimeSpec } from '../../bundle/oci-bundle.js';
+import { readBundle, SECCOMP_CACHE_ANNOTATION, type RuntimeSpec } from '../../bundle/oci-bundle.js';
 import { initStageUnshareFlags, wantsCgroupNamespace } from '../namespace-table.js';
 import { makeMountsPrivate, mountConfigMounts, mountRootfs, pivotIntoRootfs } from '../rootfs/rootfs.js';
 import { attachTerminal } from '../process/controlling-terminal.js';
@@ -59,9 +59,8 @@ import { prepareSyscallFilter } from '../process/syscall-filter.js';
 import { enterNewSessionKeyring } from '../process/session-keyring.js';
 
 function birth(bundleDir: string): never {
-  // 1. The bundle; its seccomp filter is built now, while the host's libseccomp is reachable.
+  // 1. The bundle.
   const { spec, rootfs } = readBundle(bundleDir);
-  const syscallFilter = prepareSyscallFilter(spec.linux?.seccomp);
 
   // 2. New namespaces for this process (the PID namespace was arranged by the engine; cgroup waits).
   const flags = initStageUnshareFlags(spec);
@@ -69,6 +68,7 @@ function birth(bundleDir: string): never {
 
   // 3. The seam: the engine puts us in cgroups and wires the network, then says "go".
   sendToParent({ type: 'namespaces-ready' });
+  const syscallFilter = prepareSyscallFilter(spec.linux?.seccomp, spec.annotations?.[SECCOMP_CACHE_ANNOTATION]); // while the engine works
   expect(receiveFromParent(), 'go');
   if (wantsCgroupNamespace(spec)) unshare(CLONE.NEWCGROUP); // rooted at the cgroup we are in now
 
@@ -104,7 +104,7 @@ function birth(bundleDir: string): never {
   const program = resolveCommand(name, spec.process.env);
 
   // 10. Who it runs as and what it may do (per thread: this main thread is the one that survives);
-  //     its own session keyring; the seccomp filter, built while libseccomp was reachable, last.
+  //     its own session keyring; the seccomp filter (compiled in step 3) last.
   if (spec.process.capabilities) dropBoundingSet(spec.process.capabilities);
   enterNewSessionKeyring(path.basename(bundleDir));
   finalizePrivileges(spec.process, syscallFilter);
