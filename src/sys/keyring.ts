@@ -17,10 +17,7 @@ import { invoke } from './call.js';
 
 const SYS_keyctl: Record<string, number> = { x64: 250, arm64: 219 };
 
-const KEYCTL = { GET_KEYRING_ID: 0, JOIN_SESSION_KEYRING: 1, SETPERM: 5, DESCRIBE: 6 } as const;
-
-/** The special id of the caller's session keyring. */
-export const KEY_SPEC_SESSION_KEYRING = -3;
+const KEYCTL = { JOIN_SESSION_KEYRING: 1, SETPERM: 5, DESCRIBE: 6 } as const;
 
 function keyctlNumber(): number {
   const nr = SYS_keyctl[process.arch];
@@ -28,21 +25,10 @@ function keyctlNumber(): number {
   return nr;
 }
 
-/** Declares syscall(2) now, while the host's libc is reachable. */
-export function declareKeyringCalls(): void {
-  libc.syscall();
-}
-
 /** KEYCTL_JOIN_SESSION_KEYRING: join (or create) the session keyring `name`; returns its id. */
 export function joinSessionKeyring(name: string): number {
   return invoke('keyctl', { operation: 'KEYCTL_JOIN_SESSION_KEYRING', name },
     () => libc.syscall()(keyctlNumber(), 'int', KEYCTL.JOIN_SESSION_KEYRING, 'str', name), { what: `join session keyring ${name}` });
-}
-
-/** KEYCTL_GET_KEYRING_ID: the real id behind a special id such as KEY_SPEC_SESSION_KEYRING. */
-export function keyringId(special: number): number {
-  return invoke('keyctl', { operation: 'KEYCTL_GET_KEYRING_ID', special },
-    () => libc.syscall()(keyctlNumber(), 'int', KEYCTL.GET_KEYRING_ID, 'int', special, 'int', 0));
 }
 
 /** KEYCTL_DESCRIBE: `type;uid;gid;perm;description` of a key. */
