@@ -11,6 +11,7 @@
  *     networks/<name>/                network config, IPAM ledger, one endpoint file per attached container
  *     tmp/                            downloads and unpacks in progress (never visible elsewhere)
  *     locks/                          lock files that serialise concurrent minibox processes
+ *     seccomp/<sha256>.bpf            compiled seccomp filters, reused by every container with the same rules
  *
  * Everything that appears under `blobs/` or `layers/` was first written under `tmp/` and then
  * renamed into place, so a crash never leaves a half-written blob or layer where it can be used.
@@ -54,6 +55,8 @@ export class StateRoot {
   get networks(): string { return path.join(this.dir, 'networks'); }
   get tmp(): string { return path.join(this.dir, 'tmp'); }
   get locks(): string { return path.join(this.dir, 'locks'); }
+  /** Compiled seccomp filters, by hash of config.json's linux.seccomp (made by the runtime, 0700). */
+  get seccompCache(): string { return path.join(this.dir, 'seccomp'); }
 
   /**
    * Creates the root (0711: others may pass through, not list) and the directories that hold

@@ -4,8 +4,8 @@
  * config.json (opencontainers/runtime-spec, config.md and config-linux.md) says everything about
  * one container: `root` (where its file system is), `process` (args, env, cwd, user,
  * capabilities, terminal), `hostname`, `mounts` (in order), and `linux` (namespaces, devices,
- * masked and read-only paths, sysctls). Any OCI runtime — runc, crun, youki, minibox — can start
- * the same bundle. Only the fields minibox reads are typed here.
+ * masked and read-only paths, sysctls, the seccomp filter). Any OCI runtime — runc, crun,
+ * youki, minibox — can start the same bundle. Only the fields minibox reads are typed here.
  *
  * Try: `runc spec` writes a default config.json to read next to this file.
  */
@@ -36,6 +36,20 @@ export type NamespaceType = 'pid' | 'network' | 'mount' | 'ipc' | 'uts' | 'user'
 
 export interface SpecDevice { type: 'c' | 'b' | 'u' | 'p'; path: string; major?: number; minor?: number; fileMode?: number; uid?: number; gid?: number }
 
+/** One argument test of a seccomp rule; for SCMP_CMP_MASKED_EQ `value` is the mask, `valueTwo` the result. */
+export interface SpecSeccompArg { index: number; value: number; valueTwo?: number; op: string }
+
+export interface SpecSyscall { names: string[]; action: string; errnoRet?: number; args?: SpecSeccompArg[] }
+
+/** config-linux.md "Seccomp": the filter the runtime loads last before execve. */
+export interface SpecSeccomp {
+  defaultAction: string;
+  defaultErrnoRet?: number;
+  architectures?: string[];
+  flags?: string[];
+  syscalls?: SpecSyscall[];
+}
+
 export interface SpecLinux {
   namespaces?: { type: NamespaceType; path?: string }[];
   devices?: SpecDevice[];
@@ -45,6 +59,8 @@ export interface SpecLinux {
   rootfsPropagation?: string;
   /** Control groups (config-linux.md "Control groups"): limits the engine writes to cgroup v2. */
   resources?: LinuxResources;
+  /** System calls the process may make (absent: no filter, as `--security-opt seccomp=unconfined`). */
+  seccomp?: SpecSeccomp;
 }
 
 export interface RuntimeSpec {
@@ -63,6 +79,12 @@ export const OVERLAY_ANNOTATIONS = {
   upperdir: 'org.minibox.overlay.upperdir',
   workdir: 'org.minibox.overlay.workdir',
 } as const;
+
+/**
+ * Where the runtime may keep compiled seccomp programs, by hash of `linux.seccomp`
+ * (runtime/process/syscall-filter.ts); the engine points it into its state root.
+ */
+export const SECCOMP_CACHE_ANNOTATION = 'org.minibox.seccomp.cache';
 
 /** Reads and checks `config.json`; `rootfs` is returned as an absolute path. */
 export function readBundle(bundleDir: string): { spec: RuntimeSpec; rootfs: string } {

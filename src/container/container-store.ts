@@ -64,6 +64,9 @@ export interface HostConfig {
   ReadonlyRootfs: boolean;
   CapAdd: string[];
   CapDrop: string[];
+  /** `--security-opt` values as given (Docker's shape). */
+  SecurityOpt?: string[];
+  Privileged?: boolean;
   /** `--init`: minibox-init is PID 1. */
   Init?: boolean;
   /** `-p`/`-P` as Docker records them: `{"8080/tcp": [{HostIp: "", HostPort: "18081"}]}` (network-options.ts). */

@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
-import type { SpecMount } from '../bundle/oci-bundle.js';
+import { SECCOMP_CACHE_ANNOTATION, type SpecMount } from '../bundle/oci-bundle.js';
 import { nativeProgramPath } from '../runtime/programs.js';
 import { deleteContainer } from './remove.js';
 import { validateContainerName, shortId } from '../container/container-id.js';
@@ -27,6 +27,9 @@ import {
   readEnvFile, resolveCommand, resolveWorkingDir, type NetworkMode,
 } from '../bundle/spec-from-image.js';
 import { resolveUser, validateUserSpec } from '../bundle/user.js';
+import {
+  hostDevices, noNewPrivileges, parseSecurityOptions, privilegedCapabilities, specSeccomp, type SecurityOptions,
+} from '../bundle/security-options.js';
 import type { PortSpec } from '../network/index.js';
 import { checkHostPortsFree, checkNetworkFlags, extraHostsLines, toPortBindings, wantedPorts, withDns, type NetworkFlags } from './hooks/network-options.js';
 import { parseTmpfsSpec, parseVolumeSpec, VolumeStore, type TmpfsSpec, type VolumeSpec } from '../bundle/volumes.js';
@@ -54,6 +57,10 @@ export interface CreateRequest extends NetworkFlags {
   readOnly?: boolean;
   capAdd?: string[];
   capDrop?: string[];
+  /** `--security-opt` values as typed: seccomp=…, no-new-privileges[=…] (security-options.ts). */
+  securityOpt?: string[];
+  /** `--privileged`: every capability and device, no seccomp, no masked paths. Dangerous. */
+  privileged?: boolean;
   /** `--init`: minibox-init runs as PID 1 and the command as its child (reaps zombies, forwards signals). */
   init?: boolean;
   /** `--memory`, `--cpus`, `--pids-limit`…, as typed (checked by checkRequest). */
@@ -74,6 +81,7 @@ export interface CheckedRequest {
   volumes: VolumeSpec[];
   tmpfs: TmpfsSpec[];
   capabilities: string[];
+  security: SecurityOptions;
   userEnv: string[];
   /** OCI linux.resources from the limit flags; undefined without any. */
   resources?: LinuxResources;
@@ -106,7 +114,9 @@ export function checkRequest(request: CreateRequest, root?: StateRoot): CheckedR
     ...checkedNetwork(request, root),
     volumes,
     tmpfs,
-    capabilities: computeCapabilities(request.capAdd ?? [], request.capDrop ?? []),
+    // --privileged keeps every capability whatever --cap-drop says, as Docker.
+    capabilities: request.privileged ? privilegedCapabilities() : computeCapabilities(request.capAdd ?? [], request.capDrop ?? []),
+    security: parseSecurityOptions(request.securityOpt ?? [], request.privileged ?? false),
     userEnv,
     logConfig: parseLogOptions(request.logOpts ?? []),
   };
@@ -216,6 +226,8 @@ export async function createContainer(root: StateRoot, image: RunnableImage, che
       ReadonlyRootfs: request.readOnly ?? false,
       CapAdd: request.capAdd ?? [],
       CapDrop: request.capDrop ?? [],
+      SecurityOpt: request.securityOpt ?? [],
+      Privileged: request.privileged ?? false,
       Init: request.init ?? false,
       ...hostConfigLimits(checked.resources),
       LogConfig: checked.logConfig,
@@ -243,7 +255,11 @@ export async function createContainer(root: StateRoot, image: RunnableImage, che
       userMounts: [...specMounts, ...initMounts],
       etcFiles: { hostname: paths.hostname, hosts: paths.hosts, resolvConf: paths.resolvConf },
       overlay: { lowerDirsTopFirst: image.layerDirsTopFirst, upperDir: paths.upper, workDir: paths.work },
+      noNewPrivileges: noNewPrivileges(checked.security),
+      seccomp: specSeccomp(checked.security, checked.capabilities),
+      ...(request.privileged ? { privileged: { devices: hostDevices() } } : {}),
     });
+    if (spec.linux?.seccomp) spec.annotations = { ...spec.annotations, [SECCOMP_CACHE_ANNOTATION]: root.seccompCache };
     if (checked.resources) spec.linux = { ...spec.linux, resources: checked.resources }; // runc applies the same limits
     fs.writeFileSync(paths.spec, `${JSON.stringify(spec, null, 2)}\n`);
     const saved = await store.update(record.Id, (r) => { r.Config.Env = env; });

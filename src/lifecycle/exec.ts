@@ -8,8 +8,8 @@
  *   environment  the container's env, then `-e` (later wins); TERM=xterm with -t; with `-u`,
  *                HOME follows the user unless `-e HOME=` says otherwise;
  *   directory    `-w`, or the container's working directory;
- *   privileges   the container's capability sets and no_new_privs — an exec never has more
- *                power than the container's own process.
+ *   privileges   the container's capability sets, no_new_privs, seccomp filter and session
+ *                keyring — an exec never has more power than the container's own process.
  * Then the runtime joins the container (runtime/exec-in-container.ts). A container that is not running
  * has no namespaces to join: Docker answers "container … is not running" and exits 1.
  *
@@ -20,11 +20,12 @@ import path from 'node:path';
 import { MiniboxError, UsageError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import { runExecProcess } from '../runtime/exec-in-container.js';
+import { sessionKeyringName } from '../runtime/process/session-keyring.js';
 import { addProcess, cgroupMode, containerCgroupPath } from '../cgroups/index.js';
 import { openInRoot, openRootDir, type RootDir } from '../resolve-in-root.js';
 import { O } from '../sys/openat2.js';
 import { ACCOUNTS_FILE_LIMIT, readUntrustedFd } from '../untrusted-file.js';
-import type { RuntimeSpec } from '../bundle/oci-bundle.js';
+import { SECCOMP_CACHE_ANNOTATION, type RuntimeSpec } from '../bundle/oci-bundle.js';
 import { ContainerStore, type ContainerRecord } from '../container/container-store.js';
 import { reconcileContainer } from '../container/reconcile.js';
 import { expandEnvOption } from '../bundle/spec-from-image.js';
@@ -134,6 +135,9 @@ export async function execInContainer(root: StateRoot, request: ExecRequest): Pr
     user,
     ...(spec.process.capabilities ? { capabilities: spec.process.capabilities } : {}),
     noNewPrivileges: spec.process.noNewPrivileges === true,
+    ...(spec.linux?.seccomp ? { seccomp: spec.linux.seccomp } : {}),
+    ...(spec.annotations?.[SECCOMP_CACHE_ANNOTATION] ? { seccompCache: spec.annotations[SECCOMP_CACHE_ANNOTATION] } : {}),
+    sessionKeyring: sessionKeyringName(record.Id),
     tty: request.tty ?? false,
     interactive: request.interactive ?? false,
     detach: request.detach ?? false,

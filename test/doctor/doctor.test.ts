@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  checkCgroups, checkKernel, checkNamespaces, checkOverlay, checkPrivileges, checkStateRootFilesystem, checkTestTools,
-  checkUserNamespaces, readyToRun,
+  checkCgroups, checkKernel, checkNamespaces, checkOverlay, checkPrivileges, checkSeccomp, checkStateRootFilesystem,
+  checkTestTools, checkUserNamespaces, readyToRun,
 } from '../../src/doctor/checks.js';
 import { describeCgroupMode, type CgroupMode } from '../../src/cgroups/mode.js';
 import { bin } from '../helpers/minibox.js';
@@ -111,5 +111,12 @@ describe('doctor checks on given facts', () => {
     expect(checkUserNamespaces({ maxUserNamespaces: '15000', unprivilegedClone: '1' })).toMatchObject({ status: 'ok', detail: 'up to 15000; unprivileged allowed' });
     expect(checkUserNamespaces({ maxUserNamespaces: '0' }).status).toBe('warn');
     expect(checkUserNamespaces({}).status).toBe('warn');
+  });
+
+  it('seccomp needs the kernel\'s filter mode and libseccomp2', () => {
+    expect(checkSeccomp('kill_process kill_thread trap errno user_notif trace log allow', true).status).toBe('ok');
+    expect(checkSeccomp('kill_process errno allow', false)).toMatchObject({ status: 'fail', detail: 'libseccomp.so.2 is missing' });
+    expect(checkSeccomp('', true)).toMatchObject({ status: 'fail', detail: 'the kernel has no seccomp filter mode (CONFIG_SECCOMP_FILTER)' });
+    expect(checkSeccomp().status).toBe('ok'); // this machine: provision.sh installs libseccomp2
   });
 });

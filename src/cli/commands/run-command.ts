@@ -31,6 +31,8 @@ interface RunFlags extends ResourceFlags {
   readOnly?: boolean;
   capAdd: string[];
   capDrop: string[];
+  securityOpt: string[];
+  privileged?: boolean;
   platform?: string;
   pull?: string;
   quiet?: boolean;
@@ -78,6 +80,8 @@ export function registerRunCommand(program: Command): void {
     .option('--read-only', 'mount the container\'s root file system read-only')
     .option('--cap-add <cap>', 'add a Linux capability, e.g. NET_ADMIN or ALL (repeatable)', collect, [])
     .option('--cap-drop <cap>', 'drop a Linux capability, e.g. CHOWN or ALL (repeatable)', collect, [])
+    .option('--security-opt <opt>', 'seccomp=unconfined|PROFILE.json, no-new-privileges[=false] (repeatable)', collect, [])
+    .option('--privileged', 'DANGEROUS: all capabilities and host devices, no seccomp, no masked paths')
     .option('-m, --memory <bytes>', 'memory limit, e.g. 256m or 1g (cgroup v2 memory.max)')
     .option('--memory-swap <bytes>', 'memory + swap limit; -1 = unlimited swap (default: twice --memory)')
     .option('--memory-reservation <bytes>', 'soft memory limit (memory.low)')
@@ -117,6 +121,8 @@ export function registerRunCommand(program: Command): void {
         readOnly: flags.readOnly ?? false,
         capAdd: flags.capAdd,
         capDrop: flags.capDrop,
+        securityOpt: flags.securityOpt,
+        privileged: flags.privileged ?? false,
         ...(flags.platform !== undefined ? { platform: flags.platform } : {}),
         ...(flags.pull !== undefined ? { pull: flags.pull } : {}),
         quiet: flags.quiet ?? false,
