@@ -20,6 +20,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { crashPoint } from '../crash-point.js';
 import { withLock } from '../lock.js';
 import type { StateRoot } from '../state-root.js';
 import { umount, MNT } from '../sys/mount.js';
@@ -114,8 +115,8 @@ export interface ContainerPaths {
   exitStatus: string;
 }
 
-const NAMES_LOCK = 'container-names';
-const CREATING_PREFIX = '.creating-';
+export const NAMES_LOCK = 'container-names';
+export const CREATING_PREFIX = '.creating-';
 
 export function containerLockName(id: string): string {
   return `container-${id}`;
@@ -205,9 +206,11 @@ export class ContainerStore {
       const paths = this.paths(id);
       const building = path.join(this.root.containers, `${CREATING_PREFIX}${id}`);
       fs.mkdirSync(building, { mode: 0o710 });
+      crashPoint('create:building');
       for (const dir of ['rootfs', 'upper', 'work']) fs.mkdirSync(path.join(building, dir), { mode: 0o755 });
       fs.writeFileSync(path.join(building, 'container.json'), `${JSON.stringify(record, null, 2)}\n`);
       fs.renameSync(building, paths.dir);
+      crashPoint('create:created');
       return record;
     });
   }
@@ -280,8 +283,9 @@ export class ContainerStore {
 
   private write(record: ContainerRecord): void {
     const file = this.paths(record.Id).record;
-    const temporary = `${file}.${process.pid}.tmp`;
+    const temporary = `${file}.tmp`; // stable: written only under the container's lock
     fs.writeFileSync(temporary, `${JSON.stringify(record, null, 2)}\n`);
+    crashPoint('container:record-written');
     fs.renameSync(temporary, file); // rename is atomic: readers see the old or the new record, never half
   }
 }
