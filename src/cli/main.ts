@@ -37,6 +37,7 @@ const COMMAND_MODULES: { names: string[]; load: () => Promise<Register> }[] = [
   { names: ['push'], load: async () => (await import('./commands/push-command.js')).registerPushCommand },
   { names: ['commit', 'export', 'import'], load: async () => (await import('./commands/commit-command.js')).registerCommitCommands },
   { names: ['update'], load: async () => (await import('./commands/update-command.js')).registerUpdateCommand },
+  { names: ['system'], load: async () => (await import('./commands/system-command.js')).registerSystemCommands },
 ];
 
 /** The first word of argv that is a command (skipping the global options and their values). */

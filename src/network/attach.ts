@@ -179,9 +179,11 @@ async function detachLocked(root: StateRoot, id: string): Promise<void> {
     if (!endpoint && !hasAddress) continue;
     if (endpoint) {
       for (const rule of endpoint.Rules) await deleteRule(rule);
-      await deleteVeth(endpoint.HostVeth); // usually gone already: it died with the container's namespace
       fs.rmSync(file, { force: true });
     }
+    // Usually gone already (it died with the container's namespace), but a `run` killed between
+    // creating the pair and moving one end into the container leaves both ends on the host.
+    await deleteVeth(endpoint?.HostVeth ?? hostVethName(network.Id, id));
     await releaseAddress(root, network.Name, id);
     refreshHostsFiles(root, network);
     await removeNetworkPlumbingIfUnused(network, root);
@@ -189,7 +191,7 @@ async function detachLocked(root: StateRoot, id: string): Promise<void> {
 }
 
 /** Bridge and network rules go when no container holds an address on the network. */
-async function removeNetworkPlumbingIfUnused(network: NetworkRecord, root: StateRoot): Promise<void> {
+export async function removeNetworkPlumbingIfUnused(network: NetworkRecord, root: StateRoot): Promise<void> {
   if (Object.keys(readAllocations(root, network.Name)).length > 0) return;
   // Reverse order: a chain that another rule still jumps to cannot be deleted.
   await deleteRules(networkRules(network).reverse());

@@ -36,7 +36,7 @@ function ownerTag(root: StateRoot, network: NetworkRecord): string {
 }
 
 /** The bridge's alias, '' when it has none, or undefined when there is no such device (one `ip`). */
-async function bridgeOwner(device: string): Promise<string | undefined> {
+export async function bridgeOwner(device: string): Promise<string | undefined> {
   const result = await runProgram(ip('-j', 'link', 'show', 'dev', device));
   if (result.code !== 0) return undefined;
   try {

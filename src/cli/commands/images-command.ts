@@ -3,7 +3,6 @@
  * Parsing and printing only; the work is done in src/image/.
  */
 import type { Command } from 'commander';
-import readline from 'node:readline/promises';
 import { MiniboxError } from '../../errors.js';
 import { formatAgo, formatBytes, formatTable } from '../../format.js';
 import { shortId } from '../../image/digest.js';
@@ -14,7 +13,7 @@ import { pullImage } from '../../image/pull.js';
 import { reporterFor } from '../../image/pull-progress.js';
 import { parseReference } from '../../image/reference.js';
 import { ImageStore, type ImageRecord } from '../../image/store/images.js';
-import { contextOf, say } from '../context.js';
+import { confirm, contextOf, say } from '../context.js';
 
 export function registerImageCommands(program: Command): void {
   program.command('pull')
@@ -233,14 +232,3 @@ function printHistory(command: Command, name: string, options: { trunc: boolean;
   ])));
 }
 
-async function confirm(question: string): Promise<boolean> {
-  const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
-  try {
-    const answer = await rl.question(question);
-    return /^y(es)?$/i.test(answer.trim());
-  } catch {
-    return false;
-  } finally {
-    rl.close();
-  }
-}
