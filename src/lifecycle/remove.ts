@@ -11,6 +11,7 @@
  * orphaned container), SIGKILL the init by its pid + start time, wait, make sure the monitor is
  * gone too, then detach any mount left under the directory and delete it.
  */
+import { crashPoint } from '../crash-point.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -72,7 +73,9 @@ export async function removeContainerById(root: StateRoot, id: string, options: 
  */
 export async function deleteContainer(store: ContainerStore, record: ContainerRecord, options: { anonymousVolumes: boolean }): Promise<void> {
   store.save({ ...record, State: { ...record.State, Status: 'removing' } });
+  crashPoint('rm:removing');
   await runHooks(onContainerRemoved, store.root, record, 'releasing resources of container');
+  crashPoint('rm:released');
   store.removeFiles(record.Id);
   if (!options.anonymousVolumes) return;
   const volumes = new VolumeStore(store.root);

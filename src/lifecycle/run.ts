@@ -20,6 +20,7 @@
  * (early-init-stage.ts): its ~50–70 ms of Node start-up then overlap this process's own work.
  * If anything fails before the bundle exists, the waiting stage is aborted and reaped.
  */
+import { crashPoint } from '../crash-point.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import { MiniboxError, ExitCode, describeError } from '../errors.js';
@@ -163,6 +164,7 @@ export async function runContainerFromImage(root: StateRoot, request: RunRequest
       },
       onNamespacesReady: async (pid) => { await runNamespacesReadyHooks(root, created.record, pid); },
       onStarted: (pid) => {
+        crashPoint('run:started');
         signals.started(pid);
         recordedStart = store.updateState(id, (state) => {
           Object.assign(state, { Status: 'running', Running: true, Pid: pid, StartedAt: new Date().toISOString() });

@@ -20,12 +20,13 @@
  *
  * Try: `minibox run --explain --rm -p 8080:80 busybox true` narrates every step.
  */
+import { crashPoint } from '../crash-point.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { StateRoot } from '../state-root.js';
 import { parseSubnet } from './cidr.js';
 import { ensureBridge, removeBridge } from './bridge.js';
-import { addRule, addRules, deleteRule, deleteRules, networkRules, portRule, type FirewallRule } from './firewall.js';
+import { addRule, addRules, containerDnatRules, deleteRule, deleteRules, networkRules, portRule, type FirewallRule } from './firewall.js';
 import { enableForwarding, restoreForwardingIfUnused, withHostNetworkLock } from './host-state.js';
 import { renderHostsFile, rewriteInPlace, type HostsMember } from './hosts.js';
 import { allocateAddress, readAllocations, releaseAddress } from './ipam.js';
@@ -112,6 +113,7 @@ export async function attachContainer(root: StateRoot, request: AttachRequest): 
     const undo: (() => Promise<void>)[] = [];
     try {
       const address = await allocateAddress(root, network, request.id);
+      crashPoint('net:address');
       undo.push(async () => {
         await releaseAddress(root, network.Name, request.id);
         await removeNetworkPlumbingIfUnused(network, root);
@@ -125,6 +127,7 @@ export async function attachContainer(root: StateRoot, request: AttachRequest): 
       const hostVeth = hostVethName(network.Id, request.id);
       await connectVeth({ hostName: hostVeth, bridge: network.Bridge, pid: request.pid, address, prefix: subnet.prefix, gateway: network.Gateway });
       undo.push(() => deleteVeth(hostVeth));
+      crashPoint('net:veth');
 
       const rules: FirewallRule[] = [];
       for (const port of ports) {
@@ -180,6 +183,10 @@ async function detachLocked(root: StateRoot, id: string): Promise<void> {
     if (endpoint) {
       for (const rule of endpoint.Rules) await deleteRule(rule);
       fs.rmSync(file, { force: true });
+    } else {
+      // A `run` killed after adding its DNAT rules but before writing the endpoint: find them by
+      // the comment each one carries.
+      for (const rule of await containerDnatRules(id)) await deleteRule(rule);
     }
     // Usually gone already (it died with the container's namespace), but a `run` killed between
     // creating the pair and moving one end into the container leaves both ends on the host.
