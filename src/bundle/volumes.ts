@@ -120,7 +120,7 @@ export class VolumeStore {
     } catch {
       return [];
     }
-    return names.map((name) => this.get(name)).filter((v): v is VolumeRecord => v !== undefined)
+    return names.filter((name) => !name.startsWith(REMOVING_PREFIX)).map((name) => this.get(name)).filter((v): v is VolumeRecord => v !== undefined)
       .sort((a, b) => a.Name.localeCompare(b.Name));
   }
 
