@@ -14,6 +14,7 @@
  * start-up on a 2-core machine: docs/benchmarks.md ("Overlapping the two Node start-ups").
  */
 import { startInitStageEarly, type EarlyInitStage, type RunOptions } from '../runtime/run-bundle.js';
+import { JsonFileLog } from '../container/json-file-log.js';
 
 export interface ForegroundFlags {
   interactive?: boolean;
@@ -25,7 +26,11 @@ export function foregroundStdio(flags: ForegroundFlags): NonNullable<RunOptions[
   return flags.interactive || flags.tty ? 'inherit' : ['ignore', 1, 2];
 }
 
-/** Starts the init stage for a foreground run; hand it to runContainerFromImage, which sends the bundle or aborts it. */
+/**
+ * Starts the init stage for a foreground run; hand it to runContainerFromImage, which sends the
+ * bundle or aborts it. Its output is teed into a json-file log (as Docker does for a foreground
+ * run, so `logs` shows it after the exit), opened once the container exists (`stage.output`).
+ */
 export function startForegroundInitStage(flags: ForegroundFlags): EarlyInitStage {
-  return startInitStageEarly({ newPidNamespace: true, terminal: flags.tty === true, stdio: foregroundStdio(flags) });
+  return startInitStageEarly({ newPidNamespace: true, terminal: flags.tty === true, stdio: foregroundStdio(flags), output: new JsonFileLog() });
 }

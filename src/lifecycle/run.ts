@@ -20,9 +20,10 @@
  * (early-init-stage.ts): its ~50–70 ms of Node start-up then overlap this process's own work.
  * If anything fails before the bundle exists, the waiting stage is aborted and reaped.
  */
-import { crashPoint } from '../crash-point.js';
 import fs from 'node:fs';
 import os from 'node:os';
+import { crashPoint } from '../crash-point.js';
+import { JsonFileLog } from '../container/json-file-log.js';
 import { MiniboxError, ExitCode, describeError } from '../errors.js';
 import { STORE_LOCK, withLock } from '../lock.js';
 import type { StateRoot } from '../state-root.js';
@@ -149,6 +150,8 @@ export async function runContainerFromImage(root: StateRoot, request: RunRequest
   try {
     const created = await createFromRequest(root, request, checked, signals);
     containerId = created.record.Id;
+    const log = initStage.output instanceof JsonFileLog ? initStage.output : undefined;
+    log?.open(created.paths.log); // Docker logs a foreground run too: `logs` shows it after the exit
     signals.throwIfInterrupted();
 
     const id = containerId;
@@ -172,7 +175,7 @@ export async function runContainerFromImage(root: StateRoot, request: RunRequest
       },
     };
     initStage = undefined; // runContainer owns it now (and aborts it itself if it cannot start)
-    const result = await runContainer(created.paths.dir, options);
+    const result = await runContainer(created.paths.dir, options).finally(() => log?.close());
     const exitCode = result.signal
       ? ExitCode.SignalBase + (os.constants.signals[result.signal] ?? 0)
       : result.exitCode;

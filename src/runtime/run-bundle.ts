@@ -38,6 +38,8 @@ import type { TerminalRelay } from './terminal-relay.js';
 import { driveStart, observe, type StartFailure } from './start-protocol.js';
 import type { ParentMessage } from './stages/channel.js';
 import { stagePath } from './programs.js';
+import type { OutputSink, OutputStream } from '../container/json-file-log.js';
+import type { Readable } from 'node:stream';
 
 export interface RunOptions {
   /** Narrate every step to stderr in plain words. */
@@ -62,6 +64,30 @@ export interface RunOptions {
   initStage?: EarlyInitStage;
 }
 
+/**
+ * Copies one output pipe of the container to one of minibox's streams, and every chunk to the
+ * sink (the container's json-file log). If our stream fails (`minibox run … | head -1` closed
+ * it), the pipe is closed and the program's next write fails with EPIPE, as it would have
+ * failed writing there itself. Resolves at the pipe's end of file.
+ */
+function teeOutput(from: Readable | null, to: NodeJS.WriteStream, stream: OutputStream, sink: OutputSink): Promise<void> {
+  if (!from) return Promise.resolve();
+  return new Promise((resolve) => {
+    const onError = (): void => { from.destroy(); resolve(); };
+    to.on('error', onError);
+    from.on('data', (chunk: Buffer) => {
+      sink.write(stream, chunk);
+      if (!to.write(chunk)) {
+        from.pause();
+        to.once('drain', () => from.resume());
+      }
+    });
+    const done = (): void => { to.off('error', onError); resolve(); };
+    from.once('end', done);
+    from.once('close', done);
+  });
+}
+
 /** What an early start needs to know before any bundle exists (a foreground `run` knows it from its flags). */
 export interface EarlyStartOptions {
   /** The spec will ask for a PID namespace (minibox's own specs always do). */
@@ -69,6 +95,11 @@ export interface EarlyStartOptions {
   /** The container gets a terminal: the stage's own stdio is ignored, the pty replaces it. */
   terminal: boolean;
   stdio?: RunOptions['stdio'];
+  /**
+   * Without a terminal: the container's stdout and stderr become pipes the engine copies to its
+   * own, and to this sink too (a foreground run's json-file log, container/json-file-log.ts).
+   */
+  output?: OutputSink;
 }
 
 export interface RunResult {
@@ -101,7 +132,13 @@ export async function runContainer(bundleDir: string, options: RunOptions = {}):
       stage ??= startInitStageEarly({ newPidNamespace: wantsPidNamespace(spec), terminal, ...(options.stdio ? { stdio: options.stdio } : {}) });
       // isTracing() is true now if --explain/--trace subscribed: the stage forwards its events.
       const child = stage.sendBundle(path.resolve(bundleDir), isTracing());
-      return await superviseContainer(child, options, stage.stdio, terminal);
+      const copied = stage.output ? Promise.all([
+        teeOutput(child.stdout, process.stdout, 'stdout', stage.output),
+        teeOutput(child.stderr, process.stderr, 'stderr', stage.output),
+      ]) : Promise.resolve();
+      const result = await superviseContainer(child, options, stage.stdio, terminal);
+      await copied; // every byte the program wrote is on our stdout and in its log
+      return result;
     } finally {
       stopObserving();
     }
@@ -123,6 +160,7 @@ export class EarlyInitStage {
     readonly newPidNamespace: boolean,
     readonly terminal: boolean,
     readonly stdio: RunOptions['stdio'],
+    readonly output?: OutputSink,
   ) {
     // If this process ends abruptly (a signal before the container exists: lifecycle/run.ts exits at
     // once), the waiting stage would see end-of-file on fd 3 and exit anyway; killing it here
@@ -170,12 +208,14 @@ export class EarlyInitStage {
  */
 export function startInitStageEarly(options: EarlyStartOptions): EarlyInitStage {
   const mode = options.stdio ?? 'inherit';
-  const child = startInitStage(options.newPidNamespace, stdioFor(mode, options.terminal));
-  return new EarlyInitStage(child, options.newPidNamespace, options.terminal, mode);
+  const output = options.terminal ? undefined : options.output;
+  const child = startInitStage(options.newPidNamespace, stdioFor(mode, options.terminal, output !== undefined));
+  return new EarlyInitStage(child, options.newPidNamespace, options.terminal, mode, output);
 }
 
-function stdioFor(mode: NonNullable<RunOptions['stdio']>, terminal: boolean): StdioOptions {
+function stdioFor(mode: NonNullable<RunOptions['stdio']>, terminal: boolean, teed = false): StdioOptions {
   if (terminal) return ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'];
+  if (teed && mode !== 'pipe') return [mode === 'inherit' ? 'inherit' : mode[0], 'pipe', 'pipe', 'pipe', 'pipe'];
   if (mode === 'inherit') return ['inherit', 'inherit', 'inherit', 'pipe', 'pipe'];
   if (mode === 'pipe') return ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'];
   return [...mode, 'pipe', 'pipe'];

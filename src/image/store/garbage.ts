@@ -130,6 +130,9 @@ export async function collectGarbage(root: StateRoot): Promise<Swept> {
         swept.blobs.push(digest);
       }
     }
+    // Holding the store lock exclusively, no pull is in flight: whatever is in tmp/ was left by
+    // a process that died (a partial download nobody resumed, an unpack cut short).
+    for (const name of fs.existsSync(root.tmp) ? fs.readdirSync(root.tmp) : []) fs.rmSync(path.join(root.tmp, name), { recursive: true, force: true });
     return swept;
   }, 'exclusive');
 }
