@@ -5,10 +5,10 @@
  *   layers    every layer directory has its completion record, for the right diff id, and the
  *             tree still holds what was unpacked (entries and bytes, layers.ts)
  *   images    every image record's manifest, config and layer directories are present
- *   temps     nothing is left under tmp/ (downloads, unpacks, deletions of a process that died)
+ *   temps     nothing a dead process left under tmp/ (downloads, unpacks, deletions: temp-files.ts)
  *
- * Run holding the store lock exclusively (as garbage collection does): no pull is in flight, so
- * whatever sits in tmp/ belongs to a process that died. A damaged layer is re-extracted from its
+ * Run holding the store lock exclusively (as garbage collection does): no pull is in flight
+ * while blobs and layers are judged. A damaged layer is re-extracted from its
  * blob when the blob is here (the diff id is verified again); an image that cannot be made whole
  * loses its record, and `minibox pull` brings it back.
  *
@@ -22,7 +22,8 @@ import { ifLockFree } from '../lock.js';
 import { shortId } from '../image/digest.js';
 import { IMAGES_LOCK, ImageStore, type ImageRecord } from '../image/store/images.js';
 import { summarizeTree } from '../image/store/layers.js';
-import { unpackLayer } from '../image/unpack/index.js';
+import { abandonedTemps } from '../image/store/temp-files.js';
+import { unpackUnlocked } from '../image/store/unpack-into-store.js';
 import type { Finding } from './finding.js';
 
 async function fileDigest(file: string): Promise<string> {
@@ -67,11 +68,7 @@ async function rebuildLayer(store: ImageStore, diffId: string): Promise<void> {
     await forgetImages(store, users.map((image) => image.id));
     return;
   }
-  await store.layers.create(diffId, async (dir) => {
-    const result = await unpackLayer({ blobPath: store.blobs.path(blob.digest), mediaType: blob.mediaType, dest: dir, layerName: blob.digest });
-    if (result.diffId !== diffId) throw new Error(`blob ${shortId(blob.digest)} unpacks to diff id ${result.diffId}, not ${diffId}`);
-    return result.size;
-  });
+  await unpackUnlocked(store, { digest: blob.digest, mediaType: blob.mediaType, diffId });
 }
 
 async function forgetImages(store: ImageStore, ids: string[]): Promise<void> {
@@ -150,13 +147,13 @@ export function checkImages(store: ImageStore, damagedLayers: Set<string>): Find
   return findings;
 }
 
-/** Everything under tmp/ (the caller holds the store lock: no pull is using it), and a stale index temp. */
+/** What dead processes left under tmp/ (temp-files.ts), and a stale index temp. */
 export async function checkTemps(root: StateRoot): Promise<Finding[]> {
   const findings: Finding[] = [];
-  const entries = fs.existsSync(root.tmp) ? fs.readdirSync(root.tmp) : [];
-  for (const name of entries) {
-    const file = path.join(root.tmp, name);
-    const what = name.startsWith('blob-') ? 'a download' : name.startsWith('layer-') ? 'an unpack' : name.startsWith('deleting-') ? 'a layer deletion' : 'something';
+  for (const file of await abandonedTemps(root)) {
+    const name = path.basename(file);
+    const what = name.startsWith('blob-') ? 'a download' : name.startsWith('layer-write-') ? 'a layer write' : name.startsWith('layer-') ? 'an unpack'
+      : name.startsWith('deleting-') ? 'a layer deletion' : name.startsWith('import-') ? 'an import' : name.startsWith('load-') ? 'a load' : 'something';
     findings.push({ area: 'temp', subject: file, problem: `${what} that a process which died left behind`, repair: 'delete it', fix: async () => fs.rmSync(file, { recursive: true, force: true }) });
   }
   const indexTemp = path.join(root.images, 'index.json.tmp');
