@@ -41,7 +41,7 @@ export function pruneWarning(options: PruneOptions): string {
     '  - all networks not used by at least one container',
     ...(options.volumes ? ['  - all anonymous volumes not used by at least one container'] : []),
     options.all ? '  - all images without at least one container associated to them' : '  - all dangling images',
-    '  - unused build cache',
+    '  - all dangling build cache',
   ].join('\n');
 }
 
