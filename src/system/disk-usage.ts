@@ -2,7 +2,8 @@
  * disk-usage.ts — `minibox system df`: where the bytes of the state root are, and which of them
  * a prune could give back.
  *
- * Docker's four rows (Images, Containers, Local Volumes, Build Cache), each with TOTAL, ACTIVE
+ * Docker's four rows (Images, Containers, Local Volumes, Build Cache: the cached steps of
+ * `minibox build`, and the layers only they keep), each with TOTAL, ACTIVE
  * (in use by a container), SIZE and RECLAIMABLE, plus what Docker does not show: every layer
  * directory with its size and how many images and containers stack it. That is the "layers are
  * shared" lesson as a number — a 5 MB base layer under 2 images and 3 containers is on disk
@@ -14,6 +15,7 @@
  *
  * Try: `minibox system df -v`, then `du -sb /var/lib/minibox/layers/sha256/*`.
  */
+import { cachedImages } from '../build/build-cache.js';
 import { VolumeStore } from '../bundle/volumes.js';
 import { ContainerStore, type ContainerRecord } from '../container/container-store.js';
 import { reconcileAll } from '../container/reconcile.js';
@@ -105,15 +107,21 @@ export async function diskUsageReport(root: StateRoot): Promise<DiskUsageReport>
     name: volume.Name, size: diskUsage(volume.Mountpoint), links: volumeStore.usedBy(volume.Name).length, anonymous: volume.Anonymous === true,
   }));
 
+  // The build cache keeps the images of intermediate steps: their layers that no image record
+  // uses are its size (all reclaimable: `builder prune`, then garbage collection).
+  const cached = cachedImages(root);
+  const recorded = new Set(images.flatMap((image) => image.layers.map((layer) => layer.diffId)));
+  const cacheOnly = [...new Set(cached.flatMap((image) => image.layers.map((layer) => layer.diffId)))].filter((diffId) => !recorded.has(diffId));
+  const cacheBytes = cacheOnly.reduce((total, diffId) => total + (byDiffId.get(diffId)?.size ?? 0), 0);
   const activeImages = new Set(containers.map((c) => c.ImageID));
   const activeLayers = layers.filter((layer) => layer.images.some((id) => activeImages.has(id)));
-  const layerBytes = layers.reduce((sum, layer) => sum + layer.size, 0);
+  const layerBytes = layers.filter((layer) => recorded.has(layer.diffId)).reduce((sum, layer) => sum + layer.size, 0);
   const sum = <T>(items: T[], size: (item: T) => number): number => items.reduce((total, item) => total + size(item), 0);
   const summary: SummaryRow[] = [
     { type: 'Images', total: images.length, active: images.filter((i) => activeImages.has(i.id)).length, size: layerBytes, reclaimable: layerBytes - sum(activeLayers, (l) => l.size) },
     { type: 'Containers', total: containers.length, active: containers.filter((c) => c.State.Running).length, size: sum(containerUsage, (c) => c.size), reclaimable: sum(containerUsage.filter((c) => !c.record.State.Running), (c) => c.size) },
     { type: 'Local Volumes', total: volumes.length, active: volumes.filter((v) => v.links > 0).length, size: sum(volumes, (v) => v.size), reclaimable: sum(volumes.filter((v) => v.links === 0), (v) => v.size) },
-    { type: 'Build Cache', total: 0, active: 0, size: 0, reclaimable: 0 },
+    { type: 'Build Cache', total: cached.length, active: 0, size: cacheBytes, reclaimable: cacheBytes },
   ];
   return { layers, images: imageUsage, containers: containerUsage, volumes, summary };
 }

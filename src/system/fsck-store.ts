@@ -156,6 +156,14 @@ export async function checkTemps(root: StateRoot): Promise<Finding[]> {
       : name.startsWith('deleting-') ? 'a layer deletion' : name.startsWith('import-') ? 'an import' : name.startsWith('load-') ? 'a load' : 'something';
     findings.push({ area: 'temp', subject: file, problem: `${what} that a process which died left behind`, repair: 'delete it', fix: async () => fs.rmSync(file, { recursive: true, force: true }) });
   }
+  // `builder/cache.json.<pid>.tmp`: a build cache write whose process is gone.
+  const builder = path.join(root.dir, 'builder');
+  for (const name of fs.existsSync(builder) ? fs.readdirSync(builder) : []) {
+    const pid = /\.(\d+)\.tmp$/.exec(name)?.[1];
+    if (!pid || fs.existsSync(`/proc/${pid}`)) continue;
+    const file = path.join(builder, name);
+    findings.push({ area: 'temp', subject: file, problem: 'a build cache write that never finished', repair: 'delete it', fix: async () => fs.rmSync(file, { force: true }) });
+  }
   const indexTemp = path.join(root.images, 'index.json.tmp');
   if (fs.existsSync(indexTemp)) {
     const free = await ifLockFree(root.locks, IMAGES_LOCK, async () => true);

@@ -4,11 +4,13 @@
  * Docker's order, and the reason for it: stopped containers first (a stopped container keeps
  * its image, its networks and its volumes in use), then networks no container is on, then
  * (with `--volumes`) anonymous volumes no container mounts, then dangling images — or with `-a`
- * every image no container uses — and the layers and blobs only they needed. Each step is the
+ * every image no container uses — and the layers and blobs only they needed; the build cache
+ * (`builder prune`) is emptied first, so the layers only it kept go in the same sweep. Each step is the
  * same library call as its own prune command (`container prune`, `image prune`…).
  *
  * Try: `minibox run busybox true; minibox system df; minibox system prune -f; minibox system df`.
  */
+import { pruneCache } from '../build/build-cache.js';
 import { VolumeStore } from '../bundle/volumes.js';
 import { reconcileAll } from '../container/reconcile.js';
 import { pruneImages } from '../image/store/garbage.js';
@@ -30,6 +32,8 @@ export interface PruneResult {
   networks: string[];
   volumes: string[];
   images: ImageRecord[];
+  /** Cached build steps forgotten. */
+  buildCache: number;
   reclaimed: number;
 }
 
@@ -76,9 +80,10 @@ export async function pruneSystem(root: StateRoot, options: PruneOptions = {}): 
   const containers = await pruneContainers(root, await reconcileAll(root));
   const networks = await pruneNetworks(root);
   const volumes = options.volumes ? await pruneVolumes(root) : { names: [], bytes: 0 };
+  const buildCache = await pruneCache(root); // before the images: the layers only it kept go too
   const images = await pruneImages(root, options.all === true);
   return {
-    containers: containers.ids, networks, volumes: volumes.names, images: images.deleted,
+    containers: containers.ids, networks, volumes: volumes.names, images: images.deleted, buildCache,
     reclaimed: containers.bytes + volumes.bytes + images.reclaimed,
   };
 }

@@ -102,11 +102,19 @@ describe('system df', () => {
     expect(minibox(root, ['ps', '-aq']).stdout.trim().split('\n')).toHaveLength(3);
 
     expect(minibox(root, ['network', 'create', 'df-net']).code).toBe(0);
+    const context = fs.mkdtempSync(path.join(root, '..', 'mb-df-context-'));
+    fs.writeFileSync(path.join(context, 'Dockerfile'), `FROM ${base}\nWORKDIR /made/by/build\n`);
+    const built = minibox(root, ['build', '-q', '-t', 'df-built:1', context]);
+    fs.rmSync(context, { recursive: true, force: true });
+    expect(built.code, built.stderr).toBe(0);
+    const withCache = JSON.parse(minibox(root, ['system', 'df', '--format', 'json']).stdout) as DfJson;
+    expect(withCache.summary.find((r) => r.type === 'Build Cache')!.total).toBeGreaterThan(0);
     const pruned = minibox(root, ['system', 'prune', '-a', '--volumes'], { input: 'y\n' });
     expect(pruned.code).toBe(0);
     expect(pruned.stdout).toContain('Deleted Containers:');
     expect(pruned.stdout).toContain('Deleted Networks:\ndf-net');
     expect(pruned.stdout).toContain('Deleted Images:');
+    expect(pruned.stdout).toMatch(/Deleted build cache objects:\n\d+ cached steps/);
     expect(pruned.stdout).toMatch(/Total reclaimed space: \d/);
     expect(minibox(root, ['ps', '-aq']).stdout).toBe('');
     expect(minibox(root, ['images', '-q']).stdout).toBe('');
@@ -115,5 +123,7 @@ describe('system df', () => {
     expect(minibox(root, ['volume', 'rm', 'df-vol']).code).toBe(0);
     expect(minibox(root, ['system', 'fsck']).code).toBe(0);
     expect(fs.readdirSync(path.join(root, 'layers/sha256'))).toEqual([]);
+    const after = JSON.parse(minibox(root, ['system', 'df', '--format', 'json']).stdout) as DfJson;
+    expect(after.summary.find((r) => r.type === 'Build Cache')!.total).toBe(0);
   });
 });

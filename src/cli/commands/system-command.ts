@@ -87,7 +87,8 @@ function printVerbose(report: DiskUsageReport, now: number): void {
   say(formatTable(['VOLUME NAME', 'LINKS', 'SIZE'], report.volumes.map((v) => [v.name, String(v.links), formatBytes(v.size)])));
   say('\nLayers space usage (each layer is on disk once, however many images and containers stack it):\n');
   say(formatTable(['LAYER', 'SIZE', 'IMAGES', 'CONTAINERS'], report.layers.map((l) => [shortId(l.diffId), formatBytes(l.size), String(l.images.length), String(l.containers.length)])));
-  say('\nBuild cache usage: 0B');
+  const cache = report.summary.find((row) => row.type === 'Build Cache');
+  say(`\nBuild cache usage: ${formatBytes(cache?.size ?? 0)} (${cache?.total ?? 0} cached steps)`);
 }
 
 function registerDf(system: Command): void {
@@ -141,6 +142,7 @@ Examples:
       section('Deleted Containers', result.containers);
       section('Deleted Networks', result.networks);
       section('Deleted Volumes', result.volumes);
+      if (result.buildCache > 0) section('Deleted build cache objects', [`${result.buildCache} cached steps`]);
       section('Deleted Images', result.images.flatMap((image) => [...image.repoTags.map((tag) => `untagged: ${parseReference(tag).familiar}`), `deleted: ${image.id}`]));
       say(`Total reclaimed space: ${formatBytes(result.reclaimed)}`);
     });
