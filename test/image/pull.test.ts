@@ -144,7 +144,10 @@ describe('pull', () => {
       for (const name of fs.readdirSync(path.join(root, 'tmp'))) {
         trialExpect(found.findings.map((f) => f.subject), trial).toContain(path.join(root, 'tmp', name));
       }
-      trialExpect(found.findings.filter((f) => f.area !== 'temp'), trial).toEqual([]);
+      // Besides temp files, a kill between a layer's completion record and its rename leaves the
+      // record alone (the next unpack of that layer rewrites it): nothing else may be wrong.
+      const leftover = (f: { area: string; problem: string }) => f.area === 'temp' || (f.area === 'layer' && f.problem.includes('without its layer directory'));
+      trialExpect(found.findings.filter((f) => !leftover(f)), trial).toEqual([]);
       // Every other trial, repair; else leave the partial file as the next pull's head start.
       if (trials.indexOf(trial) % 2 === 0) trialExpect((await fsck(new StateRoot(root), { repair: true })).remaining, trial).toEqual([]);
     }
