@@ -22,7 +22,7 @@ import { ifLockFree } from '../lock.js';
 import { detachContainer, networkEndpoints, removeNetworkPlumbingIfUnused } from '../network/attach.js';
 import { bridgeOwner } from '../network/bridge.js';
 import { ip, iptables, runProgram } from '../network/host-commands.js';
-import { HOST_STATE_DIR, withHostNetworkLock } from '../network/host-state.js';
+import { withHostNetworkLock } from '../network/host-state.js';
 import { readAllocations } from '../network/ipam.js';
 import { listNetworks, networkDir, networksDir, type NetworkRecord } from '../network/networks.js';
 import { hostVethName } from '../network/veth.js';
@@ -109,13 +109,13 @@ async function checkNetworkFiles(root: StateRoot): Promise<Finding[]> {
     return findings;
   };
   // Network records and endpoints are written under the host network lock (ledgers under their
-  // network's lock, taken inside it): while we hold it, nobody is half-way through a write.
-  const result = await ifLockFree(`${HOST_STATE_DIR}/locks`, 'host-network', async () => {
+  // network's lock, taken inside it): while we hold it, nobody is half-way through a write. It is
+  // host-wide and held only for moments, so wait for it rather than skip the check.
+  return await withHostNetworkLock(async () => {
     const names = fs.readdirSync(dir);
     const ledgersFree = await Promise.all(names.map(async (name) => !(await ifLockFree(root.locks, `network-${name}`, async () => true)).busy));
     return ledgersFree.every(Boolean) ? await check() : [];
   });
-  return result.busy ? [] : result.value;
 }
 
 export async function checkNetworks(root: StateRoot): Promise<Finding[]> {
