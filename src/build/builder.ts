@@ -301,7 +301,7 @@ export class Builder {
     }
     if (imageId === 'scratch') throw new DockerfileError('Dockerfile', instruction.line, `COPY --from=${from}: that stage has no files`);
     const { mountImage, unmountImage } = await import('../image/image-mount.js');
-    const target = fs.mkdtempSync(path.join(this.root.tmp, 'build-from-'));
+    const target = fs.mkdtempSync(path.join(this.root.tmp, `build-from-${process.pid}-`));
     const dir = mountImage(this.root, imageId!, target);
     return { source: rootSource(dir, `stage or image ${from}`), release: () => { unmountImage(this.root, dir); fs.rmdirSync(dir); } };
   }
@@ -320,7 +320,7 @@ export class Builder {
       const sourcesHash = hashSources(source, expanded);
       const createdBy = `/bin/sh -c #(nop) ${instruction.name} ${instruction.flags.from ? `--from=${instruction.flags.from} ` : ''}${instruction.flags.chown ? `--chown=${instruction.flags.chown} ` : ''}${instruction.flags.chmod ? `--chmod=${instruction.flags.chmod} ` : ''}dir:${sourcesHash} in ${dest}`;
       await this.commitStep(state, createdBy, `${state.config.config?.WorkingDir ?? ''}`, async () => {
-        const scratch = fs.mkdtempSync(path.join(this.root.tmp, 'build-copy-'));
+        const scratch = fs.mkdtempSync(path.join(this.root.tmp, `build-copy-${process.pid}-`));
         try {
           fs.chmodSync(scratch, 0o755);
           stageCopy(source, { sources, dest, workdir: state.config.config?.WorkingDir ?? '/', extractArchives: instruction.name === 'ADD', ...(chown ? { chown } : {}), ...(chmod !== undefined ? { chmod } : {}) }, scratch, image);
@@ -351,7 +351,7 @@ export class Builder {
     const exists = image.lookup(dir, true)?.stats.isDirectory() ?? false;
     await this.commitStep(state, `/bin/sh -c #(nop) WORKDIR ${dir}`, '', async () => {
       if (exists) return undefined;
-      const scratch = fs.mkdtempSync(path.join(this.root.tmp, 'build-workdir-'));
+      const scratch = fs.mkdtempSync(path.join(this.root.tmp, `build-workdir-${process.pid}-`));
       try {
         fs.chmodSync(scratch, 0o755);
         let current = scratch;

@@ -19,6 +19,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { MiniboxError, NotFoundError, UsageError } from '../errors.js';
+import { crashPoint } from '../crash-point.js';
 import { withLock } from '../lock.js';
 import type { StateRoot } from '../state-root.js';
 import { ContainerStore } from '../container/container-store.js';
@@ -95,7 +96,9 @@ export interface VolumeRecord {
   Anonymous?: boolean;
 }
 
-const VOLUMES_LOCK = 'volumes';
+export const VOLUMES_LOCK = 'volumes';
+/** A volume being deleted: `volumes/.removing-<name>` (no valid volume name starts with '.'). */
+export const REMOVING_PREFIX = '.removing-';
 
 /** Named volumes under `<root>/volumes/<name>/`: `_data` holds the files, `volume.json` the record. */
 export class VolumeStore {
@@ -137,7 +140,7 @@ export class VolumeStore {
     const readable = (name: string): VolumeRecord | undefined => {
       try { return this.get(name); } catch { return undefined; } // a refused record is not listed
     };
-    return names.map(readable).filter((v): v is VolumeRecord => v !== undefined)
+    return names.filter((name) => !name.startsWith(REMOVING_PREFIX)).map(readable).filter((v): v is VolumeRecord => v !== undefined)
       .sort((a, b) => a.Name.localeCompare(b.Name));
   }
 
@@ -158,6 +161,7 @@ export class VolumeStore {
       fs.mkdirSync(record.Mountpoint, { recursive: true, mode: 0o755 });
       const file = path.join(dir, 'volume.json');
       fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(record, null, 2)}\n`);
+      crashPoint('volume:written');
       fs.renameSync(`${file}.tmp`, file);
       return record;
     });
@@ -177,7 +181,13 @@ export class VolumeStore {
       if (!fs.existsSync(path.join(this.dir(name), 'volume.json'))) throw new NotFoundError(`get ${name}: no such volume`);
       const users = this.usedBy(name).filter((id) => id !== options.ignoreContainer);
       if (users.length > 0) throw new MiniboxError(`remove ${name}: volume is in use - [${users.join(', ')}]`);
-      fs.rmSync(this.dir(name), { recursive: true, force: true });
+      // Renamed out of the way first, so a crash half-way through deleting the data never leaves
+      // a volume that `volume ls` lists with half its files (fsck deletes the remains).
+      const doomed = path.join(this.root.volumes, `${REMOVING_PREFIX}${name}`);
+      fs.rmSync(doomed, { recursive: true, force: true });
+      fs.renameSync(this.dir(name), doomed);
+      crashPoint('volume:removing');
+      fs.rmSync(doomed, { recursive: true, force: true });
     });
   }
 }

@@ -20,6 +20,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { crashPoint } from '../crash-point.js';
 import { withLock } from '../lock.js';
 import { isBelow, type StateRoot } from '../state-root.js';
 import { umount, MNT } from '../sys/mount.js';
@@ -121,9 +122,9 @@ export interface ContainerPaths {
   exitStatus: string;
 }
 
-const NAMES_LOCK = 'container-names';
+export const NAMES_LOCK = 'container-names';
 let writeCount = 0;
-const CREATING_PREFIX = '.creating-';
+export const CREATING_PREFIX = '.creating-';
 
 export function containerLockName(id: string): string {
   return `container-${id}`;
@@ -213,9 +214,11 @@ export class ContainerStore {
       const paths = this.paths(id);
       const building = path.join(this.root.containers, `${CREATING_PREFIX}${id}`);
       fs.mkdirSync(building, { mode: 0o710 });
+      crashPoint('create:building');
       for (const dir of ['rootfs', 'upper', 'work']) fs.mkdirSync(path.join(building, dir), { mode: 0o755 });
       fs.writeFileSync(path.join(building, 'container.json'), `${JSON.stringify(record, null, 2)}\n`);
       fs.renameSync(building, paths.dir);
+      crashPoint('create:created');
       return record;
     });
   }
@@ -321,6 +324,7 @@ export class ContainerStore {
     if (!fs.existsSync(path.dirname(file))) throw new NotFoundError(`No such container: ${record.Id}`);
     const temporary = `${file}.${process.pid}.${++writeCount}.tmp`; // unique per writer, even within one process
     fs.writeFileSync(temporary, `${JSON.stringify(record, null, 2)}\n`);
+    crashPoint('container:record-written');
     fs.renameSync(temporary, file); // rename is atomic: readers see the old or the new record, never half
   }
 }

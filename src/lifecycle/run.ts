@@ -23,6 +23,7 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
+import { crashPoint } from '../crash-point.js';
 import { MiniboxError, ExitCode, describeError, signalExitCode } from '../errors.js';
 import { FORWARDED_SIGNALS } from '../runtime/signal-relay.js';
 import { STORE_LOCK, withLock } from '../lock.js';
@@ -162,6 +163,7 @@ export async function runContainerFromImage(root: StateRoot, request: RunRequest
       },
       onNamespacesReady: async (pid) => { await runNamespacesReadyHooks(root, created.record, pid); },
       onStarted: (pid) => {
+        crashPoint('run:started');
         recordedStart = store.updateState(id, (state) => {
           Object.assign(state, { Status: 'running', Running: true, Pid: pid, StartedAt: new Date().toISOString() });
         }).catch(() => undefined);

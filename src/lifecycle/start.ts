@@ -11,6 +11,7 @@
  * If the program cannot start (no such command: 127), the monitor still records the init
  * stage's exit, and the record shows Exited with the error.
  */
+import { crashPoint } from '../crash-point.js';
 import { MiniboxError, NotFoundError, describeError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import { startDetached } from '../runtime/index.js';
@@ -57,6 +58,7 @@ export async function startContainer(root: StateRoot, id: string, options: Start
         ...(options.traceFile ? { traceFile: options.traceFile } : {}),
         onNamespacesReady: async (pid) => { await runNamespacesReadyHooks(root, current, pid); },
       });
+      crashPoint('start:spawned');
       Object.assign(current.State, {
         Status: 'running', Running: true, Pid: initPid, ExitCode: 0, OOMKilled: false, Error: '', StartedAt: new Date().toISOString(),
       });

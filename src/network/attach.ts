@@ -20,13 +20,14 @@
  *
  * Try: `minibox run --explain --rm -p 8080:80 busybox true` narrates every step.
  */
+import { crashPoint } from '../crash-point.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { isBelow, type StateRoot } from '../state-root.js';
 import { parseSubnet } from './cidr.js';
 import { deleteBridge, ensureBridge } from './bridge.js';
 import { ownedByOther } from './bridge-claims.js';
-import { addRule, addRules, deleteRule, deleteRules, networkRules, portRule, retiredNetworkRules, type FirewallRule } from './firewall.js';
+import { addRule, addRules, containerDnatRules, deleteRule, deleteRules, networkRules, portRule, retiredNetworkRules, type FirewallRule } from './firewall.js';
 import { enableForwarding, restoreForwardingIfUnused, withHostNetworkLock } from './host-state.js';
 import { renderHostsFile, rewriteInPlace, type HostsMember } from './hosts.js';
 import { allocateAddress, readAllocations, releaseAddress } from './ipam.js';
@@ -113,6 +114,7 @@ export async function attachContainer(root: StateRoot, request: AttachRequest): 
     const undo: (() => Promise<void>)[] = [];
     try {
       const address = await allocateAddress(root, network, request.id);
+      crashPoint('net:address');
       undo.push(async () => {
         await releaseAddress(root, network.Name, request.id);
         await removeNetworkPlumbingIfUnused(network, root);
@@ -126,6 +128,7 @@ export async function attachContainer(root: StateRoot, request: AttachRequest): 
       const hostVeth = hostVethName(network.Id, request.id);
       await connectVeth({ hostName: hostVeth, bridge: network.Bridge, pid: request.pid, address, prefix: subnet.prefix, gateway: network.Gateway });
       undo.push(() => deleteVeth(hostVeth));
+      crashPoint('net:veth');
 
       const rules: FirewallRule[] = [];
       for (const port of ports) {
@@ -180,11 +183,16 @@ async function detachLocked(root: StateRoot, id: string): Promise<void> {
     if (!endpoint && !hasAddress) continue;
     if (endpoint) {
       for (const rule of endpoint.Rules) await deleteRule(rule);
-      // Usually gone already: it died with the container's namespace. Only a name minibox gives
-      // (never a record's word for which host interface to delete).
-      if (endpoint.HostVeth === hostVethName(network.Id, id)) await deleteVeth(endpoint.HostVeth);
       fs.rmSync(file, { force: true });
+    } else {
+      // A `run` killed after adding its DNAT rules but before writing the endpoint: find them by
+      // the comment each one carries.
+      for (const rule of await containerDnatRules(id)) await deleteRule(rule);
     }
+    // Usually gone already (it died with the container's namespace), but a `run` killed between
+    // creating the pair and moving one end into the container leaves both ends on the host. Only
+    // a name minibox derives itself, never a record's word for which host interface to delete.
+    await deleteVeth(hostVethName(network.Id, id));
     await releaseAddress(root, network.Name, id);
     refreshHostsFiles(root, network);
     await removeNetworkPlumbingIfUnused(network, root);
@@ -192,7 +200,7 @@ async function detachLocked(root: StateRoot, id: string): Promise<void> {
 }
 
 /** Bridge and network rules go when no container holds an address on the network. */
-async function removeNetworkPlumbingIfUnused(network: NetworkRecord, root: StateRoot): Promise<void> {
+export async function removeNetworkPlumbingIfUnused(network: NetworkRecord, root: StateRoot): Promise<void> {
   if (Object.keys(readAllocations(root, network.Name)).length > 0) return;
   // A bridge of that name made by another state root (this root's set-up failed on it): not ours
   // to take down, nor are the rules that name it.

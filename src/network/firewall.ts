@@ -193,6 +193,17 @@ export async function deleteRule(rule: FirewallRule): Promise<void> {
   await removeChainIfEmpty(rule.table, rule.chain);
 }
 
+/** The DNAT rules on the host that name this container in their comment (any state root's). */
+export async function containerDnatRules(containerId: string): Promise<FirewallRule[]> {
+  const listing = await runProgram(iptables('nat', '-S', 'MINIBOX-DNAT'));
+  if (listing.code !== 0) return [];
+  const marker = `minibox container ${containerId.slice(0, 12)}`;
+  return listing.stdout.split('\n').filter((line) => line.startsWith('-A MINIBOX-DNAT ') && line.includes(marker)).map((line) => ({
+    table: 'nat' as const, chain: 'MINIBOX-DNAT',
+    spec: [...line.matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)].map((match) => match[1] ?? match[2]!).slice(2),
+  }));
+}
+
 export interface ForwardedPort { protocol: string; hostIp: string; hostPort: number }
 
 /** Host ports that already have a DNAT rule (from any minibox state root on this host). */

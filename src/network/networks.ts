@@ -20,6 +20,7 @@
  *
  * Try: `minibox network create --subnet 172.30.5.0/24 demo && minibox network inspect demo`.
  */
+import { crashPoint } from '../crash-point.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -148,8 +149,10 @@ export async function checkSubnetFree(root: StateRoot, subnet: Subnet, ownName: 
 function writeRecord(root: StateRoot, record: NetworkRecord): void {
   const dir = networkDir(root, record.Name);
   fs.mkdirSync(path.join(dir, 'endpoints'), { recursive: true });
+  crashPoint('network:dir-made');
   const file = path.join(dir, 'config.json');
   fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(record, null, 2)}\n`);
+  crashPoint('network:written');
   fs.renameSync(`${file}.tmp`, file);
 }
 

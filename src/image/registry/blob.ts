@@ -15,6 +15,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { crashPoint } from '../../crash-point.js';
 import { MiniboxError, NotFoundError } from '../../errors.js';
 import type { Descriptor } from '../oci.js';
 import { validateDigest, type ImageReference } from '../reference.js';
@@ -106,6 +107,7 @@ export async function downloadBlob(client: RegistryClient, ref: ImageReference, 
             return;
           }
           hash.update(chunk);
+          crashPoint('blob:chunk');
           options.onProgress?.(written, total);
           callback(null, chunk);
         },

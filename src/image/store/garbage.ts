@@ -16,6 +16,7 @@ import { defaultMountDir, isMountPoint } from '../image-mount.js';
 import { STORE_LOCK } from '../pull.js';
 import { parseReference } from '../reference.js';
 import { ImageStore, type ImageRecord } from './images.js';
+import { abandonedTemps } from './temp-files.js';
 
 /** Image ids used by containers (their records name the image they were created from). */
 export function imagesUsedByContainers(root: StateRoot): Map<string, string[]> {
@@ -130,6 +131,8 @@ export async function collectGarbage(root: StateRoot): Promise<Swept> {
         swept.blobs.push(digest);
       }
     }
+    // What dead processes left in tmp/ (a partial download nobody resumed, an unpack cut short).
+    for (const file of await abandonedTemps(root)) fs.rmSync(file, { recursive: true, force: true });
     return swept;
   }, 'exclusive');
 }

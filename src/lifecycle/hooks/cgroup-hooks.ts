@@ -15,6 +15,7 @@
  *
  * Try (in the VM): `minibox run -d busybox sleep 100`, then `ls /sys/fs/cgroup/minibox/`.
  */
+import { crashPoint } from '../../crash-point.js';
 import fs from 'node:fs';
 import type { StateRoot } from '../../state-root.js';
 import {
@@ -47,7 +48,9 @@ async function putInitInItsCgroup(root: StateRoot, record: ContainerRecord, init
   if (!onUnifiedHost()) return;
   const resources = specResources(new ContainerStore(root).paths(record.Id).spec);
   const cgroup = createContainerCgroup(record.Id, resources);
+  crashPoint('cgroup:created');
   addProcess(cgroup, initPid);
+  crashPoint('cgroup:joined');
 }
 
 /** The monitor already read memory.events; a run settled without it (a lost monitor) is read here. */

@@ -17,6 +17,7 @@
  * can start, stop or remove a container goes through reconcile.ts).
  * Try: `minibox run -d -p 18080:8080 busybox httpd -f -p 8080`, then `minibox inspect` and `ip link`.
  */
+import { crashPoint } from '../../crash-point.js';
 import { NotFoundError } from '../../errors.js';
 import { attachContainer, containerEndpoints, containerPorts, detachContainer, type Endpoint } from '../../network/index.js';
 import type { PublishedPort } from '../../network/ports.js';
@@ -38,6 +39,7 @@ onContainerNamespacesReady.push(async (root, record, initPid) => {
     hostname: record.Config.Hostname,
     hostsFile: new ContainerStore(root).paths(record.Id).hosts,
   });
+  crashPoint('net:attached');
 });
 
 onContainerExited.push(async (root, record) => { await detachContainer(root, record.Id); });
