@@ -90,6 +90,12 @@ export const EXAMPLES: Record<string, string[]> = {
   'volume rm': ['minibox volume rm notes'],
   doctor: ['minibox doctor', 'minibox doctor --format json'],
   builder: ['minibox builder prune -f              # empty the build cache'],
+  system: [
+    'minibox system fsck                    # what crashes left behind, and what --repair would do',
+    'minibox system fsck --repair           # fix it',
+    'minibox system df -v                   # disk usage, and which layers are shared',
+    'minibox system prune -f                # stopped containers, unused networks, dangling images',
+  ],
   version: ['minibox version', "minibox version --format '{{.Version}}'"],
   info: ['minibox info', "minibox info --format '{{.CgroupVersion}}'"],
 };
