@@ -22,6 +22,10 @@ export const EXAMPLES: Record<string, string[]> = {
     'minibox run --rm --memory 64m --pids-limit 50 alpine sh -c "cat /proc/self/cgroup"',
     'minibox run --rm --explain alpine true   # narrate every kernel step',
   ],
+  create: [
+    'minibox create --name job --network none alpine echo hi   # prints the id; state Created',
+    'minibox start -a job                     # runs it: prints hi, exits with its code',
+  ],
   ps: [
     'minibox ps',
     'minibox ps -a -q                         # ids of every container',

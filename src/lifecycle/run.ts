@@ -126,6 +126,18 @@ export async function runDetached(root: StateRoot, request: RunRequest): Promise
   }
 }
 
+/** `create`: checks the flags, finds (or pulls) the image, creates the container; returns its id. */
+export async function createFromImage(root: StateRoot, request: RunRequest): Promise<string> {
+  const checked = checkRequest(request, root);
+  if (request.tty) throw new MiniboxError('a created container cannot have a terminal yet: use create without -t, or run -it');
+  const signals = new SignalRelay();
+  try {
+    return (await createFromRequest(root, request, checked, signals)).record.Id;
+  } finally {
+    signals.dispose();
+  }
+}
+
 /**
  * Runs a container to completion and returns the exit code `minibox run` should exit with.
  * `earlyStage`: an init stage the CLI started from the same flags (startForegroundInitStage);
