@@ -26,6 +26,12 @@ export const EXAMPLES: Record<string, string[]> = {
     'minibox create --name job --network none alpine echo hi   # prints the id; state Created',
     'minibox start -a job                     # runs it: prints hi, exits with its code',
   ],
+  cp: [
+    'minibox cp web:/etc/nginx/nginx.conf .    # out of a container (running or stopped)',
+    'minibox cp ./site/. web:/usr/share/nginx/html   # a directory\'s contents in',
+    'minibox cp -a ./data web:/srv              # keep uid/gid',
+    'minibox cp web:/var/log - | tar -tv       # a tar stream on stdout',
+  ],
   ps: [
     'minibox ps',
     'minibox ps -a -q                         # ids of every container',

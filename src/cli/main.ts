@@ -31,6 +31,7 @@ const COMMAND_MODULES: { names: string[]; load: () => Promise<Register> }[] = [
   { names: ['volume'], load: async () => (await import('./commands/volume-command.js')).registerVolumeCommands },
   { names: ['exec'], load: async () => (await import('./commands/exec-command.js')).registerExecCommand },
   { names: ['top'], load: async () => (await import('./commands/top-command.js')).registerTopCommand },
+  { names: ['cp'], load: async () => (await import('./commands/cp-command.js')).registerCpCommands },
   { names: ['diff'], load: async () => (await import('./commands/diff-command.js')).registerDiffCommand },
   { names: ['port'], load: async () => (await import('./commands/port-command.js')).registerPortCommand },
   { names: ['doctor'], load: async () => (await import('./commands/doctor-command.js')).registerDoctorCommand },
