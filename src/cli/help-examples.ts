@@ -43,7 +43,11 @@ export const EXAMPLES: Record<string, string[]> = {
   stop: ['minibox stop web', 'minibox stop -t 2 web db'],
   restart: ['minibox restart web'],
   kill: ['minibox kill web', 'minibox kill -s HUP web'],
-  wait: ['minibox wait web                  # prints the exit code once web stops'],
+  wait: [
+    'minibox wait web                  # prints the exit code once web stops',
+    'minibox wait --condition removed web     # until it is deleted (rm, --rm)',
+  ],
+  rename: ['minibox rename web web-old'],
   rm: ['minibox rm web', 'minibox rm -f web               # stop it first (SIGKILL)', 'minibox rm -v web               # and its anonymous volumes'],
   inspect: [
     'minibox inspect web',

@@ -1,8 +1,8 @@
 /**
  * `minibox cp` both ways, on running and stopped containers — the built CLI, real overlayfs,
  * real namespaces. Fails on main (checked): `cp` was not a minibox command. The hostile cases
- * were also checked against a naive `path.join(containerRoot, src)` (with a stopped container's
- * overlay mounted): `/escape/etc/shadow` then reads the host's /etc/shadow, and this test fails.
+ * were also checked against a naive `path.join(containerRoot, src)` in copy.ts: through
+ * /proc/PID/root, `-L /shadowlink` then read the host's /etc/shadow, and this test failed.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
