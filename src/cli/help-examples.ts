@@ -89,7 +89,7 @@ export const EXAMPLES: Record<string, string[]> = {
   'image pull': ['minibox image pull alpine'],
   'image tag': ['minibox image tag alpine myalpine:v1'],
   'image gc': ['minibox image gc'],
-  login: ['minibox login ghcr.io', 'echo "$TOKEN" | minibox login -u me --password-stdin registry.lan:5000'],
+  login: ['minibox login ghcr.io                  # on a terminal: asks Username: and Password: (hidden)', 'echo "$TOKEN" | minibox login -u me --password-stdin registry.lan:5000'],
   logout: ['minibox logout ghcr.io', 'minibox logout                    # Docker Hub'],
   network: ['minibox network create app', 'minibox network ls', 'minibox network rm app'],
   'network create': ['minibox network create app', 'minibox network create --subnet 10.55.0.0/24 app'],
