@@ -11,7 +11,7 @@
  * If the program cannot start (no such command: 127), the monitor still records the init
  * stage's exit, and the record shows Exited with the error.
  */
-import { MiniboxError, NotFoundError, describeError } from '../errors.js';
+import { ExitCode, MiniboxError, NotFoundError, describeError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import { startDetached } from '../runtime/index.js';
 import { ContainerStore, type ContainerRecord } from '../container/container-store.js';
@@ -26,10 +26,10 @@ export interface StartOptions {
   traceFile?: string;
 }
 
-/** A container by full id, unique id prefix or name; "No such container" otherwise. */
+/** A container by full id, unique id prefix or name; "No such container" (exit 1) otherwise. */
 export function findContainer(root: StateRoot, idOrName: string): ContainerRecord {
   const record = new ContainerStore(root).resolve(idOrName);
-  if (!record) throw new NotFoundError(`No such container: ${idOrName}`);
+  if (!record) throw new NotFoundError(`No such container: ${idOrName}`, ExitCode.Refused);
   return record;
 }
 
