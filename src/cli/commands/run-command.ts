@@ -3,7 +3,10 @@
  *
  * Options end at the image name: in `minibox run busybox ls -l`, `-l` belongs to `ls`
  * (commander's passThroughOptions + the program's enablePositionalOptions). The work is in
- * src/engine/run.ts; this file only turns flags into a RunRequest.
+ * src/lifecycle/run.ts; this file only turns flags into a RunRequest. `minibox create` takes the
+ * same flags (addContainerFlags, all but -d) and stops before the start: `start [-a]` runs it.
+ *
+ * Try: `minibox create --name c IMAGE echo hi` (prints the id), `minibox start -a c` → `hi`.
  */
 import type { Command } from 'commander';
 import type { RunRequest } from '../../lifecycle/run.js';
