@@ -10,6 +10,12 @@
 import os from 'node:os';
 
 export const ExitCode = {
+  /**
+   * A lifecycle verb was refused (no such container, not running): Docker's CLI exits 1 when the
+   * daemon refuses a request (`docker port|stats|update|inspect|start|cp|rename nope`); only
+   * `run`/`create` and bad flags use 125.
+   */
+  Refused: 1,
   /** minibox itself failed: bad input, missing image, a kernel call refused. */
   Engine: 125,
   /** The container's command exists but could not be executed (permissions, not a program). */
@@ -37,8 +43,8 @@ export class MiniboxError extends Error {
 
 /** Something the user asked for does not exist (image, container, volume, network). */
 export class NotFoundError extends MiniboxError {
-  constructor(message: string) {
-    super(message, ExitCode.Engine);
+  constructor(message: string, exitCode: number = ExitCode.Engine) {
+    super(message, exitCode);
     this.name = 'NotFoundError';
   }
 }

@@ -130,6 +130,11 @@ export function containerLockName(id: string): string {
   return `container-${id}`;
 }
 
+/** Docker's message for a name another container has. */
+function nameConflict(name: string, holderId: string, exitCode?: number): MiniboxError {
+  return new MiniboxError(`Conflict. The container name "/${name}" is already in use by container "${holderId}". You have to remove (or rename) that container to be able to reuse that name.`, exitCode);
+}
+
 export class ContainerStore {
   constructor(readonly root: StateRoot) {}
 
@@ -194,9 +199,7 @@ export class ContainerStore {
     const name = requestedName === undefined ? undefined : validateContainerName(requestedName);
     return await withLock(this.root.locks, NAMES_LOCK, async () => {
       const taken = new Map(this.list().map((record) => [record.Name, record.Id]));
-      if (name !== undefined && taken.has(`/${name}`)) {
-        throw new MiniboxError(`Conflict. The container name "/${name}" is already in use by container "${taken.get(`/${name}`)}". You have to remove (or rename) that container to be able to reuse that name.`);
-      }
+      if (name !== undefined && taken.has(`/${name}`)) throw nameConflict(name, taken.get(`/${name}`)!);
       const chosen = name ?? generateContainerName((candidate) => taken.has(`/${candidate}`));
       const id = newContainerId();
       const record: ContainerRecord = {
@@ -220,6 +223,16 @@ export class ContainerStore {
       fs.renameSync(building, paths.dir);
       crashPoint('create:created');
       return record;
+    });
+  }
+
+  /** Gives a container another name, under the names lock (a concurrent create cannot take it). */
+  async rename(id: string, newName: string, exitCode?: number): Promise<ContainerRecord> {
+    const name = validateContainerName(newName);
+    return await withLock(this.root.locks, NAMES_LOCK, async () => {
+      const holder = this.findByName(name);
+      if (holder) throw nameConflict(name, holder.Id, exitCode);
+      return await this.update(id, (record) => { record.Name = `/${name}`; });
     });
   }
 

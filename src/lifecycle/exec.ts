@@ -15,6 +15,7 @@
  *
  * Try: `minibox exec -u app web id`, `minibox exec -e A=1 -w /tmp web sh -c 'echo $A; pwd'`.
  */
+import { findContainer } from './start.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { MiniboxError, UsageError } from '../errors.js';
@@ -58,12 +59,8 @@ export async function runningContainerPid(root: StateRoot, record: ContainerReco
   return current?.State.Running && pid > 0 ? pid : undefined;
 }
 
-/** The container record for `idOrName`, or Docker's "No such container" error. */
-export function findContainer(root: StateRoot, idOrName: string): ContainerRecord {
-  const record = new ContainerStore(root).resolve(idOrName);
-  if (!record) throw new MiniboxError(`No such container: ${idOrName}`, EXEC_REFUSED);
-  return record;
-}
+/** The container record for `idOrName`, or Docker's "No such container" error (exit 1). */
+export { findContainer };
 
 /**
  * Reads files of the running container, as its processes see them, without leaving its root.

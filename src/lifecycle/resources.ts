@@ -12,7 +12,7 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
-import { MiniboxError, NotFoundError, UsageError } from '../errors.js';
+import { ExitCode, MiniboxError, NotFoundError, UsageError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import {
   assertCgroupV2ForLimits, hasResourceFlags, parseResourceFlags, updateContainerCgroup, type LinuxResources, type ResourceFlags,
@@ -60,16 +60,18 @@ export function resourcesFromFlags(flags: ResourceFlags): LinuxResources | undef
 export async function updateContainers(root: StateRoot, containers: string[], flags: ResourceFlags): Promise<string[]> {
   if (!hasResourceFlags(flags)) throw new UsageError('you must provide one or more flags when using this command (--memory, --cpus, --pids-limit…)');
   const changes = resourcesFromFlags(flags) ?? {};
-  assertCgroupV2ForLimits(flags);
   const store = new ContainerStore(root);
+  const missing = containers.find((name) => !store.resolve(name)); // Docker names it before anything else
+  if (missing !== undefined) throw new NotFoundError(`No such container: ${missing}`, ExitCode.Refused);
+  assertCgroupV2ForLimits(flags);
   const updated: string[] = [];
   for (const name of containers) {
     const found = store.resolve(name);
-    if (!found) throw new NotFoundError(`No such container: ${name}`);
+    if (!found) throw new NotFoundError(`No such container: ${name}`, ExitCode.Refused);
     await store.withContainerLock(found.Id, async () => {
       const record = await reconcileLocked(store, found.Id);
-      if (!record) throw new NotFoundError(`No such container: ${name}`);
-      if (record.State.Status === 'removing') throw new MiniboxError(`cannot update container ${name}: it is being removed`);
+      if (!record) throw new NotFoundError(`No such container: ${name}`, ExitCode.Refused);
+      if (record.State.Status === 'removing') throw new MiniboxError(`cannot update container ${name}: it is being removed`, ExitCode.Refused);
       const specFile = store.paths(record.Id).spec;
       const spec = JSON.parse(fs.readFileSync(specFile, 'utf8')) as RuntimeSpec;
       const resources = mergeResources(spec.linux?.resources ?? {}, changes);

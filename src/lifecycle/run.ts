@@ -24,7 +24,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { crashPoint } from '../crash-point.js';
-import { MiniboxError, ExitCode, describeError, signalExitCode } from '../errors.js';
+import { MiniboxError, ExitCode, UsageError, describeError, signalExitCode } from '../errors.js';
 import { FORWARDED_SIGNALS } from '../runtime/signal-relay.js';
 import { STORE_LOCK, withLock } from '../lock.js';
 import type { StateRoot } from '../state-root.js';
@@ -122,6 +122,19 @@ export async function runDetached(root: StateRoot, request: RunRequest): Promise
       ...(request.traceFile ? { traceFile: request.traceFile } : {}),
     });
     return created.record.Id;
+  } finally {
+    signals.dispose();
+  }
+}
+
+/** `create`: checks the flags, finds (or pulls) the image, creates the container; returns its id. */
+export async function createFromImage(root: StateRoot, request: RunRequest): Promise<string> {
+  const checked = checkRequest(request, root);
+  if (request.tty) throw new MiniboxError('a created container cannot have a terminal yet: use create without -t, or run -it');
+  if (request.explain || request.traceFile) throw new UsageError('--explain and --trace narrate a start, which create does not do: use them with run');
+  const signals = new SignalRelay();
+  try {
+    return (await createFromRequest(root, request, checked, signals)).record.Id;
   } finally {
     signals.dispose();
   }

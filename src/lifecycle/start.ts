@@ -12,7 +12,7 @@
  * stage's exit, and the record shows Exited with the error.
  */
 import { crashPoint } from '../crash-point.js';
-import { MiniboxError, NotFoundError, describeError } from '../errors.js';
+import { ExitCode, MiniboxError, NotFoundError, describeError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import { startDetached } from '../runtime/index.js';
 import { ContainerStore, type ContainerRecord } from '../container/container-store.js';
@@ -28,10 +28,10 @@ export interface StartOptions {
   traceFile?: string;
 }
 
-/** A container by full id, unique id prefix or name; "No such container" otherwise. */
+/** A container by full id, unique id prefix or name; "No such container" (exit 1) otherwise. */
 export function findContainer(root: StateRoot, idOrName: string): ContainerRecord {
   const record = new ContainerStore(root).resolve(idOrName);
-  if (!record) throw new NotFoundError(`No such container: ${idOrName}`);
+  if (!record) throw new NotFoundError(`No such container: ${idOrName}`, ExitCode.Refused);
   return record;
 }
 

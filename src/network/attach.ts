@@ -199,6 +199,20 @@ async function detachLocked(root: StateRoot, id: string): Promise<void> {
   }
 }
 
+/** `rename`: the container's endpoints carry its new name, and every member's hosts file with them. */
+export async function renameEndpoints(root: StateRoot, id: string, name: string): Promise<void> {
+  await withHostNetworkLock(async () => {
+    for (const network of listNetworks(root)) {
+      const file = endpointFile(root, network.Name, id);
+      let endpoint: Endpoint;
+      try { endpoint = JSON.parse(fs.readFileSync(file, 'utf8')) as Endpoint; } catch { continue; /* not on this network */ }
+      fs.writeFileSync(`${file}.tmp`, `${JSON.stringify({ ...endpoint, Name: name }, null, 2)}\n`);
+      fs.renameSync(`${file}.tmp`, file);
+      refreshHostsFiles(root, network);
+    }
+  });
+}
+
 /** Bridge and network rules go when no container holds an address on the network. */
 export async function removeNetworkPlumbingIfUnused(network: NetworkRecord, root: StateRoot): Promise<void> {
   if (Object.keys(readAllocations(root, network.Name)).length > 0) return;
