@@ -3,7 +3,6 @@
  * Parsing and printing only; the work is done in src/image/, the listings are in image-list.ts.
  */
 import type { Command } from 'commander';
-import readline from 'node:readline/promises';
 import { MiniboxError, describeError } from '../../errors.js';
 import { formatBytes } from '../../format.js';
 import { collectGarbage, pruneImages, removeImage } from '../../image/store/garbage.js';
@@ -14,7 +13,7 @@ import { reporterFor } from '../../image/pull-progress.js';
 import { parseReference } from '../../image/reference.js';
 import { ImageStore } from '../../image/store/images.js';
 import { renderGoTemplate } from '../go-template.js';
-import { contextOf, say } from '../context.js';
+import { confirm, contextOf, say } from '../context.js';
 import { familiar, printHistory, printImages, type ListOptions } from './image-list.js';
 
 export function registerImageCommands(program: Command): void {
@@ -171,16 +170,4 @@ function registerImagePruneCommand(image: Command): void {
       }
       say(`Total reclaimed space: ${formatBytes(reclaimed)}`);
     });
-}
-
-async function confirm(question: string): Promise<boolean> {
-  const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
-  try {
-    const answer = await rl.question(question);
-    return /^y(es)?$/i.test(answer.trim());
-  } catch {
-    return false;
-  } finally {
-    rl.close();
-  }
 }
