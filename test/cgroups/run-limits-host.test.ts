@@ -64,9 +64,11 @@ describe.each(withoutV2)('resource limits on a host whose cgroups are %s', (mode
     const stats = minibox(root, ['stats', '--no-stream'], { env });
     expect(stats.code).toBe(125);
     expect(stats.stderr).toMatch(new RegExp(`^minibox: \`minibox stats\` reads cgroup v2 files, but this host's cgroups are ${described}`));
+    // Like `docker update`, a missing container is the first thing said (exit 1), before any
+    // question of cgroups.
     const update = minibox(root, ['update', '--memory', '64m', 'nothing'], { env });
-    expect(update.code).toBe(125);
-    expect(update.stderr).toMatch(/need cgroup v2/);
+    expect(update.code).toBe(1);
+    expect(update.stderr).toMatch(/No such container: nothing/);
     expect(containerDirs(root)).toEqual([]);
   });
 });
