@@ -9,7 +9,7 @@
  * A runtime that checks a mount target by path and then acts on the same path again (creates the
  * missing file, makes a directory, mounts) can be steered between the two steps onto HOST_FILE or
  * into HOST_DIR on the host. It writes "ready" to DIR/racer-ready once the loop runs, and stops
- * when DIR/racer-stop appears.
+ * when DIR/racer-stop appears, writing the number of rounds it flipped to DIR/racer-rounds.
  *
  * Try: symlink-racer /tmp/v /etc/passwd /etc & ls -l /tmp/v  (file and dir flicker)
  */
@@ -42,6 +42,8 @@ int main(int argc, char **argv) {
 	path_in(link_dir, sizeof link_dir, dir, "dir.link");
 	path_in(stop, sizeof stop, dir, "racer-stop");
 	path_in(ready, sizeof ready, dir, "racer-ready");
+	char rounds_file[4096];
+	path_in(rounds_file, sizeof rounds_file, dir, "racer-rounds");
 	mkdir(real_dir, 0755);
 	unlink(link_dir);
 	if (symlink(argv[3], link_dir) != 0) {
@@ -59,6 +61,13 @@ int main(int argc, char **argv) {
 		(void)syscall(SYS_renameat2, AT_FDCWD, real_dir, AT_FDCWD, link_dir, RENAME_EXCHANGE);
 		(void)unlink(file);
 		(void)syscall(SYS_renameat2, AT_FDCWD, real_dir, AT_FDCWD, link_dir, RENAME_EXCHANGE);
-		if ((round & 1023) == 0 && access(stop, F_OK) == 0) return 0;
+		if ((round & 1023) == 0 && access(stop, F_OK) == 0) {
+			FILE *out = fopen(rounds_file, "w");
+			if (out == NULL || fprintf(out, "%lu\n", round) < 0 || fclose(out) != 0) {
+				perror("racer-rounds");
+				return 1;
+			}
+			return 0;
+		}
 	}
 }
