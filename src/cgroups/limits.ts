@@ -19,7 +19,7 @@ export interface LinuxResources {
   memory?: {
     /** Bytes; memory.max. */
     limit?: number;
-    /** Bytes; memory.low (a soft guarantee). */
+    /** Bytes; memory.low (protection from reclaim, capped by the parent's — see v2-files.ts). */
     reservation?: number;
     /** Memory + swap in bytes (Docker's --memory-swap); -1 = unlimited swap. */
     swap?: number;

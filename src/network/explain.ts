@@ -40,6 +40,9 @@ export function describeNetworkStep(event: SysEvent): string | undefined {
         : `publish a port: ${str(a.rule)} — packets for this host port are redirected to the container`;
     case 'net.isolation':
       return a.action === 'delete' ? undefined : `isolation rule in ${str(a.chain)}: ${str(a.rule)} — packets between two minibox networks are dropped`;
+    case 'net.input':
+      return a.action === 'delete' ? undefined
+        : `host loopback rule in ${str(a.chain)}: ${str(a.rule)} — packets from containers to the host's 127.0.0.0/8 are dropped, so services the host binds to localhost stay private (route_localnet on the bridge would otherwise let them in; CVE-2020-8558 class)`;
     case 'net.forward':
       return a.action === 'delete' ? undefined : `forwarding rule in ${str(a.chain)}: ${str(a.rule)}`;
     case 'net.iptables':

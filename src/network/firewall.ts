@@ -143,10 +143,12 @@ async function removeChainIfEmpty(table: Table, chain: string): Promise<void> {
   await tryNetStep('net.iptables', iptables(table, '-X', chain), { table, chain, action: 'delete chain' });
 }
 
-function stepName(rule: FirewallRule): string {
+/** The trace step (and so the `--explain` sentence, explain.ts) a rule is added under. */
+export function stepName(rule: FirewallRule): string {
   if (rule.chain === 'MINIBOX-DNAT') return 'net.dnat';
   if (rule.chain === 'MINIBOX-POSTROUTING') return 'net.nat';
-  if (rule.chain.startsWith('MINIBOX-ISOLATION') || rule.chain === 'MINIBOX-INPUT') return 'net.isolation';
+  if (rule.chain.startsWith('MINIBOX-ISOLATION')) return 'net.isolation';
+  if (rule.chain === 'MINIBOX-INPUT') return 'net.input';
   return 'net.forward';
 }
 

@@ -79,7 +79,7 @@ export function registerRunCommand(program: Command): void {
     .option('--cap-drop <cap>', 'drop a Linux capability, e.g. CHOWN or ALL (repeatable)', collect, [])
     .option('-m, --memory <bytes>', 'memory limit, e.g. 256m or 1g (cgroup v2 memory.max)')
     .option('--memory-swap <bytes>', 'memory + swap limit; -1 = unlimited swap (default: twice --memory)')
-    .option('--memory-reservation <bytes>', 'soft memory limit (memory.low)')
+    .option('--memory-reservation <bytes>', 'memory protected from reclaim (memory.low)')
     .option('--cpus <number>', 'number of CPUs, e.g. 0.5 (cpu.max)')
     .option('-c, --cpu-shares <weight>', 'relative CPU weight, default 1024 (cpu.weight)')
     .option('--cpuset-cpus <list>', 'CPUs the container may use, e.g. 0-1 or 0,2 (cpuset.cpus)')

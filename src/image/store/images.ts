@@ -1,8 +1,10 @@
 /**
  * images.ts — image records: which images are here, and the names that point at them.
  *
- * An image's identity is its *config digest* (Docker's "IMAGE ID"): same config, same image,
- * whatever it is called. Names are separate pointers, like git branches:
+ * An image's identity is its *config digest*: same config, same image, whatever it is called.
+ * That is what Docker's classic image store shows as "IMAGE ID"; Docker's containerd image store
+ * (the default for new installs since Docker 29) shows the digest of the index or manifest it was
+ * pulled as instead, so the two Dockers print different IDs for the same image. Names are separate pointers, like git branches:
  *   tags:         docker.io/library/alpine:latest  → sha256:<config>
  *   repo digests: docker.io/library/alpine@sha256:<manifest>  (the manifest it was pulled as)
  * Everything lives in one small JSON file, `<root>/images/index.json`, replaced atomically
