@@ -23,7 +23,7 @@ import path from 'node:path';
 import { withLock } from '../lock.js';
 import type { StateRoot } from '../state-root.js';
 import { umount, MNT } from '../sys/mount.js';
-import { MiniboxError, NotFoundError } from '../errors.js';
+import { MiniboxError, NoSuchContainerError, VerbError } from '../errors.js';
 import { readMountInfo } from '../mountinfo.js';
 import type { ContainerConfig } from '../image/oci.js';
 import { generateContainerName, newContainerId, validateContainerName } from './container-id.js';
@@ -174,7 +174,7 @@ export class ContainerStore {
     const byName = this.findByName(idOrName);
     if (byName) return byName;
     const matches = this.list().filter((record) => record.Id.startsWith(idOrName));
-    if (matches.length > 1) throw new MiniboxError(`multiple containers found with id prefix ${idOrName}: be more specific`);
+    if (matches.length > 1) throw new VerbError(`multiple containers found with id prefix ${idOrName}: be more specific`);
     return matches[0];
   }
 
@@ -239,7 +239,7 @@ export class ContainerStore {
   async update(id: string, change: (record: ContainerRecord) => void): Promise<ContainerRecord> {
     return await withLock(this.root.locks, containerLockName(id), async () => {
       const record = this.get(id);
-      if (!record) throw new NotFoundError(`No such container: ${id}`);
+      if (!record) throw new NoSuchContainerError(id);
       change(record);
       this.write(record);
       return record;
@@ -295,4 +295,14 @@ export function mountsUnder(dir: string): string[] {
   const prefix = path.resolve(dir);
   return readMountInfo().map((entry) => entry.mountPoint)
     .filter((target) => target === prefix || target.startsWith(`${prefix}/`));
+}
+
+/**
+ * The container a verb names — full id, unique id prefix or name, as Docker accepts — or Docker's
+ * "No such container" (exit 1). Every verb looks containers up through here.
+ */
+export function findContainer(root: StateRoot, idOrName: string): ContainerRecord {
+  const record = new ContainerStore(root).resolve(idOrName);
+  if (!record) throw new NoSuchContainerError(idOrName);
+  return record;
 }

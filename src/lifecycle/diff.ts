@@ -26,7 +26,7 @@ import { OVERLAY_ANNOTATIONS, type RuntimeSpec } from '../bundle/oci-bundle.js';
 import { MiniboxError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import { ContainerStore } from '../container/container-store.js';
-import { findContainer } from './exec.js';
+import { findContainer } from '../container/container-store.js';
 import { LayerStack } from '../bundle/layer-view.js';
 
 export type ChangeKind = 'A' | 'C' | 'D';

@@ -13,7 +13,7 @@
  */
 import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { NotFoundError, UsageError } from '../errors.js';
+import { NoSuchContainerError, UsageError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import { ContainerStore } from '../container/container-store.js';
 import { reconcileContainer } from '../container/reconcile.js';
@@ -84,7 +84,7 @@ function timeMs(entry: LogEntry): number {
 /** Reads (and with `follow`, keeps reading) a container's log, calling `write` per entry. */
 export async function readContainerLogs(root: StateRoot, id: string, options: LogOptions, write: (entry: LogEntry) => void): Promise<void> {
   const store = new ContainerStore(root);
-  if (!store.get(id)) throw new NotFoundError(`No such container: ${id}`);
+  if (!store.get(id)) throw new NoSuchContainerError(id);
   const file = store.paths(id).log;
   const wanted = (entry: LogEntry): boolean =>
     (options.sinceMs === undefined || timeMs(entry) >= options.sinceMs) && (options.untilMs === undefined || timeMs(entry) < options.untilMs);

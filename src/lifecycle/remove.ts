@@ -14,7 +14,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MiniboxError, NotFoundError } from '../errors.js';
+import { NoSuchContainerError, VerbError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import { ContainerStore, type ContainerRecord } from '../container/container-store.js';
 import { onContainerRemoved, runHooks } from './hooks/hooks.js';
@@ -40,10 +40,10 @@ export async function removeContainerById(root: StateRoot, id: string, options: 
   const store = new ContainerStore(root);
   const removed = await store.withContainerLock(id, async () => {
     let record = await reconcileLocked(store, id);
-    if (!record) throw new NotFoundError(`No such container: ${id}`);
+    if (!record) throw new NoSuchContainerError(id);
     if (record.State.Running) {
       if (!options.force) {
-        throw new MiniboxError(`cannot remove container "${record.Name}": container is running: stop the container before removing or force remove`, 1);
+        throw new VerbError(`cannot remove container "${record.Name}": container is running: stop the container before removing or force remove`);
       }
       const pids = readRunPids(store.paths(id));
       if (pids) await killAndWait(pids.init);

@@ -12,7 +12,7 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
-import { MiniboxError, NotFoundError, UsageError } from '../errors.js';
+import { MiniboxError, NoSuchContainerError, UsageError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import {
   assertCgroupV2ForLimits, hasResourceFlags, parseResourceFlags, updateContainerCgroup, type LinuxResources, type ResourceFlags,
@@ -65,10 +65,10 @@ export async function updateContainers(root: StateRoot, containers: string[], fl
   const updated: string[] = [];
   for (const name of containers) {
     const found = store.resolve(name);
-    if (!found) throw new NotFoundError(`No such container: ${name}`);
+    if (!found) throw new NoSuchContainerError(name);
     await store.withContainerLock(found.Id, async () => {
       const record = await reconcileLocked(store, found.Id);
-      if (!record) throw new NotFoundError(`No such container: ${name}`);
+      if (!record) throw new NoSuchContainerError(name);
       if (record.State.Status === 'removing') throw new MiniboxError(`cannot update container ${name}: it is being removed`);
       const specFile = store.paths(record.Id).spec;
       const spec = JSON.parse(fs.readFileSync(specFile, 'utf8')) as RuntimeSpec;

@@ -11,7 +11,7 @@
  * If the program cannot start (no such command: 127), the monitor still records the init
  * stage's exit, and the record shows Exited with the error.
  */
-import { MiniboxError, NotFoundError, describeError } from '../errors.js';
+import { describeError, ExitCode, MiniboxError, NoSuchContainerError, VerbError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import { startDetached } from '../runtime/index.js';
 import { ContainerStore, type ContainerRecord } from '../container/container-store.js';
@@ -26,21 +26,14 @@ export interface StartOptions {
   traceFile?: string;
 }
 
-/** A container by full id, unique id prefix or name; "No such container" otherwise. */
-export function findContainer(root: StateRoot, idOrName: string): ContainerRecord {
-  const record = new ContainerStore(root).resolve(idOrName);
-  if (!record) throw new NotFoundError(`No such container: ${idOrName}`);
-  return record;
-}
-
 /** Starts the container in the background; returns its record once its program runs. */
 export async function startContainer(root: StateRoot, id: string, options: StartOptions = {}): Promise<ContainerRecord> {
   const store = new ContainerStore(root);
   return await store.withContainerLock(id, async () => {
     const current = await reconcileLocked(store, id);
-    if (!current) throw new NotFoundError(`No such container: ${id}`);
+    if (!current) throw new NoSuchContainerError(id);
     if (current.State.Running) return current;
-    if (current.State.Status === 'removing') throw new MiniboxError(`container ${id} is marked for removal and cannot be started`);
+    if (current.State.Status === 'removing') throw new VerbError(`container ${id} is marked for removal and cannot be started`);
     const paths = store.paths(id);
     clearRunFiles(paths);
     try {

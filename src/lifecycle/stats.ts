@@ -15,7 +15,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { MiniboxError, NotFoundError } from '../errors.js';
+import { MiniboxError, NoSuchContainerError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import { formatBinaryBytes } from '../format.js';
 import { cgroupMode, describeCgroupMode, parseKeyedFile, readCgroupStats } from '../cgroups/index.js';
@@ -111,7 +111,7 @@ export async function statsTargets(root: StateRoot, names: string[]): Promise<Co
   for (const name of names) {
     const found = store.resolve(name);
     const record = found ? await reconcileContainer(root, found.Id) : undefined;
-    if (!record) throw new NotFoundError(`No such container: ${name}`);
+    if (!record) throw new NoSuchContainerError(name);
     records.push(record);
   }
   return records;

@@ -16,7 +16,7 @@
  */
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MiniboxError, NotFoundError, UsageError } from '../errors.js';
+import { ExitCode, MiniboxError, NoSuchContainerError, UsageError, VerbError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import { ContainerStore, type ContainerRecord } from '../container/container-store.js';
 import { isRunning, signalProcess, type ProcessHandle } from '../container/process-handle.js';
@@ -53,7 +53,7 @@ export async function stopContainer(root: StateRoot, id: string, timeoutSeconds?
   const store = new ContainerStore(root);
   return await store.withContainerLock(id, async () => {
     const record = await reconcileLocked(store, id);
-    if (!record) throw new NotFoundError(`No such container: ${id}`);
+    if (!record) throw new NoSuchContainerError(id);
     const pids = readRunPids(store.paths(id));
     if (!record.State.Running || !pids) return record;
     const signal = parseSignal(record.Config.StopSignal ?? 'SIGTERM');
@@ -73,10 +73,10 @@ export async function killContainer(root: StateRoot, id: string, signalText = 'S
   const store = new ContainerStore(root);
   return await store.withContainerLock(id, async () => {
     const record = await reconcileLocked(store, id);
-    if (!record) throw new NotFoundError(`No such container: ${id}`);
+    if (!record) throw new NoSuchContainerError(id);
     const pids = readRunPids(store.paths(id));
     if (!record.State.Running || !pids || !signalProcess(pids.init, signal)) {
-      throw new MiniboxError(`cannot kill container: ${record.Name.slice(1)}: container ${record.Id} is not running`);
+      throw new VerbError(`cannot kill container: ${record.Name.slice(1)}: container ${record.Id} is not running`);
     }
     if (signal !== os.constants.signals.SIGKILL) return record;
     await waitUntilGone(pids.init, 10_000);
@@ -88,7 +88,7 @@ export async function killContainer(root: StateRoot, id: string, signalText = 'S
 export async function waitContainer(root: StateRoot, id: string): Promise<number> {
   for (let wait = 20; ; wait = Math.min(wait * 2, 250)) {
     const record = await reconcileContainer(root, id);
-    if (!record) throw new NotFoundError(`No such container: ${id}`);
+    if (!record) throw new NoSuchContainerError(id);
     if (!record.State.Running) return record.State.ExitCode;
     await sleep(wait);
   }

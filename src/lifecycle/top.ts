@@ -14,9 +14,10 @@
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import { MiniboxError } from '../errors.js';
+import { MiniboxError, VerbError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
-import { findContainer, runningContainerPid } from './exec.js';
+import { runningContainerPid } from './exec.js';
+import { findContainer } from '../container/container-store.js';
 
 export interface ContainerTop {
   Titles: string[];
@@ -64,7 +65,7 @@ export function parsePsOutput(output: string, pids: number[]): ContainerTop {
 export async function containerTop(root: StateRoot, idOrName: string, psArgs: string[] = []): Promise<ContainerTop> {
   const record = findContainer(root, idOrName);
   const pid = await runningContainerPid(root, record);
-  if (pid === undefined) throw new MiniboxError(`container ${record.Id} is not running`, 1);
+  if (pid === undefined) throw new VerbError(`container ${record.Id} is not running`);
   const args = psArgs.length > 0 ? psArgs : ['-ef'];
   const pids = processesInPidNamespaceOf(pid);
   let output: string;

@@ -4,7 +4,7 @@
  * rendered with a Go-template subset (`--format '{{.State.Pid}}'`, go-template.ts).
  */
 import type { Command } from 'commander';
-import { NotFoundError, UsageError, describeError } from '../../errors.js';
+import { describeError, ExitCode, NoSuchContainerError, NotFoundError, UsageError } from '../../errors.js';
 import { inspectImage } from '../../image/image-inspect.js';
 import { inspectContainer } from '../../lifecycle/inspect.js';
 import { reconcileContainer } from '../../container/reconcile.js';
@@ -20,7 +20,7 @@ async function inspectOne(root: StateRoot, name: string, type: ObjectType): Prom
     const found = new ContainerStore(root).resolve(name);
     const record = found && await reconcileContainer(root, found.Id);
     if (record) return inspectContainer(root, record);
-    if (type === 'container') throw new Error(`No such container: ${name}`);
+    if (type === 'container') throw new NoSuchContainerError(name);
   }
   try {
     return inspectImage(root, name);
@@ -54,6 +54,6 @@ export function registerInspectCommand(parent: Command, fixedType?: 'container')
     }
     if (flags.format !== undefined) for (const result of results) say(renderGoTemplate(flags.format, result));
     else say(JSON.stringify(results, null, 4));
-    if (failed) process.exitCode = 1;
+    if (failed) process.exitCode = ExitCode.VerbFailed;
   });
 }

@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { reconcileContainer } from '../../container/reconcile.js';
 import { portLines } from '../../lifecycle/hooks/network-hooks.js';
-import { findContainer } from '../../lifecycle/start.js';
+import { findContainer } from '../../container/container-store.js';
 import { contextOf, say } from '../context.js';
 
 export function registerPortCommand(parent: Command): void {
