@@ -99,7 +99,6 @@ export interface ContainerRecord {
 export interface ContainerPaths {
   dir: string;
   record: string;
-  spec: string;
   rootfs: string;
   upper: string;
   work: string;
@@ -130,7 +129,6 @@ export class ContainerStore {
     return {
       dir,
       record: path.join(dir, 'container.json'),
-      spec: path.join(dir, 'config.json'),
       rootfs: path.join(dir, 'rootfs'),
       upper: path.join(dir, 'upper'),
       work: path.join(dir, 'work'),
@@ -283,7 +281,7 @@ export class ContainerStore {
     const file = this.paths(record.Id).record;
     // A record is only written under the container's lock, which removal holds too: a directory
     // that is gone was removed by the lock's previous holder, and writing would resurrect nothing.
-    if (!fs.existsSync(path.dirname(file))) throw new NotFoundError(`No such container: ${record.Id}`);
+    if (!fs.existsSync(path.dirname(file))) throw new NoSuchContainerError(record.Id);
     const temporary = `${file}.${process.pid}.${++writeCount}.tmp`; // unique per writer, even within one process
     fs.writeFileSync(temporary, `${JSON.stringify(record, null, 2)}\n`);
     fs.renameSync(temporary, file); // rename is atomic: readers see the old or the new record, never half
@@ -305,4 +303,26 @@ export function findContainer(root: StateRoot, idOrName: string): ContainerRecor
   const record = new ContainerStore(root).resolve(idOrName);
   if (!record) throw new NoSuchContainerError(idOrName);
   return record;
+}
+
+/**
+ * Image id → the containers created from it, half-created ones included: what `rmi` and
+ * `image prune` must keep (image/store/garbage.ts is told, it does not look here itself).
+ */
+export function imagesInUse(root: StateRoot): Map<string, string[]> {
+  const used = new Map<string, string[]>();
+  let dirs: string[];
+  try {
+    dirs = fs.readdirSync(root.containers);
+  } catch {
+    return used;
+  }
+  for (const dir of dirs) {
+    try {
+      const record = JSON.parse(fs.readFileSync(path.join(root.containers, dir, 'container.json'), 'utf8')) as Partial<ContainerRecord>;
+      const image = record.ImageID ?? record.Image;
+      if (image) used.set(image, [...(used.get(image) ?? []), record.Id ?? dir]);
+    } catch { /* a container dir being created or removed */ }
+  }
+  return used;
 }

@@ -14,7 +14,6 @@
  * Locks make concurrent pulls in separate processes safe: a layer two pulls both need is
  * fetched by whichever gets its lock first; the other finds it done.
  */
-import fs from 'node:fs';
 import { MiniboxError } from '../errors.js';
 import { STORE_LOCK, withLock } from '../lock.js';
 import type { StateRoot } from '../state-root.js';

@@ -32,6 +32,7 @@ import { checkHostPortsFree, checkNetworkFlags, extraHostsLines, toPortBindings,
 import { parseTmpfsSpec, parseVolumeSpec, VolumeStore, type TmpfsSpec, type VolumeSpec } from '../bundle/volumes.js';
 import { assertCgroupV2ForLimits, type LinuxResources, type ResourceFlags } from '../cgroups/index.js';
 import { hostConfigLimits, resourcesFromFlags } from './resources.js';
+import { writeSpec } from '../bundle/oci-bundle.js';
 
 /** `minibox run` options that shape the container (everything but image choice and I/O). */
 export interface CreateRequest extends NetworkFlags {
@@ -239,7 +240,7 @@ export async function createContainer(root: StateRoot, image: RunnableImage, che
       overlay: { lowerDirsTopFirst: image.layerDirsTopFirst, upperDir: paths.upper, workDir: paths.work },
     });
     if (checked.resources) spec.linux = { ...spec.linux, resources: checked.resources }; // runc applies the same limits
-    fs.writeFileSync(paths.spec, `${JSON.stringify(spec, null, 2)}\n`);
+    writeSpec(paths.dir, spec);
     const saved = await store.update(record.Id, (r) => { r.Config.Env = env; });
     return { record: saved, paths };
   } catch (error) {

@@ -16,18 +16,17 @@
  * Try: `minibox exec -u app web id`, `minibox exec -e A=1 -w /tmp web sh -c 'echo $A; pwd'`.
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import { MiniboxError, UsageError, VerbError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import { runExecProcess } from '../runtime/exec-in-container.js';
 import { addProcess, cgroupMode, containerCgroupPath } from '../cgroups/index.js';
 import { openInRoot, openRootDir, type RootDir } from '../resolve-in-root.js';
 import { O } from '../sys/openat2.js';
-import type { RuntimeSpec } from '../bundle/oci-bundle.js';
 import { ContainerStore, findContainer, type ContainerRecord } from '../container/container-store.js';
 import { reconcileContainer } from '../container/reconcile.js';
 import { expandEnvOption } from '../bundle/spec-from-image.js';
 import { resolveUser, validateUserSpec } from '../bundle/user.js';
+import { readSpec } from '../bundle/oci-bundle.js';
 
 export interface ExecRequest {
   /** Name, id or id prefix. */
@@ -98,7 +97,7 @@ export async function execInContainer(root: StateRoot, request: ExecRequest): Pr
   const record = findContainer(root, request.container);
   const pid = await runningContainerPid(root, record);
   if (pid === undefined) throw new VerbError(`container ${record.Id} is not running`);
-  const spec = JSON.parse(fs.readFileSync(path.join(new ContainerStore(root).paths(record.Id).dir, 'config.json'), 'utf8')) as RuntimeSpec;
+  const spec = readSpec(new ContainerStore(root).paths(record.Id).dir);
 
   let user = spec.process.user;
   const env = [...(spec.process.env ?? [])];

@@ -9,19 +9,17 @@
  *
  * Try: `minibox inspect --format '{{.State.Pid}}' web`, then `ls /proc/<pid>/root/`.
  */
-import fs from 'node:fs';
 import type { StateRoot } from '../state-root.js';
-import { OVERLAY_ANNOTATIONS, type RuntimeSpec } from '../bundle/oci-bundle.js';
+import { OVERLAY_ANNOTATIONS, readSpec } from '../bundle/oci-bundle.js';
 import { ContainerStore, type ContainerRecord } from '../container/container-store.js';
 import { networkSettings } from './hooks/network-hooks.js';
 
 /** Go's zero time, which Docker prints for "never". */
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
-function lowerDirOf(specFile: string): string {
+function lowerDirOf(bundleDir: string): string {
   try {
-    const spec = JSON.parse(fs.readFileSync(specFile, 'utf8')) as RuntimeSpec;
-    return spec.annotations?.[OVERLAY_ANNOTATIONS.lowerdir] ?? '';
+    return readSpec(bundleDir).annotations?.[OVERLAY_ANNOTATIONS.lowerdir] ?? '';
   } catch {
     return '';
   }
@@ -64,7 +62,7 @@ export function inspectContainer(root: StateRoot, record: ContainerRecord): Reco
     },
     GraphDriver: {
       Name: 'overlay2',
-      Data: { LowerDir: lowerDirOf(paths.spec), UpperDir: paths.upper, MergedDir: paths.rootfs, WorkDir: paths.work },
+      Data: { LowerDir: lowerDirOf(paths.dir), UpperDir: paths.upper, MergedDir: paths.rootfs, WorkDir: paths.work },
     },
     Mounts: record.Mounts.map((mount) => ({
       Type: mount.Type,

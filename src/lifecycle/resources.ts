@@ -10,17 +10,16 @@
  * Try (in the VM): `minibox run -d --memory 64m busybox sleep 1000`, then
  * `minibox update --memory 128m <id>` and `cat /sys/fs/cgroup/minibox/<id>/memory.max`.
  */
-import fs from 'node:fs';
 import os from 'node:os';
 import { MiniboxError, NoSuchContainerError, UsageError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import {
   assertCgroupV2ForLimits, hasResourceFlags, parseResourceFlags, updateContainerCgroup, type LinuxResources, type ResourceFlags,
 } from '../cgroups/index.js';
-import type { RuntimeSpec } from '../bundle/oci-bundle.js';
 import { cgroupOf } from './hooks/cgroup-hooks.js';
 import { ContainerStore, type HostConfig } from '../container/container-store.js';
 import { reconcileLocked } from '../container/reconcile.js';
+import { readSpec, writeSpec } from '../bundle/oci-bundle.js';
 
 type LimitFields = Pick<HostConfig, 'Memory' | 'MemorySwap' | 'MemoryReservation' | 'NanoCpus' | 'CpuShares' | 'CpusetCpus' | 'PidsLimit'>;
 
@@ -70,12 +69,12 @@ export async function updateContainers(root: StateRoot, containers: string[], fl
       const record = await reconcileLocked(store, found.Id);
       if (!record) throw new NoSuchContainerError(name);
       if (record.State.Status === 'removing') throw new MiniboxError(`cannot update container ${name}: it is being removed`);
-      const specFile = store.paths(record.Id).spec;
-      const spec = JSON.parse(fs.readFileSync(specFile, 'utf8')) as RuntimeSpec;
+      const bundleDir = store.paths(record.Id).dir;
+      const spec = readSpec(bundleDir);
       const resources = mergeResources(spec.linux?.resources ?? {}, changes);
       if (record.State.Running) updateContainerCgroup(cgroupOf(record), changes);
       spec.linux = { ...spec.linux, resources };
-      fs.writeFileSync(specFile, `${JSON.stringify(spec, null, 2)}\n`);
+      writeSpec(bundleDir, spec);
       Object.assign(record.HostConfig, hostConfigLimits(resources));
       store.save(record);
     });

@@ -14,7 +14,6 @@
  * the container's stdout/stderr (→ json-file log), reaps it, and writes its exit status.
  */
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { isTracing, publishStep } from '../sys/trace.js';
 import { MiniboxError, describeError } from '../errors.js';

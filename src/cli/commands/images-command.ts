@@ -7,6 +7,7 @@ import readline from 'node:readline/promises';
 import { MiniboxError, describeError } from '../../errors.js';
 import { formatBytes } from '../../format.js';
 import { collectGarbage, pruneImages, removeImage } from '../../image/store/garbage.js';
+import { imagesInUse } from '../../container/container-store.js';
 import { inspectImage } from '../../image/image-inspect.js';
 import { mountImage, unmountImage } from '../../image/image-mount.js';
 import { pullImage } from '../../image/pull.js';
@@ -83,7 +84,7 @@ function registerRmiCommand(parent: Command, name: string, aliases: string[] = [
       let failed = false;
       for (const image of names) {
         try {
-          const { untagged, deleted } = await removeImage(root, image, options.force === true);
+          const { untagged, deleted } = await removeImage(root, image, imagesInUse(root), options.force === true);
           for (const line of untagged) say(`Untagged: ${familiar(line)}`);
           for (const line of deleted) say(`Deleted: ${line}`);
         } catch (error) {
@@ -160,7 +161,7 @@ function registerImagePruneCommand(image: Command): void {
           : 'WARNING! This will remove all dangling images.';
         if (!(await confirm(`${warning}\nAre you sure you want to continue? [y/N] `))) return;
       }
-      const { deleted, reclaimed, swept } = await pruneImages(root, options.all === true);
+      const { deleted, reclaimed, swept } = await pruneImages(root, imagesInUse(root), options.all === true);
       if (deleted.length > 0 || swept.layers.length > 0) {
         say('Deleted Images:');
         for (const gone of deleted) {

@@ -21,9 +21,9 @@ import {
   addProcess, containerCgroupPath, createContainerCgroup, readCgroupStats, removeContainerCgroup, cgroupMode,
   type ContainerCgroup, type LinuxResources,
 } from '../../cgroups/index.js';
-import type { RuntimeSpec } from '../../bundle/oci-bundle.js';
 import { ContainerStore, type ContainerRecord } from '../../container/container-store.js';
 import { onContainerExited, onContainerNamespacesReady, onContainerRemoved, setOomEventFiles } from './hooks.js';
+import { readSpec } from '../../bundle/oci-bundle.js';
 
 /** The cgroup a container has (or would have) on this cgroup v2 host. */
 export function cgroupOf(record: ContainerRecord): ContainerCgroup {
@@ -31,9 +31,9 @@ export function cgroupOf(record: ContainerRecord): ContainerCgroup {
 }
 
 /** The limits in a bundle's config.json (linux.resources), or none. */
-export function specResources(specFile: string): LinuxResources {
+export function specResources(bundleDir: string): LinuxResources {
   try {
-    return (JSON.parse(fs.readFileSync(specFile, 'utf8')) as RuntimeSpec).linux?.resources ?? {};
+    return readSpec(bundleDir).linux?.resources ?? {};
   } catch {
     return {};
   }
@@ -45,7 +45,7 @@ function onUnifiedHost(): boolean {
 
 async function putInitInItsCgroup(root: StateRoot, record: ContainerRecord, initPid: number): Promise<void> {
   if (!onUnifiedHost()) return;
-  const resources = specResources(new ContainerStore(root).paths(record.Id).spec);
+  const resources = specResources(new ContainerStore(root).paths(record.Id).dir);
   const cgroup = createContainerCgroup(record.Id, resources);
   addProcess(cgroup, initPid);
 }
