@@ -17,7 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { NoSuchContainerError, VerbError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import { ContainerStore, type ContainerRecord } from '../container/container-store.js';
-import { onContainerRemoved, runHooks } from './hooks/hooks.js';
+import { runRemovedHooks } from './hooks/hooks.js';
 import { isRunning, signalProcess, type ProcessHandle } from '../container/process-handle.js';
 import { reconcileLocked } from '../container/reconcile.js';
 import { readRunPids } from '../container/run-files.js';
@@ -74,7 +74,7 @@ export async function removeContainerById(root: StateRoot, id: string, options: 
  */
 export async function deleteContainer(store: ContainerStore, record: ContainerRecord, options: { anonymousVolumes: boolean }): Promise<void> {
   store.save({ ...record, State: { ...record.State, Status: 'removing' } });
-  await runHooks(onContainerRemoved, store.root, record, 'releasing resources of container');
+  await runRemovedHooks(store.root, record);
   store.removeFiles(record.Id);
   if (!options.anonymousVolumes) return;
   const volumes = new VolumeStore(store.root);

@@ -57,7 +57,7 @@ export async function startContainer(root: StateRoot, id: string, options: Start
       const settled = await reconcileLocked(store, id);
       if (!settled || !store.get(id)) throw error; // --rm: already deleted
       settled.State.Error = describeError(error);
-      if (settled.State.Status !== 'exited') Object.assign(settled.State, { Status: 'exited', Running: false, Pid: 0, ExitCode: error instanceof MiniboxError ? error.exitCode : 125, FinishedAt: new Date().toISOString() });
+      if (settled.State.Status !== 'exited') Object.assign(settled.State, { Status: 'exited', Running: false, Pid: 0, ExitCode: error instanceof MiniboxError ? error.exitCode : ExitCode.Engine, FinishedAt: new Date().toISOString() });
       store.save(settled);
       throw error;
     }

@@ -1,5 +1,5 @@
 /**
- * cgroup-hooks.ts — where a container's cgroup joins its life (hooks.ts), in one place.
+ * cgroup-hooks.ts — where a container's cgroup joins its life (listed in hooks.ts), in one place.
  *
  *   namespaces ready  mkdir /sys/fs/cgroup/minibox/<id>, write the limits from config.json's
  *                     linux.resources, move the waiting init stage into it (cgroup.procs). Its
@@ -22,7 +22,7 @@ import {
   type ContainerCgroup, type LinuxResources,
 } from '../../cgroups/index.js';
 import { ContainerStore, type ContainerRecord } from '../../container/container-store.js';
-import { onContainerExited, onContainerNamespacesReady, onContainerRemoved, setOomEventFiles } from './hooks.js';
+import type { ContainerHooks } from './hooks.js';
 import { readSpec } from '../../bundle/oci-bundle.js';
 
 /** The cgroup a container has (or would have) on this cgroup v2 host. */
@@ -66,10 +66,13 @@ async function releaseCgroup(root: StateRoot, record: ContainerRecord): Promise<
   await removeContainerCgroup(cgroupOf(record));
 }
 
-onContainerNamespacesReady.push(putInitInItsCgroup);
-onContainerExited.push(releaseCgroup);
-onContainerRemoved.push(async (_root, record) => {
-  if (onUnifiedHost()) await removeContainerCgroup(cgroupOf(record));
-});
-// Only the cgroup v2 file this module really creates is read for OOM kills after an exit.
-setOomEventFiles((id) => [`${containerCgroupPath(id)}/memory.events`]);
+/** The cgroup's part in a container's life (listed in hooks.ts). */
+export const cgroupHooks: ContainerHooks = {
+  namespacesReady: putInitInItsCgroup,
+  exited: releaseCgroup,
+  removed: async (_root, record) => {
+    if (onUnifiedHost()) await removeContainerCgroup(cgroupOf(record));
+  },
+  // Only the cgroup v2 file this module really creates is read for OOM kills after an exit.
+  oomEventFiles: (id) => [`${containerCgroupPath(id)}/memory.events`],
+};
