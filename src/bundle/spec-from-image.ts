@@ -32,7 +32,7 @@ export type NetworkMode = 'none' | 'host' | 'bridge' | (string & {});
 // ---- command ------------------------------------------------------------------------------
 
 /** The process argv: Docker's Entrypoint/Cmd rules (see the header). */
-export function resolveCommand(image: ContainerConfig, entrypoint: string | undefined, command: string[]): { entrypoint: string[]; cmd: string[]; argv: string[] } {
+export function containerArgv(image: ContainerConfig, entrypoint: string | undefined, command: string[]): { entrypoint: string[]; cmd: string[]; argv: string[] } {
   let entry: string[];
   let cmd: string[];
   if (entrypoint !== undefined) {

@@ -24,7 +24,7 @@ import type { RunnableImage } from './image-source.js';
 import { LayerStack } from '../bundle/layer-view.js';
 import {
   bindMount, buildEnvironment, buildRuntimeSpec, computeCapabilities, expandEnvOption, parseNetworkMode,
-  readEnvFile, resolveCommand, resolveWorkingDir, type NetworkMode,
+  readEnvFile, containerArgv, resolveWorkingDir, type NetworkMode,
 } from '../bundle/spec-from-image.js';
 import { resolveUser, validateUserSpec } from '../bundle/user.js';
 import type { PortSpec } from '../network/index.js';
@@ -172,7 +172,7 @@ export async function createContainer(root: StateRoot, image: RunnableImage, che
   const { request } = checked;
   const store = new ContainerStore(root);
   const stack = new LayerStack(image.layerDirsTopFirst);
-  const command = resolveCommand(image.config, request.entrypoint, request.command);
+  const command = containerArgv(image.config, request.entrypoint, request.command);
   const userSpec = request.user ?? image.config.User ?? '';
   const user = resolveUser(userSpec, stack);
   const cwd = resolveWorkingDir(request.workdir, image.config);

@@ -6,7 +6,7 @@
  * result is -1, and publishes a trace event (trace.ts) either way.
  */
 import { lastErrno } from './libc.js';
-import { SysError, errnoName } from './errors.js';
+import { SysError, errnoName } from './errno.js';
 import { isTracing, publish } from './trace.js';
 
 export interface InvokeOptions {

@@ -10,7 +10,7 @@
  */
 import { libcFunction } from './libc.js';
 import { invoke } from './call.js';
-import { SysError } from './errors.js';
+import { SysError } from './errno.js';
 
 const flockFn = libcFunction<(fd: number, operation: number) => number>('int flock(int fd, int operation)');
 

@@ -10,7 +10,7 @@
  */
 import { libc, libcFunction } from './libc.js';
 import { invoke } from './call.js';
-import { SysError } from './errors.js';
+import { SysError } from './errno.js';
 
 export const S_IFCHR = 0o020000;
 export const S_IFBLK = 0o060000;

@@ -3,7 +3,7 @@
  * goes through here, so that it can be read in one place, checked for errors in one way, and
  * traced (`--trace`) or explained (`--explain`).
  */
-export * from './errors.js';
+export * from './errno.js';
 export * from './trace.js';
 export * from './fs.js';
 export * from './mount.js';

@@ -9,7 +9,7 @@
  * Try in `minibox run -it busybox sh`: `tty` prints /dev/pts/0, and `ls /dev/pts` shows only it.
  */
 import fs from 'node:fs';
-import { SysError } from '../../sys/errors.js';
+import { SysError } from '../../sys/errno.js';
 import { dup2, setsid } from '../../sys/process.js';
 import { setControllingTerminal } from '../../sys/pty.js';
 import { openInRoot, openRootDir } from '../../resolve-in-root.js';

@@ -13,7 +13,7 @@
  * Try: `minibox exec web sh -c 'ls -l /proc/self/fd'` shows only 0, 1, 2 (and ls's own fd).
  */
 import fs from 'node:fs';
-import { SysError } from '../../sys/errors.js';
+import { SysError } from '../../sys/errno.js';
 import { execve, keepAcrossExec, markCloseOnExecFrom, resetSignalToDefault } from '../../sys/process.js';
 import { execFailure } from './find-program.js';
 

@@ -41,7 +41,7 @@ export function pathFromEnv(env: string[] = []): string {
 }
 
 /** Resolves `name` like exec.LookPath: a name with a slash is used as it is, else $PATH is searched. */
-export function resolveCommand(name: string, env: string[] = []): string {
+export function findProgram(name: string, env: string[] = []): string {
   if (name.includes('/')) {
     let stat: fs.Stats;
     try {

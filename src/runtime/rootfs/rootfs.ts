@@ -19,7 +19,7 @@
 import fs from 'node:fs';
 import { mount, umount, MNT, MS } from '../../sys/mount.js';
 import { pivotRoot } from '../../sys/pivot-root.js';
-import { SysError } from '../../sys/errors.js';
+import { SysError } from '../../sys/errno.js';
 import { publishStep } from '../../sys/trace.js';
 import { OVERLAY_ANNOTATIONS, type RuntimeSpec, type SpecMount } from '../../bundle/oci-bundle.js';
 import { parseMountOptions } from './mount-options.js';

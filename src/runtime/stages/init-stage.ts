@@ -53,7 +53,7 @@ import { attachTerminal } from '../process/controlling-terminal.js';
 import { createDevices, createDevSymlinks } from '../rootfs/devices.js';
 import { makePathsReadonly, makeRootReadonly, maskPaths } from '../rootfs/protect.js';
 import { applySysctls } from '../rootfs/sysctl.js';
-import { resolveCommand } from '../process/find-program.js';
+import { findProgram } from '../process/find-program.js';
 import { handOverToProgram } from '../process/exec-handoff.js';
 import { applyCapabilities, becomeNonDumpable, dropBoundingSet, setNoNewPrivileges, switchUser } from '../process/privileges.js';
 
@@ -99,7 +99,7 @@ function birth(bundleDir: string): never {
 
   // 9. The program, found in the container's own $PATH.
   const [name, ...rest] = spec.process.args as [string, ...string[]];
-  const program = resolveCommand(name, spec.process.env);
+  const program = findProgram(name, spec.process.env);
 
   // 10. Who it runs as and what it may do (per thread: this main thread is the one that survives).
   const capabilities = spec.process.capabilities;

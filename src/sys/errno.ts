@@ -1,5 +1,5 @@
 /**
- * errors.ts — a failed kernel call becomes a `SysError` that names the call, the errno and the
+ * errno.ts — a failed kernel call becomes a `SysError` that names the call, the errno and the
  * path or object involved, e.g. `mount overlay on /var/lib/minibox/…/rootfs: EINVAL (Invalid argument)`.
  *
  * The kernel reports failure as a small integer (errno). Node already knows the names
