@@ -12,10 +12,6 @@ import { MiniboxError } from '../errors.js';
 
 const SHA256 = /^sha256:[a-f0-9]{64}$/;
 
-export function isDigest(value: string): boolean {
-  return SHA256.test(value);
-}
-
 /** Throws unless `value` is a well-formed sha256 digest (the only algorithm minibox accepts). */
 export function assertDigest(value: string, what = 'digest'): string {
   if (!SHA256.test(value)) throw new MiniboxError(`invalid ${what} "${value}": expected sha256:<64 hex digits>`);

@@ -21,7 +21,7 @@ import { ImageStore, type ImageRecord } from './store/images.js';
 
 /** The layer directories of an image as overlayfs wants them: top layer first. */
 export function lowerDirs(store: ImageStore, image: ImageRecord): string[] {
-  const dirs = image.layers.map((layer) => store.layerDir(layer.diffId)).reverse();
+  const dirs = image.layers.map((layer) => store.layers.dir(layer.diffId)).reverse();
   for (const dir of dirs) {
     if (!fs.existsSync(dir)) throw new MiniboxError(`image ${image.repoTags[0] ?? image.id}: layer directory ${dir} is missing; pull the image again`);
   }

@@ -28,7 +28,8 @@ import {
 } from '../bundle/spec-from-image.js';
 import { resolveUser, validateUserSpec } from '../bundle/user.js';
 import type { PortSpec } from '../network/index.js';
-import { checkHostPortsFree, checkNetworkFlags, extraHostsLines, toPortBindings, wantedPorts, withDns, type NetworkFlags } from './hooks/network-options.js';
+import { checkHostPortsFree, checkNetworkFlags, extraHostsLines, toPortBindings, wantedPorts, type NetworkFlags } from './hooks/network-options.js';
+import { resolvConfWithDns } from '../network/index.js';
 import { parseTmpfsSpec, parseVolumeSpec, VolumeStore, type TmpfsSpec, type VolumeSpec } from '../bundle/volumes.js';
 import { assertCgroupV2ForLimits, type LinuxResources, type ResourceFlags } from '../cgroups/index.js';
 import { hostConfigLimits, resourcesFromFlags } from './resources.js';
@@ -225,7 +226,7 @@ export async function createContainer(root: StateRoot, image: RunnableImage, che
     await store.update(record.Id, (r) => { r.Mounts = mountPoints; }); // so a failure below still frees anonymous volumes
     fs.writeFileSync(paths.hostname, hostnameFile(hostname));
     fs.writeFileSync(paths.hosts, (checked.network === 'host' ? fs.readFileSync('/etc/hosts', 'utf8') : hostsFile(hostname)) + extraHosts);
-    fs.writeFileSync(paths.resolvConf, withDns(containerResolvConf(checked.network), request.dns ?? []));
+    fs.writeFileSync(paths.resolvConf, resolvConfWithDns(containerResolvConf(checked.network), request.dns ?? []));
     ensureWorkingDir(stack, paths.upper, cwd);
     // With --init the record keeps the user's command (as Docker's Path/Args do); only the
     // runtime spec runs it under minibox-init, bind-mounted read-only from native/build/.

@@ -43,7 +43,7 @@ export interface ImageSourceOptions {
 /** Turns an image record into what the engine runs. */
 export function runnableImage(root: StateRoot, reference: string, record: ImageRecord): RunnableImage {
   const store = new ImageStore(root);
-  const layers = record.layers.map((layer) => store.layerDir(layer.diffId)).reverse();
+  const layers = record.layers.map((layer) => store.layers.dir(layer.diffId)).reverse();
   return {
     reference,
     id: record.id,

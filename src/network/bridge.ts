@@ -26,9 +26,6 @@ import { BatchError, deleteLink, ip, ipBatch, runProgram } from './host-commands
 import { writeSysctl } from './host-state.js';
 import { checkSubnetFree, type NetworkRecord } from './networks.js';
 
-export async function linkExists(device: string): Promise<boolean> {
-  return (await runProgram(ip('link', 'show', 'dev', device))).code === 0;
-}
 
 /** The bridge's alias (free text the kernel keeps with an interface) records who made it. */
 function ownerTag(root: StateRoot, network: NetworkRecord): string {

@@ -51,7 +51,7 @@ export interface NetworkRecord {
 const namePattern = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 export function networksDir(root: StateRoot): string {
-  return path.join(root.dir, 'networks');
+  return root.networks;
 }
 
 export function networkDir(root: StateRoot, name: string): string {

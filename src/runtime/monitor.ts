@@ -2,7 +2,8 @@
  * monitor.ts — starting a container that outlives the command that started it (`run -d`, `start`).
  *
  * The engine (Node) cannot stay: it would cost ~40 MB per container and die with the terminal.
- * So it hands the container to native/minibox-monitor.c, a ~1 MB C process in its own session:
+ * So it hands the container to native/minibox-monitor.c, a C process of ~1.6 MB RSS (measured, see
+ * docs/lifecycle.md) in its own session:
  *
  *   engine ──spawn (setsid, env {})──▶ minibox-monitor ──unshare(NEWPID)+fork──▶ init stage (PID 1)
  *      ▲                                  │ fd 1: "<init pid>\n"                 │

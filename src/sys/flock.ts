@@ -17,7 +17,6 @@ const flockFn = libcFunction<(fd: number, operation: number) => number>('int flo
 export const LOCK_SH = 1;
 export const LOCK_EX = 2;
 export const LOCK_NB = 4;
-export const LOCK_UN = 8;
 
 /**
  * Tries to take a lock on `fd` without waiting: `exclusive` (one holder) or shared (many
@@ -32,9 +31,4 @@ export function tryLock(fd: number, exclusive: boolean, what: string): boolean {
     if (error instanceof SysError && (error.code === 'EWOULDBLOCK' || error.code === 'EAGAIN')) return false;
     throw error;
   }
-}
-
-/** Releases a lock taken on `fd` (closing the fd also releases it). */
-export function unlock(fd: number, what: string): void {
-  invoke('flock', { fd, operation: 'LOCK_UN', what }, () => flockFn()(fd, LOCK_UN), { what });
 }

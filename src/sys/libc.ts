@@ -39,8 +39,6 @@ export const libc = {
   unshare: declare<(flags: number) => number>('int unshare(int flags)'),
   setns: declare<(fd: number, nstype: number) => number>('int setns(int fd, int nstype)'),
   sethostname: declare<(name: string, len: number) => number>('int sethostname(const char *name, size_t len)'),
-  chdir: declare<(path: string) => number>('int chdir(const char *path)'),
-  chroot: declare<(path: string) => number>('int chroot(const char *path)'),
   mknod: declare<(path: string, mode: number, dev: bigint | number) => number>(
     'int mknod(const char *path, uint32_t mode, uint64_t dev)'),
   lsetxattr: declare<(path: string, name: string, value: Buffer, size: number, flags: number) => number>(
@@ -49,7 +47,7 @@ export const libc = {
     'long lgetxattr(const char *path, const char *name, _Out_ void *value, size_t size)'),
   llistxattr: declare<(path: string, list: Buffer | null, size: number) => number>(
     'long llistxattr(const char *path, _Out_ char *list, size_t size)'),
-  /** syscall(2) for calls glibc does not wrap (pivot_root, capget/capset). Variadic: pass types. */
+  /** syscall(2) for calls glibc does not wrap (pivot_root). Variadic: pass types. */
   syscall: declare<(nr: number, ...typedArgs: unknown[]) => number>('long syscall(long number, ...)'),
 };
 

@@ -149,11 +149,6 @@ export class ImageStore {
     return this.blobs.readJson<ImageConfig>(image.configDigest);
   }
 
-  /** The unpacked directory of one layer. */
-  layerDir(diffId: string): string {
-    return this.layers.dir(diffId);
-  }
-
   /** Records a pulled image and points `tag` (canonical name:tag, optional) at it. */
   async record(image: StoredImage, tag: string | undefined): Promise<ImageRecord> {
     return await this.update((index) => {

@@ -91,7 +91,3 @@ export async function extraHostsLines(root: StateRoot, network: NetworkMode, add
   return addHostLines(addHost, gateway);
 }
 
-/** resolv.conf with `--dns` servers in place of the host's. */
-export function withDns(resolvConf: string, dns: string[]): string {
-  return resolvConfWithDns(resolvConf, dns);
-}
