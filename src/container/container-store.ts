@@ -250,16 +250,11 @@ export class ContainerStore {
   }
 
   /**
-   * Deletes the container's directory: record, bundle and upper dir. Mounts left under it (an
-   * overlay someone mounted on rootfs/) are detached first, so `rm -r` can never walk into an
-   * image layer through a mount and delete it.
+   * Deletes the container's directory: record, bundle and upper dir; the caller holds the
+   * container's lock (lifecycle/remove.ts). Mounts left under it (an overlay someone mounted on
+   * rootfs/) are detached first, so `rm -r` can never walk into an image layer through a mount
+   * and delete it.
    */
-  async remove(id: string): Promise<void> {
-    await withLock(this.root.locks, containerLockName(id), async () => this.removeFiles(id));
-    this.forgetLock(id);
-  }
-
-  /** remove() for a caller that already holds the container's lock. */
   removeFiles(id: string): void {
     const paths = this.paths(id);
     for (const target of mountsUnder(paths.dir).reverse()) umount(target, MNT.DETACH);
