@@ -14,6 +14,9 @@
  *
  * Everything that appears under `blobs/` or `layers/` was first written under `tmp/` and then
  * renamed into place, so a crash never leaves a half-written blob or layer where it can be used.
+ *
+ * Try: `minibox images >/dev/null && ls $MINIBOX_ROOT` → `blobs … containers … images … layers …
+ * locks`
  */
 import fs from 'node:fs';
 import path from 'node:path';

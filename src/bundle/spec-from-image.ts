@@ -13,8 +13,11 @@
  *             /proc and /sys masked or read-only, and a fresh /proc, /dev, /dev/pts, /dev/shm,
  *             /dev/mqueue and read-only /sys.
  *
- * Spec: opencontainers/runtime-spec config.md and config-linux.md. Try: `minibox run --rm
- * --entrypoint echo busybox hi`, then read `containers/<id>/config.json` (without --rm).
+ * Spec: opencontainers/runtime-spec config.md and config-linux.md.
+ *
+ * Try: `minibox run --rm --entrypoint echo busybox hi` → `hi`, and `minibox run --name box busybox
+ * && find $MINIBOX_ROOT/containers -name config.json | xargs grep -A3 '"args"'` → `"/bin/sh"` (the
+ * image's Cmd, in the spec).
  */
 import fs from 'node:fs';
 import { MiniboxError, NotFoundError, UsageError } from '../errors.js';

@@ -18,7 +18,7 @@
  * at 0, so `--memory-reservation` is written (and shown by `inspect`) but protects nothing yet —
  * like Docker on a cgroup v2 host whose slice has no memory.low of its own.
  *
- * Try: `minibox run --rm --cpu-shares 1024 busybox cat /sys/fs/cgroup/cpu.weight` → `100`
+ * Try (cgroup v2): `minibox run --rm --cpu-shares 1024 busybox cat /sys/fs/cgroup/cpu.weight` → `100`
  * (in the cgroup v2 VM, docs/vm.md; the container's cgroup namespace makes its cgroup `/`).
  *
  * Pure: nothing is written here; cgroup.ts writes what `cgroupWritesFor` returns.

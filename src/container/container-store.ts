@@ -16,7 +16,8 @@
  * claimed under one engine-wide lock, so concurrent minibox processes never lose an update.
  * Removing a container deletes its upper dir: whatever it wrote outside volumes is gone.
  *
- * Try: `cat /var/lib/minibox/containers/<id>/container.json` while a container runs.
+ * Try: `minibox run --name box busybox true && find $MINIBOX_ROOT/containers -name container.json |
+ * xargs cat` → `"Name": "/box"`
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -17,6 +17,9 @@
  *
  * "Alive" means pid *and* start time match (process-handle.ts): a recycled pid is never taken
  * for the container, so `ps` never shows a ghost "Up".
+ *
+ * Try: `minibox run -d --name web busybox sleep 60 >/dev/null; kill -9 $(minibox inspect --format
+ * '{{.State.Pid}}' web); minibox wait web` → `137`
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { signalExitCode } from '../errors.js';

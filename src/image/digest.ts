@@ -5,7 +5,8 @@
  * cache or a flipped bit cannot silently change an image: minibox hashes everything it
  * downloads and refuses — and deletes — anything that does not match.
  *
- * Try: `sha256sum /var/lib/minibox/blobs/sha256/*` and compare each sum with its file name.
+ * Try: `cd $MINIBOX_ROOT/blobs/sha256 && sha256sum * | awk '$1 != $2' | wc -l` → `0` (every file is
+ * named by the SHA-256 of its bytes).
  */
 import crypto from 'node:crypto';
 import { MiniboxError } from '../errors.js';

@@ -8,7 +8,8 @@
  * (overlayfs needs two lower dirs when there is no upper, so a one-layer image is stacked on an
  * empty directory.)
  *
- * Try: `minibox image mount alpine` then `ls` the printed path, and `findmnt -t overlay`.
+ * Try: `ls $(minibox image mount busybox)/bin/busybox` → `/bin/busybox`, then `minibox image
+ * unmount busybox`.
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -13,6 +13,9 @@
  * was verified first, so an interrupted pull leaves no half image behind, only a head start.
  * Locks make concurrent pulls in separate processes safe: a layer two pulls both need is
  * fetched by whichever gets its lock first; the other finds it done.
+ *
+ * Try: `minibox pull $IMAGE` → `Status: Image is up to date for $IMAGE` (already here: only the
+ * manifest is fetched).
  */
 import { MiniboxError } from '../errors.js';
 import { STORE_LOCK, withLock } from '../lock.js';

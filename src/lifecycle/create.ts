@@ -9,6 +9,9 @@
  *
  * If any step fails after the directory exists, it is removed again: a failed create leaves
  * nothing behind.
+ *
+ * Try: `minibox run --name box busybox true && ls $(dirname $(find $MINIBOX_ROOT/containers -name
+ * config.json))` → `config.json … container.json … hostname … hosts`
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -16,8 +16,9 @@
  * not the container's changes: Docker keeps those in a separate "-init" layer; here they are
  * left out.
  *
- * Try: `minibox run --name t busybox sh -c 'rm /etc/group; echo hi > /new; touch /etc/passwd'`,
- * then `minibox diff t`, and `ls -la containers/<id>/upper/etc` (the `c--------- 0, 0 group`).
+ * Try: `minibox run --name box busybox sh -c 'rm /etc/group; echo hi > /new' && minibox diff box` →
+ * `C /etc … D /etc/group … A /new`, and `minibox run --name box busybox rm /etc/group && find
+ * $MINIBOX_ROOT/containers -path '*upper/etc/group' | xargs ls -l` → `c---------`
  */
 import fs from 'node:fs';
 import path from 'node:path';

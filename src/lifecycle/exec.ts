@@ -13,7 +13,8 @@
  * Then the runtime joins the container (runtime/exec-in-container.ts). A container that is not running
  * has no namespaces to join: Docker answers "container … is not running" and exits 1 (a VerbError).
  *
- * Try: `minibox exec -u app web id`, `minibox exec -e A=1 -w /tmp web sh -c 'echo $A; pwd'`.
+ * Try: `minibox run -d --name web busybox sleep 60 >/dev/null && minibox exec -e A=1 -w /tmp web sh
+ * -c 'echo $A; pwd'` → `1 … /tmp`
  */
 import fs from 'node:fs';
 import { MiniboxError, UsageError, VerbError } from '../errors.js';

@@ -6,6 +6,9 @@
  * only the manifest is fetched); `--pull never` fails instead of reaching the network.
  * What the engine needs from an image is small: its id, its run config (Entrypoint, Cmd, Env…)
  * and its layer directories, topmost first — the order overlayfs' `lowerdir=` wants.
+ *
+ * Try: `minibox run --rm --pull never nosuch/image true` → `No such image: nosuch/image (and --pull
+ * never forbids pulling it)`
  */
 import { NotFoundError, UsageError } from '../errors.js';
 import type { ContainerConfig } from '../image/oci.js';

@@ -7,7 +7,8 @@
  * (the container's writable layer), WorkDir (overlayfs' scratch dir) and MergedDir (where the
  * overlay is mounted — inside the container's own mount namespace only).
  *
- * Try: `minibox inspect --format '{{.State.Pid}}' web`, then `ls /proc/<pid>/root/`.
+ * Try: `minibox run --name box busybox true && minibox inspect --format '{{.GraphDriver.Name}}'
+ * box` → `overlay2`
  */
 import type { StateRoot } from '../state-root.js';
 import { OVERLAY_ANNOTATIONS, readSpec } from '../bundle/oci-bundle.js';

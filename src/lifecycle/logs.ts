@@ -8,8 +8,9 @@
  * once the container is no longer running (the monitor writes the exit status only after the
  * pipes are drained, so by then the log is complete).
  *
- * Try: `cat <root>/containers/<id>/container.log` — the same file `docker logs` reads under
- * /var/lib/docker/containers/<id>/<id>-json.log.
+ * Try: `minibox run -d --name box busybox echo hello >/dev/null && minibox wait box >/dev/null &&
+ * find $MINIBOX_ROOT/containers -name container.log | xargs cat` →
+ * `{"log":"hello\n","stream":"stdout"`
  */
 import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';

@@ -10,6 +10,9 @@
  * killed half-way through a start. So it trusts nothing but the kernel: reconcile (which kills an
  * orphaned container), SIGKILL the init by its pid + start time, wait, make sure the monitor is
  * gone too, then detach any mount left under the directory and delete it.
+ *
+ * Try: `minibox run -d --name web busybox sleep 60 >/dev/null && minibox rm web` → `container is
+ * running: stop the container before removing or force remove`
  */
 import fs from 'node:fs';
 import path from 'node:path';

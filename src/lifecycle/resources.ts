@@ -7,8 +7,8 @@
  * and, when the container runs, writes the new values into its live cgroup: the kernel applies
  * them at once (a lower memory.max makes it reclaim, and OOM-kill if it cannot).
  *
- * Try (in the VM): `minibox run -d --memory 64m busybox sleep 1000`, then
- * `minibox update --memory 128m <id>` and `cat /sys/fs/cgroup/minibox/<id>/memory.max`.
+ * Try (cgroup v2): `minibox run -d --name web --memory 64m busybox sleep 60 >/dev/null && minibox
+ * update --memory 128m web && minibox exec web cat /sys/fs/cgroup/memory.max` → `134217728`
  */
 import os from 'node:os';
 import { MiniboxError, NoSuchContainerError, UsageError } from '../errors.js';

@@ -10,6 +10,9 @@
  * namespace.
  * If the program cannot start (no such command: 127), the monitor still records the init
  * stage's exit, and the record shows Exited with the error.
+ *
+ * Try: `minibox run --name box busybox sh -c 'echo run >> /log; cat /log' && minibox start -a box`
+ * → `run … run … run` (the second run finds the first one's file).
  */
 import { describeError, ExitCode, MiniboxError, NoSuchContainerError, VerbError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';

@@ -10,7 +10,9 @@
  * NET I/O and BLOCK I/O are not measured yet and show `--`.
  *
  * There is no daemon: each sample is a plain read of files the kernel keeps up to date.
- * Try (in the VM): `minibox run -d busybox sh -c 'while :; do :; done'`, then `minibox stats`.
+ *
+ * Try (cgroup v2): `minibox run -d --name web busybox sleep 60 >/dev/null && minibox stats
+ * --no-stream --format '{{.Name}} {{.PIDs}}' web` → `web 1`
  */
 import fs from 'node:fs';
 import os from 'node:os';

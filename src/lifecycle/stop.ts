@@ -12,7 +12,9 @@
  * All of it happens under the container's lock; the exit is recorded by reconciliation, from
  * the monitor's exit-status.json.
  *
- * Try: `minibox run -d --name w busybox httpd -f`, `time minibox stop -t 2 w`, `minibox ps -a`.
+ * Try: `minibox run -d --name web busybox sleep 60 >/dev/null && minibox stop -t 1 web && minibox
+ * ps -a --format '{{.Status}}'` → `Exited (137)` (sleep as PID 1 ignores SIGTERM: SIGKILL after 1
+ * s).
  */
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';

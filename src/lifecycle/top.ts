@@ -10,7 +10,8 @@
  * the rows of the container's processes, and split each row into as many fields as the header
  * has titles (the last one, CMD, keeps its spaces).
  *
- * Try: `minibox top web` next to `minibox exec web ps`: the same processes, two numberings.
+ * Try: `minibox run -d --name web busybox sleep 60 >/dev/null && minibox top web` → `sleep 60`
+ * (host PIDs; `minibox exec web ps` shows the same process as PID 1).
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';

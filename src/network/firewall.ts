@@ -40,7 +40,8 @@
  * Every rule carries a comment naming the network or container, so `iptables-save | grep minibox`
  * shows exactly what minibox added.
  *
- * Try: `iptables -t nat -S MINIBOX-DNAT` while a container with `-p 8080:80` runs.
+ * Try: `minibox run -d -p 127.0.0.1:18083:80 busybox sleep 60 >/dev/null && iptables -t nat -S
+ * MINIBOX-DNAT` → `--dport 18083 … -j DNAT --to-destination 172.29.0.2:80`
  */
 import { publishStep } from '../sys/trace.js';
 import { iptables, netStep, runProgram, tryNetStep } from './host-commands.js';

@@ -20,7 +20,8 @@
  * `iptables-restore --noflush` applies a whole set of rules in one transaction (firewall.ts).
  * Every line is still published as its own step, with the command a student would type.
  *
- * Try: `minibox --root /tmp/r network create demo`, then `ip -d link show type bridge`.
+ * Try: `minibox run --rm --explain busybox true 2>&1 | grep -o 'ip link add [a-z0-9]* type bridge'`
+ * → `ip link add minibox0 type bridge` (each host command, as you could type it).
  */
 import { spawn } from 'node:child_process';
 import { MiniboxError } from '../errors.js';

@@ -18,7 +18,8 @@
  * MINIBOX_BRIDGE_SUBNET and MINIBOX_BRIDGE_NAME before first use to change it, as dockerd's
  * `--bip` and `--bridge` do.
  *
- * Try: `minibox network create --subnet 172.30.5.0/24 demo && minibox network inspect demo`.
+ * Try: `minibox network create --subnet 172.30.5.0/24 demo >/dev/null && cat
+ * $MINIBOX_ROOT/networks/demo/config.json` → `"Subnet": "172.30.5.0/24"`
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -20,7 +20,8 @@
  * that a reused address does not meet a neighbour's stale ARP entry for an old container.
  * Deleting the host end deletes the pair; so does the namespace dying with its last process.
  *
- * Try: `ip -o link show type veth` on the host and `minibox exec C ip addr` inside while a container runs.
+ * Try: `minibox run -d busybox sleep 60 >/dev/null && ip -o link show type veth` → `master
+ * minibox0`
  */
 import { createHash } from 'node:crypto';
 import { parseIPv4 } from './cidr.js';

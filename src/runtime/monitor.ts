@@ -13,6 +13,9 @@
  * a foreground run (start-protocol.ts): namespaces ready → hooks (cgroups, network) → "go" →
  * end of file on fd 4 = the program runs. Then it closes its ends and returns; the monitor keeps
  * the container's stdout/stderr (→ json-file log), reaps it, and writes its exit status.
+ *
+ * Try: `minibox run -d --name web busybox sleep 60 >/dev/null && ps -o rss=,args= -C
+ * minibox-monitor` → `minibox-monitor`
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';

@@ -4,6 +4,8 @@
  * `invoke('mount', args, () => libc.mount(...))` runs the C function, reads errno right after it
  * (before any other libc call can overwrite it), throws a `SysError` naming the call when the
  * result is -1, and publishes a trace event (trace.ts) either way.
+ *
+ * Try: `minibox run --rm --trace t.json busybox true && grep -c '"call":"pivot_root"' t.json` → `1`
  */
 import { lastErrno } from './libc.js';
 import { SysError, errnoName } from './errno.js';

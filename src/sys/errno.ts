@@ -4,6 +4,9 @@
  *
  * The kernel reports failure as a small integer (errno). Node already knows the names
  * (`os.constants.errno`); we keep both the name (EPERM) and the human text.
+ *
+ * Try: `node -e "require('fs').rmdirSync('/')"` → `EBUSY: resource busy or locked` (an errno's name
+ * and its strerror text, as a SysError says both).
  */
 import os from 'node:os';
 

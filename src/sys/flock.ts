@@ -7,6 +7,9 @@
  *
  * flock(2) with LOCK_EX blocks the calling thread; Node runs JavaScript on one thread, so we ask
  * with LOCK_NB (never block) and retry on a timer, keeping the event loop free.
+ *
+ * Try: `minibox pull -q $IMAGE & minibox pull -q $IMAGE; wait` → `$IMAGE … $IMAGE` (two pulls at
+ * once: one waits on the other's lock, neither downloads twice).
  */
 import { libcFunction } from './libc.js';
 import { invoke } from './call.js';

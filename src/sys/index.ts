@@ -2,6 +2,9 @@
  * sys — minibox's door to the kernel. Everything that needs a system call Node does not offer
  * goes through here, so that it can be read in one place, checked for errors in one way, and
  * traced (`--trace`) or explained (`--explain`).
+ *
+ * Try: `minibox run --rm --explain busybox true 2>&1 | grep sethostname` → `sethostname("` (one
+ * sentence per kernel call, each made through this directory).
  */
 export * from './errno.js';
 export * from './trace.js';

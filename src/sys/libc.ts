@@ -10,7 +10,8 @@
  * (`mount.ts`, `namespaces.ts`, `fs.ts`, …), which go through `invoke()` in `call.ts` so that
  * every kernel call is checked for errors and can be traced and explained.
  *
- * Try: `node -e "console.log(require('koffi').load('libc.so.6').func('int getpid()')())"`.
+ * Try: `ldd $(command -v node) | grep -o 'libc.so.6' | head -1` → `libc.so.6` (the C library koffi
+ * loads, the one Node itself uses).
  */
 import { createRequire } from 'node:module';
 

@@ -6,19 +6,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { sourceFiles, srcDir } from '../helpers/source-files.js';
 import { readSpec, specFile, writeSpec, type RuntimeSpec } from '../../src/bundle/oci-bundle.js';
 import { MiniboxError } from '../../src/errors.js';
 
-const src = path.resolve(import.meta.dirname, '../../src');
+const src = srcDir;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-bundle-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-function sources(folder: string): string[] {
-  return fs.readdirSync(folder, { withFileTypes: true }).flatMap((entry) => {
-    const full = path.join(folder, entry.name);
-    return entry.isDirectory() ? sources(full) : entry.name.endsWith('.ts') ? [full] : [];
-  });
-}
 
 /** Source text without comments, so a lesson may still name the files. */
 function code(file: string): string {
@@ -43,13 +38,13 @@ describe('oci-bundle.ts reads and writes config.json', () => {
   // themselves and create.ts and resources.ts wrote it: this test failed there.
   it('no other module of src/ opens a file called config.json but the ones for other configs', () => {
     const allowed = new Set(['bundle/oci-bundle.ts', 'network/networks.ts' /* a network's record */, 'image/registry/credential-store.ts' /* ~/.docker */]);
-    const offenders = sources(src).map((file) => path.relative(src, file))
+    const offenders = sourceFiles(src).map((file) => path.relative(src, file))
       .filter((file) => !allowed.has(file) && /['"`]config\.json['"`]/.test(code(path.join(src, file))));
     expect(offenders).toEqual([]);
   });
 
   it('the image store does not read container records (it is told which images are in use)', () => {
-    const imageFiles = sources(path.join(src, 'image')).filter((file) => /container\.json|\.containers\b/.test(code(file)));
+    const imageFiles = sourceFiles(path.join(src, 'image')).filter((file) => /container\.json|\.containers\b/.test(code(file)));
     expect(imageFiles.map((file) => path.relative(src, file))).toEqual([]);
   });
 });

@@ -7,18 +7,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { sourceFiles, srcDir } from '../helpers/source-files.js';
 import { oomEventFiles } from '../../src/lifecycle/hooks/hooks.js';
 
-const src = path.resolve(import.meta.dirname, '../../src');
+const src = srcDir;
 
-function sources(folder: string): string[] {
-  return fs.readdirSync(folder, { withFileTypes: true }).flatMap((entry) => {
-    const full = path.join(folder, entry.name);
-    return entry.isDirectory() ? sources(full) : entry.name.endsWith('.ts') ? [full] : [];
-  });
-}
 
-const matching = (pattern: RegExp) => sources(src)
+const matching = (pattern: RegExp) => sourceFiles(src)
   .filter((file) => pattern.test(fs.readFileSync(file, 'utf8')))
   .map((file) => path.relative(src, file));
 

@@ -1,6 +1,8 @@
 /**
  * images-command.ts — the image commands: pull, images, rmi, tag, history, image inspect/mount/unmount/prune.
  * Parsing and printing only; the work is done in src/image/, the listings are in image-list.ts.
+ *
+ * Try: `minibox images` → `REPOSITORY … TAG … IMAGE ID … CREATED … SIZE`
  */
 import type { Command } from 'commander';
 import readline from 'node:readline/promises';

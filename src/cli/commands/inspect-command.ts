@@ -2,6 +2,9 @@
  * inspect-command.ts — `minibox inspect [--format T] [--type container|image] NAME...`: containers
  * (lifecycle/inspect.ts) and images (image/image-inspect.ts) as Docker-style JSON, or one line per object
  * rendered with a Go-template subset (`--format '{{.State.Pid}}'`, go-template.ts).
+ *
+ * Try: `minibox run --name box busybox sh -c 'exit 3'; minibox inspect --format '{{.State.Status}}
+ * {{.State.ExitCode}}' box` → `exited 3`
  */
 import type { Command } from 'commander';
 import { describeError, ExitCode, NoSuchContainerError, NotFoundError, UsageError } from '../../errors.js';

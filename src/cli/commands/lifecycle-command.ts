@@ -5,6 +5,9 @@
  * prints the name as given (or, for `wait`, the exit code), and on a failure prints one line and
  * goes on with the next; the exit code is then 1 (ExitCode.VerbFailed, Docker's for a failed
  * daemon request). Usage errors stay 125. The work is in src/lifecycle/{start,stop,remove}.ts.
+ *
+ * Try: `minibox run -d --name web busybox sleep 60 >/dev/null && minibox stop -t 1 web nosuch; echo
+ * $?` → `web … No such container: nosuch … 1`
  */
 import type { Command } from 'commander';
 import { describeError, ExitCode, UsageError, VerbError } from '../../errors.js';

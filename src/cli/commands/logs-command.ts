@@ -1,6 +1,9 @@
 /**
  * logs-command.ts — `minibox logs [-f] [--tail N] [-t] [--since T] CONTAINER`: the container's
  * output from its json-file log (lifecycle/logs.ts), stdout entries to stdout, stderr to stderr.
+ *
+ * Try: `minibox run -d --name box busybox echo hello >/dev/null && minibox wait box >/dev/null &&
+ * minibox logs -t box` → `Z hello`
  */
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';

@@ -5,6 +5,9 @@
  * says, not what the record last claimed. Columns: CONTAINER ID (12 hex digits), IMAGE,
  * COMMAND (quoted, cut at 20 characters with "…"), CREATED, STATUS ("Up 3 seconds",
  * "Exited (0) 2 minutes ago", "Created"), PORTS, NAMES. Newest first.
+ *
+ * Try: `minibox run --name box busybox true && minibox ps -a --format '{{.Names}} {{.Status}}'` →
+ * `box Exited (0)`
  */
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';

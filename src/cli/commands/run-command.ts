@@ -4,6 +4,9 @@
  * Options end at the image name: in `minibox run busybox ls -l`, `-l` belongs to `ls`
  * (commander's passThroughOptions + the program's enablePositionalOptions). The work is in
  * src/engine/run.ts; this file only turns flags into a RunRequest.
+ *
+ * Try: `minibox run --rm busybox echo hello` → `hello`, and `minibox run --help` → `Usage: minibox
+ * run [OPTIONS] IMAGE [COMMAND] [ARG...]`
  */
 import type { Command } from 'commander';
 import type { RunRequest } from '../../lifecycle/run.js';

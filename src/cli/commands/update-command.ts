@@ -2,6 +2,9 @@
  * update-command.ts — `minibox update [OPTIONS] CONTAINER...`, shaped like `docker update`: new
  * resource limits for containers. A running container's cgroup changes at once; the new values
  * are kept for its next start too. The work is in src/engine/resources.ts.
+ *
+ * Try (cgroup v2): `minibox run -d --name web busybox sleep 60 >/dev/null && minibox update
+ * --pids-limit 50 web` → `web`
  */
 import type { Command } from 'commander';
 import type { ResourceFlags } from '../../cgroups/index.js';

@@ -8,8 +8,8 @@
  * the whole blob and we start over. Only when size *and* digest match is the download finished;
  * otherwise the file is deleted so no corrupted byte can be used.
  *
- * Try: interrupt a pull of a big image (Ctrl-C) and run it again → `Downloading` resumes where it
- * stopped (`ls -l <root>/tmp/*.partial` in between shows the bytes kept).
+ * Try: Ctrl-C during a big `minibox pull $IMAGE`, then `minibox pull $IMAGE` → `Downloading` (from
+ * where it stopped: `ls -l $MINIBOX_ROOT/tmp` in between shows the partial blob kept).
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';

@@ -6,6 +6,9 @@
  * and only then renamed into `blobs/`. rename(2) within one file system is atomic, so another
  * process (or a later run after kill -9) sees either no blob or the whole verified blob — never
  * half of one. A leftover temp file is only ever a head start for the next download.
+ *
+ * Try: `ls $MINIBOX_ROOT/blobs/sha256 | wc -l` → `3` (for a one-layer image: its manifest, its
+ * config and its layer).
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -9,6 +9,9 @@
  *   repo digests: docker.io/library/alpine@sha256:<manifest>  (the manifest it was pulled as)
  * Everything lives in one small JSON file, `<root>/images/index.json`, replaced atomically
  * (write a temp file, rename) under the `images` lock, so concurrent pulls never lose a record.
+ *
+ * Try: `grep library/busybox $MINIBOX_ROOT/images/index.json` →
+ * `"docker.io/library/busybox:latest": "sha256:`
  */
 import fs from 'node:fs';
 import path from 'node:path';

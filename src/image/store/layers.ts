@@ -8,6 +8,8 @@
  *
  * Like blobs, a layer is unpacked under `<root>/tmp/` and renamed into place only when the whole
  * tar was extracted and its diff id verified.
+ *
+ * Try: `find $MINIBOX_ROOT/layers -path '*bin/busybox'` → `/bin/busybox`
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -24,8 +24,8 @@
  *   - bare `.wh.`, NUL in a name or link target, `trusted.overlay.*` xattrs → rejected
  *   - an entry named like an existing symlink  → the symlink is replaced, its target untouched
  *
- * Try: `minibox pull alpine`, then `ls /var/lib/minibox/layers/sha256/`: one directory per layer;
- * `find … -type c` shows the whiteouts, `getfattr -d -m - DIR` the opaque markers.
+ * Try: `ls $(find $MINIBOX_ROOT/layers/sha256 -mindepth 1 -maxdepth 1 -type d)` → `bin … etc`; in
+ * an image that deletes files, `find $MINIBOX_ROOT/layers -type c` lists the whiteouts.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';

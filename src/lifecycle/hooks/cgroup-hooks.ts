@@ -13,7 +13,8 @@
  * read its usage. On a v1 or hybrid host nothing here touches /sys/fs/cgroup at all (create.ts
  * has already refused limit flags there).
  *
- * Try (in the VM): `minibox run -d busybox sleep 100`, then `ls /sys/fs/cgroup/minibox/`.
+ * Try (cgroup v2): `minibox run -d busybox sleep 100 >/dev/null && ls /sys/fs/cgroup/minibox/` →
+ * `cgroup.controllers`
  */
 import fs from 'node:fs';
 import type { StateRoot } from '../../state-root.js';

@@ -16,8 +16,8 @@
  * hooks.ts lists these hooks (after the cgroup's), so they run wherever a container starts, exits
  * or is removed.
  *
- * Try: `minibox run --rm -p 18080:8080 busybox true && minibox ps -a` → `CONTAINER ID`
- * (and while one runs with -p, `minibox port NAME` → `8080/tcp -> 0.0.0.0:18080`).
+ * Try: `minibox run -d --name web -p 127.0.0.1:18082:80 busybox sleep 60 >/dev/null && minibox
+ * inspect --format '{{json .NetworkSettings.Ports}}' web` → `"HostPort":"18082"`
  */
 import { NotFoundError } from '../../errors.js';
 import { attachContainer, containerEndpoints, containerPorts, detachContainer, type Endpoint } from '../../network/index.js';

@@ -13,7 +13,7 @@
  * `minibox start` publishes the same ports again; the host port actually chosen for `-p 8080`
  * is only known once the container is plugged in (network-hooks.ts).
  *
- * Try: `minibox run --rm -p 18080:80 --add-host db:10.0.0.5 busybox cat /etc/hosts`.
+ * Try: `minibox run --rm --add-host db:10.0.0.5 busybox tail -1 /etc/hosts` → `10.0.0.5 db`
  */
 import { UsageError } from '../../errors.js';
 import { addHostLines, parseAddHost, parsePublish, publishAllExposed, resolvConfWithDns, type PortSpec } from '../../network/index.js';

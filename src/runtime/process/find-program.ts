@@ -7,6 +7,9 @@
  *   127  the command does not exist: `exec: "foo": executable file not found in $PATH`
  *   126  it exists but cannot be run: a directory, no execute bit, or not a program the kernel
  *        understands (ENOEXEC: no `#!` line and not ELF)
+ *
+ * Try: `minibox run --rm busybox nosuch; echo $?` → `exec: "nosuch": executable file not found in
+ * $PATH … 127`
  */
 import fs from 'node:fs';
 import path from 'node:path';
