@@ -26,7 +26,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { SysError } from './sys/errors.js';
+import { SysError } from './sys/errno.js';
 import { O, openat2, RESOLVE } from './sys/openat2.js';
 
 /** The kernel's own limit on symlinks followed while resolving one path (MAXSYMLINKS). */

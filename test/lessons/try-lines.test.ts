@@ -36,6 +36,9 @@ const NOT_RUNNABLE: Record<string, string> = {
   'image/registry/challenge.ts': 'reads Docker Hub\'s challenge: the suite runs without the internet',
   'image/registry/blob.ts': 'needs a Ctrl-C in the middle of a big pull (test/registry/faults.test.ts breaks connections mid-blob instead)',
   'runtime/terminal-relay.ts': 'needs a real terminal (test/runtime/terminal.test.ts drives one in tmux)',
+  'runtime/rootfs/upper-filesystem.ts': 'prints the file system of this machine\'s state root, whichever it is',
+  'sys/mount-fd.ts': 'mounts over the host\'s /mnt',
+  'sys/openat2.ts': 'a kernel call, not a command (test/runtime/resolve-in-root.test.ts makes it)',
 };
 
 /**

@@ -15,8 +15,9 @@
  * the same tree gives the same digest twice. `--compression zstd` (smaller, faster to unpack)
  * goes through the `zstd` program with one thread and a fixed level, deterministic too.
  *
- * Try: `minibox commit CTR x` twice → `minibox inspect -f '{{.RootFS.Layers}}' x` shows the same
- * last diff id both times.
+ * Try: `minibox run --name box busybox touch /x && minibox commit box x:1 >/dev/null && minibox
+ * commit box x:2 >/dev/null && minibox inspect --format '{{.RootFS.Layers}}' x:1 x:2 | uniq | wc
+ * -l` → `1` (the same bytes, the same diff id).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';

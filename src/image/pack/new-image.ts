@@ -12,7 +12,8 @@
  * The manifest is OCI's. Layers pulled in Docker's schema 2 keep their bytes; only their media
  * type is given its OCI name, which means the same (a gzip-compressed tar).
  *
- * Try: `minibox commit CTR x:1 && minibox image inspect x:1 | grep -A3 RootFS`.
+ * Try: `minibox run --name box busybox true && minibox commit box x:1 >/dev/null && minibox inspect
+ * x:1 | grep -A3 RootFS` → `"Type": "layers"`
  */
 import { sha256Digest } from '../digest.js';
 import { MediaType, type Descriptor, type ImageConfig, type ImageManifest } from '../oci.js';

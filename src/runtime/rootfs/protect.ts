@@ -19,7 +19,7 @@
  */
 import fs from 'node:fs';
 import { MiniboxError } from '../../errors.js';
-import { SysError } from '../../sys/errors.js';
+import { SysError } from '../../sys/errno.js';
 import { mount, MS } from '../../sys/mount.js';
 import { closeFd, O } from '../../sys/openat2.js';
 import { openInRoot, openRootDir, type RootDir } from '../../resolve-in-root.js';
