@@ -36,7 +36,7 @@ import { CLONE, setns, unshare } from '../../sys/namespaces.js';
 import { declareProcessCalls } from '../../sys/process.js';
 import { declarePtyCalls } from '../../sys/pty.js';
 import { failStage, forwardTraceEvents, readFromParent } from './channel.js';
-import { CommandError, resolveCommand } from '../process/find-program.js';
+import { CommandError, findProgram } from '../process/find-program.js';
 import { applyCapabilities, becomeNonDumpable, dropBoundingSet, setNoNewPrivileges, switchUser } from '../process/privileges.js';
 import { handOverToProgram } from '../process/exec-handoff.js';
 import type { ExecStageConfig } from '../exec-in-container.js';
@@ -83,7 +83,7 @@ function enter(config: ExecStageConfig): never {
 
   // 7. The program, in the container's $PATH.
   const [name, ...rest] = config.args as [string, ...string[]];
-  const program = resolveCommand(name, config.env);
+  const program = findProgram(name, config.env);
 
   // 8. Who it runs as and what it may do: the same steps, in the same order, as the init stage.
   switchUser(config.user);
