@@ -3,7 +3,8 @@
  *
  *   npm run bench                        all benchmarks, 5 runs each (fast ones 15)
  *   npm run bench -- --runs 3            fewer runs
- *   npm run bench -- --only unpack,run   some of them (ids: cold-pull, warm-pull, unpack, run, network, detached)
+ *   npm run bench -- --only unpack,run   some of them (ids: cold-pull, warm-pull, unpack, run,
+ *                                        run-seccomp, network, detached, commit-push, build, fsck)
  *   npm run bench -- --keep              keep the generated layers for the next run (faster)
  *
  * Nothing here passes or fails: the table is for people (docs/benchmarks.md explains how to
@@ -15,16 +16,19 @@ import { parseArgs } from 'node:util';
 import { formatResults, type Benchmark, type BenchRow } from './benchmark.js';
 import { haveGnuTime, stopRunningCommands } from './measure.js';
 import { coldPull, warmPull } from './pull-benchmarks.js';
-import { runTrue } from './run-benchmark.js';
+import { runSeccomp, runTrue } from './run-benchmark.js';
 import { detachedContainers } from './lifecycle-benchmark.js';
 import { networkLatency } from './network-benchmark.js';
 import { unpackLayers } from './unpack-benchmark.js';
 import { imageAuthoring } from './image-authoring-benchmark.js';
 import { buildImages } from './build-benchmark.js';
+import { fsckStore } from './fsck-benchmark.js';
 import { BenchWorkspace } from './workspace.js';
 
 /** In running order. Add new benchmarks here. */
-const BENCHMARKS: Benchmark[] = [coldPull, unpackLayers, warmPull, runTrue, networkLatency, detachedContainers, imageAuthoring, buildImages];
+const BENCHMARKS: Benchmark[] = [
+  coldPull, unpackLayers, warmPull, runTrue, runSeccomp, networkLatency, detachedContainers, imageAuthoring, buildImages, fsckStore,
+];
 
 const usage = `usage: npm run bench -- [--runs N] [--only ${BENCHMARKS.map((b) => b.id).join(',')}] [--keep]`;
 

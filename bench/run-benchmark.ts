@@ -66,3 +66,28 @@ export const runTrue: Benchmark = {
     ];
   },
 };
+
+/**
+ * The price of the seccomp filter (runtime/process/syscall-filter.ts): the same start with
+ * Docker's default profile (libseccomp builds ~400 rules, compiles them to BPF, seccomp(2) loads
+ * them) and with `--security-opt seccomp=unconfined`. Measured in turns, so both see the same
+ * machine; the ratio is the filter's cost (goal: within 10 %).
+ */
+export const runSeccomp: Benchmark = {
+  id: 'run-seccomp',
+  title: 'minibox run --rm IMAGE true with the default seccomp profile vs seccomp=unconfined',
+  async run(workspace) {
+    const { reference } = await workspace.pushedThreeLayerImage(IMAGE_LAYER_MIB);
+    const root = pulledRoot(workspace, reference);
+    const unavailable = runUnavailable(workspace, root, reference);
+    if (unavailable) return [{ name: 'run --rm (seccomp profile)', skipped: unavailable }];
+    const [profiled, unconfined] = await measureInTurns([
+      { label: 'minibox run --rm (default profile)', command: workspace.minibox, args: ['--root', root, 'run', '--rm', reference, 'true'] },
+      {
+        label: 'minibox run --rm (seccomp=unconfined)', command: workspace.minibox,
+        args: ['--root', root, 'run', '--rm', '--security-opt', 'seccomp=unconfined', reference, 'true'],
+      },
+    ], { runs: workspace.options.runs * 3, warmup: 1 });
+    return [{ name: 'run --rm (seccomp profile)', minibox: profiled, reference: unconfined, goal: '≤ 1.10×' }];
+  },
+};

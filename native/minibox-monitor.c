@@ -12,8 +12,8 @@
  *     depend on anything but libc: no event loop, no threads, a poll(2) loop.
  *
  * Usage (started by src/runtime/monitor.ts, never by hand):
- *   minibox-monitor [--new-pid-namespace] --log FILE --status FILE --pids FILE
- *                   [--oom-file FILE]... -- PROGRAM ARG...
+ *   minibox-monitor [--new-pid-namespace] --log FILE [--log-max-size BYTES [--log-max-files N]]
+ *                   --status FILE --pids FILE [--oom-file FILE]... -- PROGRAM ARG...
  * File descriptors on entry:
  *   0   the container's stdin (usually /dev/null), handed to the child only
  *   1   report pipe to the engine: the monitor writes "<child pid>\n" once, then lets go
@@ -31,7 +31,12 @@
  *      reports the child pid on fd 1, and moves its own stdio to /dev/null.
  *   4. copies the two pipes into LOG in Docker's json-file format, one JSON object per line:
  *        {"log":"hello\n","stream":"stdout","time":"2024-05-01T10:00:00.123456789Z"}
- *      (a line longer than 16 KiB is split, as Docker does; a last line without "\n" is kept as is);
+ *      (a line longer than 16 KiB is split, as Docker does; a last line without "\n" is kept as is).
+ *      With --log-max-size BYTES [--log-max-files N] (`--log-opt max-size=… max-file=…`) the log
+ *      is rotated as Docker's json-file driver does: when the next entry would take LOG past
+ *      BYTES, LOG.(N-2) becomes LOG.(N-1), …, LOG becomes LOG.1, and a new LOG starts (with N = 1,
+ *      LOG is truncated instead). So the files never hold more than N × BYTES (plus, at most, one
+ *      entry larger than BYTES): a container printing forever cannot fill the disk;
  *   5. reaps the child (signalfd for SIGCHLD), reads oom_kill from the OOM files (cgroup v2
  *      memory.events or v1 memory.oom_control, when they exist), and writes STATUS atomically
  *      (temp file + rename):
@@ -70,6 +75,9 @@ static const char *oom_files[MAX_OOM_FILES];
 static int oom_file_count;
 static int new_pid_namespace;
 static int log_fd = -1;
+static long long log_max_size = -1; /* --log-max-size: rotate before LOG would grow past it; -1: never */
+static int log_max_files = 1;       /* --log-max-files: LOG and LOG.1 … LOG.(N-1) */
+static long long log_size;          /* bytes in LOG now */
 
 static void fail(const char *format, ...) {
   va_list args;
@@ -135,6 +143,27 @@ static void format_now(char *out, size_t size) {
   snprintf(out + used, size - used, "%sZ", fraction);
 }
 
+/* Docker's json-file rotation (see the header). If a rename fails, the entry goes to the current
+ * file and the next one tries again: output is never dropped for the sake of rotation. */
+static void rotate_log(void) {
+  if (log_max_files < 2) {
+    if (ftruncate(log_fd, 0) == 0) log_size = 0; /* O_APPEND: the next write starts at 0 */
+    return;
+  }
+  char from[4096], to[4096];
+  for (int n = log_max_files - 1; n >= 1; n--) {
+    if (n == 1) snprintf(from, sizeof from, "%s", log_path);
+    else snprintf(from, sizeof from, "%s.%d", log_path, n - 1);
+    snprintf(to, sizeof to, "%s.%d", log_path, n);
+    if (rename(from, to) < 0 && errno != ENOENT) return;
+  }
+  int fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0) return;
+  close(log_fd); /* now LOG.1's */
+  log_fd = fd;
+  log_size = 0;
+}
+
 /* One json-file entry. JSON escaping as Go's encoder: quotes, backslash, control characters,
  * and <, >, & as \u003c… (Docker's jsonlog is HTML-safe). One write(2) on an O_APPEND fd, so a
  * concurrent reader never sees half a line from us. */
@@ -166,6 +195,7 @@ static void write_entry(const char *stream, const char *data, size_t length) {
   char now[64];
   format_now(now, sizeof now);
   used += (size_t)snprintf(entry + used, sizeof entry - used, "\",\"stream\":\"%s\",\"time\":\"%s\"}\n", stream, now);
+  if (log_max_size > 0 && log_size > 0 && log_size + (long long)used > log_max_size) rotate_log();
   size_t done = 0;
   while (done < used) {
     ssize_t written = write(log_fd, entry + done, used - done);
@@ -173,6 +203,7 @@ static void write_entry(const char *stream, const char *data, size_t length) {
     if (written <= 0) break; /* disk full: drop the line rather than block the container */
     done += (size_t)written;
   }
+  log_size += (long long)done;
 }
 
 /* A stream (stdout or stderr) of the container: a pipe and the part of a line read so far. */
@@ -246,11 +277,15 @@ static void parse_arguments(int argc, char **argv, int *program_index) {
     else if (strcmp(argv[i], "--status") == 0) status_path = argv[++i];
     else if (strcmp(argv[i], "--pids") == 0) pids_path = argv[++i];
     else if (strcmp(argv[i], "--oom-file") == 0 && oom_file_count < MAX_OOM_FILES) oom_files[oom_file_count++] = argv[++i];
+    else if (strcmp(argv[i], "--log-max-size") == 0) log_max_size = strtoll(argv[++i], NULL, 10);
+    else if (strcmp(argv[i], "--log-max-files") == 0) log_max_files = atoi(argv[++i]);
     else fail("unknown option %s", argv[i]);
   }
   if (!log_path || !status_path || !pids_path || i >= argc) {
-    fail("usage: minibox-monitor [--new-pid-namespace] --log FILE --status FILE --pids FILE [--oom-file FILE]... -- PROGRAM ARG...");
+    fail("usage: minibox-monitor [--new-pid-namespace] --log FILE [--log-max-size BYTES [--log-max-files N]] --status FILE "
+         "--pids FILE [--oom-file FILE]... -- PROGRAM ARG...");
   }
+  if (log_max_files < 1 || log_max_files > 1000) fail("--log-max-files must be between 1 and 1000");
   *program_index = i;
 }
 
@@ -293,6 +328,8 @@ int main(int argc, char **argv) {
 
   log_fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
   if (log_fd < 0) fail("open %s: %s", log_path, strerror(errno));
+  struct stat log_stat;
+  if (fstat(log_fd, &log_stat) == 0) log_size = log_stat.st_size; /* a restarted container appends */
   int out_pipe[2], err_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) < 0 || pipe2(err_pipe, O_CLOEXEC) < 0) fail("pipe2: %s", strerror(errno));
 

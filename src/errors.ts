@@ -20,7 +20,11 @@
 import os from 'node:os';
 
 export const ExitCode = {
-  /** A lifecycle verb could not do what was asked (Docker's CLI: a failed daemon request). */
+  /**
+   * A lifecycle verb could not do what was asked (no such container, not running): Docker's CLI
+   * exits 1 when the daemon refuses a request (`docker port|stats|update|inspect|start|cp|rename
+   * nope`); only `run`/`create` and bad flags use 125.
+   */
   VerbFailed: 1,
   /** minibox itself failed: bad input, missing image, a kernel call refused. */
   Engine: 125,

@@ -25,9 +25,14 @@ export type LockMode = 'exclusive' | 'shared';
  * container) holds it shared; `image prune`/`rmi` garbage collection takes it exclusively. */
 export const STORE_LOCK = 'store';
 
+/** The file behind a named lock. */
+export function lockPath(locksDir: string, name: string): string {
+  return path.join(locksDir, `${name.replace(/[^A-Za-z0-9._-]/g, '_')}.lock`);
+}
+
 export async function withLock<T>(locksDir: string, name: string, fn: () => Promise<T>, mode: LockMode = 'exclusive'): Promise<T> {
   fs.mkdirSync(locksDir, { recursive: true });
-  const file = path.join(locksDir, `${name.replace(/[^A-Za-z0-9._-]/g, '_')}.lock`);
+  const file = lockPath(locksDir, name);
   const fd = await lockFile(file, mode);
   try {
     return await fn();
@@ -63,5 +68,22 @@ async function lockFile(file: string, mode: LockMode): Promise<number> {
     }
     if (stillNamed(fd, file)) return fd;
     fs.closeSync(fd); // we locked a deleted lock file: the lock now lives in the new one
+  }
+}
+
+/**
+ * Runs `fn` holding the lock if nobody else holds it right now; returns `{ busy: true }` without
+ * waiting otherwise. `system fsck` uses it to tell a temp file being written (its owner's lock
+ * is held) from one left by a process that died (nobody holds the lock: the kernel dropped it).
+ */
+export async function ifLockFree<T>(locksDir: string, name: string, fn: () => Promise<T>): Promise<{ busy: true } | { busy: false; value: T }> {
+  fs.mkdirSync(locksDir, { recursive: true });
+  const file = lockPath(locksDir, name);
+  const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+  try {
+    if (!tryLock(fd, true, file)) return { busy: true };
+    return { busy: false, value: await fn() };
+  } finally {
+    fs.closeSync(fd);
   }
 }

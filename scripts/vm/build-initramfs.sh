@@ -59,7 +59,10 @@ for item in src dist bin native package.json vitest.config.ts tsconfig.json test
 done
 # Shared libraries of node and of the native addons in node_modules (rolldown's needs librt).
 native_addons=$(find node_modules -name '*.node' \( -path '*linux_x64*' -o -path '*linux-x64*' \) 2>/dev/null || true)
-libs=$(for binary in "$node" $native_addons; do ldd "$binary" 2>/dev/null; done | grep -oE '/[^ ]+' | sort -u)
+# libseccomp is loaded by the runtime itself (koffi, src/sys/seccomp.ts), so ldd cannot see it.
+seccomp_lib=$(ldconfig -p | awk '/libseccomp\.so\.2 /{print $NF; exit}')
+libs=$( { for binary in "$node" $native_addons; do ldd "$binary" 2>/dev/null; done; echo "$seccomp_lib"; } \
+  | grep -oE '/[^ ]+' | sort -u)
 
 key=$( {
   echo "$kver $node $(stat -c '%s %Y' "$node") $(stat -c '%s %Y' "$busybox")"

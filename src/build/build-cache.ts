@@ -41,6 +41,11 @@ function read(root: StateRoot): CacheFile {
   }
 }
 
+/** Every cached step's image (for `system df`: what the cache keeps on disk). */
+export function cachedImages(root: StateRoot): CachedImage[] {
+  return Object.values(read(root).entries);
+}
+
 /** The key of a step: its parent image and everything that decides its result. */
 export function stepKey(parentId: string, instruction: string, sources = ''): string {
   return createHash('sha256').update(`${parentId}\n${instruction}\n${sources}`).digest('hex');

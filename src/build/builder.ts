@@ -44,6 +44,7 @@ import { findImageForRun } from '../lifecycle/image-source.js';
 import { runContainerFromImage } from '../lifecycle/run.js';
 import { startInitStageEarly } from '../runtime/run-bundle.js';
 import { lookup, remember, stepKey } from './build-cache.js';
+import { explainCacheHit, explainCopy, explainResult, explainRun } from './explain-build.js';
 import { applyConfigInstruction, commandOf, DEFAULT_SHELL, type StageMeta } from './config-instructions.js';
 import { contextSource, hashSources, rootSource, stageCopy, expandSource, type CopySource } from './copy-files.js';
 import { DockerfileError, parseDockerfile, type Instruction } from './dockerfile.js';
@@ -63,6 +64,8 @@ export interface BuildRequest {
   network?: string;
   labels?: Record<string, string>;
   insecureRegistries?: string[];
+  /** Narrate what each step does to layers and config (stderr). */
+  explain?: boolean;
 }
 
 export interface BuildResult {
@@ -89,6 +92,8 @@ interface StageState {
 export class Builder {
   private readonly store: ImageStore;
   private readonly say: (line: string) => void;
+  /** `--explain`: sentences on stderr (explain-build.ts). */
+  private readonly explain: (line: string) => void;
   private readonly intermediate = new Set<string>();
   private readonly usedArgs = new Set<string>();
   private step = 0;
@@ -99,6 +104,7 @@ export class Builder {
   constructor(private readonly root: StateRoot, private readonly request: BuildRequest, out: (line: string) => void) {
     this.store = new ImageStore(root);
     this.say = request.quiet ? () => undefined : out;
+    this.explain = request.explain ? (line) => process.stderr.write(`minibox: ${line}\n`) : () => undefined;
   }
 
   async build(): Promise<BuildResult> {
@@ -229,10 +235,12 @@ export class Builder {
       this.cachedSteps += 1;
       this.adopt(state, image);
       this.say(' ---> Using cache');
+      this.explain(explainCacheHit(image.id));
       this.say(` ---> ${shortId(image.id)}`);
       return;
     }
     const layer = await produce();
+    this.explain(explainResult(layer));
     const created = new Date().toISOString();
     state.config = {
       ...state.config,
@@ -263,6 +271,7 @@ export class Builder {
     const createdBy = `${argEnv.length > 0 ? `|${argEnv.length} ${argEnv.join(' ')} ` : ''}${instruction.json ? JSON.stringify(argv) : argv.join(' ')}`;
     await this.commitStep(state, createdBy, '', async () => {
       if (state.imageId === 'scratch') throw new DockerfileError('Dockerfile', instruction.line, 'RUN in a stage FROM scratch with no files: there is no shell to run');
+      this.explain(explainRun(state.imageId, argv));
       const name = `minibox-build-${randomBytes(6).toString('hex')}`;
       this.containersRun += 1;
       const containers = new ContainerStore(this.root);
@@ -301,7 +310,7 @@ export class Builder {
     }
     if (imageId === 'scratch') throw new DockerfileError('Dockerfile', instruction.line, `COPY --from=${from}: that stage has no files`);
     const { mountImage, unmountImage } = await import('../image/image-mount.js');
-    const target = fs.mkdtempSync(path.join(this.root.tmp, 'build-from-'));
+    const target = fs.mkdtempSync(path.join(this.root.tmp, `build-from-${process.pid}-`));
     const dir = mountImage(this.root, imageId!, target);
     return { source: rootSource(dir, `stage or image ${from}`), release: () => { unmountImage(this.root, dir); fs.rmdirSync(dir); } };
   }
@@ -320,7 +329,8 @@ export class Builder {
       const sourcesHash = hashSources(source, expanded);
       const createdBy = `/bin/sh -c #(nop) ${instruction.name} ${instruction.flags.from ? `--from=${instruction.flags.from} ` : ''}${instruction.flags.chown ? `--chown=${instruction.flags.chown} ` : ''}${instruction.flags.chmod ? `--chmod=${instruction.flags.chmod} ` : ''}dir:${sourcesHash} in ${dest}`;
       await this.commitStep(state, createdBy, `${state.config.config?.WorkingDir ?? ''}`, async () => {
-        const scratch = fs.mkdtempSync(path.join(this.root.tmp, 'build-copy-'));
+        this.explain(explainCopy(instruction.name, instruction.flags.from));
+        const scratch = fs.mkdtempSync(path.join(this.root.tmp, `build-copy-${process.pid}-`));
         try {
           fs.chmodSync(scratch, 0o755);
           stageCopy(source, { sources, dest, workdir: state.config.config?.WorkingDir ?? '/', extractArchives: instruction.name === 'ADD', ...(chown ? { chown } : {}), ...(chmod !== undefined ? { chmod } : {}) }, scratch, image);
@@ -351,7 +361,7 @@ export class Builder {
     const exists = image.lookup(dir, true)?.stats.isDirectory() ?? false;
     await this.commitStep(state, `/bin/sh -c #(nop) WORKDIR ${dir}`, '', async () => {
       if (exists) return undefined;
-      const scratch = fs.mkdtempSync(path.join(this.root.tmp, 'build-workdir-'));
+      const scratch = fs.mkdtempSync(path.join(this.root.tmp, `build-workdir-${process.pid}-`));
       try {
         fs.chmodSync(scratch, 0o755);
         let current = scratch;

@@ -20,6 +20,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { walkInRoot } from '../resolve-in-root.js';
 import { isOpaqueDir, isOverlayWhiteout, OPAQUE_MARKER, WHITEOUT_PREFIX } from '../image/unpack/whiteout.js';
+import { ACCOUNTS_FILE_LIMIT, readUntrustedFile } from '../untrusted-file.js';
 
 export interface LayerEntry {
   /** The file on the host, inside one layer directory. */
@@ -100,10 +101,13 @@ export class LayerStack {
     return resolved === undefined ? undefined : this.findEntry(resolved);
   }
 
-  /** The contents of a regular file in the merged image, or undefined if there is none. */
+  /**
+   * The contents of a regular file in the merged image, or undefined if there is none. Image
+   * content is untrusted: read with a cap (/etc/passwd and /etc/group are what this reads).
+   */
   readFile(imagePath: string): string | undefined {
     const entry = this.lookup(imagePath);
     if (!entry || !entry.stats.isFile()) return undefined;
-    return fs.readFileSync(entry.hostPath, 'utf8');
+    return readUntrustedFile(entry.hostPath, ACCOUNTS_FILE_LIMIT, `${imagePath} of the image`);
   }
 }

@@ -4,10 +4,11 @@
  * config.json (opencontainers/runtime-spec, config.md and config-linux.md) says everything about
  * one container: `root` (where its file system is), `process` (args, env, cwd, user,
  * capabilities, terminal), `hostname`, `mounts` (in order), and `linux` (namespaces, devices,
- * masked and read-only paths, sysctls). Any OCI runtime — runc, crun, youki, minibox — can start
- * the same bundle. Only the fields minibox reads are typed here, and this file is the only one
- * that reads or writes config.json: the runtime with `readBundle` (checked for running), the
- * engine with `readSpec` and `writeSpec` (create, update, exec, diff, inspect).
+ * masked and read-only paths, sysctls, the seccomp filter). Any OCI runtime — runc, crun,
+ * youki, minibox — can start the same bundle. Only the fields minibox reads are typed here, and
+ * this file is the only one that reads or writes config.json: the runtime with `readBundle`
+ * (checked for running), the engine with `readSpec` and `writeSpec` (create, update, exec, diff,
+ * inspect).
  *
  * Try: `cd $(mktemp -d) && runc spec && grep -A2 '"args"' config.json` → `"sh"`
  * (runc's default config.json, to read next to this file: it runs `sh` on a terminal).
@@ -40,6 +41,20 @@ export type NamespaceType = 'pid' | 'network' | 'mount' | 'ipc' | 'uts' | 'user'
 
 export interface SpecDevice { type: 'c' | 'b' | 'u' | 'p'; path: string; major?: number; minor?: number; fileMode?: number; uid?: number; gid?: number }
 
+/** One argument test of a seccomp rule; for SCMP_CMP_MASKED_EQ `value` is the mask, `valueTwo` the result. */
+export interface SpecSeccompArg { index: number; value: number; valueTwo?: number; op: string }
+
+export interface SpecSyscall { names: string[]; action: string; errnoRet?: number; args?: SpecSeccompArg[] }
+
+/** config-linux.md "Seccomp": the filter the runtime loads last before execve. */
+export interface SpecSeccomp {
+  defaultAction: string;
+  defaultErrnoRet?: number;
+  architectures?: string[];
+  flags?: string[];
+  syscalls?: SpecSyscall[];
+}
+
 export interface SpecLinux {
   namespaces?: { type: NamespaceType; path?: string }[];
   devices?: SpecDevice[];
@@ -49,6 +64,8 @@ export interface SpecLinux {
   rootfsPropagation?: string;
   /** Control groups (config-linux.md "Control groups"): limits the engine writes to cgroup v2. */
   resources?: LinuxResources;
+  /** System calls the process may make (absent: no filter, as `--security-opt seccomp=unconfined`). */
+  seccomp?: SpecSeccomp;
 }
 
 export interface RuntimeSpec {
@@ -67,6 +84,12 @@ export const OVERLAY_ANNOTATIONS = {
   upperdir: 'org.minibox.overlay.upperdir',
   workdir: 'org.minibox.overlay.workdir',
 } as const;
+
+/**
+ * Where the runtime may keep compiled seccomp programs, by hash of `linux.seccomp`
+ * (runtime/process/syscall-filter.ts); the engine points it into its state root.
+ */
+export const SECCOMP_CACHE_ANNOTATION = 'org.minibox.seccomp.cache';
 
 /** The path of a bundle's runtime spec. */
 export function specFile(bundleDir: string): string {

@@ -9,9 +9,12 @@
  *   env       PATH (default) and HOSTNAME, TERM=xterm with -t, then the image Env, then
  *             --env-file lines, then -e (later wins), then HOME from the image's passwd.
  *   isolation new pid, mount, uts, ipc, cgroup namespaces, and net unless `--network host`;
- *             14 capabilities (--cap-add/--cap-drop adjust), no_new_privs, kernel paths in
- *             /proc and /sys masked or read-only, and a fresh /proc, /dev, /dev/pts, /dev/shm,
- *             /dev/mqueue and read-only /sys.
+ *             14 capabilities (--cap-add/--cap-drop adjust), Docker's seccomp profile, kernel
+ *             paths in /proc and /sys masked or read-only, and a fresh /proc, /dev, /dev/pts,
+ *             /dev/shm, /dev/mqueue and read-only /sys. `--privileged` undoes all but the
+ *             namespaces (security-options.ts).
+ *   no_new_privs  Docker sets it only with `--security-opt no-new-privileges`; minibox sets it
+ *             by default, a stricter choice (`no-new-privileges=false` turns it off).
  *
  * Spec: opencontainers/runtime-spec config.md and config-linux.md.
  *
@@ -25,7 +28,9 @@ import { findNetwork } from '../network/networks.js';
 import type { StateRoot } from '../state-root.js';
 import type { ContainerConfig } from '../image/oci.js';
 import { CAPABILITY_NUMBERS, DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from './docker-defaults.js';
-import { OVERLAY_ANNOTATIONS, type NamespaceType, type RuntimeSpec, type SpecMount, type SpecUser } from './oci-bundle.js';
+import {
+  OVERLAY_ANNOTATIONS, type NamespaceType, type RuntimeSpec, type SpecDevice, type SpecMount, type SpecSeccomp, type SpecUser,
+} from './oci-bundle.js';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -216,6 +221,18 @@ export interface SpecInput {
   /** The container's own hostname, hosts and resolv.conf files (etc-files.ts). */
   etcFiles: { hostname: string; hosts: string; resolvConf: string };
   overlay: { lowerDirsTopFirst: string[]; upperDir: string; workDir: string };
+  /** PR_SET_NO_NEW_PRIVS; minibox's default is true (security-options.ts). */
+  noNewPrivileges?: boolean;
+  /** The resolved seccomp profile; undefined = unconfined. */
+  seccomp?: SpecSeccomp;
+  /** --privileged: no masked or read-only paths, writable /sys, the host's devices. */
+  privileged?: { devices: SpecDevice[] };
+}
+
+/** --privileged: /sys and the cgroup tree lose their `ro` (Docker mounts them read-write). */
+function writableForPrivileged(mount: SpecMount): SpecMount {
+  const readOnlyKernelFs = mount.type === 'sysfs' || mount.type === 'cgroup';
+  return readOnlyKernelFs ? { ...mount, options: (mount.options ?? []).filter((option) => option !== 'ro') } : mount;
 }
 
 export function buildRuntimeSpec(input: SpecInput): RuntimeSpec {
@@ -226,7 +243,8 @@ export function buildRuntimeSpec(input: SpecInput): RuntimeSpec {
   ];
   // A user mount on the same path replaces the default one (e.g. `--tmpfs /dev/shm:size=1g`).
   const taken = new Set(input.userMounts.map((mount) => mount.destination));
-  const defaults = [...DEFAULT_MOUNTS, ...etcMounts].filter((mount) => !taken.has(mount.destination));
+  const defaults = [...DEFAULT_MOUNTS, ...etcMounts].filter((mount) => !taken.has(mount.destination))
+    .map((mount) => (input.privileged ? writableForPrivileged(mount) : mount));
   const caps = input.capabilities;
   return {
     ociVersion: '1.0.2',
@@ -238,14 +256,16 @@ export function buildRuntimeSpec(input: SpecInput): RuntimeSpec {
       env: input.env,
       cwd: input.cwd,
       capabilities: { bounding: caps, effective: caps, permitted: caps },
-      noNewPrivileges: true,
+      noNewPrivileges: input.noNewPrivileges ?? true,
     },
     hostname: input.hostname,
     mounts: [...defaults, ...[...input.userMounts].sort(byDepth)],
     linux: {
       namespaces: namespacesFor(input.network),
-      maskedPaths: DEFAULT_MASKED_PATHS,
-      readonlyPaths: DEFAULT_READONLY_PATHS,
+      ...(input.privileged
+        ? { devices: input.privileged.devices }
+        : { maskedPaths: DEFAULT_MASKED_PATHS, readonlyPaths: DEFAULT_READONLY_PATHS }),
+      ...(input.seccomp ? { seccomp: input.seccomp } : {}),
     },
     annotations: {
       [OVERLAY_ANNOTATIONS.lowerdir]: input.overlay.lowerDirsTopFirst.join(':'),

@@ -19,6 +19,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { MiniboxError, NotFoundError, UsageError } from '../errors.js';
+import { crashPoint } from '../crash-point.js';
 import { withLock } from '../lock.js';
 import type { StateRoot } from '../state-root.js';
 import { ContainerStore } from '../container/container-store.js';
@@ -95,22 +96,38 @@ export interface VolumeRecord {
   Anonymous?: boolean;
 }
 
-const VOLUMES_LOCK = 'volumes';
+export const VOLUMES_LOCK = 'volumes';
+/** A volume being deleted: `volumes/.removing-<name>` (no valid volume name starts with '.'). */
+export const REMOVING_PREFIX = '.removing-';
 
 /** Named volumes under `<root>/volumes/<name>/`: `_data` holds the files, `volume.json` the record. */
 export class VolumeStore {
   constructor(readonly root: StateRoot) {}
 
+  /** `<root>/volumes/<name>`; a name that is not a volume name (`../x`) never becomes a path. */
   private dir(name: string): string {
+    if (!volumeNamePattern.test(name)) throw new NotFoundError(`get ${name}: no such volume`);
     return path.join(this.root.volumes, name);
   }
 
+  /**
+   * The record of a volume, or undefined. A record whose Mountpoint is not `<root>/volumes/<name>/_data`
+   * is refused: minibox bind-mounts that path into containers as root, and never takes it from
+   * a file's word (a planted record naming `/` would hand the host's root to a container).
+   */
   get(name: string): VolumeRecord | undefined {
+    let record: VolumeRecord;
     try {
-      return JSON.parse(fs.readFileSync(path.join(this.dir(name), 'volume.json'), 'utf8')) as VolumeRecord;
+      record = JSON.parse(fs.readFileSync(path.join(this.dir(name), 'volume.json'), 'utf8')) as VolumeRecord;
     } catch {
       return undefined;
     }
+    const expected = path.join(this.dir(name), '_data');
+    if (record.Name !== name || record.Mountpoint !== expected) {
+      throw new MiniboxError(`volume ${name}: its record names ${JSON.stringify(record.Mountpoint)} as its data instead of ${expected}; `
+        + `refusing to use it (\`minibox volume rm ${name}\` deletes it)`);
+    }
+    return record;
   }
 
   list(): VolumeRecord[] {
@@ -120,7 +137,10 @@ export class VolumeStore {
     } catch {
       return [];
     }
-    return names.map((name) => this.get(name)).filter((v): v is VolumeRecord => v !== undefined)
+    const readable = (name: string): VolumeRecord | undefined => {
+      try { return this.get(name); } catch { return undefined; } // a refused record is not listed
+    };
+    return names.filter((name) => !name.startsWith(REMOVING_PREFIX)).map(readable).filter((v): v is VolumeRecord => v !== undefined)
       .sort((a, b) => a.Name.localeCompare(b.Name));
   }
 
@@ -141,6 +161,7 @@ export class VolumeStore {
       fs.mkdirSync(record.Mountpoint, { recursive: true, mode: 0o755 });
       const file = path.join(dir, 'volume.json');
       fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(record, null, 2)}\n`);
+      crashPoint('volume:written');
       fs.renameSync(`${file}.tmp`, file);
       return record;
     });
@@ -156,10 +177,17 @@ export class VolumeStore {
   /** Deletes a volume and its data; refuses while a container record still uses it. */
   async remove(name: string, options: { ignoreContainer?: string } = {}): Promise<void> {
     await withLock(this.root.locks, VOLUMES_LOCK, async () => {
-      if (!this.get(name)) throw new NotFoundError(`get ${name}: no such volume`);
+      // The file, not get(): a refused record can still be removed (everything is inside the root).
+      if (!fs.existsSync(path.join(this.dir(name), 'volume.json'))) throw new NotFoundError(`get ${name}: no such volume`);
       const users = this.usedBy(name).filter((id) => id !== options.ignoreContainer);
       if (users.length > 0) throw new MiniboxError(`remove ${name}: volume is in use - [${users.join(', ')}]`);
-      fs.rmSync(this.dir(name), { recursive: true, force: true });
+      // Renamed out of the way first, so a crash half-way through deleting the data never leaves
+      // a volume that `volume ls` lists with half its files (fsck deletes the remains).
+      const doomed = path.join(this.root.volumes, `${REMOVING_PREFIX}${name}`);
+      fs.rmSync(doomed, { recursive: true, force: true });
+      fs.renameSync(this.dir(name), doomed);
+      crashPoint('volume:removing');
+      fs.rmSync(doomed, { recursive: true, force: true });
     });
   }
 }

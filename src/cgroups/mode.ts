@@ -52,9 +52,14 @@ export function cgroupModeFrom(mountinfo: string): CgroupMode {
   return mounts.some((mount) => mount.fstype === 'cgroup2') ? 'hybrid' : 'none';
 }
 
-/** This process's cgroup layout. */
+/**
+ * This process's cgroup layout. The test seam MINIBOX_TEST_CGROUP_MOUNTINFO (a mountinfo file,
+ * e.g. test/cgroups/fixtures/mountinfo-legacy.txt) is read instead of /proc/self/mountinfo, so
+ * that every layout's path (the refusals, doctor's advice) is proven on any host, not only on a
+ * host that happens to have that layout.
+ */
 export function cgroupMode(): CgroupMode {
-  return cgroupModeFrom(fs.readFileSync('/proc/self/mountinfo', 'utf8'));
+  return cgroupModeFrom(fs.readFileSync(process.env.MINIBOX_TEST_CGROUP_MOUNTINFO || '/proc/self/mountinfo', 'utf8'));
 }
 
 /** The controllers a cgroup v2 directory offers (its cgroup.controllers), or [] when unreadable. */

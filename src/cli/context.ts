@@ -7,6 +7,7 @@
  * Try: `minibox --insecure-registry registry.lan:5000 images -q | wc -l` → `1` (the global options
  * reach every command).
  */
+import readline from 'node:readline/promises';
 import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
 import { ExitCode, MiniboxError } from '../errors.js';
@@ -82,4 +83,20 @@ export function say(line: string): void {
 /** commander's collector for a repeatable option (`-e A -e B` → ['A', 'B']); pass `[]` as its default. */
 export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
+}
+
+/**
+ * Asks a yes/no question on stdin, as Docker's prune commands do (they read stdin whether or not
+ * it is a terminal: `echo y | minibox system prune` works, and an empty stdin means no).
+ */
+export async function confirm(question: string): Promise<boolean> {
+  const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    const answer = await rl.question(question);
+    return /^y(es)?$/i.test(answer.trim());
+  } catch {
+    return false;
+  } finally {
+    rl.close();
+  }
 }

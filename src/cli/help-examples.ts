@@ -21,6 +21,17 @@ export const EXAMPLES: Record<string, string[]> = {
     'minibox run -d --name web -p 8080:80 -v ./site:/usr/share/nginx/html:ro nginx',
     'minibox run --rm --memory 64m --pids-limit 50 alpine sh -c "cat /proc/self/cgroup"',
     'minibox run --rm --explain alpine true   # narrate every kernel step',
+    'minibox run -d --log-opt max-size=1m --log-opt max-file=2 alpine yes   # at most 2 MB of log',
+  ],
+  create: [
+    'minibox create --name job --network none alpine echo hi   # prints the id; state Created',
+    'minibox start -a job                     # runs it: prints hi, exits with its code',
+  ],
+  cp: [
+    'minibox cp web:/etc/nginx/nginx.conf .    # out of a container (running or stopped)',
+    'minibox cp ./site/. web:/usr/share/nginx/html   # a directory\'s contents in',
+    'minibox cp -a ./data web:/srv              # keep uid/gid',
+    'minibox cp web:/var/log - | tar -tv       # a tar stream on stdout',
   ],
   ps: [
     'minibox ps',
@@ -33,7 +44,11 @@ export const EXAMPLES: Record<string, string[]> = {
   stop: ['minibox stop web', 'minibox stop -t 2 web db'],
   restart: ['minibox restart web'],
   kill: ['minibox kill web', 'minibox kill -s HUP web'],
-  wait: ['minibox wait web                  # prints the exit code once web stops'],
+  wait: [
+    'minibox wait web                  # prints the exit code once web stops',
+    'minibox wait --condition removed web     # until it is deleted (rm, --rm)',
+  ],
+  rename: ['minibox rename web web-old'],
   rm: ['minibox rm web', 'minibox rm -f web               # stop it first (SIGKILL)', 'minibox rm -v web               # and its anonymous volumes'],
   inspect: [
     'minibox inspect web',
@@ -75,7 +90,7 @@ export const EXAMPLES: Record<string, string[]> = {
   'image pull': ['minibox image pull alpine'],
   'image tag': ['minibox image tag alpine myalpine:v1'],
   'image gc': ['minibox image gc'],
-  login: ['minibox login ghcr.io', 'echo "$TOKEN" | minibox login -u me --password-stdin registry.lan:5000'],
+  login: ['minibox login ghcr.io                  # on a terminal: asks Username: and Password: (hidden)', 'echo "$TOKEN" | minibox login -u me --password-stdin registry.lan:5000'],
   logout: ['minibox logout ghcr.io', 'minibox logout                    # Docker Hub'],
   network: ['minibox network create app', 'minibox network ls', 'minibox network rm app'],
   'network create': ['minibox network create app', 'minibox network create --subnet 10.55.0.0/24 app'],
@@ -89,6 +104,12 @@ export const EXAMPLES: Record<string, string[]> = {
   'volume rm': ['minibox volume rm notes'],
   doctor: ['minibox doctor', 'minibox doctor --format json'],
   builder: ['minibox builder prune -f              # empty the build cache'],
+  system: [
+    'minibox system fsck                    # what crashes left behind, and what --repair would do',
+    'minibox system fsck --repair           # fix it',
+    'minibox system df -v                   # disk usage, and which layers are shared',
+    'minibox system prune -f                # stopped containers, unused networks, dangling images',
+  ],
   version: ['minibox version', "minibox version --format '{{.Version}}'"],
   info: ['minibox info', "minibox info --format '{{.CgroupVersion}}'"],
 };

@@ -29,11 +29,12 @@ const COMMAND_MODULES: { names: string[]; load: () => Promise<Register> }[] = [
   { names: ['pull', 'images', 'rmi', 'tag', 'history', 'image'], load: async () => (await import('./commands/images-command.js')).registerImageCommands },
   { names: ['login', 'logout'], load: async () => (await import('./commands/login-command.js')).registerLoginCommands },
   { names: ['network'], load: async () => (await import('./commands/network-command.js')).registerNetworkCommands },
-  { names: ['run'], load: async () => (await import('./commands/run-command.js')).registerRunCommand },
-  { names: ['ps', 'logs', 'start', 'stop', 'restart', 'kill', 'wait', 'rm', 'inspect'], load: async () => (await import('./commands/container-command.js')).registerLifecycleCommands },
+  { names: ['run', 'create'], load: async () => (await import('./commands/run-command.js')).registerRunCommands },
+  { names: ['ps', 'logs', 'start', 'stop', 'restart', 'kill', 'wait', 'rename', 'rm', 'inspect'], load: async () => (await import('./commands/container-command.js')).registerLifecycleCommands },
   { names: ['volume'], load: async () => (await import('./commands/volume-command.js')).registerVolumeCommands },
   { names: ['exec'], load: async () => (await import('./commands/exec-command.js')).registerExecCommand },
   { names: ['top'], load: async () => (await import('./commands/top-command.js')).registerTopCommand },
+  { names: ['cp'], load: async () => (await import('./commands/cp-command.js')).registerCpCommands },
   { names: ['diff'], load: async () => (await import('./commands/diff-command.js')).registerDiffCommand },
   { names: ['port'], load: async () => (await import('./commands/port-command.js')).registerPortCommand },
   { names: ['doctor'], load: async () => (await import('./commands/doctor-command.js')).registerDoctorCommand },
@@ -45,6 +46,7 @@ const COMMAND_MODULES: { names: string[]; load: () => Promise<Register> }[] = [
   { names: ['lesson'], load: async () => (await import('./commands/lesson-command.js')).registerLessonCommands },
   { names: ['update'], load: async () => (await import('./commands/update-command.js')).registerUpdateCommand },
   { names: ['version', 'info'], load: async () => (await import('./commands/version-command.js')).registerVersionCommands },
+  { names: ['system'], load: async () => (await import('./commands/system-command.js')).registerSystemCommands },
 ];
 
 /** The first word of argv that is a command (skipping the global options and their values). */

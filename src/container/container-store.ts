@@ -21,12 +21,15 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { crashPoint } from '../crash-point.js';
 import { withLock } from '../lock.js';
-import type { StateRoot } from '../state-root.js';
+import { isBelow, type StateRoot } from '../state-root.js';
 import { umount, MNT } from '../sys/mount.js';
 import { MiniboxError, NoSuchContainerError, VerbError } from '../errors.js';
 import { readMountInfo } from '../mountinfo.js';
 import type { ContainerConfig } from '../image/oci.js';
+import { OVERLAY_ANNOTATIONS, readBundle } from '../bundle/oci-bundle.js';
+import type { LogConfig } from '../lifecycle/log-options.js';
 import { generateContainerName, newContainerId, validateContainerName } from './container-id.js';
 
 export type ContainerStatus = 'created' | 'running' | 'exited' | 'removing';
@@ -63,6 +66,9 @@ export interface HostConfig {
   ReadonlyRootfs: boolean;
   CapAdd: string[];
   CapDrop: string[];
+  /** `--security-opt` values as given (Docker's shape). */
+  SecurityOpt?: string[];
+  Privileged?: boolean;
   /** `--init`: minibox-init is PID 1. */
   Init?: boolean;
   /** `-p`/`-P` as Docker records them: `{"8080/tcp": [{HostIp: "", HostPort: "18081"}]}` (network-options.ts). */
@@ -79,6 +85,8 @@ export interface HostConfig {
   CpuShares?: number;
   CpusetCpus?: string;
   PidsLimit?: number;
+  /** `--log-opt` merged over minibox's defaults (log-options.ts); absent in old records = the defaults. */
+  LogConfig?: LogConfig;
 }
 
 export interface ContainerRecord {
@@ -114,12 +122,17 @@ export interface ContainerPaths {
   exitStatus: string;
 }
 
-const NAMES_LOCK = 'container-names';
+export const NAMES_LOCK = 'container-names';
 let writeCount = 0;
-const CREATING_PREFIX = '.creating-';
+export const CREATING_PREFIX = '.creating-';
 
 export function containerLockName(id: string): string {
   return `container-${id}`;
+}
+
+/** Docker's message for a name another container has. */
+function nameConflict(name: string, holderId: string, exitCode?: number): MiniboxError {
+  return new MiniboxError(`Conflict. The container name "/${name}" is already in use by container "${holderId}". You have to remove (or rename) that container to be able to reuse that name.`, exitCode);
 }
 
 export class ContainerStore {
@@ -185,9 +198,7 @@ export class ContainerStore {
     const name = requestedName === undefined ? undefined : validateContainerName(requestedName);
     return await withLock(this.root.locks, NAMES_LOCK, async () => {
       const taken = new Map(this.list().map((record) => [record.Name, record.Id]));
-      if (name !== undefined && taken.has(`/${name}`)) {
-        throw new MiniboxError(`Conflict. The container name "/${name}" is already in use by container "${taken.get(`/${name}`)}". You have to remove (or rename) that container to be able to reuse that name.`);
-      }
+      if (name !== undefined && taken.has(`/${name}`)) throw nameConflict(name, taken.get(`/${name}`)!);
       const chosen = name ?? generateContainerName((candidate) => taken.has(`/${candidate}`));
       const id = newContainerId();
       const record: ContainerRecord = {
@@ -205,10 +216,22 @@ export class ContainerStore {
       const paths = this.paths(id);
       const building = path.join(this.root.containers, `${CREATING_PREFIX}${id}`);
       fs.mkdirSync(building, { mode: 0o710 });
+      crashPoint('create:building');
       for (const dir of ['rootfs', 'upper', 'work']) fs.mkdirSync(path.join(building, dir), { mode: 0o755 });
       fs.writeFileSync(path.join(building, 'container.json'), `${JSON.stringify(record, null, 2)}\n`);
       fs.renameSync(building, paths.dir);
+      crashPoint('create:created');
       return record;
+    });
+  }
+
+  /** Gives a container another name, under the names lock (a concurrent create cannot take it). */
+  async rename(id: string, newName: string, exitCode?: number): Promise<ContainerRecord> {
+    const name = validateContainerName(newName);
+    return await withLock(this.root.locks, NAMES_LOCK, async () => {
+      const holder = this.findByName(name);
+      if (holder) throw nameConflict(name, holder.Id, exitCode);
+      return await this.update(id, (record) => { record.Name = `/${name}`; });
     });
   }
 
@@ -218,6 +241,34 @@ export class ContainerStore {
    */
   async withContainerLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
     return await withLock(this.root.locks, containerLockName(id), fn);
+  }
+
+  /**
+   * Refuses a bundle that points outside the state root. The engine writes root.path = rootfs/,
+   * lower dirs under layers/ and the container's own upper/ and work/ — nothing else; a config.json
+   * naming other paths was not written by minibox, and starting it would make whatever it names
+   * the container's `/`, writable. (Bind sources of `-v /host:/x` are the user's choice and stay.)
+   */
+  checkBundlePaths(id: string): void {
+    const paths = this.paths(id);
+    let spec;
+    try {
+      ({ spec } = readBundle(paths.dir));
+    } catch (error) {
+      throw new MiniboxError(`container ${id}: ${(error as Error).message}`);
+    }
+    const annotations = spec.annotations ?? {};
+    const lower = annotations[OVERLAY_ANNOTATIONS.lowerdir]?.split(':') ?? [];
+    const wrong = [
+      path.resolve(paths.dir, spec.root.path) === paths.rootfs ? undefined : spec.root.path,
+      ...lower.filter((dir) => !isBelow(this.root.layers, dir)),
+      ...[[OVERLAY_ANNOTATIONS.upperdir, paths.upper], [OVERLAY_ANNOTATIONS.workdir, paths.work]]
+        .map(([key, own]) => (annotations[key!] === undefined || annotations[key!] === own ? undefined : annotations[key!])),
+    ].filter((item): item is string => item !== undefined);
+    if (wrong.length > 0) {
+      throw new MiniboxError(`container ${id}: its config.json names ${wrong.join(', ')} outside the container's own files; `
+        + 'refusing to start it (minibox did not write that bundle: remove the container)');
+    }
   }
 
   /** Deletes `.creating-*` dirs left by a minibox killed in the middle of `create`. */
@@ -280,6 +331,7 @@ export class ContainerStore {
     if (!fs.existsSync(path.dirname(file))) throw new NoSuchContainerError(record.Id);
     const temporary = `${file}.${process.pid}.${++writeCount}.tmp`; // unique per writer, even within one process
     fs.writeFileSync(temporary, `${JSON.stringify(record, null, 2)}\n`);
+    crashPoint('container:record-written');
     fs.renameSync(temporary, file); // rename is atomic: readers see the old or the new record, never half
   }
 }

@@ -4,8 +4,10 @@
  *
  * Each check only *reads*: /proc/filesystems (which file systems the kernel can mount),
  * /proc/self/mountinfo (the cgroup layout), /proc/self/ns (which namespaces exist),
- * /proc/sys (user-namespace switches), /lib/modules/<release> (modules the kernel could load),
- * and `--version` output of tools. Nothing is loaded, mounted or created — probing with
+ * /proc/sys (user-namespace and seccomp switches), /lib/modules/<release> (modules the kernel
+ * could load), `--version` output of tools, whether libseccomp.so.2 loads; for the containers of
+ * the state root, whether their networks are still plugged in (`ip -j link show`). Nothing is
+ * loaded, mounted or created — probing with
  * `ip link add type veth` would leave things behind if it failed half-way.
  *
  * A failed *required* check means `minibox run` cannot work here (exit status 1); a warning
@@ -19,8 +21,11 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { checkNetworking as detailedNetworkChecks } from '../network/doctor.js';
-import { resolveStateRoot } from '../state-root.js';
+import { resolveStateRoot, type StateRoot } from '../state-root.js';
 import { filesystemOf, upperFilesystemProblem } from '../runtime/rootfs/upper-filesystem.js';
+import { reconcileAll } from '../container/reconcile.js';
+import { lostNetworks } from '../network/endpoint-health.js';
+import { declareSeccompCalls } from '../sys/seccomp.js';
 import { availableControllers, cgroupMode, describeCgroupMode, v1ControllersFrom, type CgroupMode } from '../cgroups/mode.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -195,6 +200,29 @@ export function checkTestTools(found = (tool: string) => toolVersion(tool, ['--v
     };
 }
 
+/** True when libseccomp.so.2 loads (the runtime compiles Docker's profile with it). */
+function libseccompLoads(): boolean {
+  try {
+    declareSeccompCalls();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * seccomp: the kernel's filter mode (/proc/sys/kernel/seccomp/actions_avail lists what filters may
+ * answer) and libseccomp2. Without either, only `--security-opt seccomp=unconfined` runs.
+ */
+export function checkSeccomp(actions = readText('/proc/sys/kernel/seccomp/actions_avail'), library = libseccompLoads()): Check {
+  const fix = 'containers get Docker\'s seccomp profile by default; until this is fixed, only --security-opt seccomp=unconfined runs';
+  if (actions === undefined || !/\berrno\b/.test(actions)) {
+    return { name: 'seccomp', status: 'fail', detail: 'the kernel has no seccomp filter mode (CONFIG_SECCOMP_FILTER)', fix };
+  }
+  if (!library) return { name: 'seccomp', status: 'fail', detail: 'libseccomp.so.2 is missing', fix: `apt-get install libseccomp2; ${fix}` };
+  return { name: 'seccomp', status: 'ok', detail: `filter actions: ${actions.trim()}; libseccomp.so.2 loads` };
+}
+
 /**
  * Can the state root hold containers' writable layers? On another overlay (a container's root,
  * some CI sandboxes), NFS or FAT, `pull` works but `run` fails with EINVAL (upper-filesystem.ts).
@@ -209,7 +237,7 @@ export function checkStateRootFilesystem(root: string, fstype = filesystemOf(roo
 /** Every check, in the order they are printed. */
 export function runChecks(stateRoot = resolveStateRoot()): Check[] {
   return [checkPrivileges(), checkKernel(), checkOverlay(), checkStateRootFilesystem(stateRoot), checkNamespaces(), checkCgroups(),
-    checkUserNamespaces(), checkNetworking(), checkTestTools()];
+    checkUserNamespaces(), checkSeccomp(), checkNetworking(), checkTestTools()];
 }
 
 /**
@@ -223,6 +251,29 @@ export async function runChecksWithNetworking(stateRoot = resolveStateRoot()): P
     : { name: `network: ${check.name}`, status: 'warn', detail: check.detail, fix: 'needed for bridge networking (the default); --network none and host work without it' });
   // The detailed lines replace the one-line summary: each fact is said once.
   return runChecks(stateRoot).flatMap((check) => (check.name === 'networking' ? details : [check]));
+}
+
+/**
+ * The running containers of `root` whose network was taken away (network/endpoint-health.ts):
+ * a warning naming each, with `restart` as the fix. Reconciles the records first, as `ps` does.
+ */
+export async function checkContainerNetworks(root: StateRoot): Promise<Check> {
+  if (!fs.existsSync(root.containers)) return { name: 'container networks', status: 'ok', detail: `no containers in ${root.dir}` };
+  let running: Awaited<ReturnType<typeof reconcileAll>>;
+  let lost: Awaited<ReturnType<typeof lostNetworks>>;
+  try {
+    running = (await reconcileAll(root)).filter((record) => record.State.Running);
+    lost = await lostNetworks(root, running.map((record) => record.Id));
+  } catch (error) {
+    return { name: 'container networks', status: 'warn', detail: `cannot read ${root.dir}: ${(error as Error).message}`, fix: 'run doctor as root' };
+  }
+  if (lost.length === 0) return { name: 'container networks', status: 'ok', detail: `${running.length} running, none cut off` };
+  const name = (id: string) => running.find((record) => record.Id === id)?.Name.slice(1) ?? id.slice(0, 12);
+  return {
+    name: 'container networks', status: 'warn',
+    detail: lost.map((l) => `${name(l.containerId)} lost network ${l.network} (${l.reason})`).join('; '),
+    fix: `minibox restart ${[...new Set(lost.map((l) => name(l.containerId)))].join(' ')}`,
+  };
 }
 
 /** `run` works when no check failed (warnings only take features away). */

@@ -136,6 +136,16 @@ export function describeEvent(event: SysEvent): string | undefined {
       if (a.option === 'PR_SET_DUMPABLE') return 'prctl(PR_SET_DUMPABLE, 0): the container can neither ptrace this host process nor open its /proc/PID/exe (runc CVE-2019-5736); the program\'s execve makes it dumpable again';
       if (a.option === 'PR_CAP_AMBIENT') return a.raise ? `ambient capability ${str(a.raise)}: kept across execve even for a non-root user` : undefined;
       return undefined;
+    case 'seccomp': return a.operation === 'SECCOMP_SET_MODE_FILTER' ? describeSeccompFilter(a) : undefined;
+    case 'seccomp_export_bpf': return 'seccomp_export_bpf: libseccomp compiled the seccomp profile into a BPF program, installed last';
+    case 'seccomp.cache': return `seccomp: the same rules were compiled before — ${str(a.instructions)} BPF instructions reused from the cache, installed last`;
+    case 'seccomp_init': case 'seccomp_arch_add': case 'seccomp_rule_add': case 'memfd_create': return undefined;
+    case 'keyctl':
+      if (a.operation === 'KEYCTL_JOIN_SESSION_KEYRING') {
+        return `keyctl(JOIN_SESSION_KEYRING, "${str(a.name)}"): a session keyring of the container's own — keys the host's root keeps in its session keyring are no longer this process's to read or link`;
+      }
+      return undefined;
+    case 'spec.security': return describeSecurityChoices(a);
     case 'close_range': return 'close_range(3, ~0, CLOEXEC): every file descriptor above 2 closes at exec; the program inherits only stdin, stdout, stderr';
     case 'ioctl':
       if (a.request === 'TIOCGPTN') return 'opened the container\'s /dev/pts/ptmx: a new pseudo-terminal';
@@ -154,6 +164,33 @@ export function describeEvent(event: SysEvent): string | undefined {
       if (event.call.startsWith('push.')) return describePushStep(event.call, event.args);
       return undefined;
   }
+}
+
+/** What config.json gives up (--privileged, --security-opt): said before the container starts. */
+function describeSecurityChoices(a: Record<string, unknown>): string | undefined {
+  const warnings: string[] = [];
+  const privileged = a.seccomp === false && a.maskedPaths === 0 && Number(a.capabilities) > DEFAULT_CAPABILITIES.length;
+  if (privileged) {
+    warnings.push(`--privileged: ${str(a.capabilities)} capabilities, ${str(a.devices)} of the host's devices, no seccomp filter, `
+      + 'no masked or read-only kernel files — root in this container can mount the host\'s disks and load kernel modules: '
+      + 'it is root on the host');
+  } else if (a.seccomp === false) {
+    warnings.push('seccomp=unconfined: no system call filter — every kernel entry point (io_uring, bpf, keyctl, '
+      + 'user namespaces…) is open to the container, and with it every kernel bug behind them');
+  }
+  if (a.noNewPrivileges === false) {
+    warnings.push('no no_new_privs: setuid programs in the image (su, sudo, a planted setuid shell) can raise privileges');
+  }
+  return warnings.length > 0 ? warnings.join('\n') : undefined;
+}
+
+/** The filter reaches the kernel: what it allows, what it refuses, and why it exists. */
+function describeSeccompFilter(a: Record<string, unknown>): string {
+  const refusal = a.defaultAction === 'SCMP_ACT_ERRNO' ? 'fail with EPERM' : `get ${str(a.defaultAction)}`;
+  return `seccomp(SET_MODE_FILTER): ${str(a.instructions)} BPF instructions now check every system call (${str(a.architectures) || 'native'} ABIs): `
+    + `${str(a.allowed)} are allowed, ${str(a.refused)} answered with an error, all others ${refusal} before the kernel runs them `
+    + '— io_uring, bpf, keyctl, perf_event_open, new user namespaces: the kernel code where container escapes '
+    + '(e.g. CVE-2022-0185) begin is out of reach';
 }
 
 /** A bind (move_mount) of one of the host's device nodes into the container's /dev (runtime/rootfs/devices.ts). */

@@ -17,6 +17,7 @@
  * Try: `minibox pull $IMAGE` → `Status: Image is up to date for $IMAGE` (already here: only the
  * manifest is fetched).
  */
+import { crashPoint } from '../crash-point.js';
 import { MiniboxError } from '../errors.js';
 import { STORE_LOCK, withLock } from '../lock.js';
 import type { StateRoot } from '../state-root.js';
@@ -68,8 +69,9 @@ export async function pullImage(root: StateRoot, name: string, options: PullOpti
   const before = store.resolve(tag ?? name)?.id;
 
   return await withLock(root.locks, STORE_LOCK, async () => {
-    store.blobs.writeVerified(resolved.manifestDigest, resolved.manifestBytes);
-    if (resolved.index) store.blobs.writeVerified(resolved.index.digest, resolved.index.bytes);
+    await store.blobs.writeVerified(resolved.manifestDigest, resolved.manifestBytes);
+    if (resolved.index) await store.blobs.writeVerified(resolved.index.digest, resolved.index.bytes);
+    crashPoint('pull:manifest-stored');
 
     const config = await fetchConfig(store, client, reference, manifest.config);
     const diffIds = config.rootfs?.diff_ids ?? [];
@@ -120,10 +122,11 @@ export async function pullImage(root: StateRoot, name: string, options: PullOpti
 
 async function fetchConfig(store: ImageStore, client: RegistryClient, reference: ImageReference, descriptor: Descriptor): Promise<ImageConfig> {
   if (!store.blobs.has(descriptor.digest)) {
-    await withLock(store.root.locks, `blob-${descriptor.digest}`, async () => {
+    await store.blobs.withBlobLock(descriptor.digest, async () => {
       if (store.blobs.has(descriptor.digest)) return;
       const partial = store.blobs.partialPath(descriptor.digest);
       await downloadBlob(client, reference, descriptor, partial);
+      crashPoint('blob:downloaded');
       store.blobs.commit(partial, descriptor.digest);
     });
   }
@@ -146,17 +149,23 @@ async function fetchLayer(store: ImageStore, client: RegistryClient, reference: 
     }
     let downloaded = 0;
     if (!store.blobs.has(descriptor.digest)) {
-      const partial = store.blobs.partialPath(descriptor.digest);
-      await downloadBlob(client, reference, descriptor, partial, {
-        onProgress: (received, total) => reporter.layer(descriptor.digest, 'Downloading', received, total),
+      // The layer lock is held, but a config or manifest could share the digest: take the blob's too.
+      downloaded = await store.blobs.withBlobLock(descriptor.digest, async () => {
+        if (store.blobs.has(descriptor.digest)) return 0;
+        const partial = store.blobs.partialPath(descriptor.digest);
+        await downloadBlob(client, reference, descriptor, partial, {
+          onProgress: (received, total) => reporter.layer(descriptor.digest, 'Downloading', received, total),
+        });
+        reporter.layer(descriptor.digest, 'Verifying Checksum', descriptor.size, descriptor.size);
+        crashPoint('blob:downloaded');
+        store.blobs.commit(partial, descriptor.digest);
+        reporter.layer(descriptor.digest, 'Download complete', descriptor.size, descriptor.size);
+        return descriptor.size;
       });
-      reporter.layer(descriptor.digest, 'Verifying Checksum', descriptor.size, descriptor.size);
-      store.blobs.commit(partial, descriptor.digest);
-      downloaded = descriptor.size;
-      reporter.layer(descriptor.digest, 'Download complete', descriptor.size, descriptor.size);
     }
     const unpackedSize = await unpackUnlocked(store, { digest: descriptor.digest, mediaType: descriptor.mediaType, diffId },
       (read) => reporter.layer(descriptor.digest, 'Extracting', read, descriptor.size));
+    crashPoint('layer:stored');
     reporter.layer(descriptor.digest, 'Pull complete', descriptor.size, descriptor.size);
     return { downloaded, unpackedSize };
   });

@@ -101,7 +101,7 @@ export async function exportContainer(root: StateRoot, idOrName: string, out: Wr
   const { upper, layers, mountPoints } = containerLayers(root, record);
   const { isArtefact } = mountArtefactTests(upper, new LayerStack(layers), mountPoints);
   fs.mkdirSync(root.tmp, { recursive: true });
-  const target = fs.mkdtempSync(path.join(root.tmp, `export-${record.Id.slice(0, 12)}-`));
+  const target = fs.mkdtempSync(path.join(root.tmp, `export-${process.pid}-${record.Id.slice(0, 12)}-`));
   try {
     const lowers = [upper, ...layers];
     mount({ source: 'overlay', target, fstype: 'overlay', flags: MS.RDONLY, data: `lowerdir=${lowers.join(':')}` });

@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
-import type { SpecMount } from '../bundle/oci-bundle.js';
+import { SECCOMP_CACHE_ANNOTATION, writeSpec, type SpecMount } from '../bundle/oci-bundle.js';
 import { nativeProgramPath } from '../runtime/programs.js';
 import { deleteContainer } from './remove.js';
 import { validateContainerName, shortId } from '../container/container-id.js';
@@ -30,13 +30,16 @@ import {
   readEnvFile, containerArgv, resolveWorkingDir, type NetworkMode,
 } from '../bundle/spec-from-image.js';
 import { resolveUser, validateUserSpec } from '../bundle/user.js';
+import {
+  hostDevices, noNewPrivileges, parseSecurityOptions, privilegedCapabilities, specSeccomp, type SecurityOptions,
+} from '../bundle/security-options.js';
 import type { PortSpec } from '../network/index.js';
 import { checkHostPortsFree, checkNetworkFlags, extraHostsLines, toPortBindings, wantedPorts, type NetworkFlags } from './hooks/network-options.js';
 import { resolvConfWithDns } from '../network/index.js';
 import { parseTmpfsSpec, parseVolumeSpec, VolumeStore, type TmpfsSpec, type VolumeSpec } from '../bundle/volumes.js';
 import { assertCgroupV2ForLimits, type LinuxResources, type ResourceFlags } from '../cgroups/index.js';
 import { hostConfigLimits, resourcesFromFlags } from './resources.js';
-import { writeSpec } from '../bundle/oci-bundle.js';
+import { parseLogOptions, type LogConfig } from './log-options.js';
 
 /** `minibox run` options that shape the container (everything but image choice and I/O). */
 export interface CreateRequest extends NetworkFlags {
@@ -58,10 +61,16 @@ export interface CreateRequest extends NetworkFlags {
   readOnly?: boolean;
   capAdd?: string[];
   capDrop?: string[];
+  /** `--security-opt` values as typed: seccomp=…, no-new-privileges[=…] (security-options.ts). */
+  securityOpt?: string[];
+  /** `--privileged`: every capability and device, no seccomp, no masked paths. Dangerous. */
+  privileged?: boolean;
   /** `--init`: minibox-init runs as PID 1 and the command as its child (reaps zombies, forwards signals). */
   init?: boolean;
   /** `--memory`, `--cpus`, `--pids-limit`…, as typed (checked by checkRequest). */
   resources?: ResourceFlags;
+  /** `--log-opt KEY=VALUE` values (log-options.ts). */
+  logOpts?: string[];
 }
 
 /** Where `--init` puts minibox-init inside the container (Docker's path for its docker-init). */
@@ -76,9 +85,11 @@ export interface CheckedRequest {
   volumes: VolumeSpec[];
   tmpfs: TmpfsSpec[];
   capabilities: string[];
+  security: SecurityOptions;
   userEnv: string[];
   /** OCI linux.resources from the limit flags; undefined without any. */
   resources?: LinuxResources;
+  logConfig: LogConfig;
 }
 
 /** Checks every flag; throws a one-line UsageError (exit 125) on the first bad one. */
@@ -107,8 +118,11 @@ export function checkRequest(request: CreateRequest, root?: StateRoot): CheckedR
     ...checkedNetwork(request, root),
     volumes,
     tmpfs,
-    capabilities: computeCapabilities(request.capAdd ?? [], request.capDrop ?? []),
+    // --privileged keeps every capability whatever --cap-drop says, as Docker.
+    capabilities: request.privileged ? privilegedCapabilities() : computeCapabilities(request.capAdd ?? [], request.capDrop ?? []),
+    security: parseSecurityOptions(request.securityOpt ?? [], request.privileged ?? false),
     userEnv,
+    logConfig: parseLogOptions(request.logOpts ?? []),
   };
 }
 
@@ -230,8 +244,11 @@ function containerRecordFields(id: string, image: RunnableImage, checked: Checke
       ReadonlyRootfs: request.readOnly ?? false,
       CapAdd: request.capAdd ?? [],
       CapDrop: request.capDrop ?? [],
+      SecurityOpt: request.securityOpt ?? [],
+      Privileged: request.privileged ?? false,
       Init: request.init ?? false,
       ...hostConfigLimits(checked.resources),
+      LogConfig: checked.logConfig,
     },
     Mounts: [],
   };
@@ -274,7 +291,11 @@ async function writeBundle(store: ContainerStore, record: ContainerRecord, image
     userMounts: [...specMounts, ...initMounts],
     etcFiles: { hostname: paths.hostname, hosts: paths.hosts, resolvConf: paths.resolvConf },
     overlay: { lowerDirsTopFirst: image.layerDirsTopFirst, upperDir: paths.upper, workDir: paths.work },
+    noNewPrivileges: noNewPrivileges(checked.security),
+    seccomp: specSeccomp(checked.security, checked.capabilities),
+    ...(request.privileged ? { privileged: { devices: hostDevices() } } : {}),
   });
+  if (spec.linux?.seccomp) spec.annotations = { ...spec.annotations, [SECCOMP_CACHE_ANNOTATION]: store.root.seccompCache };
   if (checked.resources) spec.linux = { ...spec.linux, resources: checked.resources }; // runc applies the same limits
   writeSpec(paths.dir, spec);
   return await store.update(record.Id, (r) => { r.Config.Env = env; });

@@ -8,8 +8,8 @@
  *   environment  the container's env, then `-e` (later wins); TERM=xterm with -t; with `-u`,
  *                HOME follows the user unless `-e HOME=` says otherwise;
  *   directory    `-w`, or the container's working directory;
- *   privileges   the container's capability sets and no_new_privs — an exec never has more
- *                power than the container's own process.
+ *   privileges   the container's capability sets, no_new_privs, seccomp filter and session
+ *                keyring — an exec never has more power than the container's own process.
  * Then the runtime joins the container (runtime/exec-in-container.ts). A container that is not running
  * has no namespaces to join: Docker answers "container … is not running" and exits 1 (a VerbError).
  *
@@ -20,14 +20,16 @@ import fs from 'node:fs';
 import { MiniboxError, UsageError, VerbError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import { runExecProcess } from '../runtime/exec-in-container.js';
+import { sessionKeyringName } from '../runtime/process/session-keyring.js';
 import { addProcess, cgroupMode, containerCgroupPath } from '../cgroups/index.js';
 import { openInRoot, openRootDir, type RootDir } from '../resolve-in-root.js';
 import { O } from '../sys/openat2.js';
+import { ACCOUNTS_FILE_LIMIT, readUntrustedFd } from '../untrusted-file.js';
 import { ContainerStore, findContainer, type ContainerRecord } from '../container/container-store.js';
 import { reconcileContainer } from '../container/reconcile.js';
 import { expandEnvOption } from '../bundle/spec-from-image.js';
 import { resolveUser, validateUserSpec } from '../bundle/user.js';
-import { readSpec } from '../bundle/oci-bundle.js';
+import { readSpec, SECCOMP_CACHE_ANNOTATION } from '../bundle/oci-bundle.js';
 
 export interface ExecRequest {
   /** Name, id or id prefix. */
@@ -53,7 +55,10 @@ export async function runningContainerPid(root: StateRoot, record: ContainerReco
   return current?.State.Running && pid > 0 ? pid : undefined;
 }
 
-/** Reads files of the running container, as its processes see them, without leaving its root. */
+/**
+ * Reads files of the running container, as its processes see them, without leaving its root.
+ * The container can write them: O_NONBLOCK (a FIFO cannot stall us), a size cap (untrusted-file.ts).
+ */
 export function containerFiles(pid: number): { readFile(containerPath: string): string | undefined } {
   const root = `/proc/${pid}/root`;
   return {
@@ -62,11 +67,13 @@ export function containerFiles(pid: number): { readFile(containerPath: string): 
       let dir: RootDir | undefined;
       let fd: number | undefined;
       try {
-        dir = openRootDir(root);
-        fd = openInRoot(dir, containerPath, O.RDONLY);
-        return fs.readFileSync(fd, 'utf8');
-      } catch {
-        return undefined;
+        try {
+          dir = openRootDir(root);
+          fd = openInRoot(dir, containerPath, O.RDONLY | fs.constants.O_NONBLOCK);
+        } catch {
+          return undefined;
+        }
+        return readUntrustedFd(fd, ACCOUNTS_FILE_LIMIT, `${containerPath} of the container`);
       } finally {
         if (fd !== undefined) fs.closeSync(fd);
         if (dir !== undefined) fs.closeSync(dir.fd);
@@ -118,6 +125,9 @@ export async function execInContainer(root: StateRoot, request: ExecRequest): Pr
     user,
     ...(spec.process.capabilities ? { capabilities: spec.process.capabilities } : {}),
     noNewPrivileges: spec.process.noNewPrivileges === true,
+    ...(spec.linux?.seccomp ? { seccomp: spec.linux.seccomp } : {}),
+    ...(spec.annotations?.[SECCOMP_CACHE_ANNOTATION] ? { seccompCache: spec.annotations[SECCOMP_CACHE_ANNOTATION] } : {}),
+    sessionKeyring: sessionKeyringName(record.Id),
     tty: request.tty ?? false,
     interactive: request.interactive ?? false,
     detach: request.detach ?? false,

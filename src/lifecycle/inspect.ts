@@ -14,6 +14,7 @@ import type { StateRoot } from '../state-root.js';
 import { OVERLAY_ANNOTATIONS, readSpec } from '../bundle/oci-bundle.js';
 import { ContainerStore, type ContainerRecord } from '../container/container-store.js';
 import { networkSettings } from './hooks/network-hooks.js';
+import { DEFAULT_LOG_OPTIONS } from './log-options.js';
 
 /** Go's zero time, which Docker prints for "never". */
 const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -59,7 +60,7 @@ export function inspectContainer(root: StateRoot, record: ContainerRecord): Reco
     HostConfig: {
       ...record.HostConfig,
       Init: record.HostConfig.Init ?? false,
-      LogConfig: { Type: 'json-file', Config: {} },
+      LogConfig: record.HostConfig.LogConfig ?? { Type: 'json-file', Config: { ...DEFAULT_LOG_OPTIONS } },
     },
     GraphDriver: {
       Name: 'overlay2',

@@ -8,11 +8,17 @@
  * once the container is no longer running (the monitor writes the exit status only after the
  * pipes are drained, so by then the log is complete).
  *
+ * The log may be rotated (`--log-opt max-size=… max-file=…`, log-options.ts): older output is in
+ * container.log.1, .2 …, so those are read first, highest number first. While following, the
+ * current file is read through an open descriptor: when the monitor renames it to .1, the
+ * descriptor still reads it to its last entry, and then the new container.log is opened.
+ *
  * Try: `minibox run -d --name box busybox echo hello >/dev/null && minibox wait box >/dev/null &&
  * find $MINIBOX_ROOT/containers -name container.log | xargs cat` →
  * `{"log":"hello\n","stream":"stdout"`
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NoSuchContainerError, UsageError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
@@ -82,6 +88,46 @@ function timeMs(entry: LogEntry): number {
   return Date.parse(entry.time);
 }
 
+/** The rotated files of a log, oldest first: container.log.N … container.log.1. */
+export function rotatedLogFiles(logFile: string): string[] {
+  const dir = path.dirname(logFile);
+  const prefix = `${path.basename(logFile)}.`;
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names.filter((name) => name.startsWith(prefix) && /^\d+$/.test(name.slice(prefix.length)))
+    .map((name) => Number(name.slice(prefix.length))).sort((a, b) => b - a)
+    .map((number) => path.join(dir, `${prefix}${number}`));
+}
+
+/** The current log file, held open so that a rotation (rename) cannot take the unread end away. */
+interface Cursor { fd: number; ino: number; offset: number }
+
+function openCursor(file: string, offset: number): Cursor | undefined {
+  try {
+    const fd = fs.openSync(file, 'r');
+    return { fd, ino: fs.fstatSync(fd).ino, offset };
+  } catch {
+    return undefined; // no output yet
+  }
+}
+
+/** Everything from the cursor to the end of its file (from 0 again if the file was truncated). */
+function readToEnd(cursor: Cursor): Buffer {
+  if (fs.fstatSync(cursor.fd).size < cursor.offset) cursor.offset = 0; // max-file=1: truncated in place
+  const chunks: Buffer[] = [];
+  const buffer = Buffer.alloc(64 * 1024);
+  let count: number;
+  while ((count = fs.readSync(cursor.fd, buffer, 0, buffer.length, cursor.offset)) > 0) {
+    chunks.push(Buffer.from(buffer.subarray(0, count)));
+    cursor.offset += count;
+  }
+  return Buffer.concat(chunks);
+}
+
 /** Reads (and with `follow`, keeps reading) a container's log, calling `write` per entry. */
 export async function readContainerLogs(root: StateRoot, id: string, options: LogOptions, write: (entry: LogEntry) => void): Promise<void> {
   const store = new ContainerStore(root);
@@ -90,40 +136,45 @@ export async function readContainerLogs(root: StateRoot, id: string, options: Lo
   const wanted = (entry: LogEntry): boolean =>
     (options.sinceMs === undefined || timeMs(entry) >= options.sinceMs) && (options.untilMs === undefined || timeMs(entry) < options.untilMs);
 
-  let offset = options.startOffset ?? 0;
   let pending = '';
+  const parse = (text: Buffer): LogEntry[] => {
+    const { entries, rest } = parseLogLines(pending + text.toString('utf8'));
+    pending = rest;
+    return entries.filter(wanted);
+  };
+  let cursor: Cursor | undefined;
   const readNew = (): LogEntry[] => {
-    let fd: number;
-    try {
-      fd = fs.openSync(file, 'r');
-    } catch {
-      return []; // no output yet
+    cursor ??= openCursor(file, options.startOffset ?? 0);
+    if (!cursor) return [];
+    const entries = parse(readToEnd(cursor));
+    let now: fs.Stats | undefined;
+    try { now = fs.statSync(file); } catch { /* between rename and the new file */ }
+    if (now && now.ino !== cursor.ino) { // rotated: finish the old file, go on with the new one
+      entries.push(...parse(readToEnd(cursor)));
+      fs.closeSync(cursor.fd);
+      cursor = openCursor(file, 0);
+      if (cursor) entries.push(...parse(readToEnd(cursor)));
     }
-    try {
-      const chunks: Buffer[] = [];
-      const buffer = Buffer.alloc(64 * 1024);
-      let count: number;
-      while ((count = fs.readSync(fd, buffer, 0, buffer.length, offset)) > 0) {
-        chunks.push(Buffer.from(buffer.subarray(0, count)));
-        offset += count;
-      }
-      const { entries, rest } = parseLogLines(pending + Buffer.concat(chunks).toString('utf8'));
-      pending = rest;
-      return entries.filter(wanted);
-    } finally {
-      fs.closeSync(fd);
-    }
+    return entries;
   };
 
-  let first = readNew();
-  if (options.tail !== undefined) first = options.tail === 0 ? [] : first.slice(-options.tail);
-  for (const entry of first) write(entry);
-  if (!options.follow) return;
-  for (;;) {
-    const record = await reconcileContainer(root, id);
-    const running = record?.State.Running ?? false;
-    for (const entry of readNew()) write(entry);
-    if (!running) return;
-    await sleep(100);
+  try {
+    // `start -a` (startOffset) wants only what the new run writes; otherwise the rotated files first.
+    let first = options.startOffset === undefined
+      ? rotatedLogFiles(file).flatMap((rotated) => { try { return parse(fs.readFileSync(rotated)); } catch { return []; } })
+      : [];
+    first.push(...readNew());
+    if (options.tail !== undefined) first = options.tail === 0 ? [] : first.slice(-options.tail);
+    for (const entry of first) write(entry);
+    if (!options.follow) return;
+    for (;;) {
+      const record = await reconcileContainer(root, id);
+      const running = record?.State.Running ?? false;
+      for (const entry of readNew()) write(entry);
+      if (!running) return;
+      await sleep(100);
+    }
+  } finally {
+    if (cursor) fs.closeSync(cursor.fd);
   }
 }

@@ -14,6 +14,7 @@
  * Try: `minibox run -d --name web busybox sleep 60 >/dev/null && minibox rm web` → `container is
  * running: stop the container before removing or force remove`
  */
+import { crashPoint } from '../crash-point.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -77,7 +78,9 @@ export async function removeContainerById(root: StateRoot, id: string, options: 
  */
 export async function deleteContainer(store: ContainerStore, record: ContainerRecord, options: { anonymousVolumes: boolean }): Promise<void> {
   store.save({ ...record, State: { ...record.State, Status: 'removing' } });
+  crashPoint('rm:removing');
   await runRemovedHooks(store.root, record);
+  crashPoint('rm:released');
   store.removeFiles(record.Id);
   if (!options.anonymousVolumes) return;
   const volumes = new VolumeStore(store.root);
@@ -89,8 +92,19 @@ export async function deleteContainer(store: ContainerStore, record: ContainerRe
   }
 }
 
-/** Bytes in a directory tree (not following symlinks): what deleting it frees. */
+/**
+ * Bytes in a directory tree, not following symlinks, as `du -sb` counts them: every entry's
+ * apparent size (directories included), a hard-linked file once. What deleting it frees.
+ */
 export function diskUsage(dir: string): number {
+  try {
+    return fs.lstatSync(dir).size + contentsUsage(dir, new Set());
+  } catch {
+    return 0;
+  }
+}
+
+function contentsUsage(dir: string, seen: Set<string>): number {
   let total = 0;
   let entries: fs.Dirent[];
   try {
@@ -100,12 +114,14 @@ export function diskUsage(dir: string): number {
   }
   for (const entry of entries) {
     const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) total += diskUsage(full);
-    else {
-      try {
-        total += fs.lstatSync(full).size;
-      } catch { /* gone meanwhile */ }
-    }
+    try {
+      const stat = fs.lstatSync(full, { bigint: true });
+      const inode = `${stat.dev}:${stat.ino}`;
+      if (stat.nlink > 1n && seen.has(inode)) continue;
+      seen.add(inode);
+      total += Number(stat.size);
+      if (entry.isDirectory()) total += contentsUsage(full, seen);
+    } catch { /* gone meanwhile */ }
   }
   return total;
 }

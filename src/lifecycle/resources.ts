@@ -11,7 +11,7 @@
  * update --memory 128m web && minibox exec web cat /sys/fs/cgroup/memory.max` → `134217728`
  */
 import os from 'node:os';
-import { MiniboxError, NoSuchContainerError, UsageError } from '../errors.js';
+import { MiniboxError, NoSuchContainerError, UsageError, VerbError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import {
   assertCgroupV2ForLimits, hasResourceFlags, parseResourceFlags, updateContainerCgroup, type LinuxResources, type ResourceFlags,
@@ -59,8 +59,10 @@ export function resourcesFromFlags(flags: ResourceFlags): LinuxResources | undef
 export async function updateContainers(root: StateRoot, containers: string[], flags: ResourceFlags): Promise<string[]> {
   if (!hasResourceFlags(flags)) throw new UsageError('you must provide one or more flags when using this command (--memory, --cpus, --pids-limit…)');
   const changes = resourcesFromFlags(flags) ?? {};
-  assertCgroupV2ForLimits(flags);
   const store = new ContainerStore(root);
+  const missing = containers.find((name) => !store.resolve(name)); // Docker names it before anything else
+  if (missing !== undefined) throw new NoSuchContainerError(missing);
+  assertCgroupV2ForLimits(flags);
   const updated: string[] = [];
   for (const name of containers) {
     const found = store.resolve(name);
@@ -68,7 +70,7 @@ export async function updateContainers(root: StateRoot, containers: string[], fl
     await store.withContainerLock(found.Id, async () => {
       const record = await reconcileLocked(store, found.Id);
       if (!record) throw new NoSuchContainerError(name);
-      if (record.State.Status === 'removing') throw new MiniboxError(`cannot update container ${name}: it is being removed`);
+      if (record.State.Status === 'removing') throw new VerbError(`cannot update container ${name}: it is being removed`);
       const bundleDir = store.paths(record.Id).dir;
       const spec = readSpec(bundleDir);
       const resources = mergeResources(spec.linux?.resources ?? {}, changes);

@@ -25,7 +25,8 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
-import { MiniboxError, ExitCode, describeError, signalExitCode } from '../errors.js';
+import { crashPoint } from '../crash-point.js';
+import { MiniboxError, ExitCode, UsageError, describeError, signalExitCode } from '../errors.js';
 import { FORWARDED_SIGNALS } from '../runtime/signal-relay.js';
 import { STORE_LOCK, withLock } from '../lock.js';
 import type { StateRoot } from '../state-root.js';
@@ -128,6 +129,19 @@ export async function runDetached(root: StateRoot, request: RunRequest): Promise
   }
 }
 
+/** `create`: checks the flags, finds (or pulls) the image, creates the container; returns its id. */
+export async function createFromImage(root: StateRoot, request: RunRequest): Promise<string> {
+  const checked = checkRequest(request, root);
+  if (request.tty) throw new MiniboxError('a created container cannot have a terminal yet: use create without -t, or run -it');
+  if (request.explain || request.traceFile) throw new UsageError('--explain and --trace narrate a start, which create does not do: use them with run');
+  const signals = new SignalRelay();
+  try {
+    return (await createFromRequest(root, request, checked, signals)).record.Id;
+  } finally {
+    signals.dispose();
+  }
+}
+
 /**
  * Runs a container to completion and returns the exit code `minibox run` should exit with.
  * `earlyStage`: an init stage the CLI started from the same flags (startForegroundInitStage);
@@ -164,6 +178,7 @@ export async function runContainerFromImage(root: StateRoot, request: RunRequest
       },
       onNamespacesReady: async (pid) => { await runNamespacesReadyHooks(root, created.record, pid); },
       onStarted: (pid) => {
+        crashPoint('run:started');
         recordedStart = store.updateState(id, (state) => {
           Object.assign(state, { Status: 'running', Running: true, Pid: pid, StartedAt: new Date().toISOString() });
         }).catch(() => undefined);

@@ -14,6 +14,7 @@
  * Try: `minibox run --name box busybox sh -c 'echo run >> /log; cat /log' && minibox start -a box`
  * → `run … run … run` (the second run finds the first one's file).
  */
+import { crashPoint } from '../crash-point.js';
 import { describeError, ExitCode, MiniboxError, NoSuchContainerError, VerbError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import { startDetached } from '../runtime/index.js';
@@ -21,6 +22,7 @@ import { ContainerStore, type ContainerRecord } from '../container/container-sto
 import { oomEventFiles, runNamespacesReadyHooks } from './hooks/hooks.js';
 import { reconcileLocked } from '../container/reconcile.js';
 import { clearRunFiles } from '../container/run-files.js';
+import { logLimits } from './log-options.js';
 
 export interface StartOptions {
   /** An fd the container gets as stdin (`start -i`); /dev/null otherwise. */
@@ -37,11 +39,13 @@ export async function startContainer(root: StateRoot, id: string, options: Start
     if (!current) throw new NoSuchContainerError(id);
     if (current.State.Running) return current;
     if (current.State.Status === 'removing') throw new VerbError(`container ${id} is marked for removal and cannot be started`);
+    store.checkBundlePaths(id);
     const paths = store.paths(id);
     clearRunFiles(paths);
     try {
       const { initPid } = await startDetached(paths.dir, {
         logFile: paths.log,
+        logLimits: logLimits(current.HostConfig.LogConfig),
         statusFile: paths.exitStatus,
         pidsFile: paths.pids,
         oomFiles: oomEventFiles(id),
@@ -50,6 +54,7 @@ export async function startContainer(root: StateRoot, id: string, options: Start
         ...(options.traceFile ? { traceFile: options.traceFile } : {}),
         onNamespacesReady: async (pid) => { await runNamespacesReadyHooks(root, current, pid); },
       });
+      crashPoint('start:spawned');
       Object.assign(current.State, {
         Status: 'running', Running: true, Pid: initPid, ExitCode: 0, OOMKilled: false, Error: '', StartedAt: new Date().toISOString(),
       });

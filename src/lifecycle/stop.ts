@@ -86,12 +86,33 @@ export async function killContainer(root: StateRoot, id: string, signalText = 'S
   });
 }
 
-/** Blocks until the container is not running; returns its exit code. */
-export async function waitContainer(root: StateRoot, id: string): Promise<number> {
+/**
+ * What `wait --condition` waits for (the Docker API's conditions): `not-running` returns at once
+ * for a container that is not running; `next-exit` waits for the end of the next (or current)
+ * run; `removed` waits until the container is deleted (`rm`, `--rm`).
+ */
+export const WAIT_CONDITIONS = ['not-running', 'next-exit', 'removed'] as const;
+export type WaitCondition = typeof WAIT_CONDITIONS[number];
+
+/**
+ * Blocks until `condition` holds; returns the container's (last known) exit code. `onPoll` sees
+ * each state looked at (a test's hook: it knows when the waiter has seen the container).
+ */
+export async function waitContainer(root: StateRoot, id: string, condition: WaitCondition = 'not-running', onPoll?: (record: ContainerRecord) => void): Promise<number> {
+  let last: ContainerRecord | undefined;
+  let finishedBefore: string | undefined;
   for (let wait = 20; ; wait = Math.min(wait * 2, 250)) {
     const record = await reconcileContainer(root, id);
-    if (!record) throw new NoSuchContainerError(id);
-    if (!record.State.Running) return record.State.ExitCode;
+    if (!record) {
+      if (condition === 'removed' && last) return last.State.ExitCode;
+      throw new NoSuchContainerError(id);
+    }
+    finishedBefore ??= record.State.Running ? '' : record.State.FinishedAt;
+    last = record;
+    onPoll?.(record);
+    const stopped = !record.State.Running;
+    if (condition === 'not-running' && stopped) return record.State.ExitCode;
+    if (condition === 'next-exit' && stopped && record.State.FinishedAt !== finishedBefore) return record.State.ExitCode;
     await sleep(wait);
   }
 }

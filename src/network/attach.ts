@@ -20,12 +20,14 @@
  *
  * Try: `minibox run --explain --rm busybox true 2>&1 | grep veth` → `create a veth pair`
  */
+import { crashPoint } from '../crash-point.js';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { StateRoot } from '../state-root.js';
+import { isBelow, type StateRoot } from '../state-root.js';
 import { parseSubnet } from './cidr.js';
-import { ensureBridge, removeBridge } from './bridge.js';
-import { addRule, addRules, deleteRule, deleteRules, networkRules, portRule, type FirewallRule } from './firewall.js';
+import { deleteBridge, ensureBridge } from './bridge.js';
+import { ownedByOther } from './bridge-claims.js';
+import { addRule, addRules, containerDnatRules, deleteRule, deleteRules, networkRules, portRule, retiredNetworkRules, type FirewallRule } from './firewall.js';
 import { enableForwarding, restoreForwardingIfUnused, withHostNetworkLock } from './host-state.js';
 import { renderHostsFile, rewriteInPlace, type HostsMember } from './hosts.js';
 import { allocateAddress, readAllocations, releaseAddress } from './ipam.js';
@@ -112,19 +114,21 @@ export async function attachContainer(root: StateRoot, request: AttachRequest): 
     const undo: (() => Promise<void>)[] = [];
     try {
       const address = await allocateAddress(root, network, request.id);
+      crashPoint('net:address');
       undo.push(async () => {
         await releaseAddress(root, network.Name, request.id);
         await removeNetworkPlumbingIfUnused(network, root);
       });
 
       if (await ensureBridge(root, network)) enableForwarding();
-      await addRules(networkRules(network));
+      await addRules(networkRules(network), retiredNetworkRules(network));
 
       const ports = await resolveHostPorts(request.ports ?? []);
       const subnet = parseSubnet(network.Subnet);
       const hostVeth = hostVethName(network.Id, request.id);
       await connectVeth({ hostName: hostVeth, bridge: network.Bridge, pid: request.pid, address, prefix: subnet.prefix, gateway: network.Gateway });
       undo.push(() => deleteVeth(hostVeth));
+      crashPoint('net:veth');
 
       const rules: FirewallRule[] = [];
       for (const port of ports) {
@@ -179,21 +183,45 @@ async function detachLocked(root: StateRoot, id: string): Promise<void> {
     if (!endpoint && !hasAddress) continue;
     if (endpoint) {
       for (const rule of endpoint.Rules) await deleteRule(rule);
-      await deleteVeth(endpoint.HostVeth); // usually gone already: it died with the container's namespace
       fs.rmSync(file, { force: true });
+    } else {
+      // A `run` killed after adding its DNAT rules but before writing the endpoint: find them by
+      // the comment each one carries.
+      for (const rule of await containerDnatRules(id)) await deleteRule(rule);
     }
+    // Usually gone already (it died with the container's namespace), but a `run` killed between
+    // creating the pair and moving one end into the container leaves both ends on the host. Only
+    // a name minibox derives itself, never a record's word for which host interface to delete.
+    await deleteVeth(hostVethName(network.Id, id));
     await releaseAddress(root, network.Name, id);
     refreshHostsFiles(root, network);
     await removeNetworkPlumbingIfUnused(network, root);
   }
 }
 
+/** `rename`: the container's endpoints carry its new name, and every member's hosts file with them. */
+export async function renameEndpoints(root: StateRoot, id: string, name: string): Promise<void> {
+  await withHostNetworkLock(async () => {
+    for (const network of listNetworks(root)) {
+      const file = endpointFile(root, network.Name, id);
+      let endpoint: Endpoint;
+      try { endpoint = JSON.parse(fs.readFileSync(file, 'utf8')) as Endpoint; } catch { continue; /* not on this network */ }
+      fs.writeFileSync(`${file}.tmp`, `${JSON.stringify({ ...endpoint, Name: name }, null, 2)}\n`);
+      fs.renameSync(`${file}.tmp`, file);
+      refreshHostsFiles(root, network);
+    }
+  });
+}
+
 /** Bridge and network rules go when no container holds an address on the network. */
-async function removeNetworkPlumbingIfUnused(network: NetworkRecord, root: StateRoot): Promise<void> {
+export async function removeNetworkPlumbingIfUnused(network: NetworkRecord, root: StateRoot): Promise<void> {
   if (Object.keys(readAllocations(root, network.Name)).length > 0) return;
+  // A bridge of that name made by another state root (this root's set-up failed on it): not ours
+  // to take down, nor are the rules that name it.
+  if (await ownedByOther(root, network)) return;
   // Reverse order: a chain that another rule still jumps to cannot be deleted.
-  await deleteRules(networkRules(network).reverse());
-  await removeBridge(network);
+  await deleteRules([...retiredNetworkRules(network), ...networkRules(network).reverse()]);
+  await deleteBridge(network);
   await restoreForwardingIfUnused();
 }
 
@@ -208,6 +236,8 @@ export function refreshHostsFiles(root: StateRoot, network: NetworkRecord): void
     names: [...new Set([e.Name, e.ContainerId.slice(0, 12), ...(e.Hostname ? [e.Hostname] : [])])],
   }));
   for (const endpoint of endpoints) {
+    // The engine's own file of a container, never a path a record could aim elsewhere.
+    if (!isBelow(root.containers, endpoint.HostsFile)) continue;
     rewriteInPlace(endpoint.HostsFile, (current) => renderHostsFile(current,
       { ip: endpoint.IPAddress, ...(endpoint.Hostname ? { hostname: endpoint.Hostname } : {}) }, network.Name, members));
   }

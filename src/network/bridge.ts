@@ -16,6 +16,8 @@
  *
  * The bridge exists while at least one container is attached; the last one to leave removes it
  * (and with it the route), so an idle minibox leaves the host's interface list as it found it.
+ * Device names are host-wide: a bridge whose alias names another state root (or another network)
+ * is never joined and never deleted (bridge-claims.ts).
  *
  * Try: `minibox run -d busybox sleep 60 >/dev/null && ip -br addr show minibox0` → `172.29.0.1/16`
  */
@@ -25,23 +27,8 @@ import { parseSubnet } from './cidr.js';
 import { BatchError, deleteLink, ip, ipBatch, runProgram } from './host-commands.js';
 import { writeSysctl } from './host-state.js';
 import { checkSubnetFree, type NetworkRecord } from './networks.js';
+import { claimBridge, deviceOwner, ownedByOther, ownerTag } from './bridge-claims.js';
 
-
-/** The bridge's alias (free text the kernel keeps with an interface) records who made it. */
-function ownerTag(root: StateRoot, network: NetworkRecord): string {
-  return `minibox network ${network.Id.slice(0, 12)} (${network.Name}) of ${root.dir}`.slice(0, 255);
-}
-
-/** The bridge's alias, '' when it has none, or undefined when there is no such device (one `ip`). */
-async function bridgeOwner(device: string): Promise<string | undefined> {
-  const result = await runProgram(ip('-j', 'link', 'show', 'dev', device));
-  if (result.code !== 0) return undefined;
-  try {
-    return (JSON.parse(result.stdout) as { ifalias?: string }[])[0]?.ifalias ?? '';
-  } catch {
-    return '';
-  }
-}
 
 /**
  * Creates the network's bridge if it is missing; returns true when it was created here (the
@@ -49,12 +36,13 @@ async function bridgeOwner(device: string): Promise<string | undefined> {
  */
 export async function ensureBridge(root: StateRoot, network: NetworkRecord): Promise<boolean> {
   const owner = ownerTag(root, network);
-  const found = await bridgeOwner(network.Bridge);
+  const found = await deviceOwner(network.Bridge);
   if (found !== undefined) {
     // Device names are host-wide, state roots are not: never share one bridge between two ledgers.
     if (found !== owner) {
       throw new MiniboxError(`bridge ${network.Bridge} already exists and does not belong to network ${network.Name} of ${root.dir}`
-        + `${found ? ` (it is ${found})` : ''}: remove it, or set MINIBOX_BRIDGE_NAME and MINIBOX_BRIDGE_SUBNET for a second state root`);
+        + `${found ? ` (it is ${found})` : ''}: nothing was changed; remove the other network's containers, `
+        + 'or set MINIBOX_BRIDGE_NAME and MINIBOX_BRIDGE_SUBNET to a free bridge and subnet');
     }
     return false;
   }
@@ -74,13 +62,24 @@ export async function ensureBridge(root: StateRoot, network: NetworkRecord): Pro
       'let packets from 127.0.0.1 (published ports used from the host itself) leave through this bridge');
   } catch (error) {
     // Not when the bridge could not be created: a device of that name appeared meanwhile.
-    if (!(error instanceof BatchError && error.done === 0)) await removeBridge(network);
+    if (!(error instanceof BatchError && error.done === 0)) await removeBridge(root, network);
     throw error;
   }
+  claimBridge(root, network);
   return true;
 }
 
-/** Deletes the bridge (its route and route_localnet setting go with it); missing is fine. */
-export async function removeBridge(network: NetworkRecord): Promise<void> {
+/**
+ * Deletes the bridge (its route and route_localnet setting go with it); missing is fine. A bridge
+ * of the same name that this network of this root did not make is left alone: false.
+ */
+export async function removeBridge(root: StateRoot, network: NetworkRecord): Promise<boolean> {
+  if (await ownedByOther(root, network)) return false;
+  await deleteBridge(network);
+  return true;
+}
+
+/** `ip link del` of the network's bridge, for callers that checked its owner already. */
+export async function deleteBridge(network: NetworkRecord): Promise<void> {
   await deleteLink(network.Bridge, 'net.bridge', { bridge: network.Bridge, network: network.Name, action: 'delete' });
 }

@@ -14,6 +14,15 @@ function str(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
+/** Why a MINIBOX-FORWARD rule is there, from the rule's own words (firewall.ts networkRules). */
+function forwardingPurpose(rule: string): string {
+  if (rule.includes('-j DROP')) return 'nothing else is routed into the containers: their unpublished ports stay closed to other machines';
+  if (rule.includes('--ctstate DNAT')) return 'connections redirected by a published port (DNAT) may enter';
+  if (rule.includes('RELATED,ESTABLISHED')) return 'replies to connections the containers opened may come back in';
+  if (rule.startsWith('-i ')) return 'packets from the containers may be routed out through the host';
+  return 'routed traffic of the bridge';
+}
+
 export function describeNetworkStep(event: SysEvent): string | undefined {
   const a = event.args;
   const command = a.command ? ` (\`${str(a.command)}\`)` : '';
@@ -34,6 +43,10 @@ export function describeNetworkStep(event: SysEvent): string | undefined {
       if (a.action === 'address') return `inside the container: eth0 gets its address from IPAM${command}`;
       if (a.action === 'route') return `inside the container: default route via the bridge, the container's way out${command}`;
       if (a.action === 'loopback') return `inside the container: lo up, so 127.0.0.1 works${command}`;
+      if (a.action === 'ipv6 off') {
+        return 'inside the container, while eth0 is still down: IPv6 off and router advertisements ignored — minibox networks are IPv4 only, '
+          + `and a forged advertisement from another container could otherwise give this one an IPv6 route through the forger (CVE-2020-13401)${command}`;
+      }
       return undefined;
     case 'net.nat':
       return a.action === 'delete' ? `remove NAT rule ${str(a.rule)}`
@@ -47,7 +60,7 @@ export function describeNetworkStep(event: SysEvent): string | undefined {
       return a.action === 'delete' ? undefined
         : `host loopback rule in ${str(a.chain)}: ${str(a.rule)} — packets from containers to the host's 127.0.0.0/8 are dropped, so services the host binds to localhost stay private (route_localnet on the bridge would otherwise let them in; CVE-2020-8558 class)`;
     case 'net.forward':
-      return a.action === 'delete' ? undefined : `forwarding rule in ${str(a.chain)}: ${str(a.rule)}`;
+      return a.action === 'delete' ? undefined : `forwarding rule in ${str(a.chain)}: ${str(a.rule)} — ${forwardingPurpose(str(a.rule))}`;
     case 'net.iptables':
       if (a.action === 'create chain') return `create iptables chain ${str(a.chain)} (${str(a.table)}): minibox keeps its rules apart from the host's`;
       if (a.action === 'jump') return `jump from ${str(a.chain)} to ${str(a.to)}: the single rule minibox adds to a built-in chain`;

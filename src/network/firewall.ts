@@ -18,7 +18,17 @@
  *                 the container's address as its destination. PREROUTING catches packets from
  *                 other machines, OUTPUT those made on the host itself.
  *   filter FORWARD → MINIBOX-FORWARD
- *            -i minibox0 -j ACCEPT, -o minibox0 -j ACCEPT   routed traffic to/from the bridge
+ *            -i minibox0 -j ACCEPT                          containers may send anywhere
+ *            -o minibox0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT   replies to them
+ *            -o minibox0 -m conntrack --ctstate DNAT -j ACCEPT    connections to published ports
+ *            -o minibox0 -j DROP                            nothing else is routed into the bridge
+ *                 Once ip_forward is on, the host is a router: a machine on the LAN that routes
+ *                 172.29.0.0/16 to the host would otherwise reach *every* port of every container,
+ *                 published or not. conntrack remembers which connections a container opened
+ *                 (ESTABLISHED) and which were redirected by a DNAT rule (ctstate DNAT), so only
+ *                 those get in — what Docker's DOCKER chain achieves with one ACCEPT per port.
+ *                 (Even a published container port is refused when addressed directly at the
+ *                 container's address: only the host port leads to it.)
  *   filter FORWARD → MINIBOX-ISOLATION-1 → MINIBOX-ISOLATION-2
  *            a packet from one minibox network to another is dropped: networks are isolated
  *   filter INPUT   → MINIBOX-INPUT
@@ -76,12 +86,19 @@ function comment(text: string): string[] {
 
 /** NAT and forwarding for a whole network; present while its bridge exists. */
 export function networkRules(network: { Name: string; Subnet: string; Bridge: string }): FirewallRule[] {
-  const about = `minibox network ${network.Name}`;
+  // The bridge in the comment: device names are host-wide, network names only per state root.
+  const about = `minibox network ${network.Name} (${network.Bridge})`;
   return [
     { table: 'nat', chain: 'MINIBOX-POSTROUTING', spec: ['-s', network.Subnet, '!', '-o', network.Bridge, ...comment(`${about}: egress NAT`), '-j', 'MASQUERADE'] },
     { table: 'nat', chain: 'MINIBOX-POSTROUTING', spec: ['-s', '127.0.0.0/8', '-o', network.Bridge, ...comment(`${about}: published ports from localhost`), '-j', 'MASQUERADE'] },
     { table: 'filter', chain: 'MINIBOX-FORWARD', spec: ['-i', network.Bridge, ...comment(`${about}: from containers`), '-j', 'ACCEPT'] },
-    { table: 'filter', chain: 'MINIBOX-FORWARD', spec: ['-o', network.Bridge, ...comment(`${about}: to containers`), '-j', 'ACCEPT'] },
+    // Into the bridge only what a container asked for (replies) or what a published port let in
+    // (its connection was DNAT'd in MINIBOX-DNAT); everything else routed towards a container is
+    // dropped, even when the host's FORWARD policy is ACCEPT. Without this, ip_forward=1 makes
+    // every listening port of every container reachable from the LAN by its private address.
+    { table: 'filter', chain: 'MINIBOX-FORWARD', spec: ['-o', network.Bridge, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', ...comment(`${about}: replies to containers`), '-j', 'ACCEPT'] },
+    { table: 'filter', chain: 'MINIBOX-FORWARD', spec: ['-o', network.Bridge, '-m', 'conntrack', '--ctstate', 'DNAT', ...comment(`${about}: published ports`), '-j', 'ACCEPT'] },
+    { table: 'filter', chain: 'MINIBOX-FORWARD', spec: ['-o', network.Bridge, ...comment(`${about}: nothing else into containers`), '-j', 'DROP'] },
     // Isolation, in two stages as Docker does (one rule cannot say "in on A, out on another
     // minibox bridge"): stage 1 sends whatever leaves this bridge for elsewhere to stage 2, which
     // drops it if it is about to enter any minibox bridge. Listed after MINIBOX-FORWARD so that
@@ -89,6 +106,17 @@ export function networkRules(network: { Name: string; Subnet: string; Bridge: st
     { table: 'filter', chain: 'MINIBOX-ISOLATION-2', spec: ['-o', network.Bridge, ...comment(`${about}: isolation`), '-j', 'DROP'] },
     { table: 'filter', chain: 'MINIBOX-ISOLATION-1', spec: ['-i', network.Bridge, '!', '-o', network.Bridge, ...comment(`${about}: isolation`), '-j', 'MINIBOX-ISOLATION-2'] },
     { table: 'filter', chain: 'MINIBOX-INPUT', spec: ['-i', network.Bridge, '-d', '127.0.0.0/8', '-m', 'conntrack', '!', '--ctstate', 'RELATED,ESTABLISHED', ...comment(`${about}: no way into the host loopback`), '-j', 'DROP'] },
+  ];
+}
+
+/**
+ * Rules older minibox versions added for a network and this one no longer wants: the blanket
+ * `-o BRIDGE -j ACCEPT` that opened every container port to the LAN. Removed wherever found, so
+ * that a host upgraded with containers running does not keep it in front of the DROP.
+ */
+export function retiredNetworkRules(network: { Name: string; Bridge: string }): FirewallRule[] {
+  return [
+    { table: 'filter', chain: 'MINIBOX-FORWARD', spec: ['-o', network.Bridge, ...comment(`minibox network ${network.Name}: to containers`), '-j', 'ACCEPT'] },
   ];
 }
 
@@ -166,6 +194,17 @@ export async function deleteRule(rule: FirewallRule): Promise<void> {
     if (!(await tryNetStep(stepName(rule), iptables(rule.table, '-D', rule.chain, ...rule.spec), { table: rule.table, chain: rule.chain, rule: rule.spec.join(' '), action: 'delete' }))) break;
   }
   await removeChainIfEmpty(rule.table, rule.chain);
+}
+
+/** The DNAT rules on the host that name this container in their comment (any state root's). */
+export async function containerDnatRules(containerId: string): Promise<FirewallRule[]> {
+  const listing = await runProgram(iptables('nat', '-S', 'MINIBOX-DNAT'));
+  if (listing.code !== 0) return [];
+  const marker = `minibox container ${containerId.slice(0, 12)}`;
+  return listing.stdout.split('\n').filter((line) => line.startsWith('-A MINIBOX-DNAT ') && line.includes(marker)).map((line) => ({
+    table: 'nat' as const, chain: 'MINIBOX-DNAT',
+    spec: [...line.matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)].map((match) => match[1] ?? match[2]!).slice(2),
+  }));
 }
 
 export interface ForwardedPort { protocol: string; hostIp: string; hostPort: number }
@@ -248,10 +287,14 @@ async function applyChanges(changes: Change[]): Promise<boolean> {
   return true;
 }
 
-/** Adds the rules (and their chains and jumps) that are missing; `addRule` semantics, in one go. */
-export async function addRules(rules: FirewallRule[]): Promise<void> {
+/**
+ * Adds the rules (and their chains and jumps) that are missing; `addRule` semantics, in one go.
+ * `retired` rules that are present are deleted in the same transaction, before the additions.
+ */
+export async function addRules(rules: FirewallRule[], retired: FirewallRule[] = []): Promise<void> {
   const sets = await readRulesets();
-  const changes: Change[] = [];
+  const changes: Change[] = retired.filter((rule) => isPresent(sets[rule.table], rule.chain, rule.spec))
+    .map((rule) => ({ table: rule.table, line: ['-D', rule.chain, ...rule.spec], step: stepName(rule), args: { table: rule.table, chain: rule.chain, rule: rule.spec.join(' '), action: 'delete' } }));
   for (const rule of rules) {
     const set = sets[rule.table];
     if (!set.chains.has(rule.chain)) {
@@ -267,6 +310,7 @@ export async function addRules(rules: FirewallRule[]): Promise<void> {
     changes.push({ table: rule.table, line: ['-A', rule.chain, ...rule.spec], step: stepName(rule), args: { table: rule.table, chain: rule.chain, rule: rule.spec.join(' ') } });
   }
   if (await applyChanges(changes)) return;
+  for (const rule of retired) await deleteRule(rule);
   for (const rule of rules) await addRule(rule);
 }
 

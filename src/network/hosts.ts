@@ -21,7 +21,8 @@
  * 60 >/dev/null && minibox run --rm --network n1 busybox ping -c1 db` → `1 packets received`
  */
 import fs from 'node:fs';
-import { UsageError } from '../errors.js';
+import { UsageError, describeError } from '../errors.js';
+import { HOSTS_FILE_LIMIT, readUntrustedFile } from '../untrusted-file.js';
 import { publishStep } from '../sys/trace.js';
 import { parseIPv4 } from './cidr.js';
 
@@ -53,14 +54,20 @@ export function withoutMembers(current: string): string {
   return markerAt < 0 ? current : `${lines.slice(0, markerAt).join('\n')}\n`;
 }
 
-/** Rewrites a bind-mounted file in place (same inode); a missing file is skipped. */
+/**
+ * Rewrites a bind-mounted file in place (same inode); a missing file is skipped. The container
+ * can write this file: it is read with a size cap (untrusted-file.ts), and a file the container
+ * made too large, or replaced, is left alone (names stop being updated for that container only).
+ */
 export function rewriteInPlace(file: string, render: (current: string) => string): void {
-  let current: string;
+  let current: string | undefined;
   try {
-    current = fs.readFileSync(file, 'utf8');
-  } catch {
-    return; // the container has no hosts file of its own (e.g. --network host, or already removed)
+    current = readUntrustedFile(file, HOSTS_FILE_LIMIT, `the hosts file ${file}`);
+  } catch (error) {
+    publishStep('net.hosts', { file }, describeError(error));
+    return;
   }
+  if (current === undefined) return; // the container has no hosts file of its own (e.g. --network host, or already removed)
   const next = render(current);
   if (next === current) return;
   fs.writeFileSync(file, next); // O_TRUNC on the same inode, not rename: see the header

@@ -12,4 +12,5 @@ export { addHostLines, parseAddHost, resolvConfWithDns } from './hosts.js';
 export { createUserNetwork, removeUserNetwork, listAllNetworks, inspectNetwork } from './manage.js';
 export { DEFAULT_NETWORK, DEFAULT_BRIDGE_DEVICE, DEFAULT_BRIDGE_SUBNET, findNetwork, type NetworkRecord } from './networks.js';
 export { checkNetworking, type NetworkCheck } from './doctor.js';
+export { lostNetworks, type LostNetwork } from './endpoint-health.js';
 export { describeNetworkStep } from './explain.js';

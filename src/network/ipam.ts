@@ -39,7 +39,7 @@ export function readAllocations(root: StateRoot, network: string): Allocations {
 function writeAllocations(root: StateRoot, network: string, allocations: Allocations): void {
   const file = ledgerFile(root, network);
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  const temp = `${file}.${process.pid}.tmp`;
+  const temp = `${file}.tmp`; // stable: written only under the network's lock, so the next write reuses it
   fs.writeFileSync(temp, `${JSON.stringify(allocations, null, 2)}\n`);
   fs.renameSync(temp, file);
 }

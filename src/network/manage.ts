@@ -41,7 +41,7 @@ export async function removeUserNetwork(root: StateRoot, nameOrId: string): Prom
     if (attached.length > 0) {
       throw new MiniboxError(`network ${network.Name} has active endpoints (${attached.map((id) => id.slice(0, 12)).join(', ')}): remove those containers first`);
     }
-    await removeBridge(network);
+    await removeBridge(root, network);
     deleteNetworkRecord(root, network.Name);
     return network;
   });

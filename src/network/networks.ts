@@ -21,13 +21,16 @@
  * Try: `minibox network create --subnet 172.30.5.0/24 demo >/dev/null && cat
  * $MINIBOX_ROOT/networks/demo/config.json` → `"Subnet": "172.30.5.0/24"`
  */
+import { crashPoint } from '../crash-point.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { MiniboxError, NotFoundError, UsageError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import { formatIPv4, formatSubnet, gatewayOf, overlaps, parseSubnet, type Subnet } from './cidr.js';
+import { claimBridge, claimOf, deviceOwner, foreignClaims, ownedByOther, ownerTag, releaseClaim } from './bridge-claims.js';
 import { runProgram } from './host-commands.js';
+import { readAllocations } from './ipam.js';
 
 export const DEFAULT_NETWORK = 'bridge';
 export const DEFAULT_BRIDGE_DEVICE = 'minibox0';
@@ -111,30 +114,46 @@ function parseLoose(text: string): Subnet {
   return { base: (value & mask) >>> 0, prefix };
 }
 
-/**
- * Throws when `subnet` overlaps a host route/address (other than those of `ownBridge`, which is
- * this network's own device) or another minibox network of this state root.
- */
-export async function checkSubnetFree(root: StateRoot, subnet: Subnet, ownName: string, ownBridge: string): Promise<void> {
-  for (const route of await hostSubnets()) {
+/** Why `subnet` may not be used, or undefined when it is free (see checkSubnetFree). */
+function subnetConflict(root: StateRoot, subnet: Subnet, ownName: string, ownBridge: string, routes: HostRoute[]): string | undefined {
+  for (const route of routes) {
     if (route.dev === ownBridge) continue;
     if (overlaps(route.subnet, subnet)) {
-      throw new MiniboxError(`subnet ${formatSubnet(subnet)} overlaps ${route.text} on host interface ${route.dev || '?'}: `
-        + 'choose another one (network create --subnet, or MINIBOX_BRIDGE_SUBNET for the default network)');
+      return `subnet ${formatSubnet(subnet)} overlaps ${route.text} on host interface ${route.dev || '?'}: `
+        + 'choose another one (network create --subnet, or MINIBOX_BRIDGE_SUBNET for the default network)';
     }
   }
   for (const other of listNetworks(root)) {
     if (other.Name !== ownName && overlaps(parseSubnet(other.Subnet), subnet)) {
-      throw new MiniboxError(`subnet ${formatSubnet(subnet)} overlaps network ${other.Name} (${other.Subnet}): choose another one`);
+      return `subnet ${formatSubnet(subnet)} overlaps network ${other.Name} (${other.Subnet}): choose another one`;
     }
   }
+  for (const claim of foreignClaims(root)) {
+    if (overlaps(parseSubnet(claim.subnet), subnet)) {
+      return `subnet ${formatSubnet(subnet)} overlaps ${claim.subnet} of network ${claim.network} of state root ${claim.root} `
+        + `(bridge ${claim.bridge}): choose another one`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Throws when `subnet` overlaps a host route/address (other than those of `ownBridge`, which is
+ * this network's own device), another minibox network of this state root, or a network another
+ * state root has claimed (bridge-claims.ts).
+ */
+export async function checkSubnetFree(root: StateRoot, subnet: Subnet, ownName: string, ownBridge: string): Promise<void> {
+  const conflict = subnetConflict(root, subnet, ownName, ownBridge, await hostSubnets());
+  if (conflict) throw new MiniboxError(conflict);
 }
 
 function writeRecord(root: StateRoot, record: NetworkRecord): void {
   const dir = networkDir(root, record.Name);
   fs.mkdirSync(path.join(dir, 'endpoints'), { recursive: true });
+  crashPoint('network:dir-made');
   const file = path.join(dir, 'config.json');
   fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(record, null, 2)}\n`);
+  crashPoint('network:written');
   fs.renameSync(`${file}.tmp`, file);
 }
 
@@ -146,17 +165,90 @@ function newRecord(name: string, subnet: Subnet, bridge?: string): NetworkRecord
   };
 }
 
-/** The default `bridge` network's record, written on first use. Callers hold the host lock. */
+/**
+ * The default `bridge` network's record, written on first use. Callers hold the host lock.
+ *
+ * Its bridge and subnet are MINIBOX_BRIDGE_NAME / MINIBOX_BRIDGE_SUBNET when set (refused with a
+ * one-line error, changing nothing, when another state root has them), otherwise the first free
+ * pair of `minibox0` 172.29.0.0/16, `minibox1` 172.28.0.0/16, …: another state root's bridge, a
+ * claimed device or subnet, or a host route are all "taken". While no container of this root is
+ * on the network, a record whose bridge another root has taken meanwhile (or that differs from
+ * the MINIBOX_BRIDGE_* values now set) is chosen again; with containers on it, it stays as it is.
+ */
 export async function ensureDefaultNetwork(root: StateRoot): Promise<NetworkRecord> {
   const existing = readNetwork(root, DEFAULT_NETWORK);
-  if (existing) return existing;
-  const subnet = parseSubnet(process.env.MINIBOX_BRIDGE_SUBNET ?? DEFAULT_BRIDGE_SUBNET);
-  const device = process.env.MINIBOX_BRIDGE_NAME ?? DEFAULT_BRIDGE_DEVICE;
+  const wanted = { bridge: process.env.MINIBOX_BRIDGE_NAME || undefined, subnet: process.env.MINIBOX_BRIDGE_SUBNET || undefined };
+  if (existing) {
+    const inUse = Object.keys(readAllocations(root, DEFAULT_NETWORK)).length > 0;
+    const asWanted = (wanted.bridge ?? existing.Bridge) === existing.Bridge && (wanted.subnet ?? existing.Subnet) === existing.Subnet;
+    if (inUse || (asWanted && await stillOurs(root, existing))) return existing;
+  }
+  const routes = await hostSubnets();
+  const device = wanted.bridge ?? await freeDevice(root);
   checkDeviceName(device);
-  await checkSubnetFree(root, subnet, DEFAULT_NETWORK, device);
-  const record = newRecord(DEFAULT_NETWORK, subnet, device);
+  if (wanted.bridge !== undefined) await checkDeviceFree(root, device);
+  const subnet = wanted.subnet !== undefined ? parseSubnet(wanted.subnet) : freeDefaultSubnet(root, device, routes);
+  const conflict = subnetConflict(root, subnet, DEFAULT_NETWORK, device, routes);
+  if (conflict) throw new MiniboxError(conflict);
+  const record = existing
+    ? { ...existing, Bridge: device, Subnet: formatSubnet(subnet), Gateway: formatIPv4(gatewayOf(subnet)) }
+    : newRecord(DEFAULT_NETWORK, subnet, device);
+  if (existing) releaseClaim(root, existing);
   writeRecord(root, record);
+  claimBridge(root, record);
   return record;
+}
+
+/** The record's bridge is not claimed by, or up as the bridge of, another state root. */
+async function stillOurs(root: StateRoot, record: NetworkRecord): Promise<boolean> {
+  const claim = claimOf(record.Bridge);
+  if (claim) return claim.root === root.dir && claim.network === record.Name;
+  if (await ownedByOther(root, record)) return false;
+  claimBridge(root, record); // a record from before claims existed, or from before a reboot
+  return true;
+}
+
+/** The default devices, in order: minibox0, minibox1, … */
+const DEFAULT_DEVICES = Array.from({ length: 16 }, (_, i) => `minibox${i}`);
+/** The default subnets, in order: 172.29/16, 172.28/16, … 172.18/16 (172.30 is the user pool). */
+const DEFAULT_SUBNETS = Array.from({ length: 12 }, (_, i) => ({ base: (0xac1d0000 - i * 0x10000) >>> 0, prefix: 16 }));
+
+async function freeDevice(root: StateRoot): Promise<string> {
+  const claimed = new Set(foreignClaims(root).map((claim) => claim.bridge));
+  const existing = await hostDevices();
+  const device = DEFAULT_DEVICES.find((name) => !claimed.has(name) && !existing.has(name));
+  if (!device) throw new MiniboxError('no free bridge name minibox0…minibox15 left: set MINIBOX_BRIDGE_NAME');
+  return device;
+}
+
+function freeDefaultSubnet(root: StateRoot, device: string, routes: HostRoute[]): Subnet {
+  const subnet = DEFAULT_SUBNETS.find((candidate) => subnetConflict(root, candidate, DEFAULT_NETWORK, device, routes) === undefined);
+  if (!subnet) throw new MiniboxError('no free subnet left among 172.18.0.0/16 … 172.29.0.0/16: set MINIBOX_BRIDGE_SUBNET');
+  return subnet;
+}
+
+/** MINIBOX_BRIDGE_NAME names a device another state root has claimed or made: refuse. */
+async function checkDeviceFree(root: StateRoot, device: string): Promise<void> {
+  const claim = foreignClaims(root).find((c) => c.bridge === device);
+  const owner = claim ? `network ${claim.network} of state root ${claim.root}` : await foreignDeviceOwner(root, device);
+  if (owner !== undefined) {
+    throw new MiniboxError(`bridge ${device} (MINIBOX_BRIDGE_NAME) is used by ${owner}: choose another name, `
+      + 'or unset MINIBOX_BRIDGE_NAME and MINIBOX_BRIDGE_SUBNET to have a free one chosen');
+  }
+}
+
+/** Who made `device`, when it exists and is not this root's default bridge. */
+async function foreignDeviceOwner(root: StateRoot, device: string): Promise<string | undefined> {
+  const owner = await deviceOwner(device);
+  if (owner === undefined) return undefined;
+  const mine = readNetwork(root, DEFAULT_NETWORK);
+  if (mine && owner === ownerTag(root, mine)) return undefined;
+  return owner || 'another program (it has no minibox owner tag)';
+}
+
+async function hostDevices(): Promise<Set<string>> {
+  const result = await runProgram(['ip', '-j', 'link', 'show']);
+  return new Set((JSON.parse(result.stdout || '[]') as { ifname: string }[]).map((link) => link.ifname));
 }
 
 function checkDeviceName(device: string): void {
@@ -183,22 +275,23 @@ export async function createNetwork(root: StateRoot, name: string, options: { su
   }
   const record = newRecord(name, subnet);
   writeRecord(root, record);
+  claimBridge(root, record);
   return record;
 }
 
 async function pickFreeSubnet(root: StateRoot, name: string): Promise<Subnet> {
+  const routes = await hostSubnets();
   for (let third = 0; third < 256; third++) {
     const candidate = { base: USER_SUBNET_POOL.base + third * 256, prefix: 24 };
-    try {
-      await checkSubnetFree(root, candidate, name, '');
-      return candidate;
-    } catch { /* taken: try the next /24 */ }
+    if (subnetConflict(root, candidate, name, '', routes) === undefined) return candidate;
   }
   throw new MiniboxError('no free /24 left in 172.30.0.0/16: pass --subnet CIDR');
 }
 
 /** Deletes the record of a network that has no endpoints and no bridge device anymore. */
 export function deleteNetworkRecord(root: StateRoot, name: string): void {
+  const record = readNetwork(root, name);
+  if (record) releaseClaim(root, record);
   fs.rmSync(networkDir(root, name), { recursive: true, force: true });
 }
 

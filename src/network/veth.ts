@@ -9,6 +9,8 @@
  *   ip link add veth1a2b3c4 type veth peer name vp1a2b3c4
  *   ip link set veth1a2b3c4 master minibox0 && ip link set veth1a2b3c4 up
  *   ip link set vp1a2b3c4 netns 4242                 # from now on the host cannot see it
+ *   nsenter --net=/proc/4242/ns/net sysctl -w net.ipv6.conf.{all,default}.disable_ipv6=1 \
+ *                      net.ipv6.conf.{all,default,vp1a2b3c4}.accept_ra=0   # see below
  *   nsenter --net=/proc/4242/ns/net ip link set vp1a2b3c4 name eth0
  *   nsenter … ip addr add 172.29.0.2/16 dev eth0 && ip link set eth0 up && ip link set lo up
  *   nsenter … ip route add default via 172.29.0.1     # everything else goes to the bridge
@@ -20,10 +22,18 @@
  * that a reused address does not meet a neighbour's stale ARP entry for an old container.
  * Deleting the host end deletes the pair; so does the namespace dying with its last process.
  *
+ * IPv6 is switched off in the container's namespace while its end of the cable is still down
+ * (`all.disable_ipv6` reaches every interface there, `accept_ra` has to be named per interface):
+ * minibox networks are IPv4 only, and an interface with IPv6 on would listen to router
+ * advertisements — any container on the bridge (root there has CAP_NET_RAW) could announce
+ * itself as an IPv6 router and receive its neighbours' traffic, outside every IPv4 rule
+ * (CVE-2020-13401, fixed in Docker the same way).
+ *
  * Try: `minibox run -d busybox sleep 60 >/dev/null && ip -o link show type veth` → `master
  * minibox0`
  */
 import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 import { parseIPv4 } from './cidr.js';
 import { BatchError, deleteLink, ipBatch, ipIn, netStep, type BatchLine } from './host-commands.js';
 
@@ -54,7 +64,7 @@ export interface VethPlan {
 export async function connectVeth(plan: VethPlan): Promise<void> {
   const peer = `vp${plan.hostName.slice(4)}`;
   const about = { pid: plan.pid, hostEnd: plan.hostName, bridge: plan.bridge };
-  // Two processes instead of ten: one `ip -batch` on the host, one inside the namespace.
+  // Three processes instead of ten: one `ip -batch` on the host, a `sysctl` and an `ip -batch` inside.
   const host = (action: string, ...words: string[]): BatchLine => ({ step: 'net.veth', words, args: { ...about, action, ...(action === 'create' || action === 'move' ? { peer } : {}) } });
   const inside = (action: string, ...words: string[]): BatchLine => ({ step: 'net.netns', words, args: { pid: plan.pid, action } });
   try {
@@ -64,6 +74,7 @@ export async function connectVeth(plan: VethPlan): Promise<void> {
       host('up', 'link', 'set', plan.hostName, 'up'),
       host('move', 'link', 'set', peer, 'netns', String(plan.pid)),
     ]);
+    await switchOffIPv6(plan.pid, peer);
     await ipBatch([
       inside('rename', 'link', 'set', peer, 'name', 'eth0'),
       inside('mac', 'link', 'set', 'eth0', 'address', macForAddress(plan.address)),
@@ -77,6 +88,16 @@ export async function connectVeth(plan: VethPlan): Promise<void> {
     if (!notCreated) await deleteVeth(plan.hostName);
     throw error;
   }
+}
+
+/** IPv6 off and router advertisements ignored in the namespace, for `device` too (see header). */
+async function switchOffIPv6(pid: number, device: string): Promise<void> {
+  if (!fs.existsSync('/proc/sys/net/ipv6')) return; // a kernel without IPv6 (ipv6.disable=1): nothing to switch off
+  const settings = [
+    'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1',
+    'net.ipv6.conf.all.accept_ra=0', 'net.ipv6.conf.default.accept_ra=0', `net.ipv6.conf.${device}.accept_ra=0`,
+  ];
+  await netStep('net.netns', ['nsenter', `--net=/proc/${pid}/ns/net`, 'sysctl', '-q', '-w', ...settings], { pid, action: 'ipv6 off' });
 }
 
 /** Deletes a pair by its host end (the container's eth0 disappears with it); missing is fine. */

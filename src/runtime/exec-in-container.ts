@@ -9,7 +9,7 @@
  *      returns to its own PID namespace at once;
  *   2. moves the stage into the container's cgroup (the engine says which: minibox's own, v2 only),
  *      so limits count the new process too — before it can run any of the user's code;
- *   3. sends the plan (namespaces to join, user, capabilities, env, cwd, pty) on fd 3;
+ *   3. sends the plan (namespaces to join, user, capabilities, seccomp filter, env, cwd, pty) on fd 3;
  *   4. reads end-of-file on fd 4 (close-on-exec): the program runs — or an error with 126/127;
  *   5. relays the terminal or the stdio pipes, forwards signals, and returns the exit status
  *      (128+n for signal n) — steps 1 and 5 under the supervisor `run` shares (supervise.ts).
@@ -33,7 +33,7 @@ import { superviseStage, type StageStarted } from './supervise.js';
 import { openStdioPipes } from './stdio-relay.js';
 import type { StartFailure } from './start-protocol.js';
 import { messageSplitter, type ChildMessage } from './stages/channel.js';
-import type { SpecCapabilities, SpecUser } from '../bundle/oci-bundle.js';
+import type { SpecCapabilities, SpecSeccomp, SpecUser } from '../bundle/oci-bundle.js';
 import { openTerminal, type TerminalRelay } from './terminal-relay.js';
 import { stageCommand } from './programs.js';
 
@@ -48,6 +48,12 @@ interface ExecProgram {
   user: SpecUser;
   capabilities?: SpecCapabilities;
   noNewPrivileges: boolean;
+  /** The container's `linux.seccomp`: an exec'd process gets the same filter (none if unconfined). */
+  seccomp?: SpecSeccomp;
+  /** Where compiled filters are kept (the container's `org.minibox.seccomp.cache` annotation). */
+  seccompCache?: string;
+  /** The container's session keyring, joined by name (`_ses.<id>`, session-keyring.ts). */
+  sessionKeyring: string;
 }
 
 /** The plan the engine sends the exec stage on fd 3. */
@@ -117,6 +123,9 @@ export async function runExecProcess(options: ExecProcessOptions): Promise<numbe
     user: options.user,
     ...(options.capabilities ? { capabilities: options.capabilities } : {}),
     noNewPrivileges: options.noNewPrivileges,
+    ...(options.seccomp ? { seccomp: options.seccomp } : {}),
+    ...(options.seccompCache ? { seccompCache: options.seccompCache } : {}),
+    sessionKeyring: options.sessionKeyring,
   };
 
   let relay: TerminalRelay | undefined;

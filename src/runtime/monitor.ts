@@ -29,6 +29,8 @@ import { driveStart, observe, type ObserveOptions } from './start-protocol.js';
 export interface DetachedOptions extends ObserveOptions {
   /** Docker json-file log the monitor appends the container's output to. */
   logFile: string;
+  /** Rotate it past maxSize bytes, keeping maxFiles files (`--log-opt`); unbounded when absent. */
+  logLimits?: { maxSize: number; maxFiles: number };
   /** Where the monitor writes the exit status (exit-status.json). */
   statusFile: string;
   /** Where the monitor writes its own and the init's pid + start time (pids.json). */
@@ -59,6 +61,8 @@ export async function startDetached(bundleDir: string, options: DetachedOptions)
   const args = [
     ...(wantsPidNamespace(spec) ? ['--new-pid-namespace'] : []),
     '--log', options.logFile, '--status', options.statusFile, '--pids', options.pidsFile,
+    ...(options.logLimits && options.logLimits.maxSize > 0
+      ? ['--log-max-size', String(options.logLimits.maxSize), '--log-max-files', String(options.logLimits.maxFiles)] : []),
     ...(options.oomFiles ?? []).flatMap((file) => ['--oom-file', file]),
     '--', ...stageCommand('init-stage', [path.resolve(bundleDir), ...(isTracing() ? ['--trace'] : [])]).flat(),
   ];

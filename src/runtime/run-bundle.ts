@@ -34,7 +34,7 @@ import path from 'node:path';
 import { CLONE, setns, unshare } from '../sys/namespaces.js';
 import { publishStep, isTracing } from '../sys/trace.js';
 import { ExitCode, MiniboxError, describeError } from '../errors.js';
-import { readBundle } from '../bundle/oci-bundle.js';
+import { readBundle, type RuntimeSpec } from '../bundle/oci-bundle.js';
 import { wantsMountNamespace, wantsPidNamespace } from './namespace-table.js';
 import { driveStart, observe } from './start-protocol.js';
 import { superviseStage } from './supervise.js';
@@ -100,6 +100,7 @@ export async function runContainer(bundleDir: string, options: RunOptions = {}):
     }
     const stopObserving = observe(options);
     try {
+      publishSecurityChoices(spec); // --explain: the defences this config.json gives up, before it starts
       stage ??= startInitStageEarly({ newPidNamespace: wantsPidNamespace(spec), terminal, ...(options.stdio ? { stdio: options.stdio } : {}) });
       // isTracing() is true now if --explain/--trace subscribed: the stage forwards its events.
       const child = stage.sendBundle(path.resolve(bundleDir), isTracing());
@@ -110,6 +111,17 @@ export async function runContainer(bundleDir: string, options: RunOptions = {}):
   } finally {
     await stage?.abort('the engine could not start the container');
   }
+}
+
+/** What --explain says about a spec without a seccomp filter, masked paths or no_new_privs. */
+function publishSecurityChoices(spec: RuntimeSpec): void {
+  publishStep('spec.security', {
+    seccomp: spec.linux?.seccomp !== undefined,
+    maskedPaths: spec.linux?.maskedPaths?.length ?? 0,
+    capabilities: spec.process.capabilities?.bounding?.length ?? 0,
+    devices: spec.linux?.devices?.length ?? 0,
+    noNewPrivileges: spec.process.noNewPrivileges === true,
+  });
 }
 
 /**

@@ -3,7 +3,8 @@
  *
  * `invoke('mount', args, () => libc.mount(...))` runs the C function, reads errno right after it
  * (before any other libc call can overwrite it), throws a `SysError` naming the call when the
- * result is -1, and publishes a trace event (trace.ts) either way.
+ * result is -1 (libseccomp instead returns -errno itself: `returnsNegativeErrno`), and publishes
+ * a trace event (trace.ts) either way.
  *
  * Try: `minibox run --rm --trace t.json busybox true && grep -c '"call":"pivot_root"' t.json` → `1`
  */
@@ -16,13 +17,18 @@ export interface InvokeOptions {
   what?: string;
   /** Advice added to the error message when the call fails. */
   hint?: (errno: string) => string | undefined;
+  /**
+   * The function reports failure as `-errno` in its result (libseccomp's style) instead of
+   * returning -1 and setting errno (libc's style).
+   */
+  returnsNegativeErrno?: boolean;
 }
 
 export function invoke(call: string, args: Record<string, unknown>, fn: () => number, options: InvokeOptions = {}): number {
   const tracing = isTracing();
   const start = tracing ? performance.now() : 0;
   const result = Number(fn());
-  const errno = result < 0 ? lastErrno() : 0;
+  const errno = result >= 0 ? 0 : options.returnsNegativeErrno ? -result : lastErrno();
   if (tracing) {
     publish({
       kind: 'syscall', call, args, result,

@@ -17,3 +17,5 @@ export * from './pivot-root.js';
 export * from './pty.js';
 export * from './openat2.js';
 export * from './mount-fd.js';
+export * from './keyring.js';
+export * from './seccomp.js';

@@ -223,6 +223,23 @@ describe('ONBUILD and -q', () => {
   });
 });
 
+describe('build --explain', () => {
+  it('says for each step whether it adds a layer or only changes the config, and when the cache serves it', () => {
+    const dir = path.join(work, 'explain');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'f.txt'), 'f\n');
+    fs.writeFileSync(path.join(dir, 'Dockerfile'), `FROM ${frame.image}\nENV A=1\nCOPY f.txt /f.txt\nRUN echo x > /x\n`);
+    const first = mb(['build', '--explain', '-q', '--network', 'none', dir]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toMatch(/minibox: no new layer: only the config changed/);
+    expect(first.stderr).toMatch(/minibox: COPY: files from the build context/);
+    expect(first.stderr).toMatch(/minibox: RUN: a container from image [0-9a-f]{12} runs \["\/bin\/sh","-c","echo x > \/x"\]/);
+    expect((first.stderr.match(/minibox: new layer [0-9a-f]{12}/g) ?? []).length).toBe(2);
+    const second = mb(['build', '--explain', '-q', '--network', 'none', dir]);
+    expect((second.stderr.match(/minibox: cache hit:/g) ?? []).length).toBe(3);
+  });
+});
+
 describe('build refuses bad input, leaving nothing behind', () => {
   function contextWith(name: string, dockerfile: string, files: Record<string, string> = {}): string {
     const dir = path.join(work, name);

@@ -107,6 +107,19 @@ describe('runc can start the bundle minibox writes', () => {
     await removeContainer(root, run.id);
   });
 
+  it('runc loads the same seccomp filter from config.json: unshare -U is refused, with and without it', async () => {
+    const probe = 'grep "^Seccomp:" /proc/self/status; unshare -U true 2>/dev/null; echo "unshare=$?"';
+    const confined = await runWithRunc({ command: ['sh', '-c', probe], network: 'none' });
+    const unconfined = await runWithRunc({ command: ['sh', '-c', probe], network: 'none', securityOpt: ['seccomp=unconfined'] });
+    try {
+      expect(confined.stdout).toBe('Seccomp:\t2\nunshare=1\n');
+      expect(unconfined.stdout).toBe('Seccomp:\t0\nunshare=0\n');
+    } finally {
+      await removeContainer(root, confined.id);
+      await removeContainer(root, unconfined.id);
+    }
+  });
+
   it('a container name is claimed once', async () => {
     const first = await createContainer(root, image, checkRequest({ image: 'busybox', command: ['true'], name: 'web' }));
     await expect(createContainer(root, image, checkRequest({ image: 'busybox', command: ['true'], name: 'web' })))

@@ -1,17 +1,21 @@
 /**
- * On this machine (hybrid cgroups: v1 controllers, an empty v2 tree) limit flags must fail
- * cleanly — exit 125, one line, before anything exists — and never touch /sys/fs/cgroup.
- * Bad values fail the same way on any host. The limits themselves are proven in the VM tier
- * (test/vm/run-limits.test.ts).
+ * On a host without cgroup v2 at /sys/fs/cgroup (hybrid, legacy v1, or no cgroups at all) limit
+ * flags must fail cleanly — exit 125, one line, before anything exists — and never touch
+ * /sys/fs/cgroup. Every such layout is tested on every host: the CLI reads the layout from a
+ * fixture mountinfo (MINIBOX_TEST_CGROUP_MOUNTINFO, src/cgroups/mode.ts), so a stock unified
+ * Debian 12 proves the refusals as well as this hybrid machine does. Bad values fail the same way
+ * on any host. The limits themselves are proven in the VM tier (test/vm/run-limits.test.ts).
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cgroupMode } from '../../src/cgroups/index.js';
+import path from 'node:path';
+import { describeCgroupMode, type CgroupMode } from '../../src/cgroups/index.js';
 import { minibox, tempRoot } from '../helpers/minibox.js';
 
 const roots: string[] = [];
-const hybrid = cgroupMode() !== 'unified';
+const fixture = (mode: string): string => path.resolve('test/cgroups/fixtures', `mountinfo-${mode}.txt`);
+const withoutV2: Exclude<CgroupMode, 'unified'>[] = ['hybrid', 'legacy', 'none'];
 
 function freshRoot(): string {
   const root = tempRoot('mb-limits-');
@@ -34,32 +38,37 @@ afterEach(() => {
   for (const root of roots.splice(0)) fs.rmSync(root, { recursive: true, force: true });
 });
 
-describe.skipIf(!hybrid)('resource limits on a host without cgroup v2', () => {
+describe.each(withoutV2)('resource limits on a host whose cgroups are %s', (mode) => {
+  const env = { MINIBOX_TEST_CGROUP_MOUNTINFO: fixture(mode) };
+  const described = describeCgroupMode(mode).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
   it('refuses run --memory with a pointer to doctor and the VM: exit 125, no container, no cgroup', () => {
     const root = freshRoot();
     const before = miniboxCgroups();
-    const result = minibox(root, ['run', '--name', 'limited', '--memory', '64m', '--pull', 'never', 'busybox', 'true']);
+    const result = minibox(root, ['run', '--name', 'limited', '--memory', '64m', '--pull', 'never', 'busybox', 'true'], { env });
     expect(result.code).toBe(125);
-    expect(result.stderr).toMatch(/^minibox: resource limits need cgroup v2, but this host's cgroups are hybrid .*minibox doctor.*Vagrant VM/);
+    expect(result.stderr).toMatch(new RegExp(`^minibox: resource limits need cgroup v2, but this host's cgroups are ${described}.*minibox doctor.*Vagrant VM`));
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(containerDirs(root)).toEqual([]);
-    expect(minibox(root, ['ps', '-a', '-q']).stdout).toBe('');
+    expect(minibox(root, ['ps', '-a', '-q'], { env }).stdout).toBe('');
     expect(miniboxCgroups()).toEqual(before);
   });
 
   it('refuses every limit flag, and stats and update, the same way', () => {
     const root = freshRoot();
     for (const flag of [['--cpus', '0.5'], ['--pids-limit', '10'], ['-c', '512'], ['--cpuset-cpus', '0'], ['--memory-reservation', '32m']]) {
-      const result = minibox(root, ['run', ...flag, '--pull', 'never', 'busybox', 'true']);
+      const result = minibox(root, ['run', ...flag, '--pull', 'never', 'busybox', 'true'], { env });
       expect(result.code, flag.join(' ')).toBe(125);
       expect(result.stderr).toMatch(/need cgroup v2/);
     }
-    const stats = minibox(root, ['stats', '--no-stream']);
+    const stats = minibox(root, ['stats', '--no-stream'], { env });
     expect(stats.code).toBe(125);
-    expect(stats.stderr).toMatch(/^minibox: `minibox stats` reads cgroup v2 files, but this host's cgroups are hybrid/);
-    const update = minibox(root, ['update', '--memory', '64m', 'nothing']);
-    expect(update.code).toBe(125);
-    expect(update.stderr).toMatch(/need cgroup v2/);
+    expect(stats.stderr).toMatch(new RegExp(`^minibox: \`minibox stats\` reads cgroup v2 files, but this host's cgroups are ${described}`));
+    // Like `docker update`, a missing container is the first thing said (exit 1), before any
+    // question of cgroups.
+    const update = minibox(root, ['update', '--memory', '64m', 'nothing'], { env });
+    expect(update.code).toBe(1);
+    expect(update.stderr).toMatch(/No such container: nothing/);
     expect(containerDirs(root)).toEqual([]);
   });
 });

@@ -74,3 +74,15 @@ describe('a user other than root', () => {
     }
   }, 120_000);
 });
+
+describe('a missing container, as Docker\'s CLI reports it', () => {
+  // Fails on main (checked): port exited 125, and stats/update complained about cgroup v2 first.
+  it.each([
+    ['port', 'nope'], ['stats', '--no-stream', 'nope'], ['update', '--memory', '64m', 'nope'], ['container', 'inspect', 'nope'],
+    ['start', '-a', 'nope'], ['top', 'nope'], ['diff', 'nope'], ['logs', 'nope'], ['rename', 'nope', 'other'], ['cp', 'nope:/etc', '/tmp'],
+  ])('%s … exits 1 with "No such container: nope"', (...args: string[]) => {
+    const result = minibox(frame.root, args);
+    expect(result.stderr).toBe('minibox: No such container: nope\n');
+    expect(result.code).toBe(1);
+  });
+});

@@ -1,14 +1,15 @@
 import { spawnSync } from 'node:child_process';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  checkCgroups, checkKernel, checkNamespaces, checkOverlay, checkPrivileges, checkStateRootFilesystem, checkTestTools,
-  checkUserNamespaces, readyToRun,
+  checkCgroups, checkKernel, checkNamespaces, checkOverlay, checkPrivileges, checkSeccomp, checkStateRootFilesystem,
+  checkTestTools, checkUserNamespaces, readyToRun,
 } from '../../src/doctor/checks.js';
-import { cgroupMode } from '../../src/cgroups/mode.js';
+import { describeCgroupMode, type CgroupMode } from '../../src/cgroups/mode.js';
 import { bin } from '../helpers/minibox.js';
 
-function doctor(args: string[]): { code: number; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [bin, 'doctor', ...args], { encoding: 'utf8' });
+function doctor(args: string[], env: NodeJS.ProcessEnv = {}): { code: number; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [bin, 'doctor', ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
   return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -25,14 +26,15 @@ describe('minibox doctor on this machine', () => {
     expect(stdout).toContain('minibox run can work on this machine.');
   });
 
-  it('reports the cgroup layout it really finds, with a fix when it is not v2', () => {
-    const { stdout } = doctor(['--format', 'json']);
+  // Every layout on every host: the CLI reads the layout from a fixture mountinfo
+  // (MINIBOX_TEST_CGROUP_MOUNTINFO, src/cgroups/mode.ts) instead of skipping what this host lacks.
+  it.each(['unified', 'hybrid', 'legacy', 'none'])('reports a %s cgroup layout, with a fix when it is not v2', (mode) => {
+    const { stdout } = doctor(['--format', 'json'], { MINIBOX_TEST_CGROUP_MOUNTINFO: path.resolve(`test/cgroups/fixtures/mountinfo-${mode}.txt`) });
     const report = JSON.parse(stdout) as { ready: boolean; checks: { name: string; status: string; detail: string; fix?: string }[] };
     expect(report.ready).toBe(true);
     const cgroups = report.checks.find((check) => check.name === 'cgroups');
-    if (cgroupMode() === 'unified') {
-      expect(cgroups?.detail).toMatch(/^cgroup v2/);
-    } else {
+    expect(cgroups?.detail).toContain(describeCgroupMode(mode as CgroupMode));
+    if (mode !== 'unified') {
       expect(cgroups).toMatchObject({ status: 'warn' });
       expect(cgroups?.fix).toMatch(/Vagrant VM/);
     }
@@ -109,5 +111,12 @@ describe('doctor checks on given facts', () => {
     expect(checkUserNamespaces({ maxUserNamespaces: '15000', unprivilegedClone: '1' })).toMatchObject({ status: 'ok', detail: 'up to 15000; unprivileged allowed' });
     expect(checkUserNamespaces({ maxUserNamespaces: '0' }).status).toBe('warn');
     expect(checkUserNamespaces({}).status).toBe('warn');
+  });
+
+  it('seccomp needs the kernel\'s filter mode and libseccomp2', () => {
+    expect(checkSeccomp('kill_process kill_thread trap errno user_notif trace log allow', true).status).toBe('ok');
+    expect(checkSeccomp('kill_process errno allow', false)).toMatchObject({ status: 'fail', detail: 'libseccomp.so.2 is missing' });
+    expect(checkSeccomp('', true)).toMatchObject({ status: 'fail', detail: 'the kernel has no seccomp filter mode (CONFIG_SECCOMP_FILTER)' });
+    expect(checkSeccomp().status).toBe('ok'); // this machine: provision.sh installs libseccomp2
   });
 });

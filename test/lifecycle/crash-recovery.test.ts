@@ -6,6 +6,9 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ContainerStore } from '../../src/container/container-store.js';
+import { readRunPids, writeRunPids } from '../../src/container/run-files.js';
+import { StateRoot } from '../../src/state-root.js';
 import { expectNoContainers, expectNoLeaks } from '../helpers/leaks.js';
 import { bin } from '../helpers/minibox.js';
 import { startWorld, until, type LifecycleWorld } from './helpers.js';
@@ -105,5 +108,38 @@ describe('many at once', () => {
     const running = (await world.mb(['ps', '-q', '-f', 'name=busy'])).stdout !== '';
     expect(record.State.Running).toBe(running);
     expect((await world.mb(['rm', '-f', 'busy'])).code).toBe(0);
+  });
+});
+
+describe('a PID that was reused by another process', () => {
+  // The start-time check (container/process-handle.ts): a record whose PIDs now belong to a
+  // stranger must never make `rm -f` (or `stop`, `kill`) signal the stranger. Checked by making
+  // isRunning() ignore the start time: the stranger was then SIGKILLed and this test failed.
+  it('rm -f leaves the stranger alone and ps -a never shows the container Up', async () => {
+    const run = await world.mb(['run', '-d', '--name', 'reused', world.image, 'sleep', '300']);
+    expect(run.code).toBe(0);
+    const paths = new ContainerStore(new StateRoot(world.root)).paths(run.stdout.trim());
+    const pids = readRunPids(paths)!;
+    // A crash that writes nothing: the monitor and the container die without an exit status.
+    process.kill(pids.monitor!.pid, 'SIGKILL');
+    process.kill(pids.init.pid, 'SIGKILL');
+    await until(() => !alive(pids.monitor!.pid) && !alive(pids.init.pid), 'the monitor and the container to die');
+    // The kernel hands the PIDs out again: here, to a process of this test.
+    const stranger = spawn('sleep', ['300'], { stdio: 'ignore' });
+    const exited = new Promise((resolve) => stranger.once('exit', resolve));
+    try {
+      writeRunPids(paths, { init: { pid: stranger.pid!, startTime: pids.init.startTime }, monitor: { pid: stranger.pid!, startTime: pids.monitor!.startTime } });
+      const ps = (await world.mb(['ps', '-a', '--filter', 'name=^reused$'])).stdout.split('\n')[1] ?? '';
+      expect(ps).toContain('reused');
+      expect(ps).not.toMatch(/\bUp\b/);
+      const removed = await world.mb(['rm', '-f', 'reused']);
+      expect(removed).toMatchObject({ code: 0, stdout: 'reused\n' });
+      expect(stranger.exitCode, 'the stranger was not signalled').toBeNull();
+      expect(stranger.signalCode, 'the stranger was not signalled').toBeNull();
+      expect(alive(stranger.pid!)).toBe(true);
+    } finally {
+      stranger.kill('SIGKILL');
+      await exited;
+    }
   });
 });

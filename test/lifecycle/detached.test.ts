@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ContainerStore } from '../../src/container/container-store.js';
 import { StateRoot } from '../../src/state-root.js';
-import { expectNoContainers, expectNoLeaks } from '../helpers/leaks.js';
+import { expectNoContainers, expectNoLeaks, findLeaks } from '../helpers/leaks.js';
 import { rssKiB, startWorld, until, zombieChildren, type LifecycleWorld } from './helpers.js';
 
 // This file's own bridge and subnet: other minibox runs on the machine may use the default one.
@@ -158,18 +158,71 @@ describe('inspect', () => {
   });
 });
 
-describe('--init', () => {
-  // The orphan: a subshell starts `sleep 0.2` in the background and exits, so the sleep is
-  // re-parented to PID 1. PID 1 itself is `exec sleep 30`, which never calls wait().
-  const orphanMaker = ['sh', '-c', '(sleep 0.2 &); exec sleep 30'];
+describe('the leak check', () => {
+  // Its old version looked at the host's mount table and at processes' cwd, root and argv only:
+  // a detached container's overlay lives in the container's own mount namespace and, after
+  // pivot_root, PID 1 names nothing of the state root, so only the monitor gave it away.
+  it("sees a container that outlived its run by the mounts in its own namespace", async () => {
+    const run = await world.mb(['run', '-d', '--name', 'outlived', world.image, 'sleep', '300']);
+    expect(run.code).toBe(0);
+    const id = run.stdout.trim();
+    const pid = world.pids('outlived')!.init.pid;
+    const leaks = findLeaks(world.root);
+    expect(leaks["mounts left in a process's own mount namespace"]?.length, 'the overlay in its namespace').toBeGreaterThan(0);
+    expect(leaks['processes left behind (cwd/root)'] ?? [], 'PID 1 after pivot_root names nothing of the root').not.toContainEqual(expect.stringMatching(new RegExp(`^${pid} `)));
+    expect(leaks['IPAM entries or endpoints left behind']).toContainEqual(expect.stringContaining(id.slice(0, 12)));
+    expect((await world.mb(['rm', '-f', 'outlived'])).code).toBe(0);
+    expect(findLeaks(world.root)).toEqual({});
+  });
+});
 
+describe('--init', () => {
+  // The orphan: a subshell starts `sleep 0.2` in the background, writes its PID and exits, so the
+  // sleep is re-parented to PID 1. PID 1 itself is `exec sleep 30`, which never calls wait().
+  const orphanMaker = ['sh', '-c', '(sleep 0.2 & echo $! > /orphan.pid); exec sleep 30'];
+
+  /** The host PID of the process whose PID is `nsPid` in the PID namespace of host process `inside`. */
+  function hostPid(nsPid: number, inside: number): number | undefined {
+    const ns = fs.readlinkSync(`/proc/${inside}/ns/pid`);
+    for (const entry of fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+      try {
+        const nspids = /^NSpid:\s+(.*)$/m.exec(fs.readFileSync(`/proc/${entry}/status`, 'utf8'))?.[1]?.split(/\s+/) ?? [];
+        if (Number(nspids.at(-1)) === nsPid && fs.readlinkSync(`/proc/${entry}/ns/pid`) === ns) return Number(entry);
+      } catch { /* exited */ }
+    }
+    return undefined;
+  }
+
+  async function orphanOf(name: string): Promise<number> {
+    let text = '';
+    await until(async () => {
+      text = (await world.mb(['exec', name, 'cat', '/orphan.pid'])).stdout.trim();
+      return /^\d+$/.test(text);
+    }, `${name}'s orphan to write its PID`);
+    return Number(text);
+  }
+
+  // Fails without reaping (checked by running the same steps on the `noinit` container, whose
+  // orphan is never reaped): the old version looked at the `--init` container at a moment its
+  // orphan could still be sleeping, and passed whether or not minibox-init reaped anything.
   it('without it, an orphan stays a zombie under PID 1; with it, minibox-init reaps the orphan', async () => {
     expect((await world.mb(['run', '-d', '--name', 'noinit', world.image, ...orphanMaker])).code).toBe(0);
     expect((await world.mb(['run', '-d', '--init', '--name', 'withinit', world.image, ...orphanMaker])).code).toBe(0);
     const noInit = world.pids('noinit')!.init.pid;
     const withInit = world.pids('withinit')!.init.pid;
-    await until(() => zombieChildren(noInit).length === 1, 'the zombie under a PID 1 that does not reap');
-    // By now the orphan in the other container has exited too: its PID 1 reaped it.
+    const stateOf = (pid: number | undefined): string | undefined => {
+      try { return pid === undefined ? undefined : fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0]; } catch { return undefined; }
+    };
+
+    // Without --init: the orphan exits and stays a zombie child of PID 1.
+    const noInitOrphan = hostPid(await orphanOf('noinit'), noInit);
+    await until(() => stateOf(noInitOrphan) === 'Z', 'the zombie under a PID 1 that does not reap');
+    expect(zombieChildren(noInit)).toEqual([noInitOrphan]);
+
+    // With --init: the orphan (seen alive or already gone) must end up gone, not a zombie. Without
+    // reaping it would stay 'Z' and this wait would give up.
+    const withInitOrphan = hostPid(await orphanOf('withinit'), withInit);
+    await until(() => stateOf(withInitOrphan) === undefined, 'minibox-init to reap the orphan');
     expect(zombieChildren(withInit)).toEqual([]);
     expect(fs.readFileSync(`/proc/${withInit}/cmdline`, 'utf8').split('\0')[0]).toBe('/sbin/docker-init');
     expect((await world.mb(['inspect', '-f', '{{.Path}} {{.HostConfig.Init}}', 'withinit'])).stdout).toBe('sh true\n');

@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LifecycleFixture } from './running-container.js';
 
 const fixture = new LifecycleFixture();
@@ -13,6 +13,7 @@ beforeAll(async () => {
   await fixture.setup();
 });
 
+afterEach(() => fixture.expectNoLeaks());
 afterAll(async () => {
   await fixture.cleanup();
 });

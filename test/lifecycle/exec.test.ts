@@ -3,7 +3,7 @@
  * capabilities — through the built CLI, a real registry and real namespaces.
  */
 import fs from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { killSession, tmux, waitForScreen } from '../helpers/tmux.js';
 import { bin } from '../helpers/minibox.js';
 import { LifecycleFixture, type RunningContainer } from './running-container.js';
@@ -16,6 +16,7 @@ beforeAll(async () => {
   web = await fixture.start('web', ['sh', '-c', 'echo from-container > /tmp/by-container; exec sleep 300']);
 });
 
+afterEach(() => fixture.expectNoLeaks());
 afterAll(async () => {
   await fixture.cleanup();
 });

@@ -5,7 +5,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { expectNoLeaks } from '../helpers/leaks.js';
 import { bin, minibox } from '../helpers/minibox.js';
 import { pulledBusybox } from '../helpers/pulled-busybox.js';
 import { killSession, tmux, waitForScreen } from '../helpers/tmux.js';
@@ -14,6 +15,9 @@ const busybox = pulledBusybox('tty/busybox');
 let root: string;
 let image: string;
 beforeAll(() => { ({ root, image } = busybox); });
+// After each test, not only at the end of the file: mounts in any namespace, processes, cgroups,
+// veths, rules and IPAM entries of this root (test/helpers/leaks.ts).
+afterEach(() => expectNoLeaks(busybox.root));
 
 describe('run -it in a terminal', () => {
   it('shows a prompt, runs typed commands, follows resizes and returns the exit code', async () => {

@@ -1,7 +1,8 @@
 /**
  * Test fixture for the lifecycle tests: a state root with the busybox image pulled, and
  * long-running containers started with the foreground `minibox run` in the background (until
- * every test can use `run -d`). Everything started here is stopped and removed by `cleanup()`.
+ * every test can use `run -d`). Everything started here is stopped and removed by `cleanup()`,
+ * which checks for leaks before it removes anything; `expectNoLeaks()` checks after each test.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -10,7 +11,7 @@ import { expect } from 'vitest';
 import { ContainerStore, type ContainerRecord } from '../../src/container/container-store.js';
 import { removeContainer } from '../../src/lifecycle/create.js';
 import { StateRoot } from '../../src/state-root.js';
-import { expectNoLeaks } from '../helpers/leaks.js';
+import { expectNoContainers, expectNoLeaks } from '../helpers/leaks.js';
 import { bin, mbAsync, tempRoot, type CliResult } from '../helpers/minibox.js';
 import { busyboxImageLayout, pushLayout, startRegistry, type TestRegistry } from '../helpers/registry.js';
 
@@ -76,19 +77,45 @@ export class LifecycleFixture {
     }
   }
 
+  /**
+   * Nothing is left behind but the containers still running on purpose (and their engines): call
+   * after each test, before any clean-up, so that a test's own leak is seen as its own.
+   */
+  expectNoLeaks(): void {
+    const running = this.started.filter((c) => c.engine.exitCode === null && c.engine.signalCode === null);
+    expectNoLeaks(this.root, [], { containers: running.map((c) => c.id), pids: running.flatMap((c) => [c.pid, c.engine.pid!]) });
+  }
+
+  /**
+   * Stops every container the way a user would (PID 1 killed, the foreground `run` cleans up),
+   * checks that nothing is left *before* removing anything, then removes the records with
+   * `minibox rm` (no force) and checks again. Forced removal only for what a failed test left,
+   * after the checks have seen it.
+   */
   async cleanup(): Promise<void> {
-    for (const container of this.started) await this.stop(container);
-    for (const engine of this.engines) {
-      if (engine.exitCode === null && engine.signalCode === null) {
-        const closed = new Promise((resolve) => engine.once('close', resolve));
-        engine.kill('SIGKILL');
-        await closed;
+    try {
+      for (const container of this.started) await this.stop(container);
+      expect(this.engines.filter((e) => e.exitCode === null && e.signalCode === null).map((e) => e.pid), 'engines still running').toEqual([]);
+      expectNoLeaks(this.root);
+      const ids = this.store().list().map((record) => record.Id);
+      if (ids.length > 0) {
+        const removed = await this.mb(['rm', ...ids]);
+        expect(removed.code, removed.stderr).toBe(0);
       }
+      expectNoLeaks(this.root);
+      expectNoContainers(this.root);
+    } finally {
+      for (const engine of this.engines) {
+        if (engine.exitCode === null && engine.signalCode === null) {
+          const closed = new Promise((resolve) => engine.once('close', resolve));
+          engine.kill('SIGKILL');
+          await closed;
+        }
+      }
+      const state = new StateRoot(this.root);
+      for (const record of this.store().list()) await removeContainer(state, record.Id);
+      await this.registry?.stop();
+      fs.rmSync(this.root, { recursive: true, force: true });
     }
-    const state = new StateRoot(this.root);
-    for (const record of this.store().list()) await removeContainer(state, record.Id);
-    expectNoLeaks(this.root);
-    await this.registry?.stop();
-    fs.rmSync(this.root, { recursive: true, force: true });
   }
 }

@@ -1,7 +1,7 @@
 /**
  * `minibox top`: the container's processes as the host sees them (host PIDs, `ps -ef` columns).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LifecycleFixture, type RunningContainer } from './running-container.js';
 
 const fixture = new LifecycleFixture();
@@ -13,6 +13,7 @@ beforeAll(async () => {
   web = await fixture.start('web', ['sh', '-c', 'sleep 271 & wait']);
 });
 
+afterEach(() => fixture.expectNoLeaks());
 afterAll(async () => {
   await fixture.cleanup();
 });

@@ -12,6 +12,13 @@ import {
   expectNoNetworkLeaks, fetchFrom, inNetns, startFakeContainer, tempStateRoot, webRoot, type FakeContainer, networkTestFrame,
 } from './netns-helpers.js';
 
+// A bridge and subnet of this file's own (the default network's MINIBOX_BRIDGE_* settings), so
+// that other minibox runs on the machine, on minibox0 or theirs, never meet this file's.
+const BRIDGE = 'minibox-tbr';
+const SUBNET = '172.24.0.0/16';
+process.env.MINIBOX_BRIDGE_NAME = BRIDGE;
+process.env.MINIBOX_BRIDGE_SUBNET = SUBNET;
+
 const frame = networkTestFrame();
 const { root, dirs } = frame;
 
@@ -36,7 +43,7 @@ describe('three containers listen on port 8080 at once, each in its own namespac
       }
       const addresses = endpoints.map((e) => e.IPAddress);
       expect(new Set(addresses).size).toBe(3);
-      for (const address of addresses) expect(address).toMatch(/^172\.29\.0\.\d+$/);
+      for (const address of addresses) expect(address).toMatch(/^172\.24\.0\.\d+$/);
 
       for (const [index, c] of containers.entries()) {
         const address = addresses[index]!;
@@ -54,7 +61,7 @@ describe('three containers listen on port 8080 at once, each in its own namespac
       const inside = inNetns(containers[0]!.pid, ['ip', '-o', '-4', 'addr']).stdout;
       expect(inside).toContain(`eth0    inet ${addresses[0]}/16`);
       expect(inside).toContain('lo    inet 127.0.0.1/8');
-      expect(inNetns(containers[0]!.pid, ['ip', 'route']).stdout).toContain('default via 172.29.0.1 dev eth0');
+      expect(inNetns(containers[0]!.pid, ['ip', 'route']).stdout).toContain('default via 172.24.0.1 dev eth0');
       // The engine's hosts file now maps the hostname to the real address.
       expect(fs.readFileSync(containers[0]!.hostsFile, 'utf8')).toContain(`${addresses[0]}\t${containers[0]!.id.slice(0, 12)}`);
     } finally {
@@ -106,7 +113,7 @@ describe('published ports', () => {
       expect(error?.exitCode).toBe(125);
       expect(error?.message).toMatch(/port is already allocated: 127\.0\.0\.1:18091\/tcp is published by another container/);
       expect(await httpGet('http://127.0.0.1:18091/')).toBe('hello from first\n');
-      expect(JSON.parse(fs.readFileSync(path.join(root.dir, 'networks/bridge/allocations.json'), 'utf8'))).toEqual({ '172.29.0.2': first.id });
+      expect(JSON.parse(fs.readFileSync(path.join(root.dir, 'networks/bridge/allocations.json'), 'utf8'))).toEqual({ '172.24.0.2': first.id });
     } finally {
       await detachContainer(root, first.id);
       await detachContainer(root, second.id);
@@ -206,31 +213,49 @@ describe('other modes and bad input', () => {
     expectNoNetworkLeaks(frame.before(), root);
   });
 
-  it('refuses a default subnet that overlaps a host route, and a bridge that belongs to another state root', async () => {
+  it('refuses a default subnet that overlaps a host route; a second state root gets a bridge of its own and leaves the first one alone', async () => {
     const hostSubnet = spawnSync('ip', ['-4', '-o', 'route', 'show', 'scope', 'link'], { encoding: 'utf8' }).stdout.split(/\s+/)[0]!;
     const c = await startFakeContainer(root, 'clash');
     const otherRoot = tempStateRoot();
     dirs.push(otherRoot.dir);
+    const owner = await webServer('owner');
+    const reachable = (endpoint: Endpoint): string =>
+      spawnSync('busybox', ['wget', '-qO-', `http://${endpoint.IPAddress}:8080/`], { encoding: 'utf8', timeout: 30_000 }).stdout;
     try {
+      process.env.MINIBOX_BRIDGE_NAME = `${BRIDGE}x`;
       process.env.MINIBOX_BRIDGE_SUBNET = hostSubnet;
       await expect(attachContainer(otherRoot, { id: c.id, name: c.name, pid: c.pid }))
         .rejects.toThrow(new RegExp(`^subnet ${hostSubnet.replace(/\./g, '\\.')} overlaps .* on host interface \\S+: choose another one`));
-      delete process.env.MINIBOX_BRIDGE_SUBNET;
-      fs.rmSync(path.join(otherRoot.dir, 'networks'), { recursive: true, force: true });
+      expect(fs.existsSync(path.join(otherRoot.dir, 'networks/bridge/config.json')), 'a refused subnet is not recorded').toBe(false);
+      process.env.MINIBOX_BRIDGE_NAME = BRIDGE;
+      process.env.MINIBOX_BRIDGE_SUBNET = SUBNET;
 
-      // `root` owns minibox0 while its container runs; a second root may not plug into it.
-      const d = await startFakeContainer(root, 'owner');
-      await attachContainer(root, { id: d.id, name: d.name, pid: d.pid });
+      // `root` owns this file's bridge while its container runs: asked for by name, a second root
+      // is refused and nothing changes (on main before the fix, the bridge was deleted here).
+      const first = await attachContainer(root, { id: owner.id, name: owner.name, pid: owner.pid });
       await expect(attachContainer(otherRoot, { id: c.id, name: c.name, pid: c.pid }))
-        .rejects.toThrow(/^bridge minibox0 already exists and does not belong to network bridge of .*: remove it, or set MINIBOX_BRIDGE_NAME/);
-      await detachContainer(root, d.id);
-      await d.stop();
-    } finally {
+        .rejects.toThrow(new RegExp(`^bridge ${BRIDGE} \\(MINIBOX_BRIDGE_NAME\\) is used by network bridge of state root ${root.dir}: `));
+      expect(reachable(first!)).toBe('hello from owner\n');
+
+      // Not asked for: the second root gets a free bridge and subnet of its own, and both work.
+      delete process.env.MINIBOX_BRIDGE_NAME;
       delete process.env.MINIBOX_BRIDGE_SUBNET;
+      const second = await attachContainer(otherRoot, { id: c.id, name: c.name, pid: c.pid });
+      expect(second!.Gateway).not.toBe(first!.Gateway);
+      expect(reachable(first!)).toBe('hello from owner\n');
       await detachContainer(otherRoot, c.id);
+      expect(spawnSync('ip', ['link', 'show', 'dev', BRIDGE]).status, "the other root's last container leaving keeps this root's bridge").toBe(0);
+      expect(reachable(first!)).toBe('hello from owner\n');
+    } finally {
+      process.env.MINIBOX_BRIDGE_NAME = BRIDGE;
+      process.env.MINIBOX_BRIDGE_SUBNET = SUBNET;
+      await detachContainer(otherRoot, c.id);
+      await detachContainer(root, owner.id);
+      await owner.stop();
       await c.stop();
     }
     expect(JSON.parse(fs.readFileSync(path.join(otherRoot.dir, 'networks/bridge/allocations.json'), 'utf8'))).toEqual({});
+    expectNoNetworkLeaks(frame.before(), otherRoot);
   });
 
   it('a PID that is gone fails with the failing command named, and is rolled back', async () => {

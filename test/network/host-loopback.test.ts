@@ -3,9 +3,11 @@
  * host's loopback to containers: a service the host binds to 127.0.0.1 stays unreachable from a
  * container, even one that routes 127.0.0.1 to its gateway on purpose (CVE-2020-8558 class).
  * On the kernels tried so far the reply path already fails without MINIBOX-INPUT's DROP rule
- * (firewall.ts); the rule is defence in depth, and this test guards the property either way.
+ * (firewall.ts); the rule is defence in depth, and this test guards the property either way —
+ * and counts the packets the rule dropped, so that deleting the rule fails it (checked by running
+ * it with the DROP rule removed from networkRules: "packets dropped by MINIBOX-INPUT" was 0).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { attachContainer, detachContainer } from '../../src/network/index.js';
@@ -14,6 +16,18 @@ import {
   expectNoNetworkLeaks, inNetns, snapshotHostNetwork, startFakeContainer, stopAllFakeContainers, tempStateRoot, webRoot,
   type HostNetworkSnapshot,
 } from './netns-helpers.js';
+
+// A bridge and subnet of this file's own: other minibox runs on the machine never meet it.
+const BRIDGE = 'minibox-tlo';
+process.env.MINIBOX_BRIDGE_NAME = BRIDGE;
+process.env.MINIBOX_BRIDGE_SUBNET = '172.22.0.0/16';
+
+/** Packets MINIBOX-INPUT's DROP rule for this file's bridge has matched (0 when there is no such rule). */
+function droppedByInputRule(): number {
+  const listing = spawnSync('iptables', ['-w', '-L', 'MINIBOX-INPUT', '-n', '-v', '-x'], { encoding: 'utf8' }).stdout;
+  const line = listing.split('\n').find((l) => l.includes(' DROP ') && l.split(/\s+/).includes(BRIDGE));
+  return Number(line?.trim().split(/\s+/)[0] ?? 0);
+}
 
 let before: HostNetworkSnapshot;
 const root = tempStateRoot();
@@ -50,9 +64,11 @@ describe("the host's loopback", () => {
         `ip route add 127.0.0.1/32 via ${endpoint!.Gateway} dev eth0`,
       ].join(' && ')]);
       expect(setup.stderr).toBe('');
+      const droppedBefore = droppedByInputRule();
       const probe = inNetns(container.pid, ['timeout', '4', 'busybox', 'wget', '-qO-', `http://127.0.0.1:${port}/`]);
       expect(probe.stdout).not.toContain('host-only secret');
       expect(probe.code).not.toBe(0);
+      expect(droppedByInputRule() - droppedBefore, 'packets dropped by MINIBOX-INPUT').toBeGreaterThan(0);
       // The host itself still reaches its own service.
       const local = await (await fetch(`http://127.0.0.1:${port}/`)).text();
       expect(local).toContain('host-only secret');

@@ -15,6 +15,10 @@ import {
   type FakeContainer, type HostNetworkSnapshot,
 } from './netns-helpers.js';
 
+// A bridge and subnet of this file's own: other minibox runs on the machine never meet it.
+process.env.MINIBOX_BRIDGE_NAME = 'minibox-tipam';
+process.env.MINIBOX_BRIDGE_SUBNET = '172.21.0.0/16';
+
 let before: HostNetworkSnapshot;
 const root = tempStateRoot();
 

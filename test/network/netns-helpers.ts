@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { hostsFile } from '../../src/bundle/etc-files.js';
 import { StateRoot } from '../../src/state-root.js';
+import { expectNoNetworkLeaksOfRoot } from '../helpers/leaks.js';
 
 export interface FakeContainer {
   id: string;
@@ -21,9 +22,23 @@ export interface FakeContainer {
 
 const started = new Set<ChildProcess>();
 
+/** TCP ports some socket listens on, in the network namespace of `pid` (/proc/PID/net/tcp{,6} are per namespace). */
+export function listeningPorts(pid: number): number[] {
+  let table = '';
+  for (const file of ['tcp', 'tcp6']) {
+    try { table += fs.readFileSync(`/proc/${pid}/net/${file}`, 'utf8'); } catch { /* exited */ }
+  }
+  return table.split('\n').map((line) => line.trim().split(/\s+/))
+    .filter((fields) => /^\d+:$/.test(fields[0] ?? ''))
+    .filter((fields) => fields[3] === '0A') // TCP_LISTEN
+    .map((fields) => parseInt(fields[1]!.split(':')[1]!, 16));
+}
+
 /**
- * Starts `command` in a new network namespace; resolves once the namespace exists. Writes the
- * engine's initial hosts file under `<root>/containers/<id>/hosts`.
+ * Starts `command` in a new network namespace; resolves once the namespace exists and, for an
+ * `httpd -p PORT`, once it listens (being "ready" before the listener is a race: a request sent
+ * at once would be refused). Writes the engine's initial hosts file under
+ * `<root>/containers/<id>/hosts`.
  */
 export async function startFakeContainer(root: StateRoot, name: string, command: string[] = ['sleep', '300']): Promise<FakeContainer> {
   const id = `${Buffer.from(name).toString('hex')}${'0'.repeat(64)}`.slice(0, 64);
@@ -37,6 +52,14 @@ export async function startFakeContainer(root: StateRoot, name: string, command:
     child.once('exit', (code) => reject(new Error(`fake container ${name} exited (${code})`)));
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const port = command.includes('httpd') && command.includes('-p') ? Number(command[command.indexOf('-p') + 1]) : undefined;
+  if (port !== undefined) {
+    const deadline = Date.now() + 30_000;
+    while (!listeningPorts(child.pid!).includes(port)) {
+      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`fake container ${name}: httpd never listened on ${port}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
   return {
     id, name, pid: child.pid!, hostsFile: hosts,
     async stop() {
@@ -83,16 +106,14 @@ export function snapshotHostNetwork(): HostNetworkSnapshot {
   };
 }
 
-/** Nothing of minibox's (or the test's) is left on the host compared to `before`. */
-export function expectNoNetworkLeaks(before: HostNetworkSnapshot, root?: StateRoot): void {
-  const now = snapshotHostNetwork();
-  expect(now.veths, 'veth pairs left behind').toEqual(before.veths);
-  expect(now.netns, 'named network namespaces left behind').toEqual(before.netns);
-  expect(now.ipForward, 'ip_forward not restored').toEqual(before.ipForward);
-  expect(lines('iptables-save | grep -i minibox'), 'iptables rules left behind').toEqual([]);
-  expect(lines("ip -o link show type bridge | awk -F': ' '{print $2}' | grep -E '^(minibox|mbr-)'"), 'bridges left behind').toEqual([]);
-  expect(fs.existsSync('/run/minibox/ip_forward.saved'), 'saved ip_forward left behind').toBe(false);
-  if (root) expectNoLedgerEntries(root);
+/**
+ * Nothing of this state root's networks (or the test's) is left on the host: its bridges, rules
+ * naming them or its subnets, new veths, IPAM entries (test/helpers/leaks.ts, scoped to the root
+ * so that other minibox runs on the machine do not fail the test), and no named netns appeared.
+ */
+export function expectNoNetworkLeaks(before: HostNetworkSnapshot, root: StateRoot): void {
+  expect(snapshotHostNetwork().netns, 'named network namespaces left behind').toEqual(before.netns);
+  expectNoNetworkLeaksOfRoot(root.dir);
 }
 
 /** No IPAM entry and no endpoint file left in any network of the state root. */
@@ -120,32 +141,6 @@ export async function stopAllFakeContainers(): Promise<void> {
     }
   }
   started.clear();
-}
-
-/**
- * expectNoNetworkLeaks for a test file that uses a bridge of its own (MINIBOX_BRIDGE_NAME/SUBNET)
- * on a machine where other minibox runs may be using theirs at the same time: its bridge is gone,
- * no iptables rule names it or its subnet, no veth appeared that is not plugged into another
- * minibox bridge, and the state root's ledgers are empty. When no other minibox bridge is up,
- * also: no minibox rule at all, and ip_forward given back (no saved value left).
- */
-export function expectNoNetworkLeaksOf(before: HostNetworkSnapshot, bridge: string, subnetPrefix: string, root: StateRoot): void {
-  const bridges = lines("ip -o link show type bridge | awk -F': ' '{print $2}' | grep -E '^(minibox|mbr-)'");
-  const others = bridges.filter((name) => name !== bridge);
-  expect(bridges, 'bridge left behind').not.toContain(bridge);
-  expect(lines('iptables-save').filter((line) => line.includes(bridge) || line.includes(subnetPrefix)), 'iptables rules left behind').toEqual([]);
-  const foreign = others.length === 0 ? undefined : new RegExp(`master (${others.map((name) => name.replace(/[.-]/g, '\\$&')).join('|')}) `);
-  const veths = lines('ip -o link show type veth')
-    .filter((line) => !foreign?.test(line))
-    .map((line) => line.split(': ')[1] ?? '')
-    .filter((name) => !before.veths.includes(name));
-  expect(veths, 'veth pairs left behind').toEqual([]);
-  expectNoLedgerEntries(root);
-  if (others.length === 0) {
-    expect(lines('iptables-save | grep -i minibox'), 'iptables rules left behind').toEqual([]);
-    // ip_forward itself may have been on at `before` because of another run: check it was handed back.
-    expect(fs.existsSync('/run/minibox/ip_forward.saved'), 'ip_forward not restored').toBe(false);
-  }
 }
 
 /**

@@ -13,7 +13,7 @@ import { StateRoot } from '../../src/state-root.js';
 import { expectNoContainers, expectNoLeaks } from '../helpers/leaks.js';
 import { startWorld, type LifecycleWorld } from '../lifecycle/helpers.js';
 import {
-  expectNoNetworkLeaksOf, inNetns, snapshotHostNetwork, startFakeContainer, stopAllFakeContainers, tempStateRoot, webRoot,
+  expectNoNetworkLeaks, inNetns, snapshotHostNetwork, startFakeContainer, stopAllFakeContainers, tempStateRoot, webRoot,
   type HostNetworkSnapshot,
 } from './netns-helpers.js';
 
@@ -34,13 +34,13 @@ afterEach(async () => {
   const ids = fs.existsSync(`${world.root}/containers`) ? fs.readdirSync(`${world.root}/containers`) : [];
   if (ids.length > 0) await world.mb(['rm', '-f', ...ids]);
   expectNoLeaks(world.root);
-  expectNoNetworkLeaksOf(before, 'minibox-tlife', '172.27.', new StateRoot(world.root));
+  expectNoNetworkLeaks(before, new StateRoot(world.root));
 });
 afterAll(async () => {
   await world?.close();
   expectNoLeaks(world.root);
   expectNoContainers(world.root);
-  expectNoNetworkLeaksOf(before, 'minibox-tlife', '172.27.', new StateRoot(world.root));
+  expectNoNetworkLeaks(before, new StateRoot(world.root));
   for (const dir of [world.root, ...scratch]) fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -63,7 +63,7 @@ describe('bad input fails before anything is made', () => {
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(result.code).toBe(125);
     expect(containerDirs()).toEqual([]);
-    expectNoNetworkLeaksOf(before, 'minibox-tlife', '172.27.', new StateRoot(world.root));
+    expectNoNetworkLeaks(before, new StateRoot(world.root));
   });
 
   it('a host port taken by a program on the host, or by another container, is refused with nothing left', async () => {
@@ -75,7 +75,7 @@ describe('bad input fails before anything is made', () => {
       expect(taken.stderr.trim().split('\n')).toHaveLength(1);
       expect(taken.code).toBe(125);
       expect(containerDirs()).toEqual([]);
-      expectNoNetworkLeaksOf(before, 'minibox-tlife', '172.27.', new StateRoot(world.root));
+      expectNoNetworkLeaks(before, new StateRoot(world.root));
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }
@@ -105,7 +105,7 @@ describe('many containers and --rm', () => {
     const removed = await Promise.all(names.map((name) => world.mb(['rm', '-f', name])));
     for (const result of removed) expect(result.code).toBe(0);
     expect(containerDirs()).toEqual([]);
-    expectNoNetworkLeaksOf(before, 'minibox-tlife', '172.27.', new StateRoot(world.root));
+    expectNoNetworkLeaks(before, new StateRoot(world.root));
   });
 
   it('run --rm with a published port leaves nothing', async () => {
@@ -114,7 +114,7 @@ describe('many containers and --rm', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/inet 172\.27\./);
     expect(containerDirs()).toEqual([]);
-    expectNoNetworkLeaksOf(before, 'minibox-tlife', '172.27.', new StateRoot(world.root));
+    expectNoNetworkLeaks(before, new StateRoot(world.root));
   });
 });
 

@@ -69,6 +69,29 @@ describe('containers on a user network', () => {
     expect((await listAllNetworks(root)).map((n) => n.Name)).toEqual(['bridge']);
   });
 
+  it('never read a hosts file a container bloated, and keep the others\' up to date', async () => {
+    // Checked to fail on main (18d62ab): the 2 MB file was read and rewritten whole.
+    await createUserNetwork(root, 'bignet', { subnet: '172.30.80.0/24' });
+    const a = await startFakeContainer(root, 'a');
+    const b = await startFakeContainer(root, 'b');
+    try {
+      await attachContainer(root, { id: a.id, name: 'a', pid: a.pid, network: 'bignet' });
+      const bloated = `${fs.readFileSync(a.hostsFile, 'utf8')}${'#'.repeat(2 * 1024 * 1024)}\n`;
+      fs.writeFileSync(a.hostsFile, bloated); // what root in container a can do to its /etc/hosts
+      const changedAt = fs.statSync(a.hostsFile).mtimeMs;
+      await attachContainer(root, { id: b.id, name: 'b', pid: b.pid, network: 'bignet' });
+      expect(fs.readFileSync(b.hostsFile, 'utf8')).toMatch(/\ta\b/);
+      expect(fs.statSync(a.hostsFile).mtimeMs, 'the engine rewrote the bloated file').toBe(changedAt);
+      expect(fs.statSync(a.hostsFile).size).toBe(Buffer.byteLength(bloated));
+    } finally {
+      await detachContainer(root, a.id);
+      await detachContainer(root, b.id);
+      await a.stop();
+      await b.stop();
+      await removeUserNetwork(root, 'bignet');
+    }
+  });
+
   it('neither resolve nor reach containers on another network', async () => {
     await createUserNetwork(root, 'left', { subnet: '172.30.78.0/24' });
     await createUserNetwork(root, 'right', { subnet: '172.30.79.0/24' });

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { killSession, tmux, waitForScreen } from '../helpers/tmux.js';
 
 const USER = 'carol';
 const PASSWORD = 'cli-secret-password-42';
@@ -71,5 +72,34 @@ describe('minibox login / logout', () => {
     const result = minibox(['login', registry.host, '--password-stdin'], PASSWORD);
     expect(result.status).toBe(125);
     expect(result.stderr).toBe("minibox: login needs a username: pass -u USER. See 'minibox login --help'.\n");
+  });
+
+  // Fails on main (checked): without -u and a password, login refused ("login needs a username").
+  it('on a terminal, asks Username: and a Password: that is never shown', async () => {
+    const session = `mb-login-tty-${process.pid}`;
+    const status = path.join(work, 'login-status');
+    const config = path.join(dockerConfig, 'config.json');
+    fs.rmSync(config, { force: true });
+    try {
+      tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '20',
+        `env DOCKER_CONFIG=${dockerConfig} ${process.execPath} ${path.join(repoRoot, 'bin/minibox')} --root ${path.join(work, 'root')} `
+        + `login ${registry.host}; echo "EXIT=$?" > ${status}; sleep 60`);
+      await waitForScreen(session, /^Username:/m);
+      tmux('send-keys', '-t', session, '-l', `${USER}x`);
+      tmux('send-keys', '-t', session, 'BSpace', 'Enter'); // a typo, corrected
+      await waitForScreen(session, /^Password:/m); // capture-pane drops trailing blanks
+      tmux('send-keys', '-t', session, '-l', PASSWORD);
+      tmux('send-keys', '-t', session, 'Enter');
+      const screen = await waitForScreen(session, /Login Succeeded/);
+      expect(screen).toMatch(new RegExp(`^Username: ${USER}$`, 'm'));
+      expect(screen).toMatch(/^Password:$/m);
+      expect(screen).not.toContain(PASSWORD);
+      for (let i = 0; i < 100 && !fs.existsSync(status); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(fs.readFileSync(status, 'utf8').trim()).toBe('EXIT=0');
+      const saved = JSON.parse(fs.readFileSync(config, 'utf8')) as { auths: Record<string, { auth: string }> };
+      expect(Buffer.from(saved.auths[registry.host]?.auth ?? '', 'base64').toString()).toBe(`${USER}:${PASSWORD}`);
+    } finally {
+      killSession(session);
+    }
   });
 });

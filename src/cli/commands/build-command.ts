@@ -42,6 +42,7 @@ export function registerBuildCommands(program: Command): void {
     .option('--network <mode>', 'network for RUN: bridge, none or host (default bridge)')
     .option('--label <key=value>', 'set a label on the image (repeatable)', collect, [])
     .option('--progress <plain|tty>', 'accepted for compatibility: the output is always plain steps')
+    .option('--explain', 'narrate what each step does to the image\'s layers and config')
     .addHelpText('after', `
 Examples:
   minibox build -t myapp:1 .
@@ -50,7 +51,7 @@ Examples:
   minibox build --no-cache -q .`)
     .action(async (context: string, flags: {
       tag: string[]; file?: string; buildArg: string[]; target?: string; cache: boolean; pull?: boolean; quiet?: boolean;
-      network?: string; label: string[];
+      network?: string; label: string[]; explain?: boolean;
     }, cmd: Command) => {
       const { buildImage } = await import('../../build/builder.js');
       const ctx = contextOf(cmd);
@@ -66,6 +67,7 @@ Examples:
         ...(flags.network !== undefined ? { network: flags.network } : {}),
         labels: pairsOf(flags.label, '--label'),
         insecureRegistries: ctx.insecureRegistries,
+        explain: flags.explain === true,
       }, say);
       if (flags.quiet) say(result.image.id);
     });

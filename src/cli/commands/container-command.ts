@@ -9,7 +9,7 @@
 import type { Command } from 'commander';
 import { registerInspectCommand } from './inspect-command.js';
 import {
-  registerContainerPruneCommand, registerKillCommand, registerRestartCommand, registerRmCommand, registerStartCommand,
+  registerContainerPruneCommand, registerKillCommand, registerRenameCommand, registerRestartCommand, registerRmCommand, registerStartCommand,
   registerStopCommand, registerWaitCommand,
 } from './lifecycle-command.js';
 import { registerLogsCommand } from './logs-command.js';
@@ -23,6 +23,7 @@ export function registerLifecycleCommands(program: Command): void {
   registerRestartCommand(program);
   registerKillCommand(program);
   registerWaitCommand(program);
+  registerRenameCommand(program);
   registerRmCommand(program);
   registerInspectCommand(program);
 
@@ -34,6 +35,7 @@ export function registerLifecycleCommands(program: Command): void {
   registerRestartCommand(container);
   registerKillCommand(container);
   registerWaitCommand(container);
+  registerRenameCommand(container);
   registerRmCommand(container, 'rm', ['remove']);
   registerInspectCommand(container, 'container');
   registerContainerPruneCommand(container);

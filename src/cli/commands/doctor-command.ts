@@ -8,9 +8,9 @@
  */
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
-import { readyToRun, runChecksWithNetworking, type Check } from '../../doctor/checks.js';
+import { checkContainerNetworks, readyToRun, runChecksWithNetworking, type Check } from '../../doctor/checks.js';
+import { StateRoot, resolveStateRoot } from '../../state-root.js';
 import { say } from '../context.js';
-import { resolveStateRoot } from '../../state-root.js';
 
 const MARKS: Record<Check['status'], string> = { ok: '✓', warn: '!', fail: '✗' };
 
@@ -27,7 +27,8 @@ export function registerDoctorCommand(program: Command): void {
       if (options.format !== undefined && options.format !== 'json' && options.format !== 'table') {
         throw new UsageError(`unknown --format ${JSON.stringify(options.format)}: use table or json`);
       }
-      const checks = await runChecksWithNetworking(resolveStateRoot(command.optsWithGlobals<{ root?: string }>().root));
+      const rootDir = resolveStateRoot(command.optsWithGlobals<{ root?: string }>().root);
+      const checks = [...await runChecksWithNetworking(rootDir), await checkContainerNetworks(new StateRoot(rootDir))];
       const ready = readyToRun(checks);
       if (options.format === 'json') {
         say(JSON.stringify({ ready, checks }, null, 2));

@@ -5,8 +5,7 @@
  * Try: `minibox images` → `REPOSITORY … TAG … IMAGE ID … CREATED … SIZE`
  */
 import type { Command } from 'commander';
-import readline from 'node:readline/promises';
-import { MiniboxError, describeError } from '../../errors.js';
+import { ExitCode, MiniboxError, describeError } from '../../errors.js';
 import { formatBytes } from '../../format.js';
 import { collectGarbage, pruneImages, removeImage } from '../../image/store/garbage.js';
 import { imagesInUse } from '../../container/container-store.js';
@@ -17,7 +16,7 @@ import { reporterFor } from '../../image/pull-progress.js';
 import { parseReference } from '../../image/reference.js';
 import { ImageStore } from '../../image/store/images.js';
 import { renderGoTemplate } from '../go-template.js';
-import { contextOf, say } from '../context.js';
+import { confirm, contextOf, say } from '../context.js';
 import { familiar, printHistory, printImages, type ListOptions } from './image-list.js';
 
 export function registerImageCommands(program: Command): void {
@@ -94,7 +93,7 @@ function registerRmiCommand(parent: Command, name: string, aliases: string[] = [
           process.stderr.write(`minibox: ${describeError(error)}\n`);
         }
       }
-      if (failed) process.exitCode = 1;
+      if (failed) process.exitCode = ExitCode.VerbFailed;
     });
 }
 
@@ -174,16 +173,4 @@ function registerImagePruneCommand(image: Command): void {
       }
       say(`Total reclaimed space: ${formatBytes(reclaimed)}`);
     });
-}
-
-async function confirm(question: string): Promise<boolean> {
-  const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
-  try {
-    const answer = await rl.question(question);
-    return /^y(es)?$/i.test(answer.trim());
-  } catch {
-    return false;
-  } finally {
-    rl.close();
-  }
 }

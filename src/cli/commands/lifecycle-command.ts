@@ -1,10 +1,11 @@
 /**
- * lifecycle-command.ts — `start`, `stop`, `restart`, `kill`, `wait`, `rm` and `container prune`.
+ * lifecycle-command.ts — `start`, `stop`, `restart`, `kill`, `wait`, `rename`, `rm` and `container prune`.
  *
- * Like Docker's, each takes one or more containers (name, id or id prefix), acts on each in turn,
- * prints the name as given (or, for `wait`, the exit code), and on a failure prints one line and
- * goes on with the next; the exit code is then 1 (ExitCode.VerbFailed, Docker's for a failed
- * daemon request). Usage errors stay 125. The work is in src/lifecycle/{start,stop,remove}.ts.
+ * Like Docker's, each takes one or more containers (name, id or id prefix; `rename` one), acts on
+ * each in turn, prints the name as given (or, for `wait`, the exit code), and on a failure prints
+ * one line and goes on with the next; the exit code is then 1 (ExitCode.VerbFailed, Docker's for a
+ * failed daemon request). Usage errors stay 125. The work is in
+ * src/lifecycle/{start,stop,remove,rename}.ts.
  *
  * Try: `minibox run -d --name web busybox sleep 60 >/dev/null && minibox stop -t 1 web nosuch; echo
  * $?` → `web … No such container: nosuch … 1`
@@ -18,7 +19,7 @@ import { reconcileAll } from '../../container/reconcile.js';
 import { pruneContainers, removeContainerById } from '../../lifecycle/remove.js';
 import { startContainer } from '../../lifecycle/start.js';
 import { findContainer } from '../../container/container-store.js';
-import { killContainer, stopContainer, waitContainer } from '../../lifecycle/stop.js';
+import { killContainer, stopContainer, waitContainer, WAIT_CONDITIONS } from '../../lifecycle/stop.js';
 import { contextOf, requireTerminalFor, say } from '../context.js';
 
 /** Runs `action` for each named container; failures print and make the exit code 1. */
@@ -119,9 +120,24 @@ export function registerWaitCommand(parent: Command): void {
     .command('wait')
     .description('Block until one or more containers stop, then print their exit codes')
     .argument('<containers...>', 'container names or ids')
-    .action(async (names: string[], _flags: unknown, cmd: Command) => {
+    .option('--condition <condition>', `what to wait for: ${WAIT_CONDITIONS.join(', ')}`, 'not-running')
+    .action(async (names: string[], flags: { condition: string }, cmd: Command) => {
       const { root } = contextOf(cmd);
-      await forEachContainer(root, names, async (id) => { say(String(await waitContainer(root, id))); });
+      const condition = WAIT_CONDITIONS.find((known) => known === flags.condition);
+      if (!condition) throw new UsageError(`invalid --condition ${flags.condition}: use ${WAIT_CONDITIONS.join(', ')}`);
+      await forEachContainer(root, names, async (id) => { say(String(await waitContainer(root, id, condition))); });
+    });
+}
+
+export function registerRenameCommand(parent: Command): void {
+  parent
+    .command('rename')
+    .description('Rename a container')
+    .argument('<container>', 'container name or id')
+    .argument('<new-name>', 'its new name')
+    .action(async (container: string, newName: string, _flags: unknown, cmd: Command) => {
+      const { renameContainer } = await import('../../lifecycle/rename.js');
+      await renameContainer(contextOf(cmd).root, container, newName);
     });
 }
 

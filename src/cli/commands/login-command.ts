@@ -2,6 +2,8 @@
  * login-command.ts — `minibox login` / `minibox logout`, shaped like Docker's.
  *
  *   minibox login [SERVER] -u USER --password-stdin   (default SERVER: docker.io)
+ *   minibox login [SERVER]                            on a terminal: asks `Username:` and a hidden
+ *                                                     `Password:` (cli/prompt.ts)
  *   minibox logout [SERVER]
  * Credentials go to Docker's own config file ($DOCKER_CONFIG/config.json or ~/.docker/config.json),
  * so `docker login` and `minibox login` share them. The work is in src/image/registry/login.ts.
@@ -12,6 +14,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { login, logout, normalizeRegistryHost } from '../../image/registry/index.js';
 import { registryContextOf } from '../context.js';
+import { canPrompt, prompt } from '../prompt.js';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -32,7 +35,12 @@ export function registerLoginCommands(program: Command): void {
       if (options.password !== undefined && options.passwordStdin) {
         throw new UsageError('--password and --password-stdin are mutually exclusive');
       }
-      if (!options.username) throw new UsageError('login needs a username: pass -u USER');
+      const interactive = !options.passwordStdin && canPrompt();
+      if (!options.username && !interactive) throw new UsageError('login needs a username: pass -u USER');
+      if (!options.passwordStdin && options.password === undefined && !interactive) {
+        throw new UsageError('login needs a password: pipe it to --password-stdin (or run it on a terminal, which asks)');
+      }
+      const username = options.username ?? (await prompt('Username: ')).trim();
       let password: string;
       if (options.passwordStdin) {
         password = await readStdin();
@@ -40,9 +48,9 @@ export function registerLoginCommands(program: Command): void {
         process.stderr.write('WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n');
         password = options.password;
       } else {
-        throw new UsageError('login needs a password: pipe it to --password-stdin (or pass -p PASSWORD)');
+        password = await prompt('Password: ', { secret: true });
       }
-      await login(server, options.username, password, { insecureRegistries: registryContextOf(command).insecureRegistries });
+      await login(server, username, password, { insecureRegistries: registryContextOf(command).insecureRegistries });
       process.stdout.write('Login Succeeded\n');
     });
 

@@ -4,7 +4,8 @@
  * Every listed record was reconciled first (container/reconcile.ts), so STATUS is what the kernel
  * says, not what the record last claimed. Columns: CONTAINER ID (12 hex digits), IMAGE,
  * COMMAND (quoted, cut at 20 characters with "…"), CREATED, STATUS ("Up 3 seconds",
- * "Exited (0) 2 minutes ago", "Created"), PORTS, NAMES. Newest first.
+ * "Exited (0) 2 minutes ago", "Created"; "Up 3 seconds (network lost)" when its bridge or veth
+ * is gone), PORTS, NAMES. Newest first.
  *
  * Try: `minibox run --name box busybox true && minibox ps -a --format '{{.Names}} {{.Status}}'` →
  * `box Exited (0)`
@@ -16,7 +17,7 @@ import type { ContainerRecord } from '../../container/container-store.js';
 import { reconcileAll } from '../../container/reconcile.js';
 import { collect, contextOf, say } from '../context.js';
 import { renderRows } from '../go-template.js';
-import { containerPorts, formatPorts } from '../../network/index.js';
+import { containerPorts, formatPorts, lostNetworks } from '../../network/index.js';
 import type { StateRoot } from '../../state-root.js';
 
 interface PsFlags { all?: boolean; quiet?: boolean; trunc?: boolean; filter: string[]; format?: string }
@@ -70,7 +71,7 @@ function parseFilters(specs: string[]): Filter[] {
 }
 
 /** The fields of `docker ps --format json` (and of `--format '{{.Names}}'`). */
-function psFields(record: ContainerRecord, trunc: boolean, now: number, root?: StateRoot): Record<string, string> {
+function psFields(record: ContainerRecord, trunc: boolean, now: number, root?: StateRoot, cutOff = false): Record<string, string> {
   const created = new Date(record.Created);
   return {
     Command: JSON.stringify(trunc ? ellipsis(commandOf(record), 20) : commandOf(record)),
@@ -86,7 +87,8 @@ function psFields(record: ContainerRecord, trunc: boolean, now: number, root?: S
     RunningFor: formatAgo(record.Created, now),
     Size: '0B',
     State: record.State.Status,
-    Status: statusText(record, now),
+    // Like Docker's "(unhealthy)": running, but its network was taken away (network/endpoint-health.ts).
+    Status: `${statusText(record, now)}${cutOff ? ' (network lost)' : ''}`,
   };
 }
 
@@ -119,12 +121,14 @@ export function registerPsCommand(parent: Command, name = 'ps', aliases: string[
         for (const record of records) say(trunc ? record.Id.slice(0, 12) : record.Id);
         return;
       }
+      const lost = new Set((await lostNetworks(root, records.filter((r) => r.State.Running).map((r) => r.Id))).map((l) => l.containerId));
+      const fieldsOf = (record: ContainerRecord) => psFields(record, trunc, now, root, lost.has(record.Id));
       if (flags.format !== undefined && flags.format !== 'table') {
-        for (const line of renderRows(flags.format, records.map((record) => psFields(record, trunc, now, root)), PS_HEADERS)) say(line);
+        for (const line of renderRows(flags.format, records.map(fieldsOf), PS_HEADERS)) say(line);
         return;
       }
       const rows = records.map((record) => {
-        const fields = psFields(record, trunc, now, root);
+        const fields = fieldsOf(record);
         return [fields.ID!, fields.Image!, fields.Command!, fields.RunningFor!, fields.Status!, fields.Ports!, fields.Names!];
       });
       say(formatTable(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'], rows));

@@ -3,17 +3,18 @@
  *
  * Options end at the image name: in `minibox run busybox ls -l`, `-l` belongs to `ls`
  * (commander's passThroughOptions + the program's enablePositionalOptions). The work is in
- * src/engine/run.ts; this file only turns flags into a RunRequest.
+ * src/lifecycle/run.ts; this file only turns flags into a RunRequest. `minibox create` takes the
+ * same flags (addContainerFlags, all but -d) and stops before the start: `start [-a]` runs it.
  *
- * Try: `minibox run --rm busybox echo hello` → `hello`, and `minibox run --help` → `Usage: minibox
- * run [OPTIONS] IMAGE [COMMAND] [ARG...]`
+ * Try: `minibox run --rm busybox echo hello` → `hello`, and `minibox create --name c busybox echo
+ * hi >/dev/null && minibox start -a c` → `hi`
  */
 import type { Command } from 'commander';
 import type { RunRequest } from '../../lifecycle/run.js';
 import { collect, contextOf, requireTerminalFor, say } from '../context.js';
 import type { ResourceFlags } from '../../cgroups/index.js';
 
-interface RunFlags extends ResourceFlags {
+export interface RunFlags extends ResourceFlags {
   name?: string;
   rm?: boolean;
   interactive?: boolean;
@@ -34,6 +35,8 @@ interface RunFlags extends ResourceFlags {
   readOnly?: boolean;
   capAdd: string[];
   capDrop: string[];
+  securityOpt: string[];
+  privileged?: boolean;
   platform?: string;
   pull?: string;
   quiet?: boolean;
@@ -41,6 +44,7 @@ interface RunFlags extends ResourceFlags {
   trace?: string;
   detach?: boolean;
   init?: boolean;
+  logOpt: string[];
 }
 
 /** The limit flags, as typed (create.ts checks them); only the ones given. */
@@ -50,15 +54,12 @@ function resourceFlagsOf(flags: RunFlags): ResourceFlags {
   return Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined)) as ResourceFlags;
 }
 
-export function registerRunCommand(program: Command): void {
-  program
-    .command('run')
-    .description('Create and run a new container from an image')
-    .usage('[OPTIONS] IMAGE [COMMAND] [ARG...]')
-    .argument('<image>', 'image reference or id')
-    .argument('[command...]', 'command and arguments (default: the image\'s Entrypoint + Cmd)')
-    .passThroughOptions()
-    .option('-d, --detach', 'run in the background and print the container id')
+/**
+ * The flags `run` and `create` share (all of `run`'s but -d), added to `command` once here so
+ * the two never drift apart: Docker's `create` takes every `run` flag.
+ */
+export function addContainerFlags(command: Command): Command {
+  return command
     .option('--init', 'run a tiny init as PID 1 that reaps zombies and forwards signals')
     .option('--name <name>', 'assign a name to the container')
     .option('--rm', 'remove the container (and its anonymous volumes) when it exits')
@@ -80,6 +81,8 @@ export function registerRunCommand(program: Command): void {
     .option('--read-only', 'mount the container\'s root file system read-only')
     .option('--cap-add <cap>', 'add a Linux capability, e.g. NET_ADMIN or ALL (repeatable)', collect, [])
     .option('--cap-drop <cap>', 'drop a Linux capability, e.g. CHOWN or ALL (repeatable)', collect, [])
+    .option('--security-opt <opt>', 'seccomp=unconfined|PROFILE.json, no-new-privileges[=false] (repeatable)', collect, [])
+    .option('--privileged', 'DANGEROUS: all capabilities and host devices, no seccomp, no masked paths')
     .option('-m, --memory <bytes>', 'memory limit, e.g. 256m or 1g (cgroup v2 memory.max)')
     .option('--memory-swap <bytes>', 'memory + swap limit; -1 = unlimited swap (default: twice --memory)')
     .option('--memory-reservation <bytes>', 'memory protected from reclaim (memory.low)')
@@ -87,47 +90,69 @@ export function registerRunCommand(program: Command): void {
     .option('-c, --cpu-shares <weight>', 'relative CPU weight, default 1024 (cpu.weight)')
     .option('--cpuset-cpus <list>', 'CPUs the container may use, e.g. 0-1 or 0,2 (cpuset.cpus)')
     .option('--pids-limit <n>', 'maximum number of processes and threads; -1 = unlimited (pids.max)')
+    .option('--log-opt <key=value>', 'log rotation: max-size=10m, max-file=3 by default (repeatable)', collect, [])
     .option('--platform <os/arch>', 'platform to pull if the image is missing')
     .option('--pull <policy>', 'pull the image: missing, always or never', 'missing')
     .option('-q, --quiet', 'pull without progress output')
     .option('--explain', 'narrate each kernel step as the container is created')
-    .option('--trace <file>', 'write every kernel call as a JSON line to FILE')
+    .option('--trace <file>', 'write every kernel call as a JSON line to FILE');
+}
+
+/** The engine's request from the shared flags. */
+export function requestFromFlags(image: string, command: string[], flags: RunFlags, cmd: Command): RunRequest {
+  const context = contextOf(cmd);
+  return {
+    image,
+    command,
+    ...(flags.name !== undefined ? { name: flags.name } : {}),
+    autoRemove: flags.rm ?? false,
+    interactive: flags.interactive ?? false,
+    tty: flags.tty ?? false,
+    env: flags.env,
+    envFiles: flags.envFile,
+    ...(flags.workdir !== undefined ? { workdir: flags.workdir } : {}),
+    ...(flags.user !== undefined ? { user: flags.user } : {}),
+    ...(flags.entrypoint !== undefined ? { entrypoint: flags.entrypoint } : {}),
+    ...(flags.hostname !== undefined ? { hostname: flags.hostname } : {}),
+    ...(flags.network !== undefined ? { network: flags.network } : {}),
+    publish: flags.publish,
+    publishAll: flags.publishAll ?? false,
+    addHost: flags.addHost,
+    dns: flags.dns,
+    volumes: flags.volume,
+    tmpfs: flags.tmpfs,
+    readOnly: flags.readOnly ?? false,
+    capAdd: flags.capAdd,
+    capDrop: flags.capDrop,
+    securityOpt: flags.securityOpt,
+    privileged: flags.privileged ?? false,
+    ...(flags.platform !== undefined ? { platform: flags.platform } : {}),
+    ...(flags.pull !== undefined ? { pull: flags.pull } : {}),
+    quiet: flags.quiet ?? false,
+    insecureRegistries: context.insecureRegistries,
+    registryMirrors: context.registryMirrors,
+    explain: flags.explain ?? false,
+    ...(flags.trace !== undefined ? { traceFile: flags.trace } : {}),
+    init: flags.init ?? false,
+    resources: resourceFlagsOf(flags),
+    logOpts: flags.logOpt,
+  };
+}
+
+export function registerRunCommand(program: Command): void {
+  const run = program
+    .command('run')
+    .description('Create and run a new container from an image')
+    .usage('[OPTIONS] IMAGE [COMMAND] [ARG...]')
+    .argument('<image>', 'image reference or id')
+    .argument('[command...]', 'command and arguments (default: the image\'s Entrypoint + Cmd)')
+    .passThroughOptions()
+    .option('-d, --detach', 'run in the background and print the container id');
+  addContainerFlags(run)
     .action(async (image: string, command: string[], flags: RunFlags, cmd: Command) => {
       requireTerminalFor(flags);
       const context = contextOf(cmd);
-      const request: RunRequest = {
-        image,
-        command,
-        ...(flags.name !== undefined ? { name: flags.name } : {}),
-        autoRemove: flags.rm ?? false,
-        interactive: flags.interactive ?? false,
-        tty: flags.tty ?? false,
-        env: flags.env,
-        envFiles: flags.envFile,
-        ...(flags.workdir !== undefined ? { workdir: flags.workdir } : {}),
-        ...(flags.user !== undefined ? { user: flags.user } : {}),
-        ...(flags.entrypoint !== undefined ? { entrypoint: flags.entrypoint } : {}),
-        ...(flags.hostname !== undefined ? { hostname: flags.hostname } : {}),
-        ...(flags.network !== undefined ? { network: flags.network } : {}),
-        publish: flags.publish,
-        publishAll: flags.publishAll ?? false,
-        addHost: flags.addHost,
-        dns: flags.dns,
-        volumes: flags.volume,
-        tmpfs: flags.tmpfs,
-        readOnly: flags.readOnly ?? false,
-        capAdd: flags.capAdd,
-        capDrop: flags.capDrop,
-        ...(flags.platform !== undefined ? { platform: flags.platform } : {}),
-        ...(flags.pull !== undefined ? { pull: flags.pull } : {}),
-        quiet: flags.quiet ?? false,
-        insecureRegistries: context.insecureRegistries,
-        registryMirrors: context.registryMirrors,
-        explain: flags.explain ?? false,
-        ...(flags.trace !== undefined ? { traceFile: flags.trace } : {}),
-        init: flags.init ?? false,
-        resources: resourceFlagsOf(flags),
-      };
+      const request = requestFromFlags(image, command, flags, cmd);
       if (flags.detach) {
         const { runDetached } = await import('../../lifecycle/run.js');
         say(await runDetached(context.root, request));
@@ -140,4 +165,26 @@ export function registerRunCommand(program: Command): void {
       const { runContainerFromImage } = await import('../../lifecycle/run.js');
       process.exitCode = await runContainerFromImage(context.root, request, initStage);
     });
+}
+
+/** `minibox create`: the first half of `run` — the container exists (state Created), nothing runs. */
+export function registerCreateCommand(program: Command): void {
+  const create = program
+    .command('create')
+    .description('Create a new container (state Created) without starting it; `start` runs it')
+    .usage('[OPTIONS] IMAGE [COMMAND] [ARG...]')
+    .argument('<image>', 'image reference or id')
+    .argument('[command...]', 'command and arguments (default: the image\'s Entrypoint + Cmd)')
+    .passThroughOptions();
+  addContainerFlags(create)
+    .action(async (image: string, command: string[], flags: RunFlags, cmd: Command) => {
+      const { createFromImage } = await import('../../lifecycle/run.js');
+      say(await createFromImage(contextOf(cmd).root, requestFromFlags(image, command, flags, cmd)));
+    });
+}
+
+/** `run` and `create`, which share their flags. */
+export function registerRunCommands(program: Command): void {
+  registerRunCommand(program);
+  registerCreateCommand(program);
 }

@@ -36,6 +36,7 @@ export function registerStatsCommand(program: Command): void {
         throw new UsageError(`unknown --format ${JSON.stringify(flags.format)}: use table or json`);
       }
       const { root } = contextOf(cmd);
+      if (names.length > 0) await statsTargets(root, names); // "No such container" (exit 1) comes first, as in Docker
       assertStatsSupported();
       const redraw = flags.stream && process.stdout.isTTY && flags.format !== 'json';
       const sampleAll = async () => new Map((await statsTargets(root, names)).map((record) => [record.Id, sampleContainer(record)] as const));

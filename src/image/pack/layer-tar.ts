@@ -41,6 +41,8 @@ export interface LayerTarOptions {
   overlayUpper: boolean;
   /** Paths (relative, e.g. `etc/hostname`) to leave out, with their stats. */
   skip?: (relativePath: string, stats: fs.Stats) => boolean;
+  /** Put before every entry's name (`cp`'s `dir/`); none for a layer. */
+  namePrefix?: string;
 }
 
 /** xattrs that describe the storage, not the file: never written into a layer. */
@@ -132,7 +134,7 @@ function* walk(root: string, options: LayerTarOptions, links: Map<string, string
       yield markerEntry(dirRel === '' ? `${WHITEOUT_PREFIX}${name}` : `${dirRel}/${WHITEOUT_PREFIX}${name}`, new Date(Math.floor(stats.mtimeMs / 1000) * 1000));
       continue;
     }
-    const entry = entryFor(hostPath, rel, stats, links);
+    const entry = entryFor(hostPath, `${options.namePrefix ?? ''}${rel}`, stats, links);
     if (!entry) continue;
     yield entry;
     if (stats.isDirectory()) {
@@ -206,6 +208,25 @@ export async function writeLayerTar(root: string, out: Writable, options: LayerT
   const piped = pipeline(pack as unknown as NodeJS.ReadableStream, out);
   try {
     for (const entry of walk(root, options, new Map())) await writeEntry(pack, entry);
+    pack.finalize();
+  } catch (error) {
+    pack.destroy(error as Error);
+  }
+  await piped;
+}
+
+/** `cp`'s tar: one path (a file, a symlink, or a directory with all inside) as the entry `name`. */
+export async function writePathTar(hostPath: string, name: string, out: Writable): Promise<void> {
+  const pack = rawPaxPack();
+  const piped = pipeline(pack as unknown as NodeJS.ReadableStream, out);
+  try {
+    const links = new Map<string, string>();
+    const stats = fs.lstatSync(hostPath);
+    const top = entryFor(hostPath, name, stats, links);
+    if (top) await writeEntry(pack, top);
+    if (stats.isDirectory()) {
+      for (const entry of walk(hostPath, { overlayUpper: false, namePrefix: `${name}/` }, links)) await writeEntry(pack, entry);
+    }
     pack.finalize();
   } catch (error) {
     pack.destroy(error as Error);

@@ -39,7 +39,7 @@ export async function storeNewImage(store: ImageStore, configOrBytes: ImageConfi
   const configBytes = Buffer.isBuffer(configOrBytes) ? configOrBytes : Buffer.from(JSON.stringify(configOrBytes));
   const config = Buffer.isBuffer(configOrBytes) ? JSON.parse(configOrBytes.toString('utf8')) as ImageConfig : configOrBytes;
   const configDigest = sha256Digest(configBytes);
-  store.blobs.writeVerified(configDigest, configBytes);
+  await store.blobs.writeVerified(configDigest, configBytes);
   const manifest: ImageManifest = {
     schemaVersion: 2,
     mediaType: MediaType.OciManifest,
@@ -48,7 +48,7 @@ export async function storeNewImage(store: ImageStore, configOrBytes: ImageConfi
   };
   const manifestBytes = Buffer.from(JSON.stringify(manifest));
   const manifestDigest = sha256Digest(manifestBytes);
-  store.blobs.writeVerified(manifestDigest, manifestBytes);
+  await store.blobs.writeVerified(manifestDigest, manifestBytes);
   const tags = tag === undefined ? [] : Array.isArray(tag) ? tag : [tag];
   const record = await store.record({
     id: configDigest,

@@ -17,6 +17,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { crashPoint } from '../../crash-point.js';
 import { MiniboxError, NotFoundError } from '../../errors.js';
 import type { Descriptor } from '../oci.js';
 import { validateDigest, type ImageReference } from '../reference.js';
@@ -124,6 +125,7 @@ async function writeBody(response: Response, destFile: string, flags: 'a' | 'w',
         return;
       }
       progress.hash.update(chunk);
+      crashPoint('blob:chunk');
       onProgress?.(progress.written, progress.total);
       callback(null, chunk);
     },

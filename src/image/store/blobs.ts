@@ -5,16 +5,27 @@
  * Writing is two-phase: bytes go to a file under `<root>/tmp/`, are verified against the digest,
  * and only then renamed into `blobs/`. rename(2) within one file system is atomic, so another
  * process (or a later run after kill -9) sees either no blob or the whole verified blob — never
- * half of one. A leftover temp file is only ever a head start for the next download.
+ * half of one. Every temp file is written holding the blob's lock (`blob-<digest>`) under one
+ * stable name, `tmp/blob-<hex>.partial`: a file left by a killed minibox is the next writer's
+ * head start (a download resumes it, a write from memory overwrites it), never an orphan with a
+ * dead process's pid in its name. One for a blob nobody fetches again is removed by
+ * `system fsck --repair` and by garbage collection (`image prune`, `rmi`).
  *
  * Try: `ls $MINIBOX_ROOT/blobs/sha256 | wc -l` → `3` (for a one-layer image: its manifest, its
  * config and its layer).
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { crashPoint } from '../../crash-point.js';
 import { MiniboxError } from '../../errors.js';
+import { withLock } from '../../lock.js';
 import type { StateRoot } from '../../state-root.js';
 import { digestHex, sha256Digest } from '../digest.js';
+
+/** The lock that owns a blob's partial file (and its arrival in the store). */
+export function blobLockName(digest: string): string {
+  return `blob-${digest}`;
+}
 
 export class BlobStore {
   constructor(private readonly root: StateRoot) {}
@@ -45,14 +56,23 @@ export class BlobStore {
     return target;
   }
 
+  /** Runs `fn` holding this blob's lock: the only way its partial file is written. */
+  async withBlobLock<T>(digest: string, fn: () => Promise<T>): Promise<T> {
+    return await withLock(this.root.locks, blobLockName(digest), fn);
+  }
+
   /** Stores bytes already in memory (manifests, configs) after checking their digest. */
-  writeVerified(digest: string, bytes: Buffer): string {
+  async writeVerified(digest: string, bytes: Buffer): Promise<string> {
     const actual = sha256Digest(bytes);
     if (actual !== digest) throw new MiniboxError(`blob ${digest}: content has digest ${actual}; refusing to store it`);
     if (this.has(digest)) return this.path(digest);
-    const partial = `${this.partialPath(digest)}.${process.pid}`;
-    fs.writeFileSync(partial, bytes);
-    return this.commit(partial, digest);
+    return await this.withBlobLock(digest, async () => {
+      if (this.has(digest)) return this.path(digest);
+      const partial = this.partialPath(digest);
+      fs.writeFileSync(partial, bytes); // truncates whatever a killed writer left here
+      crashPoint('blob:written');
+      return this.commit(partial, digest);
+    });
   }
 
   read(digest: string): Buffer {

@@ -11,6 +11,7 @@
  *
  * Try: `minibox run --name keep busybox true; minibox rmi busybox` → `container … is using its referenced image`
  */
+import fs from 'node:fs';
 import { MiniboxError } from '../../errors.js';
 import { withLock } from '../../lock.js';
 import type { StateRoot } from '../../state-root.js';
@@ -19,6 +20,7 @@ import { defaultMountDir, isMountPoint } from '../image-mount.js';
 import { STORE_LOCK } from '../pull.js';
 import { parseReference } from '../reference.js';
 import { ImageStore, type ImageRecord } from './images.js';
+import { abandonedTemps } from './temp-files.js';
 
 /** Image id → the ids of the containers that use it (and so must keep it). */
 export type ImageUsers = ReadonlyMap<string, readonly string[]>;
@@ -121,6 +123,8 @@ export async function collectGarbage(root: StateRoot): Promise<Swept> {
         swept.blobs.push(digest);
       }
     }
+    // What dead processes left in tmp/ (a partial download nobody resumed, an unpack cut short).
+    for (const file of await abandonedTemps(root)) fs.rmSync(file, { recursive: true, force: true });
     return swept;
   }, 'exclusive');
 }

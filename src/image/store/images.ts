@@ -16,6 +16,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { NotFoundError } from '../../errors.js';
+import { crashPoint } from '../../crash-point.js';
 import { withLock } from '../../lock.js';
 import type { StateRoot } from '../../state-root.js';
 import type { ImageConfig } from '../oci.js';
@@ -62,6 +63,9 @@ interface IndexFile {
   tags: Record<string, string>;
 }
 
+/** The lock under which images/index.json (and its temp file) is written. */
+export const IMAGES_LOCK = 'images';
+
 export class ImageStore {
   readonly blobs: BlobStore;
   readonly layers: LayerStore;
@@ -86,14 +90,17 @@ export class ImageStore {
 
   private write(index: IndexFile): void {
     fs.mkdirSync(this.root.images, { recursive: true });
-    const temp = `${this.indexPath}.${process.pid}.tmp`;
+    // One stable temp name, written only under the images lock: a killed writer's file is
+    // simply overwritten by the next one.
+    const temp = `${this.indexPath}.tmp`;
     fs.writeFileSync(temp, `${JSON.stringify(index, null, 2)}\n`);
+    crashPoint('images:written');
     fs.renameSync(temp, this.indexPath);
   }
 
   /** Read-modify-write of the index under the images lock. */
   async update<T>(change: (index: IndexFile) => T): Promise<T> {
-    return await withLock(this.root.locks, 'images', async () => {
+    return await withLock(this.root.locks, IMAGES_LOCK, async () => {
       const index = this.read();
       const result = change(index);
       this.write(index);

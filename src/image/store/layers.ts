@@ -7,14 +7,53 @@
  * overlayfs *lower* layers: read-only, stacked top layer first, shared by every container.
  *
  * Like blobs, a layer is unpacked under `<root>/tmp/` and renamed into place only when the whole
- * tar was extracted and its diff id verified.
+ * tar was extracted and its diff id verified. Its completion record `<hex>.json` is written
+ * last, just before that rename: the diff id, the tar's size, and a summary of the tree that was
+ * unpacked (how many entries, how many bytes in regular files). `system fsck` walks the directory
+ * again and compares, so a layer someone changed, truncated or half-deleted is found. A record
+ * from an older minibox has no summary: fsck reports it as unverifiable and `--repair` records
+ * one from what is on disk now.
  *
  * Try: `find $MINIBOX_ROOT/layers -path '*bin/busybox'` → `/bin/busybox`
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { crashPoint } from '../../crash-point.js';
 import type { StateRoot } from '../../state-root.js';
 import { digestHex } from '../digest.js';
+
+/** What `<hex>.json` says about a layer directory. */
+export interface LayerRecordFile {
+  diffId: string;
+  /** Bytes of the uncompressed tar (what `docker images` counts). */
+  size: number;
+  /** Entries under the directory (files, dirs, links, devices), and bytes of its regular files
+   * (each inode once). Absent in records written by older versions. */
+  entries?: number;
+  fileBytes?: number;
+}
+
+/** Counts the entries of a tree and the bytes of its regular files (hard links counted once). */
+export function summarizeTree(dir: string): { entries: number; fileBytes: number } {
+  let entries = 0;
+  let fileBytes = 0;
+  const seen = new Set<string>();
+  const walk = (current: string): void => {
+    for (const entry of fs.readdirSync(current, { withFileTypes: true })) {
+      entries += 1;
+      const full = path.join(current, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (entry.isFile()) {
+        const stat = fs.lstatSync(full, { bigint: true });
+        const inode = `${stat.dev}:${stat.ino}`;
+        if (!seen.has(inode)) fileBytes += Number(stat.size);
+        seen.add(inode);
+      }
+    }
+  };
+  walk(dir);
+  return { entries, fileBytes };
+}
 
 export class LayerStore {
   constructor(private readonly root: StateRoot) {}
@@ -43,8 +82,24 @@ export class LayerStore {
     }
   }
 
+  /** The completion record, or undefined when there is none (or it cannot be read). */
+  record(diffId: string): LayerRecordFile | undefined {
+    try {
+      return JSON.parse(fs.readFileSync(this.metadataPath(diffId), 'utf8')) as LayerRecordFile;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Rewrites the completion record (fsck --repair: adding a summary to an old record). */
+  writeRecord(record: LayerRecordFile): void {
+    const file = this.metadataPath(record.diffId);
+    fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(record)}\n`);
+    fs.renameSync(`${file}.tmp`, file);
+  }
+
   /** `<hex>.json` next to the layer dir — never inside it, where a container would see it. */
-  private metadataPath(diffId: string): string {
+  metadataPath(diffId: string): string {
     return `${this.dir(diffId)}.json`;
   }
 
@@ -64,10 +119,12 @@ export class LayerStore {
     try {
       fs.chmodSync(temp, 0o755);
       const size = await unpack(temp);
+      crashPoint('layer:unpacked');
       const target = this.dir(diffId);
       fs.mkdirSync(path.dirname(target), { recursive: true });
-      // Metadata first: whenever the directory exists, so does its size record.
-      fs.writeFileSync(this.metadataPath(diffId), `${JSON.stringify({ diffId, size })}\n`);
+      // The completion record first: whenever the directory exists, so does its record.
+      this.writeRecord({ diffId, size, ...summarizeTree(temp) });
+      crashPoint('layer:recorded');
       fs.renameSync(temp, target);
       return size;
     } catch (error) {
@@ -83,6 +140,7 @@ export class LayerStore {
     fs.mkdirSync(this.root.tmp, { recursive: true });
     const doomed = path.join(this.root.tmp, `deleting-${digestHex(diffId)}-${process.pid}`);
     fs.renameSync(target, doomed);
+    crashPoint('layer:removing');
     fs.rmSync(this.metadataPath(diffId), { force: true });
     fs.rmSync(doomed, { recursive: true, force: true });
   }

@@ -65,17 +65,31 @@ export interface UnpackOptions {
   onProgress?: (compressedBytesRead: number) => void;
 }
 
+/** `cp`'s use of the same writer: a plain tar stream (no digest) into an existing directory. */
+export interface ExtractOptions {
+  /** An existing directory; nothing outside it is touched (names and links resolve inside it). */
+  dest: string;
+  /** For messages, e.g. `the copied archive`. */
+  what: string;
+  /** Each entry's name as it should land in dest (undefined: skip the entry). */
+  rename?: (name: string) => string | undefined;
+  /** Every entry's owner (`cp` without -a); the tar's own otherwise. */
+  owner?: { uid: number; gid: number };
+}
+
 interface UnpackContext {
   root: string;
+  rename?: ExtractOptions['rename'];
+  owner?: ExtractOptions['owner'];
   /** Directory mtimes, applied after all entries (adding a child changes a directory's mtime). */
   directoryTimes: Map<string, { components: string[]; mtime: Date }>;
 }
 
 const MAX_ID = 0xfffffffe; // (uid_t)-1 means "leave unchanged" to chown(2)
 
-function metadataOf(header: Header, records: Map<string, Buffer>): EntryMetadata {
-  const uid = paxNumber(records, 'uid') ?? header.uid ?? 0;
-  const gid = paxNumber(records, 'gid') ?? header.gid ?? 0;
+function metadataOf(header: Header, records: Map<string, Buffer>, owner?: ExtractOptions['owner']): EntryMetadata {
+  const uid = owner?.uid ?? paxNumber(records, 'uid') ?? header.uid ?? 0;
+  const gid = owner?.gid ?? paxNumber(records, 'gid') ?? header.gid ?? 0;
   for (const id of [uid, gid]) {
     if (!Number.isSafeInteger(id) || id < 0 || id > MAX_ID) throw new RefusedEntry(`invalid owner id ${id}`);
   }
@@ -104,7 +118,7 @@ function applyEntry(context: UnpackContext, header: Header, records: Map<string,
     return undefined;
   }
 
-  const meta = metadataOf(header, records); // before touching the disk: refuses forged overlay xattrs
+  const meta = metadataOf(header, records, context.owner); // before touching the disk: refuses forged overlay xattrs
   const { hostPath, isRoot } = locateEntry(root, components, true);
   if (isRoot && header.type !== 'directory') {
     throw new RefusedEntry(`a ${header.type ?? 'typeless'} entry cannot replace the layer root`);
@@ -174,6 +188,74 @@ function asLayerError(error: unknown, layerName: string, entryName: string | und
   return new MiniboxError(`layer ${layerName}:${where} ${describeError(error)}`, ExitCode.Engine, { cause: error });
 }
 
+/** The tar parser whose entries are written into `context.root`, in order. */
+function entryWriter(context: UnpackContext, layerName: string): ReturnType<typeof extract> {
+  const extractor = extract();
+  const takeRawPax = captureRawPax(extractor);
+  extractor.on('entry', (header, content, next) => {
+    // Synchronous from header to last chunk: no promise per entry, no thread-pool hop per chunk.
+    // Only `next` lets tar-stream parse the following entry, so entries still apply in order.
+    let writer: RegularFileWriter | undefined;
+    let settled = false;
+    const settle = (error?: unknown) => {
+      if (settled) return;
+      settled = true;
+      if (error === undefined) return next();
+      try { writer?.abort(); } catch { /* the entry's own error is the one to report */ }
+      next(asLayerError(error, layerName, header.name));
+    };
+    // Listen before applying: a refused entry destroys the extractor, which errors `content` too.
+    content.on('error', (error: unknown) => settle(error));
+    try {
+      const records = paxRecordsOf(header, takeRawPax());
+      const renamed = renamedHeader(context, header);
+      if (renamed === undefined) { content.resume(); content.on('end', () => settle()); return; }
+      writer = applyEntry(context, renamed, records);
+    } catch (error) {
+      settle(error);
+      return;
+    }
+    // streamx streams emit 'data' like Node's: each file arrives chunk by chunk, never whole.
+    content.on('data', (chunk: unknown) => {
+      if (settled || writer === undefined) return; // entries other than files should have no data: dropped
+      try { writer.write(chunk as Buffer); } catch (error) { settle(error); }
+    });
+    content.on('end', () => {
+      if (settled) return;
+      try { writer?.finish(); } catch (error) { settle(error); return; }
+      settle();
+    });
+    // Closed without 'end' (the pipeline failed elsewhere): release the file descriptor.
+    content.on('close', () => settle(new Error('the layer stream stopped in the middle of this entry')));
+  });
+
+  return extractor;
+}
+
+/** The entry under the name `context.rename` gives it (a hard link's target too); undefined: skip. */
+function renamedHeader(context: UnpackContext, header: Header): Header | undefined {
+  if (!context.rename) return header;
+  const name = context.rename(header.name); // tar-stream has applied PAX `path`/`linkpath` already
+  if (name === undefined) return undefined;
+  if (header.type !== 'link') return { ...header, name };
+  return { ...header, name, linkname: context.rename(header.linkname ?? '') ?? '' };
+}
+
+/** Writes a plain tar stream into `options.dest` (`cp`): the unpacker's rules, without a digest. */
+export async function extractTarStream(input: NodeJS.ReadableStream, options: ExtractOptions): Promise<void> {
+  const context: UnpackContext = {
+    root: path.resolve(options.dest), directoryTimes: new Map(),
+    ...(options.rename ? { rename: options.rename } : {}), ...(options.owner ? { owner: options.owner } : {}),
+  };
+  try {
+    await pipeline(input, entryWriter(context, options.what));
+  } catch (error) {
+    if (error instanceof MiniboxError) throw error;
+    throw new MiniboxError(`${options.what}: cannot read the tar stream: ${describeError(error)}`, ExitCode.Engine, { cause: error });
+  }
+  applyDirectoryTimes(context);
+}
+
 /** Unpacks one layer blob into `dest` and returns its diffId and uncompressed size. */
 export async function unpackLayer(options: UnpackOptions): Promise<UnpackResult> {
   const { blobPath, mediaType, dest, layerName, onProgress } = options;
@@ -198,42 +280,7 @@ export async function unpackLayer(options: UnpackOptions): Promise<UnpackResult>
     },
   });
 
-  const extractor = extract();
-  const takeRawPax = captureRawPax(extractor);
-  extractor.on('entry', (header, content, next) => {
-    // Synchronous from header to last chunk: no promise per entry, no thread-pool hop per chunk.
-    // Only `next` lets tar-stream parse the following entry, so entries still apply in order.
-    let writer: RegularFileWriter | undefined;
-    let settled = false;
-    const settle = (error?: unknown) => {
-      if (settled) return;
-      settled = true;
-      if (error === undefined) return next();
-      try { writer?.abort(); } catch { /* the entry's own error is the one to report */ }
-      next(asLayerError(error, layerName, header.name));
-    };
-    // Listen before applying: a refused entry destroys the extractor, which errors `content` too.
-    content.on('error', (error: unknown) => settle(error));
-    try {
-      writer = applyEntry(context, header, paxRecordsOf(header, takeRawPax()));
-    } catch (error) {
-      settle(error);
-      return;
-    }
-    // streamx streams emit 'data' like Node's: each file arrives chunk by chunk, never whole.
-    content.on('data', (chunk: unknown) => {
-      if (settled || writer === undefined) return; // entries other than files should have no data: dropped
-      try { writer.write(chunk as Buffer); } catch (error) { settle(error); }
-    });
-    content.on('end', () => {
-      if (settled) return;
-      try { writer?.finish(); } catch (error) { settle(error); return; }
-      settle();
-    });
-    // Closed without 'end' (the pipeline failed elsewhere): release the file descriptor.
-    content.on('close', () => settle(new Error('the layer stream stopped in the middle of this entry')));
-  });
-
+  const extractor = entryWriter(context, layerName);
   try {
     await pipeline(fs.createReadStream(blobPath), counting, createDecompressor(compression), hashing, extractor);
   } catch (error) {

@@ -16,6 +16,7 @@
  * Try (cgroup v2): `minibox run -d busybox sleep 100 >/dev/null && ls /sys/fs/cgroup/minibox/` →
  * `cgroup.controllers`
  */
+import { crashPoint } from '../../crash-point.js';
 import fs from 'node:fs';
 import type { StateRoot } from '../../state-root.js';
 import {
@@ -48,7 +49,9 @@ async function putInitInItsCgroup(root: StateRoot, record: ContainerRecord, init
   if (!onUnifiedHost()) return;
   const resources = specResources(new ContainerStore(root).paths(record.Id).dir);
   const cgroup = createContainerCgroup(record.Id, resources);
+  crashPoint('cgroup:created');
   addProcess(cgroup, initPid);
+  crashPoint('cgroup:joined');
 }
 
 /** The monitor already read memory.events; a run settled without it (a lost monitor) is read here. */

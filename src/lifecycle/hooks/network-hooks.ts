@@ -19,6 +19,7 @@
  * Try: `minibox run -d --name web -p 127.0.0.1:18082:80 busybox sleep 60 >/dev/null && minibox
  * inspect --format '{{json .NetworkSettings.Ports}}' web` → `"HostPort":"18082"`
  */
+import { crashPoint } from '../../crash-point.js';
 import { NotFoundError } from '../../errors.js';
 import { attachContainer, containerEndpoints, containerPorts, detachContainer, type Endpoint } from '../../network/index.js';
 import type { PublishedPort } from '../../network/ports.js';
@@ -42,6 +43,7 @@ export const networkHooks: ContainerHooks = {
       hostname: record.Config.Hostname,
       hostsFile: new ContainerStore(root).paths(record.Id).hosts,
     });
+    crashPoint('net:attached');
   },
   exited: async (root, record) => { await detachContainer(root, record.Id); },
   removed: async (root, record) => { await detachContainer(root, record.Id); },

@@ -18,6 +18,7 @@
 import { UsageError } from '../../errors.js';
 import { addHostLines, parseAddHost, parsePublish, publishAllExposed, resolvConfWithDns, type PortSpec } from '../../network/index.js';
 import { ensureDefaultNetwork, findNetwork } from '../../network/networks.js';
+import { withHostNetworkLock } from '../../network/host-state.js';
 import { resolveHostPorts } from '../../network/ports.js';
 import type { StateRoot } from '../../state-root.js';
 import type { NetworkMode } from '../../bundle/spec-from-image.js';
@@ -86,7 +87,9 @@ export async function extraHostsLines(root: StateRoot, network: NetworkMode, add
   if (addHost.length === 0) return '';
   let gateway: string | undefined;
   if (addHost.some((value) => parseAddHost(value).ip === 'host-gateway') && network !== 'none' && network !== 'host') {
-    gateway = (findNetwork(root, network) ?? (network === 'bridge' ? await ensureDefaultNetwork(root) : undefined))?.Gateway;
+    gateway = network === 'bridge' || network === 'default'
+      ? (await withHostNetworkLock(() => ensureDefaultNetwork(root))).Gateway
+      : findNetwork(root, network)?.Gateway;
   }
   return addHostLines(addHost, gateway);
 }

@@ -14,6 +14,9 @@
  *   3. capset: the final effective, permitted and inheritable sets; then raise the ambient ones
  *      (ambient capabilities survive execve for non-root users).
  *   4. PR_SET_NO_NEW_PRIVS: no later execve may gain privileges (setuid binaries, file caps).
+ *   5. the seccomp filter (syscall-filter.ts), last — or, when config.json does not ask for
+ *      no_new_privs, first: the kernel then lets only CAP_SYS_ADMIN load a filter.
+ *      `finalizePrivileges` runs 2–5 in this order for both stages.
  * All of these act on the calling thread: the init stage runs them on Node's main thread, the
  * one that calls execve and becomes the container's program.
  *
@@ -23,7 +26,8 @@
 import fs from 'node:fs';
 import { capset, prctl, PR, setgroups, setresgid, setresuid } from '../../sys/process.js';
 import { CAPABILITY_NUMBERS } from '../../bundle/docker-defaults.js';
-import type { SpecCapabilities, SpecUser } from '../../bundle/oci-bundle.js';
+import type { SpecCapabilities, SpecProcess, SpecUser } from '../../bundle/oci-bundle.js';
+import type { PreparedSyscallFilter } from './syscall-filter.js';
 
 /** `['CAP_CHOWN', 'CAP_KILL']` → a bit mask; an unknown name is an error naming it. */
 export function capabilityMask(names: string[] = []): bigint {
@@ -94,4 +98,18 @@ export function becomeNonDumpable(): void {
 
 export function setNoNewPrivileges(): void {
   prctl(PR.SET_NO_NEW_PRIVS, 1);
+}
+
+/**
+ * Steps 2–5 in runc's order (standard_init_linux.go): without no_new_privs the filter goes first,
+ * while CAP_SYS_ADMIN is still there; with it, last, so that the fewest calls run under it.
+ */
+export function finalizePrivileges(
+  process: Pick<SpecProcess, 'user' | 'capabilities' | 'noNewPrivileges'>, filter: PreparedSyscallFilter | undefined,
+): void {
+  if (filter && !process.noNewPrivileges) filter.load();
+  switchUser(process.user);
+  if (process.capabilities) applyCapabilities(process.capabilities);
+  if (process.noNewPrivileges) setNoNewPrivileges();
+  if (filter && process.noNewPrivileges) filter.load();
 }

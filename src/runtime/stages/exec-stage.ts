@@ -14,7 +14,8 @@
  *    1. read the plan                          6. the terminal (if asked): /dev/pts/N
  *    2. open /proc/<pid>/ns/{ipc,uts,net,      7. find the program in the container's $PATH
  *       cgroup,mnt} while the host's /proc        (exit 127 / 126 like Docker)
- *       is still visible                       8. user and groups, capabilities, no_new_privs
+ *       is still visible; build the seccomp    8. session keyring, user and groups,
+ *       filter (libseccomp, from the host)        capabilities, no_new_privs, the seccomp filter
  *    3. shrink the capability bounding set     9. close-on-exec above fd 2, execve
  *    4. unshare(CLONE_FS), then setns into each namespace
  *    5. check that `/` is the container's root, chdir to the working directory
@@ -37,7 +38,9 @@ import { declareProcessCalls } from '../../sys/process.js';
 import { declarePtyCalls } from '../../sys/pty.js';
 import { failStage, forwardTraceEvents, readFromParent } from './channel.js';
 import { CommandError, findProgram } from '../process/find-program.js';
-import { applyCapabilities, becomeNonDumpable, dropBoundingSet, setNoNewPrivileges, switchUser } from '../process/privileges.js';
+import { becomeNonDumpable, dropBoundingSet, finalizePrivileges } from '../process/privileges.js';
+import { prepareSyscallFilter } from '../process/syscall-filter.js';
+import { enterContainerSessionKeyring } from '../process/session-keyring.js';
 import { handOverToProgram } from '../process/exec-handoff.js';
 import type { ExecStageConfig } from '../exec-in-container.js';
 import { cloneFlag, namespaceFile } from '../namespace-table.js';
@@ -49,6 +52,7 @@ function enter(config: ExecStageConfig): never {
   //    shows only its own PIDs and /proc/<host pid> is gone.
   declareProcessCalls();
   declarePtyCalls();
+  const syscallFilter = prepareSyscallFilter(config.seccomp, config.seccompCache); // libseccomp is on the host's disk
   const handles = config.namespaces.map((type) => {
     const path = namespaceFile(config.containerPid, type);
     return { type, path, fd: fs.openSync(path, 'r') };
@@ -85,10 +89,10 @@ function enter(config: ExecStageConfig): never {
   const [name, ...rest] = config.args as [string, ...string[]];
   const program = findProgram(name, config.env);
 
-  // 8. Who it runs as and what it may do: the same steps, in the same order, as the init stage.
-  switchUser(config.user);
-  if (capabilities) applyCapabilities(capabilities);
-  if (config.noNewPrivileges) setNoNewPrivileges();
+  // 8. Who it runs as and what it may do: the same steps, in the same order, as the init stage —
+  //    the container's session keyring, user, capabilities, no_new_privs, the container's filter.
+  enterContainerSessionKeyring(config.sessionKeyring);
+  finalizePrivileges(config, syscallFilter);
 
   // 9. Become the program.
   return handOverToProgram(program, name, rest, config.env);

@@ -23,9 +23,10 @@
  *    1. read config.json                       7. mask and freeze kernel files, sysctls
  *    2. unshare mount/uts/ipc/net              8. hostname, read-only root, working directory
  *    3. wait for the engine's "go"             9. find the program in the container's $PATH
- *       (it puts us in our cgroup and wires   10. user, groups, capabilities, no_new_privs
- *       the network), then unshare cgroup     11. close-on-exec for every fd above 2
- *    4. private mounts, rootfs, config mounts  12. execve: Node is replaced by the program
+ *       (it puts us in our cgroup and wires   10. session keyring, user, groups, capabilities,
+ *       the network), then unshare cgroup         no_new_privs, then the seccomp filter
+ *    4. private mounts, rootfs, config mounts  11. close-on-exec for every fd above 2
+ *                                              12. execve: Node is replaced by the program
  *    5. terminal (if asked), device nodes         (11–12: exec-handoff.ts, shared with `exec`)
  *    6. pivot_root into the rootfs
  *
@@ -40,6 +41,7 @@
  * pivot_root, because the host's disk is unreachable afterwards.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { ExitCode } from '../../errors.js';
 import { publishStep } from '../../sys/trace.js';
 import { CLONE, unshare, sethostname } from '../../sys/namespaces.js';
@@ -48,7 +50,7 @@ import { declareProcessCalls } from '../../sys/process.js';
 import { declarePtyCalls } from '../../sys/pty.js';
 import { declareOpenat2Calls } from '../../sys/openat2.js';
 import { failStage, forwardTraceEvents, receiveFromParent, sendToParent, type ParentMessage } from './channel.js';
-import { readBundle, type RuntimeSpec } from '../../bundle/oci-bundle.js';
+import { readBundle, SECCOMP_CACHE_ANNOTATION, type RuntimeSpec } from '../../bundle/oci-bundle.js';
 import { initStageUnshareFlags, wantsCgroupNamespace } from '../namespace-table.js';
 import { makeMountsPrivate, mountConfigMounts, mountRootfs, pivotIntoRootfs } from '../rootfs/rootfs.js';
 import { attachTerminal } from '../process/controlling-terminal.js';
@@ -57,7 +59,9 @@ import { makePathsReadonly, makeRootReadonly, maskPaths } from '../rootfs/protec
 import { applySysctls } from '../rootfs/sysctl.js';
 import { findProgram } from '../process/find-program.js';
 import { handOverToProgram } from '../process/exec-handoff.js';
-import { applyCapabilities, becomeNonDumpable, dropBoundingSet, setNoNewPrivileges, switchUser } from '../process/privileges.js';
+import { becomeNonDumpable, dropBoundingSet, finalizePrivileges } from '../process/privileges.js';
+import { prepareSyscallFilter } from '../process/syscall-filter.js';
+import { enterNewSessionKeyring } from '../process/session-keyring.js';
 
 function birth(bundleDir: string): never {
   // 1. The bundle.
@@ -69,6 +73,7 @@ function birth(bundleDir: string): never {
 
   // 3. The seam: the engine puts us in cgroups and wires the network, then says "go".
   sendToParent({ type: 'namespaces-ready' });
+  const syscallFilter = prepareSyscallFilter(spec.linux?.seccomp, spec.annotations?.[SECCOMP_CACHE_ANNOTATION]); // while the engine works
   expect(receiveFromParent(), 'go');
   if (wantsCgroupNamespace(spec)) unshare(CLONE.NEWCGROUP); // rooted at the cgroup we are in now
 
@@ -103,12 +108,11 @@ function birth(bundleDir: string): never {
   const [name, ...rest] = spec.process.args as [string, ...string[]];
   const program = findProgram(name, spec.process.env);
 
-  // 10. Who it runs as and what it may do (per thread: this main thread is the one that survives).
-  const capabilities = spec.process.capabilities;
-  if (capabilities) dropBoundingSet(capabilities);
-  switchUser(spec.process.user);
-  if (capabilities) applyCapabilities(capabilities);
-  if (spec.process.noNewPrivileges) setNoNewPrivileges();
+  // 10. Who it runs as and what it may do (per thread: this main thread is the one that survives);
+  //     its own session keyring; the seccomp filter (compiled in step 3) last.
+  if (spec.process.capabilities) dropBoundingSet(spec.process.capabilities);
+  enterNewSessionKeyring(path.basename(bundleDir));
+  finalizePrivileges(spec.process, syscallFilter);
 
   // 11–12. Only stdin, stdout and stderr cross into the program; Node is replaced by it.
   return handOverToProgram(program, name, rest, spec.process.env ?? []);
