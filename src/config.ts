@@ -11,7 +11,7 @@
  * without internet serves `alpine` from its own registry, and `minibox pull alpine` still works.
  *
  * Try: `echo '{"insecure-registries": 5}' > c.json; MINIBOX_CONFIG=c.json minibox images` →
- * `"insecure-registries" must be a list of host names`
+ * `"insecure-registries" must be a list of strings`
  */
 import fs from 'node:fs';
 import { MiniboxError } from './errors.js';

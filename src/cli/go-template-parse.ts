@@ -11,7 +11,8 @@
  * missing field — the parts Docker users type. Execution is in go-template.ts.
  *
  * Try: `minibox run -d --name web busybox sleep 60 >/dev/null && minibox inspect --format '{{range
- * .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' web` → `172.29.0.`
+ * .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' web` → `172.…0.2` (the
+ * first address of this state root's bridge subnet: 172.29.0.0/16 for the first root on a host).
  */
 import { MiniboxError } from '../errors.js';
 

@@ -27,7 +27,8 @@
  * unless -L. Owners: without -a, copies into a container belong to root and copies to the host
  * to the user running cp; -a keeps the uid/gid of the source.
  *
- * Try: `minibox cp web:/etc/hostname /tmp/h && cat /tmp/h` → the container's short id.
+ * Try: `minibox run -d --name web busybox sleep 60 >/dev/null && minibox cp web:/etc/hostname h &&
+ * cat h` → `…` (the container's short id, its hostname).
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -7,7 +7,8 @@
  * new name (network/attach.ts), as Docker's embedded DNS does. Failures exit 1 (Docker's CLI
  * reports the daemon's refusal so).
  *
- * Try: `minibox create --name a IMAGE true && minibox rename a b && minibox ps -a --format '{{.Names}}'` → `b`.
+ * Try: `minibox create --name aa busybox true >/dev/null && minibox rename aa bb && minibox ps -a
+ * --format 'name={{.Names}}'` → `name=bb`
  */
 import { describeError, ExitCode, VerbError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';

@@ -19,7 +19,8 @@
  * Device names are host-wide: a bridge whose alias names another state root (or another network)
  * is never joined and never deleted (bridge-claims.ts).
  *
- * Try: `minibox run -d busybox sleep 60 >/dev/null && ip -br addr show minibox0` → `172.29.0.1/16`
+ * Try: `minibox run -d busybox sleep 60 >/dev/null && ip -br addr show $(minibox network inspect -f
+ * '{{index .Options "com.docker.network.bridge.name"}}' bridge)` → `UP … 172.…0.1/16`
  */
 import { MiniboxError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';

@@ -51,7 +51,7 @@
  * shows exactly what minibox added.
  *
  * Try: `minibox run -d -p 127.0.0.1:18083:80 busybox sleep 60 >/dev/null && iptables -t nat -S
- * MINIBOX-DNAT` → `--dport 18083 … -j DNAT --to-destination 172.29.0.2:80`
+ * MINIBOX-DNAT` → `--dport 18083 … -j DNAT --to-destination 172.…0.2:80`
  */
 import { publishStep } from '../sys/trace.js';
 import { iptables, netStep, runProgram, tryNetStep } from './host-commands.js';

@@ -12,7 +12,7 @@
  * Reserved: the network address (.0), the gateway (.1, the bridge's own address) and broadcast.
  *
  * Try: `minibox run -d busybox sleep 60 >/dev/null && cat
- * $MINIBOX_ROOT/networks/bridge/allocations.json` → `172.29.0.2`
+ * $MINIBOX_ROOT/networks/bridge/allocations.json` → `172.…0.2": "`
  */
 import fs from 'node:fs';
 import path from 'node:path';

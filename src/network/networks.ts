@@ -62,9 +62,14 @@ export function networkDir(root: StateRoot, name: string): string {
   return path.join(networksDir(root), name);
 }
 
+/** The file that holds a network's record (what `network inspect` shows). */
+export function networkRecordFile(root: StateRoot, name: string): string {
+  return path.join(networkDir(root, name), 'config.json');
+}
+
 export function readNetwork(root: StateRoot, name: string): NetworkRecord | undefined {
   try {
-    return JSON.parse(fs.readFileSync(path.join(networkDir(root, name), 'config.json'), 'utf8')) as NetworkRecord;
+    return JSON.parse(fs.readFileSync(networkRecordFile(root, name), 'utf8')) as NetworkRecord;
   } catch {
     return undefined;
   }
@@ -151,7 +156,7 @@ function writeRecord(root: StateRoot, record: NetworkRecord): void {
   const dir = networkDir(root, record.Name);
   fs.mkdirSync(path.join(dir, 'endpoints'), { recursive: true });
   crashPoint('network:dir-made');
-  const file = path.join(dir, 'config.json');
+  const file = networkRecordFile(root, record.Name);
   fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(record, null, 2)}\n`);
   crashPoint('network:written');
   fs.renameSync(`${file}.tmp`, file);

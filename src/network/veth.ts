@@ -30,7 +30,7 @@
  * (CVE-2020-13401, fixed in Docker the same way).
  *
  * Try: `minibox run -d busybox sleep 60 >/dev/null && ip -o link show type veth` → `master
- * minibox0`
+ * minibox` (the host end, plugged into this state root's bridge)
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';

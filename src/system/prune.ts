@@ -8,7 +8,8 @@
  * (`builder prune`) is emptied first, so the layers only it kept go in the same sweep. Each step is the
  * same library call as its own prune command (`container prune`, `image prune`…).
  *
- * Try: `minibox run busybox true; minibox system df; minibox system prune -f; minibox system df`.
+ * Try: `minibox run busybox true; minibox system prune -f` → `Deleted Containers: … Total
+ * reclaimed space:`
  */
 import { pruneCache } from '../build/build-cache.js';
 import { VolumeStore } from '../bundle/volumes.js';

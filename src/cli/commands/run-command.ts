@@ -6,8 +6,8 @@
  * src/lifecycle/run.ts; this file only turns flags into a RunRequest. `minibox create` takes the
  * same flags (addContainerFlags, all but -d) and stops before the start: `start [-a]` runs it.
  *
- * Try: `minibox run --rm busybox echo hello` → `hello`, and `minibox create --name c busybox echo
- * hi >/dev/null && minibox start -a c` → `hi`
+ * Try: `minibox run --rm busybox echo hello` → `hello`, and `minibox create --name cc busybox echo
+ * hi >/dev/null && minibox start -a cc` → `hi`
  */
 import type { Command } from 'commander';
 import type { RunRequest } from '../../lifecycle/run.js';

@@ -15,7 +15,7 @@
  * up (a start that failed half-way, a monitor killed with -9): `rm -f` runs them all and reports,
  * but does not stop at, a failure.
  *
- * Try: `minibox run --rm busybox cat /sys/class/net/eth0/address` → `02:42:ac:1d:00:`
+ * Try: `minibox run --rm busybox cat /sys/class/net/eth0/address` → `02:42:ac:`
  * (the network hook plugged the container in before its program started).
  */
 import type { StateRoot } from '../../state-root.js';
