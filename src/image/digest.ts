@@ -9,6 +9,7 @@
  * named by the SHA-256 of its bytes).
  */
 import crypto from 'node:crypto';
+import { Transform } from 'node:stream';
 import { MiniboxError } from '../errors.js';
 
 const SHA256 = /^sha256:[a-f0-9]{64}$/;
@@ -44,4 +45,18 @@ export class DigestMismatchError extends MiniboxError {
     this.expected = expected;
     this.actual = actual;
   }
+}
+
+/** A pass-through stream that hashes (SHA-256) and counts the bytes that flow through it. */
+export function hashingStream(): { stream: Transform; digest: () => string; size: () => number } {
+  const hash = crypto.createHash('sha256');
+  let size = 0;
+  const stream = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      size += chunk.length;
+      callback(null, chunk);
+    },
+  });
+  return { stream, digest: () => `sha256:${hash.digest('hex')}`, size: () => size };
 }
