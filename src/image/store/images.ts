@@ -57,6 +57,27 @@ export interface ImageRecord {
 
 type StoredImage = Omit<ImageRecord, 'repoTags'>;
 
+/** Where an image's manifest came from: its digest and type, and the repository digests it has. */
+export interface ManifestOrigin { manifestDigest: string; manifestMediaType: string; configDigest: string; repoDigests: string[] }
+
+/** The record of an image made of `layers` with `config`: one shape whether pulled, built or committed. */
+export function imageRecordFields(origin: ManifestOrigin, config: ImageConfig, layers: LayerRecord[]): StoredImage {
+  return {
+    id: origin.configDigest,
+    repoDigests: origin.repoDigests,
+    manifestDigest: origin.manifestDigest,
+    manifestMediaType: origin.manifestMediaType,
+    configDigest: origin.configDigest,
+    layers,
+    size: layers.reduce((sum, layer) => sum + layer.unpackedSize, 0),
+    ...(config.created ? { created: config.created } : {}),
+    os: config.os,
+    architecture: config.architecture,
+    ...(config.variant ? { variant: config.variant } : {}),
+    pulledAt: new Date().toISOString(),
+  };
+}
+
 interface IndexFile {
   images: Record<string, StoredImage>;
   /** canonical `name:tag` → image id */
