@@ -13,7 +13,13 @@
  * scratch directory, with `minibox` on PATH bound to a temporary state root ($MINIBOX_ROOT) where
  * the busybox test image is pulled and tagged `busybox` (so a lesson can say `minibox run --rm
  * busybox …`); `$IMAGE` is that image as pulled from the local registry `$REGISTRY`.
- * Containers, volumes and networks a Try line leaves are removed after it.
+ * Containers, volumes, networks and image mounts a Try line leaves are removed after it, and
+ * `busybox` is tagged again if a line removed it.
+ *
+ * Why it takes ~4 minutes (about 170 lines, most of them start a container): that is the cost of
+ * running every lesson for real. It is kept there by sharing one state root and one pull for all
+ * lines, and by tidying only what a line left: the root's directories are looked at first, and
+ * minibox runs only for what is there.
  *
  * A Try line that cannot run here says so in NOT_RUNNABLE below, with the reason: it needs two
  * terminals, a cgroup v2 host (the VM tier), Docker Hub, or a program this machine has not.
