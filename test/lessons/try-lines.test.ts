@@ -152,6 +152,15 @@ function tidy(root: string): void {
   if (fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${state.mounts}/`)) {
     for (const mounted of minibox(root, ['image', 'ls', '-q']).stdout.split('\n').filter(Boolean)) minibox(root, ['image', 'unmount', mounted]);
   }
+  // Images a line built, committed or loaded, and the build cache, would keep busybox's layer
+  // when a later line removes busybox to show a pull.
+  const isBusybox = (tag: string) => /(^|\/)busybox:latest$/.test(tag);
+  const images = new ImageStore(state).list();
+  const others = images.filter((image) => !image.repoTags.some(isBusybox));
+  if (others.length > 0) minibox(root, ['rmi', '-f', ...others.map((image) => image.id)]);
+  const extraTags = images.filter((image) => image.repoTags.some(isBusybox)).flatMap((image) => image.repoTags.filter((tag) => !isBusybox(tag)));
+  if (extraTags.length > 0) minibox(root, ['rmi', ...extraTags]); // untags only: busybox keeps its own
+  if (fs.existsSync(path.join(root, 'builder', 'cache.json'))) minibox(root, ['builder', 'prune', '-f']);
   if (!new ImageStore(state).resolve('busybox')) {
     if (!new ImageStore(state).resolve(frame.image)) minibox(root, ['pull', '-q', frame.image]);
     minibox(root, ['tag', frame.image, 'busybox']);
