@@ -9,6 +9,9 @@
  * "registry-mirrors" is Docker's setting of the same name: registries that hold copies of Docker
  * Hub's images under the same names, tried in order before Docker Hub itself — a classroom
  * without internet serves `alpine` from its own registry, and `minibox pull alpine` still works.
+ *
+ * Try: `echo '{"insecure-registries": 5}' > c.json; MINIBOX_CONFIG=c.json minibox images` →
+ * `"insecure-registries" must be a list of strings`
  */
 import fs from 'node:fs';
 import { MiniboxError } from './errors.js';

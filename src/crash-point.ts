@@ -13,8 +13,9 @@
  * environment when this module loads, so the container, monitor and stage processes that
  * minibox starts never inherit it.
  *
- * Try: MINIBOX_TEST_CRASH_AT=blob:written minibox pull busybox; echo $?  → 137, then
- *      `minibox system fsck` lists what the crash left (and `--repair` removes it).
+ * Try: `minibox rmi busybox $IMAGE >/dev/null; MINIBOX_TEST_CRASH_AT=blob:downloaded minibox pull
+ * -q $IMAGE; echo $?; minibox system fsck; minibox system fsck --repair >/dev/null` → `137 … a
+ * download that a process which died left behind`
  */
 
 const VARIABLE = 'MINIBOX_TEST_CRASH_AT';

@@ -1,21 +1,31 @@
 /**
- * errors.ts — how minibox fails, and with which exit code.
+ * errors.ts — how minibox fails, and with which exit code. The one place exit codes are decided.
  *
- * Docker users read exit codes: 125 means the engine itself failed (bad flag, unknown image,
- * mount failure), 126 the command exists but cannot be executed, 127 the command was not found,
- * 128+n the container's process was killed by signal n; anything else is the container's own
- * exit status. A `MiniboxError` carries the code and a one-line message that says what went wrong
- * and what to do about it; the CLI prints `minibox: <message>` and exits with the code.
+ * Docker users read exit codes, and Docker's CLI has two families:
+ *   `run` (creating and starting a container): 125 means the engine itself failed (bad flag,
+ *     unknown image, mount failure), 126 the command exists but cannot be executed, 127 the
+ *     command was not found, 128+n the container's process was killed by signal n; anything
+ *     else is the container's own exit status.
+ *   the lifecycle verbs on an existing container (start, stop, kill, rm, exec, logs, top, diff,
+ *     port, wait, update…): 1 when the verb cannot do what was asked — no such container, not
+ *     running, running and not forced. Bad flags are still 125.
+ * A `MiniboxError` carries the code and a one-line message that says what went wrong and what
+ * to do about it; the CLI prints `minibox: <message>` and exits with the code. Code elsewhere
+ * picks the error *class* (`UsageError`, `NotFoundError`, `VerbError`, `NoSuchContainerError`),
+ * never a number.
+ *
+ * Try: `minibox stop nosuch; echo $?` → `1`
+ * and `minibox run --rm busybox nosuch; echo $?` → `127`
  */
 import os from 'node:os';
 
 export const ExitCode = {
   /**
-   * A lifecycle verb was refused (no such container, not running): Docker's CLI exits 1 when the
-   * daemon refuses a request (`docker port|stats|update|inspect|start|cp|rename nope`); only
-   * `run`/`create` and bad flags use 125.
+   * A lifecycle verb could not do what was asked (no such container, not running): Docker's CLI
+   * exits 1 when the daemon refuses a request (`docker port|stats|update|inspect|start|cp|rename
+   * nope`); only `run`/`create` and bad flags use 125.
    */
-  Refused: 1,
+  VerbFailed: 1,
   /** minibox itself failed: bad input, missing image, a kernel call refused. */
   Engine: 125,
   /** The container's command exists but could not be executed (permissions, not a program). */
@@ -46,6 +56,22 @@ export class NotFoundError extends MiniboxError {
   constructor(message: string, exitCode: number = ExitCode.Engine) {
     super(message, exitCode);
     this.name = 'NotFoundError';
+  }
+}
+
+/** Docker's "No such container: NAME" — a lifecycle verb's failure, exit 1. */
+export class NoSuchContainerError extends NotFoundError {
+  constructor(idOrName: string) {
+    super(`No such container: ${idOrName}`, ExitCode.VerbFailed);
+    this.name = 'NoSuchContainerError';
+  }
+}
+
+/** A lifecycle verb refused: the container is not running, is running, is being removed… (exit 1). */
+export class VerbError extends MiniboxError {
+  constructor(message: string) {
+    super(message, ExitCode.VerbFailed);
+    this.name = 'VerbError';
   }
 }
 

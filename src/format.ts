@@ -2,6 +2,9 @@
  * format.ts — numbers and times the way Docker prints them (go-units): sizes in decimal units
  * ("7.8MB", "1.23GB") for images and disk, in binary units ("1.953MiB") for `stats` memory,
  * and durations in words ("2 minutes ago", "About an hour ago").
+ *
+ * Try: `minibox run --name box busybox true && minibox ps -a --format '{{.Status}}'` → `Exited (0)
+ * … ago`
  */
 
 /** `bytes` divided by `base` until it is below `base` (or the units run out), with the unit reached. */

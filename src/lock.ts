@@ -11,6 +11,8 @@
  * on the dead inode while a newcomer locks a fresh file of the same name — two holders at once.
  * So after winning the flock, the holder checks that the name still leads to its inode, and
  * starts again on the new file if not (the same check as in Linux's own lockfile conventions).
+ *
+ * Try: `minibox run --name box busybox true && ls $MINIBOX_ROOT/locks` → `container-`
  */
 import fs from 'node:fs';
 import path from 'node:path';

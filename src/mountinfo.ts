@@ -18,8 +18,8 @@
  * space, tab, newline and backslash inside paths as three-digit octal: a mount point
  * `/tmp/my dir` appears as `/tmp/my\040dir`.
  *
- * Try: `cat /proc/self/mountinfo`, then `unshare -m` and mount something: only the new
- * namespace's table shows it.
+ * Try: `minibox run --rm busybox cut -d' ' -f5 /proc/self/mountinfo` → `/ … /proc … /dev … /sys`
+ * (the container's own mount table, and nothing of the host's).
  */
 import fs from 'node:fs';
 

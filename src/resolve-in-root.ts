@@ -20,11 +20,13 @@
  *               16k files stay fast) or where the "tree" is not one directory at all (a stack
  *               of layers, bundle/layer-view.ts).
  *
- * Try: `ln -s /etc rootfs/evil`; resolveInRoot('rootfs', '/evil/passwd') → rootfs/etc/passwd.
+ * Try: `minibox run -d --name web busybox sh -c 'echo app:x:4242:4242::/:/bin/sh > /tmp/pw; rm
+ * /etc/passwd; ln -s /../../../../tmp/pw /etc/passwd; sleep 60' >/dev/null; sleep 1; minibox exec
+ * -u app web id` → `uid=4242` (`..` at the container's root stays there, as for the kernel inside).
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { SysError } from './sys/errors.js';
+import { SysError } from './sys/errno.js';
 import { O, openat2, RESOLVE } from './sys/openat2.js';
 
 /** The kernel's own limit on symlinks followed while resolving one path (MAXSYMLINKS). */

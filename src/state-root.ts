@@ -26,7 +26,10 @@
  * with the sticky bit, like /tmp, where only an entry's owner may rename it; every symlink on the
  * way must belong to root or that user too. Otherwise: one line, exit 125, nothing touched.
  *
- * Try: `mkdir -m 777 /tmp/y && minibox --root /tmp/y ps` → refused, naming /tmp/y and its mode.
+ * Try: `minibox images >/dev/null && ls $MINIBOX_ROOT` → `blobs … containers … images … layers …
+ * locks`
+ *
+ * Try: `d=$(mktemp -d) && chmod 777 $d && minibox --root $d/r ps; echo $?` → `… 125`
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -11,8 +11,9 @@
  * never waits) and O_NOFOLLOW, must be regular files (fstat), and are read up to a limit: a file
  * larger than the limit is refused rather than truncated, so nothing half-read is ever parsed.
  *
- * Try: `minibox exec C sh -c 'rm /etc/passwd; mkfifo /etc/passwd'`, then `minibox exec -u app C
- * true` → a one-line error instead of a hung command.
+ * Try: `minibox run -d --name uf busybox sleep 60 >/dev/null && minibox exec uf sh -c 'rm
+ * /etc/passwd; mkfifo /etc/passwd' && minibox exec -u app uf true` → `cannot read /etc/passwd of
+ * the container: not a regular file` (one line, instead of a command that hangs).
  */
 import fs from 'node:fs';
 import { MiniboxError } from './errors.js';

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { sourceFiles } from './helpers/source-files.js';
 
 const repo = path.resolve(import.meta.dirname, '..');
 const tour = fs.readFileSync(path.join(repo, 'docs/tour.md'), 'utf8');
@@ -21,12 +22,6 @@ function fileFor(name: string): string {
   return /^(native|bench|test)\//.test(name) ? path.join(repo, name) : path.join(repo, 'src', name);
 }
 
-function sourceFiles(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const full = path.join(dir, entry.name);
-    return entry.isDirectory() ? sourceFiles(full) : entry.name.endsWith('.ts') ? [full] : [];
-  });
-}
 
 describe('docs/tour.md', () => {
   it('names only files that exist', () => {

@@ -12,8 +12,9 @@
  * produced. A hit is used only if that image's config blob and every layer are still in the
  * store (`image prune` may have removed them: then it is a miss). `builder prune` empties it.
  *
- * Try: build twice → every step says `Using cache`; touch one copied file → steps from that COPY on
- * run again.
+ * Try: `printf 'FROM busybox\nRUN echo hi > /f\n' > Dockerfile && minibox build -t c . >/dev/null
+ * && minibox build -t c .` → `Using cache` (every step; touch a file a COPY reads and the steps
+ * from that COPY on run again).
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';

@@ -19,10 +19,10 @@
  * image, tagged with every `-t`, and the others are forgotten — their layers stay in the store,
  * shared with the final image and remembered by the cache.
  *
- * Try: `minibox build -t hello .` on a context whose Dockerfile is `FROM busybox` /
- * `RUN echo hi > /hi` / `CMD ["cat", "/hi"]`, then `minibox run --rm hello` → `hi`.
+ * Try: `printf 'FROM busybox\nRUN echo hello-from-build > /hi\nCMD ["cat", "/hi"]\n' > Dockerfile &&
+ * minibox build -q -t hello . >/dev/null && minibox run --rm hello && minibox rmi hello >/dev/null`
+ * → `hello-from-build`
  */
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { MiniboxError, describeError } from '../errors.js';
@@ -37,13 +37,9 @@ import { parseReference } from '../image/reference.js';
 import { ImageStore, type ImageRecord, type LayerRecord } from '../image/store/images.js';
 import { writeLayerBlob } from '../image/pack/layer-blob.js';
 import { storeNewImage } from '../image/pack/new-image.js';
-import { ContainerStore } from '../container/container-store.js';
-import { containerChangesLayer } from '../lifecycle/commit.js';
-import { removeContainer } from '../lifecycle/create.js';
 import { findImageForRun } from '../lifecycle/image-source.js';
-import { runContainerFromImage } from '../lifecycle/run.js';
-import { startInitStageEarly } from '../runtime/run-bundle.js';
 import { lookup, remember, stepKey } from './build-cache.js';
+import { runBuildContainer } from './build-container.js';
 import { explainCacheHit, explainCopy, explainResult, explainRun } from './explain-build.js';
 import { applyConfigInstruction, commandOf, DEFAULT_SHELL, type StageMeta } from './config-instructions.js';
 import { contextSource, hashSources, rootSource, stageCopy, expandSource, type CopySource } from './copy-files.js';
@@ -272,26 +268,11 @@ export class Builder {
     await this.commitStep(state, createdBy, '', async () => {
       if (state.imageId === 'scratch') throw new DockerfileError('Dockerfile', instruction.line, 'RUN in a stage FROM scratch with no files: there is no shell to run');
       this.explain(explainRun(state.imageId, argv));
-      const name = `minibox-build-${randomBytes(6).toString('hex')}`;
       this.containersRun += 1;
-      const containers = new ContainerStore(this.root);
-      try {
-        const exitCode = await runContainerFromImage(this.root, {
-          image: state.imageId, command: argv, entrypoint: '', env: argEnv, name, pull: 'never', quiet: true,
-          ...(this.request.network ? { network: this.request.network } : {}),
-        }, startInitStageEarly({ newPidNamespace: true, terminal: false, stdio: this.request.quiet ? 'ignore' : 'relay-output' }));
-        if (exitCode !== 0) {
-          throw new MiniboxError(`The command '${argv.join(' ')}' returned a non-zero code: ${exitCode}`, exitCode);
-        }
-        const record = containers.findByName(name)!;
-        return await withLock(this.root.locks, STORE_LOCK, async () => await containerChangesLayer(this.root, record), 'shared');
-      } finally {
-        const record = containers.findByName(name);
-        if (record) {
-          await removeContainer(this.root, record.Id);
-          this.say(`Removing intermediate container ${record.Id.slice(0, 12)}`);
-        }
-      }
+      return await runBuildContainer(this.root, {
+        imageId: state.imageId, argv, env: argEnv, quiet: this.request.quiet ?? false,
+        ...(this.request.network ? { network: this.request.network } : {}),
+      }, (id) => this.say(`Removing intermediate container ${id.slice(0, 12)}`));
     });
   }
 
@@ -330,14 +311,10 @@ export class Builder {
       const createdBy = `/bin/sh -c #(nop) ${instruction.name} ${instruction.flags.from ? `--from=${instruction.flags.from} ` : ''}${instruction.flags.chown ? `--chown=${instruction.flags.chown} ` : ''}${instruction.flags.chmod ? `--chmod=${instruction.flags.chmod} ` : ''}dir:${sourcesHash} in ${dest}`;
       await this.commitStep(state, createdBy, `${state.config.config?.WorkingDir ?? ''}`, async () => {
         this.explain(explainCopy(instruction.name, instruction.flags.from));
-        const scratch = fs.mkdtempSync(path.join(this.root.tmp, `build-copy-${process.pid}-`));
-        try {
-          fs.chmodSync(scratch, 0o755);
-          stageCopy(source, { sources, dest, workdir: state.config.config?.WorkingDir ?? '/', extractArchives: instruction.name === 'ADD', ...(chown ? { chown } : {}), ...(chmod !== undefined ? { chmod } : {}) }, scratch, image);
-          return await withLock(this.root.locks, STORE_LOCK, async () => await writeLayerBlob(this.store, scratch, { overlayUpper: false }), 'shared');
-        } finally {
-          fs.rmSync(scratch, { recursive: true, force: true });
-        }
+        return await this.scratchLayer('copy', (scratch) => stageCopy(source, {
+          sources, dest, workdir: state.config.config?.WorkingDir ?? '/', extractArchives: instruction.name === 'ADD',
+          ...(chown ? { chown } : {}), ...(chmod !== undefined ? { chmod } : {}),
+        }, scratch, image));
       });
     } finally {
       release();
@@ -361,19 +338,20 @@ export class Builder {
     const exists = image.lookup(dir, true)?.stats.isDirectory() ?? false;
     await this.commitStep(state, `/bin/sh -c #(nop) WORKDIR ${dir}`, '', async () => {
       if (exists) return undefined;
-      const scratch = fs.mkdtempSync(path.join(this.root.tmp, `build-workdir-${process.pid}-`));
-      try {
-        fs.chmodSync(scratch, 0o755);
-        let current = scratch;
-        for (const part of dir.split('/').filter((p) => p !== '')) {
-          current = path.join(current, part);
-          fs.mkdirSync(current, { mode: 0o755 });
-        }
-        return await withLock(this.root.locks, STORE_LOCK, async () => await writeLayerBlob(this.store, scratch, { overlayUpper: false }), 'shared');
-      } finally {
-        fs.rmSync(scratch, { recursive: true, force: true });
-      }
+      return await this.scratchLayer('workdir', (scratch) => fs.mkdirSync(path.join(scratch, dir), { recursive: true, mode: 0o755 }));
     });
+  }
+
+  /** A layer of what `fill` lays out in a scratch directory (tmp/build-KIND-<pid>-…, owned by this process). */
+  private async scratchLayer(kind: 'copy' | 'workdir', fill: (scratch: string) => void): Promise<LayerRecord> {
+    const scratch = fs.mkdtempSync(path.join(this.root.tmp, `build-${kind}-${process.pid}-`));
+    try {
+      fs.chmodSync(scratch, 0o755);
+      fill(scratch);
+      return await withLock(this.root.locks, STORE_LOCK, async () => await writeLayerBlob(this.store, scratch, { overlayUpper: false }), 'shared');
+    } finally {
+      fs.rmSync(scratch, { recursive: true, force: true });
+    }
   }
 
   /** The last stage's image, with `--label`s, tagged. */

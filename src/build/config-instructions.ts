@@ -11,7 +11,9 @@
  * stage's SHELL), `CMD ["httpd", "-f"]` as written. A new ENTRYPOINT clears a CMD the base image
  * set, as Docker does: the old CMD was arguments for the old entrypoint.
  *
- * Try: `CMD echo $HOME` vs `CMD ["echo", "$HOME"]` → the first prints /root, the second `$HOME`.
+ * Try: `printf 'FROM busybox\nCMD echo $HOME\n' > Dockerfile && minibox build -t h . >/dev/null &&
+ * minibox run --rm h` → `/root` (the shell form runs under `sh -c`; `CMD ["echo", "$HOME"]` would
+ * print `$HOME` as it is).
  */
 import { MiniboxError } from '../errors.js';
 import type { ContainerConfig } from '../image/oci.js';

@@ -5,7 +5,8 @@
  * only the config (ENV, CMD, LABEL…), and either runs or is taken from the cache. These sentences
  * say which, and why, so the output of a build reads as the layer lesson it is.
  *
- * Try: `minibox build --explain -q .` → `minibox: …` lines on stderr, one or two per step.
+ * Try: `printf 'FROM busybox\nENV A=1\n' > Dockerfile && minibox build --explain -q -t ex . &&
+ * minibox rmi ex` → `no new layer: only the config changed`
  */
 import { formatBytes } from '../format.js';
 import { shortId } from '../image/digest.js';

@@ -13,7 +13,8 @@
  * Values come from ENV of the stage so far and from ARGs (declared, with `--build-arg` values);
  * ENV wins over ARG of the same name.
  *
- * Try: `ARG V=1` / `FROM busybox` / `ARG V` / `LABEL v=${V:-none}` → the label is `1`.
+ * Try: `printf 'ARG V=1\nFROM busybox\nARG V\nLABEL v=${V:-none}\n' > Dockerfile && minibox build
+ * -t s . >/dev/null && minibox inspect s | grep '"v"'` → `"v": "1"`
  */
 export const EXPANDING = new Set(['ADD', 'COPY', 'ENV', 'EXPOSE', 'FROM', 'LABEL', 'STOPSIGNAL', 'USER', 'VOLUME', 'WORKDIR', 'ONBUILD']);
 

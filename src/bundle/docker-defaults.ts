@@ -8,7 +8,12 @@
  * Masked paths hide kernel interfaces that leak host information or let a container poke the
  * host kernel (/proc/kcore is the host's memory); read-only paths stay visible but unwritable
  * (/proc/sys holds the *host's* kernel settings for everything not namespaced).
- * These lists are Docker's (moby oci/defaults.go), which runc's `runc spec` also uses.
+ * These lists are Docker's (moby oci/defaults.go). `runc spec` writes the same masked and
+ * read-only paths, but a much shorter capability list: only CAP_AUDIT_WRITE, CAP_KILL and
+ * CAP_NET_BIND_SERVICE (its default container is a shell, not a service that switches users).
+ *
+ * Try: `minibox run --rm busybox grep CapBnd /proc/self/status` → `CapBnd: 00000000a80425fb`
+ * (`capsh --decode=00000000a80425fb` lists the 14).
  */
 
 export const DEFAULT_CAPABILITIES: string[] = [

@@ -9,7 +9,8 @@
  * reached from a container with its own network namespace — its 127.0.0.1 is its own — so those
  * are dropped, and when none are left Google's public resolvers are used, as Docker does.
  *
- * Try: `minibox run busybox cat /etc/resolv.conf` on a host that runs systemd-resolved.
+ * Try: `minibox run --rm busybox grep -c 127.0.0.53 /etc/resolv.conf` → `0` (never the host's stub
+ * resolver, which a container cannot reach).
  */
 import fs from 'node:fs';
 

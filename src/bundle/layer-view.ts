@@ -13,7 +13,8 @@
  * resolve-in-root walk (resolve-in-root.ts) — and every component is checked with lstat so
  * `etc -> /host/secret` cannot lead outside a layer directory.
  *
- * Try: in an image whose top layer deletes /etc/motd, `ls -l` the layer dir: `c--------- 0, 0 motd`.
+ * Try: `minibox run --rm -u nobody busybox id` → `uid=65534(nobody) gid=65534(nogroup)` (read from
+ * the image's /etc/passwd and /etc/group before anything is mounted).
  */
 import fs from 'node:fs';
 import path from 'node:path';

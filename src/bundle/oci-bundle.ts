@@ -5,13 +5,18 @@
  * one container: `root` (where its file system is), `process` (args, env, cwd, user,
  * capabilities, terminal), `hostname`, `mounts` (in order), and `linux` (namespaces, devices,
  * masked and read-only paths, sysctls, the seccomp filter). Any OCI runtime — runc, crun,
- * youki, minibox — can start the same bundle. Only the fields minibox reads are typed here.
+ * youki, minibox — can start the same bundle. Only the fields minibox reads are typed here, and
+ * this file is the only one that reads or writes config.json: the runtime with `readBundle`
+ * (checked for running), the engine with `readSpec` and `writeSpec` (create, update, exec, diff,
+ * inspect).
  *
- * Try: `runc spec` writes a default config.json to read next to this file.
+ * Try: `cd $(mktemp -d) && runc spec && grep -A2 '"args"' config.json` → `"sh"`
+ * (runc's default config.json, to read next to this file: it runs `sh` on a terminal).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import type { LinuxResources } from '../cgroups/limits.js';
+import { MiniboxError } from '../errors.js';
 
 export interface SpecUser { uid: number; gid: number; umask?: number; additionalGids?: number[] }
 
@@ -86,15 +91,33 @@ export const OVERLAY_ANNOTATIONS = {
  */
 export const SECCOMP_CACHE_ANNOTATION = 'org.minibox.seccomp.cache';
 
-/** Reads and checks `config.json`; `rootfs` is returned as an absolute path. */
-export function readBundle(bundleDir: string): { spec: RuntimeSpec; rootfs: string } {
-  const file = path.join(bundleDir, 'config.json');
-  let spec: RuntimeSpec;
+/** The path of a bundle's runtime spec. */
+export function specFile(bundleDir: string): string {
+  return path.join(bundleDir, 'config.json');
+}
+
+/** A bundle's `config.json`, typed, as written (no checks: the engine reads its own bundles). */
+export function readSpec(bundleDir: string): RuntimeSpec {
+  const file = specFile(bundleDir);
   try {
-    spec = JSON.parse(fs.readFileSync(file, 'utf8')) as RuntimeSpec;
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as RuntimeSpec;
   } catch (error) {
-    throw new Error(`cannot read bundle config ${file}: ${(error as Error).message.split('\n')[0]}`);
+    throw new MiniboxError(`cannot read bundle config ${file}: ${(error as Error).message.split('\n')[0]}`);
   }
+}
+
+/** Writes a bundle's `config.json` atomically (a temp file renamed over it): never half a spec. */
+export function writeSpec(bundleDir: string, spec: RuntimeSpec): void {
+  const file = specFile(bundleDir);
+  const temporary = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(temporary, `${JSON.stringify(spec, null, 2)}\n`);
+  fs.renameSync(temporary, file);
+}
+
+/** Reads and checks `config.json` for running it; `rootfs` is returned as an absolute path. */
+export function readBundle(bundleDir: string): { spec: RuntimeSpec; rootfs: string } {
+  const file = specFile(bundleDir);
+  const spec = readSpec(bundleDir);
   if (!spec.root?.path) throw new Error(`${file}: root.path is missing`);
   if (!spec.process?.args?.length) throw new Error(`${file}: process.args is empty — there is no command to run`);
   if (!spec.process.cwd?.startsWith('/')) throw new Error(`${file}: process.cwd must be an absolute path`);

@@ -15,8 +15,11 @@
  * seccomp/default.json at commit 02e898b137aed1024e232d59bcb05e6179b72177 (the module moby/moby
  * split its profiles/seccomp/ into in 2025; Docker Engine uses it). Compare it with `diff`.
  *
- * Try: `minibox run IMAGE true` without --rm, then `jq '.linux.seccomp.syscalls | length'` on
- * its config.json; again with `--cap-add SYS_ADMIN` — more rules.
+ * Try: `minibox create --name s1 busybox true >/dev/null && minibox create --name s2 --cap-add
+ * SYS_ADMIN busybox true >/dev/null && for c in s1 s2; do jq '[.linux.seccomp.syscalls[] |
+ * select(.action == "SCMP_ACT_ALLOW") | .names[]] | length' $MINIBOX_ROOT/containers/$(minibox
+ * inspect --format '{{.Id}}' $c)/config.json; done` → `399 424` (on amd64: SYS_ADMIN allows 25
+ * more system calls; everything not allowed fails with EPERM, the profile's defaultAction).
  */
 import fs from 'node:fs';
 import os from 'node:os';

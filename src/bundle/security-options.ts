@@ -16,8 +16,8 @@
  * The values are parsed as Docker's CLI does (`key=value`, or the older `key:value`); a profile
  * file is read here, on the engine's side, so a typo fails before anything is created.
  *
- * Try: `minibox run --rm --security-opt seccomp=unconfined IMAGE grep Seccomp /proc/self/status`
- * → `Seccomp: 0`; without the option → `Seccomp: 2`.
+ * Try: `minibox run --rm --security-opt seccomp=unconfined busybox grep Seccomp: /proc/self/status`
+ * → `Seccomp: 0` (without the option: 2, a filter).
  */
 import fs from 'node:fs';
 import path from 'node:path';

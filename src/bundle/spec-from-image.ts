@@ -16,8 +16,11 @@
  *   no_new_privs  Docker sets it only with `--security-opt no-new-privileges`; minibox sets it
  *             by default, a stricter choice (`no-new-privileges=false` turns it off).
  *
- * Spec: opencontainers/runtime-spec config.md and config-linux.md. Try: `minibox run --rm
- * --entrypoint echo busybox hi`, then read `containers/<id>/config.json` (without --rm).
+ * Spec: opencontainers/runtime-spec config.md and config-linux.md.
+ *
+ * Try: `minibox run --rm --entrypoint echo busybox hi` → `hi`, and `minibox run --name box busybox
+ * && find $MINIBOX_ROOT/containers -name config.json | xargs grep -A3 '"args"'` → `"/bin/sh"` (the
+ * image's Cmd, in the spec).
  */
 import fs from 'node:fs';
 import { MiniboxError, NotFoundError, UsageError } from '../errors.js';
@@ -37,7 +40,7 @@ export type NetworkMode = 'none' | 'host' | 'bridge' | (string & {});
 // ---- command ------------------------------------------------------------------------------
 
 /** The process argv: Docker's Entrypoint/Cmd rules (see the header). */
-export function resolveCommand(image: ContainerConfig, entrypoint: string | undefined, command: string[]): { entrypoint: string[]; cmd: string[]; argv: string[] } {
+export function containerArgv(image: ContainerConfig, entrypoint: string | undefined, command: string[]): { entrypoint: string[]; cmd: string[]; argv: string[] } {
   let entry: string[];
   let cmd: string[];
   if (entrypoint !== undefined) {

@@ -11,7 +11,8 @@
  *     supplementary groups.
  *   - HOME comes from the passwd entry.
  *
- * Try: `minibox run -u app busybox id` vs `minibox run -u 4242 busybox id`.
+ * Try: `minibox run --rm -u 4242 busybox id` → `uid=4242 gid=0(root)` (a number needs no passwd
+ * entry) and `minibox run --rm -u nobody busybox id` → `uid=65534(nobody)`.
  */
 import { MiniboxError } from '../errors.js';
 import type { LayerStack } from './layer-view.js';

@@ -12,8 +12,8 @@
  * The kernel side is one bind mount (MS_BIND) or tmpfs mount per entry, done by the runtime
  * inside the container's mount namespace after the overlay root is mounted.
  *
- * Try: `minibox run -v notes:/n busybox sh -c 'echo hi > /n/x'`, then
- *      `minibox run -v notes:/n busybox cat /n/x` — and `minibox volume ls`.
+ * Try: `minibox run -v notes:/n busybox sh -c 'echo hi > /n/x' && minibox run --rm -v notes:/n
+ * busybox cat /n/x` → `hi`
  */
 import fs from 'node:fs';
 import path from 'node:path';

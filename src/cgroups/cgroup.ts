@@ -15,8 +15,7 @@
  * write 1 to `cgroup.kill` (Linux 5.14+; else SIGKILL each PID in cgroup.procs), wait until
  * `cgroup.events` says `populated 0`, then rmdir.
  *
- * Try (in a cgroup v2 VM): `mkdir /sys/fs/cgroup/t; echo 20 > /sys/fs/cgroup/t/pids.max;
- * echo $$ > /sys/fs/cgroup/t/cgroup.procs`, then start processes until fork fails.
+ * Try (cgroup v2): `minibox run --rm --pids-limit 20 busybox cat /sys/fs/cgroup/pids.max` → `20`
  */
 import fs from 'node:fs';
 import path from 'node:path';

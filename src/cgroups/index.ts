@@ -7,6 +7,8 @@
  *
  * On a host whose cgroups are v1 or hybrid, minibox does nothing cgroup-related unless a limit
  * is asked for, and then refuses with `assertCgroupV2ForLimits` before anything is created.
+ *
+ * Try: `minibox doctor` → `cgroups` (the line that says which kind of cgroups this machine has).
  */
 import { MiniboxError } from '../errors.js';
 import { hasResourceFlags, type ResourceFlags } from './limits.js';

@@ -10,7 +10,8 @@
  * Units follow Docker (go-units RAMInBytes): `b`, `k`, `m`, `g`, `t`, `p` are powers of 1024,
  * with an optional `b`/`ib` (`256m`, `256MB`, `256MiB`, `1.5g`); a bare number is bytes.
  *
- * Try: `minibox run --memory 1x busybox` → a one-line error, exit code 125.
+ * Try: `minibox run --rm --memory 1x busybox true; echo $?` → `invalid --memory "1x": expected a
+ * size such as 256m … 125`
  */
 import { UsageError } from '../errors.js';
 
@@ -19,7 +20,7 @@ export interface LinuxResources {
   memory?: {
     /** Bytes; memory.max. */
     limit?: number;
-    /** Bytes; memory.low (a soft guarantee). */
+    /** Bytes; memory.low (protection from reclaim, capped by the parent's — see v2-files.ts). */
     reservation?: number;
     /** Memory + swap in bytes (Docker's --memory-swap); -1 = unlimited swap. */
     swap?: number;

@@ -13,7 +13,8 @@
  *   legacy   v1 controllers only
  *   none     no cgroup file system mounted at all
  *
- * Try: `grep cgroup /proc/self/mountinfo` and `cat /sys/fs/cgroup/cgroup.controllers`.
+ * Try (cgroup v2): `stat -fc %T /sys/fs/cgroup` → `cgroup2fs` (a v1 or hybrid host answers `tmpfs`;
+ * `grep cgroup /proc/self/mountinfo` then shows where each hierarchy is).
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -3,15 +3,23 @@
  * kernel will do with it, in plain words.
  *
  * cgroup v2 is a file system: a cgroup is a directory, a limit is a file in it. The OCI spec
- * (and Docker) still speak cgroup v1's language, so a runtime converts, and runc/crun agree on how:
+ * (and Docker) still speak cgroup v1's language, so a runtime converts, as runc and crun do:
  *   memory.limit        → memory.max        bytes, or "max"
  *   memory.swap (total) → memory.swap.max   swap only: total − memory ("max" for -1)
- *   memory.reservation  → memory.low        the kernel reclaims from others first
+ *   memory.reservation  → memory.low        protection from reclaim — see below
  *   cpu.quota/period    → cpu.max           "50000 100000" = 50 ms every 100 ms = half a CPU
- *   cpu.shares (2…262144) → cpu.weight (1…10000)   1 + ((shares − 2) × 9999) / 262142
+ *   cpu.shares (2…262144) → cpu.weight (1…10000)   see cpuSharesToWeight: 1024 → 100
  *   cpu.cpus            → cpuset.cpus
  *   pids.limit          → pids.max          "max" when ≤ 0
  * (See the kernel's Documentation/admin-guide/cgroup-v2.rst for each file.)
+ *
+ * memory.low is weaker than it looks: a cgroup's *effective* protection is capped by its
+ * parent's, all the way up. minibox's parent cgroup (/sys/fs/cgroup/minibox) keeps memory.low
+ * at 0, so `--memory-reservation` is written (and shown by `inspect`) but protects nothing yet —
+ * like Docker on a cgroup v2 host whose slice has no memory.low of its own.
+ *
+ * Try (cgroup v2): `minibox run --rm --cpu-shares 1024 busybox cat /sys/fs/cgroup/cpu.weight` → `100`
+ * (in the cgroup v2 VM, docs/vm.md; the container's cgroup namespace makes its cgroup `/`).
  *
  * Pure: nothing is written here; cgroup.ts writes what `cgroupWritesFor` returns.
  */
@@ -28,10 +36,21 @@ export interface CgroupWrite {
   controller: 'memory' | 'cpu' | 'cpuset' | 'pids';
 }
 
-/** runc's conversion of cgroup v1 cpu.shares into cgroup v2 cpu.weight (1024 → 39). */
+/**
+ * cgroup v1 cpu.shares (2…262144, default 1024) → cgroup v2 cpu.weight (1…10000, default 100),
+ * as runc ≥ 1.3.2 and crun ≥ 1.23 convert it: opencontainers/cgroups utils.go
+ * ConvertCPUSharesToCgroupV2Value (opencontainers/cgroups#20, crun#1767). A quadratic in
+ * log2(shares), fitted so that the minimum, the default and the maximum map onto each other:
+ * 2 → 1, 1024 → 100, 262144 → 10000. The older linear formula, 1 + ((shares − 2) × 9999) / 262142,
+ * turned Docker's default 1024 into 39 — less than half of an unconfigured cgroup's share
+ * (runc#4772, kubernetes#131216).
+ */
 export function cpuSharesToWeight(shares: number): number {
-  if (shares <= 0) return 0;
-  return 1 + Math.floor(((shares - 2) * 9999) / 262142);
+  if (shares <= 0) return 0; // unset
+  if (shares <= 2) return 1;
+  if (shares >= 262_144) return 10_000;
+  const l = Math.log2(shares);
+  return Math.ceil(10 ** ((l * l + 125 * l) / 612 - 7 / 34));
 }
 
 /**
@@ -62,7 +81,7 @@ export function cgroupWritesFor(resources: LinuxResources): CgroupWrite[] {
     }
   }
   if (memory?.reservation !== undefined) {
-    writes.push({ file: 'memory.low', value: String(memory.reservation), controller: 'memory', meaning: `under memory pressure the kernel reclaims from other cgroups before taking it below ${describeBytes(memory.reservation)}` });
+    writes.push({ file: 'memory.low', value: String(memory.reservation), controller: 'memory', meaning: `protect ${describeBytes(memory.reservation)} from reclaim — only as far as the parent cgroup's memory.low allows, and minibox's is 0, so for now this protects nothing` });
   }
   if (cpu?.quota !== undefined || cpu?.period !== undefined) {
     const period = cpu.period ?? 100_000;

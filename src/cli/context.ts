@@ -3,6 +3,9 @@
  * (config.ts): the state root, the registries the user allowed to be reached over plain HTTP and
  * the mirrors to pull Docker Hub images from; and the checks every command makes before it
  * touches anything (root, a terminal for `-it`).
+ *
+ * Try: `minibox --insecure-registry registry.lan:5000 images --format '{{.Repository}}' | sort -u`
+ * → `busybox` (the global options reach every command).
  */
 import readline from 'node:readline/promises';
 import type { Command } from 'commander';

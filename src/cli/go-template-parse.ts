@@ -10,8 +10,9 @@
  * but not pipelines, functions such as `json`/`printf`/`eq`, variables, or Go's error on a
  * missing field — the parts Docker users type. Execution is in go-template.ts.
  *
- * Try: `minibox inspect --format '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' web`
- * prints the container's address, e.g. `172.29.0.2`.
+ * Try: `minibox run -d --name web busybox sleep 60 >/dev/null && minibox inspect --format '{{range
+ * .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' web` → `172.…0.2` (the
+ * first address of this state root's bridge subnet: 172.29.0.0/16 for the first root on a host).
  */
 import { MiniboxError } from '../errors.js';
 

@@ -13,7 +13,7 @@
  * gt, ge, len, index, print, printf, println, slice) and Docker's (json, upper, lower, title, join,
  * split, pad, truncate). The parser is go-template-parse.ts.
  *
- * Try: `minibox ps --format 'table {{.Names}}\t{{.Status}}'`.
+ * Try: `minibox inspect --format '{{.Os}} {{json .Config.Cmd}}' busybox` → `linux ["/bin/sh"]`
  */
 import { parseTemplate, TemplateError, type Command, type Node, type Operand, type Pipeline } from './go-template-parse.js';
 

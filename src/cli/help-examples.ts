@@ -4,7 +4,7 @@
  * A new command adds its lines here, or its own `.addHelpText('after', '\nExamples:\n…')`;
  * test/cli/help.test.ts checks that every command has some, each line at most 100 columns.
  *
- * Try: `minibox ps --help | sed -n '/^Examples:/,$p'` — the lines below, under "Examples:".
+ * Try: `minibox ps --help | sed -n '/^Examples:/,$p'` → `Examples:` (the lines below, under it).
  */
 
 export const EXAMPLES: Record<string, string[]> = {

@@ -4,7 +4,8 @@
  * columns, an "Examples:" section on every page (help-examples.ts) and Docker's footer on pages
  * that list commands ("Run 'minibox image COMMAND --help' for more information on a command.").
  *
- * Try: `minibox run --help | awk '{ print length }' | sort -n | tail -1` — at most 100.
+ * Try: `minibox run --help | awk 'length > 100' | wc -l` → `0` (no help line is wider than 100
+ * columns).
  */
 import { Help, type Argument, type Command, type Option } from 'commander';
 import { commandPath } from './context.js';

@@ -8,6 +8,9 @@
  * missing argument, a UsageError) ends with "See 'minibox run --help'." naming the command (on
  * the same line: every error is one line). Anything unexpected prints the same way plus, with
  * MINIBOX_DEBUG=1, its stack. Bare `minibox` prints the help to stdout and exits 0, as `docker`.
+ *
+ * Try: `minibox --version` → `0.1.0`, and `minibox frobnicate; echo $?` → `'frobnicate' is
+ * not a minibox command … 125`
  */
 import { Command, CommanderError } from 'commander';
 import { MiniboxError, ExitCode, UsageError, describeError } from '../errors.js';

@@ -7,7 +7,8 @@
  * surname of a scientist. Names are unique per engine; container-store.ts checks and claims a
  * name under one lock so that two `minibox run --name web` started together cannot both win.
  *
- * Try: `minibox run --name web busybox true` twice: the second one fails with a conflict.
+ * Try: `minibox run --name web busybox true; minibox run --name web busybox true` → `Conflict. The
+ * container name "/web" is already in use`
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import { UsageError } from '../errors.js';

@@ -16,7 +16,8 @@
  * claimed under one engine-wide lock, so concurrent minibox processes never lose an update.
  * Removing a container deletes its upper dir: whatever it wrote outside volumes is gone.
  *
- * Try: `cat /var/lib/minibox/containers/<id>/container.json` while a container runs.
+ * Try: `minibox run --name box busybox true && find $MINIBOX_ROOT/containers -name container.json |
+ * xargs cat` → `"Name": "/box"`
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -24,7 +25,7 @@ import { crashPoint } from '../crash-point.js';
 import { withLock } from '../lock.js';
 import { isBelow, type StateRoot } from '../state-root.js';
 import { umount, MNT } from '../sys/mount.js';
-import { MiniboxError, NotFoundError } from '../errors.js';
+import { MiniboxError, NoSuchContainerError, VerbError } from '../errors.js';
 import { readMountInfo } from '../mountinfo.js';
 import type { ContainerConfig } from '../image/oci.js';
 import { OVERLAY_ANNOTATIONS, readBundle } from '../bundle/oci-bundle.js';
@@ -107,7 +108,6 @@ export interface ContainerRecord {
 export interface ContainerPaths {
   dir: string;
   record: string;
-  spec: string;
   rootfs: string;
   upper: string;
   work: string;
@@ -143,7 +143,6 @@ export class ContainerStore {
     return {
       dir,
       record: path.join(dir, 'container.json'),
-      spec: path.join(dir, 'config.json'),
       rootfs: path.join(dir, 'rootfs'),
       upper: path.join(dir, 'upper'),
       work: path.join(dir, 'work'),
@@ -187,7 +186,7 @@ export class ContainerStore {
     const byName = this.findByName(idOrName);
     if (byName) return byName;
     const matches = this.list().filter((record) => record.Id.startsWith(idOrName));
-    if (matches.length > 1) throw new MiniboxError(`multiple containers found with id prefix ${idOrName}: be more specific`);
+    if (matches.length > 1) throw new VerbError(`multiple containers found with id prefix ${idOrName}: be more specific`);
     return matches[0];
   }
 
@@ -290,7 +289,7 @@ export class ContainerStore {
   async update(id: string, change: (record: ContainerRecord) => void): Promise<ContainerRecord> {
     return await withLock(this.root.locks, containerLockName(id), async () => {
       const record = this.get(id);
-      if (!record) throw new NotFoundError(`No such container: ${id}`);
+      if (!record) throw new NoSuchContainerError(id);
       change(record);
       this.write(record);
       return record;
@@ -303,16 +302,11 @@ export class ContainerStore {
   }
 
   /**
-   * Deletes the container's directory: record, bundle and upper dir. Mounts left under it (an
-   * overlay someone mounted on rootfs/) are detached first, so `rm -r` can never walk into an
-   * image layer through a mount and delete it.
+   * Deletes the container's directory: record, bundle and upper dir; the caller holds the
+   * container's lock (lifecycle/remove.ts). Mounts left under it (an overlay someone mounted on
+   * rootfs/) are detached first, so `rm -r` can never walk into an image layer through a mount
+   * and delete it.
    */
-  async remove(id: string): Promise<void> {
-    await withLock(this.root.locks, containerLockName(id), async () => this.removeFiles(id));
-    this.forgetLock(id);
-  }
-
-  /** remove() for a caller that already holds the container's lock. */
   removeFiles(id: string): void {
     const paths = this.paths(id);
     for (const target of mountsUnder(paths.dir).reverse()) umount(target, MNT.DETACH);
@@ -334,7 +328,7 @@ export class ContainerStore {
     const file = this.paths(record.Id).record;
     // A record is only written under the container's lock, which removal holds too: a directory
     // that is gone was removed by the lock's previous holder, and writing would resurrect nothing.
-    if (!fs.existsSync(path.dirname(file))) throw new NotFoundError(`No such container: ${record.Id}`);
+    if (!fs.existsSync(path.dirname(file))) throw new NoSuchContainerError(record.Id);
     const temporary = `${file}.${process.pid}.${++writeCount}.tmp`; // unique per writer, even within one process
     fs.writeFileSync(temporary, `${JSON.stringify(record, null, 2)}\n`);
     crashPoint('container:record-written');
@@ -347,4 +341,36 @@ export function mountsUnder(dir: string): string[] {
   const prefix = path.resolve(dir);
   return readMountInfo().map((entry) => entry.mountPoint)
     .filter((target) => target === prefix || target.startsWith(`${prefix}/`));
+}
+
+/**
+ * The container a verb names — full id, unique id prefix or name, as Docker accepts — or Docker's
+ * "No such container" (exit 1). Every verb looks containers up through here.
+ */
+export function findContainer(root: StateRoot, idOrName: string): ContainerRecord {
+  const record = new ContainerStore(root).resolve(idOrName);
+  if (!record) throw new NoSuchContainerError(idOrName);
+  return record;
+}
+
+/**
+ * Image id → the containers created from it, half-created ones included: what `rmi` and
+ * `image prune` must keep (image/store/garbage.ts is told, it does not look here itself).
+ */
+export function imagesInUse(root: StateRoot): Map<string, string[]> {
+  const used = new Map<string, string[]>();
+  let dirs: string[];
+  try {
+    dirs = fs.readdirSync(root.containers);
+  } catch {
+    return used;
+  }
+  for (const dir of dirs) {
+    try {
+      const record = JSON.parse(fs.readFileSync(path.join(root.containers, dir, 'container.json'), 'utf8')) as Partial<ContainerRecord>;
+      const image = record.ImageID ?? record.Image;
+      if (image) used.set(image, [...(used.get(image) ?? []), record.Id ?? dir]);
+    } catch { /* a container dir being created or removed */ }
+  }
+  return used;
 }

@@ -8,7 +8,8 @@
  * so minibox stores *pid + start time* and trusts a pid only when both still match. (pidfd_open(2)
  * is the race-free version of the same idea; a handle on disk must outlive any one process.)
  *
- * Try: `cut -d' ' -f22 /proc/self/stat` twice — two processes, two start times.
+ * Try: `minibox run -d --name web busybox sleep 60 >/dev/null && minibox inspect --format
+ * '{{.State.Running}}' web` → `true` (its PID and that PID's start time both match).
  */
 import fs from 'node:fs';
 

@@ -17,17 +17,18 @@
  *
  * "Alive" means pid *and* start time match (process-handle.ts): a recycled pid is never taken
  * for the container, so `ps` never shows a ghost "Up".
+ *
+ * Try: `minibox run -d --name web busybox sleep 60 >/dev/null; kill -9 $(minibox inspect --format
+ * '{{.State.Pid}}' web); minibox wait web` → `137`
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { signalExitCode } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import { ContainerStore, type ContainerRecord } from './container-store.js';
-import { onContainerExited, runHooks } from '../lifecycle/hooks/hooks.js';
-import '../lifecycle/hooks/cgroup-hooks.js'; // registers the cgroup hooks in every process that starts or settles containers
+import { runExitedHooks } from '../lifecycle/hooks/hooks.js';
 import { isRunning, signalProcess } from './process-handle.js';
 import { deleteContainer } from '../lifecycle/remove.js';
 import { forgetRunPids, readExitStatus, readRunPids, type ExitStatus } from './run-files.js';
-import '../lifecycle/hooks/network-hooks.js'; // registers plugging in / unplugging networks (every lifecycle path imports this module)
 
 const SIGKILL_EXIT = signalExitCode('SIGKILL');
 
@@ -106,7 +107,7 @@ async function settle(store: ContainerStore, record: ContainerRecord, status: Ex
   });
   store.save(record);
   forgetRunPids(store.paths(record.Id));
-  await runHooks(onContainerExited, store.root, record, 'cleaning up after container');
+  await runExitedHooks(store.root, record);
   // The settled record is returned even when --rm deleted it just now: `wait` needs its code.
   if (record.HostConfig.AutoRemove) await autoRemove(store, record);
   return record;

@@ -9,6 +9,9 @@
  *
  * Both are written atomically (temp file + rename), so a reader sees all or nothing. The engine
  * folds them into container.json (reconcile.ts) and deletes pids.json once the run is settled.
+ *
+ * Try: `minibox run --name box busybox sh -c 'exit 3'; find $MINIBOX_ROOT/containers -name
+ * exit-status.json | xargs cat` → `"exitCode":3`
  */
 import fs from 'node:fs';
 import type { ContainerPaths } from './container-store.js';

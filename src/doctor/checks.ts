@@ -13,7 +13,7 @@
  * A failed *required* check means `minibox run` cannot work here (exit status 1); a warning
  * means one feature is unavailable (e.g. `--memory` without cgroup v2) while `run` still works.
  *
- * Try: `minibox doctor`, `minibox doctor --format json`.
+ * Try: `minibox doctor` → `overlayfs … namespaces … cgroups … network:`
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';

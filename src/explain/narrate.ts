@@ -7,6 +7,9 @@
  * "read-only"), and each cgroup file write into what the kernel will do with the value
  * ("write 268435456 to memory.max: the kernel will reclaim, then OOM-kill, beyond 256 MiB").
  * Runs of similar calls (27 capabilities dropped one by one) become one sentence.
+ *
+ * Try: `minibox run --rm --explain busybox true 2>&1 | grep pivot_root` → `pivot_root: / is now the
+ * image`
  */
 import path from 'node:path';
 import type { SysEvent } from '../sys/trace.js';

@@ -5,16 +5,14 @@
  * cache or a flipped bit cannot silently change an image: minibox hashes everything it
  * downloads and refuses — and deletes — anything that does not match.
  *
- * Try: `sha256sum /var/lib/minibox/blobs/sha256/*` and compare each sum with its file name.
+ * Try: `cd $MINIBOX_ROOT/blobs/sha256 && sha256sum * | awk '$1 != $2' | wc -l` → `0` (every file is
+ * named by the SHA-256 of its bytes).
  */
 import crypto from 'node:crypto';
+import { Transform } from 'node:stream';
 import { MiniboxError } from '../errors.js';
 
 const SHA256 = /^sha256:[a-f0-9]{64}$/;
-
-export function isDigest(value: string): boolean {
-  return SHA256.test(value);
-}
 
 /** Throws unless `value` is a well-formed sha256 digest (the only algorithm minibox accepts). */
 export function assertDigest(value: string, what = 'digest'): string {
@@ -47,4 +45,18 @@ export class DigestMismatchError extends MiniboxError {
     this.expected = expected;
     this.actual = actual;
   }
+}
+
+/** A pass-through stream that hashes (SHA-256) and counts the bytes that flow through it. */
+export function hashingStream(): { stream: Transform; digest: () => string; size: () => number } {
+  const hash = crypto.createHash('sha256');
+  let size = 0;
+  const stream = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      size += chunk.length;
+      callback(null, chunk);
+    },
+  });
+  return { stream, digest: () => `sha256:${hash.digest('hex')}`, size: () => size };
 }

@@ -1,6 +1,9 @@
 /**
  * image-inspect.ts — `minibox image inspect`: an image as Docker describes it (the same keys as
  * `docker image inspect`), built from the image record and its config blob.
+ *
+ * Try: `minibox inspect --format '{{.RootFS.Type}} {{.Architecture}}' busybox` → `layers` (the diff
+ * ids of its layers follow in `.RootFS.Layers`).
  */
 import path from 'node:path';
 import type { StateRoot } from '../state-root.js';

@@ -8,7 +8,8 @@
  * (overlayfs needs two lower dirs when there is no upper, so a one-layer image is stacked on an
  * empty directory.)
  *
- * Try: `minibox image mount alpine` then `ls` the printed path, and `findmnt -t overlay`.
+ * Try: `ls $(minibox image mount busybox)/bin/busybox` → `/bin/busybox`, then `minibox image
+ * unmount busybox`.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,7 +22,7 @@ import { ImageStore, type ImageRecord } from './store/images.js';
 
 /** The layer directories of an image as overlayfs wants them: top layer first. */
 export function lowerDirs(store: ImageStore, image: ImageRecord): string[] {
-  const dirs = image.layers.map((layer) => store.layerDir(layer.diffId)).reverse();
+  const dirs = image.layers.map((layer) => store.layers.dir(layer.diffId)).reverse();
   for (const dir of dirs) {
     if (!fs.existsSync(dir)) throw new MiniboxError(`image ${image.repoTags[0] ?? image.id}: layer directory ${dir} is missing; pull the image again`);
   }

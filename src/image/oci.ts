@@ -12,6 +12,10 @@
  * shapes with different media type strings.
  *
  * Spec: https://github.com/opencontainers/image-spec (manifest.md, image-index.md, config.md).
+ *
+ * Try: `curl -s -H 'Accept: application/vnd.oci.image.index.v1+json,
+ * application/vnd.oci.image.manifest.v1+json' http://$REGISTRY/v2/busybox/manifests/latest` →
+ * `"mediaType"`
  */
 
 export const MediaType = {

@@ -7,7 +7,10 @@
  * so, like containerd's `platforms` package, we normalise both sides before comparing:
  *   x86_64, x86-64 → amd64        aarch64 → arm64 (variant v8, the only arm64 variant in use)
  *   armhf → arm/v7    armel → arm/v6    arm with no variant → arm/v7    i386, i686 → 386
- * Try: `minibox pull --platform linux/arm64 IMAGE` on a multi-platform image, then inspect it.
+ *
+ * Try: `minibox pull --platform linux $IMAGE` → `invalid platform "linux": expected
+ * os/arch[/variant]` (and on a multi-platform image, `--platform linux/arm64` picks that manifest
+ * out of the index).
  */
 import { UsageError, NotFoundError } from '../errors.js';
 import type { Descriptor, ImageIndex, Platform } from './oci.js';

@@ -5,6 +5,9 @@
  * Download complete → Extracting → Pull complete, or straight to "Already exists" when the
  * layer is in the store. On a terminal every layer gets a live progress bar (cli-progress);
  * in a log or a pipe, each change of status is one plain line; `--quiet` shows nothing.
+ *
+ * Try: `minibox rmi busybox $IMAGE >/dev/null; minibox pull $IMAGE | cat` → `Pull complete …
+ * Status: Downloaded newer image for $IMAGE`
  */
 import cliProgress from 'cli-progress';
 import { shortId } from './digest.js';

@@ -13,8 +13,10 @@
  * was verified first, so an interrupted pull leaves no half image behind, only a head start.
  * Locks make concurrent pulls in separate processes safe: a layer two pulls both need is
  * fetched by whichever gets its lock first; the other finds it done.
+ *
+ * Try: `minibox pull $IMAGE` → `Status: Image is up to date for $IMAGE` (already here: only the
+ * manifest is fetched).
  */
-import fs from 'node:fs';
 import { crashPoint } from '../crash-point.js';
 import { MiniboxError } from '../errors.js';
 import { STORE_LOCK, withLock } from '../lock.js';
@@ -25,7 +27,7 @@ import { parsePlatform } from './platform.js';
 import { quietReporter, type PullReporter } from './pull-progress.js';
 import { parseReference, type ImageReference } from './reference.js';
 import { RegistryClient, downloadBlob, resolveManifest } from './registry/index.js';
-import { ImageStore, type ImageRecord, type LayerRecord } from './store/images.js';
+import { ImageStore, imageRecordFields, type ImageRecord, type LayerRecord } from './store/images.js';
 import { unpackUnlocked } from './store/unpack-into-store.js';
 
 export interface PullOptions {
@@ -94,20 +96,12 @@ export async function pullImage(root: StateRoot, name: string, options: PullOpti
       reporter.done(); // stop drawing bars, whether the layers arrived or not
     }
 
-    const image = await store.record({
-      id: manifest.config.digest,
+    const image = await store.record(imageRecordFields({
       repoDigests: [`${reference.name}@${resolved.index?.digest ?? resolved.manifestDigest}`],
       manifestDigest: resolved.manifestDigest,
       manifestMediaType: resolved.mediaType,
       configDigest: manifest.config.digest,
-      layers,
-      size: layers.reduce((sum, layer) => sum + layer.unpackedSize, 0),
-      ...(config.created ? { created: config.created } : {}),
-      os: config.os,
-      architecture: config.architecture,
-      ...(config.variant ? { variant: config.variant } : {}),
-      pulledAt: new Date().toISOString(),
-    }, tag);
+    }, config, layers), tag);
 
     reporter.message(`Digest: ${resolved.index?.digest ?? resolved.manifestDigest}`);
     const changed = before !== image.id;

@@ -12,8 +12,8 @@
  * manifest PUT moves; the digest is the content and never moves — push a new image under the same
  * tag, and a later `pull` of the tag gets the new digest.
  *
- * Try: `minibox tag IMAGE 127.0.0.1:5000/me/app:1 && minibox push 127.0.0.1:5000/me/app:1` twice:
- * the second time every layer says "Layer already exists".
+ * Try: `minibox tag busybox $REGISTRY/me/app:1 && minibox push $REGISTRY/me/app:1 >/dev/null &&
+ * minibox push $REGISTRY/me/app:1` → `Layer already exists`
  */
 import { MiniboxError } from '../errors.js';
 import { STORE_LOCK, withLock } from '../lock.js';

@@ -13,7 +13,10 @@
  *
  * Grammar (distribution/reference/regexp.go): repository path components are lowercase
  * alphanumerics joined by `.`, `_`, `__` or dashes; a tag is `[\w][\w.-]{0,127}`; a digest is
- * `algorithm:hex`. Try: `minibox pull Alpine` (rejected: uppercase) vs `minibox pull alpine`.
+ * `algorithm:hex`.
+ *
+ * Try: `minibox pull Alpine` → `invalid reference format: "Alpine": repository name must be
+ * lowercase`
  */
 import { UsageError } from '../errors.js';
 

@@ -11,7 +11,8 @@
  * The build contexts are written to a temp dir (busybox copied in: a Dockerfile's COPY cannot
  * reach outside its context), built into the given state root, and removed.
  *
- * Try: minibox lesson setup && minibox history lab/web:2   → the base's layers under web's own.
+ * Try: `minibox lesson setup && minibox history lab/web:2` → `lab/base` (the base's layers under
+ * web's own).
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';

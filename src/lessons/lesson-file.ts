@@ -17,7 +17,7 @@
  *   `# hint: TEXT`            what `lesson check` tells the student when this step fails
  * Other comment lines are explanations for the reader and are ignored.
  *
- * Try: minibox lesson show 1   → prints the lesson; `minibox lesson run 1` runs its steps.
+ * Try: `minibox lesson show 1` → `1` (prints the lesson; `minibox lesson run 1` runs its steps).
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -8,7 +8,7 @@
  * (`# expect:` regexes against stdout+stderr, trailing blanks trimmed; `# exit:` status; see
  * lesson-file.ts).
  *
- * Try: minibox lesson run 1   → "$ minibox run --rm --network none lab/base:1 ps" … "ok"
+ * Try: `minibox lesson run 1` → `$ minibox run --rm --network none lab/base:1 ps … ok`
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';

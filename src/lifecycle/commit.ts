@@ -34,7 +34,7 @@ import { writeLayerBlob } from '../image/pack/layer-blob.js';
 import { writeLayerTar } from '../image/pack/layer-tar.js';
 import { EMPTY_LAYER_DIFF_ID, storeNewImage } from '../image/pack/new-image.js';
 import { containerLayers, mountArtefactTests } from './diff.js';
-import { findContainer } from './exec.js';
+import { findContainer } from '../container/container-store.js';
 
 export interface CommitOptions {
   /** `REPOSITORY[:TAG]` for the new image (none: an untagged image, as Docker makes). */

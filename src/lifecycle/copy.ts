@@ -27,18 +27,19 @@
  * unless -L. Owners: without -a, copies into a container belong to root and copies to the host
  * to the user running cp; -a keeps the uid/gid of the source.
  *
- * Try: `minibox cp web:/etc/hostname /tmp/h && cat /tmp/h` → the container's short id.
+ * Try: `minibox run -d --name web busybox sleep 60 >/dev/null && minibox cp web:/etc/hostname h &&
+ * cat h` → `…` (the container's short id, its hostname).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
-import { MiniboxError } from '../errors.js';
+import { MiniboxError, NoSuchContainerError, VerbError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import { resolveInRoot } from '../resolve-in-root.js';
 import { MNT, MS, mount, umount } from '../sys/mount.js';
 import { writePathTar } from '../image/pack/layer-tar.js';
 import { extractTarStream } from '../image/unpack/index.js';
-import { ContainerStore, type ContainerRecord } from '../container/container-store.js';
+import { ContainerStore, findContainer, type ContainerRecord } from '../container/container-store.js';
 import { reconcileLocked } from '../container/reconcile.js';
 import { containerLayers } from './diff.js';
 
@@ -52,11 +53,10 @@ export interface CopyOptions {
 /** Runs `fn` with a host directory that is the container's `/` (see the header). */
 async function withContainerRoot<T>(root: StateRoot, name: string, writable: boolean, fn: (dir: string) => Promise<T>): Promise<T> {
   const store = new ContainerStore(root);
-  const id = store.resolve(name)?.Id;
-  if (id === undefined) throw new MiniboxError(`No such container: ${name}`, 1); // Docker's CLI: 1, as a failed daemon request
+  const id = findContainer(root, name).Id;
   return await store.withContainerLock(id, async () => {
     const record = await reconcileLocked(store, id);
-    if (!record) throw new MiniboxError(`No such container: ${name}`, 1);
+    if (!record) throw new NoSuchContainerError(name);
     if (record.State.Running && record.State.Pid > 0) return await fn(`/proc/${record.State.Pid}/root`);
     return await withStoppedRoot(root, record, writable, fn);
   });
@@ -107,12 +107,12 @@ function landingFor(dest: string, destGiven: string, sourceIsDir: boolean, conte
   const stats = statOrUndefined(dest);
   if (stats?.isDirectory()) return { into: dest, topName: contents ? undefined : '' };
   if (stats) {
-    if (sourceIsDir) throw new MiniboxError(`cannot copy a directory to a file: ${destGiven}: name a directory`, 1);
+    if (sourceIsDir) throw new VerbError(`cannot copy a directory to a file: ${destGiven}: name a directory`);
     return { into: path.dirname(dest), topName: path.basename(dest) };
   }
-  if (destGiven.endsWith('/') && !sourceIsDir) throw new MiniboxError(`destination directory ${destGiven} does not exist: create it first`, 1);
+  if (destGiven.endsWith('/') && !sourceIsDir) throw new VerbError(`destination directory ${destGiven} does not exist: create it first`);
   if (!statOrUndefined(path.dirname(dest))?.isDirectory()) {
-    throw new MiniboxError(`the parent directory of ${destGiven} does not exist: create it first`, 1);
+    throw new VerbError(`the parent directory of ${destGiven} does not exist: create it first`);
   }
   return { into: path.dirname(dest), topName: path.basename(dest) };
 }
@@ -158,7 +158,7 @@ function entryName(given: string): string {
 }
 
 function missingSource(given: string, container: string): MiniboxError {
-  return new MiniboxError(`Could not find the file ${given} in container ${container}`, 1);
+  return new VerbError(`Could not find the file ${given} in container ${container}`);
 }
 
 /** `cp CONTAINER:SRC DEST` (DEST a host path) or `cp CONTAINER:SRC -` (a tar on `out`). */
@@ -167,7 +167,7 @@ export async function copyFromContainer(root: StateRoot, container: string, give
     const source = sourceInRoot(dir, given, options.followLink ?? false);
     const stats = fs.lstatSync(source, { throwIfNoEntry: false });
     if (!stats) throw missingSource(given, container);
-    if (given.endsWith('/') && !stats.isDirectory()) throw new MiniboxError(`${given} is not a directory in container ${container}`, 1);
+    if (given.endsWith('/') && !stats.isDirectory()) throw new VerbError(`${given} is not a directory in container ${container}`);
     if (typeof dest !== 'string') {
       await writePathTar(source, entryName(given), dest);
       return;
@@ -186,11 +186,11 @@ export async function copyToContainer(root: StateRoot, source: string | Readable
     if (options.followLink || wantsContents(source)) hostSource = realpathOrUndefined(hostSource) ?? hostSource;
   }
   const sourceStats = hostSource !== undefined ? fs.lstatSync(hostSource, { throwIfNoEntry: false }) : undefined;
-  if (typeof source === 'string' && !sourceStats) throw new MiniboxError(`no such file or directory: ${source}: check the host path`, 1);
+  if (typeof source === 'string' && !sourceStats) throw new VerbError(`no such file or directory: ${source}: check the host path`);
   await withContainerRoot(root, container, true, async (dir) => {
     const dest = resolveInRoot(dir, path.posix.normalize(`/${given}`));
     if (typeof source !== 'string') {
-      if (!statOrUndefined(dest)?.isDirectory()) throw new MiniboxError(`destination ${container}:${given} must be a directory for a tar from stdin`, 1);
+      if (!statOrUndefined(dest)?.isDirectory()) throw new VerbError(`destination ${container}:${given} must be a directory for a tar from stdin`);
       await extractTarStream(source, { dest, what: 'the tar from stdin', ...(owner ? { owner } : {}) });
       return;
     }

@@ -9,12 +9,15 @@
  *
  * If any step fails after the directory exists, it is removed again: a failed create leaves
  * nothing behind.
+ *
+ * Try: `minibox run --name box busybox true && ls $(dirname $(find $MINIBOX_ROOT/containers -name
+ * config.json))` → `config.json … container.json … hostname … hosts`
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
-import { SECCOMP_CACHE_ANNOTATION, type SpecMount } from '../bundle/oci-bundle.js';
+import { SECCOMP_CACHE_ANNOTATION, writeSpec, type SpecMount } from '../bundle/oci-bundle.js';
 import { nativeProgramPath } from '../runtime/programs.js';
 import { deleteContainer } from './remove.js';
 import { validateContainerName, shortId } from '../container/container-id.js';
@@ -24,14 +27,15 @@ import type { RunnableImage } from './image-source.js';
 import { LayerStack } from '../bundle/layer-view.js';
 import {
   bindMount, buildEnvironment, buildRuntimeSpec, computeCapabilities, expandEnvOption, parseNetworkMode,
-  readEnvFile, resolveCommand, resolveWorkingDir, type NetworkMode,
+  readEnvFile, containerArgv, resolveWorkingDir, type NetworkMode,
 } from '../bundle/spec-from-image.js';
 import { resolveUser, validateUserSpec } from '../bundle/user.js';
 import {
   hostDevices, noNewPrivileges, parseSecurityOptions, privilegedCapabilities, specSeccomp, type SecurityOptions,
 } from '../bundle/security-options.js';
 import type { PortSpec } from '../network/index.js';
-import { checkHostPortsFree, checkNetworkFlags, extraHostsLines, toPortBindings, wantedPorts, withDns, type NetworkFlags } from './hooks/network-options.js';
+import { checkHostPortsFree, checkNetworkFlags, extraHostsLines, toPortBindings, wantedPorts, type NetworkFlags } from './hooks/network-options.js';
+import { resolvConfWithDns } from '../network/index.js';
 import { parseTmpfsSpec, parseVolumeSpec, VolumeStore, type TmpfsSpec, type VolumeSpec } from '../bundle/volumes.js';
 import { assertCgroupV2ForLimits, type LinuxResources, type ResourceFlags } from '../cgroups/index.js';
 import { hostConfigLimits, resourcesFromFlags } from './resources.js';
@@ -181,34 +185,48 @@ async function prepareMounts(root: StateRoot, checked: CheckedRequest, image: Ru
   return { specMounts, mountPoints };
 }
 
-/** Creates the container and its bundle; returns its record and paths. Cleans up on failure. */
-export async function createContainer(root: StateRoot, image: RunnableImage, checked: CheckedRequest): Promise<{ record: ContainerRecord; paths: ContainerPaths }> {
+/** What the image and the request decide before anything is stored: argv, user, directory, ports. */
+interface ContainerPlan {
+  stack: LayerStack;
+  command: ReturnType<typeof containerArgv>;
+  userSpec: string;
+  user: ReturnType<typeof resolveUser>;
+  cwd: string;
+  tty: boolean;
+  ports: ReturnType<typeof wantedPorts>;
+  extraHosts: string;
+}
+
+async function planContainer(root: StateRoot, image: RunnableImage, checked: CheckedRequest): Promise<ContainerPlan> {
   const { request } = checked;
-  const store = new ContainerStore(root);
   const stack = new LayerStack(image.layerDirsTopFirst);
-  const command = resolveCommand(image.config, request.entrypoint, request.command);
+  const command = containerArgv(image.config, request.entrypoint, request.command);
   const userSpec = request.user ?? image.config.User ?? '';
   const user = resolveUser(userSpec, stack);
   const cwd = resolveWorkingDir(request.workdir, image.config);
-  const tty = request.tty ?? false;
   const ports = wantedPorts(checked.ports, request.publishAll ?? false, image.config.ExposedPorts);
   await checkHostPortsFree(ports);
   const extraHosts = await extraHostsLines(root, checked.network, request.addHost ?? []);
+  return { stack, command, userSpec, user, cwd, tty: request.tty ?? false, ports, extraHosts };
+}
 
-  const record = await store.create(request.name, (id) => ({
+/** The record `docker inspect` shows, as Docker fills it (Config from the image, HostConfig from the flags). */
+function containerRecordFields(id: string, image: RunnableImage, checked: CheckedRequest, plan: ContainerPlan): Omit<ContainerRecord, 'Id' | 'Name' | 'Created' | 'State'> {
+  const { request } = checked;
+  return {
     Image: request.image,
     ImageID: image.id,
-    Path: command.argv[0]!,
-    Args: command.argv.slice(1),
+    Path: plan.command.argv[0]!,
+    Args: plan.command.argv.slice(1),
     Config: {
       Hostname: request.hostname ?? shortId(id),
-      User: userSpec,
+      User: plan.userSpec,
       Env: [],
-      Cmd: command.cmd,
-      Entrypoint: command.entrypoint,
-      WorkingDir: cwd,
+      Cmd: plan.command.cmd,
+      Entrypoint: plan.command.entrypoint,
+      WorkingDir: plan.cwd,
       Image: request.image,
-      Tty: tty,
+      Tty: plan.tty,
       OpenStdin: request.interactive ?? false,
       ...(image.config.Labels ? { Labels: image.config.Labels } : {}),
       ...(image.config.StopSignal ? { StopSignal: image.config.StopSignal } : {}),
@@ -219,7 +237,7 @@ export async function createContainer(root: StateRoot, image: RunnableImage, che
       Tmpfs: Object.fromEntries(checked.tmpfs.map((t) => [t.destination, t.options.join(',')])),
       AutoRemove: request.autoRemove ?? false,
       NetworkMode: checked.network,
-      PortBindings: toPortBindings(ports),
+      PortBindings: toPortBindings(plan.ports),
       PublishAllPorts: request.publishAll ?? false,
       ExtraHosts: request.addHost ?? [],
       Dns: request.dns ?? [],
@@ -233,41 +251,54 @@ export async function createContainer(root: StateRoot, image: RunnableImage, che
       LogConfig: checked.logConfig,
     },
     Mounts: [],
-  }));
-  const paths = store.paths(record.Id);
+  };
+}
+
+/** Creates the container and its bundle; returns its record and paths. Cleans up on failure. */
+export async function createContainer(root: StateRoot, image: RunnableImage, checked: CheckedRequest): Promise<{ record: ContainerRecord; paths: ContainerPaths }> {
+  const store = new ContainerStore(root);
+  const plan = await planContainer(root, image, checked);
+  const record = await store.create(checked.request.name, (id) => containerRecordFields(id, image, checked, plan));
   try {
-    const hostname = record.Config.Hostname;
-    const env = buildEnvironment({ imageEnv: image.config.Env ?? [], userEnv: checked.userEnv, hostname, home: user.home, tty });
-    const { specMounts, mountPoints } = await prepareMounts(root, checked, image);
-    await store.update(record.Id, (r) => { r.Mounts = mountPoints; }); // so a failure below still frees anonymous volumes
-    fs.writeFileSync(paths.hostname, hostnameFile(hostname));
-    fs.writeFileSync(paths.hosts, (checked.network === 'host' ? fs.readFileSync('/etc/hosts', 'utf8') : hostsFile(hostname)) + extraHosts);
-    fs.writeFileSync(paths.resolvConf, withDns(containerResolvConf(checked.network), request.dns ?? []));
-    ensureWorkingDir(stack, paths.upper, cwd);
-    // With --init the record keeps the user's command (as Docker's Path/Args do); only the
-    // runtime spec runs it under minibox-init, bind-mounted read-only from native/build/.
-    const initMounts = request.init ? [bindMount(nativeProgramPath('minibox-init'), INIT_PATH, true)] : [];
-    const spec = buildRuntimeSpec({
-      argv: request.init ? [INIT_PATH, '--', ...command.argv] : command.argv, env, cwd, tty, hostname, network: checked.network,
-      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
-      readOnlyRootfs: request.readOnly ?? false,
-      capabilities: checked.capabilities,
-      userMounts: [...specMounts, ...initMounts],
-      etcFiles: { hostname: paths.hostname, hosts: paths.hosts, resolvConf: paths.resolvConf },
-      overlay: { lowerDirsTopFirst: image.layerDirsTopFirst, upperDir: paths.upper, workDir: paths.work },
-      noNewPrivileges: noNewPrivileges(checked.security),
-      seccomp: specSeccomp(checked.security, checked.capabilities),
-      ...(request.privileged ? { privileged: { devices: hostDevices() } } : {}),
-    });
-    if (spec.linux?.seccomp) spec.annotations = { ...spec.annotations, [SECCOMP_CACHE_ANNOTATION]: root.seccompCache };
-    if (checked.resources) spec.linux = { ...spec.linux, resources: checked.resources }; // runc applies the same limits
-    fs.writeFileSync(paths.spec, `${JSON.stringify(spec, null, 2)}\n`);
-    const saved = await store.update(record.Id, (r) => { r.Config.Env = env; });
-    return { record: saved, paths };
+    return { record: await writeBundle(store, record, image, checked, plan), paths: store.paths(record.Id) };
   } catch (error) {
     await removeContainer(root, record.Id);
     throw error;
   }
+}
+
+/** Volumes, the /etc files, the working directory and config.json: the bundle the runtime will obey. */
+async function writeBundle(store: ContainerStore, record: ContainerRecord, image: RunnableImage, checked: CheckedRequest, plan: ContainerPlan): Promise<ContainerRecord> {
+  const { request } = checked;
+  const { command, user, cwd, tty } = plan;
+  const paths = store.paths(record.Id);
+  const hostname = record.Config.Hostname;
+  const env = buildEnvironment({ imageEnv: image.config.Env ?? [], userEnv: checked.userEnv, hostname, home: user.home, tty });
+  const { specMounts, mountPoints } = await prepareMounts(store.root, checked, image);
+  await store.update(record.Id, (r) => { r.Mounts = mountPoints; }); // so a failure below still frees anonymous volumes
+  fs.writeFileSync(paths.hostname, hostnameFile(hostname));
+  fs.writeFileSync(paths.hosts, (checked.network === 'host' ? fs.readFileSync('/etc/hosts', 'utf8') : hostsFile(hostname)) + plan.extraHosts);
+  fs.writeFileSync(paths.resolvConf, resolvConfWithDns(containerResolvConf(checked.network), request.dns ?? []));
+  ensureWorkingDir(plan.stack, paths.upper, cwd);
+  // With --init the record keeps the user's command (as Docker's Path/Args do); only the
+  // runtime spec runs it under minibox-init, bind-mounted read-only from native/build/.
+  const initMounts = request.init ? [bindMount(nativeProgramPath('minibox-init'), INIT_PATH, true)] : [];
+  const spec = buildRuntimeSpec({
+    argv: request.init ? [INIT_PATH, '--', ...command.argv] : command.argv, env, cwd, tty, hostname, network: checked.network,
+    user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+    readOnlyRootfs: request.readOnly ?? false,
+    capabilities: checked.capabilities,
+    userMounts: [...specMounts, ...initMounts],
+    etcFiles: { hostname: paths.hostname, hosts: paths.hosts, resolvConf: paths.resolvConf },
+    overlay: { lowerDirsTopFirst: image.layerDirsTopFirst, upperDir: paths.upper, workDir: paths.work },
+    noNewPrivileges: noNewPrivileges(checked.security),
+    seccomp: specSeccomp(checked.security, checked.capabilities),
+    ...(request.privileged ? { privileged: { devices: hostDevices() } } : {}),
+  });
+  if (spec.linux?.seccomp) spec.annotations = { ...spec.annotations, [SECCOMP_CACHE_ANNOTATION]: store.root.seccompCache };
+  if (checked.resources) spec.linux = { ...spec.linux, resources: checked.resources }; // runc applies the same limits
+  writeSpec(paths.dir, spec);
+  return await store.update(record.Id, (r) => { r.Config.Env = env; });
 }
 
 /** Deletes a container's directory and record, then its anonymous volumes (as `rm -v` / `--rm`). */

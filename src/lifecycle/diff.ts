@@ -16,17 +16,18 @@
  * not the container's changes: Docker keeps those in a separate "-init" layer; here they are
  * left out.
  *
- * Try: `minibox run --name t busybox sh -c 'rm /etc/group; echo hi > /new; touch /etc/passwd'`,
- * then `minibox diff t`, and `ls -la containers/<id>/upper/etc` (the `c--------- 0, 0 group`).
+ * Try: `minibox run --name box busybox sh -c 'rm /etc/group; echo hi > /new' && minibox diff box` →
+ * `C /etc … D /etc/group … A /new`, and `minibox run --name box busybox rm /etc/group && find
+ * $MINIBOX_ROOT/containers -path '*upper/etc/group' | xargs ls -l` → `c---------`
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { isOpaqueDir, isOverlayWhiteout } from '../image/unpack/whiteout.js';
-import { OVERLAY_ANNOTATIONS, type RuntimeSpec } from '../bundle/oci-bundle.js';
+import { OVERLAY_ANNOTATIONS, readSpec } from '../bundle/oci-bundle.js';
 import { MiniboxError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import { ContainerStore } from '../container/container-store.js';
-import { findContainer } from './exec.js';
+import { findContainer } from '../container/container-store.js';
 import { LayerStack } from '../bundle/layer-view.js';
 
 export type ChangeKind = 'A' | 'C' | 'D';
@@ -118,12 +119,7 @@ export function mountArtefactTests(upperDir: string, image: LayerStack, mountPoi
 /** The upper dir, the image's layer dirs (top first) and the mount points of a container's bundle. */
 export function containerLayers(root: StateRoot, record: { Id: string }): { upper: string; layers: string[]; mountPoints: string[] } {
   const paths = new ContainerStore(root).paths(record.Id);
-  let spec: RuntimeSpec;
-  try {
-    spec = JSON.parse(fs.readFileSync(paths.spec, 'utf8')) as RuntimeSpec;
-  } catch {
-    throw new MiniboxError(`container ${record.Id} has no readable config.json: cannot tell its layers`);
-  }
+  const spec = readSpec(paths.dir);
   const lower = spec.annotations?.[OVERLAY_ANNOTATIONS.lowerdir];
   const upper = spec.annotations?.[OVERLAY_ANNOTATIONS.upperdir] ?? paths.upper;
   if (lower === undefined) throw new MiniboxError(`container ${record.Id} does not use an overlay root: nothing to compare`);

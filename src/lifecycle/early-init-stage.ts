@@ -12,6 +12,8 @@
  * a new PID namespace (minibox's specs always ask for one), a terminal with -t, and whether the
  * container reads stdin (-i). What the overlap saves, and why it is less than one Node
  * start-up on a 2-core machine: docs/benchmarks.md ("Overlapping the two Node start-ups").
+ *
+ * Try: `minibox run --rm --explain busybox true 2>&1 | head -1` → `started the init stage`
  */
 import { startInitStageEarly, type EarlyInitStage, type RunOptions } from '../runtime/run-bundle.js';
 

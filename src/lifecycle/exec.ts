@@ -11,14 +11,13 @@
  *   privileges   the container's capability sets, no_new_privs, seccomp filter and session
  *                keyring — an exec never has more power than the container's own process.
  * Then the runtime joins the container (runtime/exec-in-container.ts). A container that is not running
- * has no namespaces to join: Docker answers "container … is not running" and exits 1.
+ * has no namespaces to join: Docker answers "container … is not running" and exits 1 (a VerbError).
  *
- * Try: `minibox exec -u app web id`, `minibox exec -e A=1 -w /tmp web sh -c 'echo $A; pwd'`.
+ * Try: `minibox run -d --name web busybox sleep 60 >/dev/null && minibox exec -e A=1 -w /tmp web sh
+ * -c 'echo $A; pwd'` → `1 … /tmp`
  */
-import { findContainer } from './start.js';
 import fs from 'node:fs';
-import path from 'node:path';
-import { MiniboxError, UsageError } from '../errors.js';
+import { MiniboxError, UsageError, VerbError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import { runExecProcess } from '../runtime/exec-in-container.js';
 import { sessionKeyringName } from '../runtime/process/session-keyring.js';
@@ -26,11 +25,11 @@ import { addProcess, cgroupMode, containerCgroupPath } from '../cgroups/index.js
 import { openInRoot, openRootDir, type RootDir } from '../resolve-in-root.js';
 import { O } from '../sys/openat2.js';
 import { ACCOUNTS_FILE_LIMIT, readUntrustedFd } from '../untrusted-file.js';
-import { SECCOMP_CACHE_ANNOTATION, type RuntimeSpec } from '../bundle/oci-bundle.js';
-import { ContainerStore, type ContainerRecord } from '../container/container-store.js';
+import { ContainerStore, findContainer, type ContainerRecord } from '../container/container-store.js';
 import { reconcileContainer } from '../container/reconcile.js';
 import { expandEnvOption } from '../bundle/spec-from-image.js';
 import { resolveUser, validateUserSpec } from '../bundle/user.js';
+import { readSpec, SECCOMP_CACHE_ANNOTATION } from '../bundle/oci-bundle.js';
 
 export interface ExecRequest {
   /** Name, id or id prefix. */
@@ -45,9 +44,6 @@ export interface ExecRequest {
   user?: string;
 }
 
-/** Docker's CLI exits 1 when the daemon refuses an exec (not 125 as for `run`). */
-const EXEC_REFUSED = 1;
-
 /**
  * The host PID of the container's PID 1 if it is really running, else undefined. A record can
  * lie (its engine was killed, the PID was reused): reconcile.ts asks the kernel first, matching
@@ -58,9 +54,6 @@ export async function runningContainerPid(root: StateRoot, record: ContainerReco
   const pid = current?.State.Pid ?? 0;
   return current?.State.Running && pid > 0 ? pid : undefined;
 }
-
-/** The container record for `idOrName`, or Docker's "No such container" error (exit 1). */
-export { findContainer };
 
 /**
  * Reads files of the running container, as its processes see them, without leaving its root.
@@ -111,8 +104,8 @@ export async function execInContainer(root: StateRoot, request: ExecRequest): Pr
 
   const record = findContainer(root, request.container);
   const pid = await runningContainerPid(root, record);
-  if (pid === undefined) throw new MiniboxError(`container ${record.Id} is not running`, EXEC_REFUSED);
-  const spec = JSON.parse(fs.readFileSync(path.join(new ContainerStore(root).paths(record.Id).dir, 'config.json'), 'utf8')) as RuntimeSpec;
+  if (pid === undefined) throw new VerbError(`container ${record.Id} is not running`);
+  const spec = readSpec(new ContainerStore(root).paths(record.Id).dir);
 
   let user = spec.process.user;
   const env = [...(spec.process.env ?? [])];
@@ -145,7 +138,7 @@ export async function execInContainer(root: StateRoot, request: ExecRequest): Pr
   } catch (error) {
     // It exited between our check and setns: /proc/<pid> vanished under us.
     if (!(error instanceof MiniboxError) && !fs.existsSync(`/proc/${pid}/ns`)) {
-      throw new MiniboxError(`container ${record.Id} is not running`, EXEC_REFUSED);
+      throw new VerbError(`container ${record.Id} is not running`);
     }
     throw error;
   }

@@ -6,6 +6,9 @@
  * only the manifest is fetched); `--pull never` fails instead of reaching the network.
  * What the engine needs from an image is small: its id, its run config (Entrypoint, Cmd, Env…)
  * and its layer directories, topmost first — the order overlayfs' `lowerdir=` wants.
+ *
+ * Try: `minibox run --rm --pull never nosuch/image true` → `No such image: nosuch/image (and --pull
+ * never forbids pulling it)`
  */
 import { NotFoundError, UsageError } from '../errors.js';
 import type { ContainerConfig } from '../image/oci.js';
@@ -43,7 +46,7 @@ export interface ImageSourceOptions {
 /** Turns an image record into what the engine runs. */
 export function runnableImage(root: StateRoot, reference: string, record: ImageRecord): RunnableImage {
   const store = new ImageStore(root);
-  const layers = record.layers.map((layer) => store.layerDir(layer.diffId)).reverse();
+  const layers = record.layers.map((layer) => store.layers.dir(layer.diffId)).reverse();
   return {
     reference,
     id: record.id,

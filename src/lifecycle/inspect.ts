@@ -7,11 +7,11 @@
  * (the container's writable layer), WorkDir (overlayfs' scratch dir) and MergedDir (where the
  * overlay is mounted — inside the container's own mount namespace only).
  *
- * Try: `minibox inspect --format '{{.State.Pid}}' web`, then `ls /proc/<pid>/root/`.
+ * Try: `minibox run --name box busybox true && minibox inspect --format '{{.GraphDriver.Name}}'
+ * box` → `overlay2`
  */
-import fs from 'node:fs';
 import type { StateRoot } from '../state-root.js';
-import { OVERLAY_ANNOTATIONS, type RuntimeSpec } from '../bundle/oci-bundle.js';
+import { OVERLAY_ANNOTATIONS, readSpec } from '../bundle/oci-bundle.js';
 import { ContainerStore, type ContainerRecord } from '../container/container-store.js';
 import { networkSettings } from './hooks/network-hooks.js';
 import { DEFAULT_LOG_OPTIONS } from './log-options.js';
@@ -19,10 +19,9 @@ import { DEFAULT_LOG_OPTIONS } from './log-options.js';
 /** Go's zero time, which Docker prints for "never". */
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
-function lowerDirOf(specFile: string): string {
+function lowerDirOf(bundleDir: string): string {
   try {
-    const spec = JSON.parse(fs.readFileSync(specFile, 'utf8')) as RuntimeSpec;
-    return spec.annotations?.[OVERLAY_ANNOTATIONS.lowerdir] ?? '';
+    return readSpec(bundleDir).annotations?.[OVERLAY_ANNOTATIONS.lowerdir] ?? '';
   } catch {
     return '';
   }
@@ -65,7 +64,7 @@ export function inspectContainer(root: StateRoot, record: ContainerRecord): Reco
     },
     GraphDriver: {
       Name: 'overlay2',
-      Data: { LowerDir: lowerDirOf(paths.spec), UpperDir: paths.upper, MergedDir: paths.rootfs, WorkDir: paths.work },
+      Data: { LowerDir: lowerDirOf(paths.dir), UpperDir: paths.upper, MergedDir: paths.rootfs, WorkDir: paths.work },
     },
     Mounts: record.Mounts.map((mount) => ({
       Type: mount.Type,

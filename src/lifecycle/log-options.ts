@@ -18,7 +18,10 @@
  * not. Options given with --log-opt are merged over the defaults, as Docker merges a container's
  * log-opts over daemon.json's; `inspect` shows the result under HostConfig.LogConfig.
  *
- * Try: `minibox run -d --log-opt max-size=100k busybox yes`, then `ls -l <root>/containers/<id>/`.
+ * Try: `minibox run -d --name lg --log-opt max-size=1k --log-opt max-file=2 busybox seq 1 1000
+ * >/dev/null && minibox wait lg >/dev/null && ls $MINIBOX_ROOT/containers/$(minibox inspect
+ * --format '{{.Id}}' lg)` → `container.log container.log.1` (and `minibox logs lg` starts far
+ * past 1).
  */
 import { UsageError } from '../errors.js';
 

@@ -13,13 +13,14 @@
  * current file is read through an open descriptor: when the monitor renames it to .1, the
  * descriptor still reads it to its last entry, and then the new container.log is opened.
  *
- * Try: `cat <root>/containers/<id>/container.log` — the same file `docker logs` reads under
- * /var/lib/docker/containers/<id>/<id>-json.log.
+ * Try: `minibox run -d --name box busybox echo hello >/dev/null && minibox wait box >/dev/null &&
+ * find $MINIBOX_ROOT/containers -name container.log | xargs cat` →
+ * `{"log":"hello\n","stream":"stdout"`
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { NotFoundError, UsageError } from '../errors.js';
+import { NoSuchContainerError, UsageError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import { ContainerStore } from '../container/container-store.js';
 import { reconcileContainer } from '../container/reconcile.js';
@@ -130,7 +131,7 @@ function readToEnd(cursor: Cursor): Buffer {
 /** Reads (and with `follow`, keeps reading) a container's log, calling `write` per entry. */
 export async function readContainerLogs(root: StateRoot, id: string, options: LogOptions, write: (entry: LogEntry) => void): Promise<void> {
   const store = new ContainerStore(root);
-  if (!store.get(id)) throw new NotFoundError(`No such container: ${id}`);
+  if (!store.get(id)) throw new NoSuchContainerError(id);
   const file = store.paths(id).log;
   const wanted = (entry: LogEntry): boolean =>
     (options.sinceMs === undefined || timeMs(entry) >= options.sinceMs) && (options.untilMs === undefined || timeMs(entry) < options.untilMs);

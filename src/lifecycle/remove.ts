@@ -10,15 +10,18 @@
  * killed half-way through a start. So it trusts nothing but the kernel: reconcile (which kills an
  * orphaned container), SIGKILL the init by its pid + start time, wait, make sure the monitor is
  * gone too, then detach any mount left under the directory and delete it.
+ *
+ * Try: `minibox run -d --name web busybox sleep 60 >/dev/null && minibox rm web` → `container is
+ * running: stop the container before removing or force remove`
  */
 import { crashPoint } from '../crash-point.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MiniboxError, NotFoundError } from '../errors.js';
+import { NoSuchContainerError, VerbError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import { ContainerStore, type ContainerRecord } from '../container/container-store.js';
-import { onContainerRemoved, runHooks } from './hooks/hooks.js';
+import { runRemovedHooks } from './hooks/hooks.js';
 import { isRunning, signalProcess, type ProcessHandle } from '../container/process-handle.js';
 import { reconcileLocked } from '../container/reconcile.js';
 import { readRunPids } from '../container/run-files.js';
@@ -41,10 +44,10 @@ export async function removeContainerById(root: StateRoot, id: string, options: 
   const store = new ContainerStore(root);
   const removed = await store.withContainerLock(id, async () => {
     let record = await reconcileLocked(store, id);
-    if (!record) throw new NotFoundError(`No such container: ${id}`);
+    if (!record) throw new NoSuchContainerError(id);
     if (record.State.Running) {
       if (!options.force) {
-        throw new MiniboxError(`cannot remove container "${record.Name}": container is running: stop the container before removing or force remove`, 1);
+        throw new VerbError(`cannot remove container "${record.Name}": container is running: stop the container before removing or force remove`);
       }
       const pids = readRunPids(store.paths(id));
       if (pids) await killAndWait(pids.init);
@@ -76,7 +79,7 @@ export async function removeContainerById(root: StateRoot, id: string, options: 
 export async function deleteContainer(store: ContainerStore, record: ContainerRecord, options: { anonymousVolumes: boolean }): Promise<void> {
   store.save({ ...record, State: { ...record.State, Status: 'removing' } });
   crashPoint('rm:removing');
-  await runHooks(onContainerRemoved, store.root, record, 'releasing resources of container');
+  await runRemovedHooks(store.root, record);
   crashPoint('rm:released');
   store.removeFiles(record.Id);
   if (!options.anonymousVolumes) return;

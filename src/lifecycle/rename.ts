@@ -7,25 +7,25 @@
  * new name (network/attach.ts), as Docker's embedded DNS does. Failures exit 1 (Docker's CLI
  * reports the daemon's refusal so).
  *
- * Try: `minibox create --name a IMAGE true && minibox rename a b && minibox ps -a --format '{{.Names}}'` → `b`.
+ * Try: `minibox create --name aa busybox true >/dev/null && minibox rename aa bb && minibox ps -a
+ * --format 'name={{.Names}}'` → `name=bb`
  */
-import { MiniboxError, describeError } from '../errors.js';
+import { describeError, ExitCode, VerbError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
-import { ContainerStore } from '../container/container-store.js';
+import { ContainerStore, findContainer } from '../container/container-store.js';
 import { validateContainerName } from '../container/container-id.js';
 import { renameEndpoints } from '../network/attach.js';
 
 export async function renameContainer(root: StateRoot, given: string, newName: string): Promise<void> {
   const store = new ContainerStore(root);
-  const record = store.resolve(given);
-  if (!record) throw new MiniboxError(`No such container: ${given}`, 1);
+  const record = findContainer(root, given);
   let name: string;
   try {
     name = validateContainerName(newName);
   } catch (error) {
-    throw new MiniboxError(describeError(error), 1);
+    throw new VerbError(describeError(error));
   }
-  if (`/${name}` === record.Name) throw new MiniboxError('Renaming a container with the same name as its current name', 1);
-  await store.rename(record.Id, name, 1);
+  if (`/${name}` === record.Name) throw new VerbError('Renaming a container with the same name as its current name');
+  await store.rename(record.Id, name, ExitCode.VerbFailed);
   await renameEndpoints(root, record.Id, name);
 }

@@ -7,20 +7,19 @@
  * and, when the container runs, writes the new values into its live cgroup: the kernel applies
  * them at once (a lower memory.max makes it reclaim, and OOM-kill if it cannot).
  *
- * Try (in the VM): `minibox run -d --memory 64m busybox sleep 1000`, then
- * `minibox update --memory 128m <id>` and `cat /sys/fs/cgroup/minibox/<id>/memory.max`.
+ * Try (cgroup v2): `minibox run -d --name web --memory 64m busybox sleep 60 >/dev/null && minibox
+ * update --memory 128m web && minibox exec web cat /sys/fs/cgroup/memory.max` → `134217728`
  */
-import fs from 'node:fs';
 import os from 'node:os';
-import { ExitCode, MiniboxError, NotFoundError, UsageError } from '../errors.js';
+import { MiniboxError, NoSuchContainerError, UsageError, VerbError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import {
   assertCgroupV2ForLimits, hasResourceFlags, parseResourceFlags, updateContainerCgroup, type LinuxResources, type ResourceFlags,
 } from '../cgroups/index.js';
-import type { RuntimeSpec } from '../bundle/oci-bundle.js';
 import { cgroupOf } from './hooks/cgroup-hooks.js';
 import { ContainerStore, type HostConfig } from '../container/container-store.js';
 import { reconcileLocked } from '../container/reconcile.js';
+import { readSpec, writeSpec } from '../bundle/oci-bundle.js';
 
 type LimitFields = Pick<HostConfig, 'Memory' | 'MemorySwap' | 'MemoryReservation' | 'NanoCpus' | 'CpuShares' | 'CpusetCpus' | 'PidsLimit'>;
 
@@ -62,22 +61,22 @@ export async function updateContainers(root: StateRoot, containers: string[], fl
   const changes = resourcesFromFlags(flags) ?? {};
   const store = new ContainerStore(root);
   const missing = containers.find((name) => !store.resolve(name)); // Docker names it before anything else
-  if (missing !== undefined) throw new NotFoundError(`No such container: ${missing}`, ExitCode.Refused);
+  if (missing !== undefined) throw new NoSuchContainerError(missing);
   assertCgroupV2ForLimits(flags);
   const updated: string[] = [];
   for (const name of containers) {
     const found = store.resolve(name);
-    if (!found) throw new NotFoundError(`No such container: ${name}`, ExitCode.Refused);
+    if (!found) throw new NoSuchContainerError(name);
     await store.withContainerLock(found.Id, async () => {
       const record = await reconcileLocked(store, found.Id);
-      if (!record) throw new NotFoundError(`No such container: ${name}`, ExitCode.Refused);
-      if (record.State.Status === 'removing') throw new MiniboxError(`cannot update container ${name}: it is being removed`, ExitCode.Refused);
-      const specFile = store.paths(record.Id).spec;
-      const spec = JSON.parse(fs.readFileSync(specFile, 'utf8')) as RuntimeSpec;
+      if (!record) throw new NoSuchContainerError(name);
+      if (record.State.Status === 'removing') throw new VerbError(`cannot update container ${name}: it is being removed`);
+      const bundleDir = store.paths(record.Id).dir;
+      const spec = readSpec(bundleDir);
       const resources = mergeResources(spec.linux?.resources ?? {}, changes);
       if (record.State.Running) updateContainerCgroup(cgroupOf(record), changes);
       spec.linux = { ...spec.linux, resources };
-      fs.writeFileSync(specFile, `${JSON.stringify(spec, null, 2)}\n`);
+      writeSpec(bundleDir, spec);
       Object.assign(record.HostConfig, hostConfigLimits(resources));
       store.save(record);
     });

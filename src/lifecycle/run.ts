@@ -20,6 +20,8 @@
  * found and the bundle written — the CLI even does it before loading this module
  * (early-init-stage.ts): its ~50–70 ms of Node start-up then overlap this process's own work.
  * If anything fails before the bundle exists, the waiting stage is aborted and reaped.
+ *
+ * Try: `minibox run --rm busybox sh -c 'exit 3'; echo $?` → `3`
  */
 import fs from 'node:fs';
 import os from 'node:os';

@@ -10,9 +10,12 @@
  * namespace.
  * If the program cannot start (no such command: 127), the monitor still records the init
  * stage's exit, and the record shows Exited with the error.
+ *
+ * Try: `minibox run --name box busybox sh -c 'echo run >> /log; cat /log' && minibox start -a box`
+ * → `run … run … run` (the second run finds the first one's file).
  */
 import { crashPoint } from '../crash-point.js';
-import { ExitCode, MiniboxError, NotFoundError, describeError } from '../errors.js';
+import { describeError, ExitCode, MiniboxError, NoSuchContainerError, VerbError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import { startDetached } from '../runtime/index.js';
 import { ContainerStore, type ContainerRecord } from '../container/container-store.js';
@@ -28,21 +31,14 @@ export interface StartOptions {
   traceFile?: string;
 }
 
-/** A container by full id, unique id prefix or name; "No such container" (exit 1) otherwise. */
-export function findContainer(root: StateRoot, idOrName: string): ContainerRecord {
-  const record = new ContainerStore(root).resolve(idOrName);
-  if (!record) throw new NotFoundError(`No such container: ${idOrName}`, ExitCode.Refused);
-  return record;
-}
-
 /** Starts the container in the background; returns its record once its program runs. */
 export async function startContainer(root: StateRoot, id: string, options: StartOptions = {}): Promise<ContainerRecord> {
   const store = new ContainerStore(root);
   return await store.withContainerLock(id, async () => {
     const current = await reconcileLocked(store, id);
-    if (!current) throw new NotFoundError(`No such container: ${id}`);
+    if (!current) throw new NoSuchContainerError(id);
     if (current.State.Running) return current;
-    if (current.State.Status === 'removing') throw new MiniboxError(`container ${id} is marked for removal and cannot be started`);
+    if (current.State.Status === 'removing') throw new VerbError(`container ${id} is marked for removal and cannot be started`);
     store.checkBundlePaths(id);
     const paths = store.paths(id);
     clearRunFiles(paths);
@@ -69,7 +65,7 @@ export async function startContainer(root: StateRoot, id: string, options: Start
       const settled = await reconcileLocked(store, id);
       if (!settled || !store.get(id)) throw error; // --rm: already deleted
       settled.State.Error = describeError(error);
-      if (settled.State.Status !== 'exited') Object.assign(settled.State, { Status: 'exited', Running: false, Pid: 0, ExitCode: error instanceof MiniboxError ? error.exitCode : 125, FinishedAt: new Date().toISOString() });
+      if (settled.State.Status !== 'exited') Object.assign(settled.State, { Status: 'exited', Running: false, Pid: 0, ExitCode: error instanceof MiniboxError ? error.exitCode : ExitCode.Engine, FinishedAt: new Date().toISOString() });
       store.save(settled);
       throw error;
     }

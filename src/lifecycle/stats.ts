@@ -10,12 +10,14 @@
  * NET I/O and BLOCK I/O are not measured yet and show `--`.
  *
  * There is no daemon: each sample is a plain read of files the kernel keeps up to date.
- * Try (in the VM): `minibox run -d busybox sh -c 'while :; do :; done'`, then `minibox stats`.
+ *
+ * Try (cgroup v2): `minibox run -d --name web busybox sleep 60 >/dev/null && minibox stats
+ * --no-stream --format '{{.Name}} {{.PIDs}}' web` → `web 1`
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ExitCode, MiniboxError, NotFoundError } from '../errors.js';
+import { MiniboxError, NoSuchContainerError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import { formatBinaryBytes } from '../format.js';
 import { cgroupMode, describeCgroupMode, parseKeyedFile, readCgroupStats } from '../cgroups/index.js';
@@ -111,7 +113,7 @@ export async function statsTargets(root: StateRoot, names: string[]): Promise<Co
   for (const name of names) {
     const found = store.resolve(name);
     const record = found ? await reconcileContainer(root, found.Id) : undefined;
-    if (!record) throw new NotFoundError(`No such container: ${name}`, ExitCode.Refused);
+    if (!record) throw new NoSuchContainerError(name);
     records.push(record);
   }
   return records;

@@ -12,11 +12,13 @@
  * All of it happens under the container's lock; the exit is recorded by reconciliation, from
  * the monitor's exit-status.json.
  *
- * Try: `minibox run -d --name w busybox httpd -f`, `time minibox stop -t 2 w`, `minibox ps -a`.
+ * Try: `minibox run -d --name web busybox sleep 60 >/dev/null && minibox stop -t 1 web && minibox
+ * ps -a --format '{{.Status}}'` → `Exited (137)` (sleep as PID 1 ignores SIGTERM: SIGKILL after 1
+ * s).
  */
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MiniboxError, NotFoundError, UsageError } from '../errors.js';
+import { ExitCode, MiniboxError, NoSuchContainerError, UsageError, VerbError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import { ContainerStore, type ContainerRecord } from '../container/container-store.js';
 import { isRunning, signalProcess, type ProcessHandle } from '../container/process-handle.js';
@@ -53,7 +55,7 @@ export async function stopContainer(root: StateRoot, id: string, timeoutSeconds?
   const store = new ContainerStore(root);
   return await store.withContainerLock(id, async () => {
     const record = await reconcileLocked(store, id);
-    if (!record) throw new NotFoundError(`No such container: ${id}`);
+    if (!record) throw new NoSuchContainerError(id);
     const pids = readRunPids(store.paths(id));
     if (!record.State.Running || !pids) return record;
     const signal = parseSignal(record.Config.StopSignal ?? 'SIGTERM');
@@ -73,10 +75,10 @@ export async function killContainer(root: StateRoot, id: string, signalText = 'S
   const store = new ContainerStore(root);
   return await store.withContainerLock(id, async () => {
     const record = await reconcileLocked(store, id);
-    if (!record) throw new NotFoundError(`No such container: ${id}`);
+    if (!record) throw new NoSuchContainerError(id);
     const pids = readRunPids(store.paths(id));
     if (!record.State.Running || !pids || !signalProcess(pids.init, signal)) {
-      throw new MiniboxError(`cannot kill container: ${record.Name.slice(1)}: container ${record.Id} is not running`);
+      throw new VerbError(`cannot kill container: ${record.Name.slice(1)}: container ${record.Id} is not running`);
     }
     if (signal !== os.constants.signals.SIGKILL) return record;
     await waitUntilGone(pids.init, 10_000);
@@ -103,7 +105,7 @@ export async function waitContainer(root: StateRoot, id: string, condition: Wait
     const record = await reconcileContainer(root, id);
     if (!record) {
       if (condition === 'removed' && last) return last.State.ExitCode;
-      throw new NotFoundError(`No such container: ${id}`);
+      throw new NoSuchContainerError(id);
     }
     finishedBefore ??= record.State.Running ? '' : record.State.FinishedAt;
     last = record;

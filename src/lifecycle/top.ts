@@ -10,13 +10,15 @@
  * the rows of the container's processes, and split each row into as many fields as the header
  * has titles (the last one, CMD, keeps its spaces).
  *
- * Try: `minibox top web` next to `minibox exec web ps`: the same processes, two numberings.
+ * Try: `minibox run -d --name web busybox sleep 60 >/dev/null && minibox top web` → `sleep 60`
+ * (host PIDs; `minibox exec web ps` shows the same process as PID 1).
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import { MiniboxError } from '../errors.js';
+import { MiniboxError, VerbError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
-import { findContainer, runningContainerPid } from './exec.js';
+import { runningContainerPid } from './exec.js';
+import { findContainer } from '../container/container-store.js';
 
 export interface ContainerTop {
   Titles: string[];
@@ -64,7 +66,7 @@ export function parsePsOutput(output: string, pids: number[]): ContainerTop {
 export async function containerTop(root: StateRoot, idOrName: string, psArgs: string[] = []): Promise<ContainerTop> {
   const record = findContainer(root, idOrName);
   const pid = await runningContainerPid(root, record);
-  if (pid === undefined) throw new MiniboxError(`container ${record.Id} is not running`, 1);
+  if (pid === undefined) throw new VerbError(`container ${record.Id} is not running`);
   const args = psArgs.length > 0 ? psArgs : ['-ef'];
   const pids = processesInPidNamespaceOf(pid);
   let output: string;

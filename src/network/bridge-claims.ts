@@ -18,14 +18,15 @@
  * stale: it is ignored and removed by the next reader. All of this runs under the host network
  * lock (host-state.ts).
  *
- * Try: `minibox --root /tmp/a run -d IMAGE sleep 1d; minibox --root /tmp/b run -d IMAGE sleep 1d`,
- * then `cat /run/minibox/networks/*.json` and `ip -br link show type bridge`
- * (minibox0 and minibox1, each with its own subnet).
+ * Try: `minibox run --rm busybox true && grep -l "\"root\":\"$MINIBOX_ROOT\"" /run/minibox/networks/*`
+ * → `/run/minibox/networks/minibox` (this root's bridge, claimed; `cat` them all to see every
+ * root's device and subnet).
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { StateRoot } from '../state-root.js';
+import { StateRoot } from '../state-root.js';
 import { ip, runProgram } from './host-commands.js';
+import { readNetwork, type NetworkRecord } from './networks.js';
 
 /** Where claims live: a tmpfs, emptied by a reboot like the kernel state the claims describe. */
 export const CLAIMS_DIR = '/run/minibox/networks';
@@ -38,8 +39,6 @@ export interface BridgeClaim {
   /** The network's name in that root. */
   network: string;
 }
-
-interface ClaimedRecord { Name: string; Id: string; Subnet: string; Bridge: string }
 
 function claimFile(bridge: string): string {
   return path.join(CLAIMS_DIR, `${bridge}.json`);
@@ -55,12 +54,8 @@ function readClaim(file: string): BridgeClaim | undefined {
 
 /** A claim stands while its root still has that network record with that bridge and subnet. */
 function stands(claim: BridgeClaim): boolean {
-  try {
-    const record = JSON.parse(fs.readFileSync(path.join(claim.root, 'networks', claim.network, 'config.json'), 'utf8')) as ClaimedRecord;
-    return record.Bridge === claim.bridge && record.Subnet === claim.subnet;
-  } catch {
-    return false;
-  }
+  const record = readNetwork(new StateRoot(claim.root), claim.network);
+  return record?.Bridge === claim.bridge && record.Subnet === claim.subnet;
 }
 
 /** Standing claims of *other* state roots; stale claims are removed on the way. */
@@ -87,7 +82,7 @@ export function claimOf(bridge: string): BridgeClaim | undefined {
 }
 
 /** Records that `record` of `root` uses its bridge and subnet (atomically; replaces a stale claim). */
-export function claimBridge(root: StateRoot, record: ClaimedRecord): void {
+export function claimBridge(root: StateRoot, record: NetworkRecord): void {
   const claim: BridgeClaim = { bridge: record.Bridge, subnet: record.Subnet, root: root.dir, network: record.Name };
   const file = claimFile(record.Bridge);
   fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -97,7 +92,7 @@ export function claimBridge(root: StateRoot, record: ClaimedRecord): void {
 }
 
 /** Gives up the claim of `record` (network rm, or a default network that moved to another bridge). */
-export function releaseClaim(root: StateRoot, record: ClaimedRecord): void {
+export function releaseClaim(root: StateRoot, record: NetworkRecord): void {
   const file = claimFile(record.Bridge);
   const claim = readClaim(file);
   if (claim && claim.root === root.dir && claim.network === record.Name) fs.rmSync(file, { force: true });

@@ -19,7 +19,8 @@
  * Device names are host-wide: a bridge whose alias names another state root (or another network)
  * is never joined and never deleted (bridge-claims.ts).
  *
- * Try: `ip -d link show minibox0`, `bridge link` (its ports) and `ip route` while containers run.
+ * Try: `minibox run -d busybox sleep 60 >/dev/null && ip -br addr show $(minibox network inspect -f
+ * '{{index .Options "com.docker.network.bridge.name"}}' bridge)` → `UP … 172.…0.1/16`
  */
 import { MiniboxError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
@@ -29,9 +30,6 @@ import { writeSysctl } from './host-state.js';
 import { checkSubnetFree, type NetworkRecord } from './networks.js';
 import { claimBridge, deviceOwner, ownedByOther, ownerTag } from './bridge-claims.js';
 
-export async function linkExists(device: string): Promise<boolean> {
-  return (await runProgram(ip('link', 'show', 'dev', device))).code === 0;
-}
 
 /**
  * Creates the network's bridge if it is missing; returns true when it was created here (the

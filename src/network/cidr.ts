@@ -6,8 +6,8 @@
  * 65,536 addresses, of which the first (the network itself) and the last (broadcast) are not
  * given to hosts. Two subnets clash when one contains the other's first address.
  *
- * Try: `ip -4 route` — each line names a subnet the host already reaches; a container subnet
- * must not overlap any of them, or the host could no longer tell which way to send a packet.
+ * Try: `minibox network create --subnet 127.0.0.0/24 lonet` → `127.0.0.0/24`… (refused: the host
+ * already routes it; `ip -4 route` shows what it reaches).
  */
 import { UsageError } from '../errors.js';
 

@@ -6,7 +6,7 @@
  * and `nsenter` (util-linux). A driver counts as present when it is loaded (/sys/module/NAME),
  * built in (modules.builtin, or CONFIG_…=y in /proc/config.gz) or installed as a module file.
  *
- * Try: `ls /sys/module | grep -E 'bridge|veth'` and `zgrep -E 'CONFIG_(VETH|BRIDGE)=' /proc/config.gz`.
+ * Try: `minibox doctor` → `network: kernel: veth`
  */
 import fs from 'node:fs';
 import os from 'node:os';

@@ -14,8 +14,9 @@
  * A container found cut off gets "(network lost)" after its STATUS in `ps`, and a warning in
  * `doctor`; `minibox restart NAME` plugs it in again.
  *
- * Try: `minibox run -d --name w IMAGE sleep 1d; ip link set $(minibox inspect --format
- * '{{.NetworkSettings.Networks.bridge.EndpointID}}' w) nomaster; minibox ps` → "Up 5 seconds (network lost)".
+ * Try: `minibox run -d --name ww busybox sleep 60 >/dev/null; ip link set $(jq -r .HostVeth
+ * $MINIBOX_ROOT/networks/bridge/endpoints/*.json) nomaster; minibox ps --format '{{.Names}}
+ * {{.Status}}'` → `ww Up … (network lost)`
  */
 import type { StateRoot } from '../state-root.js';
 import { containerEndpoints, type Endpoint } from './attach.js';

@@ -4,6 +4,9 @@
  * src/explain/narrate.ts turns kernel-call events into sentences; network steps are commands
  * rather than syscalls, so their sentences live beside the code that runs them. The narrator
  * calls `describeNetworkStep` for any event whose name starts with `net.`.
+ *
+ * Try: `minibox run --explain --rm busybox true 2>&1 | grep 'host loopback'` → `host loopback rule
+ * in MINIBOX-INPUT`
  */
 import type { SysEvent } from '../sys/trace.js';
 
@@ -53,6 +56,9 @@ export function describeNetworkStep(event: SysEvent): string | undefined {
         : `publish a port: ${str(a.rule)} — packets for this host port are redirected to the container`;
     case 'net.isolation':
       return a.action === 'delete' ? undefined : `isolation rule in ${str(a.chain)}: ${str(a.rule)} — packets between two minibox networks are dropped`;
+    case 'net.input':
+      return a.action === 'delete' ? undefined
+        : `host loopback rule in ${str(a.chain)}: ${str(a.rule)} — packets from containers to the host's 127.0.0.0/8 are dropped, so services the host binds to localhost stay private (route_localnet on the bridge would otherwise let them in; CVE-2020-8558 class)`;
     case 'net.forward':
       return a.action === 'delete' ? undefined : `forwarding rule in ${str(a.chain)}: ${str(a.rule)} — ${forwardingPurpose(str(a.rule))}`;
     case 'net.iptables':

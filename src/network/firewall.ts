@@ -50,7 +50,8 @@
  * Every rule carries a comment naming the network or container, so `iptables-save | grep minibox`
  * shows exactly what minibox added.
  *
- * Try: `iptables -t nat -S MINIBOX-DNAT` while a container with `-p 8080:80` runs.
+ * Try: `minibox run -d -p 127.0.0.1:18083:80 busybox sleep 60 >/dev/null && iptables -t nat -S
+ * MINIBOX-DNAT` → `--dport 18083 … -j DNAT --to-destination 172.…0.2:80`
  */
 import { publishStep } from '../sys/trace.js';
 import { iptables, netStep, runProgram, tryNetStep } from './host-commands.js';
@@ -171,10 +172,12 @@ async function removeChainIfEmpty(table: Table, chain: string): Promise<void> {
   await tryNetStep('net.iptables', iptables(table, '-X', chain), { table, chain, action: 'delete chain' });
 }
 
-function stepName(rule: FirewallRule): string {
+/** The trace step (and so the `--explain` sentence, explain.ts) a rule is added under. */
+export function stepName(rule: FirewallRule): string {
   if (rule.chain === 'MINIBOX-DNAT') return 'net.dnat';
   if (rule.chain === 'MINIBOX-POSTROUTING') return 'net.nat';
-  if (rule.chain.startsWith('MINIBOX-ISOLATION') || rule.chain === 'MINIBOX-INPUT') return 'net.isolation';
+  if (rule.chain.startsWith('MINIBOX-ISOLATION')) return 'net.isolation';
+  if (rule.chain === 'MINIBOX-INPUT') return 'net.input';
   return 'net.forward';
 }
 

@@ -16,7 +16,7 @@
  * (Traffic between containers on one bridge and published ports reached from the host itself do
  * not need forwarding: the first is switched by the bridge, the second is the host's own output.)
  *
- * Try: `cat /proc/sys/net/ipv4/ip_forward` before, during and after a container runs.
+ * Try: `minibox run --rm busybox true && cat /proc/sys/net/ipv4/ip_forward` → `1`
  */
 import fs from 'node:fs';
 import { withLock } from '../lock.js';

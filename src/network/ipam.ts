@@ -11,7 +11,8 @@
  *
  * Reserved: the network address (.0), the gateway (.1, the bridge's own address) and broadcast.
  *
- * Try: start three containers, then `cat /var/lib/minibox/networks/bridge/allocations.json`.
+ * Try: `minibox run -d busybox sleep 60 >/dev/null && cat
+ * $MINIBOX_ROOT/networks/bridge/allocations.json` → `172.…0.2": "`
  */
 import fs from 'node:fs';
 import path from 'node:path';

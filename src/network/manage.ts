@@ -6,7 +6,8 @@
  * record and refuses while containers are attached. The built-in `bridge`, `host` and `none`
  * cannot be removed.
  *
- * Try: `minibox network create --subnet 172.30.9.0/24 n9 && minibox network inspect n9`.
+ * Try: `minibox network create --subnet 172.30.9.0/24 n9 >/dev/null && minibox network inspect n9`
+ * → `"Gateway": "172.30.9.1"`
  */
 import { MiniboxError, NotFoundError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';

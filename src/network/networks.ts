@@ -18,7 +18,8 @@
  * MINIBOX_BRIDGE_SUBNET and MINIBOX_BRIDGE_NAME before first use to change it, as dockerd's
  * `--bip` and `--bridge` do.
  *
- * Try: `minibox network create --subnet 172.30.5.0/24 demo && minibox network inspect demo`.
+ * Try: `minibox network create --subnet 172.30.5.0/24 demo >/dev/null && cat
+ * $MINIBOX_ROOT/networks/demo/config.json` → `"Subnet": "172.30.5.0/24"`
  */
 import { crashPoint } from '../crash-point.js';
 import fs from 'node:fs';
@@ -54,16 +55,21 @@ export interface NetworkRecord {
 const namePattern = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 export function networksDir(root: StateRoot): string {
-  return path.join(root.dir, 'networks');
+  return root.networks;
 }
 
 export function networkDir(root: StateRoot, name: string): string {
   return path.join(networksDir(root), name);
 }
 
+/** The file that holds a network's record (what `network inspect` shows). */
+export function networkRecordFile(root: StateRoot, name: string): string {
+  return path.join(networkDir(root, name), 'config.json');
+}
+
 export function readNetwork(root: StateRoot, name: string): NetworkRecord | undefined {
   try {
-    return JSON.parse(fs.readFileSync(path.join(networkDir(root, name), 'config.json'), 'utf8')) as NetworkRecord;
+    return JSON.parse(fs.readFileSync(networkRecordFile(root, name), 'utf8')) as NetworkRecord;
   } catch {
     return undefined;
   }
@@ -150,7 +156,7 @@ function writeRecord(root: StateRoot, record: NetworkRecord): void {
   const dir = networkDir(root, record.Name);
   fs.mkdirSync(path.join(dir, 'endpoints'), { recursive: true });
   crashPoint('network:dir-made');
-  const file = path.join(dir, 'config.json');
+  const file = networkRecordFile(root, record.Name);
   fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(record, null, 2)}\n`);
   crashPoint('network:written');
   fs.renameSync(`${file}.tmp`, file);

@@ -15,7 +15,8 @@
  * two containers — or a container and a host server — from claiming one port: minibox checks
  * both itself, by trying to bind the port and by reading the DNAT rules already there.
  *
- * Try: `minibox run -d -p 8080 busybox httpd -f -p 8080`, then `minibox port <name>`.
+ * Try: `minibox run -d --name web -p 8080 busybox sleep 60 >/dev/null && minibox port web` →
+ * `8080/tcp -> 0.0.0.0:` (a free host port, chosen by minibox).
  */
 import net from 'node:net';
 import dgram from 'node:dgram';

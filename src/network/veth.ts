@@ -17,17 +17,20 @@
  *
  * The end inside gets its own name only after the move: names are per namespace, and every
  * container wants its own `eth0`. Its MAC address is derived from its IP (02:42:ac:1d:00:02 for
- * 172.29.0.2, as Docker does), so a reused address keeps its MAC and neighbours' ARP caches stay
- * right. Deleting the host end deletes the pair; so does the namespace dying with its last process.
+ * 172.29.0.2), as Docker did before version 28 — easy to read, one glance tells the address.
+ * Docker 28 gives each endpoint a random MAC instead and announces it with a gratuitous ARP, so
+ * that a reused address does not meet a neighbour's stale ARP entry for an old container.
+ * Deleting the host end deletes the pair; so does the namespace dying with its last process.
  *
  * IPv6 is switched off in the container's namespace while its end of the cable is still down
  * (`all.disable_ipv6` reaches every interface there, `accept_ra` has to be named per interface):
  * minibox networks are IPv4 only, and an interface with IPv6 on would listen to router
- * advertisements — any container on
- * the bridge (root there has CAP_NET_RAW) could announce itself as an IPv6 router and receive its
- * neighbours' traffic, outside every IPv4 rule (CVE-2020-13401, fixed in Docker the same way).
+ * advertisements — any container on the bridge (root there has CAP_NET_RAW) could announce
+ * itself as an IPv6 router and receive its neighbours' traffic, outside every IPv4 rule
+ * (CVE-2020-13401, fixed in Docker the same way).
  *
- * Try: `ip -o link show type veth` on the host and `minibox exec C ip addr` inside while a container runs.
+ * Try: `minibox run -d busybox sleep 60 >/dev/null && ip -o link show type veth` → `master
+ * minibox` (the host end, plugged into this state root's bridge)
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';

@@ -19,7 +19,9 @@
  * Docker's exec'd processes look the same: their parent is the shim, on the host. They still
  * die with the container: when its PID 1 exits, the kernel kills every process of the namespace.
  *
- * Try: `minibox exec -d web sleep 100; minibox exec web ps -o pid,ppid,args` — PPID 0.
+ * Try: `minibox run -d --name web busybox sleep 60 >/dev/null && minibox exec -d web sleep 50 &&
+ * minibox exec web ps -o pid,ppid,args` → `0 sleep 50` (PPID 0: its parent is outside the PID
+ * namespace).
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import fs from 'node:fs';

@@ -5,6 +5,9 @@
  *   → stages/channel.ts → stages/init-stage.ts (the container's birth, step by step)
  *   → rootfs/ (the file system it gets) and process/ (who the program runs as, and the execve)
  *   → monitor.ts (detached containers) → exec-in-container.ts → stages/exec-stage.ts (`exec`).
+ *
+ * Try: `minibox run --rm busybox sh -c 'echo $$'` → `1` (the container's program is PID 1 of its
+ * own PID namespace).
  */
 export {
   runContainer, startInitStageEarly, EarlyInitStage, type EarlyStartOptions, type RunOptions, type RunResult,

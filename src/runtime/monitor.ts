@@ -2,7 +2,8 @@
  * monitor.ts — starting a container that outlives the command that started it (`run -d`, `start`).
  *
  * The engine (Node) cannot stay: it would cost ~40 MB per container and die with the terminal.
- * So it hands the container to native/minibox-monitor.c, a ~1 MB C process in its own session:
+ * So it hands the container to native/minibox-monitor.c, a C process of ~1.6 MB RSS (measured, see
+ * docs/lifecycle.md) in its own session:
  *
  *   engine ──spawn (setsid, env {})──▶ minibox-monitor ──unshare(NEWPID)+fork──▶ init stage (PID 1)
  *      ▲                                  │ fd 1: "<init pid>\n"                 │
@@ -12,9 +13,11 @@
  * a foreground run (start-protocol.ts): namespaces ready → hooks (cgroups, network) → "go" →
  * end of file on fd 4 = the program runs. Then it closes its ends and returns; the monitor keeps
  * the container's stdout/stderr (→ json-file log), reaps it, and writes its exit status.
+ *
+ * Try: `minibox run -d --name web busybox sleep 60 >/dev/null && ps -o rss=,args= -C
+ * minibox-monitor` → `minibox-monitor`
  */
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { isTracing, publishStep } from '../sys/trace.js';
 import { MiniboxError, describeError } from '../errors.js';

@@ -15,7 +15,8 @@
  * namespace through the engine (exec-in-container.ts), the others in the exec stage, in
  * JOIN_ORDER — the mount namespace last, because it changes what every path means.
  *
- * Try: `ls -l /proc/self/ns` — one link per row below: `mnt -> 'mnt:[4026531841]'`.
+ * Try: `minibox run --rm --network none busybox ip -o link | wc -l` → `1` (a new network namespace
+ * has only `lo`).
  */
 import { CLONE } from '../sys/namespaces.js';
 import type { NamespaceType, RuntimeSpec } from '../bundle/oci-bundle.js';

@@ -11,6 +11,8 @@
  * where /proc/PID/exe would hand the container the host's node binary (runc CVE-2019-5736). It is
  * started as `minibox-launch NODE STAGE.js …` (native/minibox-launch.c), which runs Node
  * non-dumpable from a read-only, detached bind mount of its binary — `stageCommand` below.
+ *
+ * Try: `minibox run --rm --init busybox ps -o pid,args` → `1 /sbin/docker-init -- ps -o pid,args`
  */
 import fs from 'node:fs';
 import path from 'node:path';

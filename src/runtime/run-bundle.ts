@@ -25,6 +25,8 @@
  * before the bundle exists, `abort()` sends "abort", and the stage — which has done nothing yet —
  * exits and is reaped. Without `initStage`, runContainer starts the stage itself, the same way,
  * and sends the bundle at once.
+ *
+ * Try: `minibox run --rm busybox ps -o pid,args` → `1 ps -o pid,args`
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import fs from 'node:fs';

@@ -13,8 +13,8 @@
  * There is one owner: the supervisor (supervise.ts) installs this relay for as long as the stage
  * lives; lifecycle/run.ts only decides what a signal means *before* a container exists.
  *
- * Try: `minibox run --rm busybox sh -c 'trap "echo got TERM" TERM; while :; do sleep 1; done' &`
- * then `kill %1` — prints `got TERM` once.
+ * Try: `minibox run --rm busybox sh -c 'trap "echo got TERM" TERM; while :; do sleep 1; done' &
+ * sleep 3; kill %1; wait` → `got TERM` (once).
  */
 import type { ChildProcess } from 'node:child_process';
 

@@ -10,6 +10,9 @@
  *   event            → a kernel-call trace event from inside, re-published here;
  *   error            → remembered: the start failed with this message and exit code.
  * End of file on fd 4 (close-on-exec in the init stage) means execve happened — or the stage died.
+ *
+ * Try: `minibox run --rm --explain busybox true 2>&1 | grep -E 'init stage|namespaces
+ * ready|execve'` → `started the init stage … namespaces ready … execve /bin/true`
  */
 import fs from 'node:fs';
 import { ExitCode, describeError } from '../errors.js';

@@ -13,7 +13,8 @@
  *   5. on every way out: stop forwarding, restore the terminal, and kill a stage left half-started.
  * With `exec -d` the caller says "handed over" after step 3: the program runs on without us.
  *
- * Try: `minibox exec web sh -c 'kill -TERM $$'; echo $?` → 143, and the same for `run`.
+ * Try: `minibox run -d --name web busybox sleep 60 >/dev/null && minibox exec web sh -c 'kill -TERM
+ * $$'; echo $?` → `143` (and the same for `run`).
  */
 import type { ChildProcess } from 'node:child_process';
 import { publishStep } from '../sys/trace.js';

@@ -11,6 +11,9 @@
  * sent to the container, whose own pty turns Ctrl-C into SIGINT for *its* foreground process.
  * Window changes (SIGWINCH, Node's 'resize') are passed on with TIOCSWINSZ. Raw mode is undone
  * on every way out, or your shell would be left without echo.
+ *
+ * Try in a terminal: `minibox run --rm -it busybox stty size` → `24 80` in an 80×24 terminal (the
+ * same as `stty size` outside: the window size is relayed).
  */
 import fs from 'node:fs';
 import tty from 'node:tty';

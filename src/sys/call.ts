@@ -5,9 +5,11 @@
  * (before any other libc call can overwrite it), throws a `SysError` naming the call when the
  * result is -1 (libseccomp instead returns -errno itself: `returnsNegativeErrno`), and publishes
  * a trace event (trace.ts) either way.
+ *
+ * Try: `minibox run --rm --trace t.json busybox true && grep -c '"call":"pivot_root"' t.json` → `1`
  */
 import { lastErrno } from './libc.js';
-import { SysError, errnoName } from './errors.js';
+import { SysError, errnoName } from './errno.js';
 import { isTracing, publish } from './trace.js';
 
 export interface InvokeOptions {

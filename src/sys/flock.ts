@@ -7,17 +7,19 @@
  *
  * flock(2) with LOCK_EX blocks the calling thread; Node runs JavaScript on one thread, so we ask
  * with LOCK_NB (never block) and retry on a timer, keeping the event loop free.
+ *
+ * Try: `minibox pull -q $IMAGE & minibox pull -q $IMAGE; wait` → `$IMAGE … $IMAGE` (two pulls at
+ * once: one waits on the other's lock, neither downloads twice).
  */
 import { libcFunction } from './libc.js';
 import { invoke } from './call.js';
-import { SysError } from './errors.js';
+import { SysError } from './errno.js';
 
 const flockFn = libcFunction<(fd: number, operation: number) => number>('int flock(int fd, int operation)');
 
 export const LOCK_SH = 1;
 export const LOCK_EX = 2;
 export const LOCK_NB = 4;
-export const LOCK_UN = 8;
 
 /**
  * Tries to take a lock on `fd` without waiting: `exclusive` (one holder) or shared (many
@@ -32,9 +34,4 @@ export function tryLock(fd: number, exclusive: boolean, what: string): boolean {
     if (error instanceof SysError && (error.code === 'EWOULDBLOCK' || error.code === 'EAGAIN')) return false;
     throw error;
   }
-}
-
-/** Releases a lock taken on `fd` (closing the fd also releases it). */
-export function unlock(fd: number, what: string): void {
-  invoke('flock', { fd, operation: 'LOCK_UN', what }, () => flockFn()(fd, LOCK_UN), { what });
 }

@@ -7,10 +7,13 @@
  * capabilities live in the `security.capability` xattr, and overlayfs marks an opaque directory
  * with the `trusted.overlay.opaque` xattr and a deleted file with a 0/0 character device
  * (a "whiteout"). The `l` variants act on a symlink itself, never on what it points to.
+ *
+ * Try: `minibox run --rm busybox ls -l /dev/null` → `crw-rw-rw-` (a character device: a node made
+ * by mknod(2), or a bind of the host's).
  */
 import { libc, libcFunction } from './libc.js';
 import { invoke } from './call.js';
-import { SysError } from './errors.js';
+import { SysError } from './errno.js';
 
 export const S_IFCHR = 0o020000;
 export const S_IFBLK = 0o060000;

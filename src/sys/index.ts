@@ -2,8 +2,11 @@
  * sys — minibox's door to the kernel. Everything that needs a system call Node does not offer
  * goes through here, so that it can be read in one place, checked for errors in one way, and
  * traced (`--trace`) or explained (`--explain`).
+ *
+ * Try: `minibox run --rm --explain busybox true 2>&1 | grep sethostname` → `sethostname("` (one
+ * sentence per kernel call, each made through this directory).
  */
-export * from './errors.js';
+export * from './errno.js';
 export * from './trace.js';
 export * from './fs.js';
 export * from './mount.js';

@@ -9,8 +9,10 @@
  * (or joins the one of that name the caller may search) and makes it the caller's `@s`.
  *
  * glibc has no wrapper (libkeyutils has), so the call goes through syscall(2).
- * Try: `keyctl show @s` (package keyutils) lists your session keyring; `cat /proc/keys` lists
- * every key you may view (in a container it is masked: runtime/process/session-keyring.ts).
+ *
+ * Try: `minibox run -d --name kr busybox sleep 60 >/dev/null && grep -c " _ses.$(minibox inspect
+ * --format '{{.Id}}' kr)" /proc/keys` → `1` (`/proc/keys` lists every key you may view; inside a
+ * container it is masked: runtime/process/session-keyring.ts).
  */
 import { libc } from './libc.js';
 import { invoke } from './call.js';

@@ -10,7 +10,8 @@
  * (`mount.ts`, `namespaces.ts`, `fs.ts`, …), which go through `invoke()` in `call.ts` so that
  * every kernel call is checked for errors and can be traced and explained.
  *
- * Try: `node -e "console.log(require('koffi').load('libc.so.6').func('int getpid()')())"`.
+ * Try: `ldd $(command -v node) | grep -o 'libc.so.6' | head -1` → `libc.so.6` (the C library koffi
+ * loads, the one Node itself uses).
  */
 import { createRequire } from 'node:module';
 
@@ -39,8 +40,6 @@ export const libc = {
   unshare: declare<(flags: number) => number>('int unshare(int flags)'),
   setns: declare<(fd: number, nstype: number) => number>('int setns(int fd, int nstype)'),
   sethostname: declare<(name: string, len: number) => number>('int sethostname(const char *name, size_t len)'),
-  chdir: declare<(path: string) => number>('int chdir(const char *path)'),
-  chroot: declare<(path: string) => number>('int chroot(const char *path)'),
   mknod: declare<(path: string, mode: number, dev: bigint | number) => number>(
     'int mknod(const char *path, uint32_t mode, uint64_t dev)'),
   lsetxattr: declare<(path: string, name: string, value: Buffer, size: number, flags: number) => number>(
@@ -49,7 +48,7 @@ export const libc = {
     'long lgetxattr(const char *path, const char *name, _Out_ void *value, size_t size)'),
   llistxattr: declare<(path: string, list: Buffer | null, size: number) => number>(
     'long llistxattr(const char *path, _Out_ char *list, size_t size)'),
-  /** syscall(2) for calls glibc does not wrap (pivot_root, capget/capset). Variadic: pass types. */
+  /** syscall(2) for calls glibc does not wrap (pivot_root). Variadic: pass types. */
   syscall: declare<(nr: number, ...typedArgs: unknown[]) => number>('long syscall(long number, ...)'),
 };
 

@@ -13,8 +13,9 @@
  * onto the O_PATH fd of a target resolved inside the container's root (openat2.ts). No path is
  * looked up twice, and the flags are in place before the mount appears.
  *
- * Try: `mount --rbind /sys /mnt && mount -o remount,bind,ro /mnt && grep ' /mnt/' /proc/self/mountinfo`
- * — the submounts still say `rw`; `mount --rbind -o ro` with util-linux ≥ 2.39 uses mount_setattr.
+ * Try: `mount --rbind /sys /mnt && mount -o remount,bind,ro /mnt && grep ' /mnt/'
+ * /proc/self/mountinfo` → `rw` (the submounts stay writable; `mount --rbind -o ro` with util-linux
+ * ≥ 2.39 uses mount_setattr).
  */
 import { libc } from './libc.js';
 import { flagNames, invoke } from './call.js';

@@ -7,7 +7,8 @@
  * directory appear in a second place, MS_RDONLY forbids writes, MS_PRIVATE stops mount events
  * from propagating between namespaces, MS_REC applies a change to every mount below.
  *
- * Try: `cat /proc/self/mountinfo` — the kernel's view of the mount table.
+ * Try: `minibox image mount busybox >/dev/null && findmnt -n -t overlay -o FSTYPE | head -1` →
+ * `overlay`
  */
 import { libc } from './libc.js';
 import { flagNames, invoke } from './call.js';

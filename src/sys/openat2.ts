@@ -14,8 +14,8 @@
  * openat(O_CREAT|O_EXCL|O_NOFOLLOW) and mkdirat(2) create a name in a held directory or fail:
  * they never follow a symlink someone else put at the name.
  *
- * Try: `ln -s /etc /tmp/r/evil` — openat2(fd of /tmp/r, "evil/passwd", RESOLVE_IN_ROOT) opens
- * /tmp/r/etc/passwd (ENOENT), never the host's /etc/passwd.
+ * Try: `mkdir r && ln -s /etc r/evil`, then `openat2(fd of r, "evil/passwd", RESOLVE_IN_ROOT)` →
+ * `ENOENT` (it looked in r/etc, never the host's /etc).
  */
 import { libc, libcFunction } from './libc.js';
 import { flagNames, invoke } from './call.js';

@@ -12,7 +12,10 @@
  *
  * glibc has no wrapper, so we use syscall(2) with the x86_64/arm64 call number.
  *
- * Try: `unshare -m sh -c 'mount --bind /tmp/x /tmp/x; cd /tmp/x; pivot_root . .; umount -l .; ls /'`.
+ * Try: `mkdir r && cp -a $(minibox image mount busybox)/. r && minibox image unmount busybox
+ * >/dev/null && unshare -m sh -c 'mount --bind r r && cd r && pivot_root . . && exec /bin/busybox
+ * sh -c "umount -l . && ls /"'` → `bin … etc … proc` (after pivot_root only the image's own
+ * programs are left to run).
  */
 import { libc } from './libc.js';
 import { invoke } from './call.js';

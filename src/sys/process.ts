@@ -1,6 +1,6 @@
 /**
  * process.ts — the calls that shape *who* a process is and *what it becomes*: its user and groups
- * (setgroups/setresgid/setresuid), its privileges (capget/capset, prctl), its file descriptors
+ * (setgroups/setresgid/setresuid), its privileges (capset, prctl), its file descriptors
  * (close_range, fcntl), its signal dispositions, its session (setsid), and finally execve(2).
  *
  * execve replaces the calling process's program — for Node, every thread, the V8 heap and the
@@ -11,7 +11,8 @@
  * Capabilities and prctl settings are per *thread*: they must be set on the thread that calls
  * execve (Node's main thread). glibc's setres[ug]id/setgroups change every thread at once.
  *
- * Try: `grep Cap /proc/self/status` and decode the masks with `capsh --decode=<hex>`.
+ * Try: `minibox run --rm -u 4242 busybox grep Uid /proc/self/status` → `Uid: 4242 4242 4242 4242`
+ * (real, effective, saved, file system: setresuid(2) set them all).
  */
 import { libcFunction, koffi } from './libc.js';
 import { invoke } from './call.js';
@@ -20,7 +21,6 @@ import { publish, isTracing } from './trace.js';
 const setgroupsFn = libcFunction<(size: number, list: Buffer) => number>('int setgroups(size_t size, const void *list)');
 const setresuidFn = libcFunction<(r: number, e: number, s: number) => number>('int setresuid(uint32_t r, uint32_t e, uint32_t s)');
 const setresgidFn = libcFunction<(r: number, e: number, s: number) => number>('int setresgid(uint32_t r, uint32_t e, uint32_t s)');
-const capgetFn = libcFunction<(header: Buffer, data: Buffer) => number>('int capget(void *header, void *data)');
 const capsetFn = libcFunction<(header: Buffer, data: Buffer) => number>('int capset(void *header, const void *data)');
 const prctlFn = libcFunction<(option: number, ...typed: unknown[]) => number>('int prctl(int option, ...)');
 const closeRangeFn = libcFunction<(first: number, last: number, flags: number) => number>(
@@ -34,7 +34,7 @@ const execveFn = libcFunction<(path: string, argv: (string | null)[], envp: (str
 
 /** Declares every function above now, while the host's libc is still reachable (before pivot_root). */
 export function declareProcessCalls(): void {
-  for (const declare of [setgroupsFn, setresuidFn, setresgidFn, capgetFn, capsetFn, prctlFn, closeRangeFn,
+  for (const declare of [setgroupsFn, setresuidFn, setresgidFn, capsetFn, prctlFn, closeRangeFn,
     fcntlFn, signalFn, setsidFn, dup2Fn, execveFn]) declare();
 }
 
@@ -70,14 +70,6 @@ function capHeader(): Buffer {
   return header;
 }
 
-/** capget(2) for the calling thread. */
-export function capget(): CapabilitySets {
-  const data = Buffer.alloc(24);
-  invoke('capget', {}, () => capgetFn()(capHeader(), data));
-  const mask = (offset: number): bigint =>
-    BigInt(data.readUInt32LE(offset)) | (BigInt(data.readUInt32LE(offset + 12)) << 32n);
-  return { effective: mask(0), permitted: mask(4), inheritable: mask(8) };
-}
 
 /** capset(2): sets the calling thread's effective, permitted and inheritable sets. */
 export function capset(sets: CapabilitySets, decoded: Record<string, unknown> = {}): void {

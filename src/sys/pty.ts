@@ -11,7 +11,8 @@
  *   TIOCSWINSZ    tell the slave the window size (the program gets SIGWINCH)
  *   TIOCSCTTY     make the slave the controlling terminal of the caller's (new) session
  *
- * Try: `ls -l /dev/pts` inside a container started with -t: only the container's own ptys.
+ * Try: `minibox run --rm -t busybox ls /dev/pts` → `0 … ptmx` (the container's own devpts: only its
+ * terminal).
  */
 import { libcFunction } from './libc.js';
 import { invoke } from './call.js';

@@ -19,7 +19,7 @@
  * `installFilter()` hands that program to the kernel with seccomp(2) as the last step before
  * execve — the same call, with the same flags, that seccomp_load would make.
  *
- * Try: `grep Seccomp /proc/self/status` inside a container → `Seccomp: 2` (filter mode).
+ * Try: `minibox run --rm busybox grep Seccomp: /proc/self/status` → `Seccomp: 2` (filter mode).
  */
 import fs from 'node:fs';
 import { koffi, libcFunction } from './libc.js';

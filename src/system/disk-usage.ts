@@ -13,7 +13,8 @@
  * (remove.ts `diskUsage`), so `system df` and `du` agree. An image's SIZE is the sum of its
  * layers; the Images row counts each layer once, as the disk does.
  *
- * Try: `minibox system df -v`, then `du -sb /var/lib/minibox/layers/sha256/*`.
+ * Try: `minibox run --name dd busybox true && minibox system df -v | grep -A1 '^CONTAINER ID'` →
+ * `dd` (its SIZE is its upper dir, as `du -sb` counts it).
  */
 import { cachedImages } from '../build/build-cache.js';
 import { VolumeStore } from '../bundle/volumes.js';

@@ -6,6 +6,9 @@
  * findings; a finding carries the repair as a function, so the check that understood the problem
  * is the one that knows how to undo it. The checks never change anything; `--repair` runs the
  * repairs in the order found (store first, then containers, then the host), then checks again.
+ *
+ * Try: `mkdir $MINIBOX_ROOT/volumes/half && minibox system fsck; minibox system fsck --repair
+ * >/dev/null` → `a volume directory without a record … → --repair would delete it`
  */
 
 export type FindingArea = 'blob' | 'layer' | 'image' | 'temp' | 'container' | 'mount' | 'process' | 'cgroup' | 'network';

@@ -18,7 +18,8 @@
  * not abandoned. The kernel side needs no guessing: a process or mount is found by the state
  * root's path, so fsck never touches another state root's containers.
  *
- * Try: `MINIBOX_TEST_CRASH_AT=create:building minibox run busybox true`, then `minibox system fsck`.
+ * Try: `MINIBOX_TEST_CRASH_AT=create:building minibox run busybox true; minibox system fsck;
+ * minibox system fsck --repair >/dev/null` → `that never finished (no record`
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -12,8 +12,11 @@
  * ledgers, veths named after its containers (veth.ts hashes network id + container id), DNAT
  * rules for those containers, bridges whose alias names this root (bridge.ts).
  *
- * Try: `minibox run -d -p 18080:80 busybox sleep 1d`, `kill -9` its monitor and init, then
- *      `minibox system fsck`.
+ * Try: `minibox run -d --name fn -p 127.0.0.1:18089:80 busybox sleep 60 >/dev/null && kill -9
+ * $(find $MINIBOX_ROOT/containers -name pids.json | xargs jq -r '.monitor.pid, .init.pid') &&
+ * minibox system fsck`
+ * → `the record says running but its process is gone … 1 DNAT rule(s) of a container that is not
+ * running`
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -24,7 +27,7 @@ import { deviceOwner } from '../network/bridge-claims.js';
 import { ip, iptables, runProgram } from '../network/host-commands.js';
 import { withHostNetworkLock } from '../network/host-state.js';
 import { readAllocations } from '../network/ipam.js';
-import { listNetworks, networkDir, networksDir, type NetworkRecord } from '../network/networks.js';
+import { listNetworks, networkDir, networkRecordFile, networksDir, type NetworkRecord } from '../network/networks.js';
 import { hostVethName } from '../network/veth.js';
 import type { StateRoot } from '../state-root.js';
 import type { Finding } from './finding.js';
@@ -96,7 +99,7 @@ async function checkNetworkFiles(root: StateRoot): Promise<Finding[]> {
     const findings: Finding[] = [];
     for (const name of fs.readdirSync(dir)) {
       const base = networkDir(root, name);
-      if (!fs.existsSync(path.join(base, 'config.json'))) {
+      if (!fs.existsSync(networkRecordFile(root, name))) {
         findings.push({ area: 'network', subject: base, problem: 'a network directory without a record (a `network create` cut short)', repair: 'delete it', fix: async () => fs.rmSync(base, { recursive: true, force: true }) });
         continue;
       }

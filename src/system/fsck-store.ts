@@ -12,7 +12,8 @@
  * blob when the blob is here (the diff id is verified again); an image that cannot be made whole
  * loses its record, and `minibox pull` brings it back.
  *
- * Try: `echo x >> /var/lib/minibox/blobs/sha256/<hex>`, then `minibox system fsck`.
+ * Try: `echo x >> $MINIBOX_ROOT/blobs/sha256/$(ls $MINIBOX_ROOT/blobs/sha256 | head -1) && minibox
+ * system fsck; minibox system fsck --repair` → `the blob is corrupt … repaired`
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';

@@ -18,7 +18,7 @@
  * config blob deleted makes its image incomplete), up to three rounds. The result is clean when
  * the last check found nothing.
  *
- * Try: `minibox system fsck`, then `minibox system fsck --format json | jq .`.
+ * Try: `minibox system fsck --format json | jq .clean` → `true`
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -8,11 +8,13 @@
  * (`builder prune`) is emptied first, so the layers only it kept go in the same sweep. Each step is the
  * same library call as its own prune command (`container prune`, `image prune`…).
  *
- * Try: `minibox run busybox true; minibox system df; minibox system prune -f; minibox system df`.
+ * Try: `minibox run busybox true; minibox system prune -f` → `Deleted Containers: … Total
+ * reclaimed space:`
  */
 import { pruneCache } from '../build/build-cache.js';
 import { VolumeStore } from '../bundle/volumes.js';
 import { reconcileAll } from '../container/reconcile.js';
+import { imagesInUse } from '../container/container-store.js';
 import { pruneImages } from '../image/store/garbage.js';
 import type { ImageRecord } from '../image/store/images.js';
 import { diskUsage, pruneContainers } from '../lifecycle/remove.js';
@@ -81,7 +83,7 @@ export async function pruneSystem(root: StateRoot, options: PruneOptions = {}): 
   const networks = await pruneNetworks(root);
   const volumes = options.volumes ? await pruneVolumes(root) : { names: [], bytes: 0 };
   const buildCache = await pruneCache(root); // before the images: the layers only it kept go too
-  const images = await pruneImages(root, options.all === true);
+  const images = await pruneImages(root, imagesInUse(root), options.all === true);
   return {
     containers: containers.ids, networks, volumes: volumes.names, images: images.deleted, buildCache,
     reclaimed: containers.bytes + volumes.bytes + images.reclaimed,

@@ -16,6 +16,7 @@ import { StateRoot } from '../../src/state-root.js';
 import { mount, umount } from '../../src/sys/mount.js';
 import { expectNoLeaks } from '../helpers/leaks.js';
 import { busyboxImageLayout } from '../helpers/registry.js';
+import { readSpec } from '../../src/bundle/oci-bundle.js';
 
 let work: string;
 let lower: string;
@@ -42,8 +43,7 @@ afterAll(() => {
 /** Creates a container from `request` and runs its bundle with runc; returns runc's result. */
 async function runWithRunc(request: Omit<CreateRequest, 'image'>): Promise<{ id: string; code: number; stdout: string; stderr: string }> {
   const { record, paths } = await createContainer(root, image, checkRequest({ image: 'busybox', ...request }));
-  const spec = JSON.parse(fs.readFileSync(paths.spec, 'utf8'));
-  const annotations = spec.annotations as Record<string, string>;
+  const annotations = readSpec(paths.dir).annotations ?? {};
   mount({
     source: 'overlay', target: paths.rootfs, fstype: 'overlay',
     data: `lowerdir=${annotations['org.minibox.overlay.lowerdir']},upperdir=${annotations['org.minibox.overlay.upperdir']},workdir=${annotations['org.minibox.overlay.workdir']}`,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   buildEnvironment, buildRuntimeSpec, computeCapabilities, expandEnvOption, namespacesFor, parseEnvFile,
-  parseNetworkMode, resolveCommand, resolveWorkingDir, DEFAULT_PATH,
+  parseNetworkMode, containerArgv, resolveWorkingDir, DEFAULT_PATH,
 } from '../../src/bundle/spec-from-image.js';
 import { DEFAULT_CAPABILITIES } from '../../src/bundle/docker-defaults.js';
 
@@ -17,12 +17,12 @@ describe('entrypoint and cmd follow Docker', () => {
     ['null entrypoint', { Entrypoint: null, Cmd: ['ls'] }, undefined, ['echo', 'hi'], ['echo', 'hi']],
     ['entrypoint is one word, never split', {}, 'ls -l', [], ['ls -l']],
   ] as const)('%s', (_name, config, entrypoint, args, argv) => {
-    expect(resolveCommand(config as never, entrypoint, [...args]).argv).toEqual(argv);
+    expect(containerArgv(config as never, entrypoint, [...args]).argv).toEqual(argv);
   });
 
   it('no entrypoint and no cmd is "no command specified" (125)', () => {
-    expect(() => resolveCommand({}, undefined, [])).toThrow(expect.objectContaining({ message: 'no command specified', exitCode: 125 }));
-    expect(() => resolveCommand(image, '', [])).toThrow('no command specified');
+    expect(() => containerArgv({}, undefined, [])).toThrow(expect.objectContaining({ message: 'no command specified', exitCode: 125 }));
+    expect(() => containerArgv(image, '', [])).toThrow('no command specified');
   });
 });
 

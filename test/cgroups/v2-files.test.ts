@@ -7,8 +7,10 @@ const MiB = 1024 * 1024;
 const filesOf = (flags: Parameters<typeof parseResourceFlags>[0]) =>
   Object.fromEntries(cgroupWritesFor(parseResourceFlags(flags, { count: 2 }) ?? {}).map((w) => [w.file, w.value]));
 
-describe('cpu.shares → cpu.weight (runc/crun conversion)', () => {
-  it.each([[2, 1], [1024, 39], [512, 20], [262_144, 10_000], [0, 0]])('%d shares → weight %d', (shares, weight) => {
+// Values from opencontainers/cgroups' own test of ConvertCPUSharesToCgroupV2Value (the old linear
+// formula gave 1024 → 39 and 512 → 20: this table fails on it).
+describe('cpu.shares → cpu.weight (runc ≥ 1.3.2 / crun ≥ 1.23 conversion)', () => {
+  it.each([[2, 1], [1, 1], [1024, 100], [512, 59], [2048, 174], [262_144, 10_000], [300_000, 10_000], [0, 0]])('%d shares → weight %d', (shares, weight) => {
     expect(cpuSharesToWeight(shares)).toBe(weight);
   });
 });
@@ -28,8 +30,8 @@ describe('Docker flags → cgroup v2 files', () => {
   it('--cpus 0.5 → cpu.max "50000 100000"', () => {
     expect(filesOf({ cpus: '0.5' })).toEqual({ 'cpu.max': '50000 100000' });
   });
-  it('--cpu-shares 1024 → cpu.weight 39; --cpuset-cpus → cpuset.cpus', () => {
-    expect(filesOf({ cpuShares: '1024', cpusetCpus: '0' })).toEqual({ 'cpu.weight': '39', 'cpuset.cpus': '0' });
+  it('--cpu-shares 1024 (Docker\'s default) → cpu.weight 100 (the kernel\'s default); --cpuset-cpus → cpuset.cpus', () => {
+    expect(filesOf({ cpuShares: '1024', cpusetCpus: '0' })).toEqual({ 'cpu.weight': '100', 'cpuset.cpus': '0' });
   });
   it('--pids-limit 20 → pids.max 20; 0 → max', () => {
     expect(filesOf({ pidsLimit: '20' })).toEqual({ 'pids.max': '20' });

@@ -75,7 +75,7 @@ describe('pull', () => {
     const image = store.get(`${registry.host}/test/busybox`);
     expect(image.manifestMediaType).toBe('application/vnd.oci.image.manifest.v1+json');
     expect(image.layers).toHaveLength(1);
-    const layerDir = store.layerDir(image.layers[0]!.diffId);
+    const layerDir = store.layers.dir(image.layers[0]!.diffId);
     expect(fs.readlinkSync(path.join(layerDir, 'bin/sh'))).toBe('busybox');
     expect(fs.statSync(path.join(layerDir, 'bin/busybox')).mode & 0o111).not.toBe(0);
     // Layers may hold setuid programs and device nodes: no other host user may reach them.
@@ -156,7 +156,7 @@ describe('pull', () => {
     expect(result.code).toBe(0);
     expectConsistentStore(root);
     const image = new ImageStore(new StateRoot(root)).get(`${registry.host}/test/big`);
-    const bigFile = path.join(new ImageStore(new StateRoot(root)).layerDir(image.layers[1]!.diffId), 'big.bin');
+    const bigFile = path.join(new ImageStore(new StateRoot(root)).layers.dir(image.layers[1]!.diffId), 'big.bin');
     expect(fs.statSync(bigFile).size).toBe(48 << 20);
     // The successful pull reused or removed every temp file the killed ones left.
     expect(fs.readdirSync(path.join(root, 'tmp'))).toEqual([]);

@@ -10,22 +10,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectNoContainers, expectNoLeaks } from '../helpers/leaks.js';
-import { startWorld, type LifecycleWorld } from './helpers.js';
+import { withWorld, type LifecycleWorld } from './helpers.js';
 
 let world: LifecycleWorld;
 let host: string;
 
-beforeAll(async () => {
-  world = await startWorld();
-  host = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-cp-'));
-});
-afterAll(async () => {
-  await world?.close();
-  expectNoLeaks(world.root);
-  expectNoContainers(world.root);
-  fs.rmSync(world.root, { recursive: true, force: true });
-  fs.rmSync(host, { recursive: true, force: true });
-});
+withWorld((started) => { world = started; });
+beforeAll(() => { host = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-cp-')); });
+afterAll(() => { fs.rmSync(host, { recursive: true, force: true }); });
 
 /** A directory with a uid-1000 file, a hard link to it, a symlink and a subdirectory. */
 function makeTree(dir: string): void {

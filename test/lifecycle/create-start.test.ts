@@ -7,17 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectNoContainers, expectNoLeaks } from '../helpers/leaks.js';
 import { StateRoot } from '../../src/state-root.js';
 import { waitContainer } from '../../src/lifecycle/stop.js';
-import { startWorld, type LifecycleWorld } from './helpers.js';
+import { withWorld, type LifecycleWorld } from './helpers.js';
 
 let world: LifecycleWorld;
-
-beforeAll(async () => { world = await startWorld(); });
-afterAll(async () => {
-  await world?.close();
-  expectNoLeaks(world.root);
-  expectNoContainers(world.root);
-  fs.rmSync(world.root, { recursive: true, force: true });
-});
+withWorld((started) => { world = started; });
 
 describe('create then start', () => {
   it('create prints the id and leaves the container Created; start -a prints output and returns its code', async () => {

@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ContainerStore } from '../../src/container/container-store.js';
 import { StateRoot } from '../../src/state-root.js';
 import { expectNoContainers, expectNoLeaks, findLeaks } from '../helpers/leaks.js';
-import { rssKiB, startWorld, until, zombieChildren, type LifecycleWorld } from './helpers.js';
+import { rssKiB, until, withWorld, zombieChildren, type LifecycleWorld } from './helpers.js';
 
 // This file's own bridge and subnet: other minibox runs on the machine may use the default one.
 process.env.MINIBOX_BRIDGE_NAME = 'minibox-tdet';
@@ -16,14 +16,8 @@ process.env.MINIBOX_BRIDGE_SUBNET = '172.26.0.0/16';
 
 let world: LifecycleWorld;
 
-beforeAll(async () => { world = await startWorld(); });
+withWorld((started) => { world = started; });
 afterEach(() => expectNoLeaks(world.root));
-afterAll(async () => {
-  await world?.close();
-  expectNoLeaks(world.root);
-  expectNoContainers(world.root);
-  fs.rmSync(world.root, { recursive: true, force: true });
-});
 
 const psLine = async (name: string) => (await world.mb(['ps', '-a', '--filter', `name=^${name}$`])).stdout.split('\n')[1] ?? '';
 

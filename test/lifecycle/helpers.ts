@@ -4,10 +4,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { ContainerStore, type ContainerRecord } from '../../src/container/container-store.js';
 import { readRunPids, type RunPids } from '../../src/container/run-files.js';
 import { StateRoot } from '../../src/state-root.js';
+import { expectNoContainers, expectNoLeaks } from '../helpers/leaks.js';
 import { mbAsync, tempRoot, type CliResult } from '../helpers/minibox.js';
 import { busyboxImageLayout, pushLayout, startRegistry, type TestRegistry } from '../helpers/registry.js';
 
@@ -18,6 +19,9 @@ export interface LifecycleWorld {
   mb(args: string[], options?: { input?: string }): Promise<CliResult>;
   record(nameOrId: string): ContainerRecord | undefined;
   pids(nameOrId: string): RunPids | undefined;
+  /** `rm -f` of every container of the root. */
+  removeContainers(): Promise<void>;
+  /** Removes the containers and stops the registry (the root stays: see endWorld). */
   close(): Promise<void>;
 }
 
@@ -30,6 +34,10 @@ export async function startWorld(): Promise<LifecycleWorld> {
   const pulled = await mb(['pull', '-q', image]);
   expect(pulled.code).toBe(0);
   const store = new ContainerStore(new StateRoot(root));
+  const removeContainers = async (): Promise<void> => {
+    const ids = fs.existsSync(path.join(root, 'containers')) ? fs.readdirSync(path.join(root, 'containers')) : [];
+    if (ids.length > 0) await mb(['rm', '-f', ...ids]);
+  };
   return {
     registry, root, image, mb,
     record: (nameOrId) => store.resolve(nameOrId),
@@ -37,12 +45,31 @@ export async function startWorld(): Promise<LifecycleWorld> {
       const record = store.resolve(nameOrId);
       return record ? readRunPids(store.paths(record.Id)) : undefined;
     },
+    removeContainers,
     async close() {
-      const ids = fs.existsSync(path.join(root, 'containers')) ? fs.readdirSync(path.join(root, 'containers')) : [];
-      if (ids.length > 0) await mb(['rm', '-f', ...ids]);
+      await removeContainers();
       await registry.stop();
     },
   };
+}
+
+/** Closes a world, checks that it left nothing (no leaks, no container directory) and deletes its root. */
+export async function endWorld(world: LifecycleWorld | undefined): Promise<void> {
+  if (!world) return;
+  await world.close();
+  expectNoLeaks(world.root);
+  expectNoContainers(world.root);
+  fs.rmSync(world.root, { recursive: true, force: true });
+}
+
+/**
+ * The usual frame of a file or describe block: a world started before its tests and ended
+ * (endWorld) after them. `started` receives it: `let world; withWorld((w) => { world = w; });`.
+ */
+export function withWorld(started: (world: LifecycleWorld) => void): void {
+  let world: LifecycleWorld | undefined;
+  beforeAll(async () => { world = await startWorld(); started(world); });
+  afterAll(async () => { await endWorld(world); });
 }
 
 /** Zombie children of `pid`, read from the host's /proc. */

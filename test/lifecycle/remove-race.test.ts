@@ -18,7 +18,7 @@ import { withLock } from '../../src/lock.js';
 import { tryLock } from '../../src/sys/flock.js';
 import { expectNoContainers, expectNoLeaks } from '../helpers/leaks.js';
 import { bin } from '../helpers/minibox.js';
-import { startWorld, until, type LifecycleWorld } from './helpers.js';
+import { withWorld, until, type LifecycleWorld } from './helpers.js';
 
 describe('a lock file deleted while others wait for it', () => {
   it('never has two holders: a waiter on the deleted file moves to the new one', async () => {
@@ -51,12 +51,7 @@ describe('a lock file deleted while others wait for it', () => {
 
 describe('rm -f of a container a foreground run --rm started', () => {
   let world: LifecycleWorld;
-  beforeAll(async () => { world = await startWorld(); });
-  afterAll(async () => {
-    await world?.close();
-    expectNoLeaks(world.root);
-    fs.rmSync(world.root, { recursive: true, force: true });
-  });
+  withWorld((started) => { world = started; });
 
   it('prints the name and exits 0, every time (8 iterations)', async () => {
     for (let i = 0; i < 8; i++) {

@@ -117,7 +117,7 @@ describe('file systems', () => {
     expect(fs.readFileSync(path.join(store.paths(writer.Id).upper, 'etc', 'x'), 'utf8')).toBe('a\n');
     const images = new ImageStore(new StateRoot(root));
     const record = images.resolve(image)!;
-    for (const layer of record.layers) expect(fs.existsSync(path.join(images.layerDir(layer.diffId), 'etc', 'x'))).toBe(false);
+    for (const layer of record.layers) expect(fs.existsSync(path.join(images.layers.dir(layer.diffId), 'etc', 'x'))).toBe(false);
 
     const conflict = await run(['--name', 'writer', image, 'true']);
     expect(conflict.code).toBe(125);

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { hostsFile } from '../../src/bundle/etc-files.js';
 import { StateRoot } from '../../src/state-root.js';
-import { expectNoNetworkLeaksOfRoot } from '../helpers/leaks.js';
+import { expectNoLeaks, expectNoNetworkLeaksOfRoot } from '../helpers/leaks.js';
+import { endWorld, startWorld, type LifecycleWorld } from '../lifecycle/helpers.js';
 
 export interface FakeContainer {
   id: string;
@@ -161,4 +162,30 @@ export function networkTestFrame(): { root: StateRoot; dirs: string[]; before: (
     for (const dir of [...dirs, root.dir]) fs.rmSync(dir, { recursive: true, force: true });
   });
   return { root, dirs, before: () => before };
+}
+
+/**
+ * The frame of a file that runs containers on a bridge: the host's network noted, a world
+ * started; after each test its containers removed and nothing left on the host or in the root;
+ * at the end the world ended (endWorld). `started` receives the world and the snapshot.
+ */
+export function withNetworkWorld(started: (world: LifecycleWorld, before: HostNetworkSnapshot) => void): void {
+  let world: LifecycleWorld | undefined;
+  let before: HostNetworkSnapshot;
+  beforeAll(async () => {
+    before = snapshotHostNetwork();
+    world = await startWorld();
+    started(world, before);
+  });
+  afterEach(async () => {
+    if (!world) return;
+    await world.removeContainers();
+    expectNoLeaks(world.root);
+    expectNoNetworkLeaks(before, new StateRoot(world.root));
+  });
+  afterAll(async () => {
+    if (!world) return;
+    expectNoNetworkLeaks(before, new StateRoot(world.root));
+    await endWorld(world);
+  });
 }

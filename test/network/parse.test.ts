@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatSubnet, parseSubnet } from '../../src/network/cidr.js';
 import { MEMBERS_MARKER, addHostLines, parseAddHost, renderHostsFile, resolvConfWithDns, withoutMembers } from '../../src/network/hosts.js';
+import { networkRules, stepName } from '../../src/network/firewall.js';
 import { checkNetworking, describeNetworkStep, formatPorts, parsePublish, publishAllExposed } from '../../src/network/index.js';
 import { macForAddress } from '../../src/network/veth.js';
 import { hostsFile } from '../../src/bundle/etc-files.js';
@@ -103,6 +104,17 @@ describe('--explain and doctor', () => {
     // names come from hosts files, not DNS: --explain says so and how to look one up (issue 20)
     expect(describeNetworkStep(event('net.hosts', { file: '/c/hosts' })))
       .toMatch(/through \/etc\/hosts \(no DNS server: `getent hosts NAME` or `ping NAME` resolve it, `nslookup NAME` does not/);
+  });
+
+  // On main the MINIBOX-INPUT rule was narrated with the isolation sentence ("packets between two
+  // minibox networks are dropped"), which is not what it does: this test failed there.
+  it('narrates each of a network\'s rules with the sentence for what it does', () => {
+    const event = (call: string, args: Record<string, unknown>) => ({ kind: 'step' as const, call, args, result: 0, ms: 0, pid: 1, time: 0 });
+    const said = Object.fromEntries(networkRules({ Name: 'n', Subnet: '172.30.0.0/24', Bridge: 'mbx-n' })
+      .map((rule) => [rule.chain, describeNetworkStep(event(stepName(rule), { chain: rule.chain, rule: rule.spec.join(' ') }))]));
+    expect(said['MINIBOX-INPUT']).toMatch(/host's 127\.0\.0\.0\/8 are dropped/);
+    expect(said['MINIBOX-INPUT']).not.toMatch(/two minibox networks/);
+    expect(said['MINIBOX-ISOLATION-2']).toMatch(/between two minibox networks are dropped/);
   });
 
   it('finds bridge, veth and the tools on this host', async () => {

@@ -8,12 +8,11 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { StateRoot } from '../../src/state-root.js';
-import { expectNoContainers, expectNoLeaks } from '../helpers/leaks.js';
-import { startWorld, type LifecycleWorld } from '../lifecycle/helpers.js';
+import type { LifecycleWorld } from '../lifecycle/helpers.js';
 import {
-  expectNoNetworkLeaks, inNetns, snapshotHostNetwork, startFakeContainer, stopAllFakeContainers, tempStateRoot, webRoot,
+  expectNoNetworkLeaks, inNetns, startFakeContainer, stopAllFakeContainers, tempStateRoot, webRoot, withNetworkWorld,
   type HostNetworkSnapshot,
 } from './netns-helpers.js';
 
@@ -25,24 +24,9 @@ let world: LifecycleWorld;
 let before: HostNetworkSnapshot;
 const scratch: string[] = [];
 
-beforeAll(async () => {
-  before = snapshotHostNetwork();
-  world = await startWorld();
-});
-afterEach(async () => {
-  await stopAllFakeContainers();
-  const ids = fs.existsSync(`${world.root}/containers`) ? fs.readdirSync(`${world.root}/containers`) : [];
-  if (ids.length > 0) await world.mb(['rm', '-f', ...ids]);
-  expectNoLeaks(world.root);
-  expectNoNetworkLeaks(before, new StateRoot(world.root));
-});
-afterAll(async () => {
-  await world?.close();
-  expectNoLeaks(world.root);
-  expectNoContainers(world.root);
-  expectNoNetworkLeaks(before, new StateRoot(world.root));
-  for (const dir of [world.root, ...scratch]) fs.rmSync(dir, { recursive: true, force: true });
-});
+withNetworkWorld((started, snapshot) => { world = started; before = snapshot; });
+afterEach(async () => { await stopAllFakeContainers(); }); // runs before the frame's checks (hooks stack)
+afterAll(() => { for (const dir of scratch) fs.rmSync(dir, { recursive: true, force: true }); });
 
 function containerDirs(): string[] {
   const dir = path.join(world.root, 'containers');

@@ -4,12 +4,9 @@
  * `ps` and `inspect`; names on a user network; `--network none`; `--add-host` and `--dns`;
  * `--explain`. The built CLI, a real registry, real namespaces, bridges and iptables rules.
  */
-import fs from 'node:fs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { StateRoot } from '../../src/state-root.js';
-import { expectNoContainers, expectNoLeaks } from '../helpers/leaks.js';
-import { startWorld, until, type LifecycleWorld } from '../lifecycle/helpers.js';
-import { expectNoNetworkLeaks, snapshotHostNetwork, type HostNetworkSnapshot } from './netns-helpers.js';
+import { describe, expect, it } from 'vitest';
+import { until, type LifecycleWorld } from '../lifecycle/helpers.js';
+import { withNetworkWorld } from './netns-helpers.js';
 
 // A bridge and subnet of this file's own, so that other minibox runs on the machine (which use
 // minibox0) never meet this file's containers. The CLI inherits these through the environment.
@@ -17,25 +14,8 @@ process.env.MINIBOX_BRIDGE_NAME = 'minibox-tweb';
 process.env.MINIBOX_BRIDGE_SUBNET = '172.28.0.0/16';
 
 let world: LifecycleWorld;
-let before: HostNetworkSnapshot;
 
-beforeAll(async () => {
-  before = snapshotHostNetwork();
-  world = await startWorld();
-});
-afterEach(async () => {
-  const ids = fs.existsSync(`${world.root}/containers`) ? fs.readdirSync(`${world.root}/containers`) : [];
-  if (ids.length > 0) await world.mb(['rm', '-f', ...ids]);
-  expectNoLeaks(world.root);
-  expectNoNetworkLeaks(before, new StateRoot(world.root));
-});
-afterAll(async () => {
-  await world?.close();
-  expectNoLeaks(world.root);
-  expectNoContainers(world.root);
-  expectNoNetworkLeaks(before, new StateRoot(world.root));
-  fs.rmSync(world.root, { recursive: true, force: true });
-});
+withNetworkWorld((started) => { world = started; });
 
 async function ok(args: string[]): Promise<string> {
   const result = await world.mb(args);

@@ -17,7 +17,7 @@ import { expectNoLeaks } from '../helpers/leaks.js';
 import { deriveImage } from '../helpers/derived-image.js';
 import { minibox } from '../helpers/minibox.js';
 import { busyboxImageLayout, pushLayout } from '../helpers/registry.js';
-import { startWorld, until, type LifecycleWorld } from '../lifecycle/helpers.js';
+import { withWorld, until, type LifecycleWorld } from '../lifecycle/helpers.js';
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-untrusted-'));
 afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
@@ -44,12 +44,7 @@ describe('readUntrustedFile', () => {
 
 describe('a running container that booby-traps its own files', () => {
   let world: LifecycleWorld;
-  beforeAll(async () => { world = await startWorld(); });
-  afterAll(async () => {
-    await world?.close();
-    expectNoLeaks(world.root);
-    fs.rmSync(world.root, { recursive: true, force: true });
-  });
+  withWorld((started) => { world = started; });
 
   it('cannot hang `exec -u NAME` with a FIFO for /etc/passwd', async () => {
     const run = await world.mb(['run', '-d', '--network', 'none', '--name', 'trap', world.image,

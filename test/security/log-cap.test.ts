@@ -15,15 +15,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { logLimits, parseLogOptions } from '../../src/lifecycle/log-options.js';
 import { expectNoLeaks } from '../helpers/leaks.js';
-import { startWorld, type LifecycleWorld } from '../lifecycle/helpers.js';
+import { withWorld, type LifecycleWorld } from '../lifecycle/helpers.js';
 
 let world: LifecycleWorld;
-beforeAll(async () => { world = await startWorld(); });
-afterAll(async () => {
-  await world?.close();
-  expectNoLeaks(world.root);
-  fs.rmSync(world.root, { recursive: true, force: true });
-});
+withWorld((started) => { world = started; });
 
 /** `yes` with a PAD-byte line, N lines numbered by awk, then "done". */
 function yesScript(pad: number, lines: number): string[] {

@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StateRoot } from '../../src/state-root.js';
-import { startWorld, type LifecycleWorld } from '../lifecycle/helpers.js';
+import { withWorld, type LifecycleWorld } from '../lifecycle/helpers.js';
 import { expectNoLeaks } from '../helpers/leaks.js';
 import { minibox } from '../helpers/minibox.js';
 
@@ -100,12 +100,7 @@ describe('a state root another user could write', () => {
 
 describe('records are never trusted to name paths outside the root', () => {
   let world: LifecycleWorld;
-  beforeAll(async () => { world = await startWorld(); });
-  afterAll(async () => {
-    await world?.close();
-    expectNoLeaks(world.root);
-    fs.rmSync(world.root, { recursive: true, force: true });
-  });
+  withWorld((started) => { world = started; });
 
   it('never binds a planted volume record that names the host\'s /', async () => {
     const dir = path.join(new StateRoot(world.root).volumes, 'planted');

@@ -72,10 +72,10 @@ describe('system df', () => {
     expect(sharedLayer.containers).toHaveLength(3);
     const topLayer = df.layers.find((layer) => layer.diffId === top)!;
     expect([topLayer.images.length, topLayer.containers.length]).toEqual([1, 1]);
-    for (const layer of df.layers) expectClose(layer.size, du(store.layerDir(layer.diffId)), `layer ${layer.diffId}`);
+    for (const layer of df.layers) expectClose(layer.size, du(store.layers.dir(layer.diffId)), `layer ${layer.diffId}`);
 
     const row = (type: string) => df.summary.find((r) => r.type === type)!;
-    expectClose(row('Images').size, du(...df.layers.map((layer) => store.layerDir(layer.diffId))), 'Images');
+    expectClose(row('Images').size, du(...df.layers.map((layer) => store.layers.dir(layer.diffId))), 'Images');
     expect([row('Images').total, row('Images').active]).toEqual([2, 2]);
     const uppers = df.containers.map((c) => path.join(root, 'containers', c.id, 'upper'));
     for (const [i, container] of df.containers.entries()) expectClose(container.size, du(uppers[i]!), `container ${container.id}`);

@@ -70,7 +70,7 @@ describe('a container cgroup with limits', () => {
     expect(read(cgroup, 'memory.low')).toBe(String(32 * 1024 * 1024));
     if (fs.existsSync(`${cgroup.path}/memory.swap.max`)) expect(read(cgroup, 'memory.swap.max')).toBe(String(32 * 1024 * 1024));
     expect(read(cgroup, 'cpu.max')).toBe('50000 100000');
-    expect(read(cgroup, 'cpu.weight')).toBe('20');
+    expect(read(cgroup, 'cpu.weight')).toBe('59'); // 512 shares, runc ≥ 1.3.2's conversion
     expect(read(cgroup, 'cpuset.cpus')).toBe('0');
     expect(read(cgroup, 'pids.max')).toBe('20');
     expect(fs.readFileSync('/sys/fs/cgroup/minibox/cgroup.subtree_control', 'utf8')).toMatch(/memory/);

@@ -1,6 +1,8 @@
 /**
  * archive-command.ts — `minibox save` and `minibox load`, shaped like Docker's: images to and
  * from a tar file, for machines without a registry between them.
+ *
+ * Try: `minibox save -o b.tar busybox && minibox load -i b.tar` → `Loaded image`
  */
 import fs from 'node:fs';
 import type { Writable } from 'node:stream';

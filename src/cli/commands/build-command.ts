@@ -1,6 +1,9 @@
 /**
  * build-command.ts — `minibox build` and `minibox builder prune`, shaped like Docker's classic
  * builder: `Step N/M`, ` ---> <id>`, `Successfully built …`, `Successfully tagged …`.
+ *
+ * Try: `printf 'FROM busybox\nRUN echo built > /f\n' > Dockerfile && minibox build -t b . &&
+ * minibox run --rm b cat /f` → `Step 1/2 : FROM busybox … built`
  */
 import path from 'node:path';
 import type { Command } from 'commander';

@@ -1,6 +1,9 @@
 /**
  * commit-command.ts — `minibox commit`, `export` and `import`, shaped like Docker's: a container's
  * changes become an image layer, a container's files a tar, a tar an image.
+ *
+ * Try: `minibox run --name box busybox touch /made && minibox commit box made:1 >/dev/null &&
+ * minibox run --rm made:1 ls /made` → `/made`
  */
 import fs from 'node:fs';
 import type { Command } from 'commander';

@@ -2,6 +2,9 @@
  * container-command.ts — the lifecycle commands, registered twice as Docker has them: at the top
  * (`minibox ps`, `minibox stop web`) and under `minibox container` (`container ls`,
  * `container stop web`, `container prune`). One definition each, so the two never drift apart.
+ *
+ * Try: `minibox run --name box busybox true && minibox container ls -a --format '{{.Names}}'` →
+ * `box`
  */
 import type { Command } from 'commander';
 import { registerInspectCommand } from './inspect-command.js';

@@ -3,6 +3,9 @@
  * `SRC|- CONTAINER:DEST`. An argument names a container path when a `:` comes before any `/`
  * (`web:/etc`, not `./a:b` or `/tmp/a:b`), as Docker's CLI splits it. The work is in
  * src/lifecycle/copy.ts.
+ *
+ * Try: `minibox create --name cc busybox true >/dev/null && echo hi > f && minibox cp f cc:/f &&
+ * minibox cp cc:/f - | tar -xO` → `hi` (`-` is a tar stream, as with `docker cp`).
  */
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';

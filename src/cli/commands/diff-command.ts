@@ -1,6 +1,8 @@
 /**
  * diff-command.ts — `minibox diff CONTAINER`, shaped like `docker diff`: one `A|C|D /path` per line.
  * The work is in src/engine/diff.ts.
+ *
+ * Try: `minibox run --name box busybox touch /new && minibox diff box` → `A /new`
  */
 import type { Command } from 'commander';
 import { containerChanges } from '../../lifecycle/diff.js';

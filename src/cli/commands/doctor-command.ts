@@ -3,6 +3,8 @@
  * is missing for which feature. One line per check (✓ ok, ! warning, ✗ failure) with how to
  * fix it; exit status 0 when `minibox run` can work here, 1 when a required check failed.
  * The checks themselves are in src/doctor/checks.ts.
+ *
+ * Try: `minibox doctor --format json` → `"name": "overlayfs"`
  */
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';

@@ -4,6 +4,9 @@
  * Options end at the container name: in `minibox exec web ls -l`, `-l` belongs to `ls`.
  * The work is in src/engine/exec.ts (what the process gets) and src/runtime/exec-process.ts
  * (how it enters the container).
+ *
+ * Try: `minibox run -d --name web busybox sleep 60 >/dev/null && minibox exec web echo inside` →
+ * `inside`
  */
 import type { Command } from 'commander';
 import { execInContainer } from '../../lifecycle/exec.js';

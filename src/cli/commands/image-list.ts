@@ -7,7 +7,7 @@
  * SIZE is the image's uncompressed layer bytes (the tar streams the registry's blobs unpack to);
  * Docker shows the sum of the files' sizes, a little less (tar adds 512 bytes a file).
  *
- * Try: `minibox tag alpine mine:v1 && minibox images --digests` — two rows, one IMAGE ID.
+ * Try: `minibox tag busybox mine:v1 && minibox images` → `mine … v1` (two rows, one IMAGE ID).
  */
 import type { Command } from 'commander';
 import { formatAgo, formatBytes, formatTable } from '../../format.js';

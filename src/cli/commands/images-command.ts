@@ -1,11 +1,14 @@
 /**
  * images-command.ts — the image commands: pull, images, rmi, tag, history, image inspect/mount/unmount/prune.
  * Parsing and printing only; the work is done in src/image/, the listings are in image-list.ts.
+ *
+ * Try: `minibox images` → `REPOSITORY … TAG … IMAGE ID … CREATED … SIZE`
  */
 import type { Command } from 'commander';
-import { MiniboxError, describeError } from '../../errors.js';
+import { ExitCode, MiniboxError, describeError } from '../../errors.js';
 import { formatBytes } from '../../format.js';
 import { collectGarbage, pruneImages, removeImage } from '../../image/store/garbage.js';
+import { imagesInUse } from '../../container/container-store.js';
 import { inspectImage } from '../../image/image-inspect.js';
 import { mountImage, unmountImage } from '../../image/image-mount.js';
 import { pullImage } from '../../image/pull.js';
@@ -82,7 +85,7 @@ function registerRmiCommand(parent: Command, name: string, aliases: string[] = [
       let failed = false;
       for (const image of names) {
         try {
-          const { untagged, deleted } = await removeImage(root, image, options.force === true);
+          const { untagged, deleted } = await removeImage(root, image, imagesInUse(root), options.force === true);
           for (const line of untagged) say(`Untagged: ${familiar(line)}`);
           for (const line of deleted) say(`Deleted: ${line}`);
         } catch (error) {
@@ -90,7 +93,7 @@ function registerRmiCommand(parent: Command, name: string, aliases: string[] = [
           process.stderr.write(`minibox: ${describeError(error)}\n`);
         }
       }
-      if (failed) process.exitCode = 1;
+      if (failed) process.exitCode = ExitCode.VerbFailed;
     });
 }
 
@@ -159,7 +162,7 @@ function registerImagePruneCommand(image: Command): void {
           : 'WARNING! This will remove all dangling images.';
         if (!(await confirm(`${warning}\nAre you sure you want to continue? [y/N] `))) return;
       }
-      const { deleted, reclaimed, swept } = await pruneImages(root, options.all === true);
+      const { deleted, reclaimed, swept } = await pruneImages(root, imagesInUse(root), options.all === true);
       if (deleted.length > 0 || swept.layers.length > 0) {
         say('Deleted Images:');
         for (const gone of deleted) {

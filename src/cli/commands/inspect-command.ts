@@ -2,9 +2,12 @@
  * inspect-command.ts — `minibox inspect [--format T] [--type container|image] NAME...`: containers
  * (lifecycle/inspect.ts) and images (image/image-inspect.ts) as Docker-style JSON, or one line per object
  * rendered with a Go-template subset (`--format '{{.State.Pid}}'`, go-template.ts).
+ *
+ * Try: `minibox run --name box busybox sh -c 'exit 3'; minibox inspect --format '{{.State.Status}}
+ * {{.State.ExitCode}}' box` → `exited 3`
  */
 import type { Command } from 'commander';
-import { NotFoundError, UsageError, describeError } from '../../errors.js';
+import { describeError, ExitCode, NoSuchContainerError, NotFoundError, UsageError } from '../../errors.js';
 import { inspectImage } from '../../image/image-inspect.js';
 import { inspectContainer } from '../../lifecycle/inspect.js';
 import { reconcileContainer } from '../../container/reconcile.js';
@@ -20,7 +23,7 @@ async function inspectOne(root: StateRoot, name: string, type: ObjectType): Prom
     const found = new ContainerStore(root).resolve(name);
     const record = found && await reconcileContainer(root, found.Id);
     if (record) return inspectContainer(root, record);
-    if (type === 'container') throw new Error(`No such container: ${name}`);
+    if (type === 'container') throw new NoSuchContainerError(name);
   }
   try {
     return inspectImage(root, name);
@@ -54,6 +57,6 @@ export function registerInspectCommand(parent: Command, fixedType?: 'container')
     }
     if (flags.format !== undefined) for (const result of results) say(renderGoTemplate(flags.format, result));
     else say(JSON.stringify(results, null, 4));
-    if (failed) process.exitCode = 1;
+    if (failed) process.exitCode = ExitCode.VerbFailed;
   });
 }

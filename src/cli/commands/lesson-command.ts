@@ -6,6 +6,9 @@
  * lesson's steps and its clean-up, and removes that root: the student's containers and images are
  * never touched. `check` looks at the student's own state (the normal root) and prints the
  * lesson's hint for the first thing not yet done.
+ *
+ * Try: `minibox lesson list` → `1` (the course's lessons, numbered; `minibox lesson show 1` prints
+ * the first).
  */
 import type { Command } from 'commander';
 import fs from 'node:fs';

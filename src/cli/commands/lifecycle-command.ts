@@ -2,18 +2,23 @@
  * lifecycle-command.ts — `start`, `stop`, `restart`, `kill`, `wait`, `rename`, `rm` and `container prune`.
  *
  * Like Docker's, each takes one or more containers (name, id or id prefix; `rename` one), acts on
- * each in turn, prints the name as given (or, for `wait`, the exit code), and on a failure prints one line and
- * goes on with the next; the exit code is then 1 (Docker's for a failed daemon request). Usage
- * errors stay 125. The work is in src/engine/{start,stop,remove}.ts.
+ * each in turn, prints the name as given (or, for `wait`, the exit code), and on a failure prints
+ * one line and goes on with the next; the exit code is then 1 (ExitCode.VerbFailed, Docker's for a
+ * failed daemon request). Usage errors stay 125. The work is in
+ * src/lifecycle/{start,stop,remove,rename}.ts.
+ *
+ * Try: `minibox run -d --name web busybox sleep 60 >/dev/null && minibox stop -t 1 web nosuch; echo
+ * $?` → `web … No such container: nosuch … 1`
  */
 import type { Command } from 'commander';
-import { MiniboxError, UsageError, describeError } from '../../errors.js';
+import { describeError, ExitCode, UsageError, VerbError } from '../../errors.js';
 import { formatBytes } from '../../format.js';
 import type { StateRoot } from '../../state-root.js';
 import { logSize, readContainerLogs } from '../../lifecycle/logs.js';
 import { reconcileAll } from '../../container/reconcile.js';
 import { pruneContainers, removeContainerById } from '../../lifecycle/remove.js';
-import { findContainer, startContainer } from '../../lifecycle/start.js';
+import { startContainer } from '../../lifecycle/start.js';
+import { findContainer } from '../../container/container-store.js';
 import { killContainer, stopContainer, waitContainer, WAIT_CONDITIONS } from '../../lifecycle/stop.js';
 import { contextOf, requireTerminalFor, say } from '../context.js';
 
@@ -29,7 +34,7 @@ export async function forEachContainer(root: StateRoot, names: string[], action:
       failed = true;
     }
   }
-  if (failed) process.exitCode = 1;
+  if (failed) process.exitCode = ExitCode.VerbFailed;
 }
 
 function parseSeconds(text: string | undefined): number | undefined {
@@ -58,7 +63,7 @@ export function registerStartCommand(parent: Command): void {
       try {
         await startContainer(root, record.Id, flags.interactive ? { stdin: 0 } : {});
       } catch (error) {
-        throw new MiniboxError(describeError(error), 1);
+        throw new VerbError(describeError(error)); // `start -a` of a program that cannot start: 1, as Docker
       }
       await readContainerLogs(root, record.Id, { follow: true, startOffset: offset }, (entry) => {
         (entry.stream === 'stderr' ? process.stderr : process.stdout).write(entry.log);
@@ -164,7 +169,7 @@ export function registerRmCommand(parent: Command, name = 'rm', aliases: string[
           failed = true;
         }
       }
-      if (failed) process.exitCode = 1;
+      if (failed) process.exitCode = ExitCode.VerbFailed;
     });
 }
 

@@ -7,6 +7,8 @@
  *   minibox logout [SERVER]
  * Credentials go to Docker's own config file ($DOCKER_CONFIG/config.json or ~/.docker/config.json),
  * so `docker login` and `minibox login` share them. The work is in src/image/registry/login.ts.
+ *
+ * Try: `DOCKER_CONFIG=$PWD minibox logout localhost:5000` → `Not logged in to localhost:5000`
  */
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';

@@ -1,11 +1,14 @@
 /**
  * logs-command.ts — `minibox logs [-f] [--tail N] [-t] [--since T] CONTAINER`: the container's
  * output from its json-file log (lifecycle/logs.ts), stdout entries to stdout, stderr to stderr.
+ *
+ * Try: `minibox run -d --name box busybox echo hello >/dev/null && minibox wait box >/dev/null &&
+ * minibox logs -t box` → `Z hello`
  */
 import type { Command } from 'commander';
-import { MiniboxError, UsageError, describeError } from '../../errors.js';
+import { UsageError } from '../../errors.js';
 import { parseLogTime, readContainerLogs, type LogOptions } from '../../lifecycle/logs.js';
-import { findContainer } from '../../lifecycle/start.js';
+import { findContainer } from '../../container/container-store.js';
 import { contextOf } from '../context.js';
 
 interface LogsFlags { follow?: boolean; tail?: string; timestamps?: boolean; since?: string; until?: string }
@@ -22,12 +25,7 @@ export function registerLogsCommand(parent: Command): void {
     .option('--until <time>', 'show logs before a time or duration ago')
     .action(async (name: string, flags: LogsFlags, cmd: Command) => {
       const { root } = contextOf(cmd);
-      let record;
-      try {
-        record = findContainer(root, name);
-      } catch (error) {
-        throw new MiniboxError(describeError(error), 1); // Docker's CLI exits 1 for "No such container"
-      }
+      const record = findContainer(root, name);
       const options: LogOptions = { follow: flags.follow ?? false };
       if (flags.tail !== undefined && flags.tail !== 'all') {
         if (!/^\d+$/.test(flags.tail)) throw new UsageError(`invalid value for --tail: ${flags.tail}: use a number or "all"`);

@@ -1,6 +1,8 @@
 /**
  * network-command.ts — `minibox network create|ls|rm|inspect`, shaped like `docker network`.
  * The work is in src/network/manage.ts.
+ *
+ * Try: `minibox network ls` → `NETWORK ID … NAME … DRIVER … SCOPE`
  */
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';

@@ -3,11 +3,14 @@
  * which host ports lead into the container (`8080/tcp -> 0.0.0.0:18081`). Useful after
  * `-p 8080` or `-P`, where minibox chose the host port. The ports are read from the container's
  * network endpoint (src/network/attach.ts), so a stopped container has none.
+ *
+ * Try: `minibox run -d --name web -p 127.0.0.1:18081:80 busybox sleep 60 >/dev/null && minibox port
+ * web` → `80/tcp -> 127.0.0.1:18081`
  */
 import type { Command } from 'commander';
 import { reconcileContainer } from '../../container/reconcile.js';
 import { portLines } from '../../lifecycle/hooks/network-hooks.js';
-import { findContainer } from '../../lifecycle/start.js';
+import { findContainer } from '../../container/container-store.js';
 import { contextOf, say } from '../context.js';
 
 export function registerPortCommand(parent: Command): void {

@@ -6,6 +6,9 @@
  * COMMAND (quoted, cut at 20 characters with "…"), CREATED, STATUS ("Up 3 seconds",
  * "Exited (0) 2 minutes ago", "Created"; "Up 3 seconds (network lost)" when its bridge or veth
  * is gone), PORTS, NAMES. Newest first.
+ *
+ * Try: `minibox run --name box busybox true && minibox ps -a --format '{{.Names}} {{.Status}}'` →
+ * `box Exited (0)`
  */
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';

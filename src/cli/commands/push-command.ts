@@ -1,5 +1,8 @@
 /**
  * push-command.ts — `minibox push [-q] [--explain] NAME[:TAG]`, shaped like `docker push`.
+ *
+ * Try: `minibox tag busybox $REGISTRY/me/app:1 && minibox push $REGISTRY/me/app:1` → `digest:
+ * sha256:`
  */
 import type { Command } from 'commander';
 import { contextOf } from '../context.js';

@@ -6,7 +6,8 @@
  * src/lifecycle/run.ts; this file only turns flags into a RunRequest. `minibox create` takes the
  * same flags (addContainerFlags, all but -d) and stops before the start: `start [-a]` runs it.
  *
- * Try: `minibox create --name c IMAGE echo hi` (prints the id), `minibox start -a c` → `hi`.
+ * Try: `minibox run --rm busybox echo hello` → `hello`, and `minibox create --name cc busybox echo
+ * hi >/dev/null && minibox start -a cc` → `hi`
  */
 import type { Command } from 'commander';
 import type { RunRequest } from '../../lifecycle/run.js';
@@ -84,7 +85,7 @@ export function addContainerFlags(command: Command): Command {
     .option('--privileged', 'DANGEROUS: all capabilities and host devices, no seccomp, no masked paths')
     .option('-m, --memory <bytes>', 'memory limit, e.g. 256m or 1g (cgroup v2 memory.max)')
     .option('--memory-swap <bytes>', 'memory + swap limit; -1 = unlimited swap (default: twice --memory)')
-    .option('--memory-reservation <bytes>', 'soft memory limit (memory.low)')
+    .option('--memory-reservation <bytes>', 'memory protected from reclaim (memory.low)')
     .option('--cpus <number>', 'number of CPUs, e.g. 0.5 (cpu.max)')
     .option('-c, --cpu-shares <weight>', 'relative CPU weight, default 1024 (cpu.weight)')
     .option('--cpuset-cpus <list>', 'CPUs the container may use, e.g. 0-1 or 0,2 (cpuset.cpus)')

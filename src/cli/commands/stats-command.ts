@@ -3,6 +3,9 @@
  * `docker stats`. Without names it shows every running container. By default it redraws every
  * second (clearing a terminal first) until Ctrl-C; `--no-stream` prints one table. CPU % needs
  * two samples, so even one table takes a second. The numbers come from src/engine/stats.ts.
+ *
+ * Try (cgroup v2): `minibox run -d --name web busybox sleep 60 >/dev/null && minibox stats
+ * --no-stream web` → `CONTAINER ID … CPU % … MEM USAGE / LIMIT`
  */
 import type { Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';

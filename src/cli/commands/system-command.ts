@@ -8,6 +8,8 @@
  *   system prune [-a] [--volumes] [-f]       stopped containers, unused networks, dangling (or
  *                                            all unused) images, anonymous volumes
  * The work is in src/system/; this file parses and prints.
+ *
+ * Try: `minibox system df` → `TYPE … TOTAL … ACTIVE … SIZE … RECLAIMABLE … Images 1`
  */
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';

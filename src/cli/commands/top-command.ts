@@ -1,6 +1,9 @@
 /**
  * top-command.ts — `minibox top CONTAINER [ps OPTIONS]`, shaped like `docker top`.
  * Columns are aligned like Docker's tabwriter (at least 20 wide, 3 spaces of padding).
+ *
+ * Try: `minibox run -d --name web busybox sleep 60 >/dev/null && minibox top web` → `UID … PID …
+ * PPID … CMD … sleep 60`
  */
 import type { Command } from 'commander';
 import { containerTop } from '../../lifecycle/top.js';

@@ -1,6 +1,8 @@
 /**
  * volume-command.ts — `minibox volume create|ls|rm|inspect`, shaped like `docker volume`.
  * The work is in src/engine/volumes.ts.
+ *
+ * Try: `minibox volume create notes && minibox volume ls` → `DRIVER … VOLUME NAME … local … notes`
  */
 import type { Command } from 'commander';
 import { NotFoundError } from '../../errors.js';

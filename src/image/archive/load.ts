@@ -15,7 +15,8 @@
  * old archives name files `<id>/layer.tar`, new ones `blobs/sha256/<hex>`) and the OCI layout's
  * `index.json` → manifest → config and layers.
  *
- * Try: `skopeo copy docker://IMAGE docker-archive:/tmp/i.tar && minibox load -i /tmp/i.tar`.
+ * Try: `minibox save -o i.tar busybox && minibox rmi busybox >/dev/null && minibox load -i i.tar` →
+ * `Loaded image` (a `skopeo copy … docker-archive:i.tar` loads the same way).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';

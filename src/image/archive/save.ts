@@ -15,8 +15,8 @@
  * Everything streams: one layer at a time is decompressed straight into the archive, its size
  * known beforehand (the store recorded each layer's uncompressed size at unpack time).
  *
- * Try: `minibox save -o b.tar IMAGE && tar -tvf b.tar` → blobs/sha256/…, index.json,
- * manifest.json, oci-layout, repositories.
+ * Try: `minibox save -o b.tar busybox && tar -tf b.tar` → `blobs/sha256/ … index.json …
+ * manifest.json … oci-layout`
  */
 import fs from 'node:fs';
 import type { Writable } from 'node:stream';

@@ -8,8 +8,8 @@
  * of the root and device tricks are refused the same way). The config gets the platform minibox
  * runs images for, the `--change` instructions, and a history line naming where it came from.
  *
- * Try: `minibox export CTR > rootfs.tar; minibox import rootfs.tar flat:1; minibox history flat:1`
- * → one row, `Imported from rootfs.tar`.
+ * Try: `minibox run --name box busybox true && minibox export box > rootfs.tar && minibox import
+ * rootfs.tar flat:1 >/dev/null && minibox history flat:1` → `Imported from`
  */
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';

@@ -15,34 +15,22 @@
  * the same tree gives the same digest twice. `--compression zstd` (smaller, faster to unpack)
  * goes through the `zstd` program with one thread and a fixed level, deterministic too.
  *
- * Try: `minibox commit CTR x` twice → `minibox inspect -f '{{.RootFS.Layers}}' x` shows the same
- * last diff id both times.
+ * Try: `minibox run --name box busybox touch /x && minibox commit box x:1 >/dev/null && minibox
+ * commit box x:2 >/dev/null && minibox inspect --format '{{.RootFS.Layers}}' x:1 x:2 | uniq | wc
+ * -l` → `1` (the same bytes, the same diff id).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { PassThrough, Transform } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { withLock } from '../../lock.js';
+import { hashingStream } from '../digest.js';
 import { MediaType } from '../oci.js';
 import type { ImageStore, LayerRecord } from '../store/images.js';
 import { unpackIntoStore } from '../store/unpack-into-store.js';
 import { createCompressor } from '../unpack/compression.js';
 import { writeLayerTar, type LayerTarOptions } from './layer-tar.js';
-
-/** A pass-through stream that hashes and counts what flows through it. */
-function hashingStream(): { stream: Transform; digest: () => string; size: () => number } {
-  const hash = createHash('sha256');
-  let size = 0;
-  const stream = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      hash.update(chunk);
-      size += chunk.length;
-      callback(null, chunk);
-    },
-  });
-  return { stream, digest: () => `sha256:${hash.digest('hex')}`, size: () => size };
-}
 
 /**
  * Writes the tar of `dir` as a gzip layer blob into the store, unpacks it into layers/, and

@@ -12,11 +12,12 @@
  * The manifest is OCI's. Layers pulled in Docker's schema 2 keep their bytes; only their media
  * type is given its OCI name, which means the same (a gzip-compressed tar).
  *
- * Try: `minibox commit CTR x:1 && minibox image inspect x:1 | grep -A3 RootFS`.
+ * Try: `minibox run --name box busybox true && minibox commit box x:1 >/dev/null && minibox inspect
+ * x:1 | grep -A3 RootFS` → `"Type": "layers"`
  */
 import { sha256Digest } from '../digest.js';
 import { MediaType, type Descriptor, type ImageConfig, type ImageManifest } from '../oci.js';
-import type { ImageRecord, ImageStore, LayerRecord } from '../store/images.js';
+import { imageRecordFields, type ImageRecord, type ImageStore, type LayerRecord } from '../store/images.js';
 
 /** The tar of nothing (two 512-byte zero blocks): a layer that changes no file. */
 export const EMPTY_LAYER_DIFF_ID = 'sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef';
@@ -49,20 +50,7 @@ export async function storeNewImage(store: ImageStore, configOrBytes: ImageConfi
   const manifestDigest = sha256Digest(manifestBytes);
   await store.blobs.writeVerified(manifestDigest, manifestBytes);
   const tags = tag === undefined ? [] : Array.isArray(tag) ? tag : [tag];
-  const record = await store.record({
-    id: configDigest,
-    repoDigests: [],
-    manifestDigest,
-    manifestMediaType: MediaType.OciManifest,
-    configDigest,
-    layers,
-    size: layers.reduce((sum, layer) => sum + layer.unpackedSize, 0),
-    ...(config.created ? { created: config.created } : {}),
-    os: config.os,
-    architecture: config.architecture,
-    ...(config.variant ? { variant: config.variant } : {}),
-    pulledAt: new Date().toISOString(),
-  }, tags[0]);
+  const record = await store.record(imageRecordFields({ repoDigests: [], manifestDigest, manifestMediaType: MediaType.OciManifest, configDigest }, config, layers), tags[0]);
   for (const other of tags.slice(1)) await store.tag(record.id, other);
   return tags.length > 1 ? store.get(record.id) : record;
 }

@@ -3,7 +3,10 @@
  *
  * The client sends `Authorization: Basic base64(user:password)` with every request. It is only an
  * encoding, so it is safe only over HTTPS (or loopback); the registry checks it against its
- * bcrypt htpasswd file. Try: `htpasswd -Bbn user pass` to see an entry.
+ * bcrypt htpasswd file.
+ *
+ * Try: `htpasswd -Bbn user pass` → `user:$2y$` (a bcrypt htpasswd entry, as the test registry
+ * uses).
  */
 import type { Credentials } from './credential-store.js';
 

@@ -8,7 +8,10 @@
  * The token is a JWT signed by the token server and says which actions on which repositories it
  * grants; the registry checks the signature against a certificate it trusts. Tokens are short-lived
  * and scoped, so we cache one per (registry, scope). A token is a credential: it is never printed.
- * Try: decode the middle part of a Docker Hub token with `base64 -d`.
+ *
+ * Try: `curl -s
+ * 'https://auth.docker.io/token?service=registry.docker.io&scope=repository:library/alpine:pull' |
+ * cut -c1-10` → `{"token":"` (decode its middle part with `base64 -d`).
  */
 import { MiniboxError } from '../../errors.js';
 import { basicAuthorization } from './basic.js';

@@ -7,7 +7,9 @@
  * `Range: bytes=<have>-` (HTTP 206 Partial Content); a server that ignores Range answers 200 with
  * the whole blob and we start over. Only when size *and* digest match is the download finished;
  * otherwise the file is deleted so no corrupted byte can be used.
- * Try: interrupt a pull of a big image and run it again: it continues where it stopped.
+ *
+ * Try: Ctrl-C during a big `minibox pull $IMAGE`, then `minibox pull $IMAGE` → `Downloading` (from
+ * where it stopped: `ls -l $MINIBOX_ROOT/tmp` in between shows the partial blob kept).
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -21,7 +23,7 @@ import type { Descriptor } from '../oci.js';
 import { validateDigest, type ImageReference } from '../reference.js';
 import { registryErrorMessage, type RegistryClient } from './client.js';
 import { DigestMismatchError } from '../digest.js';
-import { backoffDelay, isConnectionError } from './retry.js';
+import { backoffDelay, isConnectionError, type RetryPolicy } from './retry.js';
 
 export interface DownloadOptions {
   onProgress?: (received: number, total: number) => void;
@@ -67,8 +69,7 @@ export async function downloadBlob(client: RegistryClient, ref: ImageReference, 
       discard(destFile);
       have = 0;
     }
-    let hash = await hashPrefix(destFile, have);
-    let written = have;
+    const hash = await hashPrefix(destFile, have);
     try {
       if (have === total && total > 0) {
         finish(hash, destFile, descriptor, what);
@@ -78,64 +79,82 @@ export async function downloadBlob(client: RegistryClient, ref: ImageReference, 
         headers: have > 0 ? { Range: `bytes=${have}-` } : {},
         signal: options.signal,
       });
-      if (response.status === 404) {
-        const why = await registryErrorMessage(response);
-        throw new NotFoundError(`${what} not found on ${ref.domain}${why ? ` (${why})` : ''}`);
-      }
       if (response.status === 416) { // our partial file does not fit what the server has
         await response.body?.cancel();
         discard(destFile);
         if (++failures >= policy.attempts) throw new MiniboxError(`${what}: the registry refused to resume the download (HTTP 416)`);
         continue;
       }
-      if (!response.ok || !response.body) {
-        const why = await registryErrorMessage(response);
-        throw new MiniboxError(`downloading ${what} failed: HTTP ${response.status}${why ? ` (${why})` : ''}`);
-      }
-      let flags = 'a';
-      if (have > 0 && (response.status !== 206 || rangeStart(response.headers.get('content-range')) !== have)) {
-        client.transport.debug(`${descriptor.digest}: server ignored Range, restarting from byte 0`);
-        hash = crypto.createHash('sha256');
-        written = 0;
-        flags = 'w';
-      }
-      const hashing = new Transform({
-        transform(chunk: Buffer, _encoding, callback) {
-          written += chunk.length;
-          if (written > total) {
-            callback(new DigestMismatchError(what, `${total} bytes`, `more than ${total} bytes`));
-            return;
-          }
-          hash.update(chunk);
-          crashPoint('blob:chunk');
-          options.onProgress?.(written, total);
-          callback(null, chunk);
-        },
-      });
-      const out = fs.createWriteStream(destFile, { flags });
-      try {
-        await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), hashing, out);
-      } finally {
-        // The next attempt re-reads the file: wait until every write has landed.
-        if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
-      }
-      finish(hash, destFile, descriptor, what);
+      await refuseFailedResponse(response, ref, what);
+      const resumed = have > 0 && response.status === 206 && rangeStart(response.headers.get('content-range')) === have;
+      if (have > 0 && !resumed) client.transport.debug(`${descriptor.digest}: server ignored Range, restarting from byte 0`);
+      const progress = { hash: resumed ? hash : crypto.createHash('sha256'), written: resumed ? have : 0, total, what };
+      await writeBody(response, destFile, resumed ? 'a' : 'w', progress, options.onProgress);
+      finish(progress.hash, destFile, descriptor, what);
       return;
     } catch (error) {
-      if (error instanceof DigestMismatchError) {
-        discard(destFile);
-        throw error;
-      }
-      if (options.signal?.aborted) throw new MiniboxError(`download of ${what} was cancelled (the partial file is kept for resuming)`);
-      if (error instanceof MiniboxError || !isConnectionError(error) || ++failures >= policy.attempts) {
-        if (error instanceof MiniboxError) throw error;
-        throw new MiniboxError(`downloading ${what} failed after ${failures} attempt(s): ${(error as Error).message}; run the command again to resume`, undefined, { cause: error });
-      }
-      const delay = backoffDelay(policy, failures - 1);
+      failures += 1;
+      const delay = retryDelayOrThrow(error, { what, failures, attempts: policy.attempts, destFile, signal: options.signal }, policy);
       client.transport.debug(`${descriptor.digest}: connection broke at byte ${sizeOf(destFile)} of ${total}; resuming in ${Math.round(delay)} ms`);
       await sleep(delay);
     }
   }
+}
+
+/** 404 and every other failure status become one-line errors quoting the registry's reason. */
+async function refuseFailedResponse(response: Response, ref: ImageReference, what: string): Promise<void> {
+  if (response.status === 404) {
+    const why = await registryErrorMessage(response);
+    throw new NotFoundError(`${what} not found on ${ref.domain}${why ? ` (${why})` : ''}`);
+  }
+  if (!response.ok || !response.body) {
+    const why = await registryErrorMessage(response);
+    throw new MiniboxError(`downloading ${what} failed: HTTP ${response.status}${why ? ` (${why})` : ''}`);
+  }
+}
+
+interface Progress { hash: crypto.Hash; written: number; total: number; what: string }
+
+/** Streams the body into the file (append or overwrite), hashing each chunk; never more than `total` bytes. */
+async function writeBody(response: Response, destFile: string, flags: 'a' | 'w', progress: Progress, onProgress?: DownloadOptions['onProgress']): Promise<void> {
+  const hashing = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      progress.written += chunk.length;
+      if (progress.written > progress.total) {
+        callback(new DigestMismatchError(progress.what, `${progress.total} bytes`, `more than ${progress.total} bytes`));
+        return;
+      }
+      progress.hash.update(chunk);
+      crashPoint('blob:chunk');
+      onProgress?.(progress.written, progress.total);
+      callback(null, chunk);
+    },
+  });
+  const out = fs.createWriteStream(destFile, { flags });
+  try {
+    await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), hashing, out);
+  } finally {
+    // The next attempt re-reads the file: wait until every write has landed.
+    if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
+  }
+}
+
+/**
+ * After a failed attempt: the delay before resuming, for a broken connection with attempts left;
+ * otherwise the error to give up with (a corrupt blob is deleted, a cancelled one kept to resume).
+ */
+function retryDelayOrThrow(error: unknown, attempt: { what: string; failures: number; attempts: number; destFile: string; signal?: AbortSignal | undefined },
+  policy: RetryPolicy): number {
+  if (error instanceof DigestMismatchError) {
+    discard(attempt.destFile);
+    throw error;
+  }
+  if (attempt.signal?.aborted) throw new MiniboxError(`download of ${attempt.what} was cancelled (the partial file is kept for resuming)`);
+  if (error instanceof MiniboxError) throw error;
+  if (!isConnectionError(error) || attempt.failures >= attempt.attempts) {
+    throw new MiniboxError(`downloading ${attempt.what} failed after ${attempt.failures} attempt(s): ${(error as Error).message}; run the command again to resume`, undefined, { cause: error });
+  }
+  return backoffDelay(policy, attempt.failures - 1);
 }
 
 function finish(hash: crypto.Hash, destFile: string, descriptor: Descriptor, what: string): void {

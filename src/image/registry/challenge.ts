@@ -8,7 +8,9 @@
  *                            scope="repository:library/alpine:pull"
  *     → ask the token server at `realm` for a short-lived token for that service and scope, then
  *       send `Authorization: Bearer TOKEN` (Docker Hub, ghcr.io, most cloud registries).
- * Try: `curl -i https://registry-1.docker.io/v2/` and read the header.
+ *
+ * Try: `curl -si https://registry-1.docker.io/v2/ | grep -i www-authenticate` → `Bearer
+ * realm="https://auth.docker.io/token"`
  */
 
 export interface AuthChallenge {

@@ -8,7 +8,9 @@
  * pinging /v2/ (ping.ts), credentials from ~/.docker/config.json (credential-store.ts), Basic or Bearer
  * authorization (basic.ts, bearer.ts) with one retry after a fresh 401 challenge, and content
  * verification of manifests (digest.ts). Spec: opencontainers/distribution-spec, spec.md "Pull".
- * Try: pass `onDebug: console.error` to see every request (method, URL without query, status).
+ *
+ * Try: `curl -s http://$REGISTRY/v2/nosuch/manifests/latest` → `MANIFEST_UNKNOWN` (the error body
+ * every registry speaks; the client turns it into one line).
  */
 import { MiniboxError, NotFoundError } from '../../errors.js';
 import { DOCKER_HUB_REGISTRY_HOST, validateDigest, type ImageReference } from '../reference.js';

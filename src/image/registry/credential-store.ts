@@ -7,7 +7,9 @@
  * Docker Hub's key is its historical v1 URL, other registries use their host[:port]. The value is
  * only base64, not encryption: the file must be mode 0600 in a 0700 directory. (Docker can also
  * delegate to an OS keychain via `credsStore`/`credHelpers`; minibox reads only `auths`.)
- * Try: `minibox login 127.0.0.1:5000 -u u --password-stdin`, then `cat ~/.docker/config.json`.
+ *
+ * Try: `echo pw | DOCKER_CONFIG=$PWD minibox login -u u --password-stdin $REGISTRY >/dev/null &&
+ * cat config.json` → `"auth": "dTpwdw=="` (base64 of `u:pw`).
  */
 import fs from 'node:fs';
 import os from 'node:os';

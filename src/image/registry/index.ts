@@ -5,6 +5,8 @@
  * (the two auth schemes) → credential-store.ts (~/.docker/config.json) → retry.ts, transport.ts (HTTP
  * hygiene) → client.ts (authorised requests, manifests) → manifest-format.ts → resolve.ts
  * (index → platform manifest) → digest.ts, blob.ts (verified, resumable downloads) → login.ts.
+ *
+ * Try: `curl -s http://$REGISTRY/v2/busybox/tags/list` → `{"name":"busybox","tags":["latest"]}`
  */
 export { RegistryClient, type RegistryClientOptions } from './client.js';
 export { resolveManifest, type ResolvedManifest } from './resolve.js';

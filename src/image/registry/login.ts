@@ -5,6 +5,9 @@
  * Basic credentials to /v2/ or asks the token server for a token with them (no scope: "may this
  * account log in at all?"). Only a success is written to config.json (credential-store.ts).
  * Logout just deletes the entry — tokens already issued simply expire.
+ *
+ * Try: `echo pw | DOCKER_CONFIG=$PWD minibox login -u u --password-stdin $REGISTRY` → `Login
+ * Succeeded`
  */
 import { MiniboxError } from '../../errors.js';
 import { DOCKER_HUB_DOMAIN, DOCKER_HUB_REGISTRY_HOST } from '../reference.js';

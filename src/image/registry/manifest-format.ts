@@ -9,6 +9,9 @@
  * usually says which one came back; when it is missing or generic we read the JSON's own
  * `mediaType` field, then its shape. Docker schema 1 (2015, signed JWS, no content-addressed
  * config) was removed from Docker in 2023 and is refused with a clear message.
+ *
+ * Try: `curl -sI -H 'Accept: application/vnd.oci.image.manifest.v1+json'
+ * http://$REGISTRY/v2/busybox/manifests/latest` → `application/vnd.oci.image.manifest.v1+json`
  */
 import { MiniboxError } from '../../errors.js';
 import { MediaType } from '../oci.js';

@@ -6,7 +6,10 @@
  * `WWW-Authenticate` challenge (challenge.ts). Like Docker, minibox uses plain HTTP only for
  * loopback registries (localhost, 127.0.0.0/8, ::1); any other host must speak HTTPS unless the
  * user lists it with `--insecure-registry`, in which case HTTPS is tried first and HTTP is the
- * fallback. Try: `curl -i http://127.0.0.1:5000/v2/` against a local registry.
+ * fallback.
+ *
+ * Try: `curl -si http://$REGISTRY/v2/ | head -1` → `HTTP/1.1 200 OK` (a local registry without
+ * authentication).
  *
  * Docker Hub may be mirrored ("registry-mirrors" in /etc/minibox/config.json, as in Docker's
  * daemon.json): each mirror is pinged first, at the scheme its URL names, and the first that

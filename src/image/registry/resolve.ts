@@ -6,6 +6,9 @@
  * (platform.ts) and fetch that manifest *by digest* — so its bytes are verified against the
  * index, which is itself verified against its own digest. A chain of hashes from the name you
  * pinned down to every layer is what makes `image@sha256:…` trustworthy.
+ *
+ * Try: `minibox images --digests` → `DIGEST … sha256:` (the manifest this machine resolved the tag
+ * to).
  */
 import { MiniboxError } from '../../errors.js';
 import type { ImageIndex, ImageManifest, Platform } from '../oci.js';

@@ -8,6 +8,9 @@
  * how long to wait with `Retry-After`; we honour it when it is short, and give up with a clear
  * message when it asks for longer than a person would want to sit through.
  * Errors that retrying cannot fix (401, 404, a bad digest) are returned or thrown at once.
+ *
+ * Try: `minibox pull 127.0.0.1:1/nothing` → `127.0.0.1:1` (a refused connection is retried with
+ * backoff, then named in one line).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MiniboxError } from '../../errors.js';

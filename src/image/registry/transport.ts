@@ -8,6 +8,9 @@
  *     we follow redirects by hand so the rule is visible here);
  *   - never print a query string: a pre-signed URL's query *is* a credential.
  * Every exchange is retried on transient failures (retry.ts).
+ *
+ * Try: `minibox pull -q $IMAGE` → `$IMAGE` (plain HTTP, allowed because the registry is on
+ * 127.0.0.1).
  */
 import { withRetry, DEFAULT_RETRY, type RetryPolicy } from './retry.js';
 

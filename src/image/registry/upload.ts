@@ -16,8 +16,8 @@
  * digest of the whole blob at the final PUT: a wrong byte anywhere is refused, never stored.
  * Spec: opencontainers/distribution-spec, spec.md "Push".
  *
- * Try: `minibox push --explain 127.0.0.1:5000/me/app:1` with a local registry: every request
- * above, and why.
+ * Try: `minibox tag busybox $REGISTRY/me/app:1 && minibox push --explain $REGISTRY/me/app:1` →
+ * `sha256:` (every request of the upload, and why).
  */
 import fs from 'node:fs';
 import { MiniboxError } from '../../errors.js';

@@ -5,9 +5,13 @@
  * other image (and no container) still points at: a mark-and-sweep over the image records.
  * It runs holding the store lock exclusively, so it never sweeps a layer a concurrent pull has
  * just unpacked but not yet recorded (pulls hold the same lock shared).
+ *
+ * Which images containers use is the caller's to say (`ImageUsers`, from the container store's
+ * `imagesInUse`): the image store knows nothing of how containers are kept on disk.
+ *
+ * Try: `minibox run --name keep busybox true; minibox rmi busybox` → `container … is using its referenced image`
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import { MiniboxError } from '../../errors.js';
 import { withLock } from '../../lock.js';
 import type { StateRoot } from '../../state-root.js';
@@ -18,19 +22,8 @@ import { parseReference } from '../reference.js';
 import { ImageStore, type ImageRecord } from './images.js';
 import { abandonedTemps } from './temp-files.js';
 
-/** Image ids used by containers (their records name the image they were created from). */
-export function imagesUsedByContainers(root: StateRoot): Map<string, string[]> {
-  const used = new Map<string, string[]>();
-  if (!fs.existsSync(root.containers)) return used;
-  for (const id of fs.readdirSync(root.containers)) {
-    try {
-      const record = JSON.parse(fs.readFileSync(path.join(root.containers, id, 'container.json'), 'utf8')) as { ImageID?: string; Image?: string; Id?: string };
-      const image = record.ImageID ?? record.Image;
-      if (image) used.set(image, [...(used.get(image) ?? []), record.Id ?? id]);
-    } catch { /* a container dir being created or removed */ }
-  }
-  return used;
-}
+/** Image id → the ids of the containers that use it (and so must keep it). */
+export type ImageUsers = ReadonlyMap<string, readonly string[]>;
 
 export interface RemoveResult {
   untagged: string[];
@@ -41,10 +34,10 @@ export interface RemoveResult {
  * `minibox rmi`: removes a name; the image goes when its last name goes. Refuses an image a
  * container uses unless `force` (then only its names go; the data stays while in use).
  */
-export async function removeImage(root: StateRoot, refOrId: string, force = false): Promise<RemoveResult> {
+export async function removeImage(root: StateRoot, refOrId: string, imageUsers: ImageUsers, force = false): Promise<RemoveResult> {
   const store = new ImageStore(root);
   const image = store.get(refOrId);
-  const users = imagesUsedByContainers(root).get(image.id) ?? [];
+  const users = imageUsers.get(image.id) ?? [];
   const byName = image.repoTags.find((tag) => tag === canonicalTag(refOrId));
   if (users.length > 0 && !force) {
     throw new MiniboxError(`conflict: unable to remove repository reference "${refOrId}" (must force) - container ${shortId(users[0]!)} is using its referenced image ${shortId(image.id)}`);
@@ -77,10 +70,9 @@ function canonicalTag(refOrId: string): string | undefined {
 }
 
 /** `minibox image prune`: removes untagged images (or, with `all`, every image no container uses). */
-export async function pruneImages(root: StateRoot, all = false): Promise<{ deleted: ImageRecord[]; reclaimed: number; swept: Swept }> {
+export async function pruneImages(root: StateRoot, imageUsers: ImageUsers, all = false): Promise<{ deleted: ImageRecord[]; reclaimed: number; swept: Swept }> {
   const store = new ImageStore(root);
-  const used = imagesUsedByContainers(root);
-  const doomed = store.list().filter((image) => !used.has(image.id) && (all || image.repoTags.length === 0));
+  const doomed = store.list().filter((image) => !imageUsers.has(image.id) && (all || image.repoTags.length === 0));
   for (const image of doomed) {
     await store.update((index) => {
       for (const [tag, id] of Object.entries(index.tags)) if (id === image.id) delete index.tags[tag];

@@ -1,12 +1,17 @@
 /**
  * images.ts — image records: which images are here, and the names that point at them.
  *
- * An image's identity is its *config digest* (Docker's "IMAGE ID"): same config, same image,
- * whatever it is called. Names are separate pointers, like git branches:
+ * An image's identity is its *config digest*: same config, same image, whatever it is called.
+ * That is what Docker's classic image store shows as "IMAGE ID"; Docker's containerd image store
+ * (the default for new installs since Docker 29) shows the digest of the index or manifest it was
+ * pulled as instead, so the two Dockers print different IDs for the same image. Names are separate pointers, like git branches:
  *   tags:         docker.io/library/alpine:latest  → sha256:<config>
  *   repo digests: docker.io/library/alpine@sha256:<manifest>  (the manifest it was pulled as)
  * Everything lives in one small JSON file, `<root>/images/index.json`, replaced atomically
  * (write a temp file, rename) under the `images` lock, so concurrent pulls never lose a record.
+ *
+ * Try: `grep library/busybox $MINIBOX_ROOT/images/index.json` →
+ * `"docker.io/library/busybox:latest": "sha256:`
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -51,6 +56,27 @@ export interface ImageRecord {
 }
 
 type StoredImage = Omit<ImageRecord, 'repoTags'>;
+
+/** Where an image's manifest came from: its digest and type, and the repository digests it has. */
+export interface ManifestOrigin { manifestDigest: string; manifestMediaType: string; configDigest: string; repoDigests: string[] }
+
+/** The record of an image made of `layers` with `config`: one shape whether pulled, built or committed. */
+export function imageRecordFields(origin: ManifestOrigin, config: ImageConfig, layers: LayerRecord[]): StoredImage {
+  return {
+    id: origin.configDigest,
+    repoDigests: origin.repoDigests,
+    manifestDigest: origin.manifestDigest,
+    manifestMediaType: origin.manifestMediaType,
+    configDigest: origin.configDigest,
+    layers,
+    size: layers.reduce((sum, layer) => sum + layer.unpackedSize, 0),
+    ...(config.created ? { created: config.created } : {}),
+    os: config.os,
+    architecture: config.architecture,
+    ...(config.variant ? { variant: config.variant } : {}),
+    pulledAt: new Date().toISOString(),
+  };
+}
 
 interface IndexFile {
   images: Record<string, StoredImage>;
@@ -152,11 +178,6 @@ export class ImageStore {
 
   config(image: ImageRecord): ImageConfig {
     return this.blobs.readJson<ImageConfig>(image.configDigest);
-  }
-
-  /** The unpacked directory of one layer. */
-  layerDir(diffId: string): string {
-    return this.layers.dir(diffId);
   }
 
   /** Records a pulled image and points `tag` (canonical name:tag, optional) at it. */

@@ -13,6 +13,8 @@
  * again and compares, so a layer someone changed, truncated or half-deleted is found. A record
  * from an older minibox has no summary: fsck reports it as unverifiable and `--repair` records
  * one from what is on disk now.
+ *
+ * Try: `find $MINIBOX_ROOT/layers -path '*bin/busybox'` → `/bin/busybox`
  */
 import fs from 'node:fs';
 import path from 'node:path';

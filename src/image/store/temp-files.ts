@@ -14,7 +14,8 @@
  * `system fsck --repair` and garbage collection remove what is abandoned; whatever a live
  * process is writing is never touched.
  *
- * Try: `MINIBOX_TEST_CRASH_AT=blob:chunk@50 minibox pull IMAGE; ls /var/lib/minibox/tmp`.
+ * Try: `minibox rmi busybox $IMAGE >/dev/null; MINIBOX_TEST_CRASH_AT=blob:downloaded minibox pull
+ * -q $IMAGE; ls $MINIBOX_ROOT/tmp` → `blob-….partial` (the next pull resumes from it).
  */
 import fs from 'node:fs';
 import path from 'node:path';

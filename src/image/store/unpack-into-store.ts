@@ -6,7 +6,8 @@
  * to a temp dir renamed into place (layers.ts), and the diff id of what was unpacked must be the
  * one the image config names — otherwise the layer is refused and nothing appears.
  *
- * Try: `ls /var/lib/minibox/layers/sha256/` after a pull: one directory per diff id.
+ * Try: `ls $MINIBOX_ROOT/layers/sha256/` → `.json` (one directory per diff id, and its size record
+ * beside it).
  */
 import { MiniboxError } from '../../errors.js';
 import { withLock } from '../../lock.js';

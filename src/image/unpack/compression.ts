@@ -12,7 +12,8 @@
  * `Decompress` (pure JS) wrapped in a Transform, which gives backpressure: Node does not hand the
  * Transform a new input chunk until its output has been read.
  *
- * Try: `zstd -c layer.tar | head -c4 | xxd` and `gzip -c layer.tar | head -c2 | xxd`.
+ * Try: `for f in $MINIBOX_ROOT/blobs/sha256/*; do head -c2 $f | od -An -tx1; done` → `1f 8b`
+ * (gzip's magic bytes, on the layer; the JSON blobs start `7b 22`, `{"`).
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import fs from 'node:fs';

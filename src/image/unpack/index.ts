@@ -24,16 +24,16 @@
  *   - bare `.wh.`, NUL in a name or link target, `trusted.overlay.*` xattrs → rejected
  *   - an entry named like an existing symlink  → the symlink is replaced, its target untouched
  *
- * Try: `minibox pull alpine`, then `ls /var/lib/minibox/layers/sha256/`: one directory per layer;
- * `find … -type c` shows the whiteouts, `getfattr -d -m - DIR` the opaque markers.
+ * Try: `ls $(find $MINIBOX_ROOT/layers/sha256 -mindepth 1 -maxdepth 1 -type d)` → `bin … etc`; in
+ * an image that deletes files, `find $MINIBOX_ROOT/layers -type c` lists the whiteouts.
  */
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract, type Header } from 'tar-stream';
 import { describeError, ExitCode, MiniboxError } from '../../errors.js';
+import { hashingStream } from '../digest.js';
 import { compressionFromMediaType, createDecompressor, detectCompression } from './compression.js';
 import {
   entryComponents, HostileLayerError, locateEntry, lstatOrUndefined, quoteEntryName, RefusedEntry, resolveDirectoryInRoot,
@@ -270,19 +270,11 @@ export async function unpackLayer(options: UnpackOptions): Promise<UnpackResult>
       callback(null, chunk);
     },
   });
-  const hash = createHash('sha256');
-  let size = 0;
-  const hashing = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      hash.update(chunk);
-      size += chunk.length;
-      callback(null, chunk);
-    },
-  });
+  const hashing = hashingStream();
 
   const extractor = entryWriter(context, layerName);
   try {
-    await pipeline(fs.createReadStream(blobPath), counting, createDecompressor(compression), hashing, extractor);
+    await pipeline(fs.createReadStream(blobPath), counting, createDecompressor(compression), hashing.stream, extractor);
   } catch (error) {
     if (error instanceof MiniboxError) throw error;
     const claimed = compressionFromMediaType(mediaType);
@@ -292,5 +284,5 @@ export async function unpackLayer(options: UnpackOptions): Promise<UnpackResult>
       ExitCode.Engine, { cause: error });
   }
   applyDirectoryTimes(context);
-  return { diffId: `sha256:${hash.digest('hex')}`, size };
+  return { diffId: hashing.digest(), size: hashing.size() };
 }

@@ -24,7 +24,8 @@
  * Every final create uses O_EXCL|O_NOFOLLOW (or an *at-less call on a path whose every component
  * was just checked) so even a mistake here could not follow a symlink at the last step.
  *
- * Try: `tar -cf x.tar --absolute-names /etc/hostname` then `tar -tvf x.tar`: the name keeps its `/`.
+ * Try: `tar -cf x.tar --absolute-names /etc/hostname && tar -tvf x.tar` → `/etc/hostname` (the name
+ * keeps its `/`: an unpacker must not write there).
  */
 import fs from 'node:fs';
 import path from 'node:path';

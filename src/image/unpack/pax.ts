@@ -14,7 +14,8 @@
  * that method we fall back to its decoded strings, which are exact for every value that is valid
  * UTF-8.
  *
- * Try: `setcap cap_net_raw+ep f; tar --xattrs --xattrs-include='*' -cf x.tar f; xxd x.tar | head`.
+ * Try: `touch f && setcap cap_net_raw+ep f && tar --xattrs --xattrs-include='*' -cf x.tar f && grep
+ * -ac security.capability x.tar` → `1` (the capability travels as a PAX header).
  */
 import type { Extract, Header } from 'tar-stream';
 import { RefusedEntry } from './layer-path.js';

@@ -14,7 +14,8 @@
  * Other `.wh..wh.*` names are aufs bookkeeping (`.wh..wh.plnk`, `.wh..wh.aufs`) that leaked into
  * some old images: they mean nothing to overlay and are skipped, with anything inside them.
  *
- * Try: `mknod x c 0 0` in an overlay upperdir, then look at the merged dir: x is gone.
+ * Try: `mkdir l u m && echo x > l/f && mknod u/f c 0 0 && unshare -m sh -c 'mount -t overlay o -o
+ * lowerdir=u:l m && ls -A m | wc -l'` → `0` (the 0/0 device in the upper layer hides l/f).
  */
 import type fs from 'node:fs';
 import { lgetxattr, lsetxattr, mknod } from '../../sys/index.js';

@@ -14,7 +14,8 @@
  * capabilities, and writing to a file clears capabilities too, so it is content → chown → chmod →
  * xattrs → times. A directory's mtime changes whenever a child is added, so index.ts sets those last.
  *
- * Try: `touch f; chmod u+s f; chown 1 f; ls -l f` — the `s` is gone.
+ * Try: `touch f && chmod u+s f && chown 1 f && ls -l f` → `-rw-r--r--` (chown drops the setuid bit,
+ * so it is set after the owner).
  */
 import fs from 'node:fs';
 import { lsetxattr, mknod, SysError, type NodeKind } from '../../sys/index.js';

@@ -1,5 +1,5 @@
 /**
- * cgroup-hooks.ts — where a container's cgroup joins its life (hooks.ts), in one place.
+ * cgroup-hooks.ts — where a container's cgroup joins its life (listed in hooks.ts), in one place.
  *
  *   namespaces ready  mkdir /sys/fs/cgroup/minibox/<id>, write the limits from config.json's
  *                     linux.resources, move the waiting init stage into it (cgroup.procs). Its
@@ -13,7 +13,8 @@
  * read its usage. On a v1 or hybrid host nothing here touches /sys/fs/cgroup at all (create.ts
  * has already refused limit flags there).
  *
- * Try (in the VM): `minibox run -d busybox sleep 100`, then `ls /sys/fs/cgroup/minibox/`.
+ * Try (cgroup v2): `minibox run -d busybox sleep 100 >/dev/null && ls /sys/fs/cgroup/minibox/` →
+ * `cgroup.controllers`
  */
 import { crashPoint } from '../../crash-point.js';
 import fs from 'node:fs';
@@ -22,9 +23,9 @@ import {
   addProcess, containerCgroupPath, createContainerCgroup, readCgroupStats, removeContainerCgroup, cgroupMode,
   type ContainerCgroup, type LinuxResources,
 } from '../../cgroups/index.js';
-import type { RuntimeSpec } from '../../bundle/oci-bundle.js';
 import { ContainerStore, type ContainerRecord } from '../../container/container-store.js';
-import { onContainerExited, onContainerNamespacesReady, onContainerRemoved, setOomEventFiles } from './hooks.js';
+import type { ContainerHooks } from './hooks.js';
+import { readSpec } from '../../bundle/oci-bundle.js';
 
 /** The cgroup a container has (or would have) on this cgroup v2 host. */
 export function cgroupOf(record: ContainerRecord): ContainerCgroup {
@@ -32,9 +33,9 @@ export function cgroupOf(record: ContainerRecord): ContainerCgroup {
 }
 
 /** The limits in a bundle's config.json (linux.resources), or none. */
-export function specResources(specFile: string): LinuxResources {
+export function specResources(bundleDir: string): LinuxResources {
   try {
-    return (JSON.parse(fs.readFileSync(specFile, 'utf8')) as RuntimeSpec).linux?.resources ?? {};
+    return readSpec(bundleDir).linux?.resources ?? {};
   } catch {
     return {};
   }
@@ -46,7 +47,7 @@ function onUnifiedHost(): boolean {
 
 async function putInitInItsCgroup(root: StateRoot, record: ContainerRecord, initPid: number): Promise<void> {
   if (!onUnifiedHost()) return;
-  const resources = specResources(new ContainerStore(root).paths(record.Id).spec);
+  const resources = specResources(new ContainerStore(root).paths(record.Id).dir);
   const cgroup = createContainerCgroup(record.Id, resources);
   crashPoint('cgroup:created');
   addProcess(cgroup, initPid);
@@ -69,10 +70,13 @@ async function releaseCgroup(root: StateRoot, record: ContainerRecord): Promise<
   await removeContainerCgroup(cgroupOf(record));
 }
 
-onContainerNamespacesReady.push(putInitInItsCgroup);
-onContainerExited.push(releaseCgroup);
-onContainerRemoved.push(async (_root, record) => {
-  if (onUnifiedHost()) await removeContainerCgroup(cgroupOf(record));
-});
-// Only the cgroup v2 file this module really creates is read for OOM kills after an exit.
-setOomEventFiles((id) => [`${containerCgroupPath(id)}/memory.events`]);
+/** The cgroup's part in a container's life (listed in hooks.ts). */
+export const cgroupHooks: ContainerHooks = {
+  namespacesReady: putInitInItsCgroup,
+  exited: releaseCgroup,
+  removed: async (_root, record) => {
+    if (onUnifiedHost()) await removeContainerCgroup(cgroupOf(record));
+  },
+  // Only the cgroup v2 file this module really creates is read for OOM kills after an exit.
+  oomEventFiles: (id) => [`${containerCgroupPath(id)}/memory.events`],
+};

@@ -2,53 +2,70 @@
  * hooks.ts — the seams where other parts of minibox (cgroups, networking) join a container's
  * life without the lifecycle code knowing about them.
  *
- *   onContainerNamespacesReady  the init stage has its namespaces and waits: put it in its cgroup,
- *                               plug in its network (runs before the program starts; a throw
- *                               aborts the start with that message)
- *   onContainerExited           a run is over (reconciliation saw the exit): free per-run things
- *   onContainerRemoved          the container is being deleted: free everything else
+ *   namespacesReady  the init stage has its namespaces and waits: put it in its cgroup, plug in
+ *                    its network (runs before the program starts; a throw aborts the start with
+ *                    that message)
+ *   exited           a run is over (reconciliation saw the exit): free per-run things
+ *   removed          the container is being deleted: free everything else
+ *   oomEventFiles    where the monitor reads `oom_kill N` after the container exits
  *
- * Modules register by pushing a function onto a list at import time. Exit and removal hooks must
- * be idempotent and must tolerate state that was never set up (a start that failed half-way, a
- * monitor killed with -9): `rm -f` runs them all and reports, but does not stop at, a failure.
+ * Each part that joins gives one `ContainerHooks` object, and `CONTAINER_HOOKS` below lists them,
+ * in the order they run — the whole wiring is on this page, nothing registers itself by being
+ * imported. Exit and removal hooks must be idempotent and must tolerate state that was never set
+ * up (a start that failed half-way, a monitor killed with -9): `rm -f` runs them all and reports,
+ * but does not stop at, a failure.
+ *
+ * Try: `minibox run --rm busybox cat /sys/class/net/eth0/address` → `02:42:ac:`
+ * (the network hook plugged the container in before its program started).
  */
 import type { StateRoot } from '../../state-root.js';
 import { describeError } from '../../errors.js';
 import type { ContainerRecord } from '../../container/container-store.js';
+import { cgroupHooks } from './cgroup-hooks.js';
+import { networkHooks } from './network-hooks.js';
 
 export type NamespacesReadyHook = (root: StateRoot, record: ContainerRecord, initPid: number) => Promise<void> | void;
 export type ContainerHook = (root: StateRoot, record: ContainerRecord) => Promise<void> | void;
 
-export const onContainerNamespacesReady: NamespacesReadyHook[] = [];
-export const onContainerExited: ContainerHook[] = [];
-export const onContainerRemoved: ContainerHook[] = [];
+/** What one part of minibox does at each point of a container's life. */
+export interface ContainerHooks {
+  namespacesReady?: NamespacesReadyHook;
+  exited?: ContainerHook;
+  removed?: ContainerHook;
+  /** Files that hold the container's OOM-kill count after it exits (missing files are fine). */
+  oomEventFiles?: (id: string) => string[];
+}
 
-/** Runs every hook of a list; a failing hook is reported on stderr and the others still run. */
-export async function runHooks(hooks: ContainerHook[], root: StateRoot, record: ContainerRecord, what: string): Promise<void> {
-  for (const hook of hooks) {
+/** Every part that joins a container's life, in order: its cgroup first, then its network. */
+const CONTAINER_HOOKS: readonly ContainerHooks[] = [cgroupHooks, networkHooks];
+
+/** Runs one kind of hook of every part; a failing hook is reported on stderr and the others still run. */
+async function runAll(kind: 'exited' | 'removed', root: StateRoot, record: ContainerRecord, what: string): Promise<void> {
+  for (const hooks of CONTAINER_HOOKS) {
     try {
-      await hook(root, record);
+      await hooks[kind]?.(root, record);
     } catch (error) {
       process.stderr.write(`minibox: warning: ${what} ${record.Id.slice(0, 12)}: ${describeError(error)}\n`);
     }
   }
 }
 
-/** The namespaces-ready hooks in order; the first failure aborts the start. */
-export async function runNamespacesReadyHooks(root: StateRoot, record: ContainerRecord, initPid: number): Promise<void> {
-  for (const hook of onContainerNamespacesReady) await hook(root, record, initPid);
+/** A run is over: free per-run things (cgroup, network endpoint). */
+export async function runExitedHooks(root: StateRoot, record: ContainerRecord): Promise<void> {
+  await runAll('exited', root, record, 'cleaning up after container');
 }
 
-/**
- * Files the monitor reads `oom_kill N` from after the container exits: the container's cgroup
- * (v2 memory.events, v1 memory.oom_control). Missing files are fine: no cgroup, no OOM record.
- * The cgroup module may replace this with the paths it really creates.
- */
-export let oomEventFiles = (id: string): string[] => [
-  `/sys/fs/cgroup/minibox/${id}/memory.events`,
-  `/sys/fs/cgroup/memory/minibox/${id}/memory.oom_control`,
-];
+/** The container is being deleted: free everything else. */
+export async function runRemovedHooks(root: StateRoot, record: ContainerRecord): Promise<void> {
+  await runAll('removed', root, record, 'releasing resources of container');
+}
 
-export function setOomEventFiles(paths: (id: string) => string[]): void {
-  oomEventFiles = paths;
+/** The namespaces-ready hooks in order; the first failure aborts the start. */
+export async function runNamespacesReadyHooks(root: StateRoot, record: ContainerRecord, initPid: number): Promise<void> {
+  for (const hooks of CONTAINER_HOOKS) await hooks.namespacesReady?.(root, record, initPid);
+}
+
+/** Files the monitor reads `oom_kill N` from after the container exits. */
+export function oomEventFiles(id: string): string[] {
+  return CONTAINER_HOOKS.flatMap((hooks) => hooks.oomEventFiles?.(id) ?? []);
 }

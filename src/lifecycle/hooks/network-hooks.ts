@@ -13,9 +13,11 @@
  * They are not copied into container.json: the start hook runs while the engine holds the
  * container's lock, and the endpoint disappears by itself when the container is unplugged.
  *
- * This module registers itself when imported (reconcile.ts imports it, and every command that
- * can start, stop or remove a container goes through reconcile.ts).
- * Try: `minibox run -d -p 18080:8080 busybox httpd -f -p 8080`, then `minibox inspect` and `ip link`.
+ * hooks.ts lists these hooks (after the cgroup's), so they run wherever a container starts, exits
+ * or is removed.
+ *
+ * Try: `minibox run -d --name web -p 127.0.0.1:18082:80 busybox sleep 60 >/dev/null && minibox
+ * inspect --format '{{json .NetworkSettings.Ports}}' web` → `"HostPort":"18082"`
  */
 import { crashPoint } from '../../crash-point.js';
 import { NotFoundError } from '../../errors.js';
@@ -24,26 +26,28 @@ import type { PublishedPort } from '../../network/ports.js';
 import type { StateRoot } from '../../state-root.js';
 import type { ContainerRecord } from '../../container/container-store.js';
 import { ContainerStore } from '../../container/container-store.js';
-import { onContainerExited, onContainerNamespacesReady, onContainerRemoved } from './hooks.js';
+import type { ContainerHooks } from './hooks.js';
 import { fromPortBindings } from './network-options.js';
 
-onContainerNamespacesReady.push(async (root, record, initPid) => {
-  const mode = record.HostConfig.NetworkMode;
-  if (mode === 'host') return;
-  await attachContainer(root, {
-    id: record.Id,
-    name: record.Name.replace(/^\//, ''),
-    pid: initPid,
-    network: mode,
-    ports: fromPortBindings(record.HostConfig.PortBindings),
-    hostname: record.Config.Hostname,
-    hostsFile: new ContainerStore(root).paths(record.Id).hosts,
-  });
-  crashPoint('net:attached');
-});
-
-onContainerExited.push(async (root, record) => { await detachContainer(root, record.Id); });
-onContainerRemoved.push(async (root, record) => { await detachContainer(root, record.Id); });
+/** The network's part in a container's life (listed in hooks.ts): plug in, unplug. */
+export const networkHooks: ContainerHooks = {
+  namespacesReady: async (root, record, initPid) => {
+    const mode = record.HostConfig.NetworkMode;
+    if (mode === 'host') return;
+    await attachContainer(root, {
+      id: record.Id,
+      name: record.Name.replace(/^\//, ''),
+      pid: initPid,
+      network: mode,
+      ports: fromPortBindings(record.HostConfig.PortBindings),
+      hostname: record.Config.Hostname,
+      hostsFile: new ContainerStore(root).paths(record.Id).hosts,
+    });
+    crashPoint('net:attached');
+  },
+  exited: async (root, record) => { await detachContainer(root, record.Id); },
+  removed: async (root, record) => { await detachContainer(root, record.Id); },
+};
 
 function endpointSettings(endpoint: Endpoint): Record<string, unknown> {
   return {

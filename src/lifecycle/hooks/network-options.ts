@@ -13,7 +13,7 @@
  * `minibox start` publishes the same ports again; the host port actually chosen for `-p 8080`
  * is only known once the container is plugged in (network-hooks.ts).
  *
- * Try: `minibox run --rm -p 18080:80 --add-host db:10.0.0.5 busybox cat /etc/hosts`.
+ * Try: `minibox run --rm --add-host db:10.0.0.5 busybox tail -1 /etc/hosts` → `10.0.0.5 db`
  */
 import { UsageError } from '../../errors.js';
 import { addHostLines, parseAddHost, parsePublish, publishAllExposed, resolvConfWithDns, type PortSpec } from '../../network/index.js';
@@ -94,7 +94,3 @@ export async function extraHostsLines(root: StateRoot, network: NetworkMode, add
   return addHostLines(addHost, gateway);
 }
 
-/** resolv.conf with `--dns` servers in place of the host's. */
-export function withDns(resolvConf: string, dns: string[]): string {
-  return resolvConfWithDns(resolvConf, dns);
-}

@@ -6,10 +6,10 @@
  * the pty our controlling terminal (TIOCSCTTY, so Ctrl-C on it sends SIGINT to our foreground
  * process group), and put it on fds 0, 1 and 2 for the program to inherit.
  *
- * Try in `minibox run -it busybox sh`: `tty` prints /dev/pts/0, and `ls /dev/pts` shows only it.
+ * Try: `minibox run --rm -t busybox tty` → `/dev/pts/0`
  */
 import fs from 'node:fs';
-import { SysError } from '../../sys/errors.js';
+import { SysError } from '../../sys/errno.js';
 import { dup2, setsid } from '../../sys/process.js';
 import { setControllingTerminal } from '../../sys/pty.js';
 import { openInRoot, openRootDir } from '../../resolve-in-root.js';

@@ -10,10 +10,11 @@
  *      disposition survives execve(2) — so they go back to SIG_DFL.
  *   3. execve(2): the program replaces Node; an errno becomes Docker's 126/127 (find-program.ts).
  *
- * Try: `minibox exec web sh -c 'ls -l /proc/self/fd'` shows only 0, 1, 2 (and ls's own fd).
+ * Try: `minibox run --rm busybox ls /proc/self/fd` → `0 1 2 3` (stdin, stdout, stderr, and ls's own
+ * directory fd: nothing leaked from minibox).
  */
 import fs from 'node:fs';
-import { SysError } from '../../sys/errors.js';
+import { SysError } from '../../sys/errno.js';
 import { execve, keepAcrossExec, markCloseOnExecFrom, resetSignalToDefault } from '../../sys/process.js';
 import { execFailure } from './find-program.js';
 

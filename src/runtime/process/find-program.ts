@@ -7,6 +7,9 @@
  *   127  the command does not exist: `exec: "foo": executable file not found in $PATH`
  *   126  it exists but cannot be run: a directory, no execute bit, or not a program the kernel
  *        understands (ENOEXEC: no `#!` line and not ELF)
+ *
+ * Try: `minibox run --rm busybox nosuch; echo $?` → `exec: "nosuch": executable file not found in
+ * $PATH … 127`
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -41,7 +44,7 @@ export function pathFromEnv(env: string[] = []): string {
 }
 
 /** Resolves `name` like exec.LookPath: a name with a slash is used as it is, else $PATH is searched. */
-export function resolveCommand(name: string, env: string[] = []): string {
+export function findProgram(name: string, env: string[] = []): string {
   if (name.includes('/')) {
     let stat: fs.Stats;
     try {

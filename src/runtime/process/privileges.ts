@@ -20,7 +20,8 @@
  * All of these act on the calling thread: the init stage runs them on Node's main thread, the
  * one that calls execve and becomes the container's program.
  *
- * Try: `grep -E 'Cap|NoNewPrivs' /proc/self/status` in a container, `capsh --decode=00000000a80425fb`.
+ * Try: `minibox run --rm -u 4242 busybox grep -E 'CapEff|NoNewPrivs' /proc/self/status` → `CapEff:
+ * 0000000000000000 … NoNewPrivs: 1` (a non-root user keeps no effective capability).
  */
 import fs from 'node:fs';
 import { capset, prctl, PR, setgroups, setresgid, setresuid } from '../../sys/process.js';

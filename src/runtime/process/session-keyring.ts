@@ -13,12 +13,12 @@
  *   - ENOSYS (a kernel without keyrings, or a seccomp profile of an outer container returning
  *     ENOSYS) is not an error: the keyring is a defence in depth, not the main wall.
  *
- * Try: `gcc -static -o /tmp/p/probe test/runtime/fixtures/syscall-probe.c`, then
- * `minibox run --rm --security-opt seccomp=unconfined -v /tmp/p:/p:ro IMAGE /p/probe 0` twice:
- * `session_keyring=` differs each time, and from `keyctl show @s` on the host.
+ * Try: `minibox run -d --name kr busybox sleep 60 >/dev/null && grep " _ses.$(minibox inspect
+ * --format '{{.Id}}' kr)" /proc/keys` → `keyring _ses.` (the container's own session keyring,
+ * seen from the host).
  */
 import { describeKey, joinSessionKeyring, setKeyPermissions } from '../../sys/keyring.js';
-import { SysError } from '../../sys/errors.js';
+import { SysError } from '../../sys/errno.js';
 
 const KEY_USR_SEARCH = 0x00080000;
 

@@ -27,8 +27,8 @@
  * no_new_privs, loading a filter needs CAP_SYS_ADMIN, so then it comes *before* the capabilities
  * are dropped — runc's standard_init_linux.go has the same two places (privileges.ts).
  *
- * Try: `minibox run --rm IMAGE unshare -U true` → Operation not permitted;
- * with `--security-opt seccomp=unconfined` it works.
+ * Try: `minibox run --rm busybox unshare -U true` → `unshare(0x10000000): Operation not permitted`
+ * (Docker's profile refuses a user namespace without CAP_SYS_ADMIN).
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';

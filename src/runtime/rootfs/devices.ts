@@ -29,7 +29,8 @@
  * Every name is created inside the fd of its /dev directory (mknodat, openat O_EXCL|O_NOFOLLOW,
  * symlinkat), never through a path a container could have changed (mount-target.ts).
  *
- * Try: in a container, `mknod /tmp/disk b 8 0 && head -c1 /tmp/disk` → Permission denied.
+ * Try: `minibox run --rm busybox sh -c 'mknod /tmp/disk b 8 0 && head -c1 /tmp/disk'` → `Permission
+ * denied`
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -5,6 +5,8 @@
  * `mode=755`, `size=65536k`, `newinstance`, `ptmxmode=0666` mean something only to one file
  * system and travel as the comma-separated `data` string. `bind`/`rbind` make a bind mount, and
  * `private`/`rslave`/… change propagation with a separate mount(2) call, as runc does.
+ *
+ * Try: `minibox run --rm --read-only busybox touch /x` → `Read-only file system`
  */
 import { MS } from '../../sys/mount.js';
 

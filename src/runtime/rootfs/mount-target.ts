@@ -17,12 +17,12 @@
  *      `/proc/self/fd/N`, the magic link to exactly the inode we hold.
  * A later rename in the volume changes names, not the inode the fd holds.
  *
- * Try: `minibox run --explain --rm -v /tmp:/data busybox true 2>&1 | grep /data`.
+ * Try: `minibox run --explain --rm -v /tmp:/data busybox true 2>&1 | grep /data` → `/data`
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { MiniboxError } from '../../errors.js';
-import { SysError } from '../../sys/errors.js';
+import { SysError } from '../../sys/errno.js';
 import { mount, MS } from '../../sys/mount.js';
 import { attachMountTree, cloneMountTree, MOUNT_ATTR, setMountAttributes } from '../../sys/mount-fd.js';
 import { closeFd, mkdirat, O, openat } from '../../sys/openat2.js';

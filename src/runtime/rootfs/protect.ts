@@ -14,11 +14,12 @@
  * symlink to /proc/sys/kernel/core_pattern (or any other file) would otherwise have the runtime
  * bind *that* file over the masked path, writable, instead of hiding it.
  *
- * Try in a container: `cat /proc/kcore` (empty), `echo 1 > /proc/sys/vm/drop_caches` (read-only).
+ * Try: `minibox run --rm busybox sh -c 'echo 1 > /proc/sys/vm/drop_caches'` → `Read-only file
+ * system`, and `minibox run --rm busybox cat /proc/kcore` → `No such file or directory`
  */
 import fs from 'node:fs';
 import { MiniboxError } from '../../errors.js';
-import { SysError } from '../../sys/errors.js';
+import { SysError } from '../../sys/errno.js';
 import { mount, MS } from '../../sys/mount.js';
 import { closeFd, O } from '../../sys/openat2.js';
 import { openInRoot, openRootDir, type RootDir } from '../../resolve-in-root.js';

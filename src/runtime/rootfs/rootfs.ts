@@ -14,12 +14,13 @@
  *    container swaps into a shared volume can aim a mount at the host (runc CVE-2021-30465).
  *    Every one but devpts is nodev (devices.ts explains why).
  *
- * Try: `cat /proc/self/mountinfo` inside a container: the overlay is `/`, and nothing of the host.
+ * Try: `minibox run --rm busybox head -1 /proc/self/mountinfo` → `/ / rw,nodev,relatime - overlay
+ * overlay` (the overlay is `/`).
  */
 import fs from 'node:fs';
 import { mount, umount, MNT, MS } from '../../sys/mount.js';
 import { pivotRoot } from '../../sys/pivot-root.js';
-import { SysError } from '../../sys/errors.js';
+import { SysError } from '../../sys/errno.js';
 import { publishStep } from '../../sys/trace.js';
 import { OVERLAY_ANNOTATIONS, type RuntimeSpec, type SpecMount } from '../../bundle/oci-bundle.js';
 import { parseMountOptions } from './mount-options.js';

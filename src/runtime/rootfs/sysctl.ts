@@ -5,6 +5,9 @@
  * (net.*, kernel.hostname, kernel.shm*, fs.mqueue.*…) are safe to change from a container: they
  * affect only its namespaces. Others would change the host, which is why /proc/sys is made
  * read-only right after this step.
+ *
+ * Try: `minibox run --rm busybox cat /proc/sys/net/ipv4/ip_unprivileged_port_start` → `1024`
+ * (namespaced: a container's own value, unless config.json's linux.sysctl sets it).
  */
 import fs from 'node:fs';
 import { publishStep } from '../../sys/trace.js';

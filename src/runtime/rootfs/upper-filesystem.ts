@@ -9,7 +9,8 @@
  * writes plain files); `run` does not. This module names the problem from /proc/self/mountinfo,
  * without mounting anything, for `minibox doctor` and for `run`'s error.
  *
- * Try: `findmnt -T /var/lib/minibox -o TARGET,FSTYPE` — ext4/xfs/btrfs/tmpfs work.
+ * Try: `findmnt -n -T $MINIBOX_ROOT -o FSTYPE` → `ext4` (or xfs, btrfs, tmpfs: all work as an
+ * overlay upper).
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -15,6 +15,9 @@
  * touched anything. (A detached start still names the bundle on the command line: monitor.ts.)
  *
  * The init stage side is synchronous on purpose: it has nothing else to do while it waits.
+ *
+ * Try: `minibox run --rm --explain busybox true 2>&1 | grep 'namespaces ready'` → `namespaces
+ * ready: the engine may now put the container in cgroups`
  */
 import fs from 'node:fs';
 import { ExitCode } from '../../errors.js';

@@ -26,7 +26,10 @@
  * mount namespace the kernel sets our root and cwd to that namespace's root: the container's `/`.
  *
  * Only synchronous calls are used: Node's helper threads stay in the host's namespaces.
- * Try: `ls -l /proc/<container pid>/ns /proc/<exec'd pid>/ns` — the same inode numbers.
+ *
+ * Try: `minibox run -d --name web busybox sleep 60 >/dev/null && minibox exec web sh -c 'readlink
+ * /proc/1/ns/pid /proc/self/ns/pid | uniq | wc -l'` → `1` (the same PID namespace as the
+ * container's PID 1).
  */
 import fs from 'node:fs';
 import { publishStep } from '../../sys/trace.js';
@@ -34,7 +37,7 @@ import { CLONE, setns, unshare } from '../../sys/namespaces.js';
 import { declareProcessCalls } from '../../sys/process.js';
 import { declarePtyCalls } from '../../sys/pty.js';
 import { failStage, forwardTraceEvents, readFromParent } from './channel.js';
-import { CommandError, resolveCommand } from '../process/find-program.js';
+import { CommandError, findProgram } from '../process/find-program.js';
 import { becomeNonDumpable, dropBoundingSet, finalizePrivileges } from '../process/privileges.js';
 import { prepareSyscallFilter } from '../process/syscall-filter.js';
 import { enterContainerSessionKeyring } from '../process/session-keyring.js';
@@ -84,7 +87,7 @@ function enter(config: ExecStageConfig): never {
 
   // 7. The program, in the container's $PATH.
   const [name, ...rest] = config.args as [string, ...string[]];
-  const program = resolveCommand(name, config.env);
+  const program = findProgram(name, config.env);
 
   // 8. Who it runs as and what it may do: the same steps, in the same order, as the init stage —
   //    the container's session keyring, user, capabilities, no_new_privs, the container's filter.

@@ -12,9 +12,11 @@
  * (~50–70 ms), the engine finds the image and writes the bundle; then it sends the directory as
  * the first message on fd 3. Until that message this process touches nothing — no namespace, no
  * mount — so an `abort` instead (the image did not exist…) just ends it. A detached start (the C
- * monitor, monitor.ts) passes BUNDLE on the command line and step 0 is skipped. Try
- * `strace -f -e trace=execve,openat minibox run --rm IMG true 2>&1 | grep -E 'init-stage|config.json'`:
- * this file starts before the engine writes config.json.
+ * monitor, monitor.ts) passes BUNDLE on the command line and step 0 is skipped.
+ *
+ * Try: `strace -f -s 200 -e trace=execve minibox run --rm busybox true 2>&1 | grep -o
+ * 'init-stage.js' | head -1` → `init-stage.js` (with `-e trace=execve,openat` it shows this file
+ * starting before the engine writes config.json).
  *
  * Then it follows the order the kernel needs (crun's linux.c does the same):
  *
@@ -55,7 +57,7 @@ import { attachTerminal } from '../process/controlling-terminal.js';
 import { createDevices, createDevSymlinks } from '../rootfs/devices.js';
 import { makePathsReadonly, makeRootReadonly, maskPaths } from '../rootfs/protect.js';
 import { applySysctls } from '../rootfs/sysctl.js';
-import { resolveCommand } from '../process/find-program.js';
+import { findProgram } from '../process/find-program.js';
 import { handOverToProgram } from '../process/exec-handoff.js';
 import { becomeNonDumpable, dropBoundingSet, finalizePrivileges } from '../process/privileges.js';
 import { prepareSyscallFilter } from '../process/syscall-filter.js';
@@ -104,7 +106,7 @@ function birth(bundleDir: string): never {
 
   // 9. The program, found in the container's own $PATH.
   const [name, ...rest] = spec.process.args as [string, ...string[]];
-  const program = resolveCommand(name, spec.process.env);
+  const program = findProgram(name, spec.process.env);
 
   // 10. Who it runs as and what it may do (per thread: this main thread is the one that survives);
   //     its own session keyring; the seccomp filter (compiled in step 3) last.

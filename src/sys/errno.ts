@@ -1,9 +1,12 @@
 /**
- * errors.ts — a failed kernel call becomes a `SysError` that names the call, the errno and the
+ * errno.ts — a failed kernel call becomes a `SysError` that names the call, the errno and the
  * path or object involved, e.g. `mount overlay on /var/lib/minibox/…/rootfs: EINVAL (Invalid argument)`.
  *
  * The kernel reports failure as a small integer (errno). Node already knows the names
  * (`os.constants.errno`); we keep both the name (EPERM) and the human text.
+ *
+ * Try: `node -e "require('fs').rmdirSync('/')"` → `EBUSY: resource busy or locked` (an errno's name
+ * and its strerror text, as a SysError says both).
  */
 import os from 'node:os';
 
