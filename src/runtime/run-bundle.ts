@@ -204,8 +204,11 @@ export function startInitStageEarly(options: EarlyStartOptions): EarlyInitStage 
 const NO_STDIO: StdioOptions = ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'];
 const COLLECTED_STDIO: StdioOptions = ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'];
 
-/** Steps 1–3: the init stage becomes PID 1 of a new PID namespace; the engine stays on the host. */
-function startInitStage(newPidNamespace: boolean, stdio: StdioOptions): ChildProcess {
+/**
+ * Steps 1–3: the init stage becomes PID 1 of a new PID namespace; the engine stays on the host.
+ * Also the start of an OCI `create` (src/oci/create.ts), which passes its own stdio through.
+ */
+export function startInitStage(newPidNamespace: boolean, stdio: StdioOptions): ChildProcess {
   // No bundle on the command line: it comes over fd 3 (see the header).
   const [launcher, args] = stageCommand('init-stage', []);
   const start = (): ChildProcess => spawn(launcher, args, {

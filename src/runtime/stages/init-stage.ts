@@ -28,6 +28,9 @@
  *    5. terminal (if asked), device nodes         (11–12: exec-handoff.ts, shared with `exec`)
  *    6. pivot_root into the rootfs
  *
+ * An OCI `create` (src/oci/) adds one wait between 9 and 10: the stage says "created" and blocks
+ * on the exec fifo until `start` (exec-fifo.ts), as runc's init does.
+ *
  * Why the cgroup namespace waits for "go": a cgroup namespace is rooted at the cgroup its creator
  * is in *at unshare time*. Unshared after the engine moved us into /sys/fs/cgroup/minibox/<id>,
  * the container sees that cgroup as `/` (`cat /proc/self/cgroup` → `0::/`), as with runc.
@@ -60,8 +63,9 @@ import { handOverToProgram } from '../process/exec-handoff.js';
 import { becomeNonDumpable, dropBoundingSet, finalizePrivileges } from '../process/privileges.js';
 import { prepareSyscallFilter } from '../process/syscall-filter.js';
 import { enterNewSessionKeyring } from '../process/session-keyring.js';
+import { holdExecFifo, waitForStart } from '../exec-fifo.js';
 
-function birth(bundleDir: string): never {
+function birth({ dir: bundleDir, execFifo, noNewKeyring }: StartRequest): never {
   // 1. The bundle.
   const { spec, rootfs } = readBundle(bundleDir);
 
@@ -88,6 +92,8 @@ function birth(bundleDir: string): never {
   }
   createDevices(rootfs, spec.linux?.devices);
   createDevSymlinks(rootfs);
+  const heldFifo = execFifo ? holdExecFifo(execFifo) : undefined; // OCI create: unreachable after pivot_root
+
 
   // 6. The image becomes `/`; the host's root is detached.
   pivotIntoRootfs(rootfs);
@@ -100,16 +106,18 @@ function birth(bundleDir: string): never {
   // 8. Name, read-only root, working directory.
   if (spec.hostname) sethostname(spec.hostname);
   if (spec.root.readonly) makeRootReadonly();
+  if (spec.process.user.umask !== undefined) process.umask(spec.process.user.umask); // the program inherits it
   enterWorkingDirectory(spec);
 
   // 9. The program, found in the container's own $PATH.
   const [name, ...rest] = spec.process.args as [string, ...string[]];
   const program = resolveCommand(name, spec.process.env);
+  if (heldFifo !== undefined) waitForStart(heldFifo); // OCI create: "created" until `start` (exec-fifo.ts)
 
   // 10. Who it runs as and what it may do (per thread: this main thread is the one that survives);
   //     its own session keyring; the seccomp filter (compiled in step 3) last.
   if (spec.process.capabilities) dropBoundingSet(spec.process.capabilities);
-  enterNewSessionKeyring(path.basename(bundleDir));
+  if (!noNewKeyring) enterNewSessionKeyring(path.basename(bundleDir)); // OCI --no-new-keyring keeps the caller's
   finalizePrivileges(spec.process, syscallFilter);
 
   // 11–12. Only stdin, stdout and stderr cross into the program; Node is replaced by it.
@@ -135,10 +143,12 @@ function enterWorkingDirectory(spec: RuntimeSpec): void {
   publishStep('chdir', { path: spec.process.cwd });
 }
 
+interface StartRequest { dir: string; execFifo?: string | undefined; noNewKeyring?: boolean | undefined }
+
 /** Step 0: the bundle from argv (detached start) or, for an early start, from the engine. */
-function bundleDirectory(argv: string[]): string {
+function startRequest(argv: string[]): StartRequest {
   const fromArgv = argv.find((arg) => !arg.startsWith('--'));
-  if (fromArgv) return fromArgv;
+  if (fromArgv) return { dir: fromArgv };
   let first: ParentMessage;
   try {
     first = receiveFromParent();
@@ -147,7 +157,7 @@ function bundleDirectory(argv: string[]): string {
   }
   const message = expect(first, 'bundle');
   forwardTraceEvents(message.trace);
-  return message.dir;
+  return { dir: message.dir, execFifo: message.execFifo, noNewKeyring: message.noNewKeyring };
 }
 
 try {
@@ -156,7 +166,7 @@ try {
   becomeNonDumpable(); // native/minibox-launch.c (CVE-2019-5736 class)
   // Declaring C functions is not container work: done while the engine still prepares the bundle.
   declareEverything();
-  birth(bundleDirectory(process.argv.slice(2)));
+  birth(startRequest(process.argv.slice(2)));
 } catch (error) {
   failStage('init', error);
 }

@@ -1,0 +1,101 @@
+/**
+ * spec-support.ts — which parts of config.json minibox-runc honours, checked before `create`
+ * touches anything.
+ *
+ * A runtime that silently skips a field it does not understand runs a container that is not
+ * the one asked for: less isolated (a missing seccomp profile), or broken in ways that show up
+ * much later. So every field of config.json is either honoured or refused here, with its path
+ * (`linux.uidMappings`) and the reason — never ignored. The runtime spec's own rule for unknown
+ * *properties* is "MUST ignore" (for forward compatibility); minibox prefers an error a student can
+ * read to a guess. What is honoured, and where:
+ *   process   args env cwd user(uid gid umask additionalGids) terminal consoleSize capabilities
+ *             noNewPrivileges rlimits oomScoreAdj (process-limits.ts); an empty apparmorProfile
+ *             or selinuxLabel (this kernel runs neither LSM for containers)
+ *   root      path readonly           hostname, mounts, annotations, hooks (spec-hooks.ts)
+ *   linux     namespaces (no `path`, no user) devices maskedPaths readonlyPaths sysctl seccomp
+ *             rootfsPropagation cgroupsPath resources (cgroup v2 only; devices: see below)
+ *
+ * Try: add `"uidMappings":[…]` under `linux` and `minibox-runc create` refuses, naming it.
+ */
+import { MiniboxError } from '../errors.js';
+import { cgroupMode, describeCgroupMode, type CgroupMode } from '../cgroups/index.js';
+import type { RuntimeSpec } from '../bundle/oci-bundle.js';
+
+const KNOWN: Record<string, readonly string[]> = {
+  '': ['ociVersion', 'root', 'process', 'hostname', 'domainname', 'mounts', 'hooks', 'annotations', 'linux'],
+  process: ['terminal', 'consoleSize', 'user', 'args', 'commandLine', 'env', 'cwd', 'capabilities', 'rlimits',
+    'noNewPrivileges', 'apparmorProfile', 'oomScoreAdj', 'selinuxLabel'],
+  'process.user': ['uid', 'gid', 'umask', 'additionalGids', 'username'],
+  root: ['path', 'readonly'],
+  linux: ['namespaces', 'uidMappings', 'gidMappings', 'devices', 'cgroupsPath', 'resources', 'rootfsPropagation',
+    'seccomp', 'sysctl', 'maskedPaths', 'readonlyPaths', 'mountLabel', 'intelRdt', 'personality', 'timeOffsets'],
+};
+
+/** Fields that are valid OCI but that minibox cannot honour, and why. */
+const REFUSED: Record<string, string> = {
+  'process.commandLine': 'it is for Windows; use process.args',
+  'process.user.username': 'it is for Windows; use uid and gid',
+  domainname: 'minibox does not set the NIS domain name yet',
+  'linux.uidMappings': 'user namespaces are not supported yet (Node cannot create one: it is multithreaded)',
+  'linux.gidMappings': 'user namespaces are not supported yet (Node cannot create one: it is multithreaded)',
+  'linux.intelRdt': 'Intel RDT (resctrl) is not supported',
+  'linux.personality': 'personality(2) is not supported yet',
+  'linux.timeOffsets': 'time namespaces are not supported yet',
+  'linux.mountLabel': 'SELinux labels are not supported (no SELinux here)',
+  'process.selinuxLabel': 'SELinux labels are not supported (no SELinux here)',
+  'process.apparmorProfile': 'AppArmor profiles are not supported (no AppArmor here)',
+};
+
+function present(value: unknown): boolean {
+  if (value === undefined || value === null || value === '') return false;
+  return !(Array.isArray(value) && value.length === 0);
+}
+
+function fieldsOf(spec: RuntimeSpec, at: string): Record<string, unknown> | undefined {
+  let node: unknown = spec;
+  for (const key of at ? at.split('.') : []) node = (node as Record<string, unknown> | undefined)?.[key];
+  return node && typeof node === 'object' ? node as Record<string, unknown> : undefined;
+}
+
+/** The first problem with `spec` for this runtime, as one line; undefined when it can run. */
+export function unsupportedField(spec: RuntimeSpec, mode: CgroupMode = cgroupMode()): string | undefined {
+  for (const [at, known] of Object.entries(KNOWN)) {
+    const fields = fieldsOf(spec, at) ?? {};
+    for (const [key, value] of Object.entries(fields)) {
+      const name = at ? `${at}.${key}` : key;
+      if (!known.includes(key)) return `config.json field ${name} is unknown to minibox-runc: remove it`;
+      if (REFUSED[name] && present(value)) return `config.json field ${name} is not supported: ${REFUSED[name]}`;
+    }
+  }
+  for (const ns of spec.linux?.namespaces ?? []) {
+    if (!['pid', 'network', 'mount', 'ipc', 'uts', 'cgroup', 'user', 'time'].includes(ns.type)) {
+      return `config.json linux.namespaces: unknown namespace type ${JSON.stringify(ns.type)}`;
+    }
+    if (ns.type === 'user' || ns.type === 'time') return `config.json linux.namespaces: ${ns.type} namespaces are not supported yet`;
+    if (ns.path) return `config.json linux.namespaces: joining an existing ${ns.type} namespace (path ${ns.path}) is not supported yet`;
+  }
+  for (const hook of ['createContainer', 'startContainer'] as const) {
+    if (present((spec as { hooks?: Record<string, unknown> }).hooks?.[hook])) {
+      return `config.json hooks.${hook} is not supported yet (it must run inside the container's namespaces)`;
+    }
+  }
+  return unsupportedResources(spec, mode);
+}
+
+/**
+ * linux.resources: cgroup v2 only. `devices` rules are accepted everywhere: minibox has no device
+ * cgroup and instead mounts everything writable nodev (runtime/rootfs/devices.ts), so no device
+ * node the container makes can be opened — what runc's default deny-all rule is for.
+ */
+function unsupportedResources(spec: RuntimeSpec, mode: CgroupMode): string | undefined {
+  const resources = (spec.linux?.resources ?? {}) as Record<string, unknown>;
+  const limits = Object.keys(resources).filter((key) => key !== 'devices' && present(resources[key]));
+  if (limits.length === 0 || mode === 'unified') return undefined;
+  return `config.json linux.resources.${limits[0]} needs cgroup v2, but this host's cgroups are ${describeCgroupMode(mode)}: `
+    + 'remove the limits or run on a cgroup v2 host (see docs/vm.md)';
+}
+
+export function assertSupported(spec: RuntimeSpec): void {
+  const problem = unsupportedField(spec);
+  if (problem) throw new MiniboxError(problem);
+}
