@@ -59,7 +59,7 @@ import { createDevices, createDevSymlinks } from '../rootfs/devices.js';
 import { makePathsReadonly, makeRootReadonly, maskPaths } from '../rootfs/protect.js';
 import { applySysctls } from '../rootfs/sysctl.js';
 import { resolveCommand } from '../process/find-program.js';
-import { handOverToProgram } from '../process/exec-handoff.js';
+import { handOverToProgram, prepareHandOver } from '../process/exec-handoff.js';
 import { becomeNonDumpable, dropBoundingSet, finalizePrivileges } from '../process/privileges.js';
 import { prepareSyscallFilter } from '../process/syscall-filter.js';
 import { enterNewSessionKeyring } from '../process/session-keyring.js';
@@ -118,6 +118,7 @@ function birth({ dir: bundleDir, execFifo, noNewKeyring }: StartRequest): never 
   //     its own session keyring; the seccomp filter (compiled in step 3) last.
   if (spec.process.capabilities) dropBoundingSet(spec.process.capabilities);
   if (!noNewKeyring) enterNewSessionKeyring(path.basename(bundleDir)); // OCI --no-new-keyring keeps the caller's
+  prepareHandOver(); // fds and signals, while no seccomp filter can refuse the calls
   finalizePrivileges(spec.process, syscallFilter);
 
   // 11–12. Only stdin, stdout and stderr cross into the program; Node is replaced by it.
