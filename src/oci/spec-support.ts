@@ -89,10 +89,17 @@ export function unsupportedField(spec: RuntimeSpec, mode: CgroupMode = cgroupMod
  */
 function unsupportedResources(spec: RuntimeSpec, mode: CgroupMode): string | undefined {
   const resources = (spec.linux?.resources ?? {}) as Record<string, unknown>;
-  const limits = Object.keys(resources).filter((key) => key !== 'devices' && present(resources[key]));
+  const limits = Object.keys(resources).filter((key) => key !== 'devices' && asksForLimit(key, resources[key]));
   if (limits.length === 0 || mode === 'unified') return undefined;
   return `config.json linux.resources.${limits[0]} needs cgroup v2, but this host's cgroups are ${describeCgroupMode(mode)}: `
     + 'remove the limits or run on a cgroup v2 host (see docs/vm.md)';
+}
+
+/** True when a resource entry limits something: `pids: {limit: 0}` (podman's default) is "no limit", as in runc. */
+function asksForLimit(key: string, value: unknown): boolean {
+  if (key === 'pids') return ((value as { limit?: number } | undefined)?.limit ?? 0) > 0;
+  if (value && typeof value === 'object' && !Array.isArray(value)) return Object.values(value).some((leaf) => present(leaf));
+  return present(value);
 }
 
 export function assertSupported(spec: RuntimeSpec): void {
