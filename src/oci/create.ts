@@ -31,7 +31,7 @@ import type { ParentMessage } from '../runtime/stages/channel.js';
 import { applyProcessLimits, type SpecRlimit } from './process-limits.js';
 import { assertSupported } from './spec-support.js';
 import { runHooks, type SpecHooks } from './spec-hooks.js';
-import { OCI_VERSION, OciStateDir, handleOfInit, type SavedContainer } from './oci-state.js';
+import { OCI_VERSION, OciStateDir, handleOfInit, writePidFile, type SavedContainer } from './oci-state.js';
 import { sendConsole } from './console-socket.js';
 
 export interface CreateOptions {
@@ -87,7 +87,7 @@ export async function createContainer(states: OciStateDir, id: string, options: 
     const pid = child.pid;
     if (pid === undefined) throw new MiniboxError('cannot start the init stage');
     const stageExited = new Promise<void>((resolve) => child!.once('exit', () => resolve()));
-    const bundleMessage: ParentMessage = { type: 'bundle', dir: bundle, trace: false, execFifo: states.fifo(id), ...(options.noNewKeyring ? { noNewKeyring: true } : {}) };
+    const bundleMessage: ParentMessage = { type: 'bundle', dir: bundle, trace: false, execFifo: states.fifo(id), containerId: id, ...(options.noNewKeyring ? { noNewKeyring: true } : {}) };
     (child.stdio[3] as NodeJS.WritableStream).write(`${JSON.stringify(bundleMessage)}\n`);
     const annotations = spec.annotations ?? {};
     const outcome = await driveStart(child.stdio[3] as NodeJS.WritableStream, child.stdio[4] as NodeJS.ReadableStream, pid, {
@@ -106,7 +106,8 @@ export async function createContainer(states: OciStateDir, id: string, options: 
       throw new MiniboxError('the init stage exited before the container was created');
     }
     const saved: SavedContainer = { id, bundle, init: handleOfInit(pid), created: new Date().toISOString(), annotations,
-      ...(cgroup ? { cgroup } : {}), ...(spec.hooks ? { hooks: spec.hooks } : {}) };
+      ...(cgroup ? { cgroup } : {}), ...(spec.hooks ? { hooks: spec.hooks } : {}),
+      process: spec.process, ...(spec.linux?.seccomp ? { seccomp: spec.linux.seccomp } : {}) };
     states.save(saved);
     if (options.pidFile) writePidFile(options.pidFile, pid);
     return { saved, child }; // `create` exits now; the waiting stage outlives it (see the header)
@@ -126,11 +127,4 @@ function joinCgroup(id: string, spec: OciSpec, pid: number): string | undefined 
   const cgroup = createContainerCgroup(id, limits);
   addProcess(cgroup, pid);
   return cgroup.path;
-}
-
-/** runc writes the pid file whole (temp file + rename): a reader never sees a partial number. */
-function writePidFile(file: string, pid: number): void {
-  const target = path.resolve(file);
-  fs.writeFileSync(`${target}.tmp`, String(pid));
-  fs.renameSync(`${target}.tmp`, target);
 }

@@ -19,6 +19,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { MiniboxError, ExitCode } from '../errors.js';
 import type { SpecHooks } from './spec-hooks.js';
+import type { SpecProcess, SpecSeccomp } from '../bundle/oci-bundle.js';
 import { handleOf, isRunning, type ProcessHandle } from '../container/process-handle.js';
 
 export const DEFAULT_OCI_ROOT = '/run/minibox-runc';
@@ -49,6 +50,9 @@ export interface SavedContainer {
   cgroup?: string;
   /** config.json's hooks as they were at create: a later edit of the bundle changes nothing. */
   hooks?: SpecHooks;
+  /** The template of an `exec`'d process, from config.json at create (as runc keeps it). */
+  process: SpecProcess;
+  seccomp?: SpecSeccomp;
 }
 
 /** runc's rule for container ids: letters, digits and `_+-.`, not "." or "..". */
@@ -143,4 +147,11 @@ export function handleOfInit(pid: number): ProcessHandle {
   const handle = handleOf(pid);
   if (!handle) throw new MiniboxError(`the container's process ${pid} exited during create`);
   return handle;
+}
+
+/** runc writes a pid file whole (temp file + rename): a reader never sees a partial number. */
+export function writePidFile(file: string, pid: number): void {
+  const target = path.resolve(file);
+  fs.writeFileSync(`${target}.tmp`, String(pid));
+  fs.renameSync(`${target}.tmp`, target);
 }

@@ -24,6 +24,7 @@ import { OCI_VERSION, OciStateDir, DEFAULT_OCI_ROOT } from './oci-state.js';
 import { createContainer, type CreateOptions } from './create.js';
 import { deleteContainer, killContainer, parseSignal, processesOf, startContainer } from './lifecycle.js';
 import { runContainerToEnd } from './run.js';
+import { execInContainer } from './exec.js';
 import { defaultSpec, features } from './default-spec.js';
 
 interface GlobalOptions { root: string; log?: string; logFormat: 'text' | 'json'; debug?: boolean; systemdCgroup?: boolean }
@@ -99,6 +100,27 @@ export function buildRuncProgram(): Command {
   program.command('start').argument('<id>').description('let a created container run its program')
     .addHelpText('after', examples(['minibox-runc start c1']))
     .action(async (id: string) => { await startContainer(states(), id); });
+
+  program.command('exec').argument('<id>').argument('[args...]').description('run one more process in a running container')
+    .option('-p, --process <file>', 'a runtime-spec process JSON (instead of ARGS)')
+    .option('-d, --detach', 'return once the process runs')
+    .option('--pid-file <file>', 'write the process\'s pid to this file')
+    .option('-t, --tty', 'a terminal (needs --console-socket)')
+    .option('--console-socket <path>', 'send the pty master to this Unix socket')
+    .option('-e, --env <env>', 'KEY=VALUE (repeatable)', (value: string, all: string[]) => [...all, value], [] as string[])
+    .option('--cwd <dir>', 'working directory')
+    .passThroughOptions()
+    .addHelpText('after', examples(['minibox-runc exec c1 ps', 'minibox-runc exec -d --pid-file p --process proc.json c1']))
+    .action(async (id: string, args: string[], options: Record<string, unknown>) => {
+      process.exitCode = await execInContainer(states(), id, {
+        args, detach: options.detach === true, tty: options.tty === true, env: options.env as string[],
+        ...(options.process ? { processFile: options.process as string } : {}),
+        ...(options.pidFile ? { pidFile: options.pidFile as string } : {}),
+        ...(options.consoleSocket ? { consoleSocket: options.consoleSocket as string } : {}),
+        ...(options.cwd ? { cwd: options.cwd as string } : {}),
+      });
+      if (options.detach) process.exit(0); // the process runs on without us
+    });
 
   program.command('state').argument('<id>').description('print the runtime-spec state JSON')
     .addHelpText('after', examples(['minibox-runc state c1 | jq -r .status']))

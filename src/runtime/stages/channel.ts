@@ -35,7 +35,7 @@ export type ChildMessage =
 
 /** Messages from the engine to the init stage. */
 export type ParentMessage =
-  | { type: 'bundle'; dir: string; trace: boolean; execFifo?: string; noNewKeyring?: boolean }
+  | { type: 'bundle'; dir: string; trace: boolean; execFifo?: string; noNewKeyring?: boolean; containerId?: string }
   | { type: 'go' }
   | { type: 'pty'; number: number }
   | { type: 'abort'; message: string };

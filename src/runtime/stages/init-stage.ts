@@ -65,7 +65,7 @@ import { prepareSyscallFilter } from '../process/syscall-filter.js';
 import { enterNewSessionKeyring } from '../process/session-keyring.js';
 import { holdExecFifo, waitForStart } from '../exec-fifo.js';
 
-function birth({ dir: bundleDir, execFifo, noNewKeyring }: StartRequest): never {
+function birth({ dir: bundleDir, execFifo, noNewKeyring, containerId }: StartRequest): never {
   // 1. The bundle.
   const { spec, rootfs } = readBundle(bundleDir);
 
@@ -117,7 +117,8 @@ function birth({ dir: bundleDir, execFifo, noNewKeyring }: StartRequest): never 
   // 10. Who it runs as and what it may do (per thread: this main thread is the one that survives);
   //     its own session keyring; the seccomp filter (compiled in step 3) last.
   if (spec.process.capabilities) dropBoundingSet(spec.process.capabilities);
-  if (!noNewKeyring) enterNewSessionKeyring(path.basename(bundleDir)); // OCI --no-new-keyring keeps the caller's
+  // OCI create names the container itself (its bundle dir is anywhere); --no-new-keyring keeps the caller's
+  if (!noNewKeyring) enterNewSessionKeyring(containerId ?? path.basename(bundleDir));
   prepareHandOver(); // fds and signals, while no seccomp filter can refuse the calls
   finalizePrivileges(spec.process, syscallFilter);
 
@@ -144,7 +145,7 @@ function enterWorkingDirectory(spec: RuntimeSpec): void {
   publishStep('chdir', { path: spec.process.cwd });
 }
 
-interface StartRequest { dir: string; execFifo?: string | undefined; noNewKeyring?: boolean | undefined }
+interface StartRequest { dir: string; execFifo?: string | undefined; noNewKeyring?: boolean | undefined; containerId?: string | undefined }
 
 /** Step 0: the bundle from argv (detached start) or, for an early start, from the engine. */
 function startRequest(argv: string[]): StartRequest {
@@ -158,7 +159,7 @@ function startRequest(argv: string[]): StartRequest {
   }
   const message = expect(first, 'bundle');
   forwardTraceEvents(message.trace);
-  return { dir: message.dir, execFifo: message.execFifo, noNewKeyring: message.noNewKeyring };
+  return { dir: message.dir, execFifo: message.execFifo, noNewKeyring: message.noNewKeyring, containerId: message.containerId };
 }
 
 try {
