@@ -91,13 +91,20 @@ function unsupportedResources(spec: RuntimeSpec, mode: CgroupMode): string | und
   const resources = (spec.linux?.resources ?? {}) as Record<string, unknown>;
   const limits = Object.keys(resources).filter((key) => key !== 'devices' && asksForLimit(key, resources[key]));
   if (limits.length === 0 || mode === 'unified') return undefined;
-  return `config.json linux.resources.${limits[0]} needs cgroup v2, but this host's cgroups are ${describeCgroupMode(mode)}: `
+  return `config.json linux.resources.${limits[0]} (${JSON.stringify(resources[limits[0]!])}) needs cgroup v2, but this host's cgroups are ${describeCgroupMode(mode)}: `
     + 'remove the limits or run on a cgroup v2 host (see docs/vm.md)';
 }
 
-/** True when a resource entry limits something: `pids: {limit: 0}` (podman's default) is "no limit", as in runc. */
+/**
+ * True when a resource entry limits something. Two defaults engines always send are no limit:
+ * `pids: {limit: 0}` (podman; 0 means unset in runc) and `cpu: {shares: 1024}` (containerd: the
+ * kernel's default weight, the same as every other cgroup's).
+ */
 function asksForLimit(key: string, value: unknown): boolean {
   if (key === 'pids') return ((value as { limit?: number } | undefined)?.limit ?? 0) > 0;
+  if (key === 'cpu' && value && typeof value === 'object') {
+    return Object.entries(value).some(([name, leaf]) => present(leaf) && !(name === 'shares' && leaf === 1024));
+  }
   if (value && typeof value === 'object' && !Array.isArray(value)) return Object.values(value).some((leaf) => present(leaf));
   return present(value);
 }
