@@ -53,7 +53,7 @@ import { declareOpenat2Calls } from '../../sys/openat2.js';
 import { failStage, forwardTraceEvents, receiveFromParent, sendToParent, type ParentMessage } from './channel.js';
 import { readBundle, SECCOMP_CACHE_ANNOTATION, type RuntimeSpec } from '../../bundle/oci-bundle.js';
 import { initStageUnshareFlags, wantsCgroupNamespace } from '../namespace-table.js';
-import { makeMountsPrivate, mountConfigMounts, mountRootfs, pivotIntoRootfs } from '../rootfs/rootfs.js';
+import { applyRootfsPropagation, makeMountsPrivate, mountConfigMounts, mountRootfs, pivotIntoRootfs } from '../rootfs/rootfs.js';
 import { attachTerminal } from '../process/controlling-terminal.js';
 import { createDevices, createDevSymlinks } from '../rootfs/devices.js';
 import { makePathsReadonly, makeRootReadonly, maskPaths } from '../rootfs/protect.js';
@@ -97,6 +97,7 @@ function birth({ dir: bundleDir, execFifo, noNewKeyring, containerId }: StartReq
 
   // 6. The image becomes `/`; the host's root is detached.
   pivotIntoRootfs(rootfs);
+  applyRootfsPropagation(spec); // shared, slave, private, unbindable: pivot_root refuses a shared root
 
   // 7. Kernel files: sysctls first (they need a writable /proc/sys), then mask and freeze.
   applySysctls(spec.linux?.sysctl ?? {});
