@@ -17,13 +17,13 @@
  *
  * Try: `minibox-runc create --bundle B c1; minibox-runc state c1; ps -o pid,ppid,args -p PID`.
  */
-import { type ChildProcess } from 'node:child_process';
+import { type ChildProcess, type StdioOptions } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { MiniboxError, describeError } from '../errors.js';
 import { readBundle, type RuntimeSpec } from '../bundle/oci-bundle.js';
 import { addProcess, cgroupMode, createContainerCgroup, removeContainerCgroup } from '../cgroups/index.js';
-import { wantsMountNamespace, wantsPidNamespace } from '../runtime/namespace-table.js';
+import { pidNamespacePath, wantsMountNamespace, wantsPidNamespace } from '../runtime/namespace-table.js';
 import { startInitStage } from '../runtime/run-bundle.js';
 import { driveStart } from '../runtime/start-protocol.js';
 import { makeExecFifo } from '../runtime/exec-fifo.js';
@@ -66,7 +66,19 @@ export function loadBundle(bundleDir: string): OciSpec {
   }
   assertSupported(spec);
   if (!wantsMountNamespace(spec)) throw new MiniboxError('config.json must ask for a mount namespace: minibox will not pivot_root the host');
+  const mountPath = spec.linux?.namespaces?.find((ns) => ns.type === 'mount')?.path;
+  if (mountPath && sameNamespace(mountPath, '/proc/self/ns/mnt')) {
+    throw new MiniboxError(`config.json joins the host's own mount namespace (${mountPath}): minibox will not pivot_root the host`);
+  }
   return spec;
+}
+
+function sameNamespace(a: string, b: string): boolean {
+  try {
+    return fs.readlinkSync(a) === fs.readlinkSync(b);
+  } catch (error) {
+    throw new MiniboxError(`config.json namespace path ${a}: ${describeError(error)}`);
+  }
 }
 
 export async function createContainer(states: OciStateDir, id: string, options: CreateOptions): Promise<Created> {
@@ -83,7 +95,8 @@ export async function createContainer(states: OciStateDir, id: string, options: 
   let cgroup: string | undefined;
   try {
     makeExecFifo(states.fifo(id));
-    child = startInitStage(wantsPidNamespace(spec), terminal ? ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] : ['inherit', 'inherit', 'inherit', 'pipe', 'pipe']);
+    const stdio: StdioOptions = terminal ? ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] : ['inherit', 'inherit', 'inherit', 'pipe', 'pipe'];
+    child = startInitStage(wantsPidNamespace(spec), stdio, pidNamespacePath(spec));
     const pid = child.pid;
     if (pid === undefined) throw new MiniboxError('cannot start the init stage');
     const stageExited = new Promise<void>((resolve) => child!.once('exit', () => resolve()));

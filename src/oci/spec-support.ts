@@ -5,14 +5,15 @@
  * A runtime that silently skips a field it does not understand runs a container that is not
  * the one asked for: less isolated (a missing seccomp profile), or broken in ways that show up
  * much later. So every field of config.json is either honoured or refused here, with its path
- * (`linux.uidMappings`) and the reason — never ignored. The runtime spec's own rule for unknown
- * *properties* is "MUST ignore" (for forward compatibility); minibox prefers an error a student can
- * read to a guess. What is honoured, and where:
+ * (`linux.uidMappings`) and the reason. A property the spec does not define at all is another
+ * case: the spec says a runtime MUST NOT fail on it (forward compatibility: a newer engine may
+ * add fields), so it is ignored — but never silently: one warning line names it. What is
+ * honoured, and where:
  *   process   args env cwd user(uid gid umask additionalGids) terminal consoleSize capabilities
  *             noNewPrivileges rlimits oomScoreAdj (process-limits.ts); an empty apparmorProfile
  *             or selinuxLabel (this kernel runs neither LSM for containers)
  *   root      path readonly           hostname, mounts, annotations, hooks (spec-hooks.ts)
- *   linux     namespaces (no `path`, no user) devices maskedPaths readonlyPaths sysctl seccomp
+ *   linux     namespaces (new, or joined by `path`; no user, no time) devices maskedPaths readonlyPaths sysctl seccomp
  *             rootfsPropagation cgroupsPath resources (cgroup v2 only; devices: see below)
  *
  * Try: add `"uidMappings":[…]` under `linux` and `minibox-runc create` refuses, naming it.
@@ -58,12 +59,18 @@ function fieldsOf(spec: RuntimeSpec, at: string): Record<string, unknown> | unde
 }
 
 /** The first problem with `spec` for this runtime, as one line; undefined when it can run. */
-export function unsupportedField(spec: RuntimeSpec, mode: CgroupMode = cgroupMode()): string | undefined {
+export function unsupportedField(spec: RuntimeSpec, mode: CgroupMode = cgroupMode(), unknown: string[] = []): string | undefined {
+  if (!/^1\.\d+\.\d+/.test(String(spec.ociVersion))) {
+    return `config.json ociVersion ${JSON.stringify(spec.ociVersion)} is not a runtime-spec version: use 1.0.2 (1.x.y is accepted)`;
+  }
   for (const [at, known] of Object.entries(KNOWN)) {
     const fields = fieldsOf(spec, at) ?? {};
     for (const [key, value] of Object.entries(fields)) {
       const name = at ? `${at}.${key}` : key;
-      if (!known.includes(key)) return `config.json field ${name} is unknown to minibox-runc: remove it`;
+      if (!known.includes(key)) {
+        unknown.push(name);
+        continue;
+      }
       if (REFUSED[name] && present(value)) return `config.json field ${name} is not supported: ${REFUSED[name]}`;
     }
   }
@@ -72,7 +79,6 @@ export function unsupportedField(spec: RuntimeSpec, mode: CgroupMode = cgroupMod
       return `config.json linux.namespaces: unknown namespace type ${JSON.stringify(ns.type)}`;
     }
     if (ns.type === 'user' || ns.type === 'time') return `config.json linux.namespaces: ${ns.type} namespaces are not supported yet`;
-    if (ns.path) return `config.json linux.namespaces: joining an existing ${ns.type} namespace (path ${ns.path}) is not supported yet`;
   }
   for (const hook of ['createContainer', 'startContainer'] as const) {
     if (present((spec as { hooks?: Record<string, unknown> }).hooks?.[hook])) {
@@ -109,7 +115,10 @@ function asksForLimit(key: string, value: unknown): boolean {
   return present(value);
 }
 
+/** Refuses what cannot be honoured; warns (on stderr, once per field) about properties the spec does not define. */
 export function assertSupported(spec: RuntimeSpec): void {
-  const problem = unsupportedField(spec);
+  const unknown: string[] = [];
+  const problem = unsupportedField(spec, cgroupMode(), unknown);
   if (problem) throw new MiniboxError(problem);
+  for (const name of unknown) process.stderr.write(`minibox-runc: warning: config.json field ${name} is not part of the runtime spec; ignored\n`);
 }

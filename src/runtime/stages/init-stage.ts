@@ -45,14 +45,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ExitCode } from '../../errors.js';
 import { publishStep } from '../../sys/trace.js';
-import { CLONE, unshare, sethostname } from '../../sys/namespaces.js';
+import { CLONE, setns, unshare, sethostname } from '../../sys/namespaces.js';
 import { declarePivotRootCalls } from '../../sys/pivot-root.js';
 import { declareProcessCalls } from '../../sys/process.js';
 import { declarePtyCalls } from '../../sys/pty.js';
 import { declareOpenat2Calls } from '../../sys/openat2.js';
 import { failStage, forwardTraceEvents, receiveFromParent, sendToParent, type ParentMessage } from './channel.js';
 import { readBundle, SECCOMP_CACHE_ANNOTATION, type RuntimeSpec } from '../../bundle/oci-bundle.js';
-import { initStageUnshareFlags, wantsCgroupNamespace } from '../namespace-table.js';
+import { cloneFlag, initStageUnshareFlags, namespacesToJoin, wantsCgroupNamespace, type JoinedNamespace } from '../namespace-table.js';
 import { applyRootfsPropagation, makeMountsPrivate, mountConfigMounts, mountRootfs, pivotIntoRootfs } from '../rootfs/rootfs.js';
 import { attachTerminal } from '../process/controlling-terminal.js';
 import { createDevices, createDevSymlinks } from '../rootfs/devices.js';
@@ -69,7 +69,9 @@ function birth({ dir: bundleDir, execFifo, noNewKeyring, containerId }: StartReq
   // 1. The bundle.
   const { spec, rootfs } = readBundle(bundleDir);
 
-  // 2. New namespaces for this process (the PID namespace was arranged by the engine; cgroup waits).
+  // 2. Existing namespaces config.json names by path (OCI), then new ones for this process (the
+  //    PID namespace was arranged by the engine; cgroup waits).
+  joinNamespaces(namespacesToJoin(spec));
   const flags = initStageUnshareFlags(spec);
   if (flags !== 0) unshare(flags);
 
@@ -125,6 +127,20 @@ function birth({ dir: bundleDir, execFifo, noNewKeyring, containerId }: StartReq
 
   // 11–12. Only stdin, stdout and stderr cross into the program; Node is replaced by it.
   return handOverToProgram(program, name, rest, spec.process.env ?? []);
+}
+
+/** setns(2) into each; a mount namespace needs this thread's own fs_struct first (unshare CLONE_FS). */
+function joinNamespaces(joins: { type: JoinedNamespace; path: string }[]): void {
+  if (joins.length === 0) return;
+  unshare(CLONE.FS);
+  for (const { type, path: file } of joins) {
+    const fd = fs.openSync(file, 'r');
+    try {
+      setns(fd, cloneFlag(type), file);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
 }
 
 function declareEverything(): void {
