@@ -1,0 +1,125 @@
+/**
+ * minibox-runc's lifecycle against a plain OCI bundle (busybox rootfs + `minibox-runc spec`), as
+ * the runtime spec defines it: create leaves the process waiting (the program has not run),
+ * start lets it run, state reports creating/created/running/stopped with the pid, kill signals
+ * it, delete removes it — and run does all of it, returning the program's exit status.
+ *
+ * Hostile checks, each failing on main before this branch (there was no bin/minibox-runc; checked
+ * by running this file there): the program must not run before `start` (its output file stays
+ * empty while `created`); `start` twice is refused; `delete` of a running container is refused.
+ */
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { makeBundle, ociScratch, runc, runcDetached, statusOf, until } from './helpers.js';
+
+const scratch = ociScratch('mb-oci-life-');
+afterAll(() => {
+  for (const id of fs.existsSync(scratch.state) ? fs.readdirSync(scratch.state) : []) runc(scratch.state, ['delete', '--force', id]);
+  expect(fs.existsSync(scratch.state) ? fs.readdirSync(scratch.state) : []).toEqual([]);
+  fs.rmSync(scratch.dir, { recursive: true, force: true });
+});
+
+describe('minibox-runc lifecycle', () => {
+  it('create waits for start; state follows created → running → stopped; delete removes it', async () => {
+    const bundle = makeBundle(scratch.dir, 'b1', (spec) => {
+      spec.process.args = ['sh', '-c', 'echo "ran as pid $$ on $(hostname)"; exec sleep 60'];
+    });
+    const pidFile = path.join(scratch.dir, 'c1.pid');
+    const created = runcDetached(scratch.state, ['create', '--bundle', bundle, '--pid-file', pidFile, 'c1'], scratch.dir, 'c1');
+    expect(created.stderr).toBe('');
+    expect(created.code).toBe(0);
+
+    const state = JSON.parse(runc(scratch.state, ['state', 'c1']).stdout) as Record<string, unknown>;
+    expect(state).toMatchObject({ ociVersion: '1.0.2', id: 'c1', status: 'created', bundle, annotations: {} });
+    expect(state.pid).toBe(Number(fs.readFileSync(pidFile, 'utf8')));
+    expect(fs.readFileSync(created.out, 'utf8')).toBe(''); // waiting: the program has not run
+
+    expect(runc(scratch.state, ['start', 'c1']).code).toBe(0);
+    await until(() => fs.readFileSync(created.out, 'utf8') !== '', 'the program printed');
+    expect(fs.readFileSync(created.out, 'utf8')).toBe('ran as pid 1 on minibox\n');
+    expect(statusOf(scratch.state, 'c1')).toBe('running');
+
+    const again = runc(scratch.state, ['start', 'c1']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/level=error msg="cannot start an already running container"/);
+    const refused = runc(scratch.state, ['delete', 'c1']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/msg="cannot delete container c1 that is not stopped: running"/);
+
+    const ps = runc(scratch.state, ['ps', '--format', 'json', 'c1']);
+    expect(JSON.parse(ps.stdout)).toEqual([state.pid]);
+    expect(runc(scratch.state, ['list', '-q']).stdout).toBe('c1\n');
+
+    expect(runc(scratch.state, ['kill', 'c1', 'KILL']).code).toBe(0);
+    await until(() => statusOf(scratch.state, 'c1') === 'stopped', 'c1 stopped');
+    expect(JSON.parse(runc(scratch.state, ['state', 'c1']).stdout).pid).toBe(0);
+    expect(runc(scratch.state, ['delete', 'c1']).code).toBe(0);
+    const gone = runc(scratch.state, ['state', 'c1']);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toMatch(/^time="[^"]+" level=error msg="container does not exist"\n$/);
+  });
+
+  it('run returns the exit status; hooks get the state on stdin, in order; rlimits and umask apply', () => {
+    const log = path.join(scratch.dir, 'hooks.log');
+    const hook = (name: string): Record<string, unknown> => ({
+      path: '/bin/sh', args: ['sh', '-c', `read -r state; echo "${name} $state" >> ${log}`],
+    });
+    const bundle = makeBundle(scratch.dir, 'b2', (spec) => {
+      spec.process.args = ['sh', '-c', 'echo "nofile=$(ulimit -n) umask=$(umask)"; exit 3'];
+      spec.process.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 256, hard: 512 }];
+      spec.process.user.umask = 0o027;
+      spec.hooks = { prestart: [hook('prestart')], poststart: [hook('poststart')], poststop: [hook('poststop')] };
+    });
+    const run = runcDetached(scratch.state, ['run', '--bundle', bundle, 'c2'], scratch.dir, 'c2');
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(3);
+    expect(run.stdout).toBe('nofile=256 umask=0027\n');
+    const lines = fs.readFileSync(log, 'utf8').trim().split('\n');
+    expect(lines.map((line) => line.split(' ')[0])).toEqual(['prestart', 'poststart', 'poststop']);
+    const states = lines.map((line) => JSON.parse(line.slice(line.indexOf(' ') + 1)) as { id: string; status: string; bundle: string });
+    expect(states.map((s) => s.status)).toEqual(['creating', 'running', 'stopped']);
+    expect(states.every((s) => s.id === 'c2' && s.bundle === bundle)).toBe(true);
+    expect(fs.readdirSync(scratch.state)).not.toContain('c2'); // run deletes it
+  });
+
+  it('exec runs in the container: ARGS, and --process FILE with --detach --pid-file', async () => {
+    const bundle = makeBundle(scratch.dir, 'b3', (spec) => { spec.process.args = ['sleep', '60']; });
+    expect(runcDetached(scratch.state, ['run', '-d', '--bundle', bundle, 'c3'], scratch.dir, 'c3').code).toBe(0);
+    const exec = runc(scratch.state, ['exec', 'c3', 'sh', '-c', 'echo "pid1=$(cat /proc/1/cmdline | tr "\\0" " ")"; exit 4']);
+    expect(exec.stdout).toBe('pid1=sleep 60 \n');
+    expect(exec.code).toBe(4);
+    const processFile = path.join(scratch.dir, 'process.json');
+    fs.writeFileSync(processFile, JSON.stringify({ args: ['sleep', '30'], cwd: '/', env: ['PATH=/bin'], user: { uid: 0, gid: 0 } }));
+    const pidFile = path.join(scratch.dir, 'exec.pid');
+    const detached = runcDetached(scratch.state, ['exec', '--detach', '--pid-file', pidFile, '--process', processFile, 'c3'], scratch.dir, 'c3-exec');
+    expect(detached.code).toBe(0);
+    const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+    await until(() => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8') === 'sleep\x0030\x00', 'the exec process runs sleep');
+    expect(JSON.parse(runc(scratch.state, ['ps', '--format', 'json', 'c3']).stdout)).toContain(pid);
+    expect(runc(scratch.state, ['delete', '--force', 'c3']).code).toBe(0);
+  });
+
+  it('terminal: the pty is made in the container and its master goes to --console-socket', async () => {
+    const socketPath = path.join(scratch.dir, 'console.sock');
+    const received: string[] = [];
+    const server = net.createServer((connection) => connection.on('data', (data) => received.push(data.toString())));
+    await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+    try {
+      const bundle = makeBundle(scratch.dir, 'b4', (spec) => { spec.process.terminal = true; spec.process.args = ['sleep', '60']; });
+      const pidFile = path.join(scratch.dir, 'c4.pid');
+      const created = runcDetached(scratch.state, ['create', '--bundle', bundle, '--console-socket', socketPath, '--pid-file', pidFile, 'c4'], scratch.dir, 'c4');
+      expect(created.stderr).toBe('');
+      await until(() => received.length > 0, 'the console socket got a message');
+      expect(received.join('')).toMatch(/^\/dev\/pts\/\d+$/);
+      // The process's stdio is that pty, from the container's own devpts (not the host's /dev/pts).
+      const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+      expect(fs.readlinkSync(`/proc/${pid}/fd/0`)).toMatch(new RegExp(`^${received.join("")}( \\(deleted\\))?$`)); // unreachable from the host
+      expect(fs.statSync(`/proc/${pid}/root/dev/pts/ptmx`).dev).not.toBe(fs.statSync('/dev/pts/ptmx').dev);
+    } finally {
+      server.close();
+      runc(scratch.state, ['delete', '--force', 'c4']);
+    }
+  });
+});
