@@ -4,6 +4,7 @@
  * `--root` for the runtime's state, and the runtime run to completion.
  */
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,9 +14,13 @@ export const runcBin = path.join(repoRoot, 'bin/minibox-runc');
 
 export interface RuncResult { code: number; stdout: string; stderr: string }
 
-/** A temp dir for one test file: `state/` (the runtime's --root) and bundles under it. */
+/**
+ * A temp dir for one test file: `state/` (the runtime's --root) and bundles under it. Lowercase
+ * (not mkdtemp's mixed case): podman names an image pulled from `oci:DIR` after DIR.
+ */
 export function ociScratch(prefix: string): { dir: string; state: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = path.join(os.tmpdir(), `${prefix}${randomBytes(6).toString('hex')}`);
+  fs.mkdirSync(dir, { mode: 0o700 });
   return { dir, state: path.join(dir, 'state') };
 }
 
