@@ -67,9 +67,9 @@ export function buildRuncProgram(): Command {
     .description('minibox\'s container runtime with runc\'s command line (an OCI runtime for containerd, podman, runtime-tools)')
     .version(`minibox-runc version ${MINIBOX_RUNC_VERSION}\nspec: ${OCI_VERSION}`, '-v, --version', 'print the version')
     .option('--root <dir>', 'where container state is kept', DEFAULT_OCI_ROOT)
-    .option('--log <file>', 'write errors (and --debug lines) to this file instead of stderr')
+    .option('--log <file>', 'write errors to this file (the bare message still goes to stderr)')
     .option('--log-format <format>', 'text or json', 'text')
-    .option('--debug', 'log what each command does')
+    .option('--debug', 'accepted for compatibility (there is no debug log yet)')
     .option('--systemd-cgroup', 'accepted; refused where it would take effect (a cgroup v2 host)')
     .option('--criu <path>', 'accepted for compatibility; checkpointing is not supported')
     .option('--rootless <value>', 'accepted for compatibility (auto|true|false); rootless is not supported')
@@ -82,93 +82,9 @@ export function buildRuncProgram(): Command {
       'ctr run --rm --runc-binary $PWD/bin/minibox-runc IMAGE c1 echo hi',
     ]));
 
-  addCreateOptions(program.command('create').argument('<id>').description('create a container that waits for `start`'))
-    .addHelpText('after', examples(['minibox-runc create --bundle /tmp/b c1 && minibox-runc start c1']))
-    .action(async (id: string, options: Record<string, unknown>) => {
-      await createContainer(states(), id, creationOptions(options, program.opts() as GlobalOptions));
-      process.exit(0); // the waiting init stage must not hold this process
-    });
-
-  addCreateOptions(program.command('run').argument('<id>').description('create, start, wait, delete (runc run)'))
-    .option('-d, --detach', 'return once it runs; do not wait or delete')
-    .option('--keep', 'do not delete the container after it exits')
-    .addHelpText('after', examples(['minibox-runc run --bundle /tmp/b c1; echo $?   # the container\'s exit status']))
-    .action(async (id: string, options: Record<string, unknown>) => {
-      process.exitCode = await runContainerToEnd(states(), id, { ...creationOptions(options, program.opts() as GlobalOptions), detach: options.detach === true, keep: options.keep === true });
-    });
-
-  program.command('start').argument('<id>').description('let a created container run its program')
-    .addHelpText('after', examples(['minibox-runc start c1']))
-    .action(async (id: string) => { await startContainer(states(), id); });
-
-  program.command('exec').argument('<id>').argument('[args...]').description('run one more process in a running container')
-    .option('-p, --process <file>', 'a runtime-spec process JSON (instead of ARGS)')
-    .option('-d, --detach', 'return once the process runs')
-    .option('--pid-file <file>', 'write the process\'s pid to this file')
-    .option('-t, --tty', 'a terminal (needs --console-socket)')
-    .option('--console-socket <path>', 'send the pty master to this Unix socket')
-    .option('-e, --env <env>', 'KEY=VALUE (repeatable)', (value: string, all: string[]) => [...all, value], [] as string[])
-    .option('--cwd <dir>', 'working directory')
-    .passThroughOptions()
-    .addHelpText('after', examples(['minibox-runc exec c1 ps', 'minibox-runc exec -d --pid-file p --process proc.json c1']))
-    .action(async (id: string, args: string[], options: Record<string, unknown>) => {
-      process.exitCode = await execInContainer(states(), id, {
-        args, detach: options.detach === true, tty: options.tty === true, env: options.env as string[],
-        ...(options.process ? { processFile: options.process as string } : {}),
-        ...(options.pidFile ? { pidFile: options.pidFile as string } : {}),
-        ...(options.consoleSocket ? { consoleSocket: options.consoleSocket as string } : {}),
-        ...(options.cwd ? { cwd: options.cwd as string } : {}),
-      });
-      if (options.detach) process.exit(0); // the process runs on without us
-    });
-
-  program.command('state').argument('<id>').description('print the runtime-spec state JSON')
-    .addHelpText('after', examples(['minibox-runc state c1 | jq -r .status']))
-    .action((id: string) => {
-      const saved = states().load(id);
-      json({ ...states().state(saved), rootfs: rootfsOf(saved.bundle), created: saved.created, owner: '' });
-    });
-
-  program.command('kill').argument('<id>').argument('[signal]', 'name or number', 'SIGTERM').description('send a signal to the container')
-    .option('-a, --all', 'signal every process of the container')
-    .addHelpText('after', examples(['minibox-runc kill c1 KILL', 'minibox-runc kill --all c1 9']))
-    .action((id: string, signal: string, options: { all?: boolean }) => { killContainer(states(), id, parseSignal(signal), options.all === true); });
-
-  program.command('delete').argument('<id>').description('remove a stopped (or created) container')
-    .option('-f, --force', 'kill it first if it still runs')
-    .addHelpText('after', examples(['minibox-runc delete c1', 'minibox-runc delete --force c1']))
-    .action(async (id: string, options: { force?: boolean }) => { await deleteContainer(states(), id, options.force === true); });
-
-  program.command('list').description('list containers').option('-f, --format <format>', 'table or json', 'table')
-    .option('-q, --quiet', 'ids only')
-    .addHelpText('after', examples(['minibox-runc list', 'minibox-runc --root /run/containerd/runc/k8s.io list -q']))
-    .action((options: { format: string; quiet?: boolean }) => { listContainers(states(), options); });
-
-  program.command('ps').argument('<id>').argument('[ps-args...]').description('the container\'s processes')
-    .option('-f, --format <format>', 'table (ps -ef) or json (pids)', 'table')
-    .addHelpText('after', examples(['minibox-runc ps c1', 'minibox-runc ps --format json c1']))
-    .action((id: string, psArgs: string[], options: { format: string }) => { showProcesses(states(), id, psArgs, options.format); });
-
-  for (const verb of ['pause', 'resume'] as const) {
-    program.command(verb).argument('<id>').description(`${verb} every process (cgroup v2 freezer)`)
-      .addHelpText('after', examples([`minibox-runc ${verb} c1`]))
-      .action((id: string) => { freeze(states(), id, verb === 'pause'); });
-  }
-
-  program.command('spec').description('write a default config.json (as runc spec)')
-    .option('-b, --bundle <dir>', 'where to write it', '.')
-    .option('--rootless', 'refused: rootless containers are not supported')
-    .addHelpText('after', examples(['mkdir -p b/rootfs && cd b && minibox-runc spec']))
-    .action((options: { bundle: string; rootless?: boolean }) => {
-      if (options.rootless) throw new MiniboxError('--rootless is not supported: minibox-runc runs as root');
-      const file = `${options.bundle}/config.json`;
-      if (fs.existsSync(file)) throw new MiniboxError(`File ${file} exists. Remove it first`);
-      fs.writeFileSync(file, `${JSON.stringify(defaultSpec(), null, '\t')}\n`);
-    });
-
-  program.command('features').description('what this runtime supports, as JSON')
-    .addHelpText('after', examples(['minibox-runc features | jq .linux.namespaces']))
-    .action(() => json(features()));
+  registerLifecycle(program, states);
+  registerExecAndState(program, states);
+  registerInfo(program, states);
 
   program.hook('preAction', () => {
     const global = program.opts() as GlobalOptions;
@@ -253,4 +169,107 @@ export async function runcMain(argv: string[]): Promise<number> {
   } catch (error) {
     return reportError(error, program.opts() as Partial<GlobalOptions>);
   }
+}
+
+
+type States = () => OciStateDir;
+
+/** create, run, start, kill, delete: the runtime spec's operations. */
+function registerLifecycle(program: Command, states: States): void {
+  addCreateOptions(program.command('create').argument('<id>').description('create a container that waits for `start`'))
+    .addHelpText('after', examples(['minibox-runc create --bundle /tmp/b c1 && minibox-runc start c1']))
+    .action(async (id: string, options: Record<string, unknown>) => {
+      await createContainer(states(), id, creationOptions(options, program.opts() as GlobalOptions));
+      process.exit(0); // the waiting init stage must not hold this process
+    });
+
+  addCreateOptions(program.command('run').argument('<id>').description('create, start, wait, delete (runc run)'))
+    .option('-d, --detach', 'return once it runs; do not wait or delete')
+    .option('--keep', 'do not delete the container after it exits')
+    .addHelpText('after', examples(['minibox-runc run --bundle /tmp/b c1; echo $?   # the container\'s exit status']))
+    .action(async (id: string, options: Record<string, unknown>) => {
+      process.exitCode = await runContainerToEnd(states(), id, { ...creationOptions(options, program.opts() as GlobalOptions), detach: options.detach === true, keep: options.keep === true });
+    });
+
+  program.command('start').argument('<id>').description('let a created container run its program')
+    .addHelpText('after', examples(['minibox-runc start c1']))
+    .action(async (id: string) => { await startContainer(states(), id); });
+
+}
+
+/** exec and state. */
+function registerExecAndState(program: Command, states: States): void {
+  program.command('exec').argument('<id>').argument('[args...]').description('run one more process in a running container')
+    .option('-p, --process <file>', 'a runtime-spec process JSON (instead of ARGS)')
+    .option('-d, --detach', 'return once the process runs')
+    .option('--pid-file <file>', 'write the process\'s pid to this file')
+    .option('-t, --tty', 'a terminal (needs --console-socket)')
+    .option('--console-socket <path>', 'send the pty master to this Unix socket')
+    .option('-e, --env <env>', 'KEY=VALUE (repeatable)', (value: string, all: string[]) => [...all, value], [] as string[])
+    .option('--cwd <dir>', 'working directory')
+    .passThroughOptions()
+    .addHelpText('after', examples(['minibox-runc exec c1 ps', 'minibox-runc exec -d --pid-file p --process proc.json c1']))
+    .action(async (id: string, args: string[], options: Record<string, unknown>) => {
+      process.exitCode = await execInContainer(states(), id, {
+        args, detach: options.detach === true, tty: options.tty === true, env: options.env as string[],
+        ...(options.process ? { processFile: options.process as string } : {}),
+        ...(options.pidFile ? { pidFile: options.pidFile as string } : {}),
+        ...(options.consoleSocket ? { consoleSocket: options.consoleSocket as string } : {}),
+        ...(options.cwd ? { cwd: options.cwd as string } : {}),
+      });
+      if (options.detach) process.exit(0); // the process runs on without us
+    });
+
+  program.command('state').argument('<id>').description('print the runtime-spec state JSON')
+    .addHelpText('after', examples(['minibox-runc state c1 | jq -r .status']))
+    .action((id: string) => {
+      const saved = states().load(id);
+      json({ ...states().state(saved), rootfs: rootfsOf(saved.bundle), created: saved.created, owner: '' });
+    });
+
+  program.command('kill').argument('<id>').argument('[signal]', 'name or number', 'SIGTERM').description('send a signal to the container')
+    .option('-a, --all', 'signal every process of the container')
+    .addHelpText('after', examples(['minibox-runc kill c1 KILL', 'minibox-runc kill --all c1 9']))
+    .action((id: string, signal: string, options: { all?: boolean }) => { killContainer(states(), id, parseSignal(signal), options.all === true); });
+
+  program.command('delete').argument('<id>').description('remove a stopped (or created) container')
+    .option('-f, --force', 'kill it first if it still runs')
+    .addHelpText('after', examples(['minibox-runc delete c1', 'minibox-runc delete --force c1']))
+    .action(async (id: string, options: { force?: boolean }) => { await deleteContainer(states(), id, options.force === true); });
+
+}
+
+/** list, ps, pause/resume, spec, features. */
+function registerInfo(program: Command, states: States): void {
+  program.command('list').description('list containers').option('-f, --format <format>', 'table or json', 'table')
+    .option('-q, --quiet', 'ids only')
+    .addHelpText('after', examples(['minibox-runc list', 'minibox-runc --root /run/containerd/runc/k8s.io list -q']))
+    .action((options: { format: string; quiet?: boolean }) => { listContainers(states(), options); });
+
+  program.command('ps').argument('<id>').argument('[ps-args...]').description('the container\'s processes')
+    .option('-f, --format <format>', 'table (ps -ef) or json (pids)', 'table')
+    .addHelpText('after', examples(['minibox-runc ps c1', 'minibox-runc ps --format json c1']))
+    .action((id: string, psArgs: string[], options: { format: string }) => { showProcesses(states(), id, psArgs, options.format); });
+
+  for (const verb of ['pause', 'resume'] as const) {
+    program.command(verb).argument('<id>').description(`${verb} every process (cgroup v2 freezer)`)
+      .addHelpText('after', examples([`minibox-runc ${verb} c1`]))
+      .action((id: string) => { freeze(states(), id, verb === 'pause'); });
+  }
+
+  program.command('spec').description('write a default config.json (as runc spec)')
+    .option('-b, --bundle <dir>', 'where to write it', '.')
+    .option('--rootless', 'refused: rootless containers are not supported')
+    .addHelpText('after', examples(['mkdir -p b/rootfs && cd b && minibox-runc spec']))
+    .action((options: { bundle: string; rootless?: boolean }) => {
+      if (options.rootless) throw new MiniboxError('--rootless is not supported: minibox-runc runs as root');
+      const file = `${options.bundle}/config.json`;
+      if (fs.existsSync(file)) throw new MiniboxError(`File ${file} exists. Remove it first`);
+      fs.writeFileSync(file, `${JSON.stringify(defaultSpec(), null, '\t')}\n`);
+    });
+
+  program.command('features').description('what this runtime supports, as JSON')
+    .addHelpText('after', examples(['minibox-runc features | jq .linux.namespaces']))
+    .action(() => json(features()));
+
 }

@@ -49,7 +49,8 @@ export function runHook(point: HookPoint, hook: SpecHook, state: OciState): void
   if (result.error && (result.error as NodeJS.ErrnoException).code === 'ETIMEDOUT') {
     throw new MiniboxError(`${what} timed out after ${hook.timeout} s`, ExitCode.Refused);
   }
-  if (result.error) throw new MiniboxError(`${what}: ${result.error.message}`, ExitCode.Refused);
+  // EPIPE: the hook exited without reading its stdin — its right; its exit status decides.
+  if (result.error && (result.error as NodeJS.ErrnoException).code !== 'EPIPE') throw new MiniboxError(`${what}: ${result.error.message}`, ExitCode.Refused);
   if (result.status !== 0) {
     const said = result.stderr.toString().trim().split('\n')[0];
     const how = result.signal ? `was killed by ${result.signal}` : `exited with status ${result.status}`;
