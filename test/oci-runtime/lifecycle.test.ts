@@ -8,6 +8,7 @@
  * by running this file there): the program must not run before `start` (its output file stays
  * empty while `created`); `start` twice is refused; `delete` of a running container is refused.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -82,6 +83,22 @@ describe('minibox-runc lifecycle', () => {
     expect(states.map((s) => s.status)).toEqual(['creating', 'running', 'stopped']);
     expect(states.every((s) => s.id === 'c2' && s.bundle === bundle)).toBe(true);
     expect(fs.readdirSync(scratch.state)).not.toContain('c2'); // run deletes it
+  });
+
+  it('a bundle from runc\'s own `runc spec` runs (its ambient capabilities are left out, as runc does)', () => {
+    // Failed before the fix in runtime/process/privileges.ts: prctl PR_CAP_AMBIENT EPERM, because
+    // `runc spec` lists ambient capabilities that are not inheritable.
+    const bundle = makeBundle(scratch.dir, 'b-runc-spec', (spec) => { spec.process.args = ['sh', '-c', 'grep -E "^Cap(Amb|Eff)" /proc/self/status']; });
+    fs.rmSync(path.join(bundle, 'config.json'));
+    execFileSync('runc', ['spec', '--bundle', bundle]);
+    const spec = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8')) as Record<string, any>;
+    spec.process.terminal = false;
+    spec.process.args = ['sh', '-c', 'grep -E "^Cap(Amb|Eff)" /proc/self/status'];
+    fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
+    const run = runcDetached(scratch.state, ['run', '--bundle', bundle, 'c-runc-spec'], scratch.dir, 'c-runc-spec');
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe('CapEff:\t0000000020000420\nCapAmb:\t0000000000000000\n'); // KILL, NET_BIND_SERVICE, AUDIT_WRITE
   });
 
   it('exec runs in the container: ARGS, and --process FILE with --detach --pid-file', async () => {
