@@ -45,16 +45,33 @@ build() {
   echo "$cache"
 }
 
+scratch=''
+cleanup() {
+  [ -n "$scratch" ] || return 0
+  local leaked
+  leaked=$(awk -v dir="$scratch/" 'index($5, dir) == 1 { print $5 }' /proc/self/mountinfo | sort -r)
+  if [ -n "$leaked" ]; then
+    echo "note: $(wc -l <<<"$leaked") mount(s) under $scratch were left on the host by the runtime; unmounting" >&2
+    while read -r target; do umount -l "$target" 2>/dev/null || true; done <<<"$leaked"
+  fi
+  rm -rf "$scratch"
+}
+
 run() {
   local runtime=$1; shift
   local dir; dir=$(build)
   cd "$dir"
   local tests=("$@")
   [ ${#tests[@]} -gt 0 ] || mapfile -t tests < <(ls validation/*/*.t | xargs -n1 basename | sed 's/\.t$//')
+  # The programs make their bundles under $TMPDIR and leave them (and, with runc's `shared`
+  # rootfsPropagation, mounts that propagated to the host) when a check fails: a private TMPDIR,
+  # unmounted and removed at the end, keeps the host clean.
+  scratch=$(mktemp -d /tmp/oci-runtime-tools.XXXXXX)
+  trap cleanup EXIT
   local full=0
   for name in "${tests[@]}"; do
     local out rc=0
-    out=$(RUNTIME=$runtime timeout 180 "validation/$name/$name.t" 2>&1) || rc=$?
+    out=$(TMPDIR=$scratch RUNTIME=$runtime timeout 180 "validation/$name/$name.t" 2>&1) || rc=$?
     local ok notok
     ok=$(grep -c '^ok' <<<"$out" || true)
     notok=$(grep -c '^not ok' <<<"$out" || true)
