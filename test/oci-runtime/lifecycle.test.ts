@@ -85,6 +85,16 @@ describe('minibox-runc lifecycle', () => {
     expect(fs.readdirSync(scratch.state)).not.toContain('c2'); // run deletes it
   });
 
+  it('a prestart hook that outlives its timeout fails create, and nothing is left', () => {
+    const bundle = makeBundle(scratch.dir, 'b-timeout', (spec) => {
+      spec.hooks = { prestart: [{ path: '/bin/sh', args: ['sh', '-c', 'exec sleep 30'], timeout: 1 }] };
+    });
+    const created = runcDetached(scratch.state, ['create', '--bundle', bundle, 'c-timeout'], scratch.dir, 'c-timeout');
+    expect(created.code).toBe(1);
+    expect(created.stderr).toMatch(/msg="prestart hook \/bin\/sh timed out after 1 s"/);
+    expect(fs.readdirSync(scratch.state)).not.toContain('c-timeout');
+  });
+
   it('a bundle from runc\'s own `runc spec` runs (its ambient capabilities are left out, as runc does)', () => {
     // Failed before the fix in runtime/process/privileges.ts: prctl PR_CAP_AMBIENT EPERM, because
     // `runc spec` lists ambient capabilities that are not inheritable.
