@@ -63,6 +63,13 @@ export interface SpecLinux {
   seccomp?: SpecSeccomp;
 }
 
+/** config.md "POSIX-platform Hooks": a program, its argv (args[0] included), env and timeout in seconds. */
+export interface SpecHook { path: string; args?: string[]; env?: string[]; timeout?: number }
+
+export type HookPoint = 'prestart' | 'createRuntime' | 'createContainer' | 'startContainer' | 'poststart' | 'poststop';
+
+export type SpecHooks = Partial<Record<HookPoint, SpecHook[]>>;
+
 export interface RuntimeSpec {
   ociVersion: string;
   root: { path: string; readonly?: boolean };
@@ -71,6 +78,8 @@ export interface RuntimeSpec {
   mounts?: SpecMount[];
   linux?: SpecLinux;
   annotations?: Record<string, string>;
+  /** Run by the OCI front door (src/oci/) and, for createContainer/startContainer, the init stage. */
+  hooks?: SpecHooks;
 }
 
 /** Annotations minibox's engine sets so the runtime mounts the overlay root itself. */

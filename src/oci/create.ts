@@ -30,7 +30,7 @@ import { makeExecFifo } from '../runtime/exec-fifo.js';
 import type { ParentMessage } from '../runtime/stages/channel.js';
 import { applyProcessLimits, type SpecRlimit } from './process-limits.js';
 import { assertSupported } from './spec-support.js';
-import { runHooks, type SpecHooks } from './spec-hooks.js';
+import { runHooks } from '../runtime/spec-hooks.js';
 import { OCI_VERSION, OciStateDir, handleOfInit, writePidFile, type SavedContainer } from './oci-state.js';
 import { sendConsole } from './console-socket.js';
 
@@ -45,7 +45,6 @@ export interface CreateOptions {
 
 /** The parts of config.json only the OCI front door reads. */
 export type OciSpec = RuntimeSpec & {
-  hooks?: SpecHooks;
   process: RuntimeSpec['process'] & { rlimits?: SpecRlimit[]; oomScoreAdj?: number };
   linux?: NonNullable<RuntimeSpec['linux']> & { cgroupsPath?: string };
 };
@@ -100,9 +99,10 @@ export async function createContainer(states: OciStateDir, id: string, options: 
     const pid = child.pid;
     if (pid === undefined) throw new MiniboxError('cannot start the init stage');
     const stageExited = new Promise<void>((resolve) => child!.once('exit', () => resolve()));
-    const bundleMessage: ParentMessage = { type: 'bundle', dir: bundle, trace: false, execFifo: states.fifo(id), containerId: id, ...(options.noNewKeyring ? { noNewKeyring: true } : {}) };
-    (child.stdio[3] as NodeJS.WritableStream).write(`${JSON.stringify(bundleMessage)}\n`);
     const annotations = spec.annotations ?? {};
+    const hookState = { ociVersion: OCI_VERSION, id, status: 'creating' as const, pid, bundle, annotations };
+    const bundleMessage: ParentMessage = { type: 'bundle', dir: bundle, trace: false, execFifo: states.fifo(id), containerId: id, hookState, ...(options.noNewKeyring ? { noNewKeyring: true } : {}) };
+    (child.stdio[3] as NodeJS.WritableStream).write(`${JSON.stringify(bundleMessage)}\n`);
     const outcome = await driveStart(child.stdio[3] as NodeJS.WritableStream, child.stdio[4] as NodeJS.ReadableStream, pid, {
       onNamespacesReady: async (initPid) => {
         applyProcessLimits(initPid, spec.process);

@@ -20,7 +20,7 @@ import { ExitCode, MiniboxError } from '../errors.js';
 import { isRunning, signalProcess } from '../container/process-handle.js';
 import { removeContainerCgroup } from '../cgroups/index.js';
 import { releaseExecFifo } from '../runtime/exec-fifo.js';
-import { runHooksWarning } from './spec-hooks.js';
+import { runHooksWarning } from '../runtime/spec-hooks.js';
 import type { OciStateDir, SavedContainer } from './oci-state.js';
 
 function refuse(message: string): never {

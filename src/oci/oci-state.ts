@@ -18,7 +18,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { MiniboxError, ExitCode } from '../errors.js';
-import type { SpecHooks } from './spec-hooks.js';
+import type { SpecHooks } from '../runtime/spec-hooks.js';
 import type { SpecProcess, SpecSeccomp } from '../bundle/oci-bundle.js';
 import { handleOf, isRunning, type ProcessHandle } from '../container/process-handle.js';
 

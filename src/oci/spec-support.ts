@@ -80,11 +80,6 @@ export function unsupportedField(spec: RuntimeSpec, mode: CgroupMode = cgroupMod
     }
     if (ns.type === 'user' || ns.type === 'time') return `config.json linux.namespaces: ${ns.type} namespaces are not supported yet`;
   }
-  for (const hook of ['createContainer', 'startContainer'] as const) {
-    if (present((spec as { hooks?: Record<string, unknown> }).hooks?.[hook])) {
-      return `config.json hooks.${hook} is not supported yet (it must run inside the container's namespaces)`;
-    }
-  }
   return unsupportedResources(spec, mode);
 }
 

@@ -85,6 +85,29 @@ describe('minibox-runc lifecycle', () => {
     expect(fs.readdirSync(scratch.state)).not.toContain('c2'); // run deletes it
   });
 
+  it('createContainer hooks run in the container\'s namespaces before pivot_root, startContainer hooks inside it', () => {
+    const created = path.join(scratch.dir, 'created-hook.json');
+    const bundle = makeBundle(scratch.dir, 'b-in-hooks', (spec) => {
+      spec.hooks = {
+        // Before pivot_root: host paths still resolve, but the mount namespace is the container's.
+        createContainer: [{ path: '/bin/sh', args: ['sh', '-c', `{ cat; echo " $(readlink /proc/self/ns/mnt) $(readlink /proc/self/ns/pid)"; } > ${created}`] }],
+        // After pivot_root: the container's /bin/sh, writing into the container's /dev/shm.
+        startContainer: [{ path: '/bin/sh', args: ['sh', '-c', 'cat > /dev/shm/started.json'] }],
+      };
+      spec.process.args = ['sh', '-c', 'cat /dev/shm/started.json'];
+    });
+    const run = runcDetached(scratch.state, ['run', '--bundle', bundle, 'c-in-hooks'], scratch.dir, 'c-in-hooks');
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ id: 'c-in-hooks', status: 'created', bundle });
+    const [state, mountNamespace, pidNamespace] = fs.readFileSync(created, 'utf8').trim().split(' ');
+    expect(JSON.parse(state!)).toMatchObject({ id: 'c-in-hooks', status: 'creating', bundle });
+    expect(mountNamespace).toMatch(/^mnt:\[\d+\]$/);
+    expect(mountNamespace).not.toBe(fs.readlinkSync('/proc/self/ns/mnt'));
+    expect(pidNamespace).toMatch(/^pid:\[\d+\]$/);
+    expect(pidNamespace).not.toBe(fs.readlinkSync('/proc/self/ns/pid')); // a child of the container's PID 1
+  });
+
   it('a prestart hook that outlives its timeout fails create, and nothing is left', () => {
     const bundle = makeBundle(scratch.dir, 'b-timeout', (spec) => {
       spec.hooks = { prestart: [{ path: '/bin/sh', args: ['sh', '-c', 'exec sleep 30'], timeout: 1 }] };

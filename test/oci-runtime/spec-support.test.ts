@@ -28,7 +28,7 @@ describe('spec-support', () => {
       .toMatch(/^config\.json field linux\.uidMappings is not supported: user namespaces/);
     expect(unsupportedField(spec({}, { namespaces: [{ type: 'mount' }, { type: 'user' }] }), 'unified')).toMatch(/user namespaces are not supported/);
     expect(unsupportedField(spec({}, { namespaces: [{ type: 'mount' }, { type: 'bogus' }] }), 'unified')).toMatch(/unknown namespace type "bogus"/);
-    expect(unsupportedField(spec({ hooks: { startContainer: [{ path: '/bin/true' }] } }), 'unified')).toMatch(/hooks\.startContainer is not supported/);
+    expect(unsupportedField(spec({}, { intelRdt: { closID: 'x' } }), 'unified')).toMatch(/linux\.intelRdt is not supported: Intel RDT/);
     expect(unsupportedField(spec({ ociVersion: 'invalid' }), 'unified')).toMatch(/ociVersion "invalid" is not a runtime-spec version/);
     expect(unsupportedField(spec({}, { resources: { memory: { limit: 1 << 26 } } }), 'hybrid'))
       .toMatch(/linux\.resources\.memory \(\{"limit":67108864\}\) needs cgroup v2, but this host's cgroups are hybrid/);

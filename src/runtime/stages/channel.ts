@@ -20,6 +20,7 @@ import fs from 'node:fs';
 import { ExitCode } from '../../errors.js';
 import { onSysEvent, type SysEvent } from '../../sys/trace.js';
 import { CommandError } from '../process/find-program.js';
+import type { HookState } from '../spec-hooks.js';
 
 export const FROM_PARENT_FD = 3;
 export const TO_PARENT_FD = 4;
@@ -35,7 +36,7 @@ export type ChildMessage =
 
 /** Messages from the engine to the init stage. */
 export type ParentMessage =
-  | { type: 'bundle'; dir: string; trace: boolean; execFifo?: string; noNewKeyring?: boolean; containerId?: string }
+  | { type: 'bundle'; dir: string; trace: boolean; execFifo?: string; noNewKeyring?: boolean; containerId?: string; hookState?: HookState }
   | { type: 'go' }
   | { type: 'pty'; number: number }
   | { type: 'abort'; message: string };

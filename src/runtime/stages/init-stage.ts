@@ -29,7 +29,9 @@
  *    6. pivot_root into the rootfs
  *
  * An OCI `create` (src/oci/) adds one wait between 9 and 10: the stage says "created" and blocks
- * on the exec fifo until `start` (exec-fifo.ts), as runc's init does.
+ * on the exec fifo until `start` (exec-fifo.ts), as runc's init does; and config.json's
+ * createContainer hooks (before 6) and startContainer hooks (after the wait) run here, inside
+ * the container's namespaces (spec-hooks.ts).
  *
  * Why the cgroup namespace waits for "go": a cgroup namespace is rooted at the cgroup its creator
  * is in *at unshare time*. Unshared after the engine moved us into /sys/fs/cgroup/minibox/<id>,
@@ -64,8 +66,9 @@ import { becomeNonDumpable, dropBoundingSet, finalizePrivileges } from '../proce
 import { prepareSyscallFilter } from '../process/syscall-filter.js';
 import { enterNewSessionKeyring } from '../process/session-keyring.js';
 import { holdExecFifo, waitForStart } from '../exec-fifo.js';
+import { runHooks, type HookState } from '../spec-hooks.js';
 
-function birth({ dir: bundleDir, execFifo, noNewKeyring, containerId }: StartRequest): never {
+function birth({ dir: bundleDir, execFifo, noNewKeyring, containerId, hookState }: StartRequest): never {
   // 1. The bundle.
   const { spec, rootfs } = readBundle(bundleDir);
 
@@ -95,6 +98,7 @@ function birth({ dir: bundleDir, execFifo, noNewKeyring, containerId }: StartReq
   createDevices(rootfs, spec.linux?.devices);
   createDevSymlinks(rootfs);
   const heldFifo = execFifo ? holdExecFifo(execFifo) : undefined; // OCI create: unreachable after pivot_root
+  if (hookState) runHooks(spec.hooks, 'createContainer', hookState); // OCI: in our namespaces, before pivot_root
 
 
   // 6. The image becomes `/`; the host's root is detached.
@@ -116,6 +120,7 @@ function birth({ dir: bundleDir, execFifo, noNewKeyring, containerId }: StartReq
   const [name, ...rest] = spec.process.args as [string, ...string[]];
   const program = resolveCommand(name, spec.process.env);
   if (heldFifo !== undefined) waitForStart(heldFifo); // OCI create: "created" until `start` (exec-fifo.ts)
+  if (hookState) runHooks(spec.hooks, 'startContainer', { ...hookState, status: 'created' }); // OCI: in the container
 
   // 10. Who it runs as and what it may do (per thread: this main thread is the one that survives);
   //     its own session keyring; the seccomp filter (compiled in step 3) last.
@@ -162,7 +167,10 @@ function enterWorkingDirectory(spec: RuntimeSpec): void {
   publishStep('chdir', { path: spec.process.cwd });
 }
 
-interface StartRequest { dir: string; execFifo?: string | undefined; noNewKeyring?: boolean | undefined; containerId?: string | undefined }
+interface StartRequest {
+  dir: string; execFifo?: string | undefined; noNewKeyring?: boolean | undefined; containerId?: string | undefined;
+  hookState?: HookState | undefined;
+}
 
 /** Step 0: the bundle from argv (detached start) or, for an early start, from the engine. */
 function startRequest(argv: string[]): StartRequest {
@@ -176,7 +184,7 @@ function startRequest(argv: string[]): StartRequest {
   }
   const message = expect(first, 'bundle');
   forwardTraceEvents(message.trace);
-  return { dir: message.dir, execFifo: message.execFifo, noNewKeyring: message.noNewKeyring, containerId: message.containerId };
+  return { dir: message.dir, execFifo: message.execFifo, noNewKeyring: message.noNewKeyring, containerId: message.containerId, hookState: message.hookState };
 }
 
 try {

@@ -5,34 +5,38 @@
  * Each hook is `{path, args?, env?, timeout?}`; the runtime runs it with the container's state
  * (oci-state.ts) as JSON on its stdin, and kills it after `timeout` seconds. The points:
  *   prestart, createRuntime  during `create`, once the namespaces exist, before pivot_root — in
- *                            the runtime's namespaces (what network plugins use)
+ *                            the runtime's namespaces (what network plugins use): src/oci/create.ts
+ *   createContainer          during `create`, in the container's namespaces, after its mounts,
+ *                            before pivot_root — run by the init stage itself
+ *   startContainer           after `start`, in the container (after pivot_root), just before
+ *                            the program — the init stage again
  *   poststart                after `start` has let the program run
  *   poststop                 during `delete`, after the container is gone
- * A failing prestart/createRuntime hook fails `create` (the container is torn down); a failing
- * poststart or poststop hook is a warning and the rest go on, as the spec says.
- * createContainer and startContainer hooks run *inside* the container's namespaces: minibox
- * refuses a config.json that has them (spec-support.ts) rather than run them in the wrong place.
+ * A failing hook before the program fails the container (create fails; after `start`, the init
+ * stage exits 125 before the program runs); a failing poststart or poststop hook is a warning and
+ * the rest go on, as the spec says.
  *
  * Try: add `"hooks":{"poststart":[{"path":"/bin/sh","args":["sh","-c","cat > /tmp/state"]}]}`
  * to a bundle, `minibox-runc run -d --bundle B c1`, then `cat /tmp/state`.
  */
 import { spawnSync } from 'node:child_process';
 import { MiniboxError, ExitCode } from '../errors.js';
-import type { OciState } from './oci-state.js';
+import type { HookPoint, SpecHook, SpecHooks } from '../bundle/oci-bundle.js';
 
-export interface SpecHook {
-  path: string;
-  args?: string[];
-  env?: string[];
-  timeout?: number;
+export type { HookPoint, SpecHook, SpecHooks };
+
+/** runtime.md "State": what every hook reads on its stdin. */
+export interface HookState {
+  ociVersion: string;
+  id: string;
+  status: 'creating' | 'created' | 'running' | 'stopped';
+  pid?: number;
+  bundle: string;
+  annotations?: Record<string, string>;
 }
 
-export type HookPoint = 'prestart' | 'createRuntime' | 'createContainer' | 'startContainer' | 'poststart' | 'poststop';
-
-export type SpecHooks = Partial<Record<HookPoint, SpecHook[]>>;
-
 /** Runs one hook; throws a one-line error naming it and its stderr when it fails. */
-export function runHook(point: HookPoint, hook: SpecHook, state: OciState): void {
+export function runHook(point: HookPoint, hook: SpecHook, state: HookState): void {
   const [argv0, ...args] = hook.args?.length ? hook.args : [hook.path];
   const env = Object.fromEntries((hook.env ?? []).map((entry) => {
     const equals = entry.indexOf('=');
@@ -59,12 +63,12 @@ export function runHook(point: HookPoint, hook: SpecHook, state: OciState): void
 }
 
 /** Runs a point's hooks in order; the first failure stops them and is thrown. */
-export function runHooks(hooks: SpecHooks | undefined, point: HookPoint, state: OciState): void {
+export function runHooks(hooks: SpecHooks | undefined, point: HookPoint, state: HookState): void {
   for (const hook of hooks?.[point] ?? []) runHook(point, hook, state);
 }
 
 /** poststart/poststop: a failure is a warning on stderr, and the next hook still runs. */
-export function runHooksWarning(hooks: SpecHooks | undefined, point: HookPoint, state: OciState): void {
+export function runHooksWarning(hooks: SpecHooks | undefined, point: HookPoint, state: HookState): void {
   for (const hook of hooks?.[point] ?? []) {
     try {
       runHook(point, hook, state);
