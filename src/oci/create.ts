@@ -26,6 +26,7 @@ import { addProcess, cgroupMode, createContainerCgroup, removeContainerCgroup } 
 import { pidNamespacePath, wantsMountNamespace, wantsPidNamespace } from '../runtime/namespace-table.js';
 import { startInitStage } from '../runtime/run-bundle.js';
 import { driveStart } from '../runtime/start-protocol.js';
+import type { TerminalRelay } from '../runtime/terminal-relay.js';
 import { makeExecFifo } from '../runtime/exec-fifo.js';
 import type { ParentMessage } from '../runtime/stages/channel.js';
 import { applyProcessLimits, type SpecRlimit } from './process-limits.js';
@@ -41,6 +42,8 @@ export interface CreateOptions {
   pidFile?: string;
   consoleSocket?: string;
   noNewKeyring?: boolean;
+  /** `run` without --console-socket: this process relays its own terminal (runtime/terminal-relay.ts). */
+  relayTerminal?: boolean;
 }
 
 /** The parts of config.json only the OCI front door reads. */
@@ -53,6 +56,8 @@ export interface Created {
   saved: SavedContainer;
   /** The init stage, a child of this process until it exits (`run` waits for it). */
   child: ChildProcess;
+  /** With a terminal and no console socket (`run`): the pty master, relayed once started. */
+  relay?: TerminalRelay;
 }
 
 /** Reads and checks the bundle: runc's one-line errors, nothing created yet. */
@@ -84,7 +89,7 @@ export async function createContainer(states: OciStateDir, id: string, options: 
   const bundle = path.resolve(options.bundle);
   const spec = loadBundle(bundle);
   const terminal = spec.process.terminal === true;
-  if (terminal && !options.consoleSocket) throw new MiniboxError('config.json asks for a terminal: pass --console-socket SOCKET');
+  if (terminal && !options.consoleSocket && !options.relayTerminal) throw new MiniboxError('config.json asks for a terminal: pass --console-socket SOCKET');
   if (!terminal && options.consoleSocket) throw new MiniboxError('--console-socket needs process.terminal true in config.json');
   if (options.systemdCgroup && cgroupMode() === 'unified') {
     throw new MiniboxError('--systemd-cgroup is not supported: minibox-runc manages cgroups itself (cgroupfs style); drop the flag');
@@ -123,7 +128,7 @@ export async function createContainer(states: OciStateDir, id: string, options: 
       process: spec.process, ...(spec.linux?.seccomp ? { seccomp: spec.linux.seccomp } : {}) };
     states.save(saved);
     if (options.pidFile) writePidFile(options.pidFile, pid);
-    return { saved, child }; // `create` exits now; the waiting stage outlives it (see the header)
+    return { saved, child, ...(outcome.relay ? { relay: outcome.relay } : {}) }; // `create` exits now; the stage outlives it
   } catch (error) {
     if (child?.pid !== undefined && child.exitCode === null) child.kill('SIGKILL');
     if (cgroup) await removeContainerCgroup({ id, path: cgroup });

@@ -32,7 +32,7 @@ export function runc(state: string, args: string[], options: { timeoutMs?: numbe
   return { code: result.status ?? 128 + 9, stdout: result.stdout, stderr: result.stderr };
 }
 
-const APPLETS = ['sh', 'echo', 'cat', 'ls', 'sleep', 'true', 'id', 'hostname', 'readlink', 'tty', 'ps', 'test'];
+const APPLETS = ['sh', 'stty', 'echo', 'cat', 'ls', 'sleep', 'true', 'id', 'hostname', 'readlink', 'tty', 'ps', 'test'];
 
 /** A bundle in `parent/NAME`: rootfs with busybox, config.json from `minibox-runc spec`, edited. */
 export function makeBundle(parent: string, name: string, edit: (spec: Record<string, any>) => void = () => undefined): string {

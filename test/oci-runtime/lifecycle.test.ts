@@ -13,7 +13,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { makeBundle, ociScratch, runc, runcDetached, statusOf, until } from './helpers.js';
+import { makeBundle, ociScratch, runc, runcBin, runcDetached, statusOf, until } from './helpers.js';
+import { killSession, tmux, waitForScreen } from '../helpers/tmux.js';
 
 const scratch = ociScratch('mb-oci-life-');
 afterAll(() => {
@@ -171,5 +172,22 @@ describe('minibox-runc lifecycle', () => {
       server.close();
       runc(scratch.state, ['delete', '--force', 'c4']);
     }
+  });
+
+  it('run with a terminal and no --console-socket relays this terminal (tmux), as runc run does', async () => {
+    const bundle = makeBundle(scratch.dir, 'b-tty', (spec) => { spec.process.terminal = true; spec.process.args = ['sh']; });
+    const session = `mb-oci-tty-${process.pid}`;
+    try {
+      tmux('new-session', '-d', '-s', session, '-x', '90', '-y', '20',
+        `${process.execPath} ${runcBin} --root ${scratch.state} run --bundle ${bundle} c-tty; echo "EXIT=$?"; sleep 60`);
+      await waitForScreen(session, /^\/ #/m);
+      tmux('send-keys', '-t', session, 'tty; stty size; exit 3', 'Enter');
+      const screen = await waitForScreen(session, /^EXIT=3$/m);
+      expect(screen).toMatch(/^\/dev\/pts\/0$/m);
+      expect(screen).toMatch(/^20 90$/m);
+    } finally {
+      killSession(session);
+    }
+    expect(fs.readdirSync(scratch.state)).not.toContain('c-tty');
   });
 });
