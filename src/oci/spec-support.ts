@@ -13,8 +13,9 @@
  *             noNewPrivileges rlimits oomScoreAdj (process-limits.ts); an empty apparmorProfile
  *             or selinuxLabel (this kernel runs neither LSM for containers)
  *   root      path readonly           hostname, mounts, annotations, hooks (spec-hooks.ts)
- *   linux     namespaces (new, or joined by `path`; no user, no time) devices maskedPaths readonlyPaths sysctl seccomp
- *             rootfsPropagation cgroupsPath resources (cgroup v2 only; devices: see below)
+ *   linux     namespaces (new, or joined by `path`; no user, no time) devices maskedPaths
+ *             readonlyPaths sysctl seccomp rootfsPropagation resources (cgroup v2 only; devices: see below); cgroupsPath is
+ *             accepted but not followed: the cgroup is always minibox/<id> (docs/oci-runtime.md)
  *
  * Try: add `"uidMappings":[…]` under `linux` and `minibox-runc create` refuses, naming it.
  */
