@@ -7,7 +7,9 @@
 #                   side-by-side benchmark, tmux for terminal tests, iproute2/iptables for networking,
 #                   buildah as the reference `minibox build` is compared with, strace to count the
 #                   kill(2) calls behind a forwarded signal, and libseccomp2, the library the
-#                   runtime compiles Docker's seccomp profile with)
+#                   runtime compiles Docker's seccomp profile with; for minibox-runc, the OCI
+#                   runtime: golang-go builds the runtime-tools conformance suite, podman and
+#                   containerd drive minibox-runc in test/oci-runtime/engines.test.ts)
 #   Node.js ≥ 20  — checked, and installed from the distribution when missing (see README for
 #                   distributions whose nodejs is older)
 #   npm ci + build
@@ -22,7 +24,7 @@ fi
 packages=(
   docker-registry skopeo umoci busybox-static apache2-utils runc tmux
   iproute2 iptables zstd openssl ca-certificates curl procps util-linux gcc make libc6-dev time
-  buildah strace libseccomp2
+  buildah strace libseccomp2 golang-go podman containerd
 )
 # The VM test tier (npm run test:vm, docs/vm.md): qemu boots Debian's kernel with an initramfs
 # built by cpio; ruby checks the Vagrantfile's syntax. Debian only (the kernel package name);

@@ -68,6 +68,13 @@ export interface SpecLinux {
   seccomp?: SpecSeccomp;
 }
 
+/** config.md "POSIX-platform Hooks": a program, its argv (args[0] included), env and timeout in seconds. */
+export interface SpecHook { path: string; args?: string[]; env?: string[]; timeout?: number }
+
+export type HookPoint = 'prestart' | 'createRuntime' | 'createContainer' | 'startContainer' | 'poststart' | 'poststop';
+
+export type SpecHooks = Partial<Record<HookPoint, SpecHook[]>>;
+
 export interface RuntimeSpec {
   ociVersion: string;
   root: { path: string; readonly?: boolean };
@@ -76,6 +83,8 @@ export interface RuntimeSpec {
   mounts?: SpecMount[];
   linux?: SpecLinux;
   annotations?: Record<string, string>;
+  /** Run by the OCI front door (src/oci/) and, for createContainer/startContainer, the init stage. */
+  hooks?: SpecHooks;
 }
 
 /** Annotations minibox's engine sets so the runtime mounts the overlay root itself. */
@@ -121,9 +130,8 @@ export function readBundle(bundleDir: string): { spec: RuntimeSpec; rootfs: stri
   if (!spec.root?.path) throw new Error(`${file}: root.path is missing`);
   if (!spec.process?.args?.length) throw new Error(`${file}: process.args is empty — there is no command to run`);
   if (!spec.process.cwd?.startsWith('/')) throw new Error(`${file}: process.cwd must be an absolute path`);
-  if (spec.linux?.namespaces?.some((ns) => ns.path)) {
-    throw new Error(`${file}: joining existing namespaces (namespaces[].path) is not supported by minibox`);
-  }
+  const joined = spec.linux?.namespaces?.find((ns) => ns.path && !['pid', 'network', 'mount', 'ipc', 'uts', 'cgroup'].includes(ns.type));
+  if (joined) throw new Error(`${file}: joining an existing ${joined.type} namespace (namespaces[].path) is not supported by minibox`);
   if (spec.linux?.namespaces?.some((ns) => ns.type === 'user')) {
     throw new Error(`${file}: user namespaces are not supported yet (Node cannot create one: it is multithreaded)`);
   }

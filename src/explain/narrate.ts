@@ -156,6 +156,12 @@ export function describeEvent(event: SysEvent): string | undefined {
     case 'cgroup.create': return `mkdir ${str(a.dir)}: ${str(a.meaning)} (the kernel fills the new directory with its files)`;
     case 'cgroup.remove': return `rmdir ${str(a.dir)}: ${str(a.meaning)}, now that no process is left in it`;
     case 'cgroup.kill': return str(a.meaning);
+    case 'prlimit': return `prlimit ${str(a.resource)} soft ${str(a.soft)} hard ${str(a.hard)} on process ${str(a.pid)}: inherited by the program it execs`;
+    case 'oom_score_adj': return `oom_score_adj ${str(a.value)} for process ${str(a.pid)}: how eagerly the OOM killer picks it`;
+    case 'wait-for-start': return `created: waiting on the exec fifo (${str(a.fifo)}) until \`start\` opens it for reading`;
+    case 'skip-ambient': return `ambient ${str(a.capability)} left out: ${str(a.reason)} (as runc)`;
+    case 'sendmsg': return `sendmsg SCM_RIGHTS to ${str(a.socket)}: the pty master (${str(a.data)}) goes to the engine, which now owns the terminal`;
+    case 'socket': case 'connect': return undefined;
     case 'execve':
       return event.kind === 'step' ? `execve ${str(a.path)}: Node is replaced by the container's program` : undefined;
     default:

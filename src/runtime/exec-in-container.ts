@@ -73,6 +73,15 @@ export interface ExecProcessOptions extends ExecProgram {
   detach: boolean;
   /** Moves the stage into the container's cgroup (the engine knows where that is), if it has one. */
   joinCgroup?: ((pid: number) => void) | undefined;
+  /**
+   * OCI `exec` (src/oci/exec.ts): the process gets the caller's own stdio (it made them for this
+   * process: conmon's or the shim's pipes) — or, with `ptyNumber`, a pty the caller already
+   * opened in the container's devpts and handed over — instead of relayed pipes.
+   */
+  passStdio?: boolean;
+  ptyNumber?: number;
+  /** Called with the stage's host pid — the program's, once it execs (`--pid-file`). */
+  onSpawned?: (pid: number) => void;
 }
 
 /** Namespaces of `pid` that differ from ours: those are the ones to join. */
@@ -129,14 +138,18 @@ export async function runExecProcess(options: ExecProcessOptions): Promise<numbe
   };
 
   let relay: TerminalRelay | undefined;
-  if (options.tty && !options.detach) {
+  if (options.ptyNumber !== undefined) {
+    config.ptyNumber = options.ptyNumber;
+  } else if (options.tty && !options.detach) {
     relay = openTerminal(pid, '/dev/pts/ptmx');
     config.ptyNumber = relay.number;
   }
   // Pipes (relayed by stdio-relay.ts), never the engine's own fds: nothing the container holds
   // may name a host file or terminal.
-  const pipes = relay || options.detach ? undefined : openStdioPipes({ stdin: options.interactive });
-  const stdio: StdioOptions = pipes ? [...pipes.stdio, 'pipe', 'pipe'] : ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'];
+  const passed = options.passStdio && config.ptyNumber === undefined;
+  const pipes = relay || options.detach || options.passStdio ? undefined : openStdioPipes({ stdin: options.interactive });
+  const stdio: StdioOptions = pipes ? [...pipes.stdio, 'pipe', 'pipe']
+    : passed ? ['inherit', 'inherit', 'inherit', 'pipe', 'pipe'] : ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'];
   let child: ChildProcess;
   try {
     child = startExecStage(pid, stdio);
@@ -151,6 +164,7 @@ export async function runExecProcess(options: ExecProcessOptions): Promise<numbe
     detach: options.detach,
     start: async (stagePid) => await sendPlan(child, stagePid, config, options.joinCgroup, relay),
     ...(pipes ? { streams: pipes } : {}),
+    ...(options.onSpawned ? { onSpawned: options.onSpawned } : {}),
   });
   return exit?.exitCode ?? 0;
 }

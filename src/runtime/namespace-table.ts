@@ -56,8 +56,24 @@ export function cloneFlag(type: NamespaceType): number {
   return row(type).flag;
 }
 
+/** The types the container gets *new* namespaces of (an entry with a `path` joins one instead). */
 function types(spec: RuntimeSpec): Set<NamespaceType> {
-  return new Set((spec.linux?.namespaces ?? []).map((ns) => ns.type));
+  return new Set((spec.linux?.namespaces ?? []).filter((ns) => !ns.path).map((ns) => ns.type));
+}
+
+/**
+ * The existing namespaces config.json names by `path` (runc's "join"; a Kubernetes pod's
+ * containers share its network namespace this way), in JOIN_ORDER — the PID namespace aside,
+ * which the engine joins before it starts the init stage (run-bundle.ts).
+ */
+export function namespacesToJoin(spec: RuntimeSpec): { type: JoinedNamespace; path: string }[] {
+  const byType = new Map((spec.linux?.namespaces ?? []).filter((ns) => ns.path).map((ns) => [ns.type, ns.path!]));
+  return JOIN_ORDER.filter((type) => byType.has(type)).map((type) => ({ type, path: byType.get(type)! }));
+}
+
+/** The `path` of a PID namespace to join, if config.json names one. */
+export function pidNamespacePath(spec: RuntimeSpec): string | undefined {
+  return spec.linux?.namespaces?.find((ns) => ns.type === 'pid' && ns.path)?.path;
 }
 
 /** The flags the init stage passes to unshare(2) before "go": every requested namespace except pid and cgroup. */
@@ -76,6 +92,7 @@ export function wantsPidNamespace(spec: RuntimeSpec): boolean {
   return types(spec).has('pid');
 }
 
+/** A mount namespace of its own — new, or joined by path: either way not the host's. */
 export function wantsMountNamespace(spec: RuntimeSpec): boolean {
-  return types(spec).has('mount');
+  return (spec.linux?.namespaces ?? []).some((ns) => ns.type === 'mount');
 }

@@ -206,8 +206,11 @@ export function startInitStageEarly(options: EarlyStartOptions): EarlyInitStage 
 const NO_STDIO: StdioOptions = ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'];
 const COLLECTED_STDIO: StdioOptions = ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'];
 
-/** Steps 1–3: the init stage becomes PID 1 of a new PID namespace; the engine stays on the host. */
-function startInitStage(newPidNamespace: boolean, stdio: StdioOptions): ChildProcess {
+/**
+ * Steps 1–3: the init stage becomes PID 1 of a new PID namespace; the engine stays on the host.
+ * Also the start of an OCI `create` (src/oci/create.ts), which passes its own stdio through.
+ */
+export function startInitStage(newPidNamespace: boolean, stdio: StdioOptions, joinPidNamespace?: string): ChildProcess {
   // No bundle on the command line: it comes over fd 3 (see the header).
   const [launcher, args] = stageCommand('init-stage', []);
   const start = (): ChildProcess => spawn(launcher, args, {
@@ -215,10 +218,11 @@ function startInitStage(newPidNamespace: boolean, stdio: StdioOptions): ChildPro
     detached: true, // its own session and process group: the engine forwards signals itself
     env: {}, // the program's environment comes from config.json, not from the engine
   });
-  if (!newPidNamespace) return start();
+  if (!newPidNamespace && !joinPidNamespace) return start();
   const ownPidNamespace = fs.openSync('/proc/self/ns/pid', 'r');
   try {
-    unshare(CLONE.NEWPID);
+    if (joinPidNamespace) joinPidNamespaceAt(joinPidNamespace); // OCI: namespaces[].path
+    else unshare(CLONE.NEWPID);
     try {
       return start();
     } finally {
@@ -226,6 +230,16 @@ function startInitStage(newPidNamespace: boolean, stdio: StdioOptions): ChildPro
     }
   } finally {
     fs.closeSync(ownPidNamespace);
+  }
+}
+
+/** setns(CLONE_NEWPID) into an existing PID namespace: like unshare, it places our *next child* there. */
+function joinPidNamespaceAt(file: string): void {
+  const fd = fs.openSync(file, 'r');
+  try {
+    setns(fd, CLONE.NEWPID, file);
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

@@ -8,7 +8,9 @@
  *   namespaces-ready → runs `onNamespacesReady(pid)` (cgroups, network), then "go" (or "abort");
  *   devpts-ready     → opens the container's pty master, replies with its number;
  *   event            → a kernel-call trace event from inside, re-published here;
- *   error            → remembered: the start failed with this message and exit code.
+ *   error            → remembered: the start failed with this message and exit code;
+ *   created          → (OCI `create` only) all is set up and the stage waits on its exec fifo
+ *                      (exec-fifo.ts): the conversation ends here, and `create` returns.
  * End of file on fd 4 (close-on-exec in the init stage) means execve happened — or the stage died.
  *
  * Try: `minibox run --rm --explain busybox true 2>&1 | grep -E 'init stage|namespaces
@@ -31,10 +33,17 @@ export interface StartOutcome {
   failure?: StartFailure;
   /** The container's terminal, when its spec asks for one. */
   relay?: TerminalRelay;
+  /** The stage said "created" (OCI create) and waits for `start`. */
+  created?: boolean;
 }
 
 export interface ProtocolOptions {
   onNamespacesReady?: (pid: number) => Promise<void>;
+  /**
+   * OCI `--console-socket`: instead of relaying the terminal here, the caller takes the pty
+   * master (opened from ptmx, a path under /proc/PID/root) and returns the slave's number.
+   */
+  takeConsole?: (ptmxPath: string) => number;
 }
 
 /** Speaks the protocol over the two channel ends until the init stage closes fd 4. */
@@ -64,8 +73,13 @@ export async function driveStart(
           send({ type: 'abort', message: describeError(error) });
         }
         break;
+      case 'created': outcome.created = true; finish(); break;
       case 'devpts-ready':
         try {
+          if (options.takeConsole) {
+            send({ type: 'pty', number: options.takeConsole(`/proc/${pid}/root${message.ptmx}`) });
+            break;
+          }
           outcome.relay = openTerminal(pid, message.ptmx);
           send({ type: 'pty', number: outcome.relay.number });
         } catch (error) {
@@ -78,11 +92,12 @@ export async function driveStart(
   };
   // Messages are handled one at a time, in order, even when a handler waits (onNamespacesReady).
   let queue = Promise.resolve();
+  let finish = (): void => undefined;
+  const finished = new Promise<void>((resolve) => { finish = resolve; });
   fromChild.on('data', messageSplitter((message) => { queue = queue.then(() => handle(message)); }));
-  await new Promise<void>((resolve) => {
-    fromChild.on('end', () => { void queue.then(() => resolve()); });
-    fromChild.on('error', () => { void queue.then(() => resolve()); });
-  });
+  fromChild.on('end', () => { void queue.then(() => finish()); });
+  fromChild.on('error', () => { void queue.then(() => finish()); });
+  await finished;
   return outcome;
 }
 

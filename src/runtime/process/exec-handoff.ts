@@ -2,7 +2,7 @@
  * exec-handoff.ts — the last three moves before Node turns into the container's program.
  *
  * Whatever started the program (the init stage for `run`, the exec stage for `exec`), the
- * hand-over is the same:
+ * hand-over is the same (1–2 in `prepareHandOver`, before privileges and seccomp; 3 last):
  *   1. only fds 0, 1 and 2 may cross into the program: every other fd is marked close-on-exec
  *      (close_range(2) with CLOSE_RANGE_CLOEXEC). Node marked even 0–2 close-on-exec at start-up
  *      (libuv's uv_disable_stdio_inheritance), so those are cleared again with fcntl(F_SETFD).
@@ -27,11 +27,19 @@ export function ignoredSignals(): number[] {
   return signals;
 }
 
-/** Steps 1–3. `name` is argv[0] as the user typed it (for Docker's error message). */
-export function handOverToProgram(program: string, name: string, args: string[], env: string[]): never {
+/**
+ * Steps 1–2, called *before* the privileges are dropped and the seccomp filter is loaded: a
+ * config.json's profile may deny close_range, fcntl or rt_sigaction (runtime-tools' default
+ * profile denies close_range), and the program must still start.
+ */
+export function prepareHandOver(): void {
   markCloseOnExecFrom(3);
   for (const fd of [0, 1, 2]) keepAcrossExec(fd);
   for (const signal of ignoredSignals()) resetSignalToDefault(signal);
+}
+
+/** Step 3, after prepareHandOver. `name` is argv[0] as the user typed it (for Docker's error message). */
+export function handOverToProgram(program: string, name: string, args: string[], env: string[]): never {
   try {
     return execve(program, [name, ...args], env);
   } catch (error) {

@@ -25,6 +25,7 @@
  */
 import fs from 'node:fs';
 import { capset, prctl, PR, setgroups, setresgid, setresuid } from '../../sys/process.js';
+import { publishStep } from '../../sys/trace.js';
 import { CAPABILITY_NUMBERS } from '../../bundle/docker-defaults.js';
 import type { SpecCapabilities, SpecProcess, SpecUser } from '../../bundle/oci-bundle.js';
 import type { PreparedSyscallFilter } from './syscall-filter.js';
@@ -80,8 +81,17 @@ export function applyCapabilities(capabilities: SpecCapabilities): void {
     inheritable: (capabilities.inheritable ?? []).join(',') || '(none)',
   });
   prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_CLEAR_ALL, 0, { action: 'clear all' });
+  // The kernel raises an ambient capability only if it is both permitted and inheritable (EPERM
+  // otherwise). `runc spec` lists ambient ones without inheritable; runc then leaves them out
+  // (CapAmb 0), and so does minibox — named in the trace, not fatal.
+  const allowed = capabilityMask(capabilities.permitted) & capabilityMask(capabilities.inheritable);
   for (const name of capabilities.ambient ?? []) {
-    prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_RAISE, Number(capabilityMask([name]).toString(2).length - 1), { raise: name });
+    const mask = capabilityMask([name]);
+    if ((allowed & mask) === 0n) {
+      publishStep('skip-ambient', { capability: name, reason: 'not in both permitted and inheritable' });
+      continue;
+    }
+    prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_RAISE, Number(mask.toString(2).length - 1), { raise: name });
   }
 }
 

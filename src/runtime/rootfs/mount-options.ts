@@ -30,6 +30,9 @@ const PROPAGATION_OPTIONS: Record<string, number> = {
   slave: MS.SLAVE, rslave: MS.SLAVE | MS.REC, unbindable: MS.UNBINDABLE, runbindable: MS.UNBINDABLE | MS.REC,
 };
 
+/** Every option name that is a flag or a propagation change (the rest go to the file system as data). */
+export const KNOWN_MOUNT_OPTIONS: readonly string[] = ['defaults', ...Object.keys(FLAG_OPTIONS), ...Object.keys(PROPAGATION_OPTIONS)];
+
 export interface ParsedMountOptions {
   flags: number;
   /** Propagation changes to apply after the mount, e.g. MS_PRIVATE|MS_REC. */

@@ -24,7 +24,7 @@ import path from 'node:path';
 import { MiniboxError } from '../../errors.js';
 import { SysError } from '../../sys/errno.js';
 import { mount, MS } from '../../sys/mount.js';
-import { attachMountTree, cloneMountTree, MOUNT_ATTR, setMountAttributes } from '../../sys/mount-fd.js';
+import { attachMountTree, cloneMountTree, MOUNT_ATTR, MOUNT_ATTR_ATIME_MASK, setMountAttributes } from '../../sys/mount-fd.js';
 import { closeFd, mkdirat, O, openat } from '../../sys/openat2.js';
 import { openInRoot, resolveInRoot, type RootDir } from '../../resolve-in-root.js';
 
@@ -158,8 +158,14 @@ export function bindOnto(request: BindRequest): void {
     : cloneMountTree(undefined, source, recursive, shown.source);
   try {
     const set = attributesOf(flags);
-    if (set !== 0 || propagation !== 0) setMountAttributes(tree, { set, propagation }, recursive, shown.target);
+    // An access-time value (noatime, strictatime) replaces the whole atime field: clear it too,
+    // or mount_setattr(2) fails with EINVAL.
+    const clear = (set & MOUNT_ATTR_ATIME_MASK) !== 0 ? MOUNT_ATTR_ATIME_MASK : 0;
+    if (set !== 0) setMountAttributes(tree, { set, clear }, recursive, shown.target);
     attachMountTree(tree, targetFd, shown);
+    // Propagation once attached (the fd names the mount, now in our namespace): the kernel
+    // refuses to make a detached tree shared (EINVAL).
+    if (propagation !== 0) setMountAttributes(tree, { set: 0, propagation }, recursive, shown.target);
   } finally {
     closeFd(tree);
   }

@@ -54,11 +54,17 @@ export function mountRootfs(spec: RuntimeSpec, rootfs: string): void {
     mount({ source: rootfs, target: rootfs, fstype: null, flags: MS.BIND | MS.REC });
     mount({ source: null, target: rootfs, fstype: null, flags: MS.REMOUNT | MS.BIND | MS.NODEV });
   }
+}
+
+/**
+ * config.json's `rootfsPropagation`, on the container's `/` once pivot_root is done: pivot_root
+ * refuses a shared new root (EINVAL), so a `shared` root can only be made afterwards.
+ */
+export function applyRootfsPropagation(spec: RuntimeSpec): void {
   const propagation = spec.linux?.rootfsPropagation;
-  if (propagation) {
-    const { propagation: changes } = parseMountOptions([propagation]);
-    for (const change of changes) mount({ source: null, target: rootfs, fstype: null, flags: change });
-  }
+  if (!propagation) return;
+  const { propagation: changes } = parseMountOptions([propagation]);
+  for (const change of changes) mount({ source: null, target: '/', fstype: null, flags: change });
 }
 
 /** Performs config.json's `mounts` in order inside `rootfs`, every target held as an fd. */

@@ -23,6 +23,7 @@ import fs from 'node:fs';
 import { ExitCode } from '../../errors.js';
 import { onSysEvent, type SysEvent } from '../../sys/trace.js';
 import { CommandError } from '../process/find-program.js';
+import type { HookState } from '../spec-hooks.js';
 
 export const FROM_PARENT_FD = 3;
 export const TO_PARENT_FD = 4;
@@ -31,12 +32,14 @@ export const TO_PARENT_FD = 4;
 export type ChildMessage =
   | { type: 'namespaces-ready' }
   | { type: 'devpts-ready'; ptmx: string }
+  /** OCI `create`: everything is set up; the stage now waits on the exec fifo (exec-fifo.ts). */
+  | { type: 'created' }
   | { type: 'event'; event: SysEvent }
   | { type: 'error'; message: string; exitCode: number };
 
 /** Messages from the engine to the init stage. */
 export type ParentMessage =
-  | { type: 'bundle'; dir: string; trace: boolean }
+  | { type: 'bundle'; dir: string; trace: boolean; execFifo?: string; noNewKeyring?: boolean; containerId?: string; hookState?: HookState }
   | { type: 'go' }
   | { type: 'pty'; number: number }
   | { type: 'abort'; message: string };

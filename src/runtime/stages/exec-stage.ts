@@ -41,7 +41,7 @@ import { CommandError, findProgram } from '../process/find-program.js';
 import { becomeNonDumpable, dropBoundingSet, finalizePrivileges } from '../process/privileges.js';
 import { prepareSyscallFilter } from '../process/syscall-filter.js';
 import { enterContainerSessionKeyring } from '../process/session-keyring.js';
-import { handOverToProgram } from '../process/exec-handoff.js';
+import { handOverToProgram, prepareHandOver } from '../process/exec-handoff.js';
 import type { ExecStageConfig } from '../exec-in-container.js';
 import { cloneFlag, namespaceFile } from '../namespace-table.js';
 import { attachTerminal } from '../process/controlling-terminal.js';
@@ -92,6 +92,7 @@ function enter(config: ExecStageConfig): never {
   // 8. Who it runs as and what it may do: the same steps, in the same order, as the init stage —
   //    the container's session keyring, user, capabilities, no_new_privs, the container's filter.
   enterContainerSessionKeyring(config.sessionKeyring);
+  prepareHandOver(); // fds and signals, while no seccomp filter can refuse the calls
   finalizePrivileges(config, syscallFilter);
 
   // 9. Become the program.

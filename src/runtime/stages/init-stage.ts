@@ -30,6 +30,11 @@
  *    5. terminal (if asked), device nodes         (11–12: exec-handoff.ts, shared with `exec`)
  *    6. pivot_root into the rootfs
  *
+ * An OCI `create` (src/oci/) adds one wait between 9 and 10: the stage says "created" and blocks
+ * on the exec fifo until `start` (exec-fifo.ts), as runc's init does; and config.json's
+ * createContainer hooks (before 6) and startContainer hooks (after the wait) run here, inside
+ * the container's namespaces (spec-hooks.ts).
+ *
  * Why the cgroup namespace waits for "go": a cgroup namespace is rooted at the cgroup its creator
  * is in *at unshare time*. Unshared after the engine moved us into /sys/fs/cgroup/minibox/<id>,
  * the container sees that cgroup as `/` (`cat /proc/self/cgroup` → `0::/`), as with runc.
@@ -44,30 +49,34 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ExitCode } from '../../errors.js';
 import { publishStep } from '../../sys/trace.js';
-import { CLONE, unshare, sethostname } from '../../sys/namespaces.js';
+import { CLONE, setns, unshare, sethostname } from '../../sys/namespaces.js';
 import { declarePivotRootCalls } from '../../sys/pivot-root.js';
 import { declareProcessCalls } from '../../sys/process.js';
 import { declarePtyCalls } from '../../sys/pty.js';
 import { declareOpenat2Calls } from '../../sys/openat2.js';
 import { failStage, forwardTraceEvents, receiveFromParent, sendToParent, type ParentMessage } from './channel.js';
 import { readBundle, SECCOMP_CACHE_ANNOTATION, type RuntimeSpec } from '../../bundle/oci-bundle.js';
-import { initStageUnshareFlags, wantsCgroupNamespace } from '../namespace-table.js';
-import { makeMountsPrivate, mountConfigMounts, mountRootfs, pivotIntoRootfs } from '../rootfs/rootfs.js';
+import { cloneFlag, initStageUnshareFlags, namespacesToJoin, wantsCgroupNamespace, type JoinedNamespace } from '../namespace-table.js';
+import { applyRootfsPropagation, makeMountsPrivate, mountConfigMounts, mountRootfs, pivotIntoRootfs } from '../rootfs/rootfs.js';
 import { attachTerminal } from '../process/controlling-terminal.js';
 import { createDevices, createDevSymlinks } from '../rootfs/devices.js';
 import { makePathsReadonly, makeRootReadonly, maskPaths } from '../rootfs/protect.js';
 import { applySysctls } from '../rootfs/sysctl.js';
 import { findProgram } from '../process/find-program.js';
-import { handOverToProgram } from '../process/exec-handoff.js';
+import { handOverToProgram, prepareHandOver } from '../process/exec-handoff.js';
 import { becomeNonDumpable, dropBoundingSet, finalizePrivileges } from '../process/privileges.js';
 import { prepareSyscallFilter } from '../process/syscall-filter.js';
 import { enterNewSessionKeyring } from '../process/session-keyring.js';
+import { holdExecFifo, waitForStart } from '../exec-fifo.js';
+import { runHooks, type HookState } from '../spec-hooks.js';
 
-function birth(bundleDir: string): never {
+function birth({ dir: bundleDir, execFifo, noNewKeyring, containerId, hookState }: StartRequest): never {
   // 1. The bundle.
   const { spec, rootfs } = readBundle(bundleDir);
 
-  // 2. New namespaces for this process (the PID namespace was arranged by the engine; cgroup waits).
+  // 2. Existing namespaces config.json names by path (OCI), then new ones for this process (the
+  //    PID namespace was arranged by the engine; cgroup waits).
+  joinNamespaces(namespacesToJoin(spec));
   const flags = initStageUnshareFlags(spec);
   if (flags !== 0) unshare(flags);
 
@@ -90,9 +99,13 @@ function birth(bundleDir: string): never {
   }
   createDevices(rootfs, spec.linux?.devices);
   createDevSymlinks(rootfs);
+  const heldFifo = execFifo ? holdExecFifo(execFifo) : undefined; // OCI create: unreachable after pivot_root
+  if (hookState) runHooks(spec.hooks, 'createContainer', hookState); // OCI: in our namespaces, before pivot_root
+
 
   // 6. The image becomes `/`; the host's root is detached.
   pivotIntoRootfs(rootfs);
+  applyRootfsPropagation(spec); // shared, slave, private, unbindable: pivot_root refuses a shared root
 
   // 7. Kernel files: sysctls first (they need a writable /proc/sys), then mask and freeze.
   applySysctls(spec.linux?.sysctl ?? {});
@@ -102,20 +115,39 @@ function birth(bundleDir: string): never {
   // 8. Name, read-only root, working directory.
   if (spec.hostname) sethostname(spec.hostname);
   if (spec.root.readonly) makeRootReadonly();
+  if (spec.process.user.umask !== undefined) process.umask(spec.process.user.umask); // the program inherits it
   enterWorkingDirectory(spec);
 
   // 9. The program, found in the container's own $PATH.
   const [name, ...rest] = spec.process.args as [string, ...string[]];
   const program = findProgram(name, spec.process.env);
+  if (heldFifo !== undefined) waitForStart(heldFifo); // OCI create: "created" until `start` (exec-fifo.ts)
+  if (hookState) runHooks(spec.hooks, 'startContainer', { ...hookState, status: 'created' }); // OCI: in the container
 
   // 10. Who it runs as and what it may do (per thread: this main thread is the one that survives);
   //     its own session keyring; the seccomp filter (compiled in step 3) last.
   if (spec.process.capabilities) dropBoundingSet(spec.process.capabilities);
-  enterNewSessionKeyring(path.basename(bundleDir));
+  // OCI create names the container itself (its bundle dir is anywhere); --no-new-keyring keeps the caller's
+  if (!noNewKeyring) enterNewSessionKeyring(containerId ?? path.basename(bundleDir));
+  prepareHandOver(); // fds and signals, while no seccomp filter can refuse the calls
   finalizePrivileges(spec.process, syscallFilter);
 
   // 11–12. Only stdin, stdout and stderr cross into the program; Node is replaced by it.
   return handOverToProgram(program, name, rest, spec.process.env ?? []);
+}
+
+/** setns(2) into each; a mount namespace needs this thread's own fs_struct first (unshare CLONE_FS). */
+function joinNamespaces(joins: { type: JoinedNamespace; path: string }[]): void {
+  if (joins.length === 0) return;
+  unshare(CLONE.FS);
+  for (const { type, path: file } of joins) {
+    const fd = fs.openSync(file, 'r');
+    try {
+      setns(fd, cloneFlag(type), file);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
 }
 
 function declareEverything(): void {
@@ -137,10 +169,15 @@ function enterWorkingDirectory(spec: RuntimeSpec): void {
   publishStep('chdir', { path: spec.process.cwd });
 }
 
+interface StartRequest {
+  dir: string; execFifo?: string | undefined; noNewKeyring?: boolean | undefined; containerId?: string | undefined;
+  hookState?: HookState | undefined;
+}
+
 /** Step 0: the bundle from argv (detached start) or, for an early start, from the engine. */
-function bundleDirectory(argv: string[]): string {
+function startRequest(argv: string[]): StartRequest {
   const fromArgv = argv.find((arg) => !arg.startsWith('--'));
-  if (fromArgv) return fromArgv;
+  if (fromArgv) return { dir: fromArgv };
   let first: ParentMessage;
   try {
     first = receiveFromParent();
@@ -149,7 +186,7 @@ function bundleDirectory(argv: string[]): string {
   }
   const message = expect(first, 'bundle');
   forwardTraceEvents(message.trace);
-  return message.dir;
+  return { dir: message.dir, execFifo: message.execFifo, noNewKeyring: message.noNewKeyring, containerId: message.containerId, hookState: message.hookState };
 }
 
 try {
@@ -158,7 +195,7 @@ try {
   becomeNonDumpable(); // native/minibox-launch.c (CVE-2019-5736 class)
   // Declaring C functions is not container work: done while the engine still prepares the bundle.
   declareEverything();
-  birth(bundleDirectory(process.argv.slice(2)));
+  birth(startRequest(process.argv.slice(2)));
 } catch (error) {
   failStage('init', error);
 }

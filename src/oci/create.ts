@@ -1,0 +1,148 @@
+/**
+ * create.ts — `minibox-runc create`: an OCI bundle becomes a container that waits for `start`.
+ *
+ * The same init stage as `minibox run` (runtime/stages/init-stage.ts), started the same way
+ * (runtime/run-bundle.ts: unshare(CLONE_NEWPID), spawn, setns back), speaking the same start
+ * protocol (runtime/start-protocol.ts). What differs is who is around afterwards:
+ *   - the container's stdio is *this* process's stdio, passed straight through: the caller
+ *     (containerd's shim, podman's conmon, a shell) made it, as with runc;
+ *   - at "namespaces ready" this runtime does what an engine would: rlimits and oom_score_adj
+ *     (process-limits.ts), the cgroup (cgroup v2 hosts), then the prestart/createRuntime hooks;
+ *   - with a terminal, the pty master goes to `--console-socket` (console-socket.ts) instead of
+ *     being relayed here;
+ *   - the stage stops before execve and waits on the exec fifo (runtime/exec-fifo.ts); at its
+ *     "created" this process writes state.json and `--pid-file`, and exits. The waiting process
+ *     is orphaned and re-parented to the nearest subreaper — the shim or conmon, which reap it
+ *     and report its exit, exactly as they do for runc's init.
+ *
+ * Try: `minibox-runc create --bundle B c1; minibox-runc state c1; ps -o pid,ppid,args -p PID`.
+ */
+import { type ChildProcess, type StdioOptions } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { MiniboxError, describeError } from '../errors.js';
+import { readBundle, type RuntimeSpec } from '../bundle/oci-bundle.js';
+import { addProcess, cgroupMode, createContainerCgroup, removeContainerCgroup } from '../cgroups/index.js';
+import { pidNamespacePath, wantsMountNamespace, wantsPidNamespace } from '../runtime/namespace-table.js';
+import { startInitStage } from '../runtime/run-bundle.js';
+import { driveStart } from '../runtime/start-protocol.js';
+import type { TerminalRelay } from '../runtime/terminal-relay.js';
+import { makeExecFifo } from '../runtime/exec-fifo.js';
+import type { ParentMessage } from '../runtime/stages/channel.js';
+import { applyProcessLimits, type SpecRlimit } from './process-limits.js';
+import { assertSupported } from './spec-support.js';
+import { runHooks } from '../runtime/spec-hooks.js';
+import { OCI_VERSION, OciStateDir, handleOfInit, writePidFile, type SavedContainer } from './oci-state.js';
+import { sendConsole } from './console-socket.js';
+
+export interface CreateOptions {
+  bundle: string;
+  /** --systemd-cgroup: refused where minibox would create a cgroup (a cgroup v2 host). */
+  systemdCgroup?: boolean;
+  pidFile?: string;
+  consoleSocket?: string;
+  noNewKeyring?: boolean;
+  /** `run` without --console-socket: this process relays its own terminal (runtime/terminal-relay.ts). */
+  relayTerminal?: boolean;
+}
+
+/** The parts of config.json only the OCI front door reads. */
+export type OciSpec = RuntimeSpec & {
+  process: RuntimeSpec['process'] & { rlimits?: SpecRlimit[]; oomScoreAdj?: number };
+  linux?: NonNullable<RuntimeSpec['linux']> & { cgroupsPath?: string };
+};
+
+export interface Created {
+  saved: SavedContainer;
+  /** The init stage, a child of this process until it exits (`run` waits for it). */
+  child: ChildProcess;
+  /** With a terminal and no console socket (`run`): the pty master, relayed once started. */
+  relay?: TerminalRelay;
+}
+
+/** Reads and checks the bundle: runc's one-line errors, nothing created yet. */
+export function loadBundle(bundleDir: string): OciSpec {
+  let spec: OciSpec;
+  try {
+    spec = readBundle(bundleDir).spec as OciSpec;
+  } catch (error) {
+    throw new MiniboxError(describeError(error));
+  }
+  assertSupported(spec);
+  if (!wantsMountNamespace(spec)) throw new MiniboxError('config.json must ask for a mount namespace: minibox will not pivot_root the host');
+  const mountPath = spec.linux?.namespaces?.find((ns) => ns.type === 'mount')?.path;
+  if (mountPath && sameNamespace(mountPath, '/proc/self/ns/mnt')) {
+    throw new MiniboxError(`config.json joins the host's own mount namespace (${mountPath}): minibox will not pivot_root the host`);
+  }
+  return spec;
+}
+
+function sameNamespace(a: string, b: string): boolean {
+  try {
+    return fs.readlinkSync(a) === fs.readlinkSync(b);
+  } catch (error) {
+    throw new MiniboxError(`config.json namespace path ${a}: ${describeError(error)}`);
+  }
+}
+
+export async function createContainer(states: OciStateDir, id: string, options: CreateOptions): Promise<Created> {
+  const bundle = path.resolve(options.bundle);
+  const spec = loadBundle(bundle);
+  const terminal = spec.process.terminal === true;
+  if (terminal && !options.consoleSocket && !options.relayTerminal) throw new MiniboxError('config.json asks for a terminal: pass --console-socket SOCKET');
+  if (!terminal && options.consoleSocket) throw new MiniboxError('--console-socket needs process.terminal true in config.json');
+  if (options.systemdCgroup && cgroupMode() === 'unified') {
+    throw new MiniboxError('--systemd-cgroup is not supported: minibox-runc manages cgroups itself (cgroupfs style); drop the flag');
+  }
+  states.claim(id);
+  let child: ChildProcess | undefined;
+  let cgroup: string | undefined;
+  try {
+    makeExecFifo(states.fifo(id));
+    const stdio: StdioOptions = terminal ? ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] : ['inherit', 'inherit', 'inherit', 'pipe', 'pipe'];
+    child = startInitStage(wantsPidNamespace(spec), stdio, pidNamespacePath(spec));
+    const pid = child.pid;
+    if (pid === undefined) throw new MiniboxError('cannot start the init stage');
+    const stageExited = new Promise<void>((resolve) => child!.once('exit', () => resolve()));
+    const annotations = spec.annotations ?? {};
+    const hookState = { ociVersion: OCI_VERSION, id, status: 'creating' as const, pid, bundle, annotations };
+    const bundleMessage: ParentMessage = { type: 'bundle', dir: bundle, trace: false, execFifo: states.fifo(id), containerId: id, hookState, ...(options.noNewKeyring ? { noNewKeyring: true } : {}) };
+    (child.stdio[3] as NodeJS.WritableStream).write(`${JSON.stringify(bundleMessage)}\n`);
+    const outcome = await driveStart(child.stdio[3] as NodeJS.WritableStream, child.stdio[4] as NodeJS.ReadableStream, pid, {
+      onNamespacesReady: async (initPid) => {
+        applyProcessLimits(initPid, spec.process);
+        cgroup = joinCgroup(id, spec, initPid);
+        const state = { ociVersion: OCI_VERSION, id, status: 'creating' as const, pid: initPid, bundle, annotations };
+        runHooks(spec.hooks, 'prestart', state);
+        runHooks(spec.hooks, 'createRuntime', state);
+      },
+      ...(options.consoleSocket ? { takeConsole: (ptmx: string) => sendConsole(options.consoleSocket!, ptmx, spec.process.consoleSize) } : {}),
+    });
+    if (outcome.failure) throw new MiniboxError(outcome.failure.message, outcome.failure.exitCode);
+    if (!outcome.created) {
+      await stageExited;
+      throw new MiniboxError('the init stage exited before the container was created');
+    }
+    const saved: SavedContainer = { id, bundle, init: handleOfInit(pid), created: new Date().toISOString(), annotations,
+      ...(cgroup ? { cgroup } : {}), ...(spec.hooks ? { hooks: spec.hooks } : {}),
+      process: spec.process, ...(spec.linux?.seccomp ? { seccomp: spec.linux.seccomp } : {}) };
+    states.save(saved);
+    if (options.pidFile) writePidFile(options.pidFile, pid);
+    return { saved, child, ...(outcome.relay ? { relay: outcome.relay } : {}) }; // `create` exits now; the stage outlives it
+  } catch (error) {
+    if (child?.pid !== undefined && child.exitCode === null) child.kill('SIGKILL');
+    if (cgroup) await removeContainerCgroup({ id, path: cgroup });
+    states.remove(id);
+    throw error;
+  }
+}
+
+/** cgroup v2: /sys/fs/cgroup/minibox/<id> with linux.resources (spec-support.ts refused them elsewhere). */
+function joinCgroup(id: string, spec: OciSpec, pid: number): string | undefined {
+  if (cgroupMode() !== 'unified') return undefined;
+  const limits: Record<string, unknown> = { ...spec.linux?.resources };
+  delete limits.devices; // no device cgroup: nodev mounts instead (spec-support.ts)
+  const cgroup = createContainerCgroup(id, limits);
+  addProcess(cgroup, pid);
+  return cgroup.path;
+}
