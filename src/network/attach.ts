@@ -33,7 +33,7 @@ import { renderHostsFile, rewriteInPlace, type HostsMember } from './hosts.js';
 import { allocateAddress, readAllocations, releaseAddress } from './ipam.js';
 import { DEFAULT_NETWORK, listNetworks, networkDir, resolveNetwork, type NetworkRecord } from './networks.js';
 import { resolveHostPorts, type PortSpec, type PublishedPort } from './ports.js';
-import { bringUpLoopback, connectVeth, deleteVeth, hostVethName, macForAddress } from './veth.js';
+import { connectVeth, deleteVeth, hostVethName, macForAddress } from './veth.js';
 
 export interface AttachRequest {
   /** Full container id. */
@@ -101,11 +101,9 @@ export function containerPorts(root: StateRoot, id: string): PublishedPort[] {
  */
 export async function attachContainer(root: StateRoot, request: AttachRequest): Promise<Endpoint | undefined> {
   const mode = request.network ?? DEFAULT_NETWORK;
-  if (mode === 'host') return undefined;
-  if (mode === 'none') {
-    await bringUpLoopback(request.pid);
-    return undefined;
-  }
+  // `none`: the namespace keeps only lo, which the init stage switched on itself right after its
+  // unshare (sys/netdevice.ts) — no process to start here. `host`: no namespace of its own.
+  if (mode === 'host' || mode === 'none') return undefined;
   return await withHostNetworkLock(async () => {
     const network = await resolveNetwork(root, mode);
     // A container started again (its old namespace, and with it the old veth, is gone): drop
