@@ -29,14 +29,14 @@ function plainStagePath(name: 'init-stage' | 'exec-stage'): string {
 }
 
 /**
- * The stage Node starts: the start-up build of it (dist/startup/NAME.js, the same code joined
- * into one file by scripts/build-startup.mjs, which Node loads in ~60 ms less) when that is at
+ * The stage Node starts: the start-up build of it (dist/startup/NAME.cjs, the same code joined
+ * into one file by scripts/build-startup.mjs, which Node loads faster) when that is at
  * least as new as the plain build, else the plain one. `MINIBOX_UNBUNDLED=1` picks the plain one.
  */
 export function stagePath(name: 'init-stage' | 'exec-stage'): string {
   const plain = plainStagePath(name);
   if (process.env.MINIBOX_UNBUNDLED) return plain;
-  const joined = path.resolve(path.dirname(plain), '../../startup', `${name}.js`);
+  const joined = path.resolve(path.dirname(plain), '../../startup', `${name}.cjs`);
   try {
     return fs.statSync(joined).mtimeMs >= fs.statSync(plain).mtimeMs ? joined : plain;
   } catch {
