@@ -4,7 +4,8 @@
  *   npm run bench                        all benchmarks, 5 runs each (fast ones 15)
  *   npm run bench -- --runs 3            fewer runs
  *   npm run bench -- --only unpack,run   some of them (ids: cold-pull, warm-pull, unpack, run,
- *                                        run-seccomp, network, detached, commit-push, build, fsck)
+ *                                        run-seccomp, network, detached, commit-push, build, fsck,
+ *                                        peers: issue #17's table against podman, runc, node)
  *   npm run bench -- --keep              keep the generated layers for the next run (faster)
  *
  * Nothing here passes or fails: the table is for people (docs/benchmarks.md explains how to
@@ -23,11 +24,12 @@ import { unpackLayers } from './unpack-benchmark.js';
 import { imageAuthoring } from './image-authoring-benchmark.js';
 import { buildImages } from './build-benchmark.js';
 import { fsckStore } from './fsck-benchmark.js';
+import { peerTable } from './peers-benchmark.js';
 import { BenchWorkspace } from './workspace.js';
 
 /** In running order. Add new benchmarks here. */
 const BENCHMARKS: Benchmark[] = [
-  coldPull, unpackLayers, warmPull, runTrue, runSeccomp, networkLatency, detachedContainers, imageAuthoring, buildImages, fsckStore,
+  coldPull, unpackLayers, warmPull, peerTable, runTrue, runSeccomp, networkLatency, detachedContainers, imageAuthoring, buildImages, fsckStore,
 ];
 
 const usage = `usage: npm run bench -- [--runs N] [--only ${BENCHMARKS.map((b) => b.id).join(',')}] [--keep]`;

@@ -105,7 +105,9 @@ export function describeEvent(event: SysEvent): string | undefined {
       }
       return `unshare(${str(a.flags)}): this process now has its own ${names.map((n) => NAMESPACE_WORDS[n] ?? n).join(', ')}`;
     }
-    case 'setns': return `setns(${str(a.nstype)}): the engine goes back to the host's namespace, its later children stay on the host`;
+    case 'setns':
+      if (str(a.what).includes('the engine\'s own')) return `setns(${str(a.nstype)}): the engine goes back to the host's namespace, its later children stay on the host`;
+      return `setns(${str(a.nstype)}) into ${str(a.what)}: ${a.nstype === 'CLONE_NEWPID' ? 'the next process started joins the container\'s PID namespace' : 'this process joins the container\'s namespace'}`;
     case 'spawn-init': return `started the init stage (host pid ${str(a.pid)}): it is PID 1 inside the new PID namespace; ${LAUNCHED}`;
     case 'spawn-exec': return `started the exec stage (host pid ${str(a.pid)}) inside the container's PID namespace; ${LAUNCHED}`;
     case 'pipe2': return 'pipe2: a pipe for the container\'s stdin, stdout or stderr — it never gets minibox\'s own files, which /proc/self/fd would let it reopen';

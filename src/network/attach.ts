@@ -27,7 +27,9 @@ import { isBelow, type StateRoot } from '../state-root.js';
 import { parseSubnet } from './cidr.js';
 import { deleteBridge, ensureBridge } from './bridge.js';
 import { ownedByOther } from './bridge-claims.js';
-import { addRule, addRules, containerDnatRules, deleteRule, deleteRules, networkRules, portRule, retiredNetworkRules, type FirewallRule } from './firewall.js';
+import {
+  addRule, addRules, containerDnatRules, deleteRule, deleteRules, networkRules, portRule, readRulesets, retiredNetworkRules, type FirewallRule,
+} from './firewall.js';
 import { enableForwarding, restoreForwardingIfUnused, withHostNetworkLock } from './host-state.js';
 import { renderHostsFile, rewriteInPlace, type HostsMember } from './hosts.js';
 import { allocateAddress, readAllocations, releaseAddress } from './ipam.js';
@@ -118,8 +120,13 @@ export async function attachContainer(root: StateRoot, request: AttachRequest): 
         await removeNetworkPlumbingIfUnused(network, root);
       });
 
+      // Reading the firewall tables (two `iptables-save`) does not depend on the bridge: start it
+      // now, so those processes run while `ip` makes the bridge. The tables cannot change under
+      // us meanwhile: minibox changes them only with the host lock, which we hold.
+      const rulesets = readRulesets();
+      rulesets.catch(() => { /* awaited below; a failure is reported there */ });
       if (await ensureBridge(root, network)) enableForwarding();
-      await addRules(networkRules(network), retiredNetworkRules(network));
+      await addRules(networkRules(network), retiredNetworkRules(network), await rulesets);
 
       const ports = await resolveHostPorts(request.ports ?? []);
       const subnet = parseSubnet(network.Subnet);
