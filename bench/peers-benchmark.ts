@@ -38,10 +38,23 @@ function dockerUnavailable(): string | undefined {
   return info.status === 0 ? undefined : 'no Docker daemon running on this machine (the docker CLI is there; `docker info` fails)';
 }
 
-/** Waits for the shared network-test lock; returns its release. */
-async function holdNetLock(): Promise<() => void> {
+/** How long the bridge rows wait for the network-test lock before they give up (a test run holds it). */
+const NET_LOCK_PATIENCE_MS = 5 * 60_000;
+
+/** Waits for the shared network-test lock; returns its release, or undefined after the patience ran out. */
+async function holdNetLock(): Promise<(() => void) | undefined> {
   const fd = fs.openSync(NET_LOCK, 'a');
-  while (!tryLock(fd, true, NET_LOCK)) await new Promise((resolve) => setTimeout(resolve, 200));
+  const deadline = Date.now() + NET_LOCK_PATIENCE_MS;
+  let told = false;
+  while (!tryLock(fd, true, NET_LOCK)) {
+    if (Date.now() > deadline) {
+      fs.closeSync(fd);
+      return undefined;
+    }
+    if (!told) process.stderr.write(`  waiting for ${NET_LOCK} (network tests are running)\n`);
+    told = true;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
   return () => fs.closeSync(fd);
 }
 
@@ -105,6 +118,7 @@ async function noneRows(s: Setting): Promise<BenchRow[]> {
 
 async function bridgeRows(s: Setting): Promise<BenchRow[]> {
   const release = await holdNetLock();
+  if (!release) return [{ name: 'run --rm IMG true (default bridge)', skipped: `${NET_LOCK} stayed busy for ${NET_LOCK_PATIENCE_MS / 60_000} min (network tests running)` }];
   const undoPodmanNetwork = podmanNetworkCleanup();
   try {
     const specs: CommandSpec[] = [
