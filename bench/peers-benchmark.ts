@@ -18,15 +18,13 @@
  *
  * Try: `sudo npm run bench -- --only peers --runs 3`.
  */
-import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
 import type { Benchmark, BenchRow, Measurement } from './benchmark.js';
 import { measureInTurns, type CommandSpec } from './measure.js';
 import { EXEC_PHASES, RUN_PHASES, phaseProfile } from './phase-profile.js';
 import { podmanNetworkCleanup, podmanWithImage, type Podman } from './podman.js';
 import { IMAGE_LAYER_MIB, pulledRoot } from './pull-benchmarks.js';
 import { runcBundle } from './run-benchmark.js';
-import { tryLock } from '../src/sys/flock.js';
 import type { BenchWorkspace } from './workspace.js';
 
 const NET_LOCK = '/tmp/minibox-net.lock';
@@ -38,24 +36,27 @@ function dockerUnavailable(): string | undefined {
   return info.status === 0 ? undefined : 'no Docker daemon running on this machine (the docker CLI is there; `docker info` fails)';
 }
 
-/** How long the bridge rows wait for the network-test lock before they give up (a test run holds it). */
-const NET_LOCK_PATIENCE_MS = 5 * 60_000;
+/** How long the bridge rows wait for the network-test lock before they give up (test runs hold it). */
+const NET_LOCK_PATIENCE_MS = 30 * 60_000;
 
-/** Waits for the shared network-test lock; returns its release, or undefined after the patience ran out. */
+/**
+ * Takes the shared network-test lock the way the tests do (`flock(1)`, so this waits in the same
+ * queue as they do); returns its release, or undefined after the patience ran out. A child
+ * `flock LOCK cat` holds it until its stdin closes.
+ */
 async function holdNetLock(): Promise<(() => void) | undefined> {
-  const fd = fs.openSync(NET_LOCK, 'a');
-  const deadline = Date.now() + NET_LOCK_PATIENCE_MS;
-  let told = false;
-  while (!tryLock(fd, true, NET_LOCK)) {
-    if (Date.now() > deadline) {
-      fs.closeSync(fd);
-      return undefined;
-    }
-    if (!told) process.stderr.write(`  waiting for ${NET_LOCK} (network tests are running)\n`);
-    told = true;
-    await new Promise((resolve) => setTimeout(resolve, 200));
+  const holder = spawn('flock', [NET_LOCK, 'sh', '-c', 'echo held; exec cat >/dev/null'], { stdio: ['pipe', 'pipe', 'ignore'] });
+  process.stderr.write(`  waiting for ${NET_LOCK} (the network tests' lock)\n`);
+  const held = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), NET_LOCK_PATIENCE_MS);
+    holder.stdout.once('data', () => { clearTimeout(timer); resolve(true); });
+    holder.once('exit', () => { clearTimeout(timer); resolve(false); });
+  });
+  if (!held) {
+    holder.kill();
+    return undefined;
   }
-  return () => fs.closeSync(fd);
+  return () => holder.stdin.end();
 }
 
 /** run ID of each pair i: a[i] − b[i] (paired, so the machine's load at that moment cancels out). */
