@@ -119,7 +119,10 @@ async function noneRows(s: Setting): Promise<BenchRow[]> {
 
 async function bridgeRows(s: Setting): Promise<BenchRow[]> {
   const release = await holdNetLock();
-  if (!release) return [{ name: 'run --rm IMG true (default bridge)', skipped: `${NET_LOCK} stayed busy for ${NET_LOCK_PATIENCE_MS / 60_000} min (network tests running)` }];
+  if (!release) {
+    const why = `${NET_LOCK} stayed busy for ${NET_LOCK_PATIENCE_MS / 60_000} min (network tests running)`;
+    return [{ name: 'run --rm IMG true (default bridge)', skipped: why }];
+  }
   const undoPodmanNetwork = podmanNetworkCleanup();
   try {
     const specs: CommandSpec[] = [
@@ -136,7 +139,8 @@ async function bridgeRows(s: Setting): Promise<BenchRow[]> {
     const rows: BenchRow[] = [];
     if (peerBridge && peerNone) {
       rows.push({ name: 'run --rm IMG true (default bridge)', minibox: bridge!, reference: peerBridge, goal: '≤ every peer' });
-      rows.push({ name: 'bridge cost (bridge − none, paired)', minibox: cost, reference: pairedDifference('podman bridge − none', peerBridge, peerNone), goal: '≤ 50 ms' });
+      const peerCost = pairedDifference('podman bridge − none', peerBridge, peerNone);
+      rows.push({ name: 'bridge cost (bridge − none, paired)', minibox: cost, reference: peerCost, goal: '≤ 50 ms' });
     } else {
       rows.push({ name: 'run --rm IMG true (default bridge)', minibox: bridge! });
       rows.push({ name: 'bridge cost (bridge − none, paired)', minibox: cost, goal: '≤ 50 ms' });
@@ -159,7 +163,7 @@ async function detachedRows(s: Setting): Promise<BenchRow[]> {
   if (typeof p !== 'string') {
     specs.push({
       label: 'podman run -d + rm -f', command: 'sh',
-      args: ['-c', 'id=$(podman "$@" run -d --network none --ulimit nofile=1024:1024 --ulimit nproc=1000:1000 "$0" sleep 100000) && podman "$@" rm -f -t 0 "$id" >/dev/null',
+      args: ['-c', `id=$(podman "$@" run -d --network none ${p.runOptions.join(' ')} "$0" sleep 100000) && podman "$@" rm -f -t 0 "$id" >/dev/null`,
         p.image, ...p.global],
     });
   }
