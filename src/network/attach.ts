@@ -221,11 +221,14 @@ export async function renameEndpoints(root: StateRoot, id: string, name: string)
 /** Bridge and network rules go when no container holds an address on the network. */
 export async function removeNetworkPlumbingIfUnused(network: NetworkRecord, root: StateRoot): Promise<void> {
   if (Object.keys(readAllocations(root, network.Name)).length > 0) return;
+  // The firewall tables are read (two `iptables-save`) while `ip` looks at the bridge's owner.
+  const rulesets = readRulesets();
+  rulesets.catch(() => { /* awaited below; a failure is reported there */ });
   // A bridge of that name made by another state root (this root's set-up failed on it): not ours
   // to take down, nor are the rules that name it.
   if (await ownedByOther(root, network)) return;
   // Reverse order: a chain that another rule still jumps to cannot be deleted.
-  await deleteRules([...retiredNetworkRules(network), ...networkRules(network).reverse()]);
+  await deleteRules([...retiredNetworkRules(network), ...networkRules(network).reverse()], await rulesets);
   await deleteBridge(network);
   await restoreForwardingIfUnused();
 }

@@ -314,9 +314,12 @@ export async function addRules(rules: FirewallRule[], retired: FirewallRule[] = 
   for (const rule of rules) await addRule(rule);
 }
 
-/** Deletes the rules that are present, then the chains left empty and their jumps; `deleteRule` semantics, in one go. */
-export async function deleteRules(rules: FirewallRule[]): Promise<void> {
-  const sets = await readRulesets();
+/**
+ * Deletes the rules that are present, then the chains left empty and their jumps; `deleteRule`
+ * semantics, in one go. `current`: what readRulesets() returned, when read ahead of time.
+ */
+export async function deleteRules(rules: FirewallRule[], current?: Rulesets): Promise<void> {
+  const sets = current ?? await readRulesets();
   const changes: Change[] = [];
   const deleted = new Map<string, number>();
   const chains: { table: Table; chain: string }[] = [];
