@@ -6,8 +6,8 @@
  * its defaults (the sandbox's hard limits are lower): `--runtime runc --ulimit nofile=1024:1024
  * --ulimit nproc=1000:1000`. Its images and containers go under the benchmark's own directory
  * (`--root`, `--runroot`), never /var/lib/containers. Its default network (CNI, `cni-podman0`)
- * leaves a bridge, two iptables chains and ip_forward=1 on the host; `podmanNetworkCleanup`
- * removes what was not there before it ran.
+ * leaves a bridge, two iptables chains, /var/lib/cni and ip_forward=1 on the host;
+ * `podmanNetworkCleanup` removes what was not there before it ran.
  *
  * Try: `podman --root /tmp/p --runroot /tmp/p/run --runtime runc --cgroup-manager cgroupfs
  * --ulimit nofile=1024:1024 run --rm --network none IMAGE true` (after `podman … pull`).
@@ -41,6 +41,8 @@ export function podmanWithImage(workspace: BenchWorkspace, reference: string): P
   return { global, runOptions: ['--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1000:1000'], image: reference };
 }
 
+const CNI_STATE = '/var/lib/cni';
+
 function linkExists(name: string): boolean {
   return fs.existsSync(`/sys/class/net/${name}`);
 }
@@ -57,6 +59,7 @@ function chainExists(chain: string): boolean {
 export function podmanNetworkCleanup(): () => void {
   const hadBridge = linkExists('cni-podman0');
   const hadChains = chainExists('CNI-FORWARD');
+  const hadCniState = fs.existsSync(CNI_STATE); // the CNI plugins' address book
   const forwarding = fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
   return () => {
     if (!hadBridge && linkExists('cni-podman0')) spawnSync('ip', ['link', 'del', 'cni-podman0'], { stdio: 'ignore' });
@@ -67,6 +70,7 @@ export function podmanNetworkCleanup(): () => void {
         spawnSync('iptables', ['-w', '-X', chain], { stdio: 'ignore' });
       }
     }
+    if (!hadCniState) fs.rmSync(CNI_STATE, { recursive: true, force: true });
     const now = fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
     if (now !== forwarding && !fs.existsSync('/run/minibox/ip_forward.saved')) fs.writeFileSync('/proc/sys/net/ipv4/ip_forward', forwarding);
   };
