@@ -5,7 +5,8 @@
  *   npm run bench -- --runs 3            fewer runs
  *   npm run bench -- --only unpack,run   some of them (ids: cold-pull, warm-pull, unpack, run,
  *                                        run-seccomp, oci-runtime, network, detached, commit-push,
- *                                        build, fsck)
+ *                                        build, fsck, peers: issue #17's table against podman,
+ *                                        runc, node)
  *   npm run bench -- --keep              keep the generated layers for the next run (faster)
  *
  * Nothing here passes or fails: the table is for people (docs/benchmarks.md explains how to
@@ -25,11 +26,13 @@ import { imageAuthoring } from './image-authoring-benchmark.js';
 import { buildImages } from './build-benchmark.js';
 import { fsckStore } from './fsck-benchmark.js';
 import { ociLifecycle } from './oci-runtime-benchmark.js';
+import { peerTable } from './peers-benchmark.js';
 import { BenchWorkspace } from './workspace.js';
 
 /** In running order. Add new benchmarks here. */
 const BENCHMARKS: Benchmark[] = [
-  coldPull, unpackLayers, warmPull, runTrue, runSeccomp, ociLifecycle, networkLatency, detachedContainers, imageAuthoring, buildImages, fsckStore,
+  coldPull, unpackLayers, warmPull, peerTable, runTrue, runSeccomp, ociLifecycle, networkLatency, detachedContainers, imageAuthoring,
+  buildImages, fsckStore,
 ];
 
 const usage = `usage: npm run bench -- [--runs N] [--only ${BENCHMARKS.map((b) => b.id).join(',')}] [--keep]`;

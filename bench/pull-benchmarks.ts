@@ -12,13 +12,15 @@
  * Warm: the same pull again, every blob and layer already in the store: one manifest request and
  * a few file reads. Its floor is Node's own start-up, hence the reference `node -e 0`.
  *
+ * The floor: `curl | tar -xz` of each layer blob (no manifest, no checks, no store).
+ *
  * Try: `time minibox --root /tmp/r pull 127.0.0.1:PORT/bench/three-layers:bench` twice.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Benchmark } from './benchmark.js';
-import { measureInTurns } from './measure.js';
+import { measureInTurns, type CommandSpec } from './measure.js';
 import type { BenchWorkspace } from './workspace.js';
 
 /** Each content layer's uncompressed size (MiB): two of them plus busybox gzip to ~50 MB. */
@@ -39,6 +41,31 @@ export function pulledRoot(workspace: BenchWorkspace, reference: string): string
   return root;
 }
 
+/** The layer digests of the image in an OCI layout (index → manifest → layers). */
+function layerDigests(layout: string): string[] {
+  const blob = (digest: string): unknown => JSON.parse(fs.readFileSync(path.join(layout, 'blobs', ...digest.split(':')), 'utf8'));
+  const index = JSON.parse(fs.readFileSync(path.join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+  const manifest = blob(index.manifests[0]!.digest) as { layers: { digest: string }[] };
+  return manifest.layers.map((layer) => layer.digest);
+}
+
+/**
+ * The floor of a pull: each layer blob fetched with curl and piped into `tar -xz`, one after the
+ * other, each into its own directory — no manifest, no digest check, no store. (Issue #17's
+ * "curl | tar".)
+ */
+function curlTarFloor(reference: string, digests: string[], dir: string): CommandSpec {
+  const [host, ...rest] = reference.split('/');
+  const repository = rest.join('/').replace(/:[^:]*$/, '');
+  const script = 'set -e; base=$1; dir=$2; shift 2; for d in "$@"; do mkdir -p "$dir/$d"; '
+    + 'curl -sf "$base/$d" | tar -xzf - -C "$dir/$d"; done';
+  return {
+    label: 'curl | tar -xz (floor)', command: 'sh',
+    args: ['-c', script, 'sh', `http://${host}/v2/${repository}/blobs`, dir, ...digests],
+    prepare: resetDirectories(dir),
+  };
+}
+
 export const coldPull: Benchmark = {
   id: 'cold-pull',
   title: 'cold pull + unpack of a 3-layer image: minibox vs skopeo copy + umoci unpack',
@@ -47,7 +74,8 @@ export const coldPull: Benchmark = {
     const root = path.join(workspace.dir, 'cold-root');
     const layout = path.join(workspace.dir, 'cold-oci');
     const bundle = path.join(workspace.dir, 'cold-bundle');
-    const [minibox, skopeoUmoci] = await measureInTurns([
+    const floorDir = path.join(workspace.dir, 'cold-curl-tar');
+    const [minibox, skopeoUmoci, curlTar] = await measureInTurns([
       {
         label: 'minibox pull -q',
         command: workspace.minibox,
@@ -62,10 +90,14 @@ export const coldPull: Benchmark = {
           'sh', reference, layout, bundle],
         prepare: resetDirectories(layout, bundle),
       },
+      curlTarFloor(reference, layerDigests(image.layout), floorDir),
     ], { runs: workspace.options.runs });
-    resetDirectories(root, layout, bundle)();
+    resetDirectories(root, layout, bundle, floorDir)();
     const megabytes = (image.compressedBytes / 1e6).toFixed(0);
-    return [{ name: `cold pull, 3 layers, ${megabytes} MB`, minibox: minibox, reference: skopeoUmoci, goal: '< 1× (faster)' }];
+    return [
+      { name: `cold pull, 3 layers, ${megabytes} MB`, minibox: minibox, reference: skopeoUmoci, goal: '< 1× (faster)' },
+      { name: `cold pull, 3 layers, ${megabytes} MB`, minibox: minibox, reference: curlTar, goal: '≤ 1.2× the floor' },
+    ];
   },
 };
 

@@ -29,7 +29,7 @@ function runUnavailable(workspace: BenchWorkspace, root: string, reference: stri
 }
 
 /** An OCI bundle for runc: the image's rootfs (umoci unpack) with the default `runc spec`, running `true`. */
-function runcBundle(workspace: BenchWorkspace, layout: string, tag: string): string {
+export function runcBundle(workspace: BenchWorkspace, layout: string, tag: string): string {
   const bundle = path.join(workspace.tempDir('runc'), 'bundle');
   execFileSync('umoci', ['unpack', '--image', `${layout}:${tag}`, bundle], { stdio: ['ignore', 'ignore', 'inherit'] });
   fs.rmSync(path.join(bundle, 'config.json'));

@@ -63,6 +63,7 @@ export const EXAMPLES: Record<string, string[]> = {
     'minibox exec web ls /',
     'minibox exec -it web sh',
     'minibox exec -e DEBUG=1 -w /tmp -u nobody web env',
+    'minibox exec --explain web true        # narrate how the process joins the container',
   ],
   top: ['minibox top web', 'minibox top web -o pid,comm'],
   diff: ['minibox diff web                  # A added, C changed, D deleted'],

@@ -14,4 +14,5 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-process.exitCode = await main(process.argv);
+// No top-level await: scripts/build-startup.mjs joins the CLI into one CommonJS file, which has none.
+void main(process.argv).then((code) => { process.exitCode = code; });

@@ -108,7 +108,9 @@ export function describeEvent(event: SysEvent): string | undefined {
       }
       return `unshare(${str(a.flags)}): this process now has its own ${names.map((n) => NAMESPACE_WORDS[n] ?? n).join(', ')}`;
     }
-    case 'setns': return `setns(${str(a.nstype)}): the engine goes back to the host's namespace, its later children stay on the host`;
+    case 'setns':
+      if (str(a.what).includes('the engine\'s own')) return `setns(${str(a.nstype)}): the engine goes back to the host's namespace, its later children stay on the host`;
+      return `setns(${str(a.nstype)}) into ${str(a.what)}: ${a.nstype === 'CLONE_NEWPID' ? 'the next process started joins the container\'s PID namespace' : 'this process joins the container\'s namespace'}`;
     case 'spawn-init': return `started the init stage (host pid ${str(a.pid)}): it is PID 1 inside the new PID namespace; ${LAUNCHED}`;
     case 'spawn-exec': return `started the exec stage (host pid ${str(a.pid)}) inside the container's PID namespace; ${LAUNCHED}`;
     case 'pipe2': return 'pipe2: a pipe for the container\'s stdin, stdout or stderr — it never gets minibox\'s own files, which /proc/self/fd would let it reopen';
@@ -139,7 +141,7 @@ export function describeEvent(event: SysEvent): string | undefined {
     case 'seccomp': return a.operation === 'SECCOMP_SET_MODE_FILTER' ? describeSeccompFilter(a) : undefined;
     case 'seccomp_export_bpf': return 'seccomp_export_bpf: libseccomp compiled the seccomp profile into a BPF program, installed last';
     case 'seccomp.cache': return `seccomp: the same rules were compiled before — ${str(a.instructions)} BPF instructions reused from the cache, installed last`;
-    case 'seccomp_init': case 'seccomp_arch_add': case 'seccomp_rule_add': case 'memfd_create': return undefined;
+    case 'seccomp_init': case 'seccomp_arch_add': case 'seccomp_rule_add': case 'memfd_create': case 'socket': return undefined;
     case 'keyctl':
       if (a.operation === 'KEYCTL_JOIN_SESSION_KEYRING') {
         return `keyctl(JOIN_SESSION_KEYRING, "${str(a.name)}"): a session keyring of the container's own — keys the host's root keeps in its session keyring are no longer this process's to read or link`;
@@ -151,6 +153,7 @@ export function describeEvent(event: SysEvent): string | undefined {
       if (a.request === 'TIOCGPTN') return 'opened the container\'s /dev/pts/ptmx: a new pseudo-terminal';
       if (a.request === 'TIOCSCTTY') return 'TIOCSCTTY: the pty is the container\'s controlling terminal (Ctrl-C becomes SIGINT inside)';
       if (a.request === 'TIOCSWINSZ') return `window size ${str(a.columns)}x${str(a.rows)}`;
+      if (a.request === 'SIOCSIFFLAGS') return `${str(a.interface)} up (ioctl SIOCSIFFLAGS, IFF_UP): the new network namespace's loopback starts down; now 127.0.0.1 answers inside`;
       return undefined;
     case 'cgroup.write': return `write ${str(a.value)} to ${path.basename(str(a.file))}: ${str(a.meaning)}`;
     case 'cgroup.create': return `mkdir ${str(a.dir)}: ${str(a.meaning)} (the kernel fills the new directory with its files)`;

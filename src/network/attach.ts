@@ -27,13 +27,15 @@ import { isBelow, type StateRoot } from '../state-root.js';
 import { parseSubnet } from './cidr.js';
 import { deleteBridge, ensureBridge } from './bridge.js';
 import { ownedByOther } from './bridge-claims.js';
-import { addRule, addRules, containerDnatRules, deleteRule, deleteRules, networkRules, portRule, retiredNetworkRules, type FirewallRule } from './firewall.js';
+import {
+  addRule, addRules, containerDnatRules, deleteRule, deleteRules, networkRules, portRule, readRulesets, retiredNetworkRules, type FirewallRule,
+} from './firewall.js';
 import { enableForwarding, restoreForwardingIfUnused, withHostNetworkLock } from './host-state.js';
 import { renderHostsFile, rewriteInPlace, type HostsMember } from './hosts.js';
 import { allocateAddress, readAllocations, releaseAddress } from './ipam.js';
 import { DEFAULT_NETWORK, listNetworks, networkDir, resolveNetwork, type NetworkRecord } from './networks.js';
 import { resolveHostPorts, type PortSpec, type PublishedPort } from './ports.js';
-import { bringUpLoopback, connectVeth, deleteVeth, hostVethName, macForAddress } from './veth.js';
+import { connectVeth, deleteVeth, hostVethName, macForAddress } from './veth.js';
 
 export interface AttachRequest {
   /** Full container id. */
@@ -101,11 +103,9 @@ export function containerPorts(root: StateRoot, id: string): PublishedPort[] {
  */
 export async function attachContainer(root: StateRoot, request: AttachRequest): Promise<Endpoint | undefined> {
   const mode = request.network ?? DEFAULT_NETWORK;
-  if (mode === 'host') return undefined;
-  if (mode === 'none') {
-    await bringUpLoopback(request.pid);
-    return undefined;
-  }
+  // `none`: the namespace keeps only lo, which the init stage switched on itself right after its
+  // unshare (sys/netdevice.ts) — no process to start here. `host`: no namespace of its own.
+  if (mode === 'host' || mode === 'none') return undefined;
   return await withHostNetworkLock(async () => {
     const network = await resolveNetwork(root, mode);
     // A container started again (its old namespace, and with it the old veth, is gone): drop
@@ -120,8 +120,13 @@ export async function attachContainer(root: StateRoot, request: AttachRequest): 
         await removeNetworkPlumbingIfUnused(network, root);
       });
 
+      // Reading the firewall tables (two `iptables-save`) does not depend on the bridge: start it
+      // now, so those processes run while `ip` makes the bridge. The tables cannot change under
+      // us meanwhile: minibox changes them only with the host lock, which we hold.
+      const rulesets = readRulesets();
+      rulesets.catch(() => { /* awaited below; a failure is reported there */ });
       if (await ensureBridge(root, network)) enableForwarding();
-      await addRules(networkRules(network), retiredNetworkRules(network));
+      await addRules(networkRules(network), retiredNetworkRules(network), await rulesets);
 
       const ports = await resolveHostPorts(request.ports ?? []);
       const subnet = parseSubnet(network.Subnet);
@@ -216,11 +221,14 @@ export async function renameEndpoints(root: StateRoot, id: string, name: string)
 /** Bridge and network rules go when no container holds an address on the network. */
 export async function removeNetworkPlumbingIfUnused(network: NetworkRecord, root: StateRoot): Promise<void> {
   if (Object.keys(readAllocations(root, network.Name)).length > 0) return;
+  // The firewall tables are read (two `iptables-save`) while `ip` looks at the bridge's owner.
+  const rulesets = readRulesets();
+  rulesets.catch(() => { /* awaited below; a failure is reported there */ });
   // A bridge of that name made by another state root (this root's set-up failed on it): not ours
   // to take down, nor are the rules that name it.
   if (await ownedByOther(root, network)) return;
   // Reverse order: a chain that another rule still jumps to cannot be deleted.
-  await deleteRules([...retiredNetworkRules(network), ...networkRules(network).reverse()]);
+  await deleteRules([...retiredNetworkRules(network), ...networkRules(network).reverse()], await rulesets);
   await deleteBridge(network);
   await restoreForwardingIfUnused();
 }

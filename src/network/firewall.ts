@@ -236,8 +236,10 @@ export async function forwardedPorts(): Promise<ForwardedPort[]> {
  */
 
 interface Ruleset { chains: Set<string>; lines: string[] }
+export type Rulesets = Record<Table, Ruleset>;
 
-async function readRulesets(): Promise<Record<Table, Ruleset>> {
+/** The nat and filter tables as they are now (two `iptables-save`, run at the same time). */
+export async function readRulesets(): Promise<Rulesets> {
   const read = async (table: Table): Promise<Ruleset> => {
     const result = await runProgram(['iptables-save', '-t', table]);
     const lines = result.code === 0 ? result.stdout.split('\n') : [];
@@ -290,9 +292,10 @@ async function applyChanges(changes: Change[]): Promise<boolean> {
 /**
  * Adds the rules (and their chains and jumps) that are missing; `addRule` semantics, in one go.
  * `retired` rules that are present are deleted in the same transaction, before the additions.
+ * `current` is what readRulesets() returned, when the caller read the tables ahead of time.
  */
-export async function addRules(rules: FirewallRule[], retired: FirewallRule[] = []): Promise<void> {
-  const sets = await readRulesets();
+export async function addRules(rules: FirewallRule[], retired: FirewallRule[] = [], current?: Rulesets): Promise<void> {
+  const sets = current ?? await readRulesets();
   const changes: Change[] = retired.filter((rule) => isPresent(sets[rule.table], rule.chain, rule.spec))
     .map((rule) => ({ table: rule.table, line: ['-D', rule.chain, ...rule.spec], step: stepName(rule), args: { table: rule.table, chain: rule.chain, rule: rule.spec.join(' '), action: 'delete' } }));
   for (const rule of rules) {
@@ -314,9 +317,12 @@ export async function addRules(rules: FirewallRule[], retired: FirewallRule[] = 
   for (const rule of rules) await addRule(rule);
 }
 
-/** Deletes the rules that are present, then the chains left empty and their jumps; `deleteRule` semantics, in one go. */
-export async function deleteRules(rules: FirewallRule[]): Promise<void> {
-  const sets = await readRulesets();
+/**
+ * Deletes the rules that are present, then the chains left empty and their jumps; `deleteRule`
+ * semantics, in one go. `current`: what readRulesets() returned, when read ahead of time.
+ */
+export async function deleteRules(rules: FirewallRule[], current?: Rulesets): Promise<void> {
+  const sets = current ?? await readRulesets();
   const changes: Change[] = [];
   const deleted = new Map<string, number>();
   const chains: { table: Table; chain: string }[] = [];

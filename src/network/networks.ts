@@ -93,13 +93,15 @@ interface HostRoute { subnet: Subnet; text: string; dev: string }
 /** Every IPv4 route and address on the host (default routes excluded: they match everything). */
 export async function hostSubnets(): Promise<HostRoute[]> {
   const found: HostRoute[] = [];
-  const routes = await runProgram(['ip', '-j', '-4', 'route', 'show', 'table', 'all']);
+  // Two independent questions, asked at once: each `ip` costs a process start.
+  const [routes, addrs] = await Promise.all([
+    runProgram(['ip', '-j', '-4', 'route', 'show', 'table', 'all']), runProgram(['ip', '-j', '-4', 'addr', 'show']),
+  ]);
   for (const route of JSON.parse(routes.stdout || '[]') as { dst?: string; dev?: string; type?: string }[]) {
     if (!route.dst || route.dst === 'default' || route.type === 'broadcast') continue;
     const text = route.dst.includes('/') ? route.dst : `${route.dst}/32`;
     try { found.push({ subnet: parseLoose(text), text, dev: route.dev ?? '' }); } catch { /* not IPv4 */ }
   }
-  const addrs = await runProgram(['ip', '-j', '-4', 'addr', 'show']);
   for (const link of JSON.parse(addrs.stdout || '[]') as { ifname: string; addr_info?: { local: string; prefixlen: number }[] }[]) {
     for (const info of link.addr_info ?? []) {
       found.push({ subnet: parseLoose(`${info.local}/${info.prefixlen}`), text: `${info.local}/${info.prefixlen}`, dev: link.ifname });

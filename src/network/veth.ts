@@ -104,8 +104,3 @@ async function switchOffIPv6(pid: number, device: string): Promise<void> {
 export async function deleteVeth(hostName: string): Promise<void> {
   await deleteLink(hostName, 'net.veth', { hostEnd: hostName, action: 'delete' });
 }
-
-/** `--network none`: the namespace keeps only its loopback interface, which starts down. */
-export async function bringUpLoopback(pid: number): Promise<void> {
-  await netStep('net.netns', ipIn(pid, 'link', 'set', 'lo', 'up'), { pid, action: 'loopback' });
-}

@@ -22,12 +22,28 @@ import { MiniboxError } from '../errors.js';
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 /** dist/runtime/stages/NAME.js — next to this file once compiled, or under dist/ when run from src/. */
-export function stagePath(name: 'init-stage' | 'exec-stage'): string {
+function plainStagePath(name: 'init-stage' | 'exec-stage'): string {
   const sibling = path.join(here, 'stages', `${name}.js`);
   if (fs.existsSync(sibling)) return sibling;
   const built = path.resolve(here, '../../dist/runtime/stages', `${name}.js`);
   if (fs.existsSync(built)) return built;
   throw new MiniboxError(`the ${name.replace('-', ' ')} ${built} is missing — run \`npm run build\` first`);
+}
+
+/**
+ * The stage Node starts: the start-up build of it (dist/startup/NAME.cjs, the same code joined
+ * into one file by scripts/build-startup.mjs, which Node loads faster) when that is at
+ * least as new as the plain build, else the plain one. `MINIBOX_UNBUNDLED=1` picks the plain one.
+ */
+export function stagePath(name: 'init-stage' | 'exec-stage'): string {
+  const plain = plainStagePath(name);
+  if (process.env.MINIBOX_UNBUNDLED) return plain;
+  const joined = path.resolve(path.dirname(plain), '../../startup', `${name}.cjs`);
+  try {
+    return fs.statSync(joined).mtimeMs >= fs.statSync(plain).mtimeMs ? joined : plain;
+  } catch {
+    return plain; // no start-up build (only tsc ran)
+  }
 }
 
 /** A file under native/build/, from dist/runtime or src/runtime alike. */

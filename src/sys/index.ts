@@ -19,3 +19,4 @@ export * from './openat2.js';
 export * from './mount-fd.js';
 export * from './keyring.js';
 export * from './seccomp.js';
+export * from './netdevice.js';

@@ -37,9 +37,11 @@ describe('a container is isolated from the host', () => {
     expect(run.stdout).toMatch(/^write=1\n0\n0\n.* \/proc\/sys ro,/);
   });
 
-  test('without a network namespace the host\'s network is shared, with one only lo exists', async () => {
-    const own = await runInBusybox('ls /sys/class/net');
-    expect(own.stdout!.trim().split('\n')).toEqual(['lo']);
+  test('without a network namespace the host\'s network is shared, with one only lo exists, up', async () => {
+    // The init stage itself switches lo on (sys/netdevice.ts); no engine network step runs here.
+    // flags 0x9 = IFF_UP|IFF_LOOPBACK; on main before that change this read 0x8 (down).
+    const own = await runInBusybox('ls /sys/class/net; cat /sys/class/net/lo/flags');
+    expect(own.stdout!.trim().split('\n')).toEqual(['lo', '0x9']);
     const host = await runInBusybox('ls /sys/class/net', {
       change: (spec) => { spec.linux!.namespaces = spec.linux!.namespaces!.filter((ns) => ns.type !== 'network'); },
     });

@@ -21,7 +21,7 @@
  * Then it follows the order the kernel needs (crun's linux.c does the same):
  *
  *    1. read config.json                       7. mask and freeze kernel files, sysctls
- *    2. unshare mount/uts/ipc/net              8. hostname, read-only root, working directory
+ *    2. unshare mount/uts/ipc/net, lo up       8. hostname, read-only root, working directory
  *    3. wait for the engine's "go"             9. find the program in the container's $PATH
  *       (it puts us in our cgroup and wires   10. session keyring, user, groups, capabilities,
  *       the network), then unshare cgroup         no_new_privs, then the seccomp filter
@@ -54,6 +54,7 @@ import { declarePivotRootCalls } from '../../sys/pivot-root.js';
 import { declareProcessCalls } from '../../sys/process.js';
 import { declarePtyCalls } from '../../sys/pty.js';
 import { declareOpenat2Calls } from '../../sys/openat2.js';
+import { bringInterfaceUp, declareNetdeviceCalls } from '../../sys/netdevice.js';
 import { failStage, forwardTraceEvents, receiveFromParent, sendToParent, type ParentMessage } from './channel.js';
 import { readBundle, SECCOMP_CACHE_ANNOTATION, type RuntimeSpec } from '../../bundle/oci-bundle.js';
 import { cloneFlag, initStageUnshareFlags, namespacesToJoin, wantsCgroupNamespace, type JoinedNamespace } from '../namespace-table.js';
@@ -79,6 +80,7 @@ function birth({ dir: bundleDir, execFifo, noNewKeyring, containerId, hookState 
   joinNamespaces(namespacesToJoin(spec));
   const flags = initStageUnshareFlags(spec);
   if (flags !== 0) unshare(flags);
+  if (flags & CLONE.NEWNET) bringInterfaceUp('lo'); // a new network namespace's lo starts down
 
   // 3. The seam: the engine puts us in cgroups and wires the network, then says "go".
   sendToParent({ type: 'namespaces-ready' });
@@ -155,6 +157,7 @@ function declareEverything(): void {
   declareProcessCalls();
   declarePtyCalls();
   declareOpenat2Calls();
+  declareNetdeviceCalls();
 }
 
 function expect<T extends ParentMessage['type']>(message: ParentMessage, type: T): Extract<ParentMessage, { type: T }> {

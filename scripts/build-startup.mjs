@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+/**
+ * build-startup.mjs — the start-up build: dist/startup/, the same code as dist/, joined into
+ * fewer files so that Node starts it faster. Run by `npm run build` after tsc.
+ *
+ * Why it pays: a `minibox run` starts Node twice (the CLI, then the init stage), and before either
+ * makes its first system call Node's ES module loader finds, reads, parses and links every file of
+ * its module graph one by one — ~90 files for `run`, ~40 for the init stage — each through a
+ * chain of promises. A bundler (rolldown, the one vite uses) joins a program's modules into one
+ * file in dependency order (renaming clashing top-level names; the code that runs is the same,
+ * function for function). The file is written as CommonJS: Node's `require` compiles one
+ * CommonJS file synchronously, without the ES loader's resolve/link/evaluate jobs, which measured
+ * cheaper here than the same single file as an ES module. Numbers: docs/benchmarks.md ("The
+ * start-up build").
+
+ * What is kept, and how:
+ *   - Laziness. `main.ts` imports a command's module only when that command runs, and
+ *     `image-source.ts` the registry client only when a pull happens. In the joined file those
+ *     modules are still *evaluated* only when first imported (rolldown wraps each lazily imported
+ *     module in an init function); they are only read and pre-parsed with the rest, which V8 does
+ *     at ~1 ms per 100 KB. One file per program measured faster than ~40 chunks (one per lazy
+ *     import): a file costs more to find and link than to pre-parse.
+ *   - Where a module thinks it is. Some modules find files next to themselves through
+ *     `import.meta.url` (the seccomp profile JSON, the native programs, `require('koffi')`). In a
+ *     joined file it would name that file instead (and CommonJS has no `import.meta`); the
+ *     `keepModuleUrls` plugin below rewrites it to the module's own file under dist/, relative to
+ *     the joined file, so the build still works wherever the checkout is moved.
+ *   - koffi stays outside: it is a native addon (a .node file), loaded by `require` at run time.
+ *   - Reading. Nobody reads dist/startup/: src/ is the text; `MINIBOX_UNBUNDLED=1` runs dist/
+ *     module by module (e.g. for stack traces that name src files, or a profiler).
+ *
+ * bin/minibox and src/runtime/programs.ts use dist/startup/ only when it is at least as new as
+ * dist/ (someone who ran `tsc` alone gets the fresh module-by-module build, never stale code).
+ *
+ * Try: `npm run build && ls dist/startup` (three .cjs files), then
+ * `strace -f -e trace=openat ./bin/minibox ps 2>&1 | grep -c dist/` → 1 (with MINIBOX_UNBUNDLED=1: ~100).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { rolldown } from 'rolldown';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const dist = path.join(repo, 'dist');
+const out = path.join(dist, 'startup');
+
+/** The programs Node starts: the CLI and the two stages (src/runtime/programs.ts), one file each. */
+const ENTRIES = {
+  'run-cli': path.join(dist, 'cli/run-cli.js'),
+  'init-stage': path.join(dist, 'runtime/stages/init-stage.js'),
+  'exec-stage': path.join(dist, 'runtime/stages/exec-stage.js'),
+};
+
+/**
+ * `import.meta.url` in a module under dist/ → that module's own URL, computed from the joined
+ * file's (`__startupFileUrl`, set by the banner below: a CommonJS file knows its own __filename).
+ */
+const keepModuleUrls = {
+  name: 'keep-module-urls',
+  transform(code, id) {
+    if (!code.includes('import.meta.url')) return null;
+    const fromOutput = path.relative(out, id).split(path.sep).join('/');
+    return { code: code.replaceAll('import.meta.url', `new URL(${JSON.stringify(fromOutput)}, __startupFileUrl).href`), map: null };
+  },
+};
+
+fs.rmSync(out, { recursive: true, force: true });
+for (const [name, file] of Object.entries(ENTRIES)) {
+  const bundle = await rolldown({ input: { [name]: file }, platform: 'node', external: ['koffi'], plugins: [keepModuleUrls], logLevel: 'warn' });
+  await bundle.write({
+    dir: out,
+    format: 'cjs', // see the header: CommonJS skips the ES module loader's per-module machinery
+    banner: 'const __startupFileUrl = require("node:url").pathToFileURL(__filename).href;',
+    entryFileNames: '[name].cjs',
+    codeSplitting: false, // every `await import()` joins the same file (see the header)
+  });
+  await bundle.close();
+}

@@ -1,0 +1,49 @@
+/**
+ * The start-up build (scripts/build-startup.mjs): each program Node starts is one joined file,
+ * used when it is at least as new as the module-by-module build, and it is the same program.
+ * Speed is measured in bench/, never here. On main before this change the first test failed
+ * (no dist/startup/, stagePath named dist/runtime/stages/init-stage.js).
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, test } from 'vitest';
+import { stagePath } from '../../src/runtime/programs.js';
+
+const repo = path.resolve(import.meta.dirname, '../..');
+const bin = path.join(repo, 'bin/minibox');
+
+function minibox(args: string[], env: Record<string, string> = {}): { code: number; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+  return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
+
+afterEach(() => { delete process.env.MINIBOX_UNBUNDLED; });
+
+describe('the start-up build', () => {
+  test('the stages start from dist/startup/ (one file each), or module by module with MINIBOX_UNBUNDLED', () => {
+    expect(stagePath('init-stage')).toBe(path.join(repo, 'dist/startup/init-stage.cjs'));
+    expect(stagePath('exec-stage')).toBe(path.join(repo, 'dist/startup/exec-stage.cjs'));
+    process.env.MINIBOX_UNBUNDLED = '1';
+    expect(stagePath('init-stage')).toBe(path.join(repo, 'dist/runtime/stages/init-stage.js'));
+  });
+
+  test('the joined CLI and the module-by-module one answer alike: help, a usage error, its exit code', () => {
+    for (const args of [['run', '--help'], ['exec', '--help'], ['run', '--bogus-flag', 'x'], ['nosuchverb']]) {
+      const joined = minibox(args);
+      const plain = minibox(args, { MINIBOX_UNBUNDLED: '1' });
+      expect(joined, args.join(' ')).toEqual(plain);
+    }
+  });
+
+  test('a successful command leaves a code cache for its verb; a failing one does not', () => {
+    const cache = path.join(repo, 'dist/startup/code-cache');
+    fs.rmSync(path.join(cache, 'version.bin'), { force: true });
+    fs.rmSync(path.join(cache, 'rename.bin'), { force: true });
+    expect(minibox(['version']).code).toBe(0);
+    expect(fs.statSync(path.join(cache, 'version.bin')).size).toBeGreaterThan(0);
+    expect(minibox(['version']).code).toBe(0); // and runs from it
+    expect(minibox(['rename']).code).toBe(125); // missing arguments
+    expect(fs.existsSync(path.join(cache, 'rename.bin'))).toBe(false);
+  });
+});
