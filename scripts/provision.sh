@@ -24,7 +24,7 @@ fi
 packages=(
   docker-registry skopeo umoci busybox-static apache2-utils runc tmux
   iproute2 iptables zstd openssl ca-certificates curl procps util-linux gcc make libc6-dev time
-  buildah strace libseccomp2 golang-go podman containerd
+  buildah strace libseccomp2 golang-go podman containerd jq
 )
 # The VM test tier (npm run test:vm, docs/vm.md): qemu boots Debian's kernel with an initramfs
 # built by cpio; ruby checks the Vagrantfile's syntax. Debian only (the kernel package name);

@@ -9,8 +9,9 @@
  * with the terminal's name, as runc does. This process then closes its copy: the listener owns
  * the terminal. consoleSize, when config.json gives one, is the pty's first window size.
  *
- * Try: runc's `recvtty` (in runc's source tree, contrib/cmd/recvtty) listens on a socket and
- * attaches your terminal to what arrives; `minibox-runc run --console-socket S` talks to it.
+ * Try: `recvtty /tmp/c.sock & minibox-runc run --console-socket /tmp/c.sock --bundle B c1` →
+ * `/ #` (runc's `recvtty`, from runc's source tree contrib/cmd/recvtty, receives the pty and
+ * attaches your terminal to the container's shell).
  */
 import fs from 'node:fs';
 import { ptyNumber, setWindowSize, unlockPty } from '../sys/pty.js';

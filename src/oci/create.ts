@@ -15,7 +15,8 @@
  *     is orphaned and re-parented to the nearest subreaper — the shim or conmon, which reap it
  *     and report its exit, exactly as they do for runc's init.
  *
- * Try: `minibox-runc create --bundle B c1; minibox-runc state c1; ps -o pid,ppid,args -p PID`.
+ * Try: `minibox-runc create --bundle $BUNDLE c1 >/dev/null 2>&1; minibox-runc state c1` →
+ * `"status": "created"` (and `ps -o pid,ppid,args -p PID` shows the stage waiting, adopted).
  */
 import { type ChildProcess, type StdioOptions } from 'node:child_process';
 import fs from 'node:fs';

@@ -7,7 +7,7 @@
  * set (the same 14 as `minibox run`), the kernel files masked or read-only, and NOFILE 1024 —
  * the same shape as runc's, so a tutorial written for runc works here.
  *
- * Try: `mkdir b && cd b && minibox-runc spec && jq .process.args config.json` → `["sh"]`.
+ * Try: `mkdir b && cd b && minibox-runc spec && jq -c .process.args config.json` → `["sh"]`.
  */
 import { CAPABILITY_NUMBERS, DEFAULT_CAPABILITIES } from '../bundle/docker-defaults.js';
 import { KNOWN_MOUNT_OPTIONS } from '../runtime/rootfs/mount-options.js';

@@ -13,7 +13,8 @@
  * container whose master is sent to --console-socket). With --detach this returns once the
  * program runs, after writing --pid-file; otherwise it waits and exits with the program's status.
  *
- * Try: `minibox-runc exec c1 ps` → the container's processes, PID 1 first.
+ * Try: `minibox-runc run -d --bundle $BUNDLE c1 >/dev/null 2>&1; minibox-runc exec c1 ps` →
+ * `1 0        sleep 1000` (the container's processes, PID 1 first).
  */
 import fs from 'node:fs';
 import { ExitCode, MiniboxError } from '../errors.js';

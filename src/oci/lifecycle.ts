@@ -12,7 +12,8 @@
  * Every refusal is one line and exit 1, in runc's words, so engines that parse them (containerd
  * matches "does not exist") behave as with runc.
  *
- * Try: `minibox-runc delete c1` while it runs → `cannot delete container c1 that is not stopped: running`.
+ * Try: `minibox-runc run -d --bundle $BUNDLE c1 >/dev/null 2>&1; minibox-runc delete c1` →
+ * `cannot delete container c1 that is not stopped: running`.
  */
 import fs from 'node:fs';
 import os from 'node:os';

@@ -13,7 +13,8 @@
  *   the process alive (same pid *and* start time, not a zombie) → created (fifo there) / running;
  *   otherwise → stopped.
  *
- * Try: `minibox-runc create --bundle B c1 && minibox-runc state c1` → `"status": "created"`.
+ * Try: `minibox-runc create --bundle $BUNDLE c1 >/dev/null 2>&1 && minibox-runc state c1` →
+ * `"status": "created"`.
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -8,8 +8,9 @@
  * Both happen at "namespaces ready" (start-protocol.ts), so they are in place before any
  * container code runs — as runc does them in its parent process.
  *
- * Try: a bundle with `"rlimits":[{"type":"RLIMIT_NOFILE","hard":512,"soft":256}]`, then
- * `minibox-runc run --bundle B c1` of `sh -c 'ulimit -n'` → `256`.
+ * Try: `cp -a $BUNDLE b && jq '.process.args=["sh","-c","ulimit -n"] |
+ * .process.rlimits=[{"type":"RLIMIT_NOFILE","hard":512,"soft":256}]' $BUNDLE/config.json >
+ * b/config.json && minibox-runc run --bundle b c1` → `256`.
  */
 import fs from 'node:fs';
 import { setProcessLimit } from '../sys/rlimit.js';

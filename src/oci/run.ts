@@ -10,7 +10,8 @@
  * container's pty (runtime/terminal-relay.ts, as `minibox run -t`), so `minibox-runc spec &&
  * minibox-runc run c1` gives a shell, as with runc.
  *
- * Try: `minibox-runc run --bundle B c1; echo $?` with `"args": ["sh","-c","exit 3"]` → `3`.
+ * Try: `cp -a $BUNDLE b && jq '.process.args=["sh","-c","exit 3"]' $BUNDLE/config.json > b/config.json &&
+ * minibox-runc run --bundle b c1; echo $?` → `3`.
  */
 import { signalExitCode } from '../errors.js';
 import { relaySignals } from '../runtime/signal-relay.js';

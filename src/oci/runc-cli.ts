@@ -14,7 +14,7 @@
  * json`: `{"level":"error","msg":"…","time":"…"}`, which containerd reads back) and the bare
  * message to stderr.
  *
- * Try: `minibox-runc spec && minibox-runc list` → the `ID PID STATUS BUNDLE CREATED OWNER` header.
+ * Try: `minibox-runc spec && minibox-runc list` → `ID PID STATUS BUNDLE CREATED OWNER` (the header).
  */
 import { Command, CommanderError } from 'commander';
 import fs from 'node:fs';

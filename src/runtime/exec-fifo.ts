@@ -14,7 +14,8 @@
  *     deletes the fifo. The stage goes on to execve.
  * So "the fifo exists" is what `state` calls `created`; gone, with the process alive, `running`.
  *
- * Try: `minibox-runc create --bundle B c1; ls /run/minibox-runc/c1` → `exec.fifo  state.json`;
+ * Try: `minibox-runc create --bundle $BUNDLE c1 >/dev/null 2>&1; ls /run/minibox-runc/c1` →
+ * `exec.fifo  state.json`;
  * `cat /run/minibox-runc/c1/exec.fifo` starts it as `minibox-runc start c1` would.
  */
 import fs from 'node:fs';

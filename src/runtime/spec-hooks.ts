@@ -16,8 +16,9 @@
  * stage exits 125 before the program runs); a failing poststart or poststop hook is a warning and
  * the rest go on, as the spec says.
  *
- * Try: add `"hooks":{"poststart":[{"path":"/bin/sh","args":["sh","-c","cat > /tmp/state"]}]}`
- * to a bundle, `minibox-runc run -d --bundle B c1`, then `cat /tmp/state`.
+ * Try: `cp -a $BUNDLE b && jq '.hooks.poststart=[{"path":"/bin/sh","args":["sh","-c","cat > hook.json"]}]'
+ * $BUNDLE/config.json > b/config.json && minibox-runc run -d --bundle b c1 >/dev/null 2>&1; cat hook.json`
+ * → `"status":"running"` (the state a hook reads on its stdin).
  */
 import { spawnSync } from 'node:child_process';
 import { MiniboxError, ExitCode } from '../errors.js';

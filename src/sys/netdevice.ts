@@ -14,7 +14,7 @@
  * unshare, so it needs no `nsenter`, and two ioctls cost microseconds where starting
  * `nsenter … ip link set lo up` cost ~10–20 ms on every container start (docs/benchmarks.md).
  *
- * Try: `unshare -n ip -br link` → `lo DOWN`; `minibox run --rm --network none IMG ip -br link` → `lo UP`.
+ * Try: `unshare -n ip -br link` → `lo DOWN`; `minibox run --rm --network none busybox ip -o link show lo` → `LOOPBACK,UP`.
  */
 import { invoke } from './call.js';
 import { libcFunction } from './libc.js';

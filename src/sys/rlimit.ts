@@ -6,7 +6,7 @@
  * execve, so the runtime can set them on the waiting init stage from outside with prlimit(2)
  * — the program it becomes starts with them. config.json names them `RLIMIT_NOFILE` and so on.
  *
- * Try: `prlimit --pid $$` lists the current shell's limits; `ulimit -n` its soft NOFILE.
+ * Try: `prlimit --pid $$ --nofile` → `NOFILE` (the current shell's limit; `ulimit -n` its soft one).
  */
 import { libcFunction } from './libc.js';
 import { invoke } from './call.js';

@@ -9,8 +9,9 @@
  * which then own the terminal. Node's `net` cannot attach fds, so the message is built here by
  * hand (x86-64 layouts of struct sockaddr_un, iovec, msghdr and cmsghdr).
  *
- * Try: `socat UNIX-LISTEN:/tmp/c.sock -` while `minibox-runc create --console-socket /tmp/c.sock …`
- * prints the terminal's name (the data that travels with the fd).
+ * Try: `socat UNIX-LISTEN:/tmp/c.sock - & minibox-runc create --console-socket /tmp/c.sock
+ * --bundle B c1` → `/dev/pts/0` (socat prints the terminal's name, the data that travels with the
+ * fd; the fd itself it cannot show).
  */
 import fs from 'node:fs';
 import { koffi, libcFunction } from './libc.js';

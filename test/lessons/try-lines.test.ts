@@ -13,8 +13,10 @@
  * scratch directory, with `minibox` on PATH bound to a temporary state root ($MINIBOX_ROOT) where
  * the busybox test image is pulled and tagged `busybox` (so a lesson can say `minibox run --rm
  * busybox …`); `$IMAGE` is that image as pulled from the local registry `$REGISTRY`.
- * Containers, volumes, networks and image mounts a Try line leaves are removed after it, and
- * `busybox` is tagged again if a line removed it.
+ * `minibox-runc` is on PATH too, and `$BUNDLE` is a ready OCI bundle (busybox rootfs, the config
+ * of `minibox-runc spec` running `sleep 1000` without a terminal) for the runtime's lessons.
+ * Containers, volumes, networks, image mounts and minibox-runc containers a Try line leaves are
+ * removed after it, and `busybox` is tagged again if a line removed it.
  *
  * Why it takes ~4 minutes (about 170 lines, most of them start a container): that is the cost of
  * running every lesson for real. It is kept there by sharing one state root and one pull for all
@@ -35,6 +37,7 @@ import { StateRoot } from '../../src/state-root.js';
 import { sourceFiles, srcDir } from '../helpers/source-files.js';
 import { bin, minibox } from '../helpers/minibox.js';
 import { pulledBusybox } from '../helpers/pulled-busybox.js';
+import { makeBundle, runc, runcBin } from '../oci-runtime/helpers.js';
 
 const src = srcDir;
 
@@ -49,6 +52,8 @@ const NOT_RUNNABLE: Record<string, string> = {
   'sys/mount-fd.ts': 'mounts over the host\'s /mnt',
   'runtime/signal-relay.ts': 'needs job control (`kill %1` in an interactive shell)',
   'sys/openat2.ts': 'a kernel call, not a command (test/runtime/resolve-in-root.test.ts makes it)',
+  'oci/console-socket.ts': 'needs runc\'s recvtty and a terminal (test/oci-runtime/lifecycle.test.ts receives the pty itself)',
+  'sys/scm-rights.ts': 'needs socat and a terminal (test/oci-runtime/lifecycle.test.ts receives the pty itself)',
   // Arrived from the image-authoring work while this test was written; their lines are Dockerfile
   // text or name the reader's own container (CTR): to be rewritten as runnable commands.
   'build/copy-files.ts': 'a .dockerignore line, not a command',
@@ -99,9 +104,12 @@ function expectedPattern(expected: string): RegExp {
   return new RegExp(expected.split('…').map(literal).join('[\\s\\S]*?'));
 }
 
-/** `$IMAGE` (the busybox test image, `HOST:PORT/busybox:latest`) and `$REGISTRY` (`HOST:PORT`). */
+/**
+ * `$IMAGE` (the busybox test image, `HOST:PORT/busybox:latest`), `$REGISTRY` (`HOST:PORT`) and
+ * `$BUNDLE` (an OCI bundle for minibox-runc).
+ */
 function placeholders(image: string): Record<string, string> {
-  return { IMAGE: image, REGISTRY: image.slice(0, image.indexOf('/')) };
+  return { IMAGE: image, REGISTRY: image.slice(0, image.indexOf('/')), BUNDLE: bundle };
 }
 
 const files = sourceFiles(src);
@@ -124,9 +132,14 @@ const frame = pulledBusybox('busybox');
  * $MINIBOX_ROOT (so a lesson may still say `--root DIR`).
  */
 let binDir = '';
+let bundle = '';
+/** minibox-runc's default --root, where the runtime's lessons look. */
+const RUNC_ROOT = '/run/minibox-runc';
 beforeAll(() => {
   binDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-try-bin-'));
   fs.writeFileSync(path.join(binDir, 'minibox'), `#!/bin/sh\nexec ${process.execPath} ${bin} "$@"\n`, { mode: 0o755 });
+  fs.writeFileSync(path.join(binDir, 'minibox-runc'), `#!/bin/sh\nexec ${process.execPath} ${runcBin} "$@"\n`, { mode: 0o755 });
+  bundle = makeBundle(binDir, 'bundle', (spec) => { spec.process.args = ['sleep', '1000']; });
   expect(minibox(frame.root, ['tag', frame.image, 'busybox']).code).toBe(0);
 });
 afterAll(() => { if (binDir) fs.rmSync(binDir, { recursive: true, force: true }); });
@@ -161,6 +174,7 @@ function tidy(root: string): void {
   const extraTags = images.filter((image) => image.repoTags.some(isBusybox)).flatMap((image) => image.repoTags.filter((tag) => !isBusybox(tag)));
   if (extraTags.length > 0) minibox(root, ['rmi', ...extraTags]); // untags only: busybox keeps its own
   if (fs.existsSync(path.join(root, 'builder', 'cache.json'))) minibox(root, ['builder', 'prune', '-f']);
+  if (entries(RUNC_ROOT).includes('c1')) runc(RUNC_ROOT, ['delete', '--force', 'c1']);
   if (!new ImageStore(state).resolve('busybox')) {
     if (!new ImageStore(state).resolve(frame.image)) minibox(root, ['pull', '-q', frame.image]);
     minibox(root, ['tag', frame.image, 'busybox']);

@@ -15,7 +15,7 @@
  * monitor, monitor.ts) passes BUNDLE on the command line and step 0 is skipped.
  *
  * Try: `strace -f -s 200 -e trace=execve minibox run --rm busybox true 2>&1 | grep -o
- * 'init-stage.js' | head -1` → `init-stage.js` (with `-e trace=execve,openat` it shows this file
+ * 'init-stage\.c\?js' | head -1` → `init-stage.` (the joined start-up file, or this file's build; with `-e trace=execve,openat` it shows this file
  * starting before the engine writes config.json).
  *
  * Then it follows the order the kernel needs (crun's linux.c does the same):
