@@ -71,7 +71,7 @@ function checkedKind(fd: number, containerPath: string, kind: TargetKind): numbe
  * Opens the target (openMountTarget) and runs `mountOn` with its fd, closed afterwards. When the
  * mount fails with ENOENT, the name was unlinked after we opened it (a racer in a shared volume):
  * the kernel refuses to mount on a deleted dentry, and we open the target again, a bounded number
- * of times.
+ * of times — as when the name is unlinked just after the mount (TargetRemoved).
  */
 export function mountOnTarget(root: RootDir, containerPath: string, kind: TargetKind, mountOn: (fd: number) => void): void {
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
@@ -80,12 +80,12 @@ export function mountOnTarget(root: RootDir, containerPath: string, kind: Target
       mountOn(fd);
       return;
     } catch (error) {
-      if (!(error instanceof SysError && error.code === 'ENOENT')) throw error;
+      if (!(error instanceof TargetRemoved || (error instanceof SysError && error.code === 'ENOENT'))) throw error;
     } finally {
       closeFd(fd);
     }
   }
-  throw new MiniboxError(`mount target ${containerPath} keeps changing: it was removed before the mount ${ATTEMPTS} times `
+  throw new MiniboxError(`mount target ${containerPath} keeps changing: it was removed around the mount ${ATTEMPTS} times `
     + '(another process is changing it); try again');
 }
 
@@ -165,11 +165,28 @@ export function bindOnto(request: BindRequest): void {
     attachMountTree(tree, targetFd, shown);
     // Propagation once attached (the fd names the mount, now in our namespace): the kernel
     // refuses to make a detached tree shared (EINVAL).
-    if (propagation !== 0) setMountAttributes(tree, { set: 0, propagation }, recursive, shown.target);
+    if (propagation !== 0) setPropagationOnceAttached(tree, propagation, recursive, shown.target);
   } finally {
     closeFd(tree);
   }
 }
+
+/**
+ * A mount attached onto a name in a volume another container shares can be detached again at
+ * once: unlinking a mount point from another mount namespace unmounts it. Its propagation then
+ * cannot be set (EINVAL), and mountOnTarget tries again, as for a target removed before the mount.
+ */
+function setPropagationOnceAttached(tree: number, propagation: number, recursive: boolean, shownTarget: string): void {
+  try {
+    setMountAttributes(tree, { set: 0, propagation }, recursive, shownTarget);
+  } catch (error) {
+    if (error instanceof SysError && error.code === 'EINVAL') throw new TargetRemoved(shownTarget);
+    throw error;
+  }
+}
+
+/** The target was removed around the mount by another process; mountOnTarget opens it again. */
+class TargetRemoved extends Error {}
 
 /** A new file system (tmpfs, proc, devpts…) mounted onto the inode `targetFd` holds. */
 export function mountOnto(targetFd: number, shownTarget: string, request: { source: string; fstype: string; flags: number; data?: string | null }): void {
