@@ -39,6 +39,7 @@ import { wantsMountNamespace, wantsPidNamespace } from './namespace-table.js';
 import { driveStart, observe } from './start-protocol.js';
 import { superviseStage } from './supervise.js';
 import { openStdioPipes, type StdioPipes, type StdioRelay } from './stdio-relay.js';
+import { openJsonFileLog, type LogRotation } from './json-file-log.js';
 import type { ParentMessage } from './stages/channel.js';
 import { stageCommand } from './programs.js';
 
@@ -64,6 +65,8 @@ export interface RunOptions {
   onNamespacesReady?: (pid: number) => Promise<void>;
   /** An init stage started before the bundle existed; its stdio replaces `stdio` above. */
   initStage?: EarlyInitStage;
+  /** The container's json-file log: relayed output is written there too (json-file-log.ts). */
+  log?: { file: string; limits: LogRotation };
 }
 
 /** What an early start needs to know before any bundle exists (a foreground `run` knows it from its flags). */
@@ -248,7 +251,9 @@ async function superviseContainer(
   child: ChildProcess, options: RunOptions, streams: EarlyInitStage['streams'], terminal: boolean,
 ): Promise<RunResult> {
   let collected: CollectedOutput | undefined;
-  const source = streams === 'collect' ? { start: () => (collected = collectOutput(child, options.input)), close: () => undefined } : streams;
+  const relay = streams === 'collect' || streams === undefined ? undefined : streams;
+  const source = streams === 'collect' ? { start: () => (collected = collectOutput(child, options.input)), close: () => undefined }
+    : relay && { start: () => relay.start(options.log && openJsonFileLog(options.log.file, options.log.limits)), close: () => relay.close() };
   const exit = await superviseStage(child, {
     stage: 'init',
     terminal,
