@@ -5,7 +5,8 @@
  * `docker run alpine echo hi` prints "hi", and `docker logs` of that exited container prints it
  * again. A detached minibox container's log is written by the C monitor
  * (native/minibox-monitor.c); a foreground `run` has no monitor — minibox itself is the init's
- * parent and copies its pipes (stdio-relay.ts) — so the copy also goes here, in the same format
+ * parent and copies its pipes (stdio-relay.ts), or its terminal with -t (terminal-relay.ts, all
+ * of it as "stdout", as Docker logs a tty) — so the copy also goes here, in the same format
  * and with the same rules:
  *   - one JSON object per line: {"log":"text\n","stream":"stdout"|"stderr","time":RFC3339Nano},
  *     escaped as Go's encoder does (<, > and & as \u003c…: Docker's jsonlog is HTML-safe);

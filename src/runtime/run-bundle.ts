@@ -252,17 +252,25 @@ async function superviseContainer(
 ): Promise<RunResult> {
   let collected: CollectedOutput | undefined;
   const relay = streams === 'collect' || streams === undefined ? undefined : streams;
+  // The output goes to the container's log too, as Docker's json-file driver writes it (-t or not).
+  const log = options.log && streams !== 'collect' ? openJsonFileLog(options.log.file, options.log.limits) : undefined;
   const source = streams === 'collect' ? { start: () => (collected = collectOutput(child, options.input)), close: () => undefined }
-    : relay && { start: () => relay.start(options.log && openJsonFileLog(options.log.file, options.log.limits)), close: () => relay.close() };
-  const exit = await superviseStage(child, {
-    stage: 'init',
-    terminal,
-    start: async (pid) => await driveStart(child.stdio[3] as NodeJS.WritableStream, child.stdio[4] as NodeJS.ReadableStream, pid,
-      options.onNamespacesReady ? { onNamespacesReady: options.onNamespacesReady } : {}),
-    ...(source ? { streams: source } : {}),
-    ...(options.onSpawned ? { onSpawned: options.onSpawned } : {}),
-    ...(options.onStarted ? { onStarted: options.onStarted } : {}),
-  });
+    : relay && { start: () => relay.start(log), close: () => relay.close() };
+  let exit;
+  try {
+    exit = await superviseStage(child, {
+      stage: 'init',
+      terminal,
+      ...(log && terminal ? { terminalLog: log } : {}),
+      start: async (pid) => await driveStart(child.stdio[3] as NodeJS.WritableStream, child.stdio[4] as NodeJS.ReadableStream, pid,
+        options.onNamespacesReady ? { onNamespacesReady: options.onNamespacesReady } : {}),
+      ...(source ? { streams: source } : {}),
+      ...(options.onSpawned ? { onSpawned: options.onSpawned } : {}),
+      ...(options.onStarted ? { onStarted: options.onStarted } : {}),
+    });
+  } finally {
+    log?.close(); // the last line without a newline, too
+  }
   const result: RunResult = { ...exit! };
   if (collected) Object.assign(result, collected.output());
   return result;

@@ -94,10 +94,8 @@ export function openStdioPipes(options: { stdin: boolean }): StdioPipes {
       return {
         finished,
         stop() {
-          if (stopped) return;
+          if (stopped || !toStage) return;
           stopped = true;
-          log?.close();
-          if (!toStage) return;
           process.stdin.unpipe(toStage);
           process.stdin.pause(); // no longer keeps minibox alive
           toStage.destroy();

@@ -172,6 +172,13 @@ describe('the json-file log of a foreground run', () => {
     expect(fs.readFileSync(store.paths(store.findByName('fg')!.Id).log, 'utf8')).toContain('"log":"\\u003c\\u0026\\u003e\\n"');
     expect((await mbAsync(root, ['rm', 'fg', 'bg'])).code).toBe(0);
   });
+
+  it('with -t, what the terminal showed is logged as stdout (the pty turns \\n into \\r\\n), as Docker logs a tty', async () => {
+    const tty = await run(['-t', '--name', 'tty', '--network', 'none', image, 'sh', '-c', 'echo out; printf err >&2']);
+    expect(tty).toMatchObject({ code: 0, stdout: 'out\r\nerr' });
+    expect(await mbAsync(root, ['logs', 'tty'])).toMatchObject({ stdout: 'out\r\nerr', stderr: '' });
+    expect((await mbAsync(root, ['rm', 'tty'])).code).toBe(0);
+  });
 });
 
 describe('bad input: one line, exit 125, nothing created', () => {
