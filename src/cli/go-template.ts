@@ -67,7 +67,13 @@ const FUNCTIONS: Record<string, (...args: unknown[]) => unknown> = {
   split: (text, separator) => String(text).split(String(separator)),
   pad: (value, left, right) => `${' '.repeat(Number(left))}${goString(value)}${' '.repeat(Number(right))}`,
   truncate: (value, length) => goString(value).slice(0, Number(length)),
-  len: (value) => (Array.isArray(value) || typeof value === 'string' ? value.length : value && typeof value === 'object' ? Object.keys(value).length : 0),
+  len: (value) => {
+    if (Array.isArray(value) || typeof value === 'string') return value.length;
+    if (value && typeof value === 'object') return Object.keys(value).length;
+    // as Go's: only strings, slices and maps have a length
+    const type = value === null || value === undefined ? 'nil pointer' : `type ${typeof value === 'number' ? (Number.isInteger(value) ? 'int' : 'float64') : typeof value === 'boolean' ? 'bool' : typeof value}`;
+    throw new TemplateError(`error calling len: len of ${type}`);
+  },
   index: (value, ...keys) => keys.reduce((at: unknown, key) => {
     if (at === null || at === undefined) return undefined;
     if (Array.isArray(at)) {

@@ -84,7 +84,7 @@ export const EXAMPLES: Record<string, string[]> = {
   'image ls': ['minibox image ls', 'minibox image ls --format json'],
   'image inspect': ['minibox image inspect alpine', "minibox image inspect -f '{{.Os}}/{{.Architecture}}' alpine"],
   'image history': ['minibox image history alpine'],
-  'image mount': ['minibox image mount alpine        # prints the directory', 'minibox image mount alpine /mnt/alpine'],
+  'image mount': ['minibox image mount alpine        # prints the directory', 'mkdir /mnt/alpine && minibox image mount alpine /mnt/alpine'],
   'image unmount': ['minibox image unmount alpine', 'minibox image unmount /mnt/alpine'],
   'image prune': ['minibox image prune               # untagged images', 'minibox image prune -a -f          # every image no container uses'],
   'image rm': ['minibox image rm alpine'],

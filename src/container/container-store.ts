@@ -7,7 +7,7 @@
  *     rootfs/          mount point for the overlay: image layers (read-only) + upper (writable)
  *     upper/ work/     overlayfs' writable layer and its scratch dir: the container's changes
  *     hostname hosts resolv.conf   files bind-mounted over the image's /etc/… (etc-files.ts)
- *     container.log    its output, Docker's json-file format (written by the monitor)
+ *     container.log    its output, Docker's json-file format (the monitor, or a foreground run)
  *     pids.json        the running monitor's and init's pid + start time (one run; see reconcile.ts)
  *     exit-status.json how the last run ended (written by the monitor when it reaps the init)
  *

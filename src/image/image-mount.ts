@@ -39,12 +39,24 @@ export function defaultMountDir(root: StateRoot, image: ImageRecord): string {
   return path.join(root.mounts, digestHex(image.id));
 }
 
+/** A DIR given by the user must be an existing directory, as mount(8) wants its mount point. */
+function refuseMissingMountPoint(dir: string, target: string): void {
+  let isDirectory = false;
+  try { isDirectory = fs.statSync(target).isDirectory(); } catch { /* missing */ }
+  if (!isDirectory) {
+    throw new MiniboxError(fs.existsSync(target)
+      ? `mount point ${dir} is not a directory`
+      : `mount point ${dir} does not exist: create it first (mkdir ${dir}), or leave DIR out to mount under the state root`);
+  }
+}
+
 /** Mounts `ref` read-only at `dir` (default: under the state root) and returns the path. */
 export function mountImage(root: StateRoot, ref: string, dir?: string): string {
   const store = new ImageStore(root);
   const image = store.get(ref);
   const target = path.resolve(dir ?? defaultMountDir(root, image));
-  fs.mkdirSync(target, { recursive: true });
+  if (dir === undefined) fs.mkdirSync(target, { recursive: true });
+  else refuseMissingMountPoint(dir, target); // as mount(8): never make a directory anywhere the user mistyped
   if (isMountPoint(target)) return target;
   const lowers = lowerDirs(store, image);
   if (lowers.length === 1) lowers.push(store.layers.emptyDir());

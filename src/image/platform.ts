@@ -7,6 +7,8 @@
  * so, like containerd's `platforms` package, we normalise both sides before comparing:
  *   x86_64, x86-64 → amd64        aarch64 → arm64 (variant v8, the only arm64 variant in use)
  *   armhf → arm/v7    armel → arm/v6    arm with no variant → arm/v7    i386, i686 → 386
+ * Running an image made for another platform is allowed, with Docker's WARNING
+ * (foreignPlatformWarning): its program will most likely fail with "exec format error".
  *
  * Try: `minibox pull --platform linux $IMAGE` → `invalid platform "linux": expected
  * os/arch[/variant]` (and on a multi-platform image, `--platform linux/arm64` picks that manifest
@@ -70,6 +72,28 @@ export function platformMatches(wanted: Platform, candidate: Platform): boolean 
   const a = normalizePlatform(wanted);
   const b = normalizePlatform(candidate);
   return a.os === b.os && a.architecture === b.architecture && a.variant === b.variant;
+}
+
+/** Node's process.arch → OCI's architecture names. */
+const NODE_ARCHITECTURES: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
+
+/** The platform of this machine, as an image's config names it (linux/amd64 on a PC). */
+export function hostPlatform(): Platform {
+  return normalizePlatform({ os: process.platform, architecture: NODE_ARCHITECTURES[process.arch] ?? process.arch });
+}
+
+/**
+ * Docker's warning when a container is made from an image for another platform and no
+ * `--platform` asked for it: the container is still created, and its program will most likely
+ * fail with "exec format error" (lesson 12). OS and architecture are compared, not the variant
+ * (an arm/v6 image runs on an arm/v7 host).
+ */
+export function foreignPlatformWarning(image: Platform, host: Platform = hostPlatform()): string | undefined {
+  const a = normalizePlatform(image);
+  const b = normalizePlatform(host);
+  if (a.os === b.os && a.architecture === b.architecture) return undefined;
+  return `WARNING: The requested image's platform (${formatPlatform(a)}) does not match the detected host platform `
+    + `(${formatPlatform(b)}) and no specific platform was requested`;
 }
 
 /** Picks the manifest for `wanted` from an index, or explains which platforms the image has. */

@@ -12,6 +12,7 @@
  */
 import { NotFoundError, UsageError } from '../errors.js';
 import type { ContainerConfig } from '../image/oci.js';
+import { foreignPlatformWarning } from '../image/platform.js';
 import { parseReference } from '../image/reference.js';
 import { ImageStore, type ImageRecord } from '../image/store/images.js';
 import type { StateRoot } from '../state-root.js';
@@ -73,6 +74,11 @@ export async function findImageForRun(root: StateRoot, reference: string, option
       registryMirrors: options.registryMirrors ?? [],
     });
     record = pulled.image;
+  }
+  const config = store.config(record);
+  if (!options.platform && config.architecture) {
+    const warning = foreignPlatformWarning({ os: config.os || 'linux', architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) });
+    if (warning) process.stderr.write(`${warning}\n`);
   }
   return runnableImage(root, reference, record);
 }

@@ -40,6 +40,7 @@ import { handleOf } from '../container/process-handle.js';
 import { reconcileContainer } from '../container/reconcile.js';
 import { readOomKilled, writeExitStatus, writeRunPids } from '../container/run-files.js';
 import { startContainer } from './start.js';
+import { logLimits } from './log-options.js';
 
 export interface RunRequest extends CreateRequest {
   pull?: string;
@@ -170,6 +171,7 @@ export async function runContainerFromImage(root: StateRoot, request: RunRequest
     let recordedStart: Promise<unknown> = Promise.resolve();
     const options: RuntimeOptions = {
       initStage, // it carries the stdio (foregroundStdio in early-init-stage.ts)
+      log: { file: created.paths.log, limits: logLimits(created.record.HostConfig.LogConfig) }, // as Docker: `logs` works after a foreground run
       ...(request.explain ? { explain: true } : {}),
       ...(request.traceFile ? { traceFile: request.traceFile } : {}),
       onSpawned: (pid) => {

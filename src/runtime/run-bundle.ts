@@ -39,6 +39,7 @@ import { wantsMountNamespace, wantsPidNamespace } from './namespace-table.js';
 import { driveStart, observe } from './start-protocol.js';
 import { superviseStage } from './supervise.js';
 import { openStdioPipes, type StdioPipes, type StdioRelay } from './stdio-relay.js';
+import { openJsonFileLog, type LogRotation } from './json-file-log.js';
 import type { ParentMessage } from './stages/channel.js';
 import { stageCommand } from './programs.js';
 
@@ -64,6 +65,8 @@ export interface RunOptions {
   onNamespacesReady?: (pid: number) => Promise<void>;
   /** An init stage started before the bundle existed; its stdio replaces `stdio` above. */
   initStage?: EarlyInitStage;
+  /** The container's json-file log: relayed output is written there too (json-file-log.ts). */
+  log?: { file: string; limits: LogRotation };
 }
 
 /** What an early start needs to know before any bundle exists (a foreground `run` knows it from its flags). */
@@ -248,16 +251,26 @@ async function superviseContainer(
   child: ChildProcess, options: RunOptions, streams: EarlyInitStage['streams'], terminal: boolean,
 ): Promise<RunResult> {
   let collected: CollectedOutput | undefined;
-  const source = streams === 'collect' ? { start: () => (collected = collectOutput(child, options.input)), close: () => undefined } : streams;
-  const exit = await superviseStage(child, {
-    stage: 'init',
-    terminal,
-    start: async (pid) => await driveStart(child.stdio[3] as NodeJS.WritableStream, child.stdio[4] as NodeJS.ReadableStream, pid,
-      options.onNamespacesReady ? { onNamespacesReady: options.onNamespacesReady } : {}),
-    ...(source ? { streams: source } : {}),
-    ...(options.onSpawned ? { onSpawned: options.onSpawned } : {}),
-    ...(options.onStarted ? { onStarted: options.onStarted } : {}),
-  });
+  const relay = streams === 'collect' || streams === undefined ? undefined : streams;
+  // The output goes to the container's log too, as Docker's json-file driver writes it (-t or not).
+  const log = options.log && streams !== 'collect' ? openJsonFileLog(options.log.file, options.log.limits) : undefined;
+  const source = streams === 'collect' ? { start: () => (collected = collectOutput(child, options.input)), close: () => undefined }
+    : relay && { start: () => relay.start(log), close: () => relay.close() };
+  let exit;
+  try {
+    exit = await superviseStage(child, {
+      stage: 'init',
+      terminal,
+      ...(log && terminal ? { terminalLog: log } : {}),
+      start: async (pid) => await driveStart(child.stdio[3] as NodeJS.WritableStream, child.stdio[4] as NodeJS.ReadableStream, pid,
+        options.onNamespacesReady ? { onNamespacesReady: options.onNamespacesReady } : {}),
+      ...(source ? { streams: source } : {}),
+      ...(options.onSpawned ? { onSpawned: options.onSpawned } : {}),
+      ...(options.onStarted ? { onStarted: options.onStarted } : {}),
+    });
+  } finally {
+    log?.close(); // the last line without a newline, too
+  }
   const result: RunResult = { ...exit! };
   if (collected) Object.assign(result, collected.output());
   return result;

@@ -15,8 +15,11 @@
  *     closes the pipe, so the program reads end of file too. Without -i the program gets /dev/null.
  * Real pipes (sys/fs.ts pipe2), not the socket pairs Node's spawn makes: a program may reopen
  * /dev/stdout (→ /proc/self/fd/1), which works for a pipe and fails (ENXIO) for a socket.
- * The container's /proc/self/fd/1 then names `pipe:[N]`: nothing on the host's disk. The relay
- * ends when the pipes close — at the program's exit, or later if a process it started in the
+ * The container's /proc/self/fd/1 then names `pipe:[N]`: nothing on the host's disk.
+ * A `run` also hands the relay its container's log (json-file-log.ts): every chunk copied is
+ * written there too, as Docker's json-file driver does, so `logs` shows a foreground container's
+ * output after it exited, as it does a detached one's. (`exec` output goes to no log, as in
+ * Docker.) The relay ends when the pipes close — at the program's exit, or later if a process it started in the
  * background keeps them open (as with `docker exec`).
  *
  * Try: `minibox run --rm busybox ls -l /proc/self/fd/ > /tmp/x; cat /tmp/x` → `1 -> pipe:[…]`.
@@ -24,6 +27,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import { pipe } from '../sys/fs.js';
+import type { JsonFileLog, LogStream } from './json-file-log.js';
 
 export interface StdioRelay {
   /** Resolves when stdout and stderr have reached end of file and everything was written on. */
@@ -35,15 +39,19 @@ export interface StdioRelay {
 export interface StdioPipes {
   /** fds 0–2 for spawn(): the stage's ends ('ignore' = /dev/null for stdin without -i). */
   stdio: ['ignore' | number, number, number];
-  /** After spawn: closes the stage's ends here and starts copying. */
-  start(): StdioRelay;
+  /** After spawn: closes the stage's ends here and starts copying (and writing `log`, if given). */
+  start(log?: JsonFileLog): StdioRelay;
   /** spawn failed: closes everything. */
   close(): void;
 }
 
-/** Copies one pipe to one of minibox's own streams; resolves at end of file (or a failed write). */
-function copyOutput(from: net.Socket, to: NodeJS.WriteStream): Promise<void> {
+/**
+ * Copies one pipe to one of minibox's own streams (and the log); resolves at end of file (or a
+ * failed write).
+ */
+function copyOutput(from: net.Socket, to: NodeJS.WriteStream, log?: { file: JsonFileLog; stream: LogStream }): Promise<void> {
   return new Promise((resolve) => {
+    if (log) from.on('data', (chunk: Buffer) => log.file.write(log.stream, chunk));
     const onError = (): void => {
       from.unpipe(to);
       from.destroy(); // the program's next write fails with EPIPE
@@ -52,6 +60,7 @@ function copyOutput(from: net.Socket, to: NodeJS.WriteStream): Promise<void> {
     from.pipe(to, { end: false });
     from.once('close', () => {
       to.off('error', onError);
+      log?.file.end(log.stream);
       resolve();
     });
   });
@@ -72,14 +81,14 @@ export function openStdioPipes(options: { stdin: boolean }): StdioPipes {
   return {
     stdio: [input ? input[0] : 'ignore', output[1], errors[1]],
     close: () => closeAll([...stageEnds, ...ours]),
-    start() {
+    start(log) {
       closeAll(stageEnds); // only the stage holds them now: its exit is our end of file
       const toStage = input ? new net.Socket({ fd: input[1], readable: false, writable: true }) : undefined;
       toStage?.on('error', () => undefined); // the program exited without reading: nothing to do
       if (toStage) process.stdin.pipe(toStage); // ends the pipe at our end of file: the program reads EOF
       const finished = Promise.all([
-        copyOutput(new net.Socket({ fd: output[0], readable: true, writable: false }), process.stdout),
-        copyOutput(new net.Socket({ fd: errors[0], readable: true, writable: false }), process.stderr),
+        copyOutput(new net.Socket({ fd: output[0], readable: true, writable: false }), process.stdout, log && { file: log, stream: 'stdout' }),
+        copyOutput(new net.Socket({ fd: errors[0], readable: true, writable: false }), process.stderr, log && { file: log, stream: 'stderr' }),
       ]).then(() => undefined);
       let stopped = false;
       return {

@@ -23,6 +23,7 @@ import { relaySignals } from './signal-relay.js';
 import type { TerminalRelay } from './terminal-relay.js';
 import type { StartFailure } from './start-protocol.js';
 import type { StdioPipes, StdioRelay } from './stdio-relay.js';
+import type { JsonFileLog } from './json-file-log.js';
 
 export interface StageStarted {
   /** The stage reported an error (or a hook failed): the program never ran. */
@@ -39,6 +40,8 @@ export interface SuperviseOptions {
   start: (pid: number) => Promise<StageStarted>;
   /** The stdio relay (stdio-relay.ts) or a collector, started as soon as the stage exists. */
   streams?: Pick<StdioPipes, 'start' | 'close'>;
+  /** The container's json-file log, for what a terminal (-t) relays (the stdio relay gets it in `streams`). */
+  terminalLog?: JsonFileLog;
   /** `exec -d`: return after step 3. */
   detach?: boolean;
   onSpawned?: (pid: number) => void;
@@ -80,7 +83,7 @@ export async function superviseStage(child: ChildProcess, options: SuperviseOpti
       for (const stream of child.stdio) stream?.destroy();
       return undefined;
     }
-    relay?.start();
+    relay?.start(options.terminalLog);
     options.onStarted?.(pid);
     const { code, signal } = await exited;
     await Promise.all([relay?.finished, streams?.finished]);

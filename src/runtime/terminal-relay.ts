@@ -18,12 +18,13 @@
 import fs from 'node:fs';
 import tty from 'node:tty';
 import { ptyNumber, setWindowSize, unlockPty } from '../sys/pty.js';
+import type { JsonFileLog } from './json-file-log.js';
 
 export interface TerminalRelay {
   /** N of /dev/pts/N, to tell the init stage. */
   number: number;
-  /** Starts copying: host stdin → master, master → host stdout. */
-  start(): void;
+  /** Starts copying: host stdin → master, master → host stdout (and the container's log, if given). */
+  start(log?: JsonFileLog): void;
   /** Resolves when the container side of the pty is closed (its program has exited). */
   finished: Promise<void>;
   /** Restores the host terminal and closes the master. Safe to call more than once. */
@@ -59,8 +60,11 @@ export function openTerminal(initPid: number, ptmxPath: string): TerminalRelay {
   return {
     number,
     finished,
-    start() {
-      master.on('data', (chunk: Buffer) => stdout.write(chunk));
+    start(log) {
+      master.on('data', (chunk: Buffer) => {
+        stdout.write(chunk);
+        log?.write('stdout', chunk); // a terminal has one stream: Docker logs it all as stdout
+      });
       if (stdin.isTTY) {
         wasRaw = stdin.isRaw;
         stdin.setRawMode(true);

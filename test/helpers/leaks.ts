@@ -20,13 +20,16 @@
  * `allow` names what a test keeps on purpose (a fixture's long-running containers and the engine
  * processes holding them): their processes, mount namespaces, addresses and rules are not leaks.
  *
- * When `minibox system fsck` lands, its findings are one more entry of LEAK_CHECKS.
+ *   - and whatever `minibox system fsck` finds in the root (re-hashed blobs, layer completion
+ *     records, image records, half-created containers, ghost "running" records, volumes): every
+ *     leak check also proves the store is consistent.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { contains, parseIPv4, parseSubnet } from '../../src/network/cidr.js';
+import { repoRoot } from './registry.js';
 
 export interface LeakAllowance {
   /** Container ids (full) that may still exist and run. */
@@ -270,6 +273,24 @@ export function vethLeaks(): string[] {
     .map((l) => `veth ${l.ifname}`);
 }
 
+// ---- the store, as `minibox system fsck` sees it ----
+
+interface FsckReport { remaining: { area: string; subject: string; problem: string }[] }
+
+/** `minibox system fsck --format json` on the root (not created if it is gone), minus allowed containers. */
+export function fsckFindings(scope: LeakScope): string[] {
+  if (!fs.existsSync(scope.root)) return [];
+  const result = spawnSync(process.execPath, [path.join(repoRoot, 'bin/minibox'), '--root', scope.root, 'system', 'fsck', '--format', 'json'],
+    { encoding: 'utf8', timeout: 120_000 });
+  let report: FsckReport;
+  try { report = JSON.parse(result.stdout) as FsckReport; } catch {
+    return [`system fsck did not answer (exit ${result.status}): ${(result.stderr || result.stdout).trim().slice(0, 300)}`];
+  }
+  const allowed = scope.allow.containers.flatMap((id) => [id, id.slice(0, 12)]);
+  return report.remaining.filter((f) => !allowed.some((id) => f.subject.includes(id)))
+    .map((f) => `${f.area} ${f.subject}: ${f.problem}`);
+}
+
 // ---- the checks ----
 
 export const LEAK_CHECKS: LeakCheck[] = [
@@ -283,7 +304,7 @@ export const LEAK_CHECKS: LeakCheck[] = [
   { what: 'iptables rules left behind', find: iptablesLeaks },
   { what: 'veth pairs left behind', find: () => vethLeaks() },
   { what: 'IPAM entries or endpoints left behind', find: ledgerLeaks },
-  // { what: 'minibox system fsck findings', find: fsckFindings },
+  { what: 'minibox system fsck findings', find: fsckFindings },
 ];
 
 /** What each check found (only the checks that found something). */

@@ -73,7 +73,8 @@ export async function startTokenServer(options: TokenServerOptions = {}): Promis
 
   const server = http.createServer((request, response) => {
     const url = new URL(request.url ?? '/', 'http://token');
-    const scope = url.searchParams.get('scope') ?? undefined;
+    const scopes = url.searchParams.getAll('scope'); // several for a cross-repository mount
+    const scope = scopes.length > 0 ? scopes.join(' ') : undefined;
     const account = url.searchParams.get('account') ?? undefined;
     const answer = (status: number, body: object, authenticated: boolean): void => {
       requests.push({ scope, account, authenticated, status });
@@ -93,8 +94,8 @@ export async function startTokenServer(options: TokenServerOptions = {}): Promis
       user = match.user;
     }
     const access: { type: string; name: string; actions: string[] }[] = [];
-    if (scope) {
-      const [type, name, actions] = scope.split(':');
+    for (const one of scopes) {
+      const [type, name, actions] = one.split(':');
       const wanted = (actions ?? '').split(',').filter((a) => a);
       const granted = user ? wanted : wanted.filter((a) => a === 'pull' && anonymousPull);
       if (!user && granted.length === 0) {

@@ -106,6 +106,27 @@ describe('images', () => {
     expect(mountsUnder(root)).toEqual([]);
   });
 
+  // Seen to fail before the check: the missing dir (and its parent) were created, and mounted on.
+  it('image mount IMAGE DIR mounts on an existing directory only; a missing DIR is refused, not created', () => {
+    const missing = path.join(root, 'no-such-parent', 'mnt');
+    const refused = minibox(root, ['image', 'mount', derived, missing]);
+    expect(refused.code).toBe(125);
+    expect(refused.stderr).toBe(`minibox: mount point ${missing} does not exist: create it first (mkdir ${missing}), `
+      + 'or leave DIR out to mount under the state root\n');
+    expect(fs.existsSync(path.dirname(missing))).toBe(false);
+    const file = path.join(root, 'a-file');
+    fs.writeFileSync(file, '');
+    expect(minibox(root, ['image', 'mount', derived, file]).stderr).toBe(`minibox: mount point ${file} is not a directory\n`);
+    fs.rmSync(file);
+    const dir = fs.mkdtempSync(path.join(root, 'mnt-'));
+    expect(minibox(root, ['image', 'mount', derived, dir])).toMatchObject({ code: 0, stdout: `${dir}\n` });
+    expect(fs.readFileSync(path.join(dir, 'etc/motd'), 'utf8')).toBe('derived\n');
+    expect(minibox(root, ['image', 'unmount', dir]).code).toBe(0);
+    expect(fs.readdirSync(dir)).toEqual([]); // the user's directory stays, empty again
+    fs.rmdirSync(dir);
+    expect(mountsUnder(root)).toEqual([]);
+  });
+
   it('tag adds a name; rmi removes names, then the image and its unshared layers', () => {
     expect(minibox(root, ['tag', busybox, 'example.com/copy:v1']).code).toBe(0);
     expect(minibox(root, ['images']).stdout).toContain('example.com/copy');

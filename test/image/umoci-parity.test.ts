@@ -197,6 +197,7 @@ function miniboxMountedTree(ref: string, image: keyof typeof UNDATED_DIRECTORIES
   try {
     const pull = minibox(root, ['pull', '-q', ref]);
     expect(pull.code, pull.stderr).toBe(0);
+    fs.mkdirSync(target);
     const result = minibox(root, ['image', 'mount', ref, target]);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout.trim()).toBe(target);

@@ -8,6 +8,8 @@
  * Seen to fail: while writing it, lesson 1 expected `/^sleep 300 $/` against output whose trailing
  * blank is trimmed; the pass failed naming 01-a-container-is-a-process.md:25, and so did
  * `lesson run 1` (exit 1), and the list test (lesson 1 never checked).
+ * Lesson 5 publishes ports (iptables, host ports 18585/18586 on 127.0.0.1) on this file's own
+ * bridge: on a shared machine, run the file under `flock /tmp/minibox-net.lock`.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';

@@ -236,7 +236,7 @@ describe('start -a, restart, prune', () => {
     expect((await world.mb(['run', '--name', 'again', world.image, 'sh', '-c', 'echo run; exit 4'])).code).toBe(4);
     const started = await world.mb(['start', '-a', 'again']);
     expect(started).toMatchObject({ code: 4, stdout: 'run\n' });
-    expect((await world.mb(['logs', 'again'])).stdout).toBe('run\n'); // only the detached run was logged
+    expect((await world.mb(['logs', 'again'])).stdout).toBe('run\nrun\n'); // both runs, foreground too, as Docker's log
     expect((await world.mb(['run', '--name', 'reader', world.image, 'cat'])).code).toBe(0);
     expect(await world.mb(['start', '-a', '-i', 'reader'], { input: 'typed\n' })).toMatchObject({ code: 0, stdout: 'typed\n' });
     const pruned = await world.mb(['container', 'prune', '-f']);

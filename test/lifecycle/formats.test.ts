@@ -36,6 +36,7 @@ describe('Go templates (--format)', () => {
     ['{{if eq .State.Pid 1}}one{{else if gt .State.Pid 10}}big{{else}}small{{end}}', 'big'],
     ['{{with .State}}{{.Status}}{{end}}', 'running'],
     ['{{printf "%s:%d" .Name .State.Pid}} {{len .Args}}', '/web:42 2'],
+    ['{{len .Labels}} {{len .Name}} {{.Args | len}} {{if gt (len .Args) 1}}many{{end}}', '2 4 2 many'],
     ['{{- .Name -}}  !', '/web!'],
     ['{{/* a comment */}}ok', 'ok'],
     ['{{(index .Args 0) | upper}}', '-F'],
@@ -50,6 +51,7 @@ describe('Go templates (--format)', () => {
     ['{{nope .Name}}', 'function "nope" not defined'],
     ['{{range .Args}}', 'has no {{end}}'],
     ['{{.Name', 'unclosed action'],
+    ['{{len .State.Pid}}', 'error calling len: len of type int'], // was 0, silently
   ])('%s is an error, as in Docker (exit 1)', (template, message) => {
     expect(() => renderGoTemplate(template, data)).toThrow(message);
     try { renderGoTemplate(template, data); } catch (error) { expect((error as MiniboxError).exitCode).toBe(1); }

@@ -142,6 +142,45 @@ describe('file systems', () => {
   });
 });
 
+describe('the json-file log of a foreground run', () => {
+  // Seen to fail on main before json-file-log.ts: `logs fg` printed nothing (no container.log).
+  it('logs of an exited foreground container shows its output, entry for entry as the monitor writes it', async () => {
+    const script = 'echo out; echo "<&>" >&2; head -c 20000 /dev/zero | tr "\\0" a; echo; printf tail';
+    const fg = await run(['--name', 'fg', '--network', 'none', image, 'sh', '-c', script]);
+    expect(fg.code).toBe(0);
+    const logs = await mbAsync(root, ['logs', 'fg']);
+    expect(logs.stdout).toBe(fg.stdout);
+    expect(logs.stderr).toBe('<&>\n');
+    expect(fg.stdout).toMatch(/^out\na{20000}\ntail$/);
+
+    const bg = await run(['-d', '--name', 'bg', '--network', 'none', image, 'sh', '-c', script]);
+    expect(bg.code).toBe(0);
+    expect((await mbAsync(root, ['wait', 'bg'])).stdout).toBe('0\n');
+    const store = new ContainerStore(new StateRoot(root));
+    const entries = (name: string): unknown[] => fs.readFileSync(store.paths(store.findByName(name)!.Id).log, 'utf8')
+      .trimEnd().split('\n').map((line) => {
+        const { time, ...rest } = JSON.parse(line) as { time: string };
+        expect(time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
+        return rest;
+      });
+    // 16 KiB pieces, HTML-safe escapes, a last line without newline: the same entries either way
+    // (per stream: how stdout and stderr interleave is up to the scheduler)
+    const byStream = (list: unknown[]): unknown[] => [...list].sort((a, b) =>
+      (a as { stream: string }).stream.localeCompare((b as { stream: string }).stream));
+    expect(byStream(entries('fg'))).toEqual(byStream(entries('bg')));
+    expect(entries('fg')).toHaveLength(5);
+    expect(fs.readFileSync(store.paths(store.findByName('fg')!.Id).log, 'utf8')).toContain('"log":"\\u003c\\u0026\\u003e\\n"');
+    expect((await mbAsync(root, ['rm', 'fg', 'bg'])).code).toBe(0);
+  });
+
+  it('with -t, what the terminal showed is logged as stdout (the pty turns \\n into \\r\\n), as Docker logs a tty', async () => {
+    const tty = await run(['-t', '--name', 'tty', '--network', 'none', image, 'sh', '-c', 'echo out; printf err >&2']);
+    expect(tty).toMatchObject({ code: 0, stdout: 'out\r\nerr' });
+    expect(await mbAsync(root, ['logs', 'tty'])).toMatchObject({ stdout: 'out\r\nerr', stderr: '' });
+    expect((await mbAsync(root, ['rm', 'tty'])).code).toBe(0);
+  });
+});
+
 describe('bad input: one line, exit 125, nothing created', () => {
   it.each([
     [['-q', '--pull', 'never', 'nosuchimage'], /^minibox: No such image: nosuchimage/],

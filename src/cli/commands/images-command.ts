@@ -139,7 +139,7 @@ function registerImageInspectCommand(image: Command): void {
 
 function registerImageMountCommands(image: Command): void {
   image.command('mount').description("Mount an image's layers read-only with overlayfs and print the path")
-    .argument('<image>', 'image name or id').argument('[dir]', 'where to mount (default: under the state root)')
+    .argument('<image>', 'image name or id').argument('[dir]', 'an existing directory to mount on (default: one under the state root)')
     .action((name: string, dir: string | undefined, _options: object, command: Command) => {
       say(mountImage(contextOf(command).root, name, dir));
     });

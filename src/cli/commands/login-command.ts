@@ -11,7 +11,7 @@
  * Try: `DOCKER_CONFIG=$PWD minibox logout localhost:5000` → `Not logged in to localhost:5000`
  */
 import type { Command } from 'commander';
-import { UsageError } from '../../errors.js';
+import { ExitCode, MiniboxError, UsageError } from '../../errors.js';
 import { login, logout, normalizeRegistryHost } from '../../image/registry/index.js';
 import { registryContextOf } from '../context.js';
 import { canPrompt, prompt } from '../prompt.js';
@@ -50,7 +50,13 @@ export function registerLoginCommands(program: Command): void {
       } else {
         password = await prompt('Password: ', { secret: true });
       }
-      await login(server, username, password, { insecureRegistries: registryContextOf(command).insecureRegistries });
+      try {
+        await login(server, username, password, { insecureRegistries: registryContextOf(command).insecureRegistries });
+      } catch (error) {
+        // Docker's CLI exits 1 when the registry refuses (or cannot be reached); 125 is for bad flags.
+        if (error instanceof MiniboxError && !(error instanceof UsageError)) throw new MiniboxError(error.message, ExitCode.VerbFailed, { cause: error });
+        throw error;
+      }
       process.stdout.write('Login Succeeded\n');
     });
 

@@ -22,7 +22,11 @@ import type { Transport } from './transport.js';
 
 export interface TokenRequest {
   challenge: AuthChallenge;
-  /** e.g. 'repository:library/alpine:pull'; omitted for a login check. */
+  /**
+   * e.g. 'repository:library/alpine:pull'; several separated by spaces (a cross-repository mount
+   * needs push on the target and pull on the source), each sent as its own `scope=` parameter,
+   * as Docker does; omitted for a login check.
+   */
   scope?: string;
   credentials?: Credentials | undefined;
   /** For messages: the registry host the user knows ('docker.io', '127.0.0.1:5000'). */
@@ -44,7 +48,7 @@ export async function fetchBearerToken(transport: Transport, request: TokenReque
     throw new MiniboxError(`the token server ${url.host} named by ${request.registry} uses plain ${url.protocol.replace(':', '').toUpperCase()}; minibox will not send your password to it (the registry must name an https:// token realm)`);
   }
   if (request.challenge.params.service) url.searchParams.set('service', request.challenge.params.service);
-  if (request.scope) url.searchParams.set('scope', request.scope);
+  for (const scope of request.scope?.split(' ').filter(Boolean) ?? []) url.searchParams.append('scope', scope);
   if (request.credentials) url.searchParams.set('account', request.credentials.username);
   const headers: Record<string, string> = {};
   if (request.credentials) headers.Authorization = basicAuthorization(request.credentials);

@@ -42,6 +42,8 @@ export interface RequestAccess {
   /** `pull` (default) or `pull,push`. */
   actions?: 'pull' | 'pull,push';
   url?: string;
+  /** A cross-repository mount's source: the token must also allow pulling from it. */
+  mountFrom?: string;
 }
 
 export class RegistryClient {
@@ -117,7 +119,8 @@ export class RegistryClient {
     const endpoint = await this.endpoint(ref.registryHost);
     // An upload's next URL comes from the registry's Location header (relative or absolute).
     const url = access.url !== undefined ? new URL(access.url, `${endpoint.baseUrl}/`).toString() : `${endpoint.baseUrl}/v2/${ref.repository}${path}`;
-    const scope = `repository:${ref.repository}:${access.actions ?? 'pull'}`;
+    const scope = `repository:${ref.repository}:${access.actions ?? 'pull'}`
+      + (access.mountFrom ? ` repository:${access.mountFrom}:pull` : '');
     const send = async (authorization: string | undefined): Promise<Response> =>
       await this.transport.send(url, { ...init, headers: { ...init.headers, Authorization: authorization } });
     let response = await send(await this.authorization(ref, endpoint, scope, false));

@@ -46,6 +46,11 @@ export function describeConnectionFailure(host: string, code: string | undefined
     case 'ENETUNREACH':
     case 'EHOSTUNREACH':
       return `no route to ${host} (is this machine offline?)`;
+    case 'ERR_SSL_WRONG_VERSION_NUMBER': // OpenSSL read an HTTP answer where a TLS record belongs
+    case 'ERR_SSL_PACKET_LENGTH_TOO_LONG':
+      return `${host} answered plain HTTP, not HTTPS: minibox uses plain HTTP only for registries on this machine `
+        + `(localhost, 127.0.0.0/8) and those you trust by name, as Docker does — --insecure-registry ${host} `
+        + '(or "insecure-registries" in /etc/minibox/config.json)';
     default:
       return `cannot reach registry ${host}: ${fallback}`;
   }

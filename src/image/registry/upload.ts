@@ -45,7 +45,8 @@ export async function blobExists(client: RegistryClient, ref: ImageReference, di
 /** Asks the registry to link a blob it holds in `fromRepository`; false when it starts an upload instead. */
 export async function mountBlob(client: RegistryClient, ref: ImageReference, digest: string, fromRepository: string): Promise<boolean> {
   const query = `?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(fromRepository)}`;
-  const response = await client.request(ref, `/blobs/uploads/${query}`, { method: 'POST', headers: { 'Content-Length': '0' } }, PUSH);
+  const response = await client.request(ref, `/blobs/uploads/${query}`, { method: 'POST', headers: { 'Content-Length': '0' } },
+    { ...PUSH, mountFrom: fromRepository }); // a token for both repositories
   await response.body?.cancel();
   if (response.status === 201) {
     publishStep('push.mount', { digest, from: fromRepository });
