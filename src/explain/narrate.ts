@@ -147,7 +147,7 @@ export function describeEvent(event: SysEvent): string | undefined {
         return `keyctl(JOIN_SESSION_KEYRING, "${str(a.name)}"): a session keyring of the container's own — keys the host's root keeps in its session keyring are no longer this process's to read or link`;
       }
       return undefined;
-    case 'spec.security': return describeSecurityChoices(a);
+    case 'spec.security': return securityWarnings(a).join('\n') || undefined;
     case 'close_range': return 'close_range(3, ~0, CLOEXEC): every file descriptor above 2 closes at exec; the program inherits only stdin, stdout, stderr';
     case 'ioctl':
       if (a.request === 'TIOCGPTN') return 'opened the container\'s /dev/pts/ptmx: a new pseudo-terminal';
@@ -176,7 +176,7 @@ export function describeEvent(event: SysEvent): string | undefined {
 }
 
 /** What config.json gives up (--privileged, --security-opt): said before the container starts. */
-function describeSecurityChoices(a: Record<string, unknown>): string | undefined {
+export function securityWarnings(a: Record<string, unknown>): string[] {
   const warnings: string[] = [];
   const privileged = a.seccomp === false && a.maskedPaths === 0 && Number(a.capabilities) > DEFAULT_CAPABILITIES.length;
   if (privileged) {
@@ -190,7 +190,7 @@ function describeSecurityChoices(a: Record<string, unknown>): string | undefined
   if (a.noNewPrivileges === false) {
     warnings.push('no no_new_privs: setuid programs in the image (su, sudo, a planted setuid shell) can raise privileges');
   }
-  return warnings.length > 0 ? warnings.join('\n') : undefined;
+  return warnings;
 }
 
 /** The filter reaches the kernel: what it allows, what it refuses, and why it exists. */

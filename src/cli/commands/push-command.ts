@@ -23,7 +23,7 @@ Examples:
   minibox push registry.example.com/me/mysite:1`)
     .action(async (name: string, flags: { quiet?: boolean; explain?: boolean }, cmd: Command) => {
       const [{ pushImage }, { reporterFor }, { observe }] = await Promise.all([
-        import('../../image/push.js'), import('../../image/pull-progress.js'), import('../../runtime/start-protocol.js'),
+        import('../../image/push.js'), import('../../image/pull-progress.js'), import('../../explain/observe.js'),
       ]);
       const context = contextOf(cmd);
       const stop = observe({ explain: flags.explain === true });
