@@ -222,7 +222,7 @@ function fileSystemStep(event: SysEvent): StoryStep | undefined {
     case 'umount2':
       if (a.target === '.') return pivotStep('detach');
       return single(`umount:${str(a.target)}`, `${str(a.target)} unmounted`, `umount2(${str(a.flags)})`);
-    case 'container.files': return single('container-files', `its directory deleted, the writable layer with it: ${str(a.dir)}`, 'rm -r');
+    case 'container.files': return single('container-files', 'its directory deleted, and the writable layer (upper/) with it', `rm -r ${str(a.dir)}`);
     default: return undefined;
   }
 }
@@ -281,7 +281,7 @@ function securityStep(event: SysEvent): StoryStep | undefined {
       if (a.option === 'PR_CAPBSET_DROP') return capabilityStep(`drop:${str(a.capability)}`);
       if (a.option === 'PR_SET_NO_NEW_PRIVS') return privilegeStep('nnp');
       if (a.option === 'PR_SET_DUMPABLE') {
-        return single('dumpable', 'non-dumpable: the container cannot ptrace this stage or open its /proc/PID/exe', 'prctl(PR_SET_DUMPABLE, 0)');
+        return single('dumpable', 'non-dumpable: no ptrace of this stage, no open of its /proc/PID/exe', 'prctl(PR_SET_DUMPABLE, 0)');
       }
       if (a.option === 'PR_CAP_AMBIENT') return list('ambient', str(a.raise), (items) => `ambient capabilities (kept by a non-root user): ${items.join(', ')}`, () => 'prctl(PR_CAP_AMBIENT)');
       return undefined;
@@ -339,9 +339,9 @@ function programStep(event: SysEvent): StoryStep | undefined {
       return undefined;
     case 'execve': return event.kind === 'step' ? startProgramStep(`execve:${str(a.path)}`) : undefined;
     case 'process.signal':
-      return single(`signal:${event.time}`, `${str(a.signal)} sent to its PID 1 (host pid ${str(a.pid)})${a.why ? `: ${str(a.why)}` : ''}`, `kill(${str(a.pid)}, ${str(a.signal)})`);
+      return single(`signal:${str(a.signal)}`, `${str(a.signal)} to its PID 1${a.why ? `: ${str(a.why)}` : ''}`, `kill(${str(a.pid)}, ${str(a.signal)})`);
     case 'process.exit':
-      return single('exit', `${str(a.how)}; its monitor reaped it and wrote the exit status`, 'waitpid');
+      return single('exit', `${str(a.how)}: its monitor reaped it (waitpid) and wrote the status`, 'exit-status.json');
     default: return undefined;
   }
 }
