@@ -21,6 +21,7 @@
  */
 import type { SysEvent } from '../sys/trace.js';
 import { isWhiteout } from './image-steps.js';
+import { securityWarnings } from './narrate.js';
 
 export const CHAPTERS = ['image', 'namespaces', 'cgroups', 'network', 'file system', 'security', 'the program'] as const;
 export type Chapter = typeof CHAPTERS[number];
@@ -53,6 +54,8 @@ export function isBookkeeping(event: SysEvent): boolean {
   if (event.call === 'prctl') return event.args.option === 'PR_SET_KEEPCAPS' || (event.args.option === 'PR_CAP_AMBIENT' && !event.args.raise);
   if (event.call === 'keyctl') return event.args.operation !== 'KEYCTL_JOIN_SESSION_KEYRING';
   if (event.call === 'ioctl') return event.args.request === 'TIOCSPTLCK';
+  // config.json's defences, published before the start: only their absence is worth a line.
+  if (event.call === 'spec.security') return securityWarnings(event.args).length === 0;
   return false;
 }
 

@@ -59,7 +59,7 @@ export function pullStoryStep(event: SysEvent): StoryStep | undefined {
       const index = a.index ? `the index lists one per platform; ${str(a.platform)}: ` : '';
       return {
         key: 'pull.manifest', item: '',
-        render: () => ({ words: `manifest of ${str(a.reference)}: ${index}${str(a.layers)} layer${a.layers === 1 ? '' : 's'}`, call: `GET /v2/…/manifests → ${short(a.digest)}` }),
+        render: () => ({ words: `manifest: ${index}${str(a.layers)} layer${a.layers === 1 ? '' : 's'}`, call: `GET /v2/…/manifests → ${short(a.digest)}` }),
       };
     }
     case 'pull.config':

@@ -15,7 +15,7 @@
 import path from 'node:path';
 import type { SysEvent } from '../sys/trace.js';
 import { networkStoryStep } from '../network/explain.js';
-import { pullStoryStep } from './image-steps.js';
+import { isWhiteout, pullStoryStep } from './image-steps.js';
 import { describeEvent, securityWarnings } from './narrate.js';
 
 export interface StoryLine {
@@ -65,7 +65,7 @@ function pidNamespaceStep(item: string): StoryStep {
       const byMonitor = spawned?.split(':')[1] === 'monitor';
       return {
         words: `PID 1 of a new PID namespace: the init stage (host pid ${pid})`,
-        call: byMonitor ? 'unshare(CLONE_NEWPID), fork (in minibox-monitor)' : 'unshare(CLONE_NEWPID), spawn, setns back',
+        call: byMonitor ? 'monitor: unshare(CLONE_NEWPID), fork' : 'unshare(CLONE_NEWPID), spawn, setns back',
       };
     },
   };
@@ -380,6 +380,7 @@ function identityStep(item: string): StoryStep {
 
 /** The story step of an event; undefined for bookkeeping and for the steps a story does not tell. */
 export function storyStep(event: SysEvent): StoryStep | undefined {
+  if (isWhiteout(event)) return pullStoryStep(event); // a mknod, but of a layer's whiteout
   const step = namespaceStep(event) ?? cgroupStep(event) ?? fileSystemStep(event) ?? securityStep(event) ?? programStep(event)
     ?? (event.call.startsWith('net.') ? networkStoryStep(event) : undefined)
     ?? (event.call.startsWith('pull.') ? pullStoryStep(event) : undefined);

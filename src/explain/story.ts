@@ -154,7 +154,8 @@ export function createStory(write: (line: string) => void, options: StoryOptions
 
   return {
     event(event) {
-      firstTime ||= event.time;
+      // An event is published when its call ends: the call began `ms` earlier.
+      firstTime = firstTime ? Math.min(firstTime, event.time - event.ms) : event.time - event.ms;
       lastTime = Math.max(lastTime, event.time);
       const chapter = chapterOf(event);
       ms.set(chapter, (ms.get(chapter) ?? 0) + event.ms);

@@ -74,6 +74,9 @@ export function describeNetworkStep(event: SysEvent): string | undefined {
       }
       return undefined;
     case 'net.sysctl': return `sysctl ${str(a.key)}=${str(a.value)}: ${str(a.why)}`;
+    case 'net.network':
+      return a.action === 'forget' ? `network ${str(a.network)} forgotten: its record and its claim on ${str(a.subnet)} are gone`
+        : `network ${str(a.network)} recorded: subnet ${str(a.subnet)}, gateway ${str(a.gateway)}, bridge ${str(a.bridge)} — the bridge device is made when its first container starts`;
     case 'net.ipam':
       return a.action === 'release' ? `address ${str(a.address)} returned to network ${str(a.network)}'s pool (IPAM)`
         : `address ${str(a.address)} taken from network ${str(a.network)}'s pool (IPAM)`;
@@ -121,6 +124,10 @@ function vethStep(item: string): StoryStep {
   return gather('veth', item, (items) => {
     const address = items.find((i) => i.startsWith('address:'))?.slice(8);
     const extras = [items.includes('ipv6 off') ? 'IPv6 off' : '', items.includes('hosts') ? 'its name in /etc/hosts' : ''].filter(Boolean);
+    if (!items.includes('create') && !items.includes('move')) {
+      // No veth (--network none): the namespace's loopback is all it has.
+      return { words: `lo up: 127.0.0.1 works inside, and there is no other interface${extras.map((e) => `, ${e}`).join('')}`, call: 'ip link set lo up' };
+    }
     return {
       words: `veth pair: its eth0${address ? ` ${address}` : ''} on the bridge${extras.map((e) => `, ${e}`).join('')}`,
       call: `ip link, ip addr ×${items.filter((i) => i !== 'ipam' && i !== 'hosts').length}, /etc/hosts`,
@@ -131,6 +138,11 @@ function vethStep(item: string): StoryStep {
 /** The story's line for a network step (src/explain/story-steps.ts gathers lines by key). */
 export function networkStoryStep(event: SysEvent): StoryStep | undefined {
   const a = event.args;
+  if (event.call === 'net.network') {
+    return gather(`network:${str(a.action)}`, '', () => (a.action === 'forget'
+      ? { words: `network ${str(a.network)} forgotten: its record, its claim on ${str(a.subnet)}`, call: 'rm -r networks/…' }
+      : { words: `network ${str(a.network)}: ${str(a.subnet)}, bridge ${str(a.bridge)} made at its first container's start`, call: 'networks/…/network.json' }));
+  }
   const removing = a.action === 'delete' || a.action === 'unjump' || a.action === 'release' || a.action === 'delete chain';
   if (removing) {
     if (event.call === 'net.veth') return gather('veth-gone', str(a.hostEnd), (i) => ({ words: `veth ${i.join(', ')} deleted: its eth0 goes with it`, call: 'ip link del' }));
