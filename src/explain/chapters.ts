@@ -31,10 +31,10 @@ export const CHAPTER_TITLES: Record<Chapter, string> = {
   image: 'the layers on disk',
   namespaces: 'its own view of the system',
   cgroups: 'limits on memory, CPU and processes',
-  network: 'its own interfaces, and a way out',
-  'file system': 'the image layers + a writable layer become /',
-  security: 'what root inside may still do',
-  'the program': 'who it runs as, and what runs',
+  network: 'interfaces, addresses, firewall',
+  'file system': 'layers, mounts and its /',
+  security: 'what root inside may do',
+  'the program': 'its user, its process, its end',
 };
 
 /** The chapter's number in the story (1–7). */
