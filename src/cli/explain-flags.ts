@@ -22,7 +22,7 @@ let stopObserving: (() => void) | undefined;
 /** Adds the flags to `command` and observes its action when they are given. */
 export function withExplainFlags(command: Command, what: string, options: { trace?: boolean } = {}): Command {
   command
-    .option('--explain', `tell ${what} as a story, step by step (--explain=all: every kernel call)`)
+    .option('--explain', `tell ${what}, step by step (--explain=all: one line per kernel call)`)
     .addOption(new Option('--explain=all', 'one sentence per kernel call').hideHelp())
     .addOption(new Option('--explain=story', 'the story (the default)').hideHelp());
   if (options.trace !== false) command.option('--trace <file>', 'write every kernel call to FILE as a JSON line, with its phase');
