@@ -6,7 +6,8 @@
  * `--explain=all` is its own (hidden) flag rather than an optional value of `--explain`:
  * commander would otherwise take `run --explain busybox` to mean the level "busybox".
  *
- * Try: `minibox stop --explain web 2>&1 | head -2` → `the story of this stop …`
+ * Try: `minibox run -d --name told busybox sleep 9 && minibox stop --explain -t 1 told 2>&1 | grep TERM`
+ * → `SIGTERM to its PID 1: its stop signal; 1 s to exit`
  */
 import { Option, type Command } from 'commander';
 

@@ -16,8 +16,8 @@
  * Calls that only serve the others (opening an fd with openat2, closing it, taking a lock) are
  * bookkeeping: `--explain=all` and `--trace` show them, the story leaves them out.
  *
- * Try: `minibox run --rm --trace t.json busybox true && grep -c '"phase":"file system"' t.json`
- * → a number above 10
+ * Try: `minibox run --rm --trace t.json busybox true && grep -o '"phase":"file system"' t.json | head -1`
+ * → `"phase":"file system"`
  */
 import type { SysEvent } from '../sys/trace.js';
 import { isWhiteout } from './image-steps.js';

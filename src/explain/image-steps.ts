@@ -9,7 +9,7 @@
  * whiteout in the tar and becomes an overlay whiteout (a char device 0:0) on disk — unpack's
  * mknod and lsetxattr calls are traced, and this chapter counts them.
  *
- * Try: `minibox pull --explain busybox 2>&1 | grep manifest` → `manifest sha256:…`
+ * Try: `minibox pull --explain $IMAGE 2>&1 | grep manifest` → `manifest: 1 layer`
  */
 import type { SysEvent } from '../sys/trace.js';
 import type { StoryStep } from './story-steps.js';

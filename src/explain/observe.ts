@@ -10,7 +10,8 @@
  * a detached container's monitor is spawned — so the stage is told to forward its own events
  * (its `--trace` flag, its bundle message) and no step of the start is missed.
  *
- * Try: `minibox run --rm --explain=all busybox true 2>&1 | grep -c '^minibox: '` → about 60
+ * Try: `minibox run --rm --explain=all busybox true 2>&1 | grep pivot_root` → `minibox: pivot_root: / is
+ * now the image`
  */
 import fs from 'node:fs';
 import { UsageError } from '../errors.js';

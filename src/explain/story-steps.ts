@@ -9,8 +9,8 @@
  * items, once all are in. Paths are shortened later, by story.ts (`<ctr>`).
  * Network steps have their story lines beside their code (network/explain.ts), like their sentences.
  *
- * Try: `minibox run --rm --explain busybox true 2>&1 | grep capabilities` →
- * `14 capabilities kept (27 dropped for good): CHOWN, DAC_OVERRIDE, …`
+ * Try: `minibox run --rm --explain busybox true 2>&1 | grep 'capabilities kept'` →
+ * `14 capabilities kept (27 dropped for good): CHOWN, DAC_OVERRIDE, FOWNER`
  */
 import path from 'node:path';
 import type { SysEvent } from '../sys/trace.js';
@@ -189,7 +189,8 @@ function defendedStep(item: string): StoryStep {
 export function braces(paths: string[]): string {
   const byParent = new Map<string, string[]>();
   for (const p of paths) byParent.set(path.dirname(p), [...(byParent.get(path.dirname(p)) ?? []), path.basename(p)]);
-  return [...byParent].map(([parent, names]) => (names.length > 1 ? `${parent}/{${names.join(',')}}` : `${parent}/${names[0]}`)).join(', ');
+  const prefix = (parent: string): string => (parent === '/' ? '/' : `${parent}/`);
+  return [...byParent].map(([parent, names]) => (names.length > 1 ? `${prefix(parent)}{${names.join(',')}}` : `${prefix(parent)}${names[0]}`)).join(', ');
 }
 
 function maskStep(target: string, _how: string): StoryStep {

@@ -14,7 +14,8 @@
  * made after the network, the hostname set after pivot_root). What happens later (a `--rm`
  * clean-up, the steps of `stop` or `rm`) is told when the command ends, as a second story.
  *
- * Try: `minibox run --rm --explain busybox true 2>&1 | head -3` → `the story of this start …`
+ * Try: `minibox run --rm --explain busybox true 2>&1 | head -2` → `the story of this run (… ms); <ctr> =
+ * …/containers/…`
  */
 import type { SysEvent } from '../sys/trace.js';
 import { CHAPTERS, CHAPTER_TITLES, chapterNumber, chapterOf, isBookkeeping, type Chapter } from './chapters.js';

@@ -20,7 +20,7 @@ import { startWorld, type LifecycleWorld } from '../lifecycle/helpers.js';
 import { expectNoNetworkLeaks, snapshotHostNetwork, type HostNetworkSnapshot } from './netns-helpers.js';
 
 process.env.MINIBOX_BRIDGE_NAME = 'minibox-texpl';
-process.env.MINIBOX_BRIDGE_SUBNET = '172.23.0.0/16';
+process.env.MINIBOX_BRIDGE_SUBNET = '10.234.7.0/24';
 
 let world: LifecycleWorld;
 let before: HostNetworkSnapshot;
@@ -54,8 +54,8 @@ describe('the network chapter', () => {
     expect(story.length, story.join('\n')).toBeLessThan(30);
     for (const line of run.stderr.split('\n')) expect([...line].length, line).toBeLessThanOrEqual(100);
     const chapter = story.slice(story.findIndex((l) => l.startsWith('4 network')), story.findIndex((l) => l.startsWith('5 file system')));
-    expect(chapter.join('\n')).toMatch(/^ {2}veth pair: its eth0 172\.23\.\d+\.\d+\/16 on the bridge, IPv6 off, its name in \/etc\/hosts/m);
-    expect(chapter.join('\n')).toMatch(/^ {2}bridge minibox-texpl \(172\.23\.0\.1\/16\): a virtual switch, the host routes for it/m);
+    expect(chapter.join('\n')).toMatch(/^ {2}veth pair: its eth0 10\.234\.7\.\d+\/24 on the bridge, IPv6 off, its name in \/etc\/hosts/m);
+    expect(chapter.join('\n')).toMatch(/^ {2}bridge minibox-texpl \(10\.234\.7\.1\/24\): a virtual switch, the host routes for it/m);
     expect(chapter.join('\n')).toMatch(/^ {2}NAT: out → the host's address; from 127\.0\.0\.1 → the bridge's/m);
     expect(chapter.join('\n')).toMatch(/^ {2}filter: in only replies, published ports; closed: other networks, the host's 127\/8/m);
     expect(chapter.length).toBe(5);
@@ -67,7 +67,7 @@ describe('the network chapter', () => {
   it('a published port: only packets to this host\'s own addresses (addrtype LOCAL); =all says each rule\'s truth', async () => {
     const run = await world.mb(['run', '--rm', '--explain', '-p', '127.0.0.1:18071:80', world.image, 'true']);
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stderr).toMatch(/^ {2}published: 18071 → 172\.23\.\d+\.\d+:80, for packets to this host's addresses +· DNAT; -m addrtype --dst-type LOCAL$/m);
+    expect(run.stderr).toMatch(/^ {2}published: 18071 → 10\.234\.7\.\d+:80, for packets to this host's addresses +· DNAT; -m addrtype --dst-type LOCAL$/m);
 
     const all = await world.mb(['run', '--rm', '--explain=all', '-p', '127.0.0.1:18071:80', world.image, 'true']);
     expect(all.code, all.stderr).toBe(0);
