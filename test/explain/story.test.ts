@@ -49,6 +49,29 @@ function expectReadable(story: string): void {
   expect([...numbers].sort((a, b) => a - b), story).toEqual(numbers);
 }
 
+/**
+ * The story against `--trace` of the same command: every event has its chapter as `phase`, every
+ * kernel step (all but bookkeeping: fds, locks) has a line in the story, and the story prints
+ * exactly the chapters those steps belong to, in the chapters' order.
+ */
+function expectTraceTold(story: string, traceFile: string, upTo?: (event: SysEvent) => boolean): void {
+  const all = fs.readFileSync(traceFile, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as SysEvent & { phase: string });
+  const end = upTo ? all.findIndex(upTo) + 1 : all.length;
+  const events = all.slice(0, end);
+  expect(events.length).toBeGreaterThan(0);
+  const told = new Set<string>();
+  for (const event of events) {
+    expect(CHAPTERS as readonly string[]).toContain(event.phase);
+    expect(event.phase).toBe(chapterOf(event));
+    if (isBookkeeping(event)) continue;
+    expect(storyStep(event), `${event.call} ${JSON.stringify(event.args)}`).toBeDefined();
+    told.add(event.phase);
+  }
+  expect(chapterNumbers(story)).toEqual(CHAPTERS.filter((c) => told.has(c)).map((c) => CHAPTERS.indexOf(c) + 1));
+}
+
+const isExecve = (event: SysEvent): boolean => event.call === 'execve' && event.kind === 'step';
+
 describe('run --explain tells the start as a story', () => {
   it('chapters in order, short lines, the container directory named once, the kept capabilities', async () => {
     const trace = path.join(frame.root, 'trace.jsonl');
@@ -83,20 +106,8 @@ describe('run --explain tells the start as a story', () => {
     else expect(story).toMatch(/^ {2}skipped: .*minibox uses only v2: no limits, no stats/m);
     expect(story).toMatch(/cgroup namespace: its own cgroup is its root/);
 
-    // --trace of the same run: every event has its chapter as `phase`, and every step the kernel
-    // took (all but bookkeeping: fds, locks) is one the story tells, in a chapter it printed.
-    const events = fs.readFileSync(trace, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as SysEvent & { phase: string });
-    const start = events.slice(0, events.findIndex((e) => e.call === 'execve' && e.kind === 'step') + 1);
-    expect(start.length).toBeGreaterThan(20);
-    const told = new Set<string>();
-    for (const event of start) {
-      expect(CHAPTERS as readonly string[]).toContain(event.phase);
-      expect(event.phase).toBe(chapterOf(event));
-      if (isBookkeeping(event)) continue;
-      expect(storyStep(event), `${event.call} ${JSON.stringify(event.args)}`).toBeDefined();
-      told.add(event.phase);
-    }
-    expect(chapterNumbers(story)).toEqual(CHAPTERS.filter((c) => told.has(c)).map((c) => CHAPTERS.indexOf(c) + 1));
+    // --trace of the same run, up to the program's execve: the start this story tells.
+    expectTraceTold(story, trace, isExecve);
   });
 
   it('--explain=all keeps a sentence per kernel call, as before', async () => {
@@ -116,7 +127,8 @@ describe('run --explain tells the start as a story', () => {
 });
 
 async function toldStartStopRemove(): Promise<void> {
-  const run = await mb(['run', '-d', '--network', 'none', '--name', 'told', '--explain', frame.image, 'sleep', '100']);
+  const trace = (verb: string): string => path.join(frame.root, `${verb}.jsonl`);
+  const run = await mb(['run', '-d', '--network', 'none', '--name', 'told', '--explain', '--trace', trace('run'), frame.image, 'sleep', '100']);
   expect(run.code, run.stderr).toBe(0);
   expect(run.stdout).toMatch(/^[0-9a-f]{64}\n$/);
   expectReadable(run.stderr);
@@ -125,8 +137,9 @@ async function toldStartStopRemove(): Promise<void> {
   expect(run.stderr).toMatch(/the overlay is now \/; the host's old root is detached/);
   expect(run.stderr).toMatch(/14 capabilities kept/);
   expect(run.stderr).toMatch(/\/bin\/sleep replaces Node/);
+  expectTraceTold(firstStory(run.stderr), trace('run'), isExecve);
 
-  const exec = await mb(['exec', '--explain', 'told', 'true']);
+  const exec = await mb(['exec', '--explain', '--trace', trace('exec'), 'told', 'true']);
   expect(exec.code, exec.stderr).toBe(0);
   expectReadable(exec.stderr);
   expect(exec.stderr).toMatch(/^the story of this exec/);
@@ -134,20 +147,23 @@ async function toldStartStopRemove(): Promise<void> {
   expect(exec.stderr).toMatch(/joins the container's namespaces: IPC, UTS, NET, (cgroup, )?MNT +· setns ×\d/);
   expect(exec.stderr).toMatch(/14 capabilities kept/);
   expect(exec.stderr).toMatch(/\/bin\/true replaces Node/);
+  expectTraceTold(firstStory(exec.stderr), trace('exec'), isExecve);
 
   // sleep as PID 1 has no SIGTERM handler, so the kernel drops SIGTERM: SIGKILL after 1 s.
-  const stop = await mb(['stop', '--explain', '-t', '1', 'told']);
+  const stop = await mb(['stop', '--explain', '--trace', trace('stop'), '-t', '1', 'told']);
   expect(stop.code, stop.stderr).toBe(0);
   expect(stop.stdout).toBe('told\n');
   expectReadable(stop.stderr);
   expect(stop.stderr).toMatch(/SIGTERM to its PID 1: its stop signal; 1 s to exit/);
   expect(stop.stderr).toMatch(/SIGKILL to its PID 1: the grace period is over/);
   expect(stop.stderr).toMatch(/SIGKILL ended it, status 137: its monitor reaped it/);
+  expectTraceTold(stop.stderr, trace('stop'));
 
-  const rm = await mb(['rm', '--explain', 'told']);
+  const rm = await mb(['rm', '--explain', '--trace', trace('rm'), 'told']);
   expect(rm.code, rm.stderr).toBe(0);
   expectReadable(rm.stderr);
   expect(rm.stderr).toMatch(/its directory deleted, and the writable layer \(upper\/\) with it/);
+  expectTraceTold(rm.stderr, trace('rm'));
 }
 
 describe('the other verbs tell their story too', () => {
@@ -166,13 +182,15 @@ describe('the other verbs tell their story too', () => {
     pushLayout(layout, 'latest', image);
     const root = tempRoot();
     try {
-      const first = await mbAsync(root, ['pull', '-q', '--explain', image]);
+      const trace = path.join(root, 'pull.jsonl');
+      const first = await mbAsync(root, ['pull', '-q', '--explain', '--trace', trace, image]);
       expect(first.code, first.stderr).toBe(0);
       expectReadable(first.stderr);
       expect(chapterNumbers(first.stderr)).toEqual([1]);
       expect(first.stderr).toMatch(/manifest: 2 layers +· GET \/v2\/…\/manifests → [0-9a-f]{12}/);
       expect(first.stderr).toMatch(/downloaded, sha256 checked; unpacked \(.*\), diff id checked/);
       expect(first.stderr).toMatch(/whiteouts: 1 file deleted by a layer — overlay hides what lies below them +· mknod c 0 0 ×1/);
+      expectTraceTold(first.stderr, trace);
       const again = await mbAsync(root, ['pull', '-q', '--explain', image]);
       expect(again.stderr.match(/already unpacked: reused, nothing downloaded/g)?.length).toBe(2);
     } finally {
