@@ -12,7 +12,7 @@
  * Try: `minibox pull --explain $IMAGE 2>&1 | grep manifest` → `manifest: 1 layer`
  */
 import type { SysEvent } from '../sys/trace.js';
-import type { StoryStep } from './story-steps.js';
+import type { StoryStep } from './story-line.js';
 
 function str(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value);

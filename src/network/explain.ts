@@ -9,7 +9,7 @@
  * in MINIBOX-INPUT`
  */
 import type { SysEvent } from '../sys/trace.js';
-import type { StoryStep } from '../explain/story-steps.js';
+import type { StoryStep } from '../explain/story-line.js';
 
 function str(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value);
