@@ -99,14 +99,33 @@ function namespaceStep(event: SysEvent): StoryStep | undefined {
   return undefined;
 }
 
+/** The container's own cgroup in one line: made (mkdir), its controllers enabled, its PID 1 moved in. */
+function ownCgroupStep(item: string): StoryStep {
+  return {
+    key: 'own-cgroup', item,
+    render: (items) => {
+      const of = (kind: string): string[] => items.filter((i) => i.startsWith(`${kind}:`)).map((i) => i.slice(kind.length + 1));
+      const dir = of('dir').at(-1);
+      const controllers = [...new Set(of('controllers').flatMap((c) => c.split(' ')))];
+      const words = `${dir ? 'its own cgroup' : 'its cgroup'}${controllers.length ? `, controllers ${controllers.join(' ')}` : ''}`
+        + (of('process').length ? `; process ${of('process').join(', ')} moved in` : '');
+      const calls = [dir ? `mkdir ${dir.split('/').slice(-2).join('/')}` : '', controllers.length ? 'cgroup.subtree_control' : '', of('process').length ? 'cgroup.procs' : ''];
+      return { words, call: calls.filter(Boolean).join(', ') };
+    },
+  };
+}
+
 function cgroupStep(event: SysEvent): StoryStep | undefined {
   const a = event.args;
   switch (event.call) {
     case 'cgroup.skipped': return single('cgroup-skipped', `skipped: ${str(a.why)}`, `${str(a.mode)} host`);
-    case 'cgroup.create': return { key: 'cgroup-create', item: str(a.dir), render: (items) => ({ words: 'the container\'s own cgroup', call: `mkdir ${items.at(-1) ?? ''}` }) };
-    case 'cgroup.write':
-      if (path.basename(str(a.file)) === 'cgroup.procs') return single('cgroup-join', `process ${str(a.value)} moves into it`, 'write cgroup.procs');
-      return single(`cgroup-write:${str(a.file)}`, str(a.meaning), `${path.basename(str(a.file))} = ${str(a.value)}`);
+    case 'cgroup.create': return ownCgroupStep(`dir:${str(a.dir)}`);
+    case 'cgroup.write': {
+      const file = path.basename(str(a.file));
+      if (file === 'cgroup.subtree_control') return ownCgroupStep(`controllers:${str(a.value).replace(/\+/g, '')}`);
+      if (file === 'cgroup.procs') return ownCgroupStep(`process:${str(a.value)}`);
+      return single(`cgroup-write:${str(a.file)}`, str(a.meaning), `${file} = ${str(a.value)}`);
+    }
     case 'cgroup.kill': return { key: 'cgroup-kill', item: str(a.pid), render: (items) => ({ words: `processes left in its cgroup killed: ${items.join(', ')}`, call: 'kill(SIGKILL)' }) };
     case 'cgroup.remove': return single(`cgroup-remove:${str(a.dir)}`, 'its cgroup removed, now that no process is left in it', `rmdir ${str(a.dir)}`);
     default: return undefined;

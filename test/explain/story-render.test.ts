@@ -59,4 +59,21 @@ describe('the story\'s layout', () => {
     expect(lines[told]).toMatch(/^the story of what followed/);
     expect(lines.slice(told).join('\n')).toMatch(/<ctr>\/rootfs unmounted/);
   });
+
+  it('a cgroup v2 host: the cgroup in one line, each limit in its own (what `update --explain` prints too)', () => {
+    const dir = `/sys/fs/cgroup/minibox/${'cd'.repeat(32)}`;
+    const step = (call: string, args: Record<string, unknown>): SysEvent => event(call, args, { kind: 'step', ms: 0 });
+    const lines = tell([
+      step('cgroup.create', { dir: '/sys/fs/cgroup/minibox', meaning: 'a cgroup that holds every minibox container' }),
+      step('cgroup.write', { file: '/sys/fs/cgroup/minibox/cgroup.subtree_control', value: '+memory +pids', meaning: '' }),
+      step('cgroup.create', { dir, meaning: 'the cgroup of container cdcd' }),
+      step('cgroup.write', { file: `${dir}/memory.max`, value: '268435456', meaning: 'the kernel will reclaim, then OOM-kill, beyond 256 MiB' }),
+      step('cgroup.write', { file: `${dir}/cgroup.procs`, value: '4242', meaning: '' }),
+    ]);
+    expect(lines.slice(1)).toEqual([
+      '3 cgroups: limits on memory, CPU and processes (0 ms)',
+      '  its own cgroup, controllers memory pids; process 4242 moved in  · mkdir minibox/cdcdcdcdcdcd, …',
+      '  the kernel will reclaim, then OOM-kill, beyond 256 MiB  · memory.max = 268435456',
+    ]);
+  });
 });
