@@ -177,7 +177,7 @@ export function networkStoryStep(event: SysEvent): StoryStep | undefined {
 /** Published ports: the DNAT rules, and the jumps that send only locally addressed packets to them. */
 function portStep(item: string): StoryStep {
   return gather('ports', item, (items) => ({
-    words: `published: ${items.filter((i) => i !== 'jump').join(', ')}, for packets to this host's addresses`,
+    words: `published: ${items.filter((i) => i !== 'jump').join(', ')}, if addressed to this host`,
     call: `DNAT${items.includes('jump') ? '; -m addrtype --dst-type LOCAL' : ''}`,
   }));
 }

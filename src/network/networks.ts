@@ -204,7 +204,6 @@ export async function ensureDefaultNetwork(root: StateRoot): Promise<NetworkReco
   if (existing) releaseClaim(root, existing);
   writeRecord(root, record);
   claimBridge(root, record);
-  publishStep('net.network', { action: 'create', network: record.Name, subnet: record.Subnet, gateway: record.Gateway, bridge: record.Bridge });
   return record;
 }
 
