@@ -61,7 +61,7 @@ function wrap(text: string, first: string, rest: string, width: number): string[
   const lines: string[] = [];
   let line = first;
   for (const word of text.split(' ')) {
-    const candidate = line.trimEnd() === first.trimEnd() && line === first ? `${line}${word}` : `${line} ${word}`;
+    const candidate = line === first ? `${line}${word}` : `${line} ${word}`;
     if (visibleWidth(candidate) > width && line !== first) {
       lines.push(line);
       line = `${rest}${word}`;
