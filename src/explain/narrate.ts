@@ -165,6 +165,17 @@ export function describeEvent(event: SysEvent): string | undefined {
     case 'skip-ambient': return `ambient ${str(a.capability)} left out: ${str(a.reason)} (as runc)`;
     case 'sendmsg': return `sendmsg SCM_RIGHTS to ${str(a.socket)}: the pty master (${str(a.data)}) goes to the engine, which now owns the terminal`;
     case 'socket': case 'connect': return undefined;
+    case 'cgroup.skipped': return `cgroups skipped: ${str(a.why)} (a ${str(a.mode)} host; docs/vm.md)`;
+    case 'process.signal': return `kill(${str(a.pid)}, ${str(a.signal)}): ${str(a.why)}`;
+    case 'process.exit': return `${str(a.how)}: the monitor reaped the container's PID 1 and wrote its status`;
+    case 'container.files': return `rm -r ${str(a.dir)}: the container's record, bundle and writable layer are deleted`;
+    case 'pull.manifest':
+      return `GET manifests → ${str(a.digest)} (${str(a.mediaType)}): ${str(a.layers)} layers`
+        + (a.index ? `, picked for ${str(a.platform)} from the index ${str(a.index)}` : '');
+    case 'pull.config': return `config ${str(a.digest)}: ${a.cached ? 'already in the store' : 'downloaded and checked against its sha256 digest'}`;
+    case 'pull.layer':
+      return a.action === 'cached' ? `layer ${str(a.digest)}: already unpacked (diff id ${str(a.diffId)}), nothing downloaded`
+        : `layer ${str(a.digest)}: ${a.downloaded ? `${str(a.size)} bytes downloaded, sha256 checked, ` : ''}unpacked, diff id ${str(a.diffId)} checked`;
     case 'execve':
       return event.kind === 'step' ? `execve ${str(a.path)}: Node is replaced by the container's program` : undefined;
     default:
