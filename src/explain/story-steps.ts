@@ -246,7 +246,8 @@ function identityStep(item: string): StoryStep {
         get('cwd') !== undefined ? `in ${get('cwd')}` : undefined,
       ].filter(Boolean);
       const calls = ['setgroups', 'setresgid', 'setresuid', 'chdir'].filter((c) => items.some((i) => i.startsWith(c === 'setgroups' ? 'groups' : c === 'chdir' ? 'cwd' : c.slice(-3))));
-      return { words: `runs as ${parts.join(', ')}`, call: calls.join(', ') };
+      const words = uid !== undefined ? `runs as ${parts.join(', ')}` : `working directory ${get('cwd') ?? '?'}`;
+      return { words, call: calls.join(', ') };
     },
   };
 }
