@@ -53,7 +53,7 @@ export function isBookkeeping(event: SysEvent): boolean {
   if (BOOKKEEPING.has(event.call)) return true;
   if (event.call === 'prctl') return event.args.option === 'PR_SET_KEEPCAPS' || (event.args.option === 'PR_CAP_AMBIENT' && !event.args.raise);
   if (event.call === 'keyctl') return event.args.operation !== 'KEYCTL_JOIN_SESSION_KEYRING';
-  if (event.call === 'ioctl') return event.args.request === 'TIOCSPTLCK';
+  if (event.call === 'ioctl') return event.args.request === 'TIOCSPTLCK' || event.args.request === 'SIOCGIFFLAGS';
   // config.json's defences, published before the start: only their absence is worth a line.
   if (event.call === 'spec.security') return securityWarnings(event.args).length === 0;
   return false;
@@ -84,6 +84,8 @@ export function chapterOf(event: SysEvent): Chapter {
   if (isWhiteout(event)) return 'image'; // unpack writes it into a layer
   // Mount propagation is the mount namespace's: `--make-rprivate /` is told with it.
   if (event.call === 'mount' && event.args.target === '/' && event.args.flags === 'MS_REC|MS_PRIVATE') return 'namespaces';
+  // An interface's flags (lo up, network/loopback): the network's, whoever makes the call.
+  if (event.call === 'ioctl' && String(event.args.request).startsWith('SIOC')) return 'network';
   if (event.call === 'unshare') {
     return event.args.flags === 'CLONE_NEWCGROUP' ? 'cgroups' : 'namespaces';
   }

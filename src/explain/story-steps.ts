@@ -14,7 +14,7 @@
  */
 import path from 'node:path';
 import type { SysEvent } from '../sys/trace.js';
-import { networkStoryStep } from '../network/explain.js';
+import { loopbackStoryStep, networkStoryStep } from '../network/explain.js';
 import { isWhiteout, pullStoryStep } from './image-steps.js';
 import { describeEvent, securityWarnings } from './narrate.js';
 import { fileSystemStep } from './mount-steps.js';
@@ -208,6 +208,7 @@ function programStep(event: SysEvent): StoryStep | undefined {
     case 'ioctl':
       if (a.request === 'TIOCGPTN') return single('tty', 'a terminal of its own: a new pty in its /dev/pts, its controlling terminal', 'ptmx, TIOCSCTTY');
       if (a.request === 'TIOCSCTTY') return single('tty', 'a terminal of its own: a new pty in its /dev/pts, its controlling terminal', 'ptmx, TIOCSCTTY');
+      if (a.request === 'SIOCSIFFLAGS' && a.interface === 'lo') return loopbackStoryStep();
       if (a.request === 'TIOCSWINSZ') return single('winsize', `window size ${str(a.columns)}x${str(a.rows)}`, 'ioctl(TIOCSWINSZ)');
       return undefined;
     case 'execve': return event.kind === 'step' ? startProgramStep(`execve:${str(a.path)}`) : undefined;

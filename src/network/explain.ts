@@ -119,6 +119,11 @@ function firewallStep(table: 'nat' | 'filter', item: string): StoryStep {
   });
 }
 
+/** `lo` brought up by ioctl (sys/netdevice.ts): told on the veth line, or alone without one. */
+export function loopbackStoryStep(): StoryStep {
+  return vethStep('lo-ioctl');
+}
+
 /** The container's end of the network: a veth pair, its address (IPAM), IPv6 off. */
 function vethStep(item: string): StoryStep {
   return gather('veth', item, (items) => {
@@ -126,11 +131,14 @@ function vethStep(item: string): StoryStep {
     const extras = [items.includes('ipv6 off') ? 'IPv6 off' : '', items.includes('hosts') ? 'its name in /etc/hosts' : ''].filter(Boolean);
     if (!items.includes('create') && !items.includes('move')) {
       // No veth (--network none): the namespace's loopback is all it has.
-      return { words: `lo up: 127.0.0.1 works inside, and there is no other interface${extras.map((e) => `, ${e}`).join('')}`, call: 'ip link set lo up' };
+      return {
+        words: `lo up: 127.0.0.1 works inside, and there is no other interface${extras.map((e) => `, ${e}`).join('')}`,
+        call: items.includes('lo-ioctl') ? 'ioctl(SIOCSIFFLAGS, IFF_UP)' : 'ip link set lo up',
+      };
     }
     return {
       words: `veth pair: its eth0${address ? ` ${address}` : ''} on the bridge${extras.map((e) => `, ${e}`).join('')}`,
-      call: `ip link, ip addr ×${items.filter((i) => i !== 'ipam' && i !== 'hosts').length}, /etc/hosts`,
+      call: `ip link, ip addr ×${items.filter((i) => i !== 'ipam' && i !== 'hosts' && i !== 'lo-ioctl').length}, /etc/hosts`,
     };
   });
 }
