@@ -8,7 +8,7 @@
  * ("write 268435456 to memory.max: the kernel will reclaim, then OOM-kill, beyond 256 MiB").
  * Runs of similar calls (27 capabilities dropped one by one) become one sentence.
  *
- * Try: `minibox run --rm --explain busybox true 2>&1 | grep pivot_root` → `pivot_root: / is now the
+ * Try: `minibox run --rm --explain=all busybox true 2>&1 | grep pivot_root` → `pivot_root: / is now the
  * image`
  */
 import path from 'node:path';

@@ -5,7 +5,7 @@
  * rather than syscalls, so their sentences live beside the code that runs them. The narrator
  * calls `describeNetworkStep` for any event whose name starts with `net.`.
  *
- * Try: `minibox run --explain --rm busybox true 2>&1 | grep 'host loopback'` → `host loopback rule
+ * Try: `minibox run --explain=all --rm busybox true 2>&1 | grep 'host loopback'` → `host loopback rule
  * in MINIBOX-INPUT`
  */
 import type { SysEvent } from '../sys/trace.js';

@@ -13,7 +13,7 @@
  *                      (exec-fifo.ts): the conversation ends here, and `create` returns.
  * End of file on fd 4 (close-on-exec in the init stage) means execve happened — or the stage died.
  *
- * Try: `minibox run --rm --explain busybox true 2>&1 | grep -E 'init stage|namespaces
+ * Try: `minibox run --rm --explain=all busybox true 2>&1 | grep -E 'init stage|namespaces
  * ready|execve'` → `started the init stage … namespaces ready … execve /bin/true`
  */
 import { ExitCode, describeError } from '../errors.js';
