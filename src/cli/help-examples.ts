@@ -20,7 +20,8 @@ export const EXAMPLES: Record<string, string[]> = {
     'echo "ls /" | minibox run --rm -i alpine sh     # pipe input: -i without -t',
     'minibox run -d --name web -p 8080:80 -v ./site:/usr/share/nginx/html:ro nginx',
     'minibox run --rm --memory 64m --pids-limit 50 alpine sh -c "cat /proc/self/cgroup"',
-    'minibox run --rm --explain alpine true   # narrate every kernel step',
+    'minibox run --rm --explain alpine true   # the start as a story, chapter by chapter',
+    'minibox run --rm --explain=all --trace t.json alpine true   # every kernel call; as JSON',
     'minibox run -d --log-opt max-size=1m --log-opt max-file=2 alpine yes   # at most 2 MB of log',
   ],
   create: [
@@ -41,7 +42,7 @@ export const EXAMPLES: Record<string, string[]> = {
   ],
   logs: ['minibox logs web', 'minibox logs -f --tail 10 web', 'minibox logs -t --since 10m web'],
   start: ['minibox start web', 'minibox start -a web              # attach and exit with its code'],
-  stop: ['minibox stop web', 'minibox stop -t 2 web db'],
+  stop: ['minibox stop web', 'minibox stop -t 2 web db', 'minibox stop --explain web       # the signal, the grace period, SIGKILL'],
   restart: ['minibox restart web'],
   kill: ['minibox kill web', 'minibox kill -s HUP web'],
   wait: [
@@ -49,7 +50,7 @@ export const EXAMPLES: Record<string, string[]> = {
     'minibox wait --condition removed web     # until it is deleted (rm, --rm)',
   ],
   rename: ['minibox rename web web-old'],
-  rm: ['minibox rm web', 'minibox rm -f web               # stop it first (SIGKILL)', 'minibox rm -v web               # and its anonymous volumes'],
+  rm: ['minibox rm web', 'minibox rm --explain web        # what is removed, step by step', 'minibox rm -f web               # stop it first (SIGKILL)', 'minibox rm -v web               # and its anonymous volumes'],
   inspect: [
     'minibox inspect web',
     "minibox inspect --format '{{.State.Pid}}' web",
@@ -70,7 +71,8 @@ export const EXAMPLES: Record<string, string[]> = {
   port: ['minibox port web', 'minibox port web 80/tcp'],
   stats: ['minibox stats', 'minibox stats --no-stream --format json web'],
   update: ['minibox update --memory 128m --cpus 0.5 web', 'minibox update --pids-limit 100 web db'],
-  pull: ['minibox pull alpine', 'minibox pull alpine:3.19', 'minibox pull 127.0.0.1:5000/busybox:latest', 'minibox pull -q --platform linux/arm64 alpine'],
+  pull: ['minibox pull alpine', 'minibox pull alpine:3.19', 'minibox pull 127.0.0.1:5000/busybox:latest', 'minibox pull -q --platform linux/arm64 alpine',
+    'minibox pull --explain alpine     # manifest, blobs and digests, whiteouts'],
   images: [
     'minibox images',
     'minibox images alpine --digests',

@@ -16,6 +16,7 @@ import { Command, CommanderError } from 'commander';
 import { MiniboxError, ExitCode, UsageError, describeError } from '../errors.js';
 import { collect, commandPath, requireRootUnlessRootless } from './context.js';
 import { HELP_CONFIGURATION, finishHelp } from './help.js';
+import { finishExplaining } from './explain-flags.js';
 
 type Register = (program: Command) => void;
 
@@ -112,6 +113,7 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
+    finishExplaining(); // the story up to the failure, then the error line
     return reportFailure(error, program ? commandOf(program, argv) : undefined);
   }
 }

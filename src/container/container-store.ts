@@ -31,6 +31,7 @@ import type { ContainerConfig } from '../image/oci.js';
 import { OVERLAY_ANNOTATIONS, readBundle } from '../bundle/oci-bundle.js';
 import type { LogConfig } from '../lifecycle/log-options.js';
 import { generateContainerName, newContainerId, validateContainerName } from './container-id.js';
+import { publishStep } from '../sys/trace.js';
 
 export type ContainerStatus = 'created' | 'running' | 'exited' | 'removing';
 
@@ -312,6 +313,7 @@ export class ContainerStore {
     for (const target of mountsUnder(paths.dir).reverse()) umount(target, MNT.DETACH);
     if (mountsUnder(paths.dir).length > 0) throw new MiniboxError(`cannot remove container ${id}: something is still mounted under ${paths.dir}`);
     fs.rmSync(paths.dir, { recursive: true, force: true });
+    publishStep('container.files', { dir: paths.dir });
   }
 
   /** Deletes the lock file of a removed container (call after releasing the lock). */

@@ -8,7 +8,7 @@
  * ("write 268435456 to memory.max: the kernel will reclaim, then OOM-kill, beyond 256 MiB").
  * Runs of similar calls (27 capabilities dropped one by one) become one sentence.
  *
- * Try: `minibox run --rm --explain busybox true 2>&1 | grep pivot_root` → `pivot_root: / is now the
+ * Try: `minibox run --rm --explain=all busybox true 2>&1 | grep pivot_root` → `pivot_root: / is now the
  * image`
  */
 import path from 'node:path';
@@ -147,7 +147,7 @@ export function describeEvent(event: SysEvent): string | undefined {
         return `keyctl(JOIN_SESSION_KEYRING, "${str(a.name)}"): a session keyring of the container's own — keys the host's root keeps in its session keyring are no longer this process's to read or link`;
       }
       return undefined;
-    case 'spec.security': return describeSecurityChoices(a);
+    case 'spec.security': return securityWarnings(a).join('\n') || undefined;
     case 'close_range': return 'close_range(3, ~0, CLOEXEC): every file descriptor above 2 closes at exec; the program inherits only stdin, stdout, stderr';
     case 'ioctl':
       if (a.request === 'TIOCGPTN') return 'opened the container\'s /dev/pts/ptmx: a new pseudo-terminal';
@@ -165,6 +165,17 @@ export function describeEvent(event: SysEvent): string | undefined {
     case 'skip-ambient': return `ambient ${str(a.capability)} left out: ${str(a.reason)} (as runc)`;
     case 'sendmsg': return `sendmsg SCM_RIGHTS to ${str(a.socket)}: the pty master (${str(a.data)}) goes to the engine, which now owns the terminal`;
     case 'socket': case 'connect': return undefined;
+    case 'cgroup.skipped': return `cgroups skipped: ${str(a.why)} (a ${str(a.mode)} host; docs/vm.md)`;
+    case 'process.signal': return `kill(${str(a.pid)}, ${str(a.signal)}): ${str(a.why)}`;
+    case 'process.exit': return `${str(a.how)}: the monitor reaped the container's PID 1 and wrote its status`;
+    case 'container.files': return `rm -r ${str(a.dir)}: the container's record, bundle and writable layer are deleted`;
+    case 'pull.manifest':
+      return `GET manifests → ${str(a.digest)} (${str(a.mediaType)}): ${str(a.layers)} layers`
+        + (a.index ? `, picked for ${str(a.platform)} from the index ${str(a.index)}` : '');
+    case 'pull.config': return `config ${str(a.digest)}: ${a.cached ? 'already in the store' : 'downloaded and checked against its sha256 digest'}`;
+    case 'pull.layer':
+      return a.action === 'cached' ? `layer ${str(a.digest)}: already unpacked (diff id ${str(a.diffId)}), nothing downloaded`
+        : `layer ${str(a.digest)}: ${a.downloaded ? `${str(a.size)} bytes downloaded, sha256 checked, ` : ''}unpacked, diff id ${str(a.diffId)} checked`;
     case 'execve':
       return event.kind === 'step' ? `execve ${str(a.path)}: Node is replaced by the container's program` : undefined;
     default:
@@ -176,7 +187,7 @@ export function describeEvent(event: SysEvent): string | undefined {
 }
 
 /** What config.json gives up (--privileged, --security-opt): said before the container starts. */
-function describeSecurityChoices(a: Record<string, unknown>): string | undefined {
+export function securityWarnings(a: Record<string, unknown>): string[] {
   const warnings: string[] = [];
   const privileged = a.seccomp === false && a.maskedPaths === 0 && Number(a.capabilities) > DEFAULT_CAPABILITIES.length;
   if (privileged) {
@@ -190,7 +201,7 @@ function describeSecurityChoices(a: Record<string, unknown>): string | undefined
   if (a.noNewPrivileges === false) {
     warnings.push('no no_new_privs: setuid programs in the image (su, sudo, a planted setuid shell) can raise privileges');
   }
-  return warnings.length > 0 ? warnings.join('\n') : undefined;
+  return warnings;
 }
 
 /** The filter reaches the kernel: what it allows, what it refuses, and why it exists. */

@@ -18,6 +18,7 @@
  * manifest is fetched).
  */
 import { crashPoint } from '../crash-point.js';
+import { publishStep } from '../sys/trace.js';
 import { MiniboxError } from '../errors.js';
 import { STORE_LOCK, withLock } from '../lock.js';
 import type { StateRoot } from '../state-root.js';
@@ -61,8 +62,13 @@ export async function pullImage(root: StateRoot, name: string, options: PullOpti
   const platform = parsePlatform(options.platform);
 
   reporter.message(`${reference.digest ?? reference.tag}: Pulling from ${reference.repository}`);
+  const asked = performance.now();
   const resolved = await resolveManifest(client, reference, platform);
   const manifest: ImageManifest = resolved.manifest;
+  publishStep('pull.manifest', {
+    reference: reference.familiar, digest: resolved.manifestDigest, mediaType: resolved.mediaType,
+    ...(resolved.index ? { index: resolved.index.digest } : {}), platform: options.platform ?? 'linux/amd64', layers: manifest.layers.length,
+  }, undefined, performance.now() - asked);
   const tag = reference.tag ? `${reference.name}:${reference.tag}` : undefined;
   // What the name pointed at before: for `name@digest`, the image already pulled by that digest
   // (a repeated pull by digest changes nothing: "Image is up to date", as Docker says).
@@ -113,6 +119,7 @@ export async function pullImage(root: StateRoot, name: string, options: PullOpti
 }
 
 async function fetchConfig(store: ImageStore, client: RegistryClient, reference: ImageReference, descriptor: Descriptor): Promise<ImageConfig> {
+  publishStep('pull.config', { digest: descriptor.digest, cached: store.blobs.has(descriptor.digest) });
   if (!store.blobs.has(descriptor.digest)) {
     await store.blobs.withBlobLock(descriptor.digest, async () => {
       if (store.blobs.has(descriptor.digest)) return;
@@ -134,8 +141,10 @@ async function fetchConfig(store: ImageStore, client: RegistryClient, reference:
  * of the same layer waits and then finds it done ("Already exists" — 0 bytes fetched).
  */
 async function fetchLayer(store: ImageStore, client: RegistryClient, reference: ImageReference, descriptor: Descriptor, diffId: string, reporter: PullReporter): Promise<{ downloaded: number; unpackedSize: number }> {
+  const started = performance.now();
   return await withLock(store.root.locks, `layer-${diffId}`, async () => {
     if (store.layers.has(diffId)) {
+      publishStep('pull.layer', { digest: descriptor.digest, diffId, action: 'cached' });
       reporter.layer(descriptor.digest, 'Already exists');
       return { downloaded: 0, unpackedSize: store.layers.size(diffId) };
     }
@@ -158,6 +167,8 @@ async function fetchLayer(store: ImageStore, client: RegistryClient, reference: 
     const unpackedSize = await unpackUnlocked(store, { digest: descriptor.digest, mediaType: descriptor.mediaType, diffId },
       (read) => reporter.layer(descriptor.digest, 'Extracting', read, descriptor.size));
     crashPoint('layer:stored');
+    publishStep('pull.layer', { digest: descriptor.digest, diffId, action: 'unpacked', downloaded: downloaded > 0, size: descriptor.size, unpackedSize },
+      undefined, performance.now() - started);
     reporter.layer(descriptor.digest, 'Pull complete', descriptor.size, descriptor.size);
     return { downloaded, unpackedSize };
   });

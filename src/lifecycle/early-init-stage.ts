@@ -13,7 +13,8 @@
  * container reads stdin (-i). What the overlap saves, and why it is less than one Node
  * start-up on a 2-core machine: docs/benchmarks.md ("Overlapping the two Node start-ups").
  *
- * Try: `minibox run --rm --explain busybox true 2>&1 | head -1` → `started the init stage`
+ * Try: `minibox run --rm --explain busybox true 2>&1 | grep 'PID 1 of'` → `PID 1 of a new PID namespace: the
+ * init stage`
  */
 import { startInitStageEarly, type EarlyInitStage, type RunOptions } from '../runtime/run-bundle.js';
 

@@ -24,6 +24,7 @@ import { ContainerStore, type ContainerRecord } from '../container/container-sto
 import { isRunning, signalProcess, type ProcessHandle } from '../container/process-handle.js';
 import { reconcileContainer, reconcileLocked } from '../container/reconcile.js';
 import { readRunPids } from '../container/run-files.js';
+import { publishStep } from '../sys/trace.js';
 
 export const DEFAULT_STOP_TIMEOUT_SECONDS = 10;
 
@@ -50,6 +51,12 @@ async function waitUntilGone(handle: ProcessHandle, timeoutMs: number): Promise<
   return true;
 }
 
+/** For --explain: how the container ended, and the status its monitor recorded. */
+function exited(record: ContainerRecord, how: string): ContainerRecord {
+  publishStep('process.exit', { how: `${how}, status ${record.State.ExitCode}` });
+  return record;
+}
+
 /** Stops a running container; a stopped one is left as it is (as Docker does). */
 export async function stopContainer(root: StateRoot, id: string, timeoutSeconds?: number): Promise<ContainerRecord> {
   const store = new ContainerStore(root);
@@ -60,12 +67,16 @@ export async function stopContainer(root: StateRoot, id: string, timeoutSeconds?
     if (!record.State.Running || !pids) return record;
     const signal = parseSignal(record.Config.StopSignal ?? 'SIGTERM');
     const grace = (timeoutSeconds ?? record.Config.StopTimeout ?? DEFAULT_STOP_TIMEOUT_SECONDS) * 1000;
-    if (grace > 0 && signalProcess(pids.init, signal) && await waitUntilGone(pids.init, grace)) {
-      return (await reconcileLocked(store, id)) ?? record;
+    const signalName = Object.entries(os.constants.signals).find(([, n]) => n === signal)?.[0] ?? String(signal);
+    const started = Date.now();
+    if (grace > 0 && signalProcess(pids.init, signal)) {
+      publishStep('process.signal', { pid: pids.init.pid, signal: signalName, why: `its stop signal; ${grace / 1000} s to exit` });
+      if (await waitUntilGone(pids.init, grace)) return exited(await reconcileLocked(store, id) ?? record, `it exited after ${Date.now() - started} ms`);
     }
     signalProcess(pids.init, 'SIGKILL');
+    publishStep('process.signal', { pid: pids.init.pid, signal: 'SIGKILL', why: grace > 0 ? 'the grace period is over; it cannot be caught' : 'no grace period' });
     if (!await waitUntilGone(pids.init, 10_000)) throw new MiniboxError(`container ${id} did not die after SIGKILL`);
-    return (await reconcileLocked(store, id)) ?? record;
+    return exited(await reconcileLocked(store, id) ?? record, 'SIGKILL ended it');
   });
 }
 

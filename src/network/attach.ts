@@ -18,7 +18,7 @@
  * bridge and rules, and the last minibox bridge on the host gives back ip_forward.
  * The whole of both runs under the host-wide network lock (host-state.ts).
  *
- * Try: `minibox run --explain --rm busybox true 2>&1 | grep veth` → `create a veth pair`
+ * Try: `minibox run --explain=all --rm busybox true 2>&1 | grep veth` → `create a veth pair`
  */
 import { crashPoint } from '../crash-point.js';
 import fs from 'node:fs';

@@ -5,10 +5,11 @@
  * rather than syscalls, so their sentences live beside the code that runs them. The narrator
  * calls `describeNetworkStep` for any event whose name starts with `net.`.
  *
- * Try: `minibox run --explain --rm busybox true 2>&1 | grep 'host loopback'` → `host loopback rule
+ * Try: `minibox run --explain=all --rm busybox true 2>&1 | grep 'host loopback'` → `host loopback rule
  * in MINIBOX-INPUT`
  */
 import type { SysEvent } from '../sys/trace.js';
+import type { StoryStep } from '../explain/story-line.js';
 
 function str(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value);
@@ -49,7 +50,10 @@ export function describeNetworkStep(event: SysEvent): string | undefined {
       }
       return undefined;
     case 'net.nat':
-      return a.action === 'delete' ? `remove NAT rule ${str(a.rule)}`
+      if (a.action === 'delete') return `remove NAT rule ${str(a.rule)}`;
+      return str(a.rule).startsWith('-s 127.0.0.0/8')
+        ? `NAT rule in ${str(a.chain)}: ${str(a.rule)} — a connection from the host's own 127.0.0.1 to a published port leaves `
+          + 'with the bridge\'s address as its source instead, because the container would answer 127.0.0.1 to itself'
         : `NAT rule in ${str(a.chain)}: ${str(a.rule)} — containers' private source addresses are replaced by the host's on the way out, so replies can find their way back`;
     case 'net.dnat':
       return a.action === 'delete' ? `remove port rule ${str(a.rule)}`
@@ -63,9 +67,19 @@ export function describeNetworkStep(event: SysEvent): string | undefined {
       return a.action === 'delete' ? undefined : `forwarding rule in ${str(a.chain)}: ${str(a.rule)} — ${forwardingPurpose(str(a.rule))}`;
     case 'net.iptables':
       if (a.action === 'create chain') return `create iptables chain ${str(a.chain)} (${str(a.table)}): minibox keeps its rules apart from the host's`;
-      if (a.action === 'jump') return `jump from ${str(a.chain)} to ${str(a.to)}: the single rule minibox adds to a built-in chain`;
+      if (a.action === 'jump') {
+        return str(a.rule).includes('--dst-type LOCAL')
+          ? `jump from ${str(a.chain)} to ${str(a.to)} with -m addrtype --dst-type LOCAL: only packets addressed to one of this host's own addresses are redirected; traffic merely routed through the host keeps its destination`
+          : `jump from ${str(a.chain)} to ${str(a.to)}: the single rule minibox adds to a built-in chain`;
+      }
       return undefined;
     case 'net.sysctl': return `sysctl ${str(a.key)}=${str(a.value)}: ${str(a.why)}`;
+    case 'net.network':
+      return a.action === 'forget' ? `network ${str(a.network)} forgotten: its record and its claim on ${str(a.subnet)} are gone`
+        : `network ${str(a.network)} recorded: subnet ${str(a.subnet)}, gateway ${str(a.gateway)}, bridge ${str(a.bridge)} — the bridge device is made when its first container starts`;
+    case 'net.ipam':
+      return a.action === 'release' ? `address ${str(a.address)} returned to network ${str(a.network)}'s pool (IPAM)`
+        : `address ${str(a.address)} taken from network ${str(a.network)}'s pool (IPAM)`;
     case 'net.hosts':
       // minibox answers names with hosts files, not a DNS server (Docker's 127.0.0.11): say so,
       // and how to look a name up, since `nslookup NAME` asks DNS and finds nothing.
@@ -73,4 +87,105 @@ export function describeNetworkStep(event: SysEvent): string | undefined {
         + '(no DNS server: `getent hosts NAME` or `ping NAME` resolve it, `nslookup NAME` does not; see docs/network.md)';
     default: return undefined;
   }
+}
+
+/** What a firewall rule is for, in a few words (the story's one firewall line gathers them). */
+function rulePurpose(event: SysEvent): string | undefined {
+  const rule = str(event.args.rule);
+  switch (event.call) {
+    case 'net.nat': return rule.startsWith('-s 127.0.0.0/8') ? 'nat:from 127.0.0.1 → the bridge\'s' : 'nat:out → the host\'s address';
+    case 'net.forward':
+      if (rule.includes('-j DROP')) return 'in:nothing else';
+      return rule.includes('--ctstate DNAT') ? 'in:published ports' : rule.includes('RELATED,ESTABLISHED') ? 'in:replies' : 'out:';
+    case 'net.isolation': return event.args.chain === 'MINIBOX-INPUT' ? 'closed:the host\'s 127/8' : 'closed:other networks';
+    case 'net.input': return 'closed:the host\'s 127/8';
+    default: return undefined;
+  }
+}
+
+function gather(key: string, item: string, render: (items: string[]) => { words: string; call: string }): StoryStep {
+  return { key, item, render };
+}
+
+const unique = (items: string[]): string[] => [...new Set(items.filter(Boolean))];
+
+/** The firewall in two lines: what NAT translates, and what the filter lets in or keeps closed. */
+function firewallStep(table: 'nat' | 'filter', item: string): StoryStep {
+  return gather(`firewall:${table}`, item, (items) => {
+    const of = (kind: string): string[] => unique(items.filter((i) => i.startsWith(`${kind}:`)).map((i) => i.slice(kind.length + 1)));
+    if (table === 'nat') return { words: `NAT: ${of('nat').join('; ') || 'its chain'}`, call: `iptables -t nat ×${items.length}` };
+    const parts = [of('in').length ? `in only ${of('in').filter((i) => i !== 'nothing else').join(', ')}` : '', of('closed').length ? `closed: ${of('closed').join(', ')}` : ''];
+    return { words: `filter: ${parts.filter(Boolean).join('; ') || 'its chains'}`, call: `iptables ×${items.length}` };
+  });
+}
+
+/** `lo` brought up by ioctl (sys/netdevice.ts): told on the veth line, or alone without one. */
+export function loopbackStoryStep(): StoryStep {
+  return vethStep('lo-ioctl');
+}
+
+/** The container's end of the network: a veth pair, its address (IPAM), IPv6 off. */
+function vethStep(item: string): StoryStep {
+  return gather('veth', item, (items) => {
+    const address = items.find((i) => i.startsWith('address:'))?.slice(8);
+    const extras = [items.includes('ipv6 off') ? 'IPv6 off' : '', items.includes('hosts') ? 'its name in /etc/hosts' : ''].filter(Boolean);
+    if (!items.includes('create') && !items.includes('move')) {
+      // No veth (--network none): the namespace's loopback is all it has.
+      return {
+        words: `lo up: 127.0.0.1 works inside, and there is no other interface${extras.map((e) => `, ${e}`).join('')}`,
+        call: items.includes('lo-ioctl') ? 'ioctl(SIOCSIFFLAGS, IFF_UP)' : 'ip link set lo up',
+      };
+    }
+    return {
+      words: `veth pair: its eth0${address ? ` ${address}` : ''} on the bridge${extras.map((e) => `, ${e}`).join('')}`,
+      call: `ip link, ip addr ×${items.filter((i) => i !== 'ipam' && i !== 'hosts' && i !== 'lo-ioctl').length}, /etc/hosts`,
+    };
+  });
+}
+
+/** The story's line for a network step (src/explain/story-steps.ts gathers lines by key). */
+export function networkStoryStep(event: SysEvent): StoryStep | undefined {
+  const a = event.args;
+  if (event.call === 'net.network') {
+    return gather(`network:${str(a.action)}`, '', () => (a.action === 'forget'
+      ? { words: `network ${str(a.network)} forgotten: its record, its claim on ${str(a.subnet)}`, call: 'rm -r networks/…' }
+      : { words: `network ${str(a.network)}: ${str(a.subnet)}, bridge ${str(a.bridge)} made at its first container's start`, call: 'networks/…/network.json' }));
+  }
+  const removing = a.action === 'delete' || a.action === 'unjump' || a.action === 'release' || a.action === 'delete chain';
+  if (removing) {
+    if (event.call === 'net.veth') return gather('veth-gone', str(a.hostEnd), (i) => ({ words: `veth ${i.join(', ')} deleted: its eth0 goes with it`, call: 'ip link del' }));
+    if (event.call === 'net.bridge') return gather('bridge-gone', str(a.bridge), (i) => ({ words: `bridge ${i.join(', ')} deleted: its last container left`, call: 'ip link del' }));
+    if (event.call === 'net.ipam') return gather('ipam-gone', str(a.address), (i) => ({ words: `address ${i.join(', ')} back in the network's pool (IPAM)`, call: 'ipam' }));
+    return gather('rules-gone', str(a.chain), (i) => ({ words: `${i.length} firewall rules removed, in ${unique(i).length} chains`, call: 'iptables -D' }));
+  }
+  switch (event.call) {
+    case 'net.bridge': case 'net.sysctl':
+      return gather('bridge', a.action === 'address' ? str(a.address) : event.call === 'net.sysctl' ? 'router' : '', (i) => ({
+        words: `bridge${a.bridge ? ` ${str(a.bridge)}` : ''}${unique(i).filter((x) => x !== 'router').map((x) => ` (${x})`).join('')}: a virtual switch`
+          + (i.includes('router') ? ', the host routes for it' : ''),
+        call: 'ip link, ip addr, sysctl',
+      }));
+    case 'net.iptables':
+      if (a.action === 'jump' && a.to === 'MINIBOX-DNAT') return portStep('jump');
+      return firewallStep(a.table === 'nat' ? 'nat' : 'filter', '');
+    case 'net.nat': case 'net.forward': case 'net.isolation': case 'net.input':
+      return firewallStep(event.call === 'net.nat' ? 'nat' : 'filter', rulePurpose(event) ?? '');
+    case 'net.veth': case 'net.netns':
+      return vethStep(a.action === 'address' ? `address:${/addr add (\S+)/.exec(str(a.command))?.[1] ?? ''}` : str(a.action));
+    case 'net.ipam': return vethStep('ipam');
+    case 'net.dnat': {
+      const match = /--dport (\d+) .*--to-destination (\S+)/.exec(str(a.rule));
+      return portStep(match ? `${match[1]} → ${match[2]}${str(a.rule).startsWith('-p udp') ? '/udp' : ''}` : str(a.rule));
+    }
+    case 'net.hosts': return vethStep('hosts');
+    default: return undefined;
+  }
+}
+
+/** Published ports: the DNAT rules, and the jumps that send only locally addressed packets to them. */
+function portStep(item: string): StoryStep {
+  return gather('ports', item, (items) => ({
+    words: `published: ${items.filter((i) => i !== 'jump').join(', ')}, if addressed to this host`,
+    call: `DNAT${items.includes('jump') ? '; -m addrtype --dst-type LOCAL' : ''}`,
+  }));
 }

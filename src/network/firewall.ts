@@ -153,7 +153,7 @@ async function ensureChain(table: Table, chain: string): Promise<void> {
   for (const jump of CHAIN_JUMPS[chain] ?? []) {
     if ((await runProgram(iptables(jump.table, '-C', jump.builtin, ...jump.spec))).code !== 0) {
       await netStep('net.iptables', iptables(jump.table, '-I', jump.builtin, '1', ...jump.spec),
-        { table, chain: jump.builtin, action: 'jump', to: chain });
+        { table, chain: jump.builtin, action: 'jump', to: chain, rule: jump.spec.join(' ') });
     }
   }
 }
@@ -280,11 +280,13 @@ async function applyChanges(changes: Change[]): Promise<boolean> {
     if (mine.length === 0) continue;
     input += `*${table}\n${mine.map((change) => change.line.map(restoreWord).join(' ')).join('\n')}\nCOMMIT\n`;
   }
+  const start = performance.now();
   const result = await runProgram(['iptables-restore', '--noflush'], input);
   if (result.code !== 0) return false;
+  const ms = (performance.now() - start) / changes.length; // one iptables-restore made them all
   for (const change of changes) {
     const words = change.line[0]!.startsWith(':') ? ['-N', change.line[0]!.slice(1)] : change.line;
-    publishStep(change.step, { ...change.args, command: iptables(change.table, ...words).join(' ') });
+    publishStep(change.step, { ...change.args, command: iptables(change.table, ...words).join(' ') }, undefined, ms);
   }
   return true;
 }
@@ -307,7 +309,7 @@ export async function addRules(rules: FirewallRule[], retired: FirewallRule[] = 
     for (const jump of CHAIN_JUMPS[rule.chain] ?? []) {
       if (isPresent(sets[jump.table], jump.builtin, jump.spec)) continue;
       sets[jump.table].lines.push(`-A ${jump.builtin} ${jump.spec.join(' ')}`);
-      changes.push({ table: jump.table, line: ['-I', jump.builtin, '1', ...jump.spec], step: 'net.iptables', args: { table: rule.table, chain: jump.builtin, action: 'jump', to: rule.chain } });
+      changes.push({ table: jump.table, line: ['-I', jump.builtin, '1', ...jump.spec], step: 'net.iptables', args: { table: rule.table, chain: jump.builtin, action: 'jump', to: rule.chain, rule: jump.spec.join(' ') } });
     }
     if (isPresent(set, rule.chain, rule.spec)) continue;
     changes.push({ table: rule.table, line: ['-A', rule.chain, ...rule.spec], step: stepName(rule), args: { table: rule.table, chain: rule.chain, rule: rule.spec.join(' ') } });

@@ -20,7 +20,7 @@
  * `iptables-restore --noflush` applies a whole set of rules in one transaction (firewall.ts).
  * Every line is still published as its own step, with the command a student would type.
  *
- * Try: `minibox run --rm --explain busybox true 2>&1 | grep -o 'ip link add [a-z0-9]* type bridge'`
+ * Try: `minibox run --rm --explain=all busybox true 2>&1 | grep -o 'ip link add [a-z0-9]* type bridge'`
  * → `ip link add minibox` (each host command, as you could type it: minibox0 for the first state
  * root on the host, the next free number for others).
  */
@@ -56,26 +56,29 @@ export async function runProgram(argv: string[], input?: string): Promise<Comman
  * `step` is the trace name (`net.veth`), `args` what `--explain` shows beside the command line.
  */
 export async function netStep(step: string, argv: string[], args: Record<string, unknown> = {}): Promise<string> {
+  const start = performance.now();
   const result = await runProgram(argv);
   const failure = result.code === 0 ? undefined : (result.stderr.trim().split('\n').pop() ?? `exit ${result.code}`);
-  publishStep(step, { ...args, command: argv.join(' ') }, failure);
+  publishStep(step, { ...args, command: argv.join(' ') }, failure, performance.now() - start);
   if (failure !== undefined) throw new MiniboxError(`${step}: \`${argv.join(' ')}\` failed: ${failure}`);
   return result.stdout;
 }
 
 /** Same, but a failure is reported back instead of thrown (for undo steps and "if it exists"). */
 export async function tryNetStep(step: string, argv: string[], args: Record<string, unknown> = {}): Promise<boolean> {
+  const start = performance.now();
   const result = await runProgram(argv);
-  publishStep(step, { ...args, command: argv.join(' ') }, result.code === 0 ? undefined : result.stderr.trim());
+  publishStep(step, { ...args, command: argv.join(' ') }, result.code === 0 ? undefined : result.stderr.trim(), performance.now() - start);
   return result.code === 0;
 }
 
 /** `ip link del DEVICE`, published as a step unless the device was already gone. */
 export async function deleteLink(device: string, step: string, args: Record<string, unknown>): Promise<void> {
   const argv = ip('link', 'del', device);
+  const start = performance.now();
   const result = await runProgram(argv);
   if (result.code !== 0 && /Cannot find device/.test(result.stderr)) return;
-  publishStep(step, { ...args, command: argv.join(' ') }, result.code === 0 ? undefined : result.stderr.trim());
+  publishStep(step, { ...args, command: argv.join(' ') }, result.code === 0 ? undefined : result.stderr.trim(), performance.now() - start);
 }
 
 /** `ip ARGS…` on the host (the engine's network namespace). */
@@ -109,14 +112,16 @@ export function batchWord(word: string): string {
 export async function ipBatch(lines: BatchLine[], pid?: number): Promise<void> {
   if (lines.length === 0) return;
   const argv = pid === undefined ? ['ip', '-batch', '-'] : ['nsenter', `--net=/proc/${pid}/ns/net`, 'ip', '-batch', '-'];
+  const start = performance.now();
   const result = await runProgram(argv, `${lines.map((line) => line.words.map(batchWord).join(' ')).join('\n')}\n`);
+  const ms = (performance.now() - start) / lines.length; // one process ran them all: each line gets its share
   const failedAt = result.code === 0 ? lines.length : Number(/Command failed -:(\d+)/.exec(result.stderr)?.[1] ?? '1') - 1;
   const command = (line: BatchLine): string => (pid === undefined ? ip(...line.words) : ipIn(pid, ...line.words)).join(' ');
-  for (const line of lines.slice(0, failedAt)) publishStep(line.step, { ...line.args, command: command(line) });
+  for (const line of lines.slice(0, failedAt)) publishStep(line.step, { ...line.args, command: command(line) }, undefined, ms);
   if (result.code === 0) return;
   const line = lines[Math.min(failedAt, lines.length - 1)]!;
   const failure = result.stderr.trim().split('\n').find((text) => !text.startsWith('Command failed')) ?? `exit ${result.code}`;
-  publishStep(line.step, { ...line.args, command: command(line) }, failure);
+  publishStep(line.step, { ...line.args, command: command(line) }, failure, ms);
   throw new BatchError(`${line.step}: \`${command(line)}\` failed: ${failure}`, failedAt, pid === undefined);
 }
 

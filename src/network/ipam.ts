@@ -18,6 +18,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { MiniboxError } from '../errors.js';
 import { withLock } from '../lock.js';
+import { publishStep } from '../sys/trace.js';
 import type { StateRoot } from '../state-root.js';
 import { broadcastOf, formatIPv4, gatewayOf, parseSubnet } from './cidr.js';
 import { networkDir, type NetworkRecord } from './networks.js';
@@ -61,6 +62,7 @@ export async function allocateAddress(root: StateRoot, network: NetworkRecord, c
       if (allocations[text] === undefined) {
         allocations[text] = containerId;
         writeAllocations(root, network.Name, allocations);
+        publishStep('net.ipam', { action: 'allocate', network: network.Name, address: text });
         return text;
       }
     }
@@ -72,13 +74,15 @@ export async function allocateAddress(root: StateRoot, network: NetworkRecord, c
 export async function releaseAddress(root: StateRoot, network: string, containerId: string): Promise<void> {
   await withNetworkLock(root, network, async () => {
     const allocations = readAllocations(root, network);
-    let changed = false;
+    const released: string[] = [];
     for (const [address, owner] of Object.entries(allocations)) {
       if (owner === containerId) {
         delete allocations[address];
-        changed = true;
+        released.push(address);
       }
     }
-    if (changed) writeAllocations(root, network, allocations);
+    if (released.length === 0) return;
+    writeAllocations(root, network, allocations);
+    publishStep('net.ipam', { action: 'release', network, address: released.join(', ') });
   });
 }

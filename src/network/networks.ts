@@ -31,6 +31,7 @@ import { formatIPv4, formatSubnet, gatewayOf, overlaps, parseSubnet, type Subnet
 import { claimBridge, claimOf, deviceOwner, foreignClaims, ownedByOther, ownerTag, releaseClaim } from './bridge-claims.js';
 import { runProgram } from './host-commands.js';
 import { readAllocations } from './ipam.js';
+import { publishStep } from '../sys/trace.js';
 
 export const DEFAULT_NETWORK = 'bridge';
 export const DEFAULT_BRIDGE_DEVICE = 'minibox0';
@@ -283,6 +284,7 @@ export async function createNetwork(root: StateRoot, name: string, options: { su
   const record = newRecord(name, subnet);
   writeRecord(root, record);
   claimBridge(root, record);
+  publishStep('net.network', { action: 'create', network: record.Name, subnet: record.Subnet, gateway: record.Gateway, bridge: record.Bridge });
   return record;
 }
 
@@ -300,6 +302,7 @@ export function deleteNetworkRecord(root: StateRoot, name: string): void {
   const record = readNetwork(root, name);
   if (record) releaseClaim(root, record);
   fs.rmSync(networkDir(root, name), { recursive: true, force: true });
+  if (record) publishStep('net.network', { action: 'forget', network: name, subnet: record.Subnet });
 }
 
 /** The network a container asks for: a record, or a NotFoundError Docker-style. */

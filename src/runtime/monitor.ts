@@ -24,7 +24,8 @@ import { MiniboxError, describeError } from '../errors.js';
 import { readBundle } from '../bundle/oci-bundle.js';
 import { wantsMountNamespace, wantsPidNamespace } from './namespace-table.js';
 import { nativeProgramPath, stageCommand } from './programs.js';
-import { driveStart, observe, type ObserveOptions } from './start-protocol.js';
+import { driveStart } from './start-protocol.js';
+import { observe, type ObserveOptions } from '../explain/observe.js';
 
 export interface DetachedOptions extends ObserveOptions {
   /** Docker json-file log the monitor appends the container's output to. */
@@ -58,6 +59,9 @@ export async function startDetached(bundleDir: string, options: DetachedOptions)
   }
   if (!wantsMountNamespace(spec)) throw new MiniboxError('config.json must ask for a mount namespace: minibox will not pivot_root the host');
   if (spec.process.terminal) throw new MiniboxError('a detached container cannot have a terminal yet: run it without -t, or in the foreground');
+  // Subscribed first: isTracing() below then tells the init stage to forward its events (over
+  // fd 4, through the monitor), so that a detached start is narrated as fully as a foreground one.
+  const stopObserving = observe(options);
   const args = [
     ...(wantsPidNamespace(spec) ? ['--new-pid-namespace'] : []),
     '--log', options.logFile, '--status', options.statusFile, '--pids', options.pidsFile,
@@ -66,7 +70,6 @@ export async function startDetached(bundleDir: string, options: DetachedOptions)
     ...(options.oomFiles ?? []).flatMap((file) => ['--oom-file', file]),
     '--', ...stageCommand('init-stage', [path.resolve(bundleDir), ...(isTracing() ? ['--trace'] : [])]).flat(),
   ];
-  const stopObserving = observe(options);
   const monitor = spawn(nativeProgramPath('minibox-monitor'), args, {
     stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
     detached: true, // a session of its own: the terminal's hangup or Ctrl-C never reaches it

@@ -36,7 +36,8 @@ import { publishStep, isTracing } from '../sys/trace.js';
 import { ExitCode, MiniboxError, describeError } from '../errors.js';
 import { readBundle, type RuntimeSpec } from '../bundle/oci-bundle.js';
 import { wantsMountNamespace, wantsPidNamespace } from './namespace-table.js';
-import { driveStart, observe } from './start-protocol.js';
+import { driveStart } from './start-protocol.js';
+import { observe, type ExplainLevel } from '../explain/observe.js';
 import { superviseStage } from './supervise.js';
 import { openStdioPipes, type StdioPipes, type StdioRelay } from './stdio-relay.js';
 import { openJsonFileLog, type LogRotation } from './json-file-log.js';
@@ -44,8 +45,8 @@ import type { ParentMessage } from './stages/channel.js';
 import { stageCommand } from './programs.js';
 
 export interface RunOptions {
-  /** Narrate every step to stderr in plain words. */
-  explain?: boolean;
+  /** Narrate the start on stderr: the story (`true`, 'story') or a sentence per call ('all'). */
+  explain?: boolean | ExplainLevel;
   /** Write every kernel call (engine's and init stage's) to this file as JSON lines. */
   traceFile?: string;
   /**

@@ -13,13 +13,11 @@
  *                      (exec-fifo.ts): the conversation ends here, and `create` returns.
  * End of file on fd 4 (close-on-exec in the init stage) means execve happened — or the stage died.
  *
- * Try: `minibox run --rm --explain busybox true 2>&1 | grep -E 'init stage|namespaces
+ * Try: `minibox run --rm --explain=all busybox true 2>&1 | grep -E 'init stage|namespaces
  * ready|execve'` → `started the init stage … namespaces ready … execve /bin/true`
  */
-import fs from 'node:fs';
 import { ExitCode, describeError } from '../errors.js';
-import { createNarrator } from '../explain/narrate.js';
-import { onSysEvent, publish, publishStep } from '../sys/trace.js';
+import { publish, publishStep } from '../sys/trace.js';
 import { messageSplitter, type ChildMessage, type ParentMessage } from './stages/channel.js';
 import { openTerminal, type TerminalRelay } from './terminal-relay.js';
 
@@ -99,27 +97,4 @@ export async function driveStart(
   fromChild.on('error', () => { void queue.then(() => finish()); });
   await finished;
   return outcome;
-}
-
-export interface ObserveOptions {
-  /** Narrate every step to stderr in plain words. */
-  explain?: boolean;
-  /** Write every kernel call (engine's and init stage's) to this file as JSON lines. */
-  traceFile?: string;
-}
-
-/** --explain and --trace FILE: subscribe to every kernel-call event while the container starts. */
-export function observe(options: ObserveOptions): () => void {
-  const stops: (() => void)[] = [];
-  if (options.explain) {
-    const narrator = createNarrator((sentence) => process.stderr.write(`minibox: ${sentence}\n`));
-    const off = onSysEvent((event) => narrator.event(event));
-    stops.push(() => { narrator.flush(); off(); });
-  }
-  if (options.traceFile) {
-    const fd = fs.openSync(options.traceFile, 'w');
-    const off = onSysEvent((event) => fs.writeSync(fd, `${JSON.stringify(event)}\n`));
-    stops.push(() => { off(); fs.closeSync(fd); });
-  }
-  return () => { for (const stop of stops) stop(); };
 }

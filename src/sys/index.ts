@@ -3,7 +3,7 @@
  * goes through here, so that it can be read in one place, checked for errors in one way, and
  * traced (`--trace`) or explained (`--explain`).
  *
- * Try: `minibox run --rm --explain busybox true 2>&1 | grep sethostname` → `sethostname("` (one
+ * Try: `minibox run --rm --explain=all busybox true 2>&1 | grep sethostname` → `sethostname("` (one
  * sentence per kernel call, each made through this directory).
  */
 export * from './errno.js';

@@ -50,8 +50,11 @@ export function publish(event: SysEvent): void {
   for (const listener of listeners) listener(event);
 }
 
-/** Publish a kernel-facing step that is not one syscall (e.g. a cgroup file write). */
-export function publishStep(call: string, args: Record<string, unknown>, error?: string): void {
+/**
+ * Publish a kernel-facing step that is not one syscall (e.g. a cgroup file write); `ms` is how
+ * long it took, when the caller timed it (a network command, a layer's download and unpack).
+ */
+export function publishStep(call: string, args: Record<string, unknown>, error?: string, ms = 0): void {
   if (!isTracing()) return;
-  publish({ kind: 'step', call, args, result: error ? -1 : 0, ...(error ? { error } : {}), ms: 0, pid: process.pid, time: Date.now() });
+  publish({ kind: 'step', call, args, result: error ? -1 : 0, ...(error ? { error } : {}), ms, pid: process.pid, time: Date.now() });
 }

@@ -47,9 +47,9 @@ describe('run -it in a terminal', () => {
 });
 
 describe('run --explain and --trace', () => {
-  it('narrates each kernel step on stderr and writes the same events as JSON lines', () => {
+  it('=all narrates each kernel step on stderr, in order, and --trace writes the same events as JSON lines', () => {
     const trace = path.join(root, 'trace.jsonl');
-    const result = minibox(root, ['run', '--rm', '--explain', '--trace', trace, image, 'echo', 'hello']);
+    const result = minibox(root, ['run', '--rm', '--explain=all', '--trace', trace, image, 'echo', 'hello']);
     expect(result.code).toBe(0);
     expect(result.stdout).toBe('hello\n');
     const order = ['unshare', 'mount', 'pivot_root', 'sethostname', 'capset', 'execve'];

@@ -125,7 +125,7 @@ describe('user networks, none, and the /etc files', () => {
   });
 
   it('run --explain narrates the veth pair, the move into the namespace and the NAT rule', async () => {
-    const result = await world.mb(['run', '--rm', '--explain', '-p', '18097:8080', world.image, 'true']);
+    const result = await world.mb(['run', '--rm', '--explain=all', '-p', '18097:8080', world.image, 'true']);
     expect(result.code).toBe(0);
     expect(result.stderr).toMatch(/create a veth pair/);
     expect(result.stderr).toMatch(/into the container's network namespace/);

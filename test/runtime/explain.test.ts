@@ -13,7 +13,7 @@ describe('--explain and --trace tell the story of a container\'s start', () => {
       return true;
     });
     try {
-      await runInBusybox('true', { explain: true });
+      await runInBusybox('true', { explain: 'all' });
     } finally {
       spy.mockRestore();
     }

@@ -192,12 +192,12 @@ describe('--security-opt and --privileged from the command line', () => {
   });
 
   it('--explain says what --privileged and seccomp=unconfined give up, and narrates the filter and keyring', async () => {
-    const privileged = await fixture.mb(['run', '--rm', '--explain', '--privileged', fixture.image, 'true']);
+    const privileged = await fixture.mb(['run', '--rm', '--explain=all', '--privileged', fixture.image, 'true']);
     expect(privileged.stderr).toMatch(/--privileged: \d+ capabilities, \d+ of the host.s devices, no seccomp filter.*it is root on the host/);
-    const unconfined = await fixture.mb(['run', '--rm', '--explain', '--security-opt', 'seccomp=unconfined', fixture.image, 'true']);
+    const unconfined = await fixture.mb(['run', '--rm', '--explain=all', '--security-opt', 'seccomp=unconfined', fixture.image, 'true']);
     expect(unconfined.stderr).toMatch(/seccomp=unconfined: no system call filter/);
     expect(unconfined.stderr).not.toMatch(/SET_MODE_FILTER/);
-    const confined = await fixture.mb(['run', '--rm', '--explain', fixture.image, 'true']);
+    const confined = await fixture.mb(['run', '--rm', '--explain=all', fixture.image, 'true']);
     expect(confined.stderr).toMatch(/keyctl\(JOIN_SESSION_KEYRING, "_ses\.[0-9a-f]{64}"\): a session keyring of the container's own/);
     expect(confined.stderr).toMatch(/seccomp_export_bpf: libseccomp compiled the seccomp profile|BPF instructions reused from the cache/);
     expect(confined.stderr).toMatch(/seccomp\(SET_MODE_FILTER\): \d+ BPF instructions now check every system call \(x86_64,x86,x32 ABIs\): \d+ are allowed, 1 answered with an error, all others fail with EPERM/);

@@ -184,7 +184,7 @@ describe('minibox on a cgroup v2 machine', () => {
   });
 
   it('narrates each cgroup write with --explain', () => {
-    const result = minibox(['run', '--network', 'host', '--rm', '--explain', '--memory', '256m', '--pull', 'never', 'busybox', 'true']);
+    const result = minibox(['run', '--network', 'host', '--rm', '--explain=all', '--memory', '256m', '--pull', 'never', 'busybox', 'true']);
     expect(result.code).toBe(0);
     expect(result.stderr).toContain('minibox: write 268435456 to memory.max: the kernel will reclaim, then OOM-kill, beyond 256 MiB');
     expect(result.stderr).toMatch(/minibox: write \d+ to cgroup\.procs: move process \d+ into the cgroup of container/);

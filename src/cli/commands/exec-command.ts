@@ -10,8 +10,8 @@
  */
 import type { Command } from 'commander';
 import { execInContainer } from '../../lifecycle/exec.js';
-import { observe } from '../../runtime/start-protocol.js';
 import { collect, contextOf, requireTerminalFor } from '../context.js';
+import { withExplainFlags } from '../explain-flags.js';
 
 interface ExecFlags {
   interactive?: boolean;
@@ -20,12 +20,10 @@ interface ExecFlags {
   env: string[];
   workdir?: string;
   user?: string;
-  explain?: boolean;
-  trace?: string;
 }
 
 export function registerExecCommand(program: Command): void {
-  program
+  withExplainFlags(program
     .command('exec')
     .description('Run a command in a running container')
     .usage('[OPTIONS] CONTAINER COMMAND [ARG...]')
@@ -38,11 +36,8 @@ export function registerExecCommand(program: Command): void {
     .option('-e, --env <KEY=VALUE>', 'set an environment variable; KEY alone copies it from here (repeatable)', collect, [])
     .option('-w, --workdir <dir>', 'working directory inside the container (absolute)')
     .option('-u, --user <user[:group]>', 'user name or uid, optionally with group name or gid')
-    .option('--explain', 'narrate each kernel step as the process enters the container')
-    .option('--trace <file>', 'write every kernel call as a JSON line to FILE')
     .action(async (container: string, command: string[], flags: ExecFlags, cmd: Command) => {
       requireTerminalFor(flags);
-      const stopObserving = observe({ explain: flags.explain ?? false, ...(flags.trace !== undefined ? { traceFile: flags.trace } : {}) });
       process.exitCode = await execInContainer(contextOf(cmd).root, {
         container,
         command,
@@ -52,6 +47,6 @@ export function registerExecCommand(program: Command): void {
         env: flags.env,
         ...(flags.workdir !== undefined ? { workdir: flags.workdir } : {}),
         ...(flags.user !== undefined ? { user: flags.user } : {}),
-      }).finally(stopObserving);
-    });
+      });
+    }), 'how the command joins the container');
 }

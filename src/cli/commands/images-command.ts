@@ -18,6 +18,7 @@ import { ImageStore } from '../../image/store/images.js';
 import { renderGoTemplate } from '../go-template.js';
 import { confirm, contextOf, say } from '../context.js';
 import { familiar, printHistory, printImages, type ListOptions } from './image-list.js';
+import { withExplainFlags } from '../explain-flags.js';
 
 export function registerImageCommands(program: Command): void {
   registerPullCommand(program);
@@ -42,7 +43,7 @@ export function registerImageCommands(program: Command): void {
 }
 
 function registerPullCommand(parent: Command): void {
-  parent.command('pull')
+  withExplainFlags(parent.command('pull')
     .description('Download an image from a registry')
     .argument('<image>', 'image reference, e.g. alpine or 127.0.0.1:5000/busybox:latest')
     .option('-q, --quiet', 'print only the image reference')
@@ -59,7 +60,7 @@ function registerPullCommand(parent: Command): void {
         reporter: reporterFor(process.stdout, options.quiet === true),
       });
       say(result.reference.canonical);
-    });
+    }), 'the pull');
 }
 
 function registerImagesCommand(parent: Command, name: string, aliases: string[] = []): void {

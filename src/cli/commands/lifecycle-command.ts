@@ -21,6 +21,7 @@ import { startContainer } from '../../lifecycle/start.js';
 import { findContainer } from '../../container/container-store.js';
 import { killContainer, stopContainer, waitContainer, WAIT_CONDITIONS } from '../../lifecycle/stop.js';
 import { contextOf, requireTerminalFor, say } from '../context.js';
+import { withExplainFlags } from '../explain-flags.js';
 
 /** Runs `action` for each named container; failures print and make the exit code 1. */
 export async function forEachContainer(root: StateRoot, names: string[], action: (id: string, name: string) => Promise<void>): Promise<void> {
@@ -73,7 +74,7 @@ export function registerStartCommand(parent: Command): void {
 }
 
 export function registerStopCommand(parent: Command): void {
-  parent
+  withExplainFlags(parent
     .command('stop')
     .description('Stop one or more running containers (the stop signal, then SIGKILL after the grace period)')
     .argument('<containers...>', 'container names or ids')
@@ -83,7 +84,7 @@ export function registerStopCommand(parent: Command): void {
       const { root } = contextOf(cmd);
       const seconds = parseSeconds(flags.time ?? flags.timeout);
       await forEachContainer(root, names, async (id, name) => { await stopContainer(root, id, seconds); say(name); });
-    });
+    }), 'the stop');
 }
 
 export function registerRestartCommand(parent: Command): void {
@@ -142,7 +143,7 @@ export function registerRenameCommand(parent: Command): void {
 }
 
 export function registerRmCommand(parent: Command, name = 'rm', aliases: string[] = []): void {
-  parent
+  withExplainFlags(parent
     .command(name)
     .aliases(aliases)
     .description('Remove one or more containers (their writable layer is deleted)')
@@ -170,7 +171,7 @@ export function registerRmCommand(parent: Command, name = 'rm', aliases: string[
         }
       }
       if (failed) process.exitCode = ExitCode.VerbFailed;
-    });
+    }), 'the removal');
 }
 
 export function registerContainerPruneCommand(parent: Command): void {

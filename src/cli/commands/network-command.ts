@@ -10,11 +10,12 @@ import { formatTable } from '../../format.js';
 import { createUserNetwork, inspectNetwork, listAllNetworks, removeUserNetwork } from '../../network/index.js';
 import { contextOf, say } from '../context.js';
 import { renderGoTemplate, renderRows } from '../go-template.js';
+import { withExplainFlags } from '../explain-flags.js';
 
 export function registerNetworkCommands(program: Command): void {
   const network = program.command('network').description('Manage networks (Linux bridges with their own subnet)');
 
-  network
+  withExplainFlags(network
     .command('create')
     .description('Create a user network; its containers reach each other by name')
     .option('--subnet <cidr>', 'IPv4 subnet, e.g. 172.30.5.0/24 (default: the next free /24 of 172.30.0.0/16)')
@@ -24,7 +25,7 @@ export function registerNetworkCommands(program: Command): void {
       if (flags.driver !== 'bridge') throw new UsageError(`network driver ${flags.driver} is not supported: only bridge`);
       const created = await createUserNetwork(contextOf(cmd).root, name, flags.subnet !== undefined ? { subnet: flags.subnet } : {});
       say(created.Id);
-    });
+    }), 'the network\'s creation');
 
   network
     .command('ls')
@@ -66,7 +67,7 @@ export function registerNetworkCommands(program: Command): void {
       else say(JSON.stringify(found, null, 4));
     });
 
-  network
+  withExplainFlags(network
     .command('rm')
     .alias('remove')
     .description('Remove user networks (refused while containers are attached)')
@@ -77,5 +78,5 @@ export function registerNetworkCommands(program: Command): void {
         await removeUserNetwork(root, name);
         say(name);
       }
-    });
+    }), 'the network\'s removal');
 }

@@ -12,6 +12,7 @@
 import type { Command } from 'commander';
 import type { RunRequest } from '../../lifecycle/run.js';
 import { collect, contextOf, requireTerminalFor, say } from '../context.js';
+import { withExplainFlags } from '../explain-flags.js';
 import type { ResourceFlags } from '../../cgroups/index.js';
 
 export interface RunFlags extends ResourceFlags {
@@ -41,6 +42,7 @@ export interface RunFlags extends ResourceFlags {
   pull?: string;
   quiet?: boolean;
   explain?: boolean;
+  'explain=all'?: boolean;
   trace?: string;
   detach?: boolean;
   init?: boolean;
@@ -93,9 +95,7 @@ export function addContainerFlags(command: Command): Command {
     .option('--log-opt <key=value>', 'log rotation: max-size=10m, max-file=3 by default (repeatable)', collect, [])
     .option('--platform <os/arch>', 'platform to pull if the image is missing')
     .option('--pull <policy>', 'pull the image: missing, always or never', 'missing')
-    .option('-q, --quiet', 'pull without progress output')
-    .option('--explain', 'narrate each kernel step as the container is created')
-    .option('--trace <file>', 'write every kernel call as a JSON line to FILE');
+    .option('-q, --quiet', 'pull without progress output');
 }
 
 /** The engine's request from the shared flags. */
@@ -131,7 +131,7 @@ export function requestFromFlags(image: string, command: string[], flags: RunFla
     quiet: flags.quiet ?? false,
     insecureRegistries: context.insecureRegistries,
     registryMirrors: context.registryMirrors,
-    explain: flags.explain ?? false,
+    explain: flags.explain === true || flags['explain=all'] === true,
     ...(flags.trace !== undefined ? { traceFile: flags.trace } : {}),
     init: flags.init ?? false,
     resources: resourceFlagsOf(flags),
@@ -148,11 +148,12 @@ export function registerRunCommand(program: Command): void {
     .argument('[command...]', 'command and arguments (default: the image\'s Entrypoint + Cmd)')
     .passThroughOptions()
     .option('-d, --detach', 'run in the background and print the container id');
-  addContainerFlags(run)
+  withExplainFlags(addContainerFlags(run), 'the container\'s start')
     .action(async (image: string, command: string[], flags: RunFlags, cmd: Command) => {
       requireTerminalFor(flags);
       const context = contextOf(cmd);
-      const request = requestFromFlags(image, command, flags, cmd);
+      // --explain and --trace observe the whole command (explain-flags.ts), not the runtime alone.
+      const request = { ...requestFromFlags(image, command, flags, cmd), explain: false, traceFile: undefined };
       if (flags.detach) {
         const { runDetached } = await import('../../lifecycle/run.js');
         say(await runDetached(context.root, request));
@@ -177,6 +178,8 @@ export function registerCreateCommand(program: Command): void {
     .argument('[command...]', 'command and arguments (default: the image\'s Entrypoint + Cmd)')
     .passThroughOptions();
   addContainerFlags(create)
+    .option('--explain', 'refused: create starts nothing to narrate (use run --explain)')
+    .option('--trace <file>', 'refused: create starts nothing to trace (use run --trace)')
     .action(async (image: string, command: string[], flags: RunFlags, cmd: Command) => {
       const { createFromImage } = await import('../../lifecycle/run.js');
       say(await createFromImage(contextOf(cmd).root, requestFromFlags(image, command, flags, cmd)));

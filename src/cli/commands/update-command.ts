@@ -10,9 +10,10 @@ import type { Command } from 'commander';
 import type { ResourceFlags } from '../../cgroups/index.js';
 import { updateContainers } from '../../lifecycle/resources.js';
 import { contextOf, say } from '../context.js';
+import { withExplainFlags } from '../explain-flags.js';
 
 export function registerUpdateCommand(program: Command): void {
-  program
+  withExplainFlags(program
     .command('update')
     .description('Update resource limits of one or more containers (cgroup v2)')
     .usage('[OPTIONS] CONTAINER [CONTAINER...]')
@@ -26,5 +27,5 @@ export function registerUpdateCommand(program: Command): void {
     .option('--pids-limit <n>', 'maximum number of processes and threads; -1 = unlimited (pids.max)')
     .action(async (containers: string[], flags: ResourceFlags, cmd: Command) => {
       for (const name of await updateContainers(contextOf(cmd).root, containers, flags)) say(name);
-    });
+    }), 'the limits written');
 }

@@ -26,6 +26,7 @@ import {
 import { ContainerStore, type ContainerRecord } from '../../container/container-store.js';
 import type { ContainerHooks } from './hooks.js';
 import { readSpec } from '../../bundle/oci-bundle.js';
+import { publishStep } from '../../sys/trace.js';
 
 /** The cgroup a container has (or would have) on this cgroup v2 host. */
 export function cgroupOf(record: ContainerRecord): ContainerCgroup {
@@ -45,8 +46,19 @@ function onUnifiedHost(): boolean {
   return cgroupMode() === 'unified';
 }
 
+/** What --explain says on a host without cgroup v2: the step is skipped, and why. */
+const SKIPPED_BECAUSE: Record<string, string> = {
+  hybrid: 'cgroup v1 + an empty v2 here, minibox uses only v2',
+  legacy: 'only cgroup v1 here, minibox uses only v2',
+  none: 'no cgroup file system is mounted here',
+};
+
 async function putInitInItsCgroup(root: StateRoot, record: ContainerRecord, initPid: number): Promise<void> {
-  if (!onUnifiedHost()) return;
+  const mode = cgroupMode();
+  if (mode !== 'unified') {
+    publishStep('cgroup.skipped', { mode, why: `${SKIPPED_BECAUSE[mode] ?? mode}: no limits, no stats` });
+    return;
+  }
   const resources = specResources(new ContainerStore(root).paths(record.Id).dir);
   const cgroup = createContainerCgroup(record.Id, resources);
   crashPoint('cgroup:created');

@@ -16,7 +16,7 @@
  *
  * The init stage side is synchronous on purpose: it has nothing else to do while it waits.
  *
- * Try: `minibox run --rm --explain busybox true 2>&1 | grep 'namespaces ready'` → `namespaces
+ * Try: `minibox run --rm --explain=all busybox true 2>&1 | grep 'namespaces ready'` → `namespaces
  * ready: the engine may now put the container in cgroups`
  */
 import fs from 'node:fs';
