@@ -12,34 +12,34 @@
  *     depend on anything but libc: no event loop, no threads, a poll(2) loop.
  *
  * Usage (started by src/runtime/monitor.ts, never by hand):
- *   minibox-monitor [--new-pid-namespace] --log FILE [--log-max-size BYTES [--log-max-files N]]
- *                   --status FILE --pids FILE [--oom-file FILE]... -- PROGRAM ARG...
+ *   minibox-monitor [--new-pid-namespace] [--tty | --stdin-pipe] [--attach-socket PATH] --log FILE
+ *                   [--log-max-size BYTES [--log-max-files N]] --status FILE --pids FILE
+ *                   [--oom-file FILE]... -- PROGRAM ARG...
  * File descriptors on entry:
  *   0   the container's stdin (usually /dev/null), handed to the child only
- *   1   report pipe to the engine: the monitor writes "<child pid>\n" once, then lets go
+ *   1   report pipe to the engine: the monitor writes "<child pid>\n" (and, with --tty, the answer
+ *       to the engine's request), then lets go
  *   2   the engine's stderr, for errors before the monitor lets go
  *   3 4 the engine ↔ init-stage sync channel (src/runtime/channel.ts), passed through untouched
+ *   5   with --tty only: the engine's request "pty PATH" (see monitor-attach.c), then end of file
  *
  * What it does, in order:
  *   1. unshare(CLONE_NEWPID) when asked: its next child — the init stage — becomes PID 1 of a new
- *      PID namespace, and the monitor, outside it, is that PID 1's parent.
- *   2. fork; the child gets fd 0, a pipe as stdout and another as stderr, fds 3/4, and execs
- *      PROGRAM (`minibox-launch node init-stage.js BUNDLE`). The engine then talks to it over
- *      fds 3/4. The monitor made itself non-dumpable first (prctl(PR_SET_DUMPABLE, 0)): the child
- *      inherits that, and is in the container's PID namespace until its execve.
+ *      PID namespace, and the monitor, outside it, is that PID 1's parent. With --attach-socket it
+ *      first listens on PATH (monitor-attach.c), so a client can connect before the program runs.
+ *   2. fork; the child gets fd 0 (or, with --stdin-pipe, a pipe the attach socket writes into), a
+ *      pipe as stdout and another as stderr, fds 3/4, and execs PROGRAM (`minibox-launch node
+ *      init-stage.js BUNDLE`). The engine then talks to it over fds 3/4. The monitor made itself
+ *      non-dumpable first (prctl(PR_SET_DUMPABLE, 0)): the child inherits that, and is in the
+ *      container's PID namespace until its execve.
  *   3. writes PIDS (monitor and child pid + start time, /proc/PID/stat field 22) atomically,
- *      reports the child pid on fd 1, and moves its own stdio to /dev/null.
- *   4. copies the two pipes into LOG in Docker's json-file format, one JSON object per line:
- *        {"log":"hello\n","stream":"stdout","time":"2024-05-01T10:00:00.123456789Z"}
- *      (a line longer than 16 KiB is split, as Docker does; a last line without "\n" is kept as is).
- *      With --log-max-size BYTES [--log-max-files N] (`--log-opt max-size=… max-file=…`) the log
- *      is rotated as Docker's json-file driver does: when the next entry would take LOG past
- *      BYTES, LOG.(N-2) becomes LOG.(N-1), …, LOG becomes LOG.1, and a new LOG starts (with N = 1,
- *      LOG is truncated instead). So the files never hold more than N × BYTES (plus, at most, one
- *      entry larger than BYTES): a container printing forever cannot fill the disk;
+ *      reports the child pid on fd 1, and moves its own stdio to /dev/null. With --tty it first
+ *      opens the container's pty master when the engine asks (the init stage needs its number).
+ *   4. copies the pipes — and the pty master — into LOG (json-file-log.c: Docker's json-file
+ *      format, rotated with --log-max-size/--log-max-files) and to every attached client.
  *   5. reaps the child (signalfd for SIGCHLD), reads oom_kill from the OOM files (cgroup v2
- *      memory.events or v1 memory.oom_control, when they exist), and writes STATUS atomically
- *      (temp file + rename):
+ *      memory.events or v1 memory.oom_control, when they exist), removes the attach socket, and
+ *      writes STATUS atomically (temp file + rename):
  *        {"initPid":123,"exitCode":137,"signal":9,"oomKilled":false,"finishedAt":"…Z"}
  *      exitCode is the status, or 128+n for "killed by signal n", as Docker reports it.
  * If the monitor itself is killed, STATUS is never written: the engine's reconciliation notices
@@ -67,17 +67,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_OOM_FILES 4
-#define LINE_MAX_BYTES 16384 /* Docker splits log lines at 16 KiB too */
+#include "monitor.h"
 
-static const char *log_path, *status_path, *pids_path;
+#define MAX_OOM_FILES 4
+#define CONTROL_FD 5 /* --tty: the engine's requests ("pty PATH"), until end of file */
+
+static const char *log_path, *status_path, *pids_path, *attach_socket;
 static const char *oom_files[MAX_OOM_FILES];
 static int oom_file_count;
-static int new_pid_namespace;
-static int log_fd = -1;
+static int new_pid_namespace, wants_terminal, wants_stdin_pipe;
 static long long log_max_size = -1; /* --log-max-size: rotate before LOG would grow past it; -1: never */
 static int log_max_files = 1;       /* --log-max-files: LOG and LOG.1 … LOG.(N-1) */
-static long long log_size;          /* bytes in LOG now */
 
 static void fail(const char *format, ...) {
   va_list args;
@@ -127,125 +127,20 @@ static void write_atomically(const char *path, const char *text) {
   rename(temporary, path);
 }
 
-/* RFC 3339 with nanoseconds in UTC, trailing zeros trimmed, like Go's time.RFC3339Nano. */
-static void format_now(char *out, size_t size) {
-  struct timespec now;
-  struct tm utc;
-  clock_gettime(CLOCK_REALTIME, &now);
-  gmtime_r(&now.tv_sec, &utc);
-  size_t used = strftime(out, size, "%Y-%m-%dT%H:%M:%S", &utc);
-  char fraction[16];
-  snprintf(fraction, sizeof fraction, ".%09ld", now.tv_nsec);
-  size_t end = strlen(fraction);
-  while (end > 1 && fraction[end - 1] == '0') end--;
-  if (end == 1) end = 0; /* no fraction at all */
-  fraction[end] = '\0';
-  snprintf(out + used, size - used, "%sZ", fraction);
-}
-
-/* Docker's json-file rotation (see the header). If a rename fails, the entry goes to the current
- * file and the next one tries again: output is never dropped for the sake of rotation. */
-static void rotate_log(void) {
-  if (log_max_files < 2) {
-    if (ftruncate(log_fd, 0) == 0) log_size = 0; /* O_APPEND: the next write starts at 0 */
-    return;
-  }
-  char from[4096], to[4096];
-  for (int n = log_max_files - 1; n >= 1; n--) {
-    if (n == 1) snprintf(from, sizeof from, "%s", log_path);
-    else snprintf(from, sizeof from, "%s.%d", log_path, n - 1);
-    snprintf(to, sizeof to, "%s.%d", log_path, n);
-    if (rename(from, to) < 0 && errno != ENOENT) return;
-  }
-  int fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  if (fd < 0) return;
-  close(log_fd); /* now LOG.1's */
-  log_fd = fd;
-  log_size = 0;
-}
-
-/* One json-file entry. JSON escaping as Go's encoder: quotes, backslash, control characters,
- * and <, >, & as \u003c… (Docker's jsonlog is HTML-safe). One write(2) on an O_APPEND fd, so a
- * concurrent reader never sees half a line from us. */
-static char entry[LINE_MAX_BYTES * 6 + 256];
-
-static void write_entry(const char *stream, const char *data, size_t length) {
-  static const char hex[] = "0123456789abcdef";
-  size_t used = 0;
-  used += (size_t)snprintf(entry, sizeof entry, "{\"log\":\"");
-  for (size_t i = 0; i < length; i++) {
-    unsigned char c = (unsigned char)data[i];
-    switch (c) {
-      case '"': entry[used++] = '\\'; entry[used++] = '"'; break;
-      case '\\': entry[used++] = '\\'; entry[used++] = '\\'; break;
-      case '\n': entry[used++] = '\\'; entry[used++] = 'n'; break;
-      case '\r': entry[used++] = '\\'; entry[used++] = 'r'; break;
-      case '\t': entry[used++] = '\\'; entry[used++] = 't'; break;
-      default:
-        if (c < 0x20 || c == '<' || c == '>' || c == '&') {
-          memcpy(entry + used, "\\u00", 4);
-          entry[used + 4] = hex[c >> 4];
-          entry[used + 5] = hex[c & 15];
-          used += 6;
-        } else {
-          entry[used++] = (char)c;
-        }
-    }
-  }
-  char now[64];
-  format_now(now, sizeof now);
-  used += (size_t)snprintf(entry + used, sizeof entry - used, "\",\"stream\":\"%s\",\"time\":\"%s\"}\n", stream, now);
-  if (log_max_size > 0 && log_size > 0 && log_size + (long long)used > log_max_size) rotate_log();
-  size_t done = 0;
-  while (done < used) {
-    ssize_t written = write(log_fd, entry + done, used - done);
-    if (written < 0 && errno == EINTR) continue;
-    if (written <= 0) break; /* disk full: drop the line rather than block the container */
-    done += (size_t)written;
-  }
-  log_size += (long long)done;
-}
-
-/* A stream (stdout or stderr) of the container: a pipe and the part of a line read so far. */
-struct stream {
-  const char *name;
-  int fd;
-  char pending[LINE_MAX_BYTES];
-  size_t used;
-};
-
-static void flush_lines(struct stream *s, int at_end) {
-  size_t start = 0;
-  for (size_t i = 0; i < s->used; i++) {
-    if (s->pending[i] == '\n') {
-      write_entry(s->name, s->pending + start, i + 1 - start);
-      start = i + 1;
-    }
-  }
-  if (start == 0 && s->used == sizeof s->pending) { /* a full buffer without a newline */
-    write_entry(s->name, s->pending, s->used);
-    start = s->used;
-  }
-  if (at_end && start < s->used) {
-    write_entry(s->name, s->pending + start, s->used - start);
-    start = s->used;
-  }
-  memmove(s->pending, s->pending + start, s->used - start);
-  s->used -= start;
-}
-
-/* Reads what the pipe has; returns 0 at end of file. */
+/* Reads what the pipe (or the pty master) has, to the log and the attached clients; returns 0 at
+ * end of file (EIO from a master: every slave fd is closed). */
 static int pump(struct stream *s) {
   ssize_t count = read(s->fd, s->pending + s->used, sizeof s->pending - s->used);
   if (count < 0 && (errno == EINTR || errno == EAGAIN)) return 1;
   if (count <= 0) {
-    flush_lines(s, 1);
+    log_lines(s, 1);
     close(s->fd);
     s->fd = -1;
     return 0;
   }
+  attach_broadcast(s->id, s->pending + s->used, (size_t)count);
   s->used += (size_t)count;
-  flush_lines(s, 0);
+  log_lines(s, 0);
   return 1;
 }
 
@@ -272,18 +167,21 @@ static void parse_arguments(int argc, char **argv, int *program_index) {
   for (; i < argc; i++) {
     if (strcmp(argv[i], "--") == 0) { i++; break; }
     if (strcmp(argv[i], "--new-pid-namespace") == 0) { new_pid_namespace = 1; continue; }
+    if (strcmp(argv[i], "--tty") == 0) { wants_terminal = 1; continue; }
+    if (strcmp(argv[i], "--stdin-pipe") == 0) { wants_stdin_pipe = 1; continue; }
     if (i + 1 >= argc) fail("option %s needs a value", argv[i]);
     if (strcmp(argv[i], "--log") == 0) log_path = argv[++i];
     else if (strcmp(argv[i], "--status") == 0) status_path = argv[++i];
     else if (strcmp(argv[i], "--pids") == 0) pids_path = argv[++i];
+    else if (strcmp(argv[i], "--attach-socket") == 0) attach_socket = argv[++i];
     else if (strcmp(argv[i], "--oom-file") == 0 && oom_file_count < MAX_OOM_FILES) oom_files[oom_file_count++] = argv[++i];
     else if (strcmp(argv[i], "--log-max-size") == 0) log_max_size = strtoll(argv[++i], NULL, 10);
     else if (strcmp(argv[i], "--log-max-files") == 0) log_max_files = atoi(argv[++i]);
     else fail("unknown option %s", argv[i]);
   }
   if (!log_path || !status_path || !pids_path || i >= argc) {
-    fail("usage: minibox-monitor [--new-pid-namespace] --log FILE [--log-max-size BYTES [--log-max-files N]] --status FILE "
-         "--pids FILE [--oom-file FILE]... -- PROGRAM ARG...");
+    fail("usage: minibox-monitor [--new-pid-namespace] [--tty | --stdin-pipe] [--attach-socket PATH] --log FILE "
+         "[--log-max-size BYTES [--log-max-files N]] --status FILE --pids FILE [--oom-file FILE]... -- PROGRAM ARG...");
   }
   if (log_max_files < 1 || log_max_files > 1000) fail("--log-max-files must be between 1 and 1000");
   *program_index = i;
@@ -291,8 +189,8 @@ static void parse_arguments(int argc, char **argv, int *program_index) {
 
 /* In the child, before exec: the container's stdio, default signal handling, then the program.
  * If exec fails, say so on fd 4 in the channel's own words so the engine reports it. */
-static void become_program(char **program, int out_fd, int err_fd, const sigset_t *original_mask) {
-  if (dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) _exit(125);
+static void become_program(char **program, int in_fd, int out_fd, int err_fd, const sigset_t *original_mask) {
+  if ((in_fd >= 0 && dup2(in_fd, 0) < 0) || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) _exit(125);
   signal(SIGPIPE, SIG_DFL);
   signal(SIGHUP, SIG_DFL);
   signal(SIGINT, SIG_DFL);
@@ -303,6 +201,99 @@ static void become_program(char **program, int out_fd, int err_fd, const sigset_
   _exit(125);
 }
 
+/* From now on nobody reads our stdio: it becomes /dev/null. */
+static void let_go_of_engine(void) {
+  int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null_fd < 0) return;
+  dup2(null_fd, 0);
+  dup2(null_fd, 1);
+  dup2(null_fd, 2);
+  close(null_fd);
+}
+
+/* --tty: the engine's one request, "pty PATH\n" (PATH: the container's /dev/pts/ptmx, seen
+ * through /proc/<init pid>/root), answered on fd 1 with "pty N\n" or "error MESSAGE\n". End of
+ * file: the program runs (or never will), and the monitor lets go of the engine. */
+static void serve_control(int *control_fd, struct stream *terminal) {
+  static char request[4200];
+  static size_t used;
+  ssize_t count = read(*control_fd, request + used, sizeof request - 1 - used);
+  if (count < 0 && (errno == EINTR || errno == EAGAIN)) return;
+  if (count <= 0) {
+    close(*control_fd);
+    *control_fd = -1;
+    let_go_of_engine();
+    return;
+  }
+  used += (size_t)count;
+  request[used] = '\0';
+  char *newline = strchr(request, '\n');
+  if (!newline) {
+    if (used == sizeof request - 1) used = 0; /* not a request of ours */
+    return;
+  }
+  *newline = '\0';
+  int number;
+  if (strncmp(request, "pty ", 4) == 0 && terminal->fd < 0) {
+    terminal->fd = open_pty_master(request + 4, &number);
+    if (terminal->fd < 0) dprintf(1, "error open %s: %s\n", request + 4, strerror(errno));
+    else dprintf(1, "pty %d\n", number);
+    attach_set_targets(terminal->fd, terminal->fd);
+  }
+  used = 0;
+}
+
+/* Copies output, serves the engine and the attach clients, and reaps the child; its status. */
+static int watch(pid_t child, int signal_fd, struct stream *out, struct stream *err, struct stream *terminal) {
+  int status = 0, reaped = 0, control_fd = wants_terminal ? CONTROL_FD : -1;
+  while (out->fd >= 0 || err->fd >= 0 || terminal->fd >= 0 || !reaped) {
+    struct pollfd fds[16] = {
+      {.fd = out->fd, .events = POLLIN}, {.fd = err->fd, .events = POLLIN},
+      {.fd = reaped ? -1 : signal_fd, .events = POLLIN}, {.fd = control_fd, .events = POLLIN},
+      /* The master only once the program runs: before its slave is first opened it reads EIO. */
+      {.fd = control_fd < 0 ? terminal->fd : -1, .events = POLLIN},
+    };
+    int clients = attach_poll_fds(fds + 5, 16 - 5);
+    /* Once the child is reaped, wait briefly for the output to drain: without a PID namespace a
+     * background process could hold the pipes (or the pty) open forever. */
+    int ready = poll(fds, (nfds_t)(5 + clients), reaped ? 500 : -1);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) break;
+    const short done = POLLIN | POLLHUP | POLLERR | POLLNVAL;
+    if (out->fd >= 0 && (fds[0].revents & done)) pump(out);
+    if (err->fd >= 0 && (fds[1].revents & done)) pump(err);
+    if (control_fd >= 0 && (fds[3].revents & done)) serve_control(&control_fd, terminal);
+    if (terminal->fd >= 0 && fds[4].fd >= 0 && (fds[4].revents & done)) pump(terminal);
+    attach_serve(fds + 5, clients);
+    if (!reaped && (fds[2].revents & POLLIN)) {
+      struct signalfd_siginfo info;
+      while (read(signal_fd, &info, sizeof info) > 0) { /* drain */ }
+      if (waitpid(child, &status, WNOHANG) == child) reaped = 1;
+    }
+  }
+  if (!reaped) waitpid(child, &status, 0);
+  if (out->fd >= 0) log_lines(out, 1);
+  if (err->fd >= 0) log_lines(err, 1);
+  if (terminal->fd >= 0) log_lines(terminal, 1);
+  return status;
+}
+
+/* fds 3 and 4 belong to the channel (and 5 to --tty's requests). If a caller did not pass them,
+ * hold them with /dev/null, or the files opened later would get those numbers and be closed by
+ * mistake after the fork. */
+static void hold_inherited_fds(void) {
+  for (int fd = 3; fd <= 5; fd++) {
+    if (fcntl(fd, F_GETFD) >= 0) continue;
+    if (fd == CONTROL_FD && wants_terminal) fail("--tty needs the engine's requests on fd %d", CONTROL_FD);
+    int null_fd = open("/dev/null", O_RDWR);
+    if (null_fd >= 0 && null_fd != fd) {
+      dup2(null_fd, fd);
+      close(null_fd);
+    }
+  }
+  fcntl(CONTROL_FD, F_SETFD, FD_CLOEXEC); /* the engine's requests never reach the container */
+}
+
 int main(int argc, char **argv) {
   /* Non-dumpable, inherited by the child forked below: from fork to its execve that child is a
    * copy of this host program inside the container's PID namespace, and the container must not
@@ -311,27 +302,16 @@ int main(int argc, char **argv) {
   int program_index;
   parse_arguments(argc, argv, &program_index);
   if (chdir("/") < 0) fail("chdir /: %s", strerror(errno)); /* never keep a container dir busy */
-  /* fds 3 and 4 belong to the channel. If a caller did not pass them, hold them with /dev/null,
-   * or the files opened below would get those numbers and be closed by mistake after the fork. */
-  for (int fd = 3; fd <= 4; fd++) {
-    if (fcntl(fd, F_GETFD) < 0) {
-      int null_fd = open("/dev/null", O_RDWR);
-      if (null_fd >= 0 && null_fd != fd) {
-        dup2(null_fd, fd);
-        close(null_fd);
-      }
-    }
-  }
+  hold_inherited_fds();
   signal(SIGPIPE, SIG_IGN); /* a reader of fd 1 that went away must not kill us */
   signal(SIGHUP, SIG_IGN);
   signal(SIGINT, SIG_IGN);
 
-  log_fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-  if (log_fd < 0) fail("open %s: %s", log_path, strerror(errno));
-  struct stat log_stat;
-  if (fstat(log_fd, &log_stat) == 0) log_size = log_stat.st_size; /* a restarted container appends */
-  int out_pipe[2], err_pipe[2];
+  if (log_open(log_path, log_max_size, log_max_files) < 0) fail("open %s: %s", log_path, strerror(errno));
+  if (attach_socket && attach_listen(attach_socket) < 0) fail("attach socket %s: %s", attach_socket, strerror(errno));
+  int out_pipe[2], err_pipe[2], in_pipe[2] = {-1, -1};
   if (pipe2(out_pipe, O_CLOEXEC) < 0 || pipe2(err_pipe, O_CLOEXEC) < 0) fail("pipe2: %s", strerror(errno));
+  if (wants_stdin_pipe && !wants_terminal && pipe2(in_pipe, O_CLOEXEC) < 0) fail("pipe2: %s", strerror(errno));
 
   /* SIGCHLD is blocked and read from a signalfd, so poll(2) wakes up when the child exits. */
   sigset_t child_signal, original_mask;
@@ -344,12 +324,17 @@ int main(int argc, char **argv) {
   if (new_pid_namespace && unshare(CLONE_NEWPID) < 0) fail("unshare(CLONE_NEWPID): %s", strerror(errno));
   pid_t child = fork();
   if (child < 0) fail("fork: %s", strerror(errno));
-  if (child == 0) become_program(argv + program_index, out_pipe[1], err_pipe[1], &original_mask);
+  if (child == 0) become_program(argv + program_index, in_pipe[0], out_pipe[1], err_pipe[1], &original_mask);
 
-  /* The parent keeps only the read ends; fds 3/4 belong to the engine and the child now, and
+  /* The parent keeps only its ends; fds 3/4 belong to the engine and the child now, and
    * the engine reads "started" from the end of file on fd 4 once every copy is closed. */
   close(out_pipe[1]);
   close(err_pipe[1]);
+  if (in_pipe[0] >= 0) {
+    close(in_pipe[0]);
+    fcntl(in_pipe[1], F_SETFL, O_NONBLOCK);
+    attach_set_targets(in_pipe[1], -1); /* attach -i writes the container's stdin */
+  }
   close(3);
   close(4);
 
@@ -358,38 +343,12 @@ int main(int argc, char **argv) {
            (int)getpid(), start_time_of(getpid()), (int)child, start_time_of(child));
   write_atomically(pids_path, text);
   dprintf(1, "%d\n", (int)child);
+  if (!wants_terminal) let_go_of_engine(); /* with --tty, at the end of the engine's requests */
 
-  /* Let go of the engine: from now on nobody reads our stdio. */
-  int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (null_fd >= 0) {
-    dup2(null_fd, 0);
-    dup2(null_fd, 1);
-    dup2(null_fd, 2);
-    close(null_fd);
-  }
-
-  struct stream out = {.name = "stdout", .fd = out_pipe[0]}, err = {.name = "stderr", .fd = err_pipe[0]};
-  int status = 0, reaped = 0;
-  while (out.fd >= 0 || err.fd >= 0 || !reaped) {
-    struct pollfd fds[3] = {
-      {.fd = out.fd, .events = POLLIN}, {.fd = err.fd, .events = POLLIN}, {.fd = reaped ? -1 : signal_fd, .events = POLLIN},
-    };
-    /* Once the child is reaped, wait briefly for the pipes to drain: without a PID namespace a
-     * background process could hold them open forever. */
-    int ready = poll(fds, 3, reaped ? 500 : -1);
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready <= 0) break;
-    if (out.fd >= 0 && (fds[0].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL))) pump(&out);
-    if (err.fd >= 0 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL))) pump(&err);
-    if (!reaped && (fds[2].revents & POLLIN)) {
-      struct signalfd_siginfo info;
-      while (read(signal_fd, &info, sizeof info) > 0) { /* drain */ }
-      if (waitpid(child, &status, WNOHANG) == child) reaped = 1;
-    }
-  }
-  if (!reaped) waitpid(child, &status, 0);
-  if (out.fd >= 0) flush_lines(&out, 1);
-  if (err.fd >= 0) flush_lines(&err, 1);
+  struct stream out = {.name = "stdout", .id = STREAM_STDOUT, .fd = out_pipe[0]};
+  struct stream err = {.name = "stderr", .id = STREAM_STDERR, .fd = err_pipe[0]};
+  struct stream terminal = {.name = "stdout", .id = STREAM_STDOUT, .fd = -1};
+  int status = watch(child, signal_fd, &out, &err, &terminal);
 
   int signal_number = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
   int exit_code = signal_number ? 128 + signal_number : WEXITSTATUS(status);
@@ -397,6 +356,7 @@ int main(int argc, char **argv) {
   format_now(finished, sizeof finished);
   snprintf(text, sizeof text, "{\"initPid\":%d,\"exitCode\":%d,\"signal\":%d,\"oomKilled\":%s,\"finishedAt\":\"%s\"}\n",
            (int)child, exit_code, signal_number, was_oom_killed() ? "true" : "false", finished);
-  write_atomically(status_path, text);
+  attach_remove_socket();
+  write_atomically(status_path, text); /* then exit: every attached client reads end of file */
   return 0;
 }
