@@ -15,7 +15,8 @@
  * The attach socket, `<container dir>/attach.sock` (mode 0600, root only), speaks in frames of a
  * one-byte type, a two-byte big-endian length and at most 4096 bytes of payload:
  *   monitor → client: 1 stdout, 2 stderr — what the container printed (with -t, all of it is 1);
- *   client → monitor: 0 stdin bytes (to the master, or with `-i` and no -t to the stdin pipe),
+ *   client → monitor: 0 stdin bytes (to the master, or with `-i` and no -t to the stdin pipe;
+ *                     while the program does not read them, the monitor stops reading clients),
  *                     1 window size (rows, columns: two bytes each) → ioctl(TIOCSWINSZ) on the
  *                     master; the kernel then sends SIGWINCH to the terminal's foreground group,
  *                     2 end of stdin (`start -ai` without -t: the program reads end of file).
@@ -62,6 +63,10 @@ static int listen_fd = -1;
 static char socket_path[4096];
 static int input_fd = -1;    /* where stdin frames go: the pty master, the stdin pipe, or nowhere */
 static int terminal_fd = -1; /* the pty master, for window sizes */
+/* Input the program has not taken yet (its pipe or pty buffer is full): until it is written, no
+ * client is read, so input is neither lost nor reordered, and the monitor never blocks. */
+static unsigned char input_pending[FRAME_MAX];
+static size_t input_pending_length;
 
 /* The short address of `path` (see the header); *dir_fd must be closed after bind/connect. */
 static int short_address(const char *path, struct sockaddr_un *address, int *dir_fd) {
@@ -155,16 +160,30 @@ void attach_broadcast(int stream, const char *data, size_t length) {
 int attach_poll_fds(struct pollfd *fds, int room) {
   int count = 0;
   if (listen_fd >= 0 && count < room) fds[count++] = (struct pollfd){.fd = listen_fd, .events = POLLIN};
+  if (input_pending_length > 0) {
+    fds[count++] = (struct pollfd){.fd = input_fd, .events = POLLOUT};
+    return count;
+  }
   for (int i = 0; i < MAX_CLIENTS && count < room; i++) {
     if (clients[i].fd >= 0) fds[count++] = (struct pollfd){.fd = clients[i].fd, .events = POLLIN};
   }
   return count;
 }
 
+/* Writes input_pending to the program (non-blocking); what it cannot take yet stays pending. */
+static void write_input(void) {
+  ssize_t written = write(input_fd, input_pending, input_pending_length);
+  if (written < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  if (written < 0) written = (ssize_t)input_pending_length; /* the program is gone: drop it */
+  memmove(input_pending, input_pending + written, input_pending_length - (size_t)written);
+  input_pending_length -= (size_t)written;
+}
+
 static void handle_frame(int type, const unsigned char *payload, size_t length) {
   if (type == INPUT_DATA && input_fd >= 0) {
-    /* Non-blocking: bytes a program does not read are dropped, the monitor never waits. */
-    if (write(input_fd, payload, length) < 0 && errno != EAGAIN) { /* the program is gone */ }
+    memcpy(input_pending, payload, length);
+    input_pending_length = length;
+    write_input();
   } else if (type == INPUT_RESIZE && terminal_fd >= 0 && length == 4) {
     struct winsize size = {.ws_row = (unsigned short)(payload[0] << 8 | payload[1]),
                            .ws_col = (unsigned short)(payload[2] << 8 | payload[3])};
@@ -175,13 +194,10 @@ static void handle_frame(int type, const unsigned char *payload, size_t length) 
   }
 }
 
-static void read_client(struct client *c) {
-  ssize_t count = read(c->fd, c->buffer + c->used, sizeof c->buffer - c->used);
-  if (count < 0 && (errno == EINTR || errno == EAGAIN)) return;
-  if (count <= 0) { drop(c); return; } /* hung up: detached */
-  c->used += (size_t)count;
+/* Handles the complete frames a client sent, until input is pending. */
+static void handle_frames(struct client *c) {
   size_t start = 0;
-  while (c->used - start >= FRAME_HEADER) {
+  while (input_pending_length == 0 && c->used - start >= FRAME_HEADER) {
     const unsigned char *frame = c->buffer + start;
     size_t length = (size_t)(frame[1] << 8 | frame[2]);
     if (length > FRAME_MAX) { drop(c); return; } /* not our protocol */
@@ -191,6 +207,14 @@ static void read_client(struct client *c) {
   }
   memmove(c->buffer, c->buffer + start, c->used - start);
   c->used -= start;
+}
+
+static void read_client(struct client *c) {
+  ssize_t count = read(c->fd, c->buffer + c->used, sizeof c->buffer - c->used);
+  if (count < 0 && (errno == EINTR || errno == EAGAIN)) return;
+  if (count <= 0) { drop(c); return; } /* hung up: detached */
+  c->used += (size_t)count;
+  handle_frames(c);
 }
 
 static void accept_client(void) {
@@ -209,7 +233,14 @@ static void accept_client(void) {
 /* Handles what poll(2) reported for the fds attach_poll_fds gave it. */
 void attach_serve(const struct pollfd *fds, int count) {
   for (int n = 0; n < count; n++) {
-    if (!(fds[n].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+    if (!(fds[n].revents & (POLLIN | POLLOUT | POLLHUP | POLLERR))) continue;
+    if (input_pending_length > 0 && fds[n].fd == input_fd && fds[n].events == POLLOUT) {
+      write_input();
+      for (int i = 0; i < MAX_CLIENTS; i++) {
+        if (clients[i].fd >= 0) handle_frames(&clients[i]); /* frames read before the wait */
+      }
+      continue;
+    }
     if (fds[n].fd == listen_fd) {
       accept_client();
       continue;

@@ -121,6 +121,8 @@ export interface ContainerPaths {
   pids: string;
   /** How the last run ended, written by the monitor (or the foreground engine). */
   exitStatus: string;
+  /** The monitor's unix socket for `attach` (native/monitor-attach.c), while a detached run lives. */
+  attachSocket: string;
 }
 
 export const NAMES_LOCK = 'container-names';
@@ -153,6 +155,7 @@ export class ContainerStore {
       log: path.join(dir, 'container.log'),
       pids: path.join(dir, 'pids.json'),
       exitStatus: path.join(dir, 'exit-status.json'),
+      attachSocket: path.join(dir, 'attach.sock'),
     };
   }
 

@@ -67,11 +67,13 @@ export function writeExitStatus(paths: ContainerPaths, status: ExitStatus): void
 export function clearRunFiles(paths: ContainerPaths): void {
   fs.rmSync(paths.pids, { force: true });
   fs.rmSync(paths.exitStatus, { force: true });
+  fs.rmSync(paths.attachSocket, { force: true });
 }
 
-/** A run is settled: its pids no longer mean anything. */
+/** A run is settled: its pids no longer mean anything (nor its attach socket, if the monitor was killed). */
 export function forgetRunPids(paths: ContainerPaths): void {
   fs.rmSync(paths.pids, { force: true });
+  fs.rmSync(paths.attachSocket, { force: true });
 }
 
 /** True when a cgroup file (v2 memory.events, v1 memory.oom_control) counts an OOM kill. */

@@ -13,6 +13,10 @@
  * a foreground run (start-protocol.ts): namespaces ready → hooks (cgroups, network) → "go" →
  * end of file on fd 4 = the program runs. Then it closes its ends and returns; the monitor keeps
  * the container's stdout/stderr (→ json-file log), reaps it, and writes its exit status.
+ * With -t (`run -dit`) the monitor, not the engine, holds the pty master — it must outlive this
+ * command: when the init stage says "devpts-ready", the engine asks the monitor on fd 5
+ * ("pty PATH"), and passes the number it answers on to the init stage. Every detached container
+ * gets an attach socket (native/monitor-attach.c) for `minibox attach`.
  *
  * Try: `minibox run -d --name web busybox sleep 60 >/dev/null && ps -o rss=,args= -C
  * minibox-monitor` → `minibox-monitor`
@@ -38,8 +42,12 @@ export interface DetachedOptions extends ObserveOptions {
   pidsFile: string;
   /** cgroup files with an `oom_kill N` line, read after the exit (missing files are fine). */
   oomFiles?: string[];
-  /** An fd to hand to the container as stdin (`start -i`); /dev/null otherwise. */
-  stdin?: number;
+  /** The monitor's attach socket (`attach`, `start -a`). */
+  attachSocket?: string;
+  /** `-i` without -t: the container's stdin is a pipe the attach socket writes into (/dev/null otherwise). */
+  stdinPipe?: boolean;
+  /** Called once the monitor listens on attachSocket, before the program runs (`start -a`). */
+  onMonitorReady?: () => void;
   /** Called when the init stage has its namespaces and waits: cgroups, network. */
   onNamespacesReady?: (pid: number) => Promise<void>;
 }
@@ -58,12 +66,14 @@ export async function startDetached(bundleDir: string, options: DetachedOptions)
     throw new MiniboxError(describeError(error));
   }
   if (!wantsMountNamespace(spec)) throw new MiniboxError('config.json must ask for a mount namespace: minibox will not pivot_root the host');
-  if (spec.process.terminal) throw new MiniboxError('a detached container cannot have a terminal yet: run it without -t, or in the foreground');
+  const terminal = spec.process.terminal === true;
   // Subscribed first: isTracing() below then tells the init stage to forward its events (over
   // fd 4, through the monitor), so that a detached start is narrated as fully as a foreground one.
   const stopObserving = observe(options);
   const args = [
     ...(wantsPidNamespace(spec) ? ['--new-pid-namespace'] : []),
+    ...(terminal ? ['--tty'] : options.stdinPipe ? ['--stdin-pipe'] : []),
+    ...(options.attachSocket ? ['--attach-socket', options.attachSocket] : []),
     '--log', options.logFile, '--status', options.statusFile, '--pids', options.pidsFile,
     ...(options.logLimits && options.logLimits.maxSize > 0
       ? ['--log-max-size', String(options.logLimits.maxSize), '--log-max-files', String(options.logLimits.maxFiles)] : []),
@@ -71,7 +81,7 @@ export async function startDetached(bundleDir: string, options: DetachedOptions)
     '--', ...stageCommand('init-stage', [path.resolve(bundleDir), ...(isTracing() ? ['--trace'] : [])]).flat(),
   ];
   const monitor = spawn(nativeProgramPath('minibox-monitor'), args, {
-    stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe', ...(terminal ? ['pipe' as const] : [])],
     detached: true, // a session of its own: the terminal's hangup or Ctrl-C never reaches it
     env: {},
   });
@@ -81,10 +91,16 @@ export async function startDetached(bundleDir: string, options: DetachedOptions)
       const error = await new Promise<Error>((resolve) => monitor.once('error', resolve));
       throw new MiniboxError(`cannot start minibox-monitor: ${describeError(error)}`);
     }
-    const initPid = await readReport(monitor.stdout!, monitor.stderr!);
+    const report = readReport(monitor.stdout!, monitor.stderr!);
+    const initPid = Number(await report.next());
     publishStep('spawn-init', { pid: initPid, monitor: monitorPid });
-    const outcome = await driveStart(monitor.stdio[3] as NodeJS.WritableStream, monitor.stdio[4] as NodeJS.ReadableStream, initPid,
-      options.onNamespacesReady ? { onNamespacesReady: options.onNamespacesReady } : {});
+    options.onMonitorReady?.();
+    const control = monitor.stdio[5] as NodeJS.WritableStream | undefined;
+    control?.on('error', () => undefined);
+    const outcome = await driveStart(monitor.stdio[3] as NodeJS.WritableStream, monitor.stdio[4] as NodeJS.ReadableStream, initPid, {
+      ...(options.onNamespacesReady ? { onNamespacesReady: options.onNamespacesReady } : {}),
+      ...(control ? { openPty: async (ptmx: string) => await askMonitorForPty(control, report, ptmx) } : {}),
+    });
     if (outcome.failure) throw new MiniboxError(outcome.failure.message, outcome.failure.exitCode);
     return { initPid, monitorPid };
   } finally {
@@ -94,22 +110,41 @@ export async function startDetached(bundleDir: string, options: DetachedOptions)
   }
 }
 
-/** The monitor's one report: the init's pid on a line, or an error on stderr. */
-async function readReport(stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream): Promise<number> {
+/** --tty: the monitor opens the container's pty master itself and answers with its number. */
+async function askMonitorForPty(control: NodeJS.WritableStream, report: ReportReader, ptmx: string): Promise<number> {
+  control.write(`pty ${ptmx}\n`);
+  const answer = await report.next();
+  const match = /^pty (\d+)$/.exec(answer);
+  if (!match) throw new MiniboxError(`minibox-monitor cannot open the container's terminal: ${answer.replace(/^error /, '')}`);
+  return Number(match[1]);
+}
+
+interface ReportReader {
+  /** The monitor's next line on fd 1; rejects with its error if it exits first. */
+  next(): Promise<string>;
+}
+
+/** The monitor's reports: the init's pid on a line (then, with --tty, the answer about the pty), or an error on stderr. */
+function readReport(stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream): ReportReader {
   let text = '';
   let errors = '';
+  let ended = false;
+  const waiting: { resolve: (line: string) => void; reject: (error: Error) => void }[] = [];
+  const failure = (): Error => new MiniboxError(errors.trim().split('\n')[0] || 'minibox-monitor exited before starting the container');
+  const deliver = (): void => {
+    for (let newline = text.indexOf('\n'); newline >= 0 && waiting.length > 0; newline = text.indexOf('\n')) {
+      waiting.shift()!.resolve(text.slice(0, newline));
+      text = text.slice(newline + 1);
+    }
+    if (ended) for (const waiter of waiting.splice(0)) waiter.reject(failure());
+  };
   stderr.on('data', (chunk: Buffer) => { errors += chunk.toString(); });
   stderr.on('error', () => undefined);
   stdout.on('error', () => undefined);
-  return await new Promise<number>((resolve, reject) => {
-    stdout.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      const match = /^(\d+)\n/.exec(text);
-      if (match) resolve(Number(match[1]));
-    });
-    stdout.on('end', () => {
-      // Give stderr a moment to deliver the monitor's last words.
-      setImmediate(() => reject(new MiniboxError(errors.trim().split('\n')[0] || 'minibox-monitor exited before starting the container')));
-    });
-  });
+  stdout.on('data', (chunk: Buffer) => { text += chunk.toString(); deliver(); });
+  // Give stderr a moment to deliver the monitor's last words.
+  stdout.on('end', () => setImmediate(() => { ended = true; deliver(); }));
+  return {
+    next: async () => await new Promise<string>((resolve, reject) => { waiting.push({ resolve, reject }); deliver(); }),
+  };
 }

@@ -6,7 +6,8 @@
  * foreground `run` (run-bundle.ts), or minibox-monitor for a detached one (monitor.ts), which
  * only passes fds 3 and 4 through. The engine answers:
  *   namespaces-ready → runs `onNamespacesReady(pid)` (cgroups, network), then "go" (or "abort");
- *   devpts-ready     → opens the container's pty master, replies with its number;
+ *   devpts-ready     → opens the container's pty master (or has someone else take it: the
+ *                      monitor of a detached container, OCI's console socket), replies with its number;
  *   event            → a kernel-call trace event from inside, re-published here;
  *   error            → remembered: the start failed with this message and exit code;
  *   created          → (OCI `create` only) all is set up and the stage waits on its exec fifo
@@ -38,10 +39,11 @@ export interface StartOutcome {
 export interface ProtocolOptions {
   onNamespacesReady?: (pid: number) => Promise<void>;
   /**
-   * OCI `--console-socket`: instead of relaying the terminal here, the caller takes the pty
-   * master (opened from ptmx, a path under /proc/PID/root) and returns the slave's number.
+   * Someone else holds the pty master: OCI `--console-socket` (the caller takes it and passes it
+   * on), or minibox-monitor for a detached container (it opens it itself). Given ptmx, a path under
+   * /proc/PID/root, it returns the slave's number; without it this process relays the terminal.
    */
-  takeConsole?: (ptmxPath: string) => number;
+  takeConsole?: (ptmxPath: string) => number | Promise<number>;
 }
 
 /** Speaks the protocol over the two channel ends until the init stage closes fd 4. */
@@ -75,7 +77,7 @@ export async function driveStart(
       case 'devpts-ready':
         try {
           if (options.takeConsole) {
-            send({ type: 'pty', number: options.takeConsole(`/proc/${pid}/root${message.ptmx}`) });
+            send({ type: 'pty', number: await options.takeConsole(`/proc/${pid}/root${message.ptmx}`) });
             break;
           }
           outcome.relay = openTerminal(pid, message.ptmx);
