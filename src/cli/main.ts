@@ -32,6 +32,7 @@ const COMMAND_MODULES: { names: string[]; load: () => Promise<Register> }[] = [
   { names: ['network'], load: async () => (await import('./commands/network-command.js')).registerNetworkCommands },
   { names: ['run', 'create'], load: async () => (await import('./commands/run-command.js')).registerRunCommands },
   { names: ['ps', 'logs', 'start', 'stop', 'restart', 'kill', 'wait', 'rename', 'rm', 'inspect'], load: async () => (await import('./commands/container-command.js')).registerLifecycleCommands },
+  { names: ['attach'], load: async () => (await import('./commands/attach-command.js')).registerAttachCommand },
   { names: ['volume'], load: async () => (await import('./commands/volume-command.js')).registerVolumeCommands },
   { names: ['exec'], load: async () => (await import('./commands/exec-command.js')).registerExecCommand },
   { names: ['top'], load: async () => (await import('./commands/top-command.js')).registerTopCommand },

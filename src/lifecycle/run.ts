@@ -115,7 +115,6 @@ async function createFromRequest(root: StateRoot, request: RunRequest, checked: 
 /** `run -d`: creates and starts the container in the background; returns its full id. */
 export async function runDetached(root: StateRoot, request: RunRequest): Promise<string> {
   const checked = checkRequest(request, root);
-  if (request.tty) throw new MiniboxError('a detached container cannot have a terminal yet: use -d without -t, or -t without -d');
   const signals = new SignalRelay();
   try {
     const created = await createFromRequest(root, request, checked, signals);
@@ -133,7 +132,6 @@ export async function runDetached(root: StateRoot, request: RunRequest): Promise
 /** `create`: checks the flags, finds (or pulls) the image, creates the container; returns its id. */
 export async function createFromImage(root: StateRoot, request: RunRequest): Promise<string> {
   const checked = checkRequest(request, root);
-  if (request.tty) throw new MiniboxError('a created container cannot have a terminal yet: use create without -t, or run -it');
   if (request.explain || request.traceFile) throw new UsageError('--explain and --trace narrate a start, which create does not do: use them with run');
   const signals = new SignalRelay();
   try {

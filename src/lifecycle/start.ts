@@ -10,6 +10,8 @@
  * namespace.
  * If the program cannot start (no such command: 127), the monitor still records the init
  * stage's exit, and the record shows Exited with the error.
+ * The monitor also holds the container's terminal (-t) or its stdin pipe (-i) and serves them on
+ * `attach.sock` (lifecycle/attach.ts): `run -dit` then `attach` works as in Docker.
  *
  * Try: `minibox run --name box busybox sh -c 'echo run >> /log; cat /log' && minibox start -a box`
  * → `run … run … run` (the second run finds the first one's file).
@@ -25,8 +27,10 @@ import { clearRunFiles } from '../container/run-files.js';
 import { logLimits } from './log-options.js';
 
 export interface StartOptions {
-  /** An fd the container gets as stdin (`start -i`); /dev/null otherwise. */
-  stdin?: number;
+  /** `start -i`: the container's stdin is a pipe its monitor fills from `attach` (as with `-i`). */
+  stdinPipe?: boolean;
+  /** The monitor listens on the attach socket and the program has not started yet (`start -a`). */
+  onMonitorReady?: () => void;
   explain?: boolean;
   traceFile?: string;
 }
@@ -49,7 +53,9 @@ export async function startContainer(root: StateRoot, id: string, options: Start
         statusFile: paths.exitStatus,
         pidsFile: paths.pids,
         oomFiles: oomEventFiles(id),
-        ...(options.stdin !== undefined ? { stdin: options.stdin } : {}),
+        attachSocket: paths.attachSocket,
+        stdinPipe: options.stdinPipe === true || current.Config.OpenStdin,
+        ...(options.onMonitorReady ? { onMonitorReady: options.onMonitorReady } : {}),
         ...(options.explain ? { explain: true } : {}),
         ...(options.traceFile ? { traceFile: options.traceFile } : {}),
         onNamespacesReady: async (pid) => { await runNamespacesReadyHooks(root, current, pid); },

@@ -95,7 +95,7 @@ export async function startDetached(bundleDir: string, options: DetachedOptions)
     const initPid = Number(await report.next());
     publishStep('spawn-init', { pid: initPid, monitor: monitorPid });
     options.onMonitorReady?.();
-    const control = monitor.stdio[5] as NodeJS.WritableStream | undefined;
+    const control = (monitor.stdio as unknown[])[5] as NodeJS.WritableStream | undefined;
     control?.on('error', () => undefined);
     const outcome = await driveStart(monitor.stdio[3] as NodeJS.WritableStream, monitor.stdio[4] as NodeJS.ReadableStream, initPid, {
       ...(options.onNamespacesReady ? { onNamespacesReady: options.onNamespacesReady } : {}),

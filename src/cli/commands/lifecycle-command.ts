@@ -14,7 +14,6 @@ import type { Command } from 'commander';
 import { describeError, ExitCode, UsageError, VerbError } from '../../errors.js';
 import { formatBytes } from '../../format.js';
 import type { StateRoot } from '../../state-root.js';
-import { logSize, readContainerLogs } from '../../lifecycle/logs.js';
 import { reconcileAll } from '../../container/reconcile.js';
 import { pruneContainers, removeContainerById } from '../../lifecycle/remove.js';
 import { startContainer } from '../../lifecycle/start.js';
@@ -50,8 +49,9 @@ export function registerStartCommand(parent: Command): void {
     .description('Start one or more stopped containers')
     .argument('<containers...>', 'container names or ids')
     .option('-a, --attach', 'attach to the container\'s output and exit with its exit code')
-    .option('-i, --interactive', 'give the container this terminal\'s standard input')
-    .action(async (names: string[], flags: { attach?: boolean; interactive?: boolean }, cmd: Command) => {
+    .option('-i, --interactive', 'attach this standard input to the container\'s')
+    .option('--detach-keys <keys>', 'keys that detach and leave the container running (default ctrl-p,ctrl-q)')
+    .action(async (names: string[], flags: { attach?: boolean; interactive?: boolean; detachKeys?: string }, cmd: Command) => {
       const { root } = contextOf(cmd);
       if ((flags.attach || flags.interactive) && names.length > 1) throw new UsageError('you cannot start and attach multiple containers at once');
       if (!flags.attach && !flags.interactive) {
@@ -60,16 +60,11 @@ export function registerStartCommand(parent: Command): void {
       }
       const record = findContainer(root, names[0]!);
       requireTerminalFor({ interactive: flags.interactive === true, tty: record.Config.Tty }); // `start -i` of a -t container
-      const offset = logSize(root, record.Id);
-      try {
-        await startContainer(root, record.Id, flags.interactive ? { stdin: 0 } : {});
-      } catch (error) {
-        throw new VerbError(describeError(error)); // `start -a` of a program that cannot start: 1, as Docker
-      }
-      await readContainerLogs(root, record.Id, { follow: true, startOffset: offset }, (entry) => {
-        (entry.stream === 'stderr' ? process.stderr : process.stdout).write(entry.log);
+      const { startAttached } = await import('../../lifecycle/attach.js');
+      const outcome = await startAttached(root, record.Id, {
+        stdin: flags.interactive === true, sigProxy: true, ...(flags.detachKeys ? { detachKeys: flags.detachKeys } : {}),
       });
-      process.exitCode = await waitContainer(root, record.Id);
+      process.exitCode = outcome.detached ? 0 : outcome.exitCode; // detached: silent, as docker start -ai
     });
 }
 

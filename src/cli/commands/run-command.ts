@@ -150,7 +150,7 @@ export function registerRunCommand(program: Command): void {
     .option('-d, --detach', 'run in the background and print the container id');
   withExplainFlags(addContainerFlags(run), 'the container\'s start')
     .action(async (image: string, command: string[], flags: RunFlags, cmd: Command) => {
-      requireTerminalFor(flags);
+      if (!flags.detach) requireTerminalFor(flags); // `-dit` attaches nothing here: `attach` checks later
       const context = contextOf(cmd);
       // --explain and --trace observe the whole command (explain-flags.ts), not the runtime alone.
       const request = { ...requestFromFlags(image, command, flags, cmd), explain: false, traceFile: undefined };
