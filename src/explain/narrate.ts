@@ -114,6 +114,7 @@ export function describeEvent(event: SysEvent): string | undefined {
     case 'spawn-init': return `started the init stage (host pid ${str(a.pid)}): it is PID 1 inside the new PID namespace; ${LAUNCHED}`;
     case 'spawn-exec': return `started the exec stage (host pid ${str(a.pid)}) inside the container's PID namespace; ${LAUNCHED}`;
     case 'pipe2': return 'pipe2: a pipe for the container\'s stdin, stdout or stderr — it never gets minibox\'s own files, which /proc/self/fd would let it reopen';
+    case 'monitor-pty': return `minibox-monitor opened the container's /dev/pts/ptmx and holds the master of pty ${str(a.number)}: it outlives this command, logs what the program prints, and serves \`minibox attach\` on ${str(a.socket)}`;
     case 'namespaces-ready': return 'namespaces ready: the engine may now put the container in cgroups and wire its network';
     case 'mount': return describeMount(a);
     case 'mount_setattr': case 'move_mount': return describeFdMount(event.call, a);

@@ -99,7 +99,13 @@ export async function startDetached(bundleDir: string, options: DetachedOptions)
     control?.on('error', () => undefined);
     const outcome = await driveStart(monitor.stdio[3] as NodeJS.WritableStream, monitor.stdio[4] as NodeJS.ReadableStream, initPid, {
       ...(options.onNamespacesReady ? { onNamespacesReady: options.onNamespacesReady } : {}),
-      ...(control ? { openPty: async (ptmx: string) => await askMonitorForPty(control, report, ptmx) } : {}),
+      ...(control ? {
+        openPty: async (ptmx: string) => {
+          const number = await askMonitorForPty(control, report, ptmx);
+          publishStep('monitor-pty', { number, monitor: monitorPid, socket: options.attachSocket ?? '' });
+          return number;
+        },
+      } : {}),
     });
     if (outcome.failure) throw new MiniboxError(outcome.failure.message, outcome.failure.exitCode);
     return { initPid, monitorPid };

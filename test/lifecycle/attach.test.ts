@@ -112,6 +112,16 @@ describe('run -dit + attach in a terminal', () => {
   });
 });
 
+describe('run -dit --explain', () => {
+  it('narrates who holds the terminal', async () => {
+    const run = await world.mb(['run', '-dit', '--explain', '--name', 'told', '--network', 'none', world.image, 'sh']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^[0-9a-f]{64}\n$/);
+    expect(run.stderr).toMatch(/minibox-monitor opened the container's \/dev\/pts\/ptmx and holds the master of pty 0: .*attach\.sock/);
+    expect((await world.mb(['rm', '-f', 'told'])).code).toBe(0);
+  });
+});
+
 describe('attach without a terminal', () => {
   it('streams the output of a running -d container and forwards signals (sig-proxy)', async () => {
     const script = 'trap "echo got TERM; exit 9" TERM; while :; do sleep 0.1; done';
