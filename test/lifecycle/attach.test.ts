@@ -8,9 +8,8 @@
  * Also: no host fd (the monitor's socket, the pty master) reaches the container.
  *
  * Synchronisation: "attach is connected" is read from the monitor's own fd table (a socket per
- * client, besides the listening one) — no sleeps. On today's main every test here fails:
- * `run -dit` is refused ("a detached container cannot have a terminal yet") and `attach` is an
- * unknown command (checked by running this file against main's build).
+ * client, besides the listening one) — no sleeps. On today's main every test here fails: with
+ * main's build, `attach` is "not a minibox command" (125) and `run -dit` is refused.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
