@@ -20,6 +20,7 @@ import { ExitCode, MiniboxError, NotFoundError, describeError } from '../errors.
 import type { StateRoot } from '../state-root.js';
 import { ContainerStore, type ContainerRecord } from '../container/container-store.js';
 import { reconcileContainer } from '../container/reconcile.js';
+import { readExitStatus } from '../container/run-files.js';
 import { FORWARDED_SIGNALS } from '../runtime/signal-relay.js';
 import { connectAttachSocket, type AttachConnection } from '../runtime/attach-client.js';
 import { DEFAULT_DETACH_KEYS, escapeMatcher, parseDetachKeys } from './detach-keys.js';
@@ -116,7 +117,10 @@ async function relayAttached(root: StateRoot, record: ContainerRecord, connectio
   const raw = tty && options.stdin && input.isTTY;
 
   if (raw) input.setRawMode(true);
-  if (tty) {
+  if (tty && process.stdout.isTTY) {
+    // As docker attach: a size one larger, then the real one — two SIGWINCHes, so the program
+    // redraws (a shell its prompt) for a user who re-attaches to a quiet terminal.
+    connection.sendWindowSize(process.stdout.rows + 1, process.stdout.columns + 1);
     onResize();
     process.stdout.on('resize', onResize);
   }
@@ -140,12 +144,13 @@ async function relayAttached(root: StateRoot, record: ContainerRecord, connectio
   return { detached: false, exitCode: await exitCodeOf(root, record.Id) };
 }
 
-/** The monitor wrote the exit status before it hung up: reconcile reads it. */
+/** The monitor wrote the exit status before it hung up; reconciling folds it into the record. */
 async function exitCodeOf(root: StateRoot, id: string): Promise<number> {
+  const status = readExitStatus(new ContainerStore(root).paths(id)); // before an `rm -f` deletes it
   try {
     return await waitContainer(root, id);
   } catch (error) {
-    if (error instanceof NotFoundError) return 0; // removed meanwhile (`rm -f`): nothing to report
+    if (error instanceof NotFoundError && status) return status.exitCode; // removed meanwhile
     throw error;
   }
 }
