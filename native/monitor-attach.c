@@ -29,7 +29,7 @@
  * bind(2) takes at most 107 bytes of path and a state root may be deeper, so the socket is bound
  * as /proc/self/fd/D/attach.sock, D an O_PATH fd of the container's directory (conmon does so too).
  *
- * Try: `minibox run -dit --name t busybox sh`, `minibox attach t`, type `tty` → /dev/pts/0,
+ * Try: `minibox run -dit --name box busybox sh`, `minibox attach box`, type `tty` → /dev/pts/0,
  * then Ctrl-P Ctrl-Q → `read escape sequence`, and `ls -l <root>/containers/<id>/attach.sock`.
  */
 #define _GNU_SOURCE

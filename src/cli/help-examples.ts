@@ -23,7 +23,7 @@ export const EXAMPLES: Record<string, string[]> = {
     'minibox run --rm --explain alpine true   # the start as a story, chapter by chapter',
     'minibox run --rm --explain=all --trace t.json alpine true   # every kernel call; as JSON',
     'minibox run -d --log-opt max-size=1m --log-opt max-file=2 alpine yes   # at most 2 MB of log',
-    'minibox run -dit --name t alpine sh     # a terminal kept by the monitor: `attach t` joins it',
+    'minibox run -dit --name box alpine sh   # a terminal kept by the monitor: `attach box` joins it',
   ],
   create: [
     'minibox create --name job --network none alpine echo hi   # prints the id; state Created',
@@ -45,12 +45,12 @@ export const EXAMPLES: Record<string, string[]> = {
   start: [
     'minibox start web',
     'minibox start -a web              # attach and exit with its code',
-    'minibox start -ai t               # a -it container: its terminal here; Ctrl-P Ctrl-Q detaches',
+    'minibox start -ai box             # a -it container: its terminal here; Ctrl-P Ctrl-Q detaches',
   ],
   attach: [
-    'minibox run -dit --name t alpine sh && minibox attach t   # Ctrl-P Ctrl-Q leaves it running',
-    'minibox attach --detach-keys ctrl-x,x t                   # another detach sequence',
-    'minibox attach --no-stdin web     # watch the output; Ctrl-C stops the container (sig-proxy)',
+    'minibox run -dit --name box alpine sh && minibox attach box   # Ctrl-P Ctrl-Q leaves it running',
+    'minibox attach --detach-keys ctrl-x,x box                 # another detach sequence',
+    'minibox attach --no-stdin web     # watch the output; Ctrl-C goes to the container (sig-proxy)',
     'minibox attach --sig-proxy=false web   # Ctrl-C leaves; the container runs on',
   ],
   stop: ['minibox stop web', 'minibox stop -t 2 web db', 'minibox stop --explain web       # the signal, the grace period, SIGKILL'],

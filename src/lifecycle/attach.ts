@@ -14,7 +14,7 @@
  * leaves it running — `attach` then says `read escape sequence` and exits 1 (docker/cli returns
  * the term.EscapeError, which its main prints), while `start -a` exits 0 silently (it catches it).
  *
- * Try: `minibox run -dit --name t busybox sh`, `minibox attach t`, `echo hi`, Ctrl-P Ctrl-Q.
+ * Try: `minibox run -dit --name box busybox sh`, `minibox attach box`, `echo hi`, Ctrl-P Ctrl-Q.
  */
 import { ExitCode, MiniboxError, NotFoundError, describeError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';

@@ -9,7 +9,7 @@
  * The bytes of a partial match are held back; if the next key does not continue the sequence,
  * they are sent after all (so a lone Ctrl-P still reaches the shell, one key late — as in Docker).
  *
- * Try: `minibox attach --detach-keys ctrl-x,x t`, then Ctrl-X x → `read escape sequence`.
+ * Try: `minibox attach --detach-keys ctrl-x,x box`, then Ctrl-X x → `read escape sequence`.
  */
 import { MiniboxError } from '../errors.js';
 

@@ -12,8 +12,9 @@
  * A socket path is limited to 107 bytes and a state root may be deep, so the connection goes
  * through /proc/self/fd/D/attach.sock, D an fd of the container's directory.
  *
- * Try: `minibox run -d --name t busybox sh -c 'while sleep 1; do date; done'`, then
- * `minibox attach t` → a date every second; Ctrl-C stops the container (--sig-proxy).
+ * Try: `minibox run -d --name box busybox sh -c 'trap "exit 130" INT; while sleep 1; do date; done'`,
+ * then `minibox attach box` → a date every second; Ctrl-C reaches the container (--sig-proxy),
+ * which exits: attach exits 130 too.
  */
 import fs from 'node:fs';
 import net from 'node:net';

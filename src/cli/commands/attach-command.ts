@@ -6,7 +6,7 @@
  * while attached; 1 after detaching (`read escape sequence`), for a stopped or missing container.
  * The work is in src/lifecycle/attach.ts.
  *
- * Try: `minibox run -dit --name t busybox sh; minibox attach t`, then `exit 3` → `echo $?` → 3.
+ * Try: `minibox run -dit --name box busybox sh; minibox attach box`, then `exit 3` → `echo $?` → 3.
  */
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
