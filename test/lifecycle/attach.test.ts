@@ -117,6 +117,8 @@ describe('run -dit --explain', () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^[0-9a-f]{64}\n$/);
     expect(run.stderr).toMatch(/minibox-monitor opened the container's \/dev\/pts\/ptmx and holds the master of pty 0: .*attach\.sock/);
+    const fsck = await world.mb(['system', 'fsck']);
+    expect(fsck, 'a live attach socket is no finding').toMatchObject({ code: 0 });
     expect((await world.mb(['rm', '-f', 'told'])).code).toBe(0);
   });
 });
