@@ -96,7 +96,7 @@ int attach_listen(const char *path) {
   if (short_address(path, &address, &dir_fd) < 0) return -1;
   unlink(address.sun_path);
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  mode_t old_mask = umask(0077); /* the socket file is born 0600: only root may attach */
+  mode_t old_mask = umask(0177); /* the socket file is born 0600: only root may attach */
   int failed = fd < 0 || bind(fd, (struct sockaddr *)&address, sizeof address) < 0 || listen(fd, MAX_CLIENTS) < 0;
   int saved = errno;
   umask(old_mask);

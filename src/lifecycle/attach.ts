@@ -14,7 +14,11 @@
  * leaves it running — `attach` then says `read escape sequence` and exits 1 (docker/cli returns
  * the term.EscapeError, which its main prints), while `start -a` exits 0 silently (it catches it).
  *
- * Try: `minibox run -dit --name box busybox sh`, `minibox attach box`, `echo hi`, Ctrl-P Ctrl-Q.
+ * Try: `minibox run -di --name box busybox sh -c 'read x; echo "$x" >&2; exit 5' >/dev/null; echo
+ * to-stderr | minibox attach box 2>&1 >/dev/null; echo $?` → `to-stderr 5`
+ *
+ * In a terminal: `minibox run -dit --name box busybox sh`, `minibox attach box`, `echo hi`, then
+ * Ctrl-P Ctrl-Q → `read escape sequence`; `minibox ps` shows it Up.
  */
 import { ExitCode, MiniboxError, NotFoundError, describeError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';

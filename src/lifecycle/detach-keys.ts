@@ -9,7 +9,10 @@
  * The bytes of a partial match are held back; if the next key does not continue the sequence,
  * they are sent after all (so a lone Ctrl-P still reaches the shell, one key late — as in Docker).
  *
- * Try: `minibox attach --detach-keys ctrl-x,x box`, then Ctrl-X x → `read escape sequence`.
+ * Try: `minibox attach --detach-keys ctrl-p,ctrl-Q box` → `Invalid detach keys (ctrl-p,ctrl-Q)
+ * provided: 'ctrl-Q' is neither one character nor ctrl-X`
+ *
+ * In a terminal: `minibox attach --detach-keys ctrl-x,x box`, then Ctrl-X x → `read escape sequence`.
  */
 import { MiniboxError } from '../errors.js';
 

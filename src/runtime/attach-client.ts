@@ -12,9 +12,12 @@
  * A socket path is limited to 107 bytes and a state root may be deep, so the connection goes
  * through /proc/self/fd/D/attach.sock, D an fd of the container's directory.
  *
- * Try: `minibox run -d --name box busybox sh -c 'trap "exit 130" INT; while sleep 1; do date; done'`,
- * then `minibox attach box` → a date every second; Ctrl-C reaches the container (--sig-proxy),
- * which exits: attach exits 130 too.
+ * Try: `minibox run -d --name box busybox sleep 60 >/dev/null; cd ${MINIBOX_ROOT:-/var/lib/minibox};
+ * ls -l containers/$(minibox inspect -f '{{.Id}}' box)/attach.sock` → `srw------- 1 root root 0`
+ *
+ * In a terminal: `minibox run -d --name box busybox sh -c 'trap "exit 130" INT; while sleep 1;
+ * do date; done'`, then `minibox attach box` → a date every second; Ctrl-C reaches the container
+ * (--sig-proxy), which exits: attach exits 130 too.
  */
 import fs from 'node:fs';
 import net from 'node:net';

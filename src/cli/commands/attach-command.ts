@@ -6,7 +6,11 @@
  * while attached; 1 after detaching (`read escape sequence`), for a stopped or missing container.
  * The work is in src/lifecycle/attach.ts.
  *
- * Try: `minibox run -dit --name box busybox sh; minibox attach box`, then `exit 3` → `echo $?` → 3.
+ * Try: `minibox run -di --name box busybox sh -c 'read x; echo "got $x"; exit 3' >/dev/null; echo
+ * hi | minibox attach box; echo "exit $?"` → `got hi exit 3`
+ *
+ * In a terminal: `minibox run -dit --name box busybox sh`, `minibox attach box`, `exit 3`, then
+ * `echo $?` → 3.
  */
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
