@@ -112,11 +112,13 @@ describe('run -dit + attach in a terminal', () => {
 });
 
 describe('run -dit --explain', () => {
-  it('narrates who holds the terminal', async () => {
+  it('narrates who holds the terminal; the socket is root\'s alone', async () => {
     const run = await world.mb(['run', '-dit', '--explain', '--name', 'told', '--network', 'none', world.image, 'sh']);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^[0-9a-f]{64}\n$/);
     expect(run.stderr).toMatch(/minibox-monitor opened the container's \/dev\/pts\/ptmx and holds the master of pty 0: .*attach\.sock/);
+    const socket = fs.statSync(path.join(world.root, 'containers', run.stdout.trim(), 'attach.sock'));
+    expect(socket.isSocket() && (socket.mode & 0o777).toString(8)).toBe('600'); // only root may attach
     const fsck = await world.mb(['system', 'fsck']);
     expect(fsck, 'a live attach socket is no finding').toMatchObject({ code: 0 });
     expect((await world.mb(['rm', '-f', 'told'])).code).toBe(0);
