@@ -53,6 +53,8 @@ export async function attachContainer(root: StateRoot, idOrName: string, options
   try {
     connection = await connectAttachSocket(new ContainerStore(root).paths(record.Id).attachSocket);
   } catch (error) {
+    const now = await reconcileContainer(root, record.Id);
+    if (!now?.State.Running) throw new MiniboxError('You cannot attach to a stopped container, start it first', ExitCode.Refused);
     throw new MiniboxError(`${describeError(error)}: a container run in the foreground (without -d) has its ` +
       'terminal in that `minibox run`; attach works for `run -d` and `start`', ExitCode.Refused);
   }
