@@ -263,7 +263,7 @@ static int watch(pid_t child, int signal_fd, struct stream *out, struct stream *
     if (out->fd >= 0 && (fds[0].revents & done)) pump(out);
     if (err->fd >= 0 && (fds[1].revents & done)) pump(err);
     if (control_fd >= 0 && (fds[3].revents & done)) serve_control(&control_fd, terminal);
-    if (terminal->fd >= 0 && fds[4].fd >= 0 && (fds[4].revents & done)) pump(terminal);
+    if (terminal->fd >= 0 && fds[4].fd >= 0 && (fds[4].revents & done) && !pump(terminal)) attach_set_targets(-1, -1);
     attach_serve(fds + 5, clients);
     if (!reaped && (fds[2].revents & POLLIN)) {
       struct signalfd_siginfo info;

@@ -128,9 +128,12 @@ int open_pty_master(const char *ptmx_path, int *number) {
   return fd;
 }
 
+/* Where stdin frames and window sizes go; (-1, -1) once the master is closed, before its fd
+ * number can be reused (by a client's socket, say). Pending input for the old target is dropped. */
 void attach_set_targets(int input, int terminal) {
   input_fd = input;
   terminal_fd = terminal;
+  input_pending_length = 0;
 }
 
 static void drop(struct client *c) {
