@@ -20,15 +20,15 @@
  * In a terminal: `minibox run -dit --name box busybox sh`, `minibox attach box`, `echo hi`, then
  * Ctrl-P Ctrl-Q → `read escape sequence`; `minibox ps` shows it Up.
  */
-import { ExitCode, MiniboxError, NotFoundError, describeError } from '../errors.js';
+import { NotFoundError, VerbError, describeError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
-import { ContainerStore, type ContainerRecord } from '../container/container-store.js';
+import { ContainerStore, findContainer, type ContainerRecord } from '../container/container-store.js';
 import { reconcileContainer } from '../container/reconcile.js';
 import { readExitStatus } from '../container/run-files.js';
 import { FORWARDED_SIGNALS } from '../runtime/signal-relay.js';
 import { connectAttachSocket, type AttachConnection } from '../runtime/attach-client.js';
 import { DEFAULT_DETACH_KEYS, escapeMatcher, parseDetachKeys } from './detach-keys.js';
-import { findContainer, startContainer } from './start.js';
+import { startContainer } from './start.js';
 import { killContainer, waitContainer } from './stop.js';
 
 export interface AttachOptions {
@@ -46,7 +46,7 @@ export type AttachOutcome = { detached: true } | { detached: false; exitCode: nu
 export async function attachContainer(root: StateRoot, idOrName: string, options: AttachOptions): Promise<AttachOutcome> {
   const keys = parseDetachKeys(options.detachKeys ?? DEFAULT_DETACH_KEYS);
   const record = await reconcileContainer(root, findContainer(root, idOrName).Id);
-  if (!record?.State.Running) throw new MiniboxError('You cannot attach to a stopped container, start it first', ExitCode.Refused);
+  if (!record?.State.Running) throw new VerbError('You cannot attach to a stopped container, start it first');
   const stdin = options.stdin && record.Config.OpenStdin;
   checkTerminal(record, stdin);
   let connection: AttachConnection;
@@ -54,9 +54,9 @@ export async function attachContainer(root: StateRoot, idOrName: string, options
     connection = await connectAttachSocket(new ContainerStore(root).paths(record.Id).attachSocket);
   } catch (error) {
     const now = await reconcileContainer(root, record.Id);
-    if (!now?.State.Running) throw new MiniboxError('You cannot attach to a stopped container, start it first', ExitCode.Refused);
-    throw new MiniboxError(`${describeError(error)}: a container run in the foreground (without -d) has its ` +
-      'terminal in that `minibox run`; attach works for `run -d` and `start`', ExitCode.Refused);
+    if (!now?.State.Running) throw new VerbError('You cannot attach to a stopped container, start it first');
+    throw new VerbError(`${describeError(error)}: a container run in the foreground (without -d) has its ` +
+      'terminal in that `minibox run`; attach works for `run -d` and `start`');
   }
   return await relayAttached(root, record, connection, { ...options, stdin, keys, closeStdinAtEnd: false });
 }
@@ -81,7 +81,7 @@ export async function startAttached(root: StateRoot, id: string, options: Attach
     });
   } catch (error) {
     void connecting?.then((connection) => connection.hangUp(), () => undefined);
-    throw new MiniboxError(describeError(error), ExitCode.Refused);
+    throw new VerbError(describeError(error)); // `start -a` of a program that cannot start: 1, as Docker
   }
   const connection = await (connecting ?? connectAttachSocket(socketPath)); // already running: join it
   return await relayAttached(root, record, connection, { ...options, keys, closeStdinAtEnd: true });
@@ -90,7 +90,7 @@ export async function startAttached(root: StateRoot, id: string, options: Attach
 /** Docker's check: a terminal container's keys must come from a terminal. */
 function checkTerminal(record: ContainerRecord, stdin: boolean): void {
   if (stdin && record.Config.Tty && !process.stdin.isTTY) {
-    throw new MiniboxError('the input device is not a TTY: use attach --no-stdin, or run it from a terminal', ExitCode.Refused);
+    throw new VerbError('the input device is not a TTY: use attach --no-stdin, or run it from a terminal');
   }
 }
 

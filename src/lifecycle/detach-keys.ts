@@ -14,7 +14,7 @@
  *
  * In a terminal: `minibox attach --detach-keys ctrl-x,x box`, then Ctrl-X x → `read escape sequence`.
  */
-import { MiniboxError } from '../errors.js';
+import { VerbError } from '../errors.js';
 
 export const DEFAULT_DETACH_KEYS = 'ctrl-p,ctrl-q';
 
@@ -28,8 +28,8 @@ export function parseDetachKeys(text: string): Buffer {
     const control = /^ctrl-(.)$/.exec(key);
     const index = control ? CONTROL_NAMES.indexOf(control[1]!) : -1;
     if (index < 0) {
-      throw new MiniboxError(`Invalid detach keys (${text}) provided: '${key}' is neither one character nor ctrl-X ` +
-        '(X: a-z @ [ \\ ] ^ _), e.g. --detach-keys ctrl-p,ctrl-q', 1);
+      throw new VerbError(`Invalid detach keys (${text}) provided: '${key}' is neither one character nor ctrl-X ` +
+        '(X: a-z @ [ \\ ] ^ _), e.g. --detach-keys ctrl-p,ctrl-q');
     }
     return index;
   });

@@ -11,7 +11,7 @@
  * $?` → `web … No such container: nosuch … 1`
  */
 import type { Command } from 'commander';
-import { describeError, ExitCode, UsageError, VerbError } from '../../errors.js';
+import { describeError, ExitCode, UsageError } from '../../errors.js';
 import { formatBytes } from '../../format.js';
 import type { StateRoot } from '../../state-root.js';
 import { reconcileAll } from '../../container/reconcile.js';
