@@ -100,7 +100,7 @@ export async function startDetached(bundleDir: string, options: DetachedOptions)
     const outcome = await driveStart(monitor.stdio[3] as NodeJS.WritableStream, monitor.stdio[4] as NodeJS.ReadableStream, initPid, {
       ...(options.onNamespacesReady ? { onNamespacesReady: options.onNamespacesReady } : {}),
       ...(control ? {
-        openPty: async (ptmx: string) => {
+        takeConsole: async (ptmx: string) => {
           const number = await askMonitorForPty(control, report, ptmx);
           publishStep('monitor-pty', { number, monitor: monitorPid, socket: options.attachSocket ?? '' });
           return number;
