@@ -71,7 +71,7 @@ const BY_CALL: Record<string, Chapter> = {
   seccomp_rule_add: 'security', memfd_create: 'security', 'spec.security': 'security', close_range: 'the program',
   setgroups: 'the program', setresgid: 'the program', setresuid: 'the program', chdir: 'the program', ioctl: 'the program',
   execve: 'the program', fcntl: 'the program', signal: 'the program', pipe2: 'the program', dup2: 'the program',
-  setsid: 'the program', flock: 'the program',
+  setsid: 'the program', flock: 'the program', 'monitor-pty': 'the program',
 };
 
 const BY_PREFIX: [string, Chapter][] = [

@@ -113,7 +113,7 @@ describe('run -dit + attach in a terminal', () => {
 
 describe('run -dit --explain', () => {
   it('narrates who holds the terminal; the socket is root\'s alone', async () => {
-    const run = await world.mb(['run', '-dit', '--explain', '--name', 'told', '--network', 'none', world.image, 'sh']);
+    const run = await world.mb(['run', '-dit', '--explain=all', '--name', 'told', '--network', 'none', world.image, 'sh']);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^[0-9a-f]{64}\n$/);
     expect(run.stderr).toMatch(/minibox-monitor opened the container's \/dev\/pts\/ptmx and holds the master of pty 0: .*attach\.sock/);
