@@ -22,6 +22,8 @@ export const EXAMPLES: Record<string, string[]> = {
     'minibox run --rm --memory 64m --pids-limit 50 alpine sh -c "cat /proc/self/cgroup"',
     'minibox run --rm --explain alpine true   # narrate every kernel step',
     'minibox run -d --log-opt max-size=1m --log-opt max-file=2 alpine yes   # at most 2 MB of log',
+    'minibox run -d --restart on-failure:3 alpine sh -c "exit 1"   # restarted 3 times, then Exited',
+    'minibox run -d --health-cmd "wget -q -O- localhost" --health-interval 5s nginx   # ps: (healthy)',
   ],
   create: [
     'minibox create --name job --network none alpine echo hi   # prints the id; state Created',

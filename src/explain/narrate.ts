@@ -165,6 +165,7 @@ export function describeEvent(event: SysEvent): string | undefined {
     case 'skip-ambient': return `ambient ${str(a.capability)} left out: ${str(a.reason)} (as runc)`;
     case 'sendmsg': return `sendmsg SCM_RIGHTS to ${str(a.socket)}: the pty master (${str(a.data)}) goes to the engine, which now owns the terminal`;
     case 'socket': case 'connect': return undefined;
+    case 'cgroup.frozen': return str(a.meaning);
     case 'execve':
       return event.kind === 'step' ? `execve ${str(a.path)}: Node is replaced by the container's program` : undefined;
     default:

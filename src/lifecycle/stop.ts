@@ -24,6 +24,9 @@ import { ContainerStore, type ContainerRecord } from '../container/container-sto
 import { isRunning, signalProcess, type ProcessHandle } from '../container/process-handle.js';
 import { reconcileContainer, reconcileLocked } from '../container/reconcile.js';
 import { readRunPids } from '../container/run-files.js';
+import { recordContainerEvent } from '../events/event-log.js';
+import { cancelRestart } from './restart.js';
+import { thawAfterSignal } from './pause.js';
 
 export const DEFAULT_STOP_TIMEOUT_SECONDS = 10;
 
@@ -50,26 +53,46 @@ async function waitUntilGone(handle: ProcessHandle, timeoutMs: number): Promise<
   return true;
 }
 
-/** Stops a running container; a stopped one is left as it is (as Docker does). */
+/**
+ * Stops a running container; a stopped one is left as it is (as Docker does). Either way its
+ * restart policy rests until the next `start` (a restart in its back-off is cancelled).
+ */
 export async function stopContainer(root: StateRoot, id: string, timeoutSeconds?: number): Promise<ContainerRecord> {
   const store = new ContainerStore(root);
   return await store.withContainerLock(id, async () => {
     const record = await reconcileLocked(store, id);
     if (!record) throw new NoSuchContainerError(id);
+    cancelRestart(store, record); // first: the exit this stop causes must not restart it
+    store.save(record);
     const pids = readRunPids(store.paths(id));
     if (!record.State.Running || !pids) return record;
     const signal = parseSignal(record.Config.StopSignal ?? 'SIGTERM');
     const grace = (timeoutSeconds ?? record.Config.StopTimeout ?? DEFAULT_STOP_TIMEOUT_SECONDS) * 1000;
-    if (grace > 0 && signalProcess(pids.init, signal) && await waitUntilGone(pids.init, grace)) {
-      return (await reconcileLocked(store, id)) ?? record;
+    if (grace > 0) recordContainerEvent(root, record, 'kill', { signal: String(signal) });
+    const signalled = grace > 0 && signalProcess(pids.init, signal);
+    await thawAfterSignal(record); // a paused container must run to act on its signal
+    if (!(signalled && await waitUntilGone(pids.init, grace))) {
+      recordContainerEvent(root, record, 'kill', { signal: String(os.constants.signals.SIGKILL) });
+      signalProcess(pids.init, 'SIGKILL');
+      if (!await waitUntilGone(pids.init, 10_000)) throw new MiniboxError(`container ${id} did not die after SIGKILL`);
     }
-    signalProcess(pids.init, 'SIGKILL');
-    if (!await waitUntilGone(pids.init, 10_000)) throw new MiniboxError(`container ${id} did not die after SIGKILL`);
-    return (await reconcileLocked(store, id)) ?? record;
+    return finishStop(store, (await reconcileLocked(store, id)) ?? record);
   });
 }
 
-/** Sends one signal to the container's init; SIGKILL also waits for the exit to be recorded. */
+/** After the exit: cancel the restart the monitor may have begun, and say "stop" as Docker does. */
+function finishStop(store: ContainerStore, settled: ContainerRecord): ContainerRecord {
+  if (!store.get(settled.Id)) return settled; // --rm: deleted by the settling
+  cancelRestart(store, settled);
+  store.save(settled);
+  recordContainerEvent(store.root, settled, 'stop');
+  return settled;
+}
+
+/**
+ * Sends one signal to the container's init; SIGKILL also waits for the exit to be recorded. As in
+ * Docker, SIGKILL or the container's stop signal also ends its restart policy until `start`.
+ */
 export async function killContainer(root: StateRoot, id: string, signalText = 'SIGKILL'): Promise<ContainerRecord> {
   const signal = parseSignal(signalText);
   const store = new ContainerStore(root);
@@ -77,12 +100,28 @@ export async function killContainer(root: StateRoot, id: string, signalText = 'S
     const record = await reconcileLocked(store, id);
     if (!record) throw new NoSuchContainerError(id);
     const pids = readRunPids(store.paths(id));
-    if (!record.State.Running || !pids || !signalProcess(pids.init, signal)) {
+    if (!record.State.Running || !pids) {
       throw new VerbError(`cannot kill container: ${record.Name.slice(1)}: container ${record.Id} is not running`);
     }
-    if (signal !== os.constants.signals.SIGKILL) return record;
+    const ends = signal === os.constants.signals.SIGKILL || signal === parseSignal(record.Config.StopSignal ?? 'SIGTERM');
+    if (ends) {
+      cancelRestart(store, record);
+      store.save(record);
+    }
+    if (!signalProcess(pids.init, signal)) throw new VerbError(`cannot kill container: ${record.Name.slice(1)}: container ${record.Id} is not running`);
+    recordContainerEvent(root, record, 'kill', { signal: String(signal) });
+    if (ends) await thawAfterSignal(record);
+    if (signal !== os.constants.signals.SIGKILL) {
+      store.save(record);
+      return record;
+    }
     await waitUntilGone(pids.init, 10_000);
-    return (await reconcileLocked(store, id)) ?? record;
+    const settled = (await reconcileLocked(store, id)) ?? record;
+    if (store.get(id)) {
+      cancelRestart(store, settled);
+      store.save(settled);
+    }
+    return settled;
   });
 }
 
