@@ -14,8 +14,9 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MINIBOX_CGROUP_PARENT, parseKeyedFile } from '../../src/cgroups/index.js';
-import { bin } from '../helpers/minibox.js';
 
+// Not test/helpers/minibox.ts: it loads the registry helpers, which the VM's initramfs lacks.
+const bin = path.resolve(import.meta.dirname, '../../bin/minibox');
 let root = '';
 const IMAGE = 'busybox';
 
