@@ -31,7 +31,7 @@ const COMMAND_MODULES: { names: string[]; load: () => Promise<Register> }[] = [
   { names: ['login', 'logout'], load: async () => (await import('./commands/login-command.js')).registerLoginCommands },
   { names: ['network'], load: async () => (await import('./commands/network-command.js')).registerNetworkCommands },
   { names: ['run', 'create'], load: async () => (await import('./commands/run-command.js')).registerRunCommands },
-  { names: ['ps', 'logs', 'start', 'stop', 'restart', 'kill', 'wait', 'rename', 'rm', 'inspect'], load: async () => (await import('./commands/container-command.js')).registerLifecycleCommands },
+  { names: ['ps', 'logs', 'start', 'stop', 'restart', 'kill', 'pause', 'unpause', 'wait', 'rename', 'rm', 'inspect'], load: async () => (await import('./commands/container-command.js')).registerLifecycleCommands },
   { names: ['volume'], load: async () => (await import('./commands/volume-command.js')).registerVolumeCommands },
   { names: ['exec'], load: async () => (await import('./commands/exec-command.js')).registerExecCommand },
   { names: ['top'], load: async () => (await import('./commands/top-command.js')).registerTopCommand },
@@ -47,6 +47,7 @@ const COMMAND_MODULES: { names: string[]; load: () => Promise<Register> }[] = [
   { names: ['lesson'], load: async () => (await import('./commands/lesson-command.js')).registerLessonCommands },
   { names: ['update'], load: async () => (await import('./commands/update-command.js')).registerUpdateCommand },
   { names: ['version', 'info'], load: async () => (await import('./commands/version-command.js')).registerVersionCommands },
+  { names: ['events'], load: async () => (await import('./commands/events-command.js')).registerEventsCommand },
   { names: ['system'], load: async () => (await import('./commands/system-command.js')).registerSystemCommands },
 ];
 

@@ -26,10 +26,11 @@ import { shortId } from './digest.js';
 import type { Descriptor, ImageConfig, ImageManifest } from './oci.js';
 import { parsePlatform } from './platform.js';
 import { quietReporter, type PullReporter } from './pull-progress.js';
-import { parseReference, type ImageReference } from './reference.js';
+import { familiarName, parseReference, type ImageReference } from './reference.js';
 import { RegistryClient, downloadBlob, resolveManifest } from './registry/index.js';
 import { ImageStore, imageRecordFields, type ImageRecord, type LayerRecord } from './store/images.js';
 import { unpackUnlocked } from './store/unpack-into-store.js';
+import { recordEvent } from '../events/event-log.js';
 
 export interface PullOptions {
   /** `os/arch[/variant]`; default linux/amd64. */
@@ -114,6 +115,8 @@ export async function pullImage(root: StateRoot, name: string, options: PullOpti
     reporter.message(changed
       ? `Status: Downloaded newer image for ${reference.familiar}`
       : `Status: Image is up to date for ${reference.familiar}`);
+    // Docker's `image pull busybox:latest (name=busybox)`
+    recordEvent(root, 'image', 'pull', reference.familiar, { name: familiarName(reference) });
     return { image, reference, bytesDownloaded, layersDownloaded, changed };
   }, 'shared');
 }

@@ -105,6 +105,9 @@ export async function execInContainer(root: StateRoot, request: ExecRequest): Pr
   const record = findContainer(root, request.container);
   const pid = await runningContainerPid(root, record);
   if (pid === undefined) throw new VerbError(`container ${record.Id} is not running`);
+  if (new ContainerStore(root).get(record.Id)?.State.Paused) {
+    throw new VerbError(`Container ${record.Id} is paused, unpause the container before exec`);
+  }
   const spec = readSpec(new ContainerStore(root).paths(record.Id).dir);
 
   let user = spec.process.user;

@@ -41,6 +41,8 @@ import { reconcileContainer } from '../container/reconcile.js';
 import { readOomKilled, writeExitStatus, writeRunPids } from '../container/run-files.js';
 import { startContainer } from './start.js';
 import { logLimits } from './log-options.js';
+import { recordContainerEvent } from '../events/event-log.js';
+import { restartForegroundExit } from './restart.js';
 
 export interface RunRequest extends CreateRequest {
   pull?: string;
@@ -178,7 +180,10 @@ export async function runContainerFromImage(root: StateRoot, request: RunRequest
         initPid = pid;
         recordRunPids(created.paths, pid);
       },
-      onNamespacesReady: async (pid) => { await runNamespacesReadyHooks(root, created.record, pid); },
+      onNamespacesReady: async (pid) => {
+        await runNamespacesReadyHooks(root, created.record, pid);
+        recordContainerEvent(root, created.record, 'start'); // before the program runs: its "die" comes after
+      },
       onStarted: (pid) => {
         crashPoint('run:started');
         recordedStart = store.updateState(id, (state) => {
@@ -195,7 +200,10 @@ export async function runContainerFromImage(root: StateRoot, request: RunRequest
       initPid, exitCode, signal: result.signal ? os.constants.signals[result.signal] ?? 0 : 0,
       oomKilled: readOomKilled(oomEventFiles(id)), finishedAt: new Date().toISOString(),
     });
+    recordContainerEvent(root, created.record, 'die', { exitCode: String(exitCode) });
     await reconcileContainer(root, id);
+    // Docker's daemon restarts a foreground run too; here a monitor takes over the next runs.
+    await restartForegroundExit(root, id, exitCode);
     return exitCode;
   } catch (error) {
     await initStage?.abort(`minibox run failed: ${describeError(error)}`);

@@ -40,6 +40,12 @@ export interface DetachedOptions extends ObserveOptions {
   oomFiles?: string[];
   /** An fd to hand to the container as stdin (`start -i`); /dev/null otherwise. */
   stdin?: number;
+  /** Where the monitor appends the container's "die" event: the journal and the event's actor. */
+  events?: { file: string; id: string; attributes: Record<string, string> };
+  /** Docker's restart policy, applied by the monitor to the exit (lifecycle/restart-policy.ts). */
+  restart?: { policy: 'always' | 'unless-stopped' | 'on-failure'; maximumRetryCount: number; restartCount: number; backoffMs: number; command: string[] };
+  /** A healthcheck: the monitor execs `command` every interval (native/monitor-health.c). */
+  health?: { intervalMs: number; command: string[] };
   /** Called when the init stage has its namespaces and waits: cgroups, network. */
   onNamespacesReady?: (pid: number) => Promise<void>;
 }
@@ -68,6 +74,7 @@ export async function startDetached(bundleDir: string, options: DetachedOptions)
     ...(options.logLimits && options.logLimits.maxSize > 0
       ? ['--log-max-size', String(options.logLimits.maxSize), '--log-max-files', String(options.logLimits.maxFiles)] : []),
     ...(options.oomFiles ?? []).flatMap((file) => ['--oom-file', file]),
+    ...afterExitArgs(options),
     '--', ...stageCommand('init-stage', [path.resolve(bundleDir), ...(isTracing() ? ['--trace'] : [])]).flat(),
   ];
   const monitor = spawn(nativeProgramPath('minibox-monitor'), args, {
@@ -92,6 +99,27 @@ export async function startDetached(bundleDir: string, options: DetachedOptions)
     for (const stream of monitor.stdio) stream?.destroy();
     monitor.unref(); // the monitor lives on; this process may exit
   }
+}
+
+/** The monitor's flags for what it does after the exit (native/monitor-after-exit.c). */
+function afterExitArgs(options: DetachedOptions): string[] {
+  const args: string[] = [];
+  if (options.events) {
+    // JSON members, sorted as Go marshals a map: the monitor puts them after its own exitCode.
+    const members = Object.keys(options.events.attributes).sort()
+      .map((key) => `${JSON.stringify(key)}:${JSON.stringify(options.events!.attributes[key])}`).join(',');
+    args.push('--events', options.events.file, '--event-id', options.events.id, '--event-attributes', members);
+  }
+  const restart = options.restart;
+  if (restart) {
+    args.push('--restart-policy', restart.policy, '--restart-max', String(restart.maximumRetryCount),
+      '--restart-count', String(restart.restartCount), '--restart-backoff-ms', String(restart.backoffMs),
+      ...restart.command.flatMap((arg) => ['--restart-exec', arg]));
+  }
+  if (options.health) {
+    args.push('--health-interval-ms', String(options.health.intervalMs), ...options.health.command.flatMap((arg) => ['--health-exec', arg]));
+  }
+  return args;
 }
 
 /** The monitor's one report: the init's pid on a line, or an error on stderr. */
