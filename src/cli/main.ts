@@ -47,6 +47,7 @@ const COMMAND_MODULES: { names: string[]; load: () => Promise<Register> }[] = [
   { names: ['update'], load: async () => (await import('./commands/update-command.js')).registerUpdateCommand },
   { names: ['version', 'info'], load: async () => (await import('./commands/version-command.js')).registerVersionCommands },
   { names: ['system'], load: async () => (await import('./commands/system-command.js')).registerSystemCommands },
+  { names: ['serve'], load: async () => (await import('./commands/serve-command.js')).registerServeCommand },
 ];
 
 /** The first word of argv that is a command (skipping the global options and their values). */

@@ -95,7 +95,7 @@ class SignalRelay {
 }
 
 /** Finds (or pulls) the image and creates the container; the store lock keeps its layers. */
-async function createFromRequest(root: StateRoot, request: RunRequest, checked: CheckedRequest, signals: SignalRelay) {
+async function createFromRequest(root: StateRoot, request: RunRequest, checked: CheckedRequest, signals?: SignalRelay) {
   const image = await findImageForRun(root, request.image, {
     pull: parsePullPolicy(request.pull),
     quiet: request.quiet ?? false,
@@ -106,7 +106,7 @@ async function createFromRequest(root: StateRoot, request: RunRequest, checked: 
   // Shared store lock: `rmi`/`prune` (exclusive) cannot delete the layers between finding the
   // image and the container record that now protects them.
   return await withLock(root.locks, STORE_LOCK, async () => {
-    signals.containerCreated(); // from here on, a signal must not skip cleanup
+    signals?.containerCreated(); // from here on, a signal must not skip cleanup
     return await createContainer(root, image, checked);
   }, 'shared');
 }
@@ -140,6 +140,16 @@ export async function createFromImage(root: StateRoot, request: RunRequest): Pro
   } finally {
     signals.dispose();
   }
+}
+
+/**
+ * `create` for a daemon (src/api/): the same checks and steps, but no signal handlers — a daemon's
+ * SIGTERM means "stop serving", never "abandon this request" (the daemon owns its signals).
+ */
+export async function createForDaemon(root: StateRoot, request: RunRequest): Promise<string> {
+  const checked = checkRequest(request, root);
+  if (request.tty) throw new UsageError('a container with a terminal (-t) cannot be created through the API yet: use docker run without -t');
+  return (await createFromRequest(root, request, checked)).record.Id;
 }
 
 /**
