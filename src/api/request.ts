@@ -82,7 +82,12 @@ export async function readBody(req: IncomingMessage, limit = MAX_JSON_BODY): Pro
 
 /** The body parsed as JSON; an empty body is `{}`. */
 export async function readJson<T>(req: IncomingMessage): Promise<T> {
-  const text = (await readBody(req)).toString('utf8').trim();
+  return parseJsonBody<T>(await readBody(req));
+}
+
+/** Bytes as JSON: `{}` when empty, 400 when malformed. */
+export function parseJsonBody<T>(body: Buffer): T {
+  const text = body.toString('utf8').trim();
   if (text === '') return {} as T;
   try {
     return JSON.parse(text) as T;

@@ -20,6 +20,7 @@ import {
   containerLogsRoute, createContainerRoute, inspectContainerRoute, killContainerRoute, listContainers, removeContainerRoute,
   restartContainerRoute, startContainerRoute, stopContainerRoute, waitContainerRoute,
 } from './container-routes.js';
+import { createExecRoute, inspectExecRoute, startExecRoute } from './exec-routes.js';
 import { imageHistoryRoute, inspectImageRoute, listImagesRoute, pullImageRoute, removeImageRoute, tagImageRoute } from './image-routes.js';
 import { sendJson, type ApiRequest, type Route } from './request.js';
 
@@ -75,6 +76,9 @@ export const apiRoutes: Route[] = [
   { method: 'POST', path: new RegExp(`^/containers/${ID}/wait$`), handle: waitContainerRoute },
   { method: 'POST', path: new RegExp(`^/containers/${ID}/attach$`), hijack: attachRoute },
   { method: 'DELETE', path: new RegExp(`^/containers/${ID}$`), handle: removeContainerRoute },
+  { method: 'POST', path: new RegExp(`^/containers/${ID}/exec$`), handle: createExecRoute },
+  { method: 'POST', path: new RegExp(`^/exec/${ID}/start$`), hijack: startExecRoute },
+  { method: 'GET', path: new RegExp(`^/exec/${ID}/json$`), handle: inspectExecRoute },
 
   { method: 'POST', path: /^\/images\/create$/, handle: pullImageRoute },
   { method: 'GET', path: /^\/images\/json$/, handle: listImagesRoute },

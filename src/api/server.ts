@@ -23,7 +23,7 @@ import type { Duplex, Writable } from 'node:stream';
 import { MiniboxError, UsageError, describeError } from '../errors.js';
 import { ApiError, errorBody, statusOf } from './api-errors.js';
 import { API_VERSION, splitVersion } from './api-version.js';
-import { readJson, type ApiRequest, type DaemonContext, type HijackedConnection, type Route } from './request.js';
+import { MAX_JSON_BODY, parseJsonBody, readJson, type ApiRequest, type DaemonContext, type HijackedConnection, type Route } from './request.js';
 import { apiRoutes } from './routes.js';
 
 export interface ServeOptions {
@@ -83,11 +83,12 @@ function findRoute(routes: Route[], method: string, path: string): { route: Rout
   throw new ApiError(404, 'page not found');
 }
 
-function requestOf(daemon: DaemonContext, req: IncomingMessage): { api: ApiRequest; route: Route } {
+function requestOf(daemon: DaemonContext, req: IncomingMessage, body?: () => Promise<Buffer>): { api: ApiRequest; route: Route } {
   const url = new URL(req.url ?? '/', 'http://minibox');
   const { version, path } = splitVersion(url.pathname);
   const { route, params } = findRoute(apiRoutes, req.method ?? 'GET', path);
-  return { route, api: { daemon, req, params, query: url.searchParams, version, json: async <T>() => await readJson<T>(req) } };
+  const json = body ? async <T>() => parseJsonBody<T>(await body()) : async <T>() => await readJson<T>(req);
+  return { route, api: { daemon, req, params, query: url.searchParams, version, json } };
 }
 
 function sendError(res: ServerResponse, error: unknown): void {
@@ -97,14 +98,50 @@ function sendError(res: ServerResponse, error: unknown): void {
   res.end(body);
 }
 
+/** An error answer written by hand on a connection that asked to upgrade (before the 101). */
+function rawError(socket: Duplex, error: unknown): void {
+  const body = errorBody(error);
+  socket.end(`HTTP/1.1 ${statusOf(error)} ${http.STATUS_CODES[statusOf(error)] ?? 'Error'}\r\nContent-Type: application/json\r\n`
+    + `Content-Length: ${Buffer.byteLength(body)}\r\nApi-Version: ${API_VERSION}\r\nConnection: close\r\n\r\n${body}`);
+}
+
+/**
+ * The body of an upgrade request: Node's parser stops at the head, so the body (exec start's
+ * `{"Detach":false}`) is the first Content-Length bytes of the raw connection.
+ */
+async function readUpgradeBody(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<Buffer> {
+  const length = Number(req.headers['content-length'] ?? 0);
+  if (length > MAX_JSON_BODY) throw new ApiError(413, `request body too large: ${length} bytes (the limit is ${MAX_JSON_BODY})`);
+  return await new Promise((resolve, reject) => {
+    let data = head;
+    const onData = (chunk: Buffer): void => {
+      data = Buffer.concat([data, chunk]);
+      if (data.length >= length) done();
+    };
+    const onEnd = (): void => { socket.off('data', onData); reject(new ApiError(400, 'the connection closed before the request body arrived')); };
+    const done = (): void => {
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.pause();
+      if (data.length > length) socket.unshift(data.subarray(length)); // the client's first stdin bytes
+      resolve(data.subarray(0, length));
+    };
+    if (data.length >= length) { done(); return; }
+    socket.on('data', onData);
+    socket.once('end', onEnd);
+  });
+}
+
 /** The connection of an attach/exec-start request: `101 UPGRADED` and the raw socket, or 200. */
-function hijacked(req: IncomingMessage, socket: Duplex | undefined, res: ServerResponse | undefined): HijackedConnection {
+function hijacked(socket: Duplex | undefined, res: ServerResponse | undefined): HijackedConnection & { opened: boolean } {
   const transport = socket ?? res!;
   const closed = new Promise<void>((resolve) => { transport.once('close', () => resolve()); });
-  return {
+  const connection = {
+    opened: false,
     input: socket,
     closed,
     open(contentType: string): Writable {
+      connection.opened = true;
       if (socket) {
         socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nApi-Version: ${API_VERSION}\r\n\r\n`);
         return socket;
@@ -114,27 +151,46 @@ function hijacked(req: IncomingMessage, socket: Duplex | undefined, res: ServerR
       return res!;
     },
   };
+  return connection;
 }
 
-async function dispatch(daemon: DaemonContext, req: IncomingMessage, res: ServerResponse | undefined, socket?: Duplex): Promise<void> {
-  res?.setHeader('Api-Version', API_VERSION);
-  res?.setHeader('Ostype', 'linux');
-  res?.setHeader('Server', 'minibox (Docker Engine API)');
-  let request: { api: ApiRequest; route: Route };
+function setCommonHeaders(res: ServerResponse): void {
+  res.setHeader('Api-Version', API_VERSION);
+  res.setHeader('Ostype', 'linux');
+  res.setHeader('Server', 'minibox (Docker Engine API)');
+}
+
+/** A normal request (or an upgrade request to a route that does not hijack). */
+async function dispatch(daemon: DaemonContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  setCommonHeaders(res);
   try {
-    request = requestOf(daemon, req);
+    const { api, route } = requestOf(daemon, req);
+    if (route.hijack) await route.hijack(api, hijacked(undefined, res)); // curl without Upgrade: a plain 200 stream
+    else await route.handle(api, res);
   } catch (error) {
-    if (res) sendError(res, error);
-    else socket?.end(`HTTP/1.1 ${statusOf(error)} Error\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${errorBody(error)}`);
-    return;
+    sendError(res, error);
   }
-  const { api, route } = request;
+}
+
+/** A request that asked to take the connection over (`Upgrade: tcp`). */
+async function dispatchUpgrade(daemon: DaemonContext, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  let connection: ReturnType<typeof hijacked> | undefined;
   try {
-    if (route.hijack) await route.hijack(api, hijacked(req, socket, res));
-    else await route.handle(api, res ?? upgradedResponse(req, socket!));
+    const body = readUpgradeBody(req, socket, head);
+    body.catch(() => undefined);
+    const { api, route } = requestOf(daemon, req, async () => await body);
+    if (!route.hijack) {
+      await body;
+      const res = upgradedResponse(req, socket);
+      setCommonHeaders(res);
+      try { await route.handle(api, res); } catch (error) { sendError(res, error); }
+      return;
+    }
+    connection = hijacked(socket, undefined);
+    await route.hijack(api, connection);
   } catch (error) {
-    if (res) sendError(res, error);
-    else if (socket && !socket.destroyed) socket.destroy();
+    if (!connection?.opened) rawError(socket, error);
+    else if (!socket.destroyed) socket.destroy();
   }
 }
 
@@ -152,12 +208,7 @@ export async function serve(daemon: DaemonContext, options: ServeOptions): Promi
   const listen = parseHost(options.host);
   const connections = new Set<net.Socket>();
   const server = http.createServer((req, res) => { void dispatch(daemon, req, res); });
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (head.length > 0) socket.unshift(head);
-    const { route } = (() => { try { return requestOf(daemon, req); } catch { return { route: undefined }; } })();
-    if (route?.hijack) void dispatch(daemon, req, undefined, socket);
-    else { const res = upgradedResponse(req, socket); void dispatch(daemon, req, res, socket); }
-  });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => { void dispatchUpgrade(daemon, req, socket, head); });
   server.on('connection', (socket: net.Socket) => {
     connections.add(socket);
     socket.once('close', () => connections.delete(socket));

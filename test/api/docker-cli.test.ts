@@ -5,6 +5,9 @@
  * found here runs the same checks (28.x always on the project's machines; Debian's 20.10 client
  * when scripts/provision.sh extracted it). Skipped, saying why, where no docker CLI exists.
  *
+ * Containers use the default bridge (as `docker run` does): on a shared machine run this file
+ * under `flock /tmp/minibox-net.lock npx vitest run test/api/docker-cli.test.ts`.
+ *
  * Hostile by construction: on main before `minibox serve` existed, startDaemon fails ("unknown
  * command 'serve'") and every test here with it.
  */
@@ -13,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DOCKER_CLIS, docker, startDaemon, type Daemon } from '../helpers/api-daemon.js';
 import { expectNoContainers, expectNoLeaks } from '../helpers/leaks.js';
 import { minibox, tempRoot } from '../helpers/minibox.js';
-import { busyboxImageLayout, pushLayout, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { busyboxImageLayout, freePort, pushLayout, startRegistry, type TestRegistry } from '../helpers/registry.js';
 
 if (DOCKER_CLIS.length === 0) {
   describe.skip('docker CLI against minibox serve (no docker CLI on this machine: /usr/local/bin/docker or /opt/docker-cli-20.10/docker)', () => undefined);
@@ -114,5 +117,24 @@ describe.each(DOCKER_CLIS)('$name against minibox serve', ({ path: cli }) => {
     const missing = await docker(daemon, ['stop', 'nosuch'], { cli });
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/No such container: nosuch/);
+  });
+
+  it('run -d -p then curl; exec prints, exits with its code and takes stdin; run -i pipes stdin', async () => {
+    const port = await freePort();
+    const serve = 'mkdir -p /www && echo hello from minibox > /www/index.html && exec httpd -f -p 8080 -h /www';
+    const web = await docker(daemon, ['run', '-d', '--name', 'web2', '-p', `${port}:8080`, image, 'sh', '-c', serve], { cli });
+    expect(web.stderr).toBe('');
+    const id = web.stdout.trim();
+    let page = '';
+    for (let i = 0; i < 200 && page === ''; i++) {
+      try { page = await (await fetch(`http://127.0.0.1:${port}/`)).text(); } catch { /* httpd not listening yet */ }
+    }
+    expect(page).toBe('hello from minibox\n');
+    expect((await docker(daemon, ['ps', '--format', '{{.Names}} {{.Ports}}'], { cli })).stdout).toBe(`web2 0.0.0.0:${port}->8080/tcp\n`);
+    expect(await docker(daemon, ['exec', 'web2', 'cat', '/etc/hostname'], { cli })).toEqual({ code: 0, stdout: `${id.slice(0, 12)}\n`, stderr: '' });
+    expect((await docker(daemon, ['exec', 'web2', 'sh', '-c', 'echo err >&2; exit 4'], { cli }))).toEqual({ code: 4, stdout: '', stderr: 'err\n' });
+    expect(await docker(daemon, ['exec', '-i', 'web2', 'tr', 'a-z', 'A-Z'], { cli, input: 'shout\n' })).toEqual({ code: 0, stdout: 'SHOUT\n', stderr: '' });
+    expect((await docker(daemon, ['rm', '-f', 'web2'], { cli })).code).toBe(0);
+    expect(await docker(daemon, ['run', '--rm', '-i', image, 'cat'], { cli, input: 'piped in\n' })).toEqual({ code: 0, stdout: 'piped in\n', stderr: '' });
   });
 });
