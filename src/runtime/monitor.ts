@@ -58,6 +58,8 @@ export async function startDetached(bundleDir: string, options: DetachedOptions)
   }
   if (!wantsMountNamespace(spec)) throw new MiniboxError('config.json must ask for a mount namespace: minibox will not pivot_root the host');
   if (spec.process.terminal) throw new MiniboxError('a detached container cannot have a terminal yet: run it without -t, or in the foreground');
+  // Observing first: isTracing() below then asks the init stage to send its kernel calls too.
+  const stopObserving = observe(options);
   const args = [
     ...(wantsPidNamespace(spec) ? ['--new-pid-namespace'] : []),
     '--log', options.logFile, '--status', options.statusFile, '--pids', options.pidsFile,
@@ -66,7 +68,6 @@ export async function startDetached(bundleDir: string, options: DetachedOptions)
     ...(options.oomFiles ?? []).flatMap((file) => ['--oom-file', file]),
     '--', ...stageCommand('init-stage', [path.resolve(bundleDir), ...(isTracing() ? ['--trace'] : [])]).flat(),
   ];
-  const stopObserving = observe(options);
   const monitor = spawn(nativeProgramPath('minibox-monitor'), args, {
     stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
     detached: true, // a session of its own: the terminal's hangup or Ctrl-C never reaches it
