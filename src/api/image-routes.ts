@@ -26,6 +26,7 @@ import { parseReference } from '../image/reference.js';
 import { removeImage } from '../image/store/garbage.js';
 import { ImageStore, type ImageRecord } from '../image/store/images.js';
 import { ApiError } from './api-errors.js';
+import { requestCredentials } from './registry-auth.js';
 import { queryFlag, sendJson, type ApiRequest } from './request.js';
 
 function familiar(name: string): string {
@@ -59,12 +60,14 @@ export async function pullImageRoute(api: ApiRequest, res: ServerResponse): Prom
   const name = tag ? (tag.startsWith('sha256:') ? `${from}@${tag}` : `${from}:${tag}`) : from;
   parseReference(name); // a malformed name is a 400 before the 200 head
   const platform = api.query.get('platform');
+  const credentials = requestCredentials(api.req);
   res.writeHead(200, { 'Content-Type': 'application/json' });
   const reporter = jsonLinesReporter(res);
   try {
     await pullImage(api.daemon.root, name, {
       reporter,
       ...(platform ? { platform } : {}),
+      ...(credentials ? { credentials } : {}),
       insecureRegistries: api.daemon.insecureRegistries,
       registryMirrors: api.daemon.registryMirrors,
     });

@@ -16,6 +16,7 @@ import { ImageStore } from '../image/store/images.js';
 import { notImplemented } from './api-errors.js';
 import { ENGINE_VERSION, pingHeaders, versionBody } from './api-version.js';
 import { attachRoute } from './attach.js';
+import { authRoute } from './registry-auth.js';
 import {
   containerLogsRoute, createContainerRoute, inspectContainerRoute, killContainerRoute, listContainers, removeContainerRoute,
   restartContainerRoute, startContainerRoute, stopContainerRoute, waitContainerRoute,
@@ -23,6 +24,10 @@ import {
 import { createExecRoute, inspectExecRoute, startExecRoute } from './exec-routes.js';
 import { imageHistoryRoute, inspectImageRoute, listImagesRoute, pullImageRoute, removeImageRoute, tagImageRoute } from './image-routes.js';
 import { sendJson, type ApiRequest, type Route } from './request.js';
+import {
+  containerTopRoute, createNetworkRoute, createVolumeRoute, inspectNetworkRoute, inspectVolumeRoute, listNetworksRoute,
+  listVolumesRoute, removeNetworkRoute, removeVolumeRoute,
+} from './resource-routes.js';
 
 async function ping(api: ApiRequest, res: ServerResponse): Promise<void> {
   res.writeHead(200, { ...pingHeaders(), 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': 2 });
@@ -64,6 +69,7 @@ export const apiRoutes: Route[] = [
   { method: 'GET', path: /^\/_ping$/, handle: ping },
   { method: 'GET', path: /^\/version$/, handle: version },
   { method: 'GET', path: /^\/info$/, handle: info },
+  { method: 'POST', path: /^\/auth$/, handle: authRoute },
 
   { method: 'GET', path: /^\/containers\/json$/, handle: listContainers },
   { method: 'POST', path: /^\/containers\/create$/, handle: createContainerRoute },
@@ -76,6 +82,8 @@ export const apiRoutes: Route[] = [
   { method: 'POST', path: new RegExp(`^/containers/${ID}/wait$`), handle: waitContainerRoute },
   { method: 'POST', path: new RegExp(`^/containers/${ID}/attach$`), hijack: attachRoute },
   { method: 'DELETE', path: new RegExp(`^/containers/${ID}$`), handle: removeContainerRoute },
+  { method: 'GET', path: new RegExp(`^/containers/${ID}/top$`), handle: containerTopRoute },
+  { method: 'GET', path: new RegExp(`^/containers/${ID}/stats$`), handle: unsupported('stats through the API (use minibox stats)') },
   { method: 'POST', path: new RegExp(`^/containers/${ID}/exec$`), handle: createExecRoute },
   { method: 'POST', path: new RegExp(`^/exec/${ID}/start$`), hijack: startExecRoute },
   { method: 'GET', path: new RegExp(`^/exec/${ID}/json$`), handle: inspectExecRoute },
@@ -86,6 +94,15 @@ export const apiRoutes: Route[] = [
   { method: 'GET', path: new RegExp(`^/images/${NAME}/history$`), handle: imageHistoryRoute },
   { method: 'POST', path: new RegExp(`^/images/${NAME}/tag$`), handle: tagImageRoute },
   { method: 'DELETE', path: new RegExp(`^/images/${NAME}$`), handle: removeImageRoute },
+
+  { method: 'GET', path: /^\/networks$/, handle: listNetworksRoute },
+  { method: 'POST', path: /^\/networks\/create$/, handle: createNetworkRoute },
+  { method: 'GET', path: new RegExp(`^/networks/${ID}$`), handle: inspectNetworkRoute },
+  { method: 'DELETE', path: new RegExp(`^/networks/${ID}$`), handle: removeNetworkRoute },
+  { method: 'GET', path: /^\/volumes$/, handle: listVolumesRoute },
+  { method: 'POST', path: /^\/volumes\/create$/, handle: createVolumeRoute },
+  { method: 'GET', path: new RegExp(`^/volumes/${ID}$`), handle: inspectVolumeRoute },
+  { method: 'DELETE', path: new RegExp(`^/volumes/${ID}$`), handle: removeVolumeRoute },
 
   ...['GET', 'POST', 'DELETE'].flatMap((method): Route[] => [
     { method, path: /^\/(swarm|nodes|services|tasks)(\/.*)?$/, handle: unsupported('swarm') },

@@ -137,4 +137,30 @@ describe.each(DOCKER_CLIS)('$name against minibox serve', ({ path: cli }) => {
     expect((await docker(daemon, ['rm', '-f', 'web2'], { cli })).code).toBe(0);
     expect(await docker(daemon, ['run', '--rm', '-i', image, 'cat'], { cli, input: 'piped in\n' })).toEqual({ code: 0, stdout: 'piped in\n', stderr: '' });
   });
+
+  it('image verbs: image inspect, history, tag, rmi', async () => {
+    const inspect = await docker(daemon, ['image', 'inspect', '--format', '{{.Os}} {{json .RepoTags}}', image], { cli });
+    expect(inspect).toEqual({ code: 0, stdout: `linux ["${image}"]\n`, stderr: '' });
+    expect((await docker(daemon, ['history', image], { cli })).stdout).toMatch(/^IMAGE\s+CREATED\s+CREATED BY\s+SIZE\s+COMMENT\n[0-9a-f]{12}\s/);
+    expect((await docker(daemon, ['tag', image, 'mine:v1'], { cli })).code).toBe(0);
+    expect((await docker(daemon, ['images', '--format', '{{.Repository}}:{{.Tag}}'], { cli })).stdout).toMatch(/^mine:v1$/m);
+    expect(await docker(daemon, ['rmi', 'mine:v1'], { cli })).toEqual({ code: 0, stdout: 'Untagged: mine:v1\n', stderr: '' });
+    const missing = await docker(daemon, ['rmi', 'nosuch:v9'], { cli });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/No such image: nosuch:v9/);
+  });
+
+  it('network and volume verbs, top and port', async () => {
+    expect((await docker(daemon, ['network', 'create', 'apinet'], { cli })).code).toBe(0);
+    expect((await docker(daemon, ['network', 'ls', '--format', '{{.Name}} {{.Driver}}'], { cli })).stdout).toMatch(/^apinet bridge$/m);
+    expect((await docker(daemon, ['network', 'rm', 'apinet'], { cli })).stdout).toBe('apinet\n');
+    expect((await docker(daemon, ['volume', 'create', 'apivol'], { cli })).stdout).toBe('apivol\n');
+    expect((await docker(daemon, ['volume', 'ls', '-q'], { cli })).stdout).toBe('apivol\n');
+    expect((await docker(daemon, ['volume', 'rm', 'apivol'], { cli })).stdout).toBe('apivol\n');
+    const port = await freePort();
+    expect((await docker(daemon, ['run', '-d', '--name', 'tp', '-p', `${port}:8080`, image, 'sleep', '1000'], { cli })).code).toBe(0);
+    expect((await docker(daemon, ['top', 'tp'], { cli })).stdout).toMatch(/^UID\s+PID\s+PPID.*\n.*sleep 1000$/m);
+    expect((await docker(daemon, ['port', 'tp'], { cli })).stdout).toBe(`8080/tcp -> 0.0.0.0:${port}\n`);
+    expect((await docker(daemon, ['rm', '-f', 'tp'], { cli })).code).toBe(0);
+  });
 });

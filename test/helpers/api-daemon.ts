@@ -28,11 +28,12 @@ export interface Daemon {
 }
 
 /** Starts `minibox --root ROOT serve --host unix://…`; resolves once the socket accepts connections. */
-export async function startDaemon(root: string, extra: string[] = []): Promise<Daemon> {
+export async function startDaemon(root: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Daemon> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-api-'));
   const socket = path.join(dir, 'minibox.sock');
   const child: ChildProcess = spawn(process.execPath, [bin, '--root', root, 'serve', '--host', `unix://${socket}`, ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
   });
   let out = '';
   let err = '';
@@ -58,9 +59,9 @@ export async function startDaemon(root: string, extra: string[] = []): Promise<D
 
 export interface DockerResult { code: number; stdout: string; stderr: string }
 
-/** Runs a docker CLI against the daemon to completion. */
-export async function docker(daemon: Daemon, args: string[], options: { cli?: string; input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<DockerResult> {
-  const config = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-docker-config-'));
+/** Runs a docker CLI against the daemon to completion (`config`: a DOCKER_CONFIG dir to keep, for `login`). */
+export async function docker(daemon: Daemon, args: string[], options: { cli?: string; input?: string; env?: NodeJS.ProcessEnv; config?: string } = {}): Promise<DockerResult> {
+  const config = options.config ?? fs.mkdtempSync(path.join(os.tmpdir(), 'mb-docker-config-'));
   try {
     return await new Promise((resolve) => {
       const child = spawn(options.cli ?? DOCKER_CLIS[0]!.path, ['-H', `unix://${daemon.socket}`, ...args], {
@@ -74,7 +75,7 @@ export async function docker(daemon: Daemon, args: string[], options: { cli?: st
       child.on('close', (code, signal) => resolve({ code: code ?? 128 + (signal ? os.constants.signals[signal] : 0), stdout, stderr }));
     });
   } finally {
-    fs.rmSync(config, { recursive: true, force: true });
+    if (!options.config) fs.rmSync(config, { recursive: true, force: true });
   }
 }
 
