@@ -28,6 +28,7 @@ import { frame, MULTIPLEXED, RAW_STREAM } from './stream-framing.js';
 import { queryFlag, type ApiRequest, type HijackedConnection } from './request.js';
 import { waitForExit } from './container-wait.js';
 import { attachStdin } from './attach-stdin.js';
+import { attachTerminal } from './terminal-session.js';
 
 /** A json-file log held open from an offset; reads whatever was appended since. */
 class LogTail {
@@ -83,15 +84,30 @@ function entryWriter(out: Writable, tty: boolean, wanted: { stdout: boolean; std
   };
 }
 
+/** `-t`: the connection is the terminal of the next start (terminal-session.ts), until the exit. */
+async function attachToTerminal(api: ApiRequest, id: string, connection: HijackedConnection, out: Writable, gone: () => boolean): Promise<void> {
+  const detach = attachTerminal(id, connection.input, out);
+  try {
+    await Promise.race([waitForExit(api.daemon.root, id, 'next-exit', gone).catch(() => undefined), connection.closed]);
+  } finally {
+    detach();
+    if (!gone()) out.end();
+  }
+}
+
 export async function attachRoute(api: ApiRequest, connection: HijackedConnection): Promise<void> {
   const { root } = api.daemon;
   const record = findContainer(root, api.params[0]!);
-  const tail = new LogTail(new ContainerStore(root).paths(record.Id).log, 'end');
-  const out = connection.open(record.Config.Tty ? RAW_STREAM : MULTIPLEXED);
   let gone = false;
   void connection.closed.then(() => { gone = true; });
+  if (record.Config.Tty) {
+    await attachToTerminal(api, record.Id, connection, connection.open(RAW_STREAM), () => gone);
+    return;
+  }
+  const tail = new LogTail(new ContainerStore(root).paths(record.Id).log, 'end');
+  const out = connection.open(MULTIPLEXED);
   const detachStdin = queryFlag(api.query, 'stdin') && connection.input ? attachStdin(root, record.Id, connection.input) : undefined;
-  const write = entryWriter(out, record.Config.Tty, { stdout: queryFlag(api.query, 'stdout'), stderr: queryFlag(api.query, 'stderr') });
+  const write = entryWriter(out, false, { stdout: queryFlag(api.query, 'stdout'), stderr: queryFlag(api.query, 'stderr') });
   let over = false;
   const exit = waitForExit(root, record.Id, 'next-exit', () => gone).catch(() => undefined).finally(() => { over = true; });
   try {

@@ -17,6 +17,7 @@ import { notImplemented } from './api-errors.js';
 import { ENGINE_VERSION, pingHeaders, versionBody } from './api-version.js';
 import { attachRoute } from './attach.js';
 import { authRoute } from './registry-auth.js';
+import { resizeRoute } from './terminal-session.js';
 import {
   containerLogsRoute, createContainerRoute, inspectContainerRoute, killContainerRoute, listContainers, removeContainerRoute,
   restartContainerRoute, startContainerRoute, stopContainerRoute, waitContainerRoute,
@@ -81,6 +82,7 @@ export const apiRoutes: Route[] = [
   { method: 'POST', path: new RegExp(`^/containers/${ID}/restart$`), handle: restartContainerRoute },
   { method: 'POST', path: new RegExp(`^/containers/${ID}/wait$`), handle: waitContainerRoute },
   { method: 'POST', path: new RegExp(`^/containers/${ID}/attach$`), hijack: attachRoute },
+  { method: 'POST', path: new RegExp(`^/containers/${ID}/resize$`), handle: resizeRoute },
   { method: 'DELETE', path: new RegExp(`^/containers/${ID}$`), handle: removeContainerRoute },
   { method: 'GET', path: new RegExp(`^/containers/${ID}/top$`), handle: containerTopRoute },
   { method: 'GET', path: new RegExp(`^/containers/${ID}/stats$`), handle: unsupported('stats through the API (use minibox stats)') },

@@ -31,7 +31,7 @@ import { FORWARDED_SIGNALS } from '../runtime/signal-relay.js';
 import { STORE_LOCK, withLock } from '../lock.js';
 import type { StateRoot } from '../state-root.js';
 import { runContainer, type EarlyInitStage, type RunOptions as RuntimeOptions } from '../runtime/index.js';
-import { ContainerStore, type ContainerPaths } from '../container/container-store.js';
+import { ContainerStore, type ContainerPaths, type ContainerRecord } from '../container/container-store.js';
 import { checkRequest, createContainer, removeContainer, type CheckedRequest, type CreateRequest } from './create.js';
 import { oomEventFiles, runNamespacesReadyHooks } from './hooks/hooks.js';
 import { findImageForRun, parsePullPolicy } from './image-source.js';
@@ -148,7 +148,6 @@ export async function createFromImage(root: StateRoot, request: RunRequest): Pro
  */
 export async function createForDaemon(root: StateRoot, request: RunRequest): Promise<string> {
   const checked = checkRequest(request, root);
-  if (request.tty) throw new UsageError('a container with a terminal (-t) cannot be created through the API yet: use docker run without -t');
   return (await createFromRequest(root, request, checked)).record.Id;
 }
 
@@ -175,36 +174,14 @@ export async function runContainerFromImage(root: StateRoot, request: RunRequest
     containerId = created.record.Id;
     signals.throwIfInterrupted();
 
-    const id = containerId;
-    let initPid = 0;
-    let recordedStart: Promise<unknown> = Promise.resolve();
-    const options: RuntimeOptions = {
+    const runtimeOptions: RuntimeOptions = {
       initStage, // it carries the stdio (foregroundStdio in early-init-stage.ts)
       ...(request.explain ? { explain: true } : {}),
       ...(request.traceFile ? { traceFile: request.traceFile } : {}),
-      onSpawned: (pid) => {
-        initPid = pid;
-        recordRunPids(created.paths, pid);
-      },
-      onNamespacesReady: async (pid) => { await runNamespacesReadyHooks(root, created.record, pid); },
-      onStarted: (pid) => {
-        crashPoint('run:started');
-        recordedStart = store.updateState(id, (state) => {
-          Object.assign(state, { Status: 'running', Running: true, Pid: pid, StartedAt: new Date().toISOString() });
-        }).catch(() => undefined);
-      },
     };
     initStage = undefined; // runContainer owns it now (and aborts it itself if it cannot start)
     signals.handOver(); // synchronous up to the runtime's own relay: no signal falls between the two
-    const result = await runContainer(created.paths.dir, options);
-    const exitCode = result.exitCode; // the status, or 128+n (the runtime's supervisor decides)
-    await recordedStart;
-    writeExitStatus(created.paths, {
-      initPid, exitCode, signal: result.signal ? os.constants.signals[result.signal] ?? 0 : 0,
-      oomKilled: readOomKilled(oomEventFiles(id)), finishedAt: new Date().toISOString(),
-    });
-    await reconcileContainer(root, id);
-    return exitCode;
+    return await runAsMonitor(root, created, runtimeOptions);
   } catch (error) {
     await initStage?.abort(`minibox run failed: ${describeError(error)}`);
     if (containerId && !request.autoRemove) {
@@ -220,6 +197,41 @@ export async function runContainerFromImage(root: StateRoot, request: RunRequest
     if (containerId && request.autoRemove) await removeContainer(root, containerId);
     signals.dispose();
   }
+}
+
+/**
+ * Runs a created container with this process as its monitor (the init's parent): records the
+ * pids, the start and the exit as minibox-monitor would; resolves to Docker's exit code.
+ */
+export async function runAsMonitor(root: StateRoot, created: { record: ContainerRecord; paths: ContainerPaths }, extra: RuntimeOptions): Promise<number> {
+  const store = new ContainerStore(root);
+  const id = created.record.Id;
+  let initPid = 0;
+  let recordedStart: Promise<unknown> = Promise.resolve();
+  const result = await runContainer(created.paths.dir, {
+    ...extra,
+    onSpawned: (pid) => {
+      initPid = pid;
+      recordRunPids(created.paths, pid);
+      extra.onSpawned?.(pid);
+    },
+    onNamespacesReady: async (pid) => { await runNamespacesReadyHooks(root, created.record, pid); },
+    onStarted: (pid) => {
+      crashPoint('run:started');
+      recordedStart = store.updateState(id, (state) => {
+        Object.assign(state, { Status: 'running', Running: true, Pid: pid, StartedAt: new Date().toISOString() });
+      }).catch(() => undefined);
+      extra.onStarted?.(pid);
+    },
+  });
+  const exitCode = result.exitCode; // the status, or 128+n (the runtime's supervisor decides)
+  await recordedStart;
+  writeExitStatus(created.paths, {
+    initPid, exitCode, signal: result.signal ? os.constants.signals[result.signal] ?? 0 : 0,
+    oomKilled: readOomKilled(oomEventFiles(id)), finishedAt: new Date().toISOString(),
+  });
+  await reconcileContainer(root, id);
+  return exitCode;
 }
 
 /** This process is the init's parent: it records itself as the run's monitor. */

@@ -39,6 +39,7 @@ import { wantsMountNamespace, wantsPidNamespace } from './namespace-table.js';
 import { driveStart, observe } from './start-protocol.js';
 import { superviseStage } from './supervise.js';
 import { openStdioPipes, type StdioPipes, type StdioRelay } from './stdio-relay.js';
+import type { TerminalStreams } from './terminal-relay.js';
 import type { ParentMessage } from './stages/channel.js';
 import { stageCommand } from './programs.js';
 
@@ -64,6 +65,10 @@ export interface RunOptions {
   onNamespacesReady?: (pid: number) => Promise<void>;
   /** An init stage started before the bundle existed; its stdio replaces `stdio` above. */
   initStage?: EarlyInitStage;
+  /** With a terminal: relay it to these instead of minibox's own (the API daemon's client). */
+  terminalStreams?: TerminalStreams;
+  /** Forward minibox's signals to the container (default); a daemon's signals are its own. */
+  proxySignals?: boolean;
 }
 
 /** What an early start needs to know before any bundle exists (a foreground `run` knows it from its flags). */
@@ -252,8 +257,11 @@ async function superviseContainer(
   const exit = await superviseStage(child, {
     stage: 'init',
     terminal,
-    start: async (pid) => await driveStart(child.stdio[3] as NodeJS.WritableStream, child.stdio[4] as NodeJS.ReadableStream, pid,
-      options.onNamespacesReady ? { onNamespacesReady: options.onNamespacesReady } : {}),
+    start: async (pid) => await driveStart(child.stdio[3] as NodeJS.WritableStream, child.stdio[4] as NodeJS.ReadableStream, pid, {
+      ...(options.onNamespacesReady ? { onNamespacesReady: options.onNamespacesReady } : {}),
+      ...(options.terminalStreams ? { terminal: options.terminalStreams } : {}),
+    }),
+    ...(options.proxySignals === false ? { proxySignals: false } : {}),
     ...(source ? { streams: source } : {}),
     ...(options.onSpawned ? { onSpawned: options.onSpawned } : {}),
     ...(options.onStarted ? { onStarted: options.onStarted } : {}),
