@@ -16,7 +16,7 @@
  * Every answer reflects the kernel, not a cache: each handler reconciles first, as every CLI
  * command does (container/reconcile.ts).
  *
- * Try: `curl -s --unix-socket /tmp/mb.sock 'localhost/containers/json?all=1' | head -c 200`
+ * Try: `curl -s --unix-socket /tmp/mb.sock 'localhost/containers/json?all=1' | head -c 8` → `[{"Id":`
  */
 import type { ServerResponse } from 'node:http';
 import { reconcileAll, reconcileContainer } from '../container/reconcile.js';

@@ -10,7 +10,8 @@
  * A field minibox has no flag for is refused by name, never silently dropped — a container that
  * quietly ignores `--device` or `--restart always` would be a lie.
  *
- * Try: `docker -H unix:///tmp/mb.sock create --name c busybox true && minibox inspect c`
+ * Try: `docker -H unix:///tmp/mb.sock create --name c busybox true && minibox inspect --format '{{.Path}}' c`
+ * → `true`
  */
 import type { RunRequest } from '../lifecycle/run.js';
 import { ApiError } from './api-errors.js';

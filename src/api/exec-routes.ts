@@ -10,7 +10,7 @@
  * same `execInContainer` as `minibox exec` — with the program's stdio copied to and from the
  * client's connection instead of minibox's own terminal.
  *
- * Try: `docker -H unix:///tmp/mb.sock exec web cat /etc/hostname` → the container's hostname
+ * Try: `docker -H unix:///tmp/mb.sock exec web echo inside` → `inside`
  */
 import crypto from 'node:crypto';
 import type { ServerResponse } from 'node:http';

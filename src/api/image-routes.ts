@@ -15,6 +15,7 @@
  * as `minibox pull` does the work; only the reporter (image/pull-progress.ts) is another.
  *
  * Try: `curl -s -XPOST --unix-socket /tmp/mb.sock 'localhost/images/create?fromImage=127.0.0.1:5000/busybox&tag=latest'`
+ * → `{"status":"Digest: sha256:…"}`
  */
 import type { ServerResponse } from 'node:http';
 import { describeError } from '../errors.js';

@@ -10,6 +10,7 @@
  * though they are modes of `run`, not networks on disk (network/networks.ts).
  *
  * Try: `docker -H unix:///tmp/mb.sock network create web && docker -H unix:///tmp/mb.sock network ls`
+ * → `web       bridge    local`
  */
 import type { ServerResponse } from 'node:http';
 import { VolumeStore } from '../bundle/volumes.js';

@@ -12,7 +12,7 @@
  * killed if the daemon dies (reconciliation finds its monitor gone), unlike a container without -t.
  * Window sizes arrive as `POST /containers/{id}/resize?h=ROWS&w=COLUMNS` (TIOCSWINSZ on the master).
  *
- * Try: `docker -H unix:///tmp/mb.sock run --rm -it busybox sh`, then `stty size` and resize the window.
+ * Try: `docker -H unix:///tmp/mb.sock run --rm -it busybox stty size` → `24 80` (in an 80×24 terminal)
  */
 import type { ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';

@@ -1,6 +1,8 @@
 /**
  * serve-command.ts — `minibox serve`: run the Docker Engine API daemon (src/api/server.ts) in the
  * foreground until SIGTERM or Ctrl-C. Parsing only; the server is a library call.
+ *
+ * Try: `minibox serve --help` → `docker -H unix:///run/minibox.sock run --rm busybox echo hi`
  */
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
