@@ -7,26 +7,27 @@
  * `not-running`, `next-exit` (`docker run`), `removed` (`docker run --rm`).
  *
  * With `--rm` the container is deleted the moment its exit is settled — its record, and the exit
- * code in it, are gone when a waiter looks again. So this module listens to the engine's
- * exit hook (lifecycle/hooks/hooks.ts): whichever request of this daemon settles the exit, the
- * code is kept here for the waiters of that container.
+ * code in it, are gone when a waiter looks again. `docker run --rm` has two waiters (its attach
+ * and its wait), and whichever polls first settles the exit and sees the last record: every
+ * waiter of this daemon keeps the exit code it sees here, for the others of that container.
+ * (A settlement by another process — a `minibox ps` at that moment — is not seen: the wait then
+ * answers the last code it saw.)
  *
  * Try: `docker -H unix:///tmp/mb.sock run --rm busybox sh -c 'exit 3'; echo $?` → `3`
  */
-import { onContainerExited } from '../lifecycle/hooks/hooks.js';
 import { waitContainer, WAIT_CONDITIONS, type WaitCondition } from '../lifecycle/stop.js';
 import type { StateRoot } from '../state-root.js';
 import { ApiError } from './api-errors.js';
 
-/** Exit codes settled in this process, by container id (the newest few hundred). */
-const settledExits = new Map<string, number>();
+/** Exit codes the waiters of this daemon saw, by container id (the newest few hundred). */
+const seenExits = new Map<string, number>();
 const KEPT_EXITS = 512;
 
-onContainerExited.push((_root, record) => {
-  settledExits.delete(record.Id);
-  settledExits.set(record.Id, record.State.ExitCode);
-  if (settledExits.size > KEPT_EXITS) settledExits.delete(settledExits.keys().next().value!);
-});
+function sawExit(id: string, code: number): void {
+  seenExits.delete(id);
+  seenExits.set(id, code);
+  if (seenExits.size > KEPT_EXITS) seenExits.delete(seenExits.keys().next().value!);
+}
 
 export function parseWaitCondition(text: string | null): WaitCondition {
   const condition = WAIT_CONDITIONS.find((known) => known === (text || 'not-running'));
@@ -39,8 +40,9 @@ export function parseWaitCondition(text: string | null): WaitCondition {
  * stops polling then (a rejected promise the caller ignores).
  */
 export async function waitForExit(root: StateRoot, id: string, condition: WaitCondition, gone: () => boolean): Promise<number> {
-  const code = await waitContainer(root, id, condition, () => {
+  const code = await waitContainer(root, id, condition, (record) => {
+    if (!record.State.Running && record.State.Status === 'exited') sawExit(id, record.State.ExitCode);
     if (gone()) throw new ApiError(499, 'the client went away');
   });
-  return condition === 'removed' ? settledExits.get(id) ?? code : code;
+  return condition === 'removed' ? seenExits.get(id) ?? code : code;
 }
