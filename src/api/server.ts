@@ -13,8 +13,8 @@
  * Access to this socket is root on the host (whoever can create containers can bind-mount `/`),
  * exactly as with docker.sock: that is why it is 0660 and TCP is refused unless it is loopback.
  *
- * Try: `minibox serve --host unix:///tmp/mb.sock &` then `docker -H unix:///tmp/mb.sock version`
- * → a `Server: minibox` section with `API version: 1.50`
+ * Try (with `minibox serve --host unix:///tmp/mb.sock` running):
+ * `docker -H unix:///tmp/mb.sock version` → `Server: minibox`
  */
 import fs from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
