@@ -15,7 +15,7 @@
  * Try: `curl -s --unix-socket /run/minibox.sock localhost/containers/nope/json`
  * → `{"message":"No such container: nope"}`
  */
-import { MiniboxError, NotFoundError, UsageError, describeError } from '../errors.js';
+import { MiniboxError, NotFoundError, UsageError, VerbError, describeError } from '../errors.js';
 
 /** A refusal with its HTTP status, thrown by a route handler. */
 export class ApiError extends Error {
@@ -38,6 +38,7 @@ export function statusOf(error: unknown): number {
   if (error instanceof ApiError) return error.status;
   if (error instanceof NotFoundError) return 404;
   if (error instanceof UsageError) return 400;
+  if (error instanceof VerbError) return 409; // the container is in the wrong state for the verb
   if (error instanceof MiniboxError && CONFLICT.test(error.message)) return 409;
   return 500;
 }

@@ -22,7 +22,7 @@ import fs from 'node:fs';
 import type { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseLogLines, type LogEntry } from '../lifecycle/logs.js';
-import { findContainer } from '../lifecycle/start.js';
+import { findContainer } from '../container/container-store.js';
 import { ContainerStore } from '../container/container-store.js';
 import { frame, MULTIPLEXED, RAW_STREAM } from './stream-framing.js';
 import { queryFlag, type ApiRequest, type HijackedConnection } from './request.js';

@@ -20,13 +20,13 @@
  */
 import type { ServerResponse } from 'node:http';
 import { reconcileAll, reconcileContainer } from '../container/reconcile.js';
-import type { ContainerRecord } from '../container/container-store.js';
+import { findContainer, type ContainerRecord } from '../container/container-store.js';
 import { commandOf, statusText } from '../cli/commands/ps-command.js';
 import { inspectContainer } from '../lifecycle/inspect.js';
 import { parseLogTime, readContainerLogs } from '../lifecycle/logs.js';
 import { removeContainerById } from '../lifecycle/remove.js';
 import { createForDaemon } from '../lifecycle/run.js';
-import { findContainer, startContainer } from '../lifecycle/start.js';
+import { startContainer } from '../lifecycle/start.js';
 import { killContainer, stopContainer } from '../lifecycle/stop.js';
 import { ImageStore } from '../image/store/images.js';
 import { parseReference } from '../image/reference.js';

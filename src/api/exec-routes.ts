@@ -17,7 +17,7 @@ import type { ServerResponse } from 'node:http';
 import { PassThrough, Writable } from 'node:stream';
 import { describeError } from '../errors.js';
 import { execInContainer, runningContainerPid } from '../lifecycle/exec.js';
-import { findContainer } from '../lifecycle/start.js';
+import { findContainer } from '../container/container-store.js';
 import { ApiError } from './api-errors.js';
 import { sendJson, type ApiRequest, type HijackedConnection } from './request.js';
 import { frame, MULTIPLEXED, type StreamName } from './stream-framing.js';

@@ -24,6 +24,7 @@ import { inspectImage } from '../image/image-inspect.js';
 import { pullImage } from '../image/pull.js';
 import type { LayerStatus, PullReporter } from '../image/pull-progress.js';
 import { parseReference } from '../image/reference.js';
+import { imagesInUse } from '../container/container-store.js';
 import { removeImage } from '../image/store/garbage.js';
 import { ImageStore, type ImageRecord } from '../image/store/images.js';
 import { ApiError } from './api-errors.js';
@@ -134,6 +135,6 @@ export async function tagImageRoute(api: ApiRequest, res: ServerResponse): Promi
 }
 
 export async function removeImageRoute(api: ApiRequest, res: ServerResponse): Promise<void> {
-  const { untagged, deleted } = await removeImage(api.daemon.root, api.params[0]!, queryFlag(api.query, 'force'));
+  const { untagged, deleted } = await removeImage(api.daemon.root, api.params[0]!, imagesInUse(api.daemon.root), queryFlag(api.query, 'force'));
   sendJson(res, 200, [...untagged.map((name) => ({ Untagged: familiar(name) })), ...deleted.map((id) => ({ Deleted: id }))]);
 }

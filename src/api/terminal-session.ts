@@ -22,7 +22,7 @@ import { reconcileContainer } from '../container/reconcile.js';
 import { clearRunFiles } from '../container/run-files.js';
 import { removeContainer } from '../lifecycle/create.js';
 import { runAsMonitor } from '../lifecycle/run.js';
-import { findContainer } from '../lifecycle/start.js';
+import { findContainer } from '../container/container-store.js';
 import type { TerminalRelay } from '../runtime/terminal-relay.js';
 import type { StateRoot } from '../state-root.js';
 import { ApiError } from './api-errors.js';
