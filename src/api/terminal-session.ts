@@ -26,6 +26,7 @@ import { findContainer } from '../container/container-store.js';
 import type { TerminalRelay } from '../runtime/terminal-relay.js';
 import type { StateRoot } from '../state-root.js';
 import { ApiError } from './api-errors.js';
+import { sawExit } from './container-wait.js';
 import type { ApiRequest } from './request.js';
 
 interface AttachedTerminal {
@@ -81,7 +82,7 @@ export async function startWithTerminal(root: StateRoot, id: string, explain: bo
       onSpawned: (pid) => { initPid = pid; },
       terminalStreams: { ...terminal, onOpen: (relay) => { relays.set(id, relay); if (terminal.size) relay.resize(terminal.size.rows, terminal.size.columns); } },
       onStarted: () => started(),
-    });
+    }, (code) => sawExit(id, code));
     const ended = run.catch(async (error: unknown) => {
       await settleFailedStart(root, id, error);
       failed(error);
