@@ -49,6 +49,7 @@ const COMMAND_MODULES: { names: string[]; load: () => Promise<Register> }[] = [
   { names: ['version', 'info'], load: async () => (await import('./commands/version-command.js')).registerVersionCommands },
   { names: ['events'], load: async () => (await import('./commands/events-command.js')).registerEventsCommand },
   { names: ['system'], load: async () => (await import('./commands/system-command.js')).registerSystemCommands },
+  { names: ['serve'], load: async () => (await import('./commands/serve-command.js')).registerServeCommand },
 ];
 
 /** The first word of argv that is a command (skipping the global options and their values). */

@@ -41,6 +41,8 @@ export interface LogOptions {
   untilMs?: number;
   /** Start reading at this byte offset (`start -a`: only what the new run writes). */
   startOffset?: number;
+  /** While following: stop when this says so (the API's client went away). */
+  shouldStop?: () => boolean;
 }
 
 /** The log's current size: an offset for `startOffset`. */
@@ -168,6 +170,7 @@ export async function readContainerLogs(root: StateRoot, id: string, options: Lo
     for (const entry of first) write(entry);
     if (!options.follow) return;
     for (;;) {
+      if (options.shouldStop?.()) return;
       const record = await reconcileContainer(root, id);
       const running = record?.State.Running ?? false;
       for (const entry of readNew()) write(entry);
