@@ -5,7 +5,7 @@
  *   npm run bench -- --runs 3            fewer runs
  *   npm run bench -- --only unpack,run   some of them (ids: cold-pull, warm-pull, unpack, run,
  *                                        run-seccomp, oci-runtime, network, detached, commit-push,
- *                                        build, fsck, peers: issue #17's table against podman,
+ *                                        build, fsck, api, peers: issue #17's table against podman,
  *                                        runc, node)
  *   npm run bench -- --keep              keep the generated layers for the next run (faster)
  *
@@ -27,12 +27,13 @@ import { buildImages } from './build-benchmark.js';
 import { fsckStore } from './fsck-benchmark.js';
 import { ociLifecycle } from './oci-runtime-benchmark.js';
 import { peerTable } from './peers-benchmark.js';
+import { apiRun } from './api-benchmark.js';
 import { BenchWorkspace } from './workspace.js';
 
 /** In running order. Add new benchmarks here. */
 const BENCHMARKS: Benchmark[] = [
   coldPull, unpackLayers, warmPull, peerTable, runTrue, runSeccomp, ociLifecycle, networkLatency, detachedContainers, imageAuthoring,
-  buildImages, fsckStore,
+  buildImages, fsckStore, apiRun,
 ];
 
 const usage = `usage: npm run bench -- [--runs N] [--only ${BENCHMARKS.map((b) => b.id).join(',')}] [--keep]`;

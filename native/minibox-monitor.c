@@ -14,7 +14,11 @@
  * Usage (started by src/runtime/monitor.ts, never by hand):
  *   minibox-monitor [--new-pid-namespace] [--tty | --stdin-pipe] [--attach-socket PATH] --log FILE
  *                   [--log-max-size BYTES [--log-max-files N]] --status FILE --pids FILE
- *                   [--oom-file FILE]... -- PROGRAM ARG...
+ *                   [--oom-file FILE]...
+ *                   [--health-interval-ms MS --health-exec ARG...]            (monitor-health.c)
+ *                   [--events FILE --event-id ID --event-attributes JSON-MEMBERS]
+ *                   [--restart-policy P --restart-max N --restart-count K --restart-backoff-ms T
+ *                    --restart-exec ARG...] -- PROGRAM ARG...                (monitor-after-exit.c)
  * File descriptors on entry:
  *   0   the container's stdin (usually /dev/null), handed to the child only
  *   1   report pipe to the engine: the monitor writes "<child pid>\n" (and, with --tty, the answer
@@ -37,11 +41,16 @@
  *      opens the container's pty master when the engine asks (the init stage needs its number).
  *   4. copies the pipes — and the pty master — into LOG (json-file-log.c: Docker's json-file
  *      format, rotated with --log-max-size/--log-max-files) and to every attached client.
- *   5. reaps the child (signalfd for SIGCHLD), reads oom_kill from the OOM files (cgroup v2
+ *   5. reaps the child (signalfd for SIGCHLD; probes too), reads oom_kill from the OOM files (cgroup v2
  *      memory.events or v1 memory.oom_control, when they exist), removes the attach socket, and
  *      writes STATUS atomically (temp file + rename):
  *        {"initPid":123,"exitCode":137,"signal":9,"oomKilled":false,"finishedAt":"…Z"}
  *      exitCode is the status, or 128+n for "killed by signal n", as Docker reports it.
+ *      Meanwhile, with --health-interval-ms, it forks the healthcheck probe every interval
+ *      (monitor-health.c) — in the host's PID namespace, to which it returned after step 2.
+ *   6. then, with --events and --restart-policy (monitor-after-exit.c): appends the "die" event,
+ *      and when Docker's restart rule says so, sleeps the back-off and execs the engine's restart
+ *      stage, after adding "restartDelayMs" and its own pid + start time ("restarter") to STATUS.
  * If the monitor itself is killed, STATUS is never written: the engine's reconciliation notices
  * (the monitor's pid and start time no longer match) and records exit code 137 — see
  * docs/lifecycle.md.
@@ -68,6 +77,8 @@
 #include <unistd.h>
 
 #include "monitor.h"
+#include "monitor-after-exit.h"
+#include "monitor-health.h"
 
 #define MAX_OOM_FILES 4
 #define CONTROL_FD 5 /* --tty: the engine's requests ("pty PATH"), until end of file */
@@ -177,6 +188,7 @@ static void parse_arguments(int argc, char **argv, int *program_index) {
     else if (strcmp(argv[i], "--oom-file") == 0 && oom_file_count < MAX_OOM_FILES) oom_files[oom_file_count++] = argv[++i];
     else if (strcmp(argv[i], "--log-max-size") == 0) log_max_size = strtoll(argv[++i], NULL, 10);
     else if (strcmp(argv[i], "--log-max-files") == 0) log_max_files = atoi(argv[++i]);
+    else if (after_exit_option(argv[i], argv[i + 1]) || health_option(argv[i], argv[i + 1])) i++;
     else fail("unknown option %s", argv[i]);
   }
   if (!log_path || !status_path || !pids_path || i >= argc) {
@@ -184,6 +196,9 @@ static void parse_arguments(int argc, char **argv, int *program_index) {
          "[--log-max-size BYTES [--log-max-files N]] --status FILE --pids FILE [--oom-file FILE]... -- PROGRAM ARG...");
   }
   if (log_max_files < 1 || log_max_files > 1000) fail("--log-max-files must be between 1 and 1000");
+  const char *problem = after_exit_options_problem();
+  if (!problem) problem = health_options_problem();
+  if (problem) fail("%s", problem);
   *program_index = i;
 }
 
@@ -256,8 +271,12 @@ static int watch(pid_t child, int signal_fd, struct stream *out, struct stream *
     int clients = attach_poll_fds(fds + 5, 16 - 5);
     /* Once the child is reaped, wait briefly for the output to drain: without a PID namespace a
      * background process could hold the pipes (or the pty) open forever. */
-    int ready = poll(fds, (nfds_t)(5 + clients), reaped ? 500 : -1);
+    int ready = poll(fds, (nfds_t)(5 + clients), reaped ? 500 : health_poll_timeout());
     if (ready < 0 && errno == EINTR) continue;
+    if (ready == 0 && !reaped) { /* the healthcheck's timer (monitor-health.c) */
+      health_tick();
+      continue;
+    }
     if (ready <= 0) break;
     const short done = POLLIN | POLLHUP | POLLERR | POLLNVAL;
     if (out->fd >= 0 && (fds[0].revents & done)) pump(out);
@@ -268,7 +287,11 @@ static int watch(pid_t child, int signal_fd, struct stream *out, struct stream *
     if (!reaped && (fds[2].revents & POLLIN)) {
       struct signalfd_siginfo info;
       while (read(signal_fd, &info, sizeof info) > 0) { /* drain */ }
-      if (waitpid(child, &status, WNOHANG) == child) reaped = 1;
+      pid_t done;
+      int done_status;
+      while ((done = waitpid(-1, &done_status, WNOHANG)) > 0) { /* the container, or a health probe */
+        if (done == child) { status = done_status; reaped = 1; } else health_reaped(done);
+      }
     }
   }
   if (!reaped) waitpid(child, &status, 0);
@@ -321,10 +344,14 @@ int main(int argc, char **argv) {
   int signal_fd = signalfd(-1, &child_signal, SFD_CLOEXEC | SFD_NONBLOCK);
   if (signal_fd < 0) fail("signalfd: %s", strerror(errno));
 
+  if (new_pid_namespace) after_exit_remember_pid_namespace();
   if (new_pid_namespace && unshare(CLONE_NEWPID) < 0) fail("unshare(CLONE_NEWPID): %s", strerror(errno));
+  struct timespec started_at, ended_at;
+  clock_gettime(CLOCK_MONOTONIC, &started_at);
   pid_t child = fork();
   if (child < 0) fail("fork: %s", strerror(errno));
   if (child == 0) become_program(argv + program_index, in_pipe[0], out_pipe[1], err_pipe[1], &original_mask);
+  if (new_pid_namespace) after_exit_leave_container_pid_namespace(); /* later children: the host's */
 
   /* The parent keeps only its ends; fds 3/4 belong to the engine and the child now, and
    * the engine reads "started" from the end of file on fd 4 once every copy is closed. */
@@ -345,18 +372,29 @@ int main(int argc, char **argv) {
   dprintf(1, "%d\n", (int)child);
   if (!wants_terminal) let_go_of_engine(); /* with --tty, at the end of the engine's requests */
 
+  health_start();
   struct stream out = {.name = "stdout", .id = STREAM_STDOUT, .fd = out_pipe[0]};
   struct stream err = {.name = "stderr", .id = STREAM_STDERR, .fd = err_pipe[0]};
   struct stream terminal = {.name = "stdout", .id = STREAM_STDOUT, .fd = -1};
   int status = watch(child, signal_fd, &out, &err, &terminal);
 
+  clock_gettime(CLOCK_MONOTONIC, &ended_at);
   int signal_number = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
   int exit_code = signal_number ? 128 + signal_number : WEXITSTATUS(status);
-  char finished[64];
+  int oom_killed = was_oom_killed();
+  char finished[64], restart_text[160] = "";
   format_now(finished, sizeof finished);
-  snprintf(text, sizeof text, "{\"initPid\":%d,\"exitCode\":%d,\"signal\":%d,\"oomKilled\":%s,\"finishedAt\":\"%s\"}\n",
-           (int)child, exit_code, signal_number, was_oom_killed() ? "true" : "false", finished);
+  after_exit_events(exit_code, oom_killed);
+  double ran_seconds = (double)(ended_at.tv_sec - started_at.tv_sec) + (double)(ended_at.tv_nsec - started_at.tv_nsec) / 1e9;
+  long delay_ms = after_exit_restart_delay(exit_code, ran_seconds);
+  if (delay_ms >= 0) {
+    snprintf(restart_text, sizeof restart_text, ",\"restartDelayMs\":%ld,\"restarter\":{\"pid\":%d,\"startTime\":%llu}",
+             delay_ms, (int)getpid(), start_time_of(getpid()));
+  }
+  snprintf(text, sizeof text, "{\"initPid\":%d,\"exitCode\":%d,\"signal\":%d,\"oomKilled\":%s,\"finishedAt\":\"%s\"%s}\n",
+           (int)child, exit_code, signal_number, oom_killed ? "true" : "false", finished, restart_text);
   attach_remove_socket();
-  write_atomically(status_path, text); /* then exit: every attached client reads end of file */
+  write_atomically(status_path, text); /* then exit (or restart): every attached client reads end of file */
+  if (delay_ms >= 0) after_exit_restart(delay_ms, child);
   return 0;
 }

@@ -50,6 +50,19 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 
+# Debian's docker.io 20.10 *client* for the Engine API tests (test/api/, `minibox serve`): only
+# the CLI binary, extracted from the package; the package's daemon (which rewrites iptables) is
+# never installed. The 28.x CLI is /usr/local/bin/docker where the machine has it.
+if [ ! -x /opt/docker-cli-20.10/docker ] && apt-cache show docker.io >/dev/null 2>&1; then
+  deb_dir=$(mktemp -d)
+  if (cd "$deb_dir" && apt-get download -qq docker.io >/dev/null 2>&1 && dpkg-deb -x docker.io_*.deb extracted); then
+    install -D -m 0755 "$deb_dir/extracted/usr/bin/docker" /opt/docker-cli-20.10/docker
+  else
+    echo "provision: could not fetch Debian's docker.io client; test/api runs with the other docker CLI only" >&2
+  fi
+  rm -rf "$deb_dir"
+fi
+
 # The state root's default location; tests use temporary roots.
 install -d -m 0711 /var/lib/minibox
 

@@ -5,7 +5,7 @@
 #   scripts/vm/build-initramfs.sh            → .cache/vm/initramfs-<key>.cpio.gz
 #
 # Contents: busybox-static (shell, mount, insmod, ip…), the node binary and the shared libraries
-# `ldd` lists for it, the built repository (dist/, bin/, package.json, node_modules, test/, docs/lessons/,
+# `ldd` lists for it, the built repository (dist/, bin/, package.json, node_modules, test/, bench/, docs/lessons/,
 # scripts/, vitest config), the kernel modules minibox uses for the VM's kernel (overlay, veth,
 # bridge… with their dependencies, in load order), a minibox store holding the busybox test
 # image at /minibox-store (scripts/vm/prepare-store.sh), a few /etc files, and
@@ -54,7 +54,7 @@ module_paths() {
 mapfile -t modules < <(module_paths)
 
 repo_items=()
-for item in src dist bin native package.json vitest.config.ts tsconfig.json test scripts docs/lessons node_modules; do
+for item in src dist bin native package.json vitest.config.ts tsconfig.json test bench scripts docs/lessons node_modules; do
   [ -e "$item" ] && repo_items+=("$item")
 done
 # Shared libraries of node and of the native addons in node_modules (rolldown's needs librt).

@@ -3,7 +3,8 @@
  *
  * Read in this order: mode.ts (which cgroup layout a machine has), limits.ts (Docker's flags →
  * OCI linux.resources, validated), v2-files.ts (OCI resources → cgroup v2 files, as runc
- * converts them), cgroup.ts (creating, filling, measuring and removing a container's cgroup).
+ * converts them), cgroup.ts (creating, filling, measuring and removing a container's cgroup),
+ * freezer.ts (pause/unpause: cgroup.freeze).
  *
  * On a host whose cgroups are v1 or hybrid, minibox does nothing cgroup-related unless a limit
  * is asked for, and then refuses with `assertCgroupV2ForLimits` before anything is created.
@@ -18,6 +19,7 @@ export * from './mode.js';
 export * from './limits.js';
 export * from './v2-files.js';
 export * from './cgroup.js';
+export * from './freezer.js';
 
 /**
  * Throws (exit 125) when resource flags are given on a host without cgroup v2 at /sys/fs/cgroup.

@@ -24,6 +24,8 @@ export const EXAMPLES: Record<string, string[]> = {
     'minibox run --rm --explain=all --trace t.json alpine true   # every kernel call; as JSON',
     'minibox run -d --log-opt max-size=1m --log-opt max-file=2 alpine yes   # at most 2 MB of log',
     'minibox run -dit --name box alpine sh   # a terminal kept by the monitor: `attach box` joins it',
+    'minibox run -d --restart on-failure:3 alpine sh -c "exit 1"   # restarted 3 times, then Exited',
+    'minibox run -d --health-cmd "wget -q -O- localhost" --health-interval 5s nginx   # ps: (healthy)',
   ],
   create: [
     'minibox create --name job --network none alpine echo hi   # prints the id; state Created',

@@ -31,7 +31,7 @@ const COMMAND_MODULES: { names: string[]; load: () => Promise<Register> }[] = [
   { names: ['login', 'logout'], load: async () => (await import('./commands/login-command.js')).registerLoginCommands },
   { names: ['network'], load: async () => (await import('./commands/network-command.js')).registerNetworkCommands },
   { names: ['run', 'create'], load: async () => (await import('./commands/run-command.js')).registerRunCommands },
-  { names: ['ps', 'logs', 'start', 'stop', 'restart', 'kill', 'wait', 'rename', 'rm', 'inspect'], load: async () => (await import('./commands/container-command.js')).registerLifecycleCommands },
+  { names: ['ps', 'logs', 'start', 'stop', 'restart', 'kill', 'pause', 'unpause', 'wait', 'rename', 'rm', 'inspect'], load: async () => (await import('./commands/container-command.js')).registerLifecycleCommands },
   { names: ['attach'], load: async () => (await import('./commands/attach-command.js')).registerAttachCommand },
   { names: ['volume'], load: async () => (await import('./commands/volume-command.js')).registerVolumeCommands },
   { names: ['exec'], load: async () => (await import('./commands/exec-command.js')).registerExecCommand },
@@ -48,7 +48,9 @@ const COMMAND_MODULES: { names: string[]; load: () => Promise<Register> }[] = [
   { names: ['lesson'], load: async () => (await import('./commands/lesson-command.js')).registerLessonCommands },
   { names: ['update'], load: async () => (await import('./commands/update-command.js')).registerUpdateCommand },
   { names: ['version', 'info'], load: async () => (await import('./commands/version-command.js')).registerVersionCommands },
+  { names: ['events'], load: async () => (await import('./commands/events-command.js')).registerEventsCommand },
   { names: ['system'], load: async () => (await import('./commands/system-command.js')).registerSystemCommands },
+  { names: ['serve'], load: async () => (await import('./commands/serve-command.js')).registerServeCommand },
 ];
 
 /** The first word of argv that is a command (skipping the global options and their values). */

@@ -45,6 +45,19 @@ export interface ContainerState {
   Error: string;
   StartedAt: string;
   FinishedAt: string;
+  /** Exited, and the monitor will start it again after the back-off (lifecycle/restart.ts). */
+  Restarting?: boolean;
+  /** Its cgroup is frozen (`pause`; cgroups/freezer.ts). */
+  Paused?: boolean;
+  /** The healthcheck's verdicts (lifecycle/health.ts); absent without a healthcheck. */
+  Health?: HealthState;
+}
+
+/** Docker's State.Health. */
+export interface HealthState {
+  Status: 'starting' | 'healthy' | 'unhealthy';
+  FailingStreak: number;
+  Log: { Start: string; End: string; ExitCode: number; Output: string }[];
 }
 
 /** One mount as `docker inspect` lists it under "Mounts". */
@@ -86,6 +99,8 @@ export interface HostConfig {
   CpuShares?: number;
   CpusetCpus?: string;
   PidsLimit?: number;
+  /** `--restart`: Docker's shape, {"Name":"on-failure","MaximumRetryCount":3}; absent = no. */
+  RestartPolicy?: { Name: 'no' | 'always' | 'on-failure' | 'unless-stopped'; MaximumRetryCount: number };
   /** `--log-opt` merged over minibox's defaults (log-options.ts); absent in old records = the defaults. */
   LogConfig?: LogConfig;
 }
@@ -104,6 +119,10 @@ export interface ContainerRecord {
   HostConfig: HostConfig;
   Mounts: MountPoint[];
   State: ContainerState;
+  /** Restarts by the restart policy since the last manual start (Docker's RestartCount). */
+  RestartCount?: number;
+  /** `stop`/`kill` ended it: restarting stops, and `unless-stopped` stays down at `system restore`. */
+  HasBeenManuallyStopped?: boolean;
 }
 
 export interface ContainerPaths {

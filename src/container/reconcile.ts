@@ -14,6 +14,8 @@
  *                                dies, kill what is left (SIGKILL to the init ends the whole PID
  *                                namespace) and record Exited (137) with an Error saying why.
  * A settled container created with `--rm` is deleted right there (no daemon does it for us).
+ * A run whose monitor will restart it (`--restart`, lifecycle/restart.ts) settles as Exited with
+ * State.Restarting; if that restarter dies before the next run starts, Restarting is cleared.
  *
  * "Alive" means pid *and* start time match (process-handle.ts): a recycled pid is never taken
  * for the container, so `ps` never shows a ghost "Up".
@@ -61,6 +63,10 @@ export async function reconcileLocked(store: ContainerStore, id: string): Promis
     // A record saying "running" with no run in flight was written by a minibox that died before
     // it could say more: it cannot be running.
     if (record.State.Running) return await settle(store, record, lostStatus(), 'minibox lost track of this container');
+    if (record.State.Restarting && !isRunning(readExitStatus(paths)?.restarter)) {
+      Object.assign(record.State, { Restarting: false, Error: 'the restart policy\'s monitor died during the back-off; `minibox start` it' });
+      store.save(record);
+    }
     return record;
   }
   const statusFor = (): ExitStatus | undefined => {
@@ -103,6 +109,8 @@ async function settle(store: ContainerStore, record: ContainerRecord, status: Ex
     ExitCode: status.exitCode,
     OOMKilled: status.oomKilled,
     FinishedAt: status.finishedAt,
+    Restarting: status.restartDelayMs !== undefined && !record.HasBeenManuallyStopped,
+    Paused: false,
     ...(error ? { Error: error } : {}),
   });
   store.save(record);

@@ -5,7 +5,8 @@
  *   pids.json         {"monitor":{pid,startTime},"init":{pid,startTime}} — written right after the
  *                     init is forked; its presence means "a run was started and not yet settled".
  *   exit-status.json  {"initPid","exitCode","signal","oomKilled","finishedAt"} — written after the
- *                     init was reaped. exitCode is 128+n when signal n killed it.
+ *                     init was reaped. exitCode is 128+n when signal n killed it. When the restart
+ *                     policy brings it back: "restartDelayMs" and the "restarter" (restart.ts).
  *
  * Both are written atomically (temp file + rename), so a reader sees all or nothing. The engine
  * folds them into container.json (reconcile.ts) and deletes pids.json once the run is settled.
@@ -31,6 +32,10 @@ export interface ExitStatus {
   signal: number;
   oomKilled: boolean;
   finishedAt: string;
+  /** The restart policy restarts it after this back-off (lifecycle/restart.ts). */
+  restartDelayMs?: number;
+  /** The monitor, sleeping the back-off and then the restart stage: same pid, same start time. */
+  restarter?: ProcessHandle;
 }
 
 function readJson<T>(file: string): T | undefined {

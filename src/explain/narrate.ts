@@ -177,6 +177,7 @@ export function describeEvent(event: SysEvent): string | undefined {
     case 'pull.layer':
       return a.action === 'cached' ? `layer ${str(a.digest)}: already unpacked (diff id ${str(a.diffId)}), nothing downloaded`
         : `layer ${str(a.digest)}: ${a.downloaded ? `${str(a.size)} bytes downloaded, sha256 checked, ` : ''}unpacked, diff id ${str(a.diffId)} checked`;
+    case 'cgroup.frozen': return str(a.meaning);
     case 'execve':
       return event.kind === 'step' ? `execve ${str(a.path)}: Node is replaced by the container's program` : undefined;
     default:

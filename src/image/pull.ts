@@ -26,10 +26,12 @@ import { shortId } from './digest.js';
 import type { Descriptor, ImageConfig, ImageManifest } from './oci.js';
 import { parsePlatform } from './platform.js';
 import { quietReporter, type PullReporter } from './pull-progress.js';
-import { parseReference, type ImageReference } from './reference.js';
+import { familiarName, parseReference, type ImageReference } from './reference.js';
 import { RegistryClient, downloadBlob, resolveManifest } from './registry/index.js';
+import type { Credentials } from './registry/credential-store.js';
 import { ImageStore, imageRecordFields, type ImageRecord, type LayerRecord } from './store/images.js';
 import { unpackUnlocked } from './store/unpack-into-store.js';
+import { recordEvent } from '../events/event-log.js';
 
 export interface PullOptions {
   /** `os/arch[/variant]`; default linux/amd64. */
@@ -38,6 +40,8 @@ export interface PullOptions {
   /** Docker Hub mirrors (config.ts "registry-mirrors"). */
   registryMirrors?: string[];
   reporter?: PullReporter;
+  /** Credentials for this pull (the API's X-Registry-Auth) instead of ~/.docker/config.json's. */
+  credentials?: Credentials;
   /** How many layers download and unpack at once. */
   concurrency?: number;
 }
@@ -58,7 +62,10 @@ export async function pullImage(root: StateRoot, name: string, options: PullOpti
   const reference = parseReference(name);
   const reporter = options.reporter ?? quietReporter();
   const store = new ImageStore(root);
-  const client = new RegistryClient({ insecureRegistries: options.insecureRegistries ?? [], registryMirrors: options.registryMirrors ?? [] });
+  const client = new RegistryClient({
+    insecureRegistries: options.insecureRegistries ?? [], registryMirrors: options.registryMirrors ?? [],
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+  });
   const platform = parsePlatform(options.platform);
 
   reporter.message(`${reference.digest ?? reference.tag}: Pulling from ${reference.repository}`);
@@ -114,6 +121,8 @@ export async function pullImage(root: StateRoot, name: string, options: PullOpti
     reporter.message(changed
       ? `Status: Downloaded newer image for ${reference.familiar}`
       : `Status: Image is up to date for ${reference.familiar}`);
+    // Docker's `image pull busybox:latest (name=busybox)`
+    recordEvent(root, 'image', 'pull', reference.familiar, { name: familiarName(reference) });
     return { image, reference, bytesDownloaded, layersDownloaded, changed };
   }, 'shared');
 }

@@ -40,6 +40,9 @@ import { parseTmpfsSpec, parseVolumeSpec, VolumeStore, type TmpfsSpec, type Volu
 import { assertCgroupV2ForLimits, type LinuxResources, type ResourceFlags } from '../cgroups/index.js';
 import { hostConfigLimits, resourcesFromFlags } from './resources.js';
 import { parseLogOptions, type LogConfig } from './log-options.js';
+import { checkRestartWith, parseRestartPolicy, type RestartPolicy } from './restart-policy.js';
+import { recordContainerEvent } from '../events/event-log.js';
+import { mergeHealthcheck, type HealthFlags } from './health.js';
 
 /** `minibox run` options that shape the container (everything but image choice and I/O). */
 export interface CreateRequest extends NetworkFlags {
@@ -71,6 +74,10 @@ export interface CreateRequest extends NetworkFlags {
   resources?: ResourceFlags;
   /** `--log-opt KEY=VALUE` values (log-options.ts). */
   logOpts?: string[];
+  /** `--restart` as typed (restart-policy.ts). */
+  restart?: string;
+  /** `--health-*` and `--no-healthcheck` as typed (health.ts). */
+  health?: HealthFlags;
 }
 
 /** Where `--init` puts minibox-init inside the container (Docker's path for its docker-init). */
@@ -90,6 +97,8 @@ export interface CheckedRequest {
   /** OCI linux.resources from the limit flags; undefined without any. */
   resources?: LinuxResources;
   logConfig: LogConfig;
+  restartPolicy: RestartPolicy;
+  healthcheckFlags: HealthFlags;
 }
 
 /** Checks every flag; throws a one-line UsageError (exit 125) on the first bad one. */
@@ -123,7 +132,25 @@ export function checkRequest(request: CreateRequest, root?: StateRoot): CheckedR
     security: parseSecurityOptions(request.securityOpt ?? [], request.privileged ?? false),
     userEnv,
     logConfig: parseLogOptions(request.logOpts ?? []),
+    restartPolicy: checkedRestartPolicy(request),
+    healthcheckFlags: checkedHealthFlags(request.health ?? {}),
   };
+}
+
+/** Checked now, so a typo fails before a pull; merged with the image's HEALTHCHECK at create. */
+function checkedHealthFlags(flags: HealthFlags): HealthFlags {
+  mergeHealthcheck(undefined, flags);
+  return flags;
+}
+
+function withHealthcheck(check: ReturnType<typeof mergeHealthcheck>): { Healthcheck?: NonNullable<ReturnType<typeof mergeHealthcheck>> } {
+  return check ? { Healthcheck: check } : {};
+}
+
+function checkedRestartPolicy(request: CreateRequest): RestartPolicy {
+  const policy = parseRestartPolicy(request.restart);
+  checkRestartWith(policy, { autoRemove: request.autoRemove ?? false });
+  return policy;
 }
 
 /** `--network` (a user network must exist in `root`) and `-p`/`--add-host`/`--dns`. */
@@ -231,6 +258,7 @@ function containerRecordFields(id: string, image: RunnableImage, checked: Checke
       ...(image.config.Labels ? { Labels: image.config.Labels } : {}),
       ...(image.config.StopSignal ? { StopSignal: image.config.StopSignal } : {}),
       ...(image.config.ExposedPorts ? { ExposedPorts: image.config.ExposedPorts } : {}),
+      ...withHealthcheck(mergeHealthcheck(image.config.Healthcheck, checked.healthcheckFlags)),
     },
     HostConfig: {
       Binds: request.volumes ?? [],
@@ -249,6 +277,7 @@ function containerRecordFields(id: string, image: RunnableImage, checked: Checke
       Init: request.init ?? false,
       ...hostConfigLimits(checked.resources),
       LogConfig: checked.logConfig,
+      RestartPolicy: checked.restartPolicy,
     },
     Mounts: [],
   };
@@ -260,7 +289,9 @@ export async function createContainer(root: StateRoot, image: RunnableImage, che
   const plan = await planContainer(root, image, checked);
   const record = await store.create(checked.request.name, (id) => containerRecordFields(id, image, checked, plan));
   try {
-    return { record: await writeBundle(store, record, image, checked, plan), paths: store.paths(record.Id) };
+    const saved = await writeBundle(store, record, image, checked, plan);
+    recordContainerEvent(root, saved, 'create');
+    return { record: saved, paths: store.paths(record.Id) };
   } catch (error) {
     await removeContainer(root, record.Id);
     throw error;

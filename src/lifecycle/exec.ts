@@ -20,6 +20,7 @@ import fs from 'node:fs';
 import { MiniboxError, UsageError, VerbError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import { runExecProcess } from '../runtime/exec-in-container.js';
+import type { StdioStreams } from '../runtime/stdio-relay.js';
 import { sessionKeyringName } from '../runtime/process/session-keyring.js';
 import { addProcess, cgroupMode, containerCgroupPath } from '../cgroups/index.js';
 import { openInRoot, openRootDir, type RootDir } from '../resolve-in-root.js';
@@ -42,6 +43,8 @@ export interface ExecRequest {
   env?: string[];
   workdir?: string;
   user?: string;
+  /** Copy the program's stdio to and from these (the API daemon's client) instead of minibox's own. */
+  streams?: StdioStreams;
 }
 
 /**
@@ -105,6 +108,9 @@ export async function execInContainer(root: StateRoot, request: ExecRequest): Pr
   const record = findContainer(root, request.container);
   const pid = await runningContainerPid(root, record);
   if (pid === undefined) throw new VerbError(`container ${record.Id} is not running`);
+  if (new ContainerStore(root).get(record.Id)?.State.Paused) {
+    throw new VerbError(`Container ${record.Id} is paused, unpause the container before exec`);
+  }
   const spec = readSpec(new ContainerStore(root).paths(record.Id).dir);
 
   let user = spec.process.user;
@@ -132,6 +138,7 @@ export async function execInContainer(root: StateRoot, request: ExecRequest): Pr
     interactive: request.interactive ?? false,
     detach: request.detach ?? false,
     joinCgroup: containerCgroupFor(record.Id),
+    ...(request.streams ? { streams: request.streams } : {}),
   };
   try {
     return await runExecProcess(options);

@@ -2,7 +2,7 @@
  * inspect.ts — `minibox inspect` for a container: its record, shaped like `docker inspect`.
  *
  * Most of it is container.json as it is. Added on the way out: the fields Docker always shows
- * (Paused, Restarting, Dead are always false here), the paths of the container's files, and
+ * (Dead is always false here; Paused, Restarting and RestartCount default to false and 0), the paths of the container's files, and
  * GraphDriver — where its layers are: LowerDir (the image's layer dirs, top first), UpperDir
  * (the container's writable layer), WorkDir (overlayfs' scratch dir) and MergedDir (where the
  * overlay is mounted — inside the container's own mount namespace only).
@@ -36,10 +36,10 @@ export function inspectContainer(root: StateRoot, record: ContainerRecord): Reco
     Path: record.Path,
     Args: record.Args,
     State: {
-      Status: state.Status,
-      Running: state.Running,
-      Paused: false,
-      Restarting: false,
+      Status: state.Running && state.Paused ? 'paused' : !state.Running && state.Restarting ? 'restarting' : state.Status,
+      Running: state.Running || (state.Restarting ?? false), // Docker: a restarting container is still "Running"
+      Paused: state.Paused ?? false,
+      Restarting: state.Restarting ?? false,
       OOMKilled: state.OOMKilled ?? false,
       Dead: false,
       Pid: state.Pid,
@@ -47,6 +47,7 @@ export function inspectContainer(root: StateRoot, record: ContainerRecord): Reco
       Error: state.Error,
       StartedAt: state.StartedAt || ZERO_TIME,
       FinishedAt: state.FinishedAt || ZERO_TIME,
+      ...(state.Health ? { Health: state.Health } : {}),
     },
     Image: record.ImageID,
     ResolvConfPath: paths.resolvConf,
@@ -54,12 +55,13 @@ export function inspectContainer(root: StateRoot, record: ContainerRecord): Reco
     HostsPath: paths.hosts,
     LogPath: paths.log,
     Name: record.Name,
-    RestartCount: 0,
+    RestartCount: record.RestartCount ?? 0,
     Driver: 'overlay2',
     Platform: 'linux',
     HostConfig: {
       ...record.HostConfig,
       Init: record.HostConfig.Init ?? false,
+      RestartPolicy: record.HostConfig.RestartPolicy ?? { Name: 'no', MaximumRetryCount: 0 },
       LogConfig: record.HostConfig.LogConfig ?? { Type: 'json-file', Config: { ...DEFAULT_LOG_OPTIONS } },
     },
     GraphDriver: {

@@ -41,6 +41,8 @@ export interface LogOptions {
   untilMs?: number;
   /** Start reading at this byte offset (`start -a`: only what the new run writes). */
   startOffset?: number;
+  /** While following: stop when this says so (the API's client went away). */
+  shouldStop?: () => boolean;
 }
 
 /** The log's current size: an offset for `startOffset`. */
@@ -56,7 +58,7 @@ export function logSize(root: StateRoot, id: string): number {
 const DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** `--since`/`--until`: RFC 3339 (`2024-05-01T10:00:00Z`), Unix seconds, or relative (`10m`, `1h30m`). */
-export function parseLogTime(text: string, now = Date.now()): number {
+export function parseLogTime(text: string, now = Date.now(), flag = 'since'): number {
   const value = text.trim();
   if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
   if (/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(value)) {
@@ -65,7 +67,7 @@ export function parseLogTime(text: string, now = Date.now()): number {
     return now - ms;
   }
   const parsed = Date.parse(value);
-  if (Number.isNaN(parsed)) throw new UsageError(`invalid value for "since": ${text}: use RFC 3339 (2024-05-01T10:00:00Z), Unix seconds or a duration (10m)`);
+  if (Number.isNaN(parsed)) throw new UsageError(`invalid value for "${flag}": ${text}: use RFC 3339 (2024-05-01T10:00:00Z), Unix seconds or a duration (10m)`);
   return parsed;
 }
 
@@ -168,6 +170,7 @@ export async function readContainerLogs(root: StateRoot, id: string, options: Lo
     for (const entry of first) write(entry);
     if (!options.follow) return;
     for (;;) {
+      if (options.shouldStop?.()) return;
       const record = await reconcileContainer(root, id);
       const running = record?.State.Running ?? false;
       for (const entry of readNew()) write(entry);

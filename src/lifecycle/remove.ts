@@ -26,6 +26,8 @@ import { isRunning, signalProcess, type ProcessHandle } from '../container/proce
 import { reconcileLocked } from '../container/reconcile.js';
 import { readRunPids } from '../container/run-files.js';
 import { VolumeStore } from '../bundle/volumes.js';
+import { recordContainerEvent } from '../events/event-log.js';
+import { cancelRestart } from './restart.js';
 
 export interface RemoveOptions {
   /** `-f`: kill a running container first. */
@@ -45,6 +47,14 @@ export async function removeContainerById(root: StateRoot, id: string, options: 
   const removed = await store.withContainerLock(id, async () => {
     let record = await reconcileLocked(store, id);
     if (!record) throw new NoSuchContainerError(id);
+    if (record.State.Restarting && !options.force) {
+      throw new VerbError(`cannot remove container "${record.Name}": container is restarting: stop the container before removing or force remove`);
+    }
+    if (record.State.Running && record.State.Paused && !options.force) {
+      throw new VerbError(`cannot remove container "${record.Name}": container is paused: unpause and then stop the container before removing or force remove`);
+    }
+    cancelRestart(store, record); // a restarter in its back-off must not start what is being removed
+    store.save(record);
     if (record.State.Running) {
       if (!options.force) {
         throw new VerbError(`cannot remove container "${record.Name}": container is running: stop the container before removing or force remove`);
@@ -54,6 +64,7 @@ export async function removeContainerById(root: StateRoot, id: string, options: 
       record = (await reconcileLocked(store, id)) ?? record;
       // A `run --rm` container is deleted by whoever settles its exit — that was us, just now.
       if (!store.get(id)) return record;
+      cancelRestart(store, record); // the monitor may have begun a restart for this exit: kill it
     }
     // The monitor leaves by itself once it has reaped the init; a stuck one is not waited for.
     const pids = readRunPids(store.paths(id));
@@ -82,6 +93,7 @@ export async function deleteContainer(store: ContainerStore, record: ContainerRe
   await runRemovedHooks(store.root, record);
   crashPoint('rm:released');
   store.removeFiles(record.Id);
+  recordContainerEvent(store.root, record, 'destroy');
   if (!options.anonymousVolumes) return;
   const volumes = new VolumeStore(store.root);
   for (const mount of record.Mounts) {

@@ -15,6 +15,7 @@ import type { StateRoot } from '../state-root.js';
 import { ContainerStore, findContainer } from '../container/container-store.js';
 import { validateContainerName } from '../container/container-id.js';
 import { renameEndpoints } from '../network/attach.js';
+import { recordContainerEvent } from '../events/event-log.js';
 
 export async function renameContainer(root: StateRoot, given: string, newName: string): Promise<void> {
   const store = new ContainerStore(root);
@@ -26,6 +27,7 @@ export async function renameContainer(root: StateRoot, given: string, newName: s
     throw new VerbError(describeError(error));
   }
   if (`/${name}` === record.Name) throw new VerbError('Renaming a container with the same name as its current name');
-  await store.rename(record.Id, name, ExitCode.VerbFailed);
+  const renamed = await store.rename(record.Id, name, ExitCode.VerbFailed);
   await renameEndpoints(root, record.Id, name);
+  recordContainerEvent(root, renamed, 'rename', { oldName: record.Name });
 }

@@ -31,7 +31,7 @@ import { FORWARDED_SIGNALS } from '../runtime/signal-relay.js';
 import { STORE_LOCK, withLock } from '../lock.js';
 import type { StateRoot } from '../state-root.js';
 import { runContainer, type EarlyInitStage, type RunOptions as RuntimeOptions } from '../runtime/index.js';
-import { ContainerStore, type ContainerPaths } from '../container/container-store.js';
+import { ContainerStore, type ContainerPaths, type ContainerRecord } from '../container/container-store.js';
 import { checkRequest, createContainer, removeContainer, type CheckedRequest, type CreateRequest } from './create.js';
 import { oomEventFiles, runNamespacesReadyHooks } from './hooks/hooks.js';
 import { findImageForRun, parsePullPolicy } from './image-source.js';
@@ -41,6 +41,8 @@ import { reconcileContainer } from '../container/reconcile.js';
 import { readOomKilled, writeExitStatus, writeRunPids } from '../container/run-files.js';
 import { startContainer } from './start.js';
 import { logLimits } from './log-options.js';
+import { recordContainerEvent } from '../events/event-log.js';
+import { restartForegroundExit } from './restart.js';
 
 export interface RunRequest extends CreateRequest {
   pull?: string;
@@ -96,7 +98,7 @@ class SignalRelay {
 }
 
 /** Finds (or pulls) the image and creates the container; the store lock keeps its layers. */
-async function createFromRequest(root: StateRoot, request: RunRequest, checked: CheckedRequest, signals: SignalRelay) {
+async function createFromRequest(root: StateRoot, request: RunRequest, checked: CheckedRequest, signals?: SignalRelay) {
   const image = await findImageForRun(root, request.image, {
     pull: parsePullPolicy(request.pull),
     quiet: request.quiet ?? false,
@@ -107,7 +109,7 @@ async function createFromRequest(root: StateRoot, request: RunRequest, checked: 
   // Shared store lock: `rmi`/`prune` (exclusive) cannot delete the layers between finding the
   // image and the container record that now protects them.
   return await withLock(root.locks, STORE_LOCK, async () => {
-    signals.containerCreated(); // from here on, a signal must not skip cleanup
+    signals?.containerCreated(); // from here on, a signal must not skip cleanup
     return await createContainer(root, image, checked);
   }, 'shared');
 }
@@ -142,6 +144,15 @@ export async function createFromImage(root: StateRoot, request: RunRequest): Pro
 }
 
 /**
+ * `create` for a daemon (src/api/): the same checks and steps, but no signal handlers — a daemon's
+ * SIGTERM means "stop serving", never "abandon this request" (the daemon owns its signals).
+ */
+export async function createForDaemon(root: StateRoot, request: RunRequest): Promise<string> {
+  const checked = checkRequest(request, root);
+  return (await createFromRequest(root, request, checked)).record.Id;
+}
+
+/**
  * Runs a container to completion and returns the exit code `minibox run` should exit with.
  * `earlyStage`: an init stage the CLI started from the same flags (startForegroundInitStage);
  * without one, it is started here, after the flags are checked.
@@ -164,36 +175,17 @@ export async function runContainerFromImage(root: StateRoot, request: RunRequest
     containerId = created.record.Id;
     signals.throwIfInterrupted();
 
-    const id = containerId;
-    let initPid = 0;
-    let recordedStart: Promise<unknown> = Promise.resolve();
-    const options: RuntimeOptions = {
+    const runtimeOptions: RuntimeOptions = {
       initStage, // it carries the stdio (foregroundStdio in early-init-stage.ts)
       log: { file: created.paths.log, limits: logLimits(created.record.HostConfig.LogConfig) }, // as Docker: `logs` works after a foreground run
       ...(request.explain ? { explain: true } : {}),
       ...(request.traceFile ? { traceFile: request.traceFile } : {}),
-      onSpawned: (pid) => {
-        initPid = pid;
-        recordRunPids(created.paths, pid);
-      },
-      onNamespacesReady: async (pid) => { await runNamespacesReadyHooks(root, created.record, pid); },
-      onStarted: (pid) => {
-        crashPoint('run:started');
-        recordedStart = store.updateState(id, (state) => {
-          Object.assign(state, { Status: 'running', Running: true, Pid: pid, StartedAt: new Date().toISOString() });
-        }).catch(() => undefined);
-      },
     };
     initStage = undefined; // runContainer owns it now (and aborts it itself if it cannot start)
     signals.handOver(); // synchronous up to the runtime's own relay: no signal falls between the two
-    const result = await runContainer(created.paths.dir, options);
-    const exitCode = result.exitCode; // the status, or 128+n (the runtime's supervisor decides)
-    await recordedStart;
-    writeExitStatus(created.paths, {
-      initPid, exitCode, signal: result.signal ? os.constants.signals[result.signal] ?? 0 : 0,
-      oomKilled: readOomKilled(oomEventFiles(id)), finishedAt: new Date().toISOString(),
-    });
-    await reconcileContainer(root, id);
+    const exitCode = await runAsMonitor(root, created, runtimeOptions);
+    // Docker's daemon restarts a foreground run too; here a monitor takes over the next runs.
+    await restartForegroundExit(root, created.record.Id, exitCode);
     return exitCode;
   } catch (error) {
     await initStage?.abort(`minibox run failed: ${describeError(error)}`);
@@ -210,6 +202,48 @@ export async function runContainerFromImage(root: StateRoot, request: RunRequest
     if (containerId && request.autoRemove) await removeContainer(root, containerId);
     signals.dispose();
   }
+}
+
+/**
+ * Runs a created container with this process as its monitor (the init's parent): records the
+ * pids, the start and the exit as minibox-monitor would; resolves to Docker's exit code.
+ */
+export async function runAsMonitor(
+  root: StateRoot, created: { record: ContainerRecord; paths: ContainerPaths }, extra: RuntimeOptions, onExit?: (exitCode: number) => void,
+): Promise<number> {
+  const store = new ContainerStore(root);
+  const id = created.record.Id;
+  let initPid = 0;
+  let recordedStart: Promise<unknown> = Promise.resolve();
+  const result = await runContainer(created.paths.dir, {
+    ...extra,
+    onSpawned: (pid) => {
+      initPid = pid;
+      recordRunPids(created.paths, pid);
+      extra.onSpawned?.(pid);
+    },
+    onNamespacesReady: async (pid) => {
+      await runNamespacesReadyHooks(root, created.record, pid);
+      recordContainerEvent(root, created.record, 'start'); // before the program runs: its "die" comes after
+    },
+    onStarted: (pid) => {
+      crashPoint('run:started');
+      recordedStart = store.updateState(id, (state) => {
+        Object.assign(state, { Status: 'running', Running: true, Pid: pid, StartedAt: new Date().toISOString() });
+      }).catch(() => undefined);
+      extra.onStarted?.(pid);
+    },
+  });
+  const exitCode = result.exitCode; // the status, or 128+n (the runtime's supervisor decides)
+  onExit?.(exitCode); // before the record can go (--rm): a daemon's waiters learn the code here
+  await recordedStart;
+  writeExitStatus(created.paths, {
+    initPid, exitCode, signal: result.signal ? os.constants.signals[result.signal] ?? 0 : 0,
+    oomKilled: readOomKilled(oomEventFiles(id)), finishedAt: new Date().toISOString(),
+  });
+  recordContainerEvent(root, created.record, 'die', { exitCode: String(exitCode) });
+  await reconcileContainer(root, id);
+  return exitCode;
 }
 
 /** This process is the init's parent: it records itself as the run's monitor. */

@@ -25,6 +25,9 @@ import { isRunning, signalProcess, type ProcessHandle } from '../container/proce
 import { reconcileContainer, reconcileLocked } from '../container/reconcile.js';
 import { readRunPids } from '../container/run-files.js';
 import { publishStep } from '../sys/trace.js';
+import { recordContainerEvent } from '../events/event-log.js';
+import { cancelRestart } from './restart.js';
+import { thawAfterSignal } from './pause.js';
 
 export const DEFAULT_STOP_TIMEOUT_SECONDS = 10;
 
@@ -57,30 +60,51 @@ function exited(record: ContainerRecord, how: string): ContainerRecord {
   return record;
 }
 
-/** Stops a running container; a stopped one is left as it is (as Docker does). */
+/**
+ * Stops a running container; a stopped one is left as it is (as Docker does). Either way its
+ * restart policy rests until the next `start` (a restart in its back-off is cancelled).
+ */
 export async function stopContainer(root: StateRoot, id: string, timeoutSeconds?: number): Promise<ContainerRecord> {
   const store = new ContainerStore(root);
   return await store.withContainerLock(id, async () => {
     const record = await reconcileLocked(store, id);
     if (!record) throw new NoSuchContainerError(id);
+    cancelRestart(store, record); // first: the exit this stop causes must not restart it
+    store.save(record);
     const pids = readRunPids(store.paths(id));
     if (!record.State.Running || !pids) return record;
     const signal = parseSignal(record.Config.StopSignal ?? 'SIGTERM');
     const grace = (timeoutSeconds ?? record.Config.StopTimeout ?? DEFAULT_STOP_TIMEOUT_SECONDS) * 1000;
     const signalName = Object.entries(os.constants.signals).find(([, n]) => n === signal)?.[0] ?? String(signal);
     const started = Date.now();
-    if (grace > 0 && signalProcess(pids.init, signal)) {
-      publishStep('process.signal', { pid: pids.init.pid, signal: signalName, why: `its stop signal; ${grace / 1000} s to exit` });
-      if (await waitUntilGone(pids.init, grace)) return exited(await reconcileLocked(store, id) ?? record, `it exited after ${Date.now() - started} ms`);
+    if (grace > 0) recordContainerEvent(root, record, 'kill', { signal: String(signal) });
+    const signalled = grace > 0 && signalProcess(pids.init, signal);
+    if (signalled) publishStep('process.signal', { pid: pids.init.pid, signal: signalName, why: `its stop signal; ${grace / 1000} s to exit` });
+    await thawAfterSignal(record); // a paused container must run to act on its signal
+    if (signalled && await waitUntilGone(pids.init, grace)) {
+      return exited(finishStop(store, (await reconcileLocked(store, id)) ?? record), `it exited after ${Date.now() - started} ms`);
     }
+    recordContainerEvent(root, record, 'kill', { signal: String(os.constants.signals.SIGKILL) });
     signalProcess(pids.init, 'SIGKILL');
     publishStep('process.signal', { pid: pids.init.pid, signal: 'SIGKILL', why: grace > 0 ? 'the grace period is over; it cannot be caught' : 'no grace period' });
     if (!await waitUntilGone(pids.init, 10_000)) throw new MiniboxError(`container ${id} did not die after SIGKILL`);
-    return exited(await reconcileLocked(store, id) ?? record, 'SIGKILL ended it');
+    return exited(finishStop(store, (await reconcileLocked(store, id)) ?? record), 'SIGKILL ended it');
   });
 }
 
-/** Sends one signal to the container's init; SIGKILL also waits for the exit to be recorded. */
+/** After the exit: cancel the restart the monitor may have begun, and say "stop" as Docker does. */
+function finishStop(store: ContainerStore, settled: ContainerRecord): ContainerRecord {
+  if (!store.get(settled.Id)) return settled; // --rm: deleted by the settling
+  cancelRestart(store, settled);
+  store.save(settled);
+  recordContainerEvent(store.root, settled, 'stop');
+  return settled;
+}
+
+/**
+ * Sends one signal to the container's init; SIGKILL also waits for the exit to be recorded. As in
+ * Docker, SIGKILL or the container's stop signal also ends its restart policy until `start`.
+ */
 export async function killContainer(root: StateRoot, id: string, signalText = 'SIGKILL'): Promise<ContainerRecord> {
   const signal = parseSignal(signalText);
   const store = new ContainerStore(root);
@@ -88,12 +112,28 @@ export async function killContainer(root: StateRoot, id: string, signalText = 'S
     const record = await reconcileLocked(store, id);
     if (!record) throw new NoSuchContainerError(id);
     const pids = readRunPids(store.paths(id));
-    if (!record.State.Running || !pids || !signalProcess(pids.init, signal)) {
+    if (!record.State.Running || !pids) {
       throw new VerbError(`cannot kill container: ${record.Name.slice(1)}: container ${record.Id} is not running`);
     }
-    if (signal !== os.constants.signals.SIGKILL) return record;
+    const ends = signal === os.constants.signals.SIGKILL || signal === parseSignal(record.Config.StopSignal ?? 'SIGTERM');
+    if (ends) {
+      cancelRestart(store, record);
+      store.save(record);
+    }
+    if (!signalProcess(pids.init, signal)) throw new VerbError(`cannot kill container: ${record.Name.slice(1)}: container ${record.Id} is not running`);
+    recordContainerEvent(root, record, 'kill', { signal: String(signal) });
+    if (ends) await thawAfterSignal(record);
+    if (signal !== os.constants.signals.SIGKILL) {
+      store.save(record);
+      return record;
+    }
     await waitUntilGone(pids.init, 10_000);
-    return (await reconcileLocked(store, id)) ?? record;
+    const settled = (await reconcileLocked(store, id)) ?? record;
+    if (store.get(id)) {
+      cancelRestart(store, settled);
+      store.save(settled);
+    }
+    return settled;
   });
 }
 

@@ -30,7 +30,7 @@ import { isTracing, publish } from '../sys/trace.js';
 import { MiniboxError, describeError } from '../errors.js';
 import { JOIN_ORDER, cloneFlag, namespaceFile, type JoinedNamespace } from './namespace-table.js';
 import { superviseStage, type StageStarted } from './supervise.js';
-import { openStdioPipes } from './stdio-relay.js';
+import { openStdioPipes, type StdioStreams } from './stdio-relay.js';
 import type { StartFailure } from './start-protocol.js';
 import { messageSplitter, type ChildMessage } from './stages/channel.js';
 import type { SpecCapabilities, SpecSeccomp, SpecUser } from '../bundle/oci-bundle.js';
@@ -71,6 +71,8 @@ export interface ExecProcessOptions extends ExecProgram {
   interactive: boolean;
   /** Return as soon as the program runs; it keeps running without us. */
   detach: boolean;
+  /** Where stdin/stdout/stderr are copied from and to: minibox's own, unless given (the API daemon). */
+  streams?: StdioStreams;
   /** Moves the stage into the container's cgroup (the engine knows where that is), if it has one. */
   joinCgroup?: ((pid: number) => void) | undefined;
   /**
@@ -147,7 +149,9 @@ export async function runExecProcess(options: ExecProcessOptions): Promise<numbe
   // Pipes (relayed by stdio-relay.ts), never the engine's own fds: nothing the container holds
   // may name a host file or terminal.
   const passed = options.passStdio && config.ptyNumber === undefined;
-  const pipes = relay || options.detach || options.passStdio ? undefined : openStdioPipes({ stdin: options.interactive });
+  const pipes = relay || options.detach || options.passStdio
+    ? undefined
+    : openStdioPipes({ stdin: options.interactive, ...(options.streams ? { streams: options.streams } : {}) });
   const stdio: StdioOptions = pipes ? [...pipes.stdio, 'pipe', 'pipe']
     : passed ? ['inherit', 'inherit', 'inherit', 'pipe', 'pipe'] : ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'];
   let child: ChildProcess;
@@ -162,6 +166,7 @@ export async function runExecProcess(options: ExecProcessOptions): Promise<numbe
     stage: 'exec',
     terminal: relay !== undefined,
     detach: options.detach,
+    proxySignals: options.streams === undefined, // a daemon's signals are its own, not its clients'
     start: async (stagePid) => await sendPlan(child, stagePid, config, options.joinCgroup, relay),
     ...(pipes ? { streams: pipes } : {}),
     ...(options.onSpawned ? { onSpawned: options.onSpawned } : {}),

@@ -48,6 +48,14 @@ export interface DetachedOptions extends ObserveOptions {
   stdinPipe?: boolean;
   /** Called once the monitor listens on attachSocket, before the program runs (`start -a`). */
   onMonitorReady?: () => void;
+  /** An fd to hand to the container as stdin (`start -i`); /dev/null otherwise. */
+  stdin?: number;
+  /** Where the monitor appends the container's "die" event: the journal and the event's actor. */
+  events?: { file: string; id: string; attributes: Record<string, string> };
+  /** Docker's restart policy, applied by the monitor to the exit (lifecycle/restart-policy.ts). */
+  restart?: { policy: 'always' | 'unless-stopped' | 'on-failure'; maximumRetryCount: number; restartCount: number; backoffMs: number; command: string[] };
+  /** A healthcheck: the monitor execs `command` every interval (native/monitor-health.c). */
+  health?: { intervalMs: number; command: string[] };
   /** Called when the init stage has its namespaces and waits: cgroups, network. */
   onNamespacesReady?: (pid: number) => Promise<void>;
 }
@@ -72,16 +80,17 @@ export async function startDetached(bundleDir: string, options: DetachedOptions)
   const stopObserving = observe(options);
   const args = [
     ...(wantsPidNamespace(spec) ? ['--new-pid-namespace'] : []),
-    ...(terminal ? ['--tty'] : options.stdinPipe ? ['--stdin-pipe'] : []),
+    ...(terminal ? ['--tty'] : options.stdinPipe && options.stdin === undefined ? ['--stdin-pipe'] : []),
     ...(options.attachSocket ? ['--attach-socket', options.attachSocket] : []),
     '--log', options.logFile, '--status', options.statusFile, '--pids', options.pidsFile,
     ...(options.logLimits && options.logLimits.maxSize > 0
       ? ['--log-max-size', String(options.logLimits.maxSize), '--log-max-files', String(options.logLimits.maxFiles)] : []),
     ...(options.oomFiles ?? []).flatMap((file) => ['--oom-file', file]),
+    ...afterExitArgs(options),
     '--', ...stageCommand('init-stage', [path.resolve(bundleDir), ...(isTracing() ? ['--trace'] : [])]).flat(),
   ];
   const monitor = spawn(nativeProgramPath('minibox-monitor'), args, {
-    stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe', ...(terminal ? ['pipe' as const] : [])],
+    stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe', 'pipe', 'pipe', ...(terminal ? ['pipe' as const] : [])],
     detached: true, // a session of its own: the terminal's hangup or Ctrl-C never reaches it
     env: {},
   });
@@ -128,6 +137,27 @@ async function askMonitorForPty(control: NodeJS.WritableStream, report: ReportRe
 interface ReportReader {
   /** The monitor's next line on fd 1; rejects with its error if it exits first. */
   next(): Promise<string>;
+}
+
+/** The monitor's flags for what it does after the exit (native/monitor-after-exit.c). */
+function afterExitArgs(options: DetachedOptions): string[] {
+  const args: string[] = [];
+  if (options.events) {
+    // JSON members, sorted as Go marshals a map: the monitor puts them after its own exitCode.
+    const members = Object.keys(options.events.attributes).sort()
+      .map((key) => `${JSON.stringify(key)}:${JSON.stringify(options.events!.attributes[key])}`).join(',');
+    args.push('--events', options.events.file, '--event-id', options.events.id, '--event-attributes', members);
+  }
+  const restart = options.restart;
+  if (restart) {
+    args.push('--restart-policy', restart.policy, '--restart-max', String(restart.maximumRetryCount),
+      '--restart-count', String(restart.restartCount), '--restart-backoff-ms', String(restart.backoffMs),
+      ...restart.command.flatMap((arg) => ['--restart-exec', arg]));
+  }
+  if (options.health) {
+    args.push('--health-interval-ms', String(options.health.intervalMs), ...options.health.command.flatMap((arg) => ['--health-exec', arg]));
+  }
+  return args;
 }
 
 /** The monitor's reports: the init's pid on a line (then, with --tty, the answer about the pty), or an error on stderr. */

@@ -20,7 +20,7 @@
 import { ExitCode, describeError } from '../errors.js';
 import { publish, publishStep } from '../sys/trace.js';
 import { messageSplitter, type ChildMessage, type ParentMessage } from './stages/channel.js';
-import { openTerminal, type TerminalRelay } from './terminal-relay.js';
+import { openTerminal, type TerminalRelay, type TerminalStreams } from './terminal-relay.js';
 
 export interface StartFailure {
   message: string;
@@ -44,6 +44,8 @@ export interface ProtocolOptions {
    * /proc/PID/root, it returns the slave's number; without it this process relays the terminal.
    */
   takeConsole?: (ptmxPath: string) => number | Promise<number>;
+  /** Relay the container's terminal to these instead of minibox's own (the API daemon). */
+  terminal?: TerminalStreams;
 }
 
 /** Speaks the protocol over the two channel ends until the init stage closes fd 4. */
@@ -80,7 +82,7 @@ export async function driveStart(
             send({ type: 'pty', number: await options.takeConsole(`/proc/${pid}/root${message.ptmx}`) });
             break;
           }
-          outcome.relay = openTerminal(pid, message.ptmx);
+          outcome.relay = openTerminal(pid, message.ptmx, options.terminal);
           send({ type: 'pty', number: outcome.relay.number });
         } catch (error) {
           const text = `cannot open the container's terminal: ${describeError(error)}`;

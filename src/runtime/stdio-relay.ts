@@ -36,6 +36,16 @@ export interface StdioRelay {
   stop(): void;
 }
 
+/**
+ * Where the copies go: minibox's own stdin/stdout/stderr for the CLI; the API daemon
+ * (src/api/) gives the streams of a client's connection instead.
+ */
+export interface StdioStreams {
+  input: NodeJS.ReadableStream;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+}
+
 export interface StdioPipes {
   /** fds 0–2 for spawn(): the stage's ends ('ignore' = /dev/null for stdin without -i). */
   stdio: ['ignore' | number, number, number];
@@ -46,10 +56,10 @@ export interface StdioPipes {
 }
 
 /**
- * Copies one pipe to one of minibox's own streams (and the log); resolves at end of file (or a
- * failed write).
+ * Copies one pipe to one of minibox's own streams, or a daemon client's (and the log); resolves at
+ * end of file (or a failed write).
  */
-function copyOutput(from: net.Socket, to: NodeJS.WriteStream, log?: { file: JsonFileLog; stream: LogStream }): Promise<void> {
+function copyOutput(from: net.Socket, to: NodeJS.WritableStream, log?: { file: JsonFileLog; stream: LogStream }): Promise<void> {
   return new Promise((resolve) => {
     if (log) from.on('data', (chunk: Buffer) => log.file.write(log.stream, chunk));
     const onError = (): void => {
@@ -67,7 +77,8 @@ function copyOutput(from: net.Socket, to: NodeJS.WriteStream, log?: { file: Json
 }
 
 /** Opens the pipes: stdout and stderr always, stdin with `-i`. */
-export function openStdioPipes(options: { stdin: boolean }): StdioPipes {
+export function openStdioPipes(options: { stdin: boolean; streams?: StdioStreams }): StdioPipes {
+  const io: StdioStreams = options.streams ?? { input: process.stdin, stdout: process.stdout, stderr: process.stderr };
   const input = options.stdin ? pipe() : undefined; // [stage reads, minibox writes]
   const output = pipe(); // [minibox reads, stage writes]
   const errors = pipe();
@@ -85,10 +96,10 @@ export function openStdioPipes(options: { stdin: boolean }): StdioPipes {
       closeAll(stageEnds); // only the stage holds them now: its exit is our end of file
       const toStage = input ? new net.Socket({ fd: input[1], readable: false, writable: true }) : undefined;
       toStage?.on('error', () => undefined); // the program exited without reading: nothing to do
-      if (toStage) process.stdin.pipe(toStage); // ends the pipe at our end of file: the program reads EOF
+      if (toStage) io.input.pipe(toStage); // ends the pipe at our end of file: the program reads EOF
       const finished = Promise.all([
-        copyOutput(new net.Socket({ fd: output[0], readable: true, writable: false }), process.stdout, log && { file: log, stream: 'stdout' }),
-        copyOutput(new net.Socket({ fd: errors[0], readable: true, writable: false }), process.stderr, log && { file: log, stream: 'stderr' }),
+        copyOutput(new net.Socket({ fd: output[0], readable: true, writable: false }), io.stdout, log && { file: log, stream: 'stdout' }),
+        copyOutput(new net.Socket({ fd: errors[0], readable: true, writable: false }), io.stderr, log && { file: log, stream: 'stderr' }),
       ]).then(() => undefined);
       let stopped = false;
       return {
@@ -96,8 +107,8 @@ export function openStdioPipes(options: { stdin: boolean }): StdioPipes {
         stop() {
           if (stopped || !toStage) return;
           stopped = true;
-          process.stdin.unpipe(toStage);
-          process.stdin.pause(); // no longer keeps minibox alive
+          io.input.unpipe(toStage);
+          if (io.input === process.stdin) process.stdin.pause(); // no longer keeps minibox alive
           toStage.destroy();
         },
       };

@@ -44,6 +44,8 @@ export interface SuperviseOptions {
   terminalLog?: JsonFileLog;
   /** `exec -d`: return after step 3. */
   detach?: boolean;
+  /** Step 2, on by default; off in the API daemon, whose SIGTERM is not its client's. */
+  proxySignals?: boolean;
   onSpawned?: (pid: number) => void;
   onStarted?: (pid: number) => void;
 }
@@ -68,7 +70,9 @@ export async function superviseStage(child: ChildProcess, options: SuperviseOpti
   let relay: TerminalRelay | undefined;
   let streams: StdioRelay | undefined;
   let handedOver = false;
-  const stopSignals = relaySignals(child, { terminal: options.terminal, onHangup: () => relay?.stop() });
+  const stopSignals = options.proxySignals === false
+    ? () => undefined
+    : relaySignals(child, { terminal: options.terminal, onHangup: () => relay?.stop() });
   try {
     streams = options.streams?.start(); // from the start: an unread pipe would never report its end
     const started = await options.start(pid);

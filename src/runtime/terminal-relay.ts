@@ -23,6 +23,8 @@ import type { JsonFileLog } from './json-file-log.js';
 export interface TerminalRelay {
   /** N of /dev/pts/N, to tell the init stage. */
   number: number;
+  /** The client's window changed (the API's `resize`): TIOCSWINSZ on the master. */
+  resize(rows: number, columns: number): void;
   /** Starts copying: host stdin → master, master → host stdout (and the container's log, if given). */
   start(log?: JsonFileLog): void;
   /** Resolves when the container side of the pty is closed (its program has exited). */
@@ -31,22 +33,37 @@ export interface TerminalRelay {
   stop(): void;
 }
 
-export function openTerminal(initPid: number, ptmxPath: string): TerminalRelay {
+/**
+ * Another terminal than minibox's own: the API daemon relays a client's connection (the docker
+ * CLI puts *its* terminal in raw mode and sends window sizes with `resize`).
+ */
+export interface TerminalStreams {
+  input: NodeJS.ReadableStream;
+  output: NodeJS.WritableStream;
+  /** The client's window, if it said. */
+  size?: { rows: number; columns: number };
+  /** Called once the pty exists, with the relay (so later `resize` requests reach it). */
+  onOpen?: (relay: TerminalRelay) => void;
+}
+
+export function openTerminal(initPid: number, ptmxPath: string, streams?: TerminalStreams): TerminalRelay {
   const masterFd = fs.openSync(`/proc/${initPid}/root${ptmxPath}`, fs.constants.O_RDWR | fs.constants.O_NOCTTY);
   unlockPty(masterFd);
   const number = ptyNumber(masterFd);
-  const stdout = process.stdout;
-  if (stdout.isTTY) setWindowSize(masterFd, stdout.rows, stdout.columns);
+  const stdout = streams?.output ?? process.stdout;
+  if (streams?.size) setWindowSize(masterFd, streams.size.rows, streams.size.columns);
+  else if (!streams && process.stdout.isTTY) setWindowSize(masterFd, process.stdout.rows, process.stdout.columns);
 
   const master = new tty.ReadStream(masterFd);
-  const stdin = process.stdin;
+  const stdin = streams?.input ?? process.stdin;
+  const ownTerminal = streams === undefined ? process.stdin : undefined;
   let wasRaw = false;
   let stopped = false;
   let resolveFinished: () => void = () => {};
   const finished = new Promise<void>((resolve) => { resolveFinished = resolve; });
 
   const onResize = (): void => {
-    if (!stopped) setWindowSize(masterFd, stdout.rows, stdout.columns);
+    if (!stopped && !streams) setWindowSize(masterFd, process.stdout.rows, process.stdout.columns);
   };
   const onInput = (chunk: Buffer): void => {
     if (!stopped) master.write(chunk);
@@ -57,30 +74,35 @@ export function openTerminal(initPid: number, ptmxPath: string): TerminalRelay {
   master.on('end', () => resolveFinished());
   master.on('close', () => resolveFinished());
 
-  return {
+  const relay: TerminalRelay = {
     number,
     finished,
+    resize(rows, columns) {
+      if (!stopped && rows > 0 && columns > 0) setWindowSize(masterFd, rows, columns);
+    },
     start(log) {
       master.on('data', (chunk: Buffer) => {
         stdout.write(chunk);
         log?.write('stdout', chunk); // a terminal has one stream: Docker logs it all as stdout
       });
-      if (stdin.isTTY) {
-        wasRaw = stdin.isRaw;
-        stdin.setRawMode(true);
+      if (ownTerminal?.isTTY) {
+        wasRaw = ownTerminal.isRaw;
+        ownTerminal.setRawMode(true);
       }
       stdin.on('data', onInput);
       stdin.resume();
-      stdout.on('resize', onResize);
+      if (!streams) process.stdout.on('resize', onResize);
     },
     stop() {
       if (stopped) return;
       stopped = true;
-      stdout.off('resize', onResize);
+      process.stdout.off('resize', onResize);
       stdin.off('data', onInput);
-      if (stdin.isTTY) stdin.setRawMode(wasRaw);
+      if (ownTerminal?.isTTY) ownTerminal.setRawMode(wasRaw);
       stdin.pause();
       master.destroy(); // closes masterFd
     },
   };
+  streams?.onOpen?.(relay);
+  return relay;
 }

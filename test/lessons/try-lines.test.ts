@@ -61,6 +61,13 @@ const NOT_RUNNABLE: Record<string, string> = {
   'build/stages.ts': 'a Dockerfile fragment, not a command',
   'image/pack/config-changes.ts': 'names the reader\'s container CTR',
   'image/pack/layer-tar.ts': 'names the reader\'s container t and /var/lib/minibox',
+  // The Engine API: each line talks to a running `minibox serve` (and most with a docker CLI);
+  // test/api/*.test.ts start one and run the same commands.
+  ...Object.fromEntries([
+    'api-errors', 'api-version', 'attach', 'attach-stdin', 'container-routes', 'container-wait', 'create-body',
+    'exec-routes', 'image-routes', 'registry-auth', 'request', 'resource-routes', 'routes', 'server', 'stream-framing',
+    'terminal-session',
+  ].map((name) => [`api/${name}.ts`, 'needs a running minibox serve on /tmp/mb.sock (test/api/*.test.ts start one)'])),
   // The course runner reads ../shared/course, outside the repository (and was being written meanwhile).
   'cli/commands/lesson-command.ts': 'reads the course in ../shared/course, outside the repository',
   'lessons/lab-images.ts': 'reads the course in ../shared/course, outside the repository',

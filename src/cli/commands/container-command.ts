@@ -9,7 +9,7 @@
 import type { Command } from 'commander';
 import { registerInspectCommand } from './inspect-command.js';
 import {
-  registerContainerPruneCommand, registerKillCommand, registerRenameCommand, registerRestartCommand, registerRmCommand, registerStartCommand,
+  registerContainerPruneCommand, registerKillCommand, registerPauseCommands, registerRenameCommand, registerRestartCommand, registerRmCommand, registerStartCommand,
   registerStopCommand, registerWaitCommand,
 } from './lifecycle-command.js';
 import { registerLogsCommand } from './logs-command.js';
@@ -22,6 +22,7 @@ export function registerLifecycleCommands(program: Command): void {
   registerStopCommand(program);
   registerRestartCommand(program);
   registerKillCommand(program);
+  registerPauseCommands(program);
   registerWaitCommand(program);
   registerRenameCommand(program);
   registerRmCommand(program);
@@ -34,6 +35,7 @@ export function registerLifecycleCommands(program: Command): void {
   registerStopCommand(container);
   registerRestartCommand(container);
   registerKillCommand(container);
+  registerPauseCommands(container);
   registerWaitCommand(container);
   registerRenameCommand(container);
   registerRmCommand(container, 'rm', ['remove']);

@@ -105,11 +105,14 @@ function registerTagCommand(parent: Command): void {
     .argument('<source_image>', 'the image to name: name[:tag] or id')
     .argument('<target_image>', 'the new name: [registry/]name[:tag]')
     .action(async (source: string, target: string, _options: object, command: Command) => {
-      const store = new ImageStore(contextOf(command).root);
+      const { root } = contextOf(command);
+      const store = new ImageStore(root);
       const image = store.get(source);
       const ref = parseReference(target);
       if (ref.digest) throw new MiniboxError(`refusing to create a tag with a digest reference: ${target}`);
       await store.tag(image.id, `${ref.name}:${ref.tag}`);
+      const { recordEvent } = await import('../../events/event-log.js');
+      recordEvent(root, 'image', 'tag', image.id, { name: ref.familiar });
     });
 }
 

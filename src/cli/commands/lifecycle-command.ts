@@ -1,5 +1,6 @@
 /**
- * lifecycle-command.ts — `start`, `stop`, `restart`, `kill`, `wait`, `rename`, `rm` and `container prune`.
+ * lifecycle-command.ts — `start`, `stop`, `restart`, `kill`, `pause`, `unpause`, `wait`, `rename`,
+ * `rm` and `container prune`.
  *
  * Like Docker's, each takes one or more containers (name, id or id prefix; `rename` one), acts on
  * each in turn, prints the name as given (or, for `wait`, the exit code), and on a failure prints
@@ -21,6 +22,7 @@ import { findContainer } from '../../container/container-store.js';
 import { killContainer, stopContainer, waitContainer, WAIT_CONDITIONS } from '../../lifecycle/stop.js';
 import { contextOf, requireTerminalFor, say } from '../context.js';
 import { withExplainFlags } from '../explain-flags.js';
+import { recordContainerEvent } from '../../events/event-log.js';
 
 /** Runs `action` for each named container; failures print and make the exit code 1. */
 export async function forEachContainer(root: StateRoot, names: string[], action: (id: string, name: string) => Promise<void>): Promise<void> {
@@ -93,7 +95,7 @@ export function registerRestartCommand(parent: Command): void {
       const seconds = parseSeconds(flags.time);
       await forEachContainer(root, names, async (id, name) => {
         await stopContainer(root, id, seconds);
-        await startContainer(root, id);
+        recordContainerEvent(root, await startContainer(root, id), 'restart');
         say(name);
       });
     });
@@ -109,6 +111,31 @@ export function registerKillCommand(parent: Command): void {
       const { root } = contextOf(cmd);
       await forEachContainer(root, names, async (id, name) => { await killContainer(root, id, flags.signal); say(name); });
     });
+}
+
+export function registerPauseCommands(parent: Command): void {
+  for (const [verb, description] of [['pause', 'Pause all processes within one or more containers (cgroup v2 freezer)'],
+    ['unpause', 'Unpause all processes within one or more containers']] as const) {
+    withExplainFlags(parent
+      .command(verb)
+      .description(description)
+      .argument('<containers...>', 'container names or ids')
+      .addHelpText('after', verb === 'pause' ? `
+Examples:
+  minibox pause web                        # its processes stop in place; ps: Up … (Paused)
+  minibox pause --explain web              # see the cgroup.freeze write and the kernel's answer`
+        : `
+Examples:
+  minibox unpause web                      # its processes go on where they stopped`)
+      .action(async (names: string[], _flags: unknown, cmd: Command) => {
+        const { root } = contextOf(cmd);
+        const { pauseContainer, unpauseContainer } = await import('../../lifecycle/pause.js');
+        await forEachContainer(root, names, async (id, name) => {
+          await (verb === 'pause' ? pauseContainer : unpauseContainer)(root, id);
+          say(name);
+        });
+      }), 'the cgroup writes');
+  }
 }
 
 export function registerWaitCommand(parent: Command): void {

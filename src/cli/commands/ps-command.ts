@@ -4,7 +4,8 @@
  * Every listed record was reconciled first (container/reconcile.ts), so STATUS is what the kernel
  * says, not what the record last claimed. Columns: CONTAINER ID (12 hex digits), IMAGE,
  * COMMAND (quoted, cut at 20 characters with "…"), CREATED, STATUS ("Up 3 seconds",
- * "Exited (0) 2 minutes ago", "Created"; "Up 3 seconds (network lost)" when its bridge or veth
+ * "Exited (0) 2 minutes ago", "Created", "Up 1 minute (Paused)", "Up 2 minutes (healthy)",
+ * "Restarting (1) 3 seconds ago"; "Up 3 seconds (network lost)" when its bridge or veth
  * is gone), PORTS, NAMES. Newest first.
  *
  * Try: `minibox run --name box busybox true && minibox ps -a --format '{{.Names}} {{.Status}}'` →
@@ -22,15 +23,28 @@ import type { StateRoot } from '../../state-root.js';
 
 interface PsFlags { all?: boolean; quiet?: boolean; trunc?: boolean; filter: string[]; format?: string }
 
-/** Docker's State.String(). */
+/** Docker's State.String(): "Up 3 seconds (Paused)", "Restarting (1) 2 seconds ago", "Up 1 minute (healthy)". */
 export function statusText(record: ContainerRecord, now = Date.now()): string {
   const state = record.State;
-  if (state.Running) return `Up ${formatDuration(now - Date.parse(state.StartedAt))}`;
+  if (state.Running) {
+    const up = `Up ${formatDuration(now - Date.parse(state.StartedAt))}`;
+    if (state.Paused) return `${up} (Paused)`;
+    if (state.Health) return `${up} (${state.Health.Status === 'starting' ? 'health: starting' : state.Health.Status})`;
+    return up;
+  }
+  if (state.Restarting) return `Restarting (${state.ExitCode}) ${formatAgo(state.FinishedAt, now)}`;
   if (state.Status === 'removing') return 'Removal In Progress';
   if (state.Status === 'exited') {
     return state.FinishedAt ? `Exited (${state.ExitCode}) ${formatAgo(state.FinishedAt, now)}` : `Exited (${state.ExitCode})`;
   }
   return 'Created';
+}
+
+/** Docker's State.StateString(): created, running, paused, restarting, removing, exited. */
+export function stateName(record: ContainerRecord): string {
+  if (record.State.Running && record.State.Paused) return 'paused';
+  if (!record.State.Running && record.State.Restarting) return 'restarting';
+  return record.State.Status;
 }
 
 /** Docker's formatter.Ellipsis: at most `width` characters, the last one "…" when cut. */
@@ -62,9 +76,14 @@ function parseFilters(specs: string[]): Filter[] {
       case 'status': {
         const known = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];
         for (const value of values) if (!known.includes(value)) throw new UsageError(`invalid filter 'status=${value}'`);
-        return (r) => values.includes(r.State.Status);
+        return (r) => values.includes(stateName(r));
       }
       case 'exited': return (r) => r.State.Status === 'exited' && values.includes(String(r.State.ExitCode));
+      case 'health': {
+        const known = ['starting', 'healthy', 'unhealthy', 'none'];
+        for (const value of values) if (!known.includes(value)) throw new UsageError(`invalid filter 'health=${value}': use ${known.join(', ')}`);
+        return (r) => values.includes(r.State.Running ? r.State.Health?.Status ?? 'none' : 'none');
+      }
       default: throw new UsageError(`invalid filter '${key}'`);
     }
   });
@@ -86,7 +105,7 @@ function psFields(record: ContainerRecord, trunc: boolean, now: number, root?: S
     Ports: root ? formatPorts(containerPorts(root, record.Id)) : '',
     RunningFor: formatAgo(record.Created, now),
     Size: '0B',
-    State: record.State.Status,
+    State: stateName(record),
     // Like Docker's "(unhealthy)": running, but its network was taken away (network/endpoint-health.ts).
     Status: `${statusText(record, now)}${cutOff ? ' (network lost)' : ''}`,
   };
@@ -105,7 +124,7 @@ export function registerPsCommand(parent: Command, name = 'ps', aliases: string[
     .option('-a, --all', 'show all containers (default shows just running)')
     .option('-q, --quiet', 'only display container IDs')
     .option('--no-trunc', 'don\'t truncate output')
-    .option('-f, --filter <filter>', 'filter output: name=…, status=…, id=…, exited=… (repeatable)', collect, [])
+    .option('-f, --filter <filter>', 'filter output: name=…, status=…, id=…, exited=…, health=… (repeatable)', collect, [])
     .option('--format <format>', "table, 'table TEMPLATE', json, or a Go TEMPLATE such as '{{.Names}}'")
     .action(async (flags: PsFlags, cmd: Command) => {
       const { root } = contextOf(cmd);
@@ -114,7 +133,7 @@ export function registerPsCommand(parent: Command, name = 'ps', aliases: string[
       const now = Date.now();
       const records = (await reconcileAll(root))
         // Without -a only running containers, unless a status/exited filter asks for others (as Docker).
-        .filter((record) => flags.all || flags.filter.some((spec) => /^(status|exited)=/i.test(spec)) || record.State.Running)
+        .filter((record) => flags.all || flags.filter.some((spec) => /^(status|exited)=/i.test(spec)) || record.State.Running || record.State.Restarting)
         .filter((record) => filters.every((keep) => keep(record)))
         .sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
       if (flags.quiet) {

@@ -47,6 +47,13 @@ export interface RunFlags extends ResourceFlags {
   detach?: boolean;
   init?: boolean;
   logOpt: string[];
+  restart?: string;
+  healthCmd?: string;
+  healthInterval?: string;
+  healthTimeout?: string;
+  healthRetries?: string;
+  healthStartPeriod?: string;
+  healthcheck?: boolean;
 }
 
 /** The limit flags, as typed (create.ts checks them); only the ones given. */
@@ -92,6 +99,13 @@ export function addContainerFlags(command: Command): Command {
     .option('-c, --cpu-shares <weight>', 'relative CPU weight, default 1024 (cpu.weight)')
     .option('--cpuset-cpus <list>', 'CPUs the container may use, e.g. 0-1 or 0,2 (cpuset.cpus)')
     .option('--pids-limit <n>', 'maximum number of processes and threads; -1 = unlimited (pids.max)')
+    .option('--health-cmd <command>', 'command to run to check health (run with /bin/sh -c)')
+    .option('--health-interval <duration>', 'time between running the check, e.g. 30s (default 30s)')
+    .option('--health-timeout <duration>', 'maximum time to allow one check to run (default 30s)')
+    .option('--health-retries <n>', 'consecutive failures needed to report unhealthy (default 3)')
+    .option('--health-start-period <duration>', 'start period: failures before the first success do not count')
+    .option('--no-healthcheck', 'disable any container-specified HEALTHCHECK')
+    .option('--restart <policy>', 'no, on-failure[:max-retries], always or unless-stopped', 'no')
     .option('--log-opt <key=value>', 'log rotation: max-size=10m, max-file=3 by default (repeatable)', collect, [])
     .option('--platform <os/arch>', 'platform to pull if the image is missing')
     .option('--pull <policy>', 'pull the image: missing, always or never', 'missing')
@@ -136,6 +150,15 @@ export function requestFromFlags(image: string, command: string[], flags: RunFla
     init: flags.init ?? false,
     resources: resourceFlagsOf(flags),
     logOpts: flags.logOpt,
+    ...(flags.restart !== undefined ? { restart: flags.restart } : {}),
+    health: {
+      ...(flags.healthCmd !== undefined ? { cmd: flags.healthCmd } : {}),
+      ...(flags.healthInterval !== undefined ? { interval: flags.healthInterval } : {}),
+      ...(flags.healthTimeout !== undefined ? { timeout: flags.healthTimeout } : {}),
+      ...(flags.healthRetries !== undefined ? { retries: flags.healthRetries } : {}),
+      ...(flags.healthStartPeriod !== undefined ? { startPeriod: flags.healthStartPeriod } : {}),
+      ...(flags.healthcheck === false ? { none: true } : {}),
+    },
   };
 }
 

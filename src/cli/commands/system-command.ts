@@ -7,6 +7,8 @@
  *                                            -v per image, container, volume and shared layer
  *   system prune [-a] [--volumes] [-f]       stopped containers, unused networks, dangling (or
  *                                            all unused) images, anonymous volumes
+ *   system restore                           after a boot: start the containers whose --restart
+ *                                            policy says so, as dockerd does when it starts
  * The work is in src/system/; this file parses and prints.
  *
  * Try: `minibox system df` → `TYPE … TOTAL … ACTIVE … SIZE … RECLAIMABLE … Images 1`
@@ -150,9 +152,26 @@ Examples:
     });
 }
 
+function registerRestore(system: Command): void {
+  system.command('restore')
+    .description('Start the containers whose restart policy asks for it (run at boot: no daemon does it)')
+    .addHelpText('after', `
+Examples:
+  minibox system restore        # starts always, unless-stopped (not stopped by hand), on-failure
+  systemctl enable minibox-restore.service   # see docs/lifecycle.md: runs it at every boot`)
+    .action(async (_options: unknown, command: Command) => {
+      const { root } = contextOf(command);
+      const { restoreContainers } = await import('../../lifecycle/restart.js');
+      const { failed } = await restoreContainers(root, (record) => say(record.Name.slice(1)));
+      for (const { record, error } of failed) process.stderr.write(`minibox: cannot restore ${record.Name.slice(1)}: ${error}\n`);
+      if (failed.length > 0) process.exitCode = 1;
+    });
+}
+
 export function registerSystemCommands(program: Command): void {
   const system = program.command('system').description('Manage minibox: check, measure and clean the state root');
   registerFsck(system);
   registerDf(system);
   registerPrune(system);
+  registerRestore(system);
 }

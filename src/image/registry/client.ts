@@ -29,6 +29,8 @@ export interface RegistryClientOptions {
   /** Docker Hub mirrors, tried in order before Docker Hub (config.ts "registry-mirrors"). */
   registryMirrors?: string[];
   dockerConfigPath?: string;
+  /** Credentials given with the request (the API's X-Registry-Auth), used instead of config.json's. */
+  credentials?: Credentials;
   userAgent?: string;
   onDebug?: (line: string) => void;
   retry?: { attempts: number; baseDelayMs: number };
@@ -51,6 +53,7 @@ export class RegistryClient {
   private readonly insecureRegistries: string[];
   private readonly registryMirrors: string[];
   private readonly dockerConfigPath: string;
+  private readonly givenCredentials: Credentials | undefined;
   private readonly endpoints = new Map<string, Promise<RegistryEndpoint>>();
   private readonly tokens = new Map<string, string>();
 
@@ -63,6 +66,7 @@ export class RegistryClient {
     this.insecureRegistries = options.insecureRegistries ?? [];
     this.registryMirrors = options.registryMirrors ?? [];
     this.dockerConfigPath = options.dockerConfigPath ?? defaultDockerConfigPath();
+    this.givenCredentials = options.credentials;
   }
 
   /** Pings a host once per client and remembers its scheme and challenge. */
@@ -91,7 +95,7 @@ export class RegistryClient {
   }
 
   credentialsFor(ref: Pick<ImageReference, 'domain'>): Credentials | undefined {
-    return findCredentials(ref.domain, this.dockerConfigPath);
+    return this.givenCredentials ?? findCredentials(ref.domain, this.dockerConfigPath);
   }
 
   private async authorization(ref: ImageReference, endpoint: RegistryEndpoint, scope: string, fresh: boolean): Promise<string | undefined> {

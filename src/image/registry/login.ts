@@ -24,6 +24,16 @@ function apiHost(server: string): string {
 
 /** Verifies credentials against the registry and stores them in the Docker config file. Returns the normalised host. */
 export async function login(server: string, username: string, password: string, options: RegistryClientOptions = {}): Promise<string> {
+  const host = await verifyCredentials(server, username, password, options);
+  storeCredentials(host, { username, password }, options.dockerConfigPath ?? defaultDockerConfigPath());
+  return host;
+}
+
+/**
+ * Only the check, storing nothing: what a daemon does for `docker login` (`POST /auth`) — the
+ * client keeps the credentials, in its own config file. Returns the normalised host.
+ */
+export async function verifyCredentials(server: string, username: string, password: string, options: RegistryClientOptions = {}): Promise<string> {
   const host = normalizeRegistryHost(server);
   if (username === '') throw new MiniboxError('login needs a username (-u USER)');
   if (password === '') throw new MiniboxError('login needs a password (--password-stdin or -p)');
@@ -41,7 +51,6 @@ export async function login(server: string, username: string, password: string, 
   } else if (challenge) {
     throw new MiniboxError(`registry ${host} asks for "${challenge.scheme}" authentication, which minibox does not support`);
   }
-  storeCredentials(host, credentials, options.dockerConfigPath ?? defaultDockerConfigPath());
   return host;
 }
 
