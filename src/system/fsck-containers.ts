@@ -80,10 +80,20 @@ export async function checkContainerDirs(root: StateRoot): Promise<Finding[]> {
   return findings;
 }
 
+/**
+ * Temp files of record writes that never reached their rename. While the container runs, its
+ * monitor may be writing exit-status.json.tmp right now: then only the temps whose writer is
+ * named in them (`container.json.<pid>.<n>.tmp`) and gone are stale — a verb killed while it
+ * wrote a running container's record (`rm -f`, `stop` ending a restart policy).
+ */
 function staleRecordTemps(store: ContainerStore, id: string): Finding[] {
-  if (reallyRunning(store, id)) return []; // the monitor may be writing exit-status.json.tmp right now
+  const running = reallyRunning(store, id);
   const dir = store.paths(id).dir;
-  return fs.readdirSync(dir).filter((name) => name.endsWith('.tmp')).map((name): Finding => {
+  const writerGone = (name: string): boolean => {
+    const pid = Number(/\.(\d+)\.\d+\.tmp$/.exec(name)?.[1] ?? 0);
+    return pid > 0 && !fs.existsSync(`/proc/${pid}`);
+  };
+  return fs.readdirSync(dir).filter((name) => name.endsWith('.tmp') && (!running || writerGone(name))).map((name): Finding => {
     const file = path.join(dir, name);
     return { area: 'temp', subject: file, problem: 'a record write that never reached its rename', repair: 'delete it', fix: async () => fs.rmSync(file, { force: true }) };
   });
