@@ -16,7 +16,9 @@
  * (Traffic between containers on one bridge and published ports reached from the host itself do
  * not need forwarding: the first is switched by the bridge, the second is the host's own output.)
  *
- * Try: `minibox run --rm busybox true && cat /proc/sys/net/ipv4/ip_forward` → `1`
+ * Try: `minibox run -d --name fw busybox sleep 60 >/dev/null && cat /proc/sys/net/ipv4/ip_forward` →
+ * `1` (while a container is on a bridge; `minibox rm -f fw` removes the last bridge and gives the
+ * old value back).
  */
 import fs from 'node:fs';
 import { withLock } from '../lock.js';
