@@ -95,7 +95,7 @@ describe.each([['Basic (htpasswd)'], ['Bearer (token server)']])('credentials st
     const inspect = await mbAsync(root, ['inspect', 'cred-user', image], { env });
 
     expect((await mbAsync(root, ['tag', image, `${registry.host}/team/copy:1`], { env })).code).toBe(0);
-    const push = await mbAsync(root, ['push', '--explain', `${registry.host}/team/copy:1`], { env });
+    const push = await mbAsync(root, ['push', '--explain=all', `${registry.host}/team/copy:1`], { env });
     expect(push.code, push.stderr).toBe(0);
     expect(push.stdout + push.stderr).toMatch(/the registry links the blob it holds in team\/app/); // mounted, not uploaded
     const missing = await mbAsync(root, ['pull', `${registry.host}/team/app:no-such-tag`], { env });
