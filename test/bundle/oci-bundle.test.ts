@@ -37,7 +37,8 @@ describe('oci-bundle.ts reads and writes config.json', () => {
   // On main, exec.ts, diff.ts, inspect.ts, resources.ts and cgroup-hooks.ts parsed config.json
   // themselves and create.ts and resources.ts wrote it: this test failed there.
   it('no other module of src/ opens a file called config.json but the ones for other configs', () => {
-    const allowed = new Set(['bundle/oci-bundle.ts', 'network/networks.ts' /* a network's record */, 'image/registry/credential-store.ts' /* ~/.docker */]);
+    const allowed = new Set(['bundle/oci-bundle.ts', 'network/networks.ts' /* a network's record */, 'image/registry/credential-store.ts' /* ~/.docker */,
+      'explain/story-steps.ts' /* names the file in a story line; reads nothing */]);
     const offenders = sourceFiles(src).map((file) => path.relative(src, file))
       .filter((file) => !allowed.has(file) && /['"`]config\.json['"`]/.test(code(path.join(src, file))));
     expect(offenders).toEqual([]);

@@ -13,9 +13,9 @@ let work: string;
 let dockerConfig: string;
 
 beforeAll(async () => {
-  // The CLI runs from dist/: build it (type errors elsewhere in the tree do not stop emitting).
-  spawnSync('npx', ['tsc', '-p', '.'], { cwd: repoRoot, stdio: 'ignore' });
-  if (!fs.existsSync(path.join(repoRoot, 'dist/cli/commands/login-command.js'))) throw new Error('build did not produce dist/cli/commands/login-command.js');
+  // The CLI runs from dist/ (npm test builds first). Not rebuilt here: a bare `tsc` would leave
+  // the start-up build (dist/startup) older than dist/ and change which code later files run.
+  if (!fs.existsSync(path.join(repoRoot, 'dist/cli/commands/login-command.js'))) throw new Error('dist/ is not built: run `npm run build` first');
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-login-cli-'));
   dockerConfig = path.join(work, 'docker');
   registry = await startRegistry({ htpasswd: [{ user: USER, password: PASSWORD }] });
