@@ -16,6 +16,7 @@
  */
 import os from 'node:os';
 import { ApiError } from './api-errors.js';
+import { hostPlatform } from '../image/platform.js';
 
 /** The API version CLI 28 speaks (moby 28.x). */
 export const API_VERSION = '1.50';
@@ -58,14 +59,10 @@ export function pingHeaders(): Record<string, string> {
   };
 }
 
-function goArch(): string {
-  return process.arch === 'x64' ? 'amd64' : process.arch;
-}
-
 /** `GET /version`: the fields `docker version` prints under "Server:". */
 export function versionBody(): Record<string, unknown> {
   const details = {
-    ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Os: 'linux', Arch: goArch(),
+    ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Os: 'linux', Arch: hostPlatform().architecture,
     KernelVersion: os.release(), GitCommit: 'minibox', GoVersion: `node ${process.version}`,
     BuildTime: '', Experimental: 'false',
   };

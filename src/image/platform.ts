@@ -19,8 +19,6 @@ import type { Descriptor, ImageIndex, Platform } from './oci.js';
 
 export type { Platform } from './oci.js';
 
-export const DEFAULT_PLATFORM: Platform = { os: 'linux', architecture: 'amd64' };
-
 function normalizeArchitecture(architecture: string, variant: string | undefined): { architecture: string; variant?: string } {
   const arch = architecture.toLowerCase();
   const v = variant?.toLowerCase() || undefined;
@@ -50,7 +48,7 @@ export function normalizePlatform(platform: Platform): Platform {
   return normalized;
 }
 
-/** Parses `--platform os/arch[/variant]` (e.g. linux/arm64, linux/arm/v7); undefined → linux/amd64. */
+/** Parses `--platform os/arch[/variant]` (e.g. linux/arm64, linux/arm/v7); undefined → this machine's. */
 export function parsePlatform(spec?: string): Platform {
   if (spec === undefined || spec === '') return { ...DEFAULT_PLATFORM };
   const parts = spec.split('/');
@@ -81,6 +79,12 @@ const NODE_ARCHITECTURES: Record<string, string> = { x64: 'amd64', arm64: 'arm64
 export function hostPlatform(): Platform {
   return normalizePlatform({ os: process.platform, architecture: NODE_ARCHITECTURES[process.arch] ?? process.arch });
 }
+
+/**
+ * What pull, load, import and `FROM scratch` pick when no `--platform` is given: this machine's
+ * own platform, as Docker does (linux/amd64 on a PC, linux/arm64 on a Raspberry Pi 4).
+ */
+export const DEFAULT_PLATFORM: Platform = hostPlatform();
 
 /**
  * Docker's warning when a container is made from an image for another platform and no

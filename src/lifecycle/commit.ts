@@ -15,8 +15,8 @@
  * layer — read-only, so the running container's own overlay is not disturbed). Volumes are not
  * part of it, as with Docker.
  *
- * Try: `minibox run --name t IMAGE sh -c 'echo hi > /greeting'; minibox commit t greeted;
- * minibox run --rm greeted cat /greeting` → `hi`.
+ * Try: `minibox run --name greeter busybox sh -c 'echo hello from the layer > /greeting';
+ * minibox commit greeter greeted; minibox run --rm greeted cat /greeting` → `hello from the layer`.
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -120,8 +120,10 @@ export async function killContainer(root: StateRoot, id: string, signalText = 'S
       cancelRestart(store, record);
       store.save(record);
     }
-    if (!signalProcess(pids.init, signal)) throw new VerbError(`cannot kill container: ${record.Name.slice(1)}: container ${record.Id} is not running`);
+    // The event goes first: once the signal is sent, the monitor may write the exit's `die` at
+    // any moment, and `docker events` always shows kill before die.
     recordContainerEvent(root, record, 'kill', { signal: String(signal) });
+    if (!signalProcess(pids.init, signal)) throw new VerbError(`cannot kill container: ${record.Name.slice(1)}: container ${record.Id} is not running`);
     if (ends) await thawAfterSignal(record);
     if (signal !== os.constants.signals.SIGKILL) {
       store.save(record);

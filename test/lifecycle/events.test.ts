@@ -4,21 +4,13 @@
  * Fails on main (checked): `events` was not a minibox command.
  */
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectNoContainers, expectNoLeaks } from '../helpers/leaks.js';
+import { describe, expect, it } from 'vitest';
 import { bin } from '../helpers/minibox.js';
-import { startWorld, until, type LifecycleWorld } from './helpers.js';
+import { until, withWorld, type LifecycleWorld } from './helpers.js';
 
 let world: LifecycleWorld;
 
-beforeAll(async () => { world = await startWorld(); });
-afterAll(async () => {
-  await world?.close();
-  expectNoLeaks(world.root);
-  expectNoContainers(world.root);
-  fs.rmSync(world.root, { recursive: true, force: true });
-});
+withWorld((started) => { world = started; });
 
 const LINE = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z) container (\w+) ([0-9a-f]{64}) \((.*)\)$/;
 

@@ -7,20 +7,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectNoContainers, expectNoLeaks } from '../helpers/leaks.js';
+import { describe, expect, it } from 'vitest';
 import { judge } from '../../src/lifecycle/health.js';
-import { startWorld, until, type LifecycleWorld } from './helpers.js';
+import { until, withWorld, type LifecycleWorld } from './helpers.js';
 
 let world: LifecycleWorld;
 
-beforeAll(async () => { world = await startWorld(); });
-afterAll(async () => {
-  await world?.close();
-  expectNoLeaks(world.root);
-  expectNoContainers(world.root);
-  fs.rmSync(world.root, { recursive: true, force: true });
-});
+withWorld((started) => { world = started; });
 
 interface Health { Status: string; FailingStreak: number; Log: { ExitCode: number; Output: string }[] }
 

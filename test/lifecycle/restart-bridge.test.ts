@@ -5,20 +5,12 @@
  * Fails without the PATH the engine passes to the stage (checked): Exited (125), "iptables-save
  * not found", instead of the container's own exit code.
  */
-import fs from 'node:fs';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { expectNoContainers, expectNoLeaks } from '../helpers/leaks.js';
-import { startWorld, until, type LifecycleWorld } from './helpers.js';
+import { expect, it } from 'vitest';
+import { until, withWorld, type LifecycleWorld } from './helpers.js';
 
 let world: LifecycleWorld;
 
-beforeAll(async () => { world = await startWorld(); });
-afterAll(async () => {
-  await world?.close();
-  expectNoLeaks(world.root);
-  expectNoContainers(world.root);
-  fs.rmSync(world.root, { recursive: true, force: true });
-});
+withWorld((started) => { world = started; });
 
 it('on-failure:1 on the bridge restarts once and ends with the container\'s own exit code', async () => {
   expect((await world.mb(['run', '-d', '--name', 'br', '--restart', 'on-failure:1', world.image, 'sh', '-c', 'exit 5'])).code).toBe(0);

@@ -4,25 +4,17 @@
  * nothing asserts how long a back-off took.
  * Fails on main (checked): `--restart` was an unknown option (exit 125), RestartCount always 0.
  */
-import fs from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectNoContainers, expectNoLeaks } from '../helpers/leaks.js';
+import { describe, expect, it } from 'vitest';
 import { isRunning } from '../../src/container/process-handle.js';
 import { readExitStatus } from '../../src/container/run-files.js';
 import { ContainerStore } from '../../src/container/container-store.js';
 import { StateRoot } from '../../src/state-root.js';
 import { nextBackoffMs, parseRestartPolicy, shouldRestart } from '../../src/lifecycle/restart-policy.js';
-import { startWorld, until, type LifecycleWorld } from './helpers.js';
+import { until, withWorld, type LifecycleWorld } from './helpers.js';
 
 let world: LifecycleWorld;
 
-beforeAll(async () => { world = await startWorld(); });
-afterAll(async () => {
-  await world?.close();
-  expectNoLeaks(world.root);
-  expectNoContainers(world.root);
-  fs.rmSync(world.root, { recursive: true, force: true });
-});
+withWorld((started) => { world = started; });
 
 function exitStatusOf(name: string) {
   const store = new ContainerStore(new StateRoot(world.root));

@@ -13,6 +13,7 @@ import { cgroupMode } from '../../cgroups/mode.js';
 import { reconcileAll } from '../../container/reconcile.js';
 import { formatBinaryBytes } from '../../format.js';
 import { ImageStore } from '../../image/store/images.js';
+import { hostPlatform } from '../../image/platform.js';
 import { renderGoTemplate } from '../go-template.js';
 import { contextOf, registryContextOf, say } from '../context.js';
 
@@ -23,7 +24,7 @@ function versionFields(): Record<string, string> {
     Version: MINIBOX_VERSION,
     NodeVersion: process.version,
     Os: process.platform,
-    Arch: process.arch === 'x64' ? 'amd64' : process.arch,
+    Arch: hostPlatform().architecture,
     KernelVersion: os.release(),
   };
 }

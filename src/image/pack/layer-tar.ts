@@ -19,9 +19,11 @@
  * `writeLayerTar` also serves `export` (a merged tree, where there are no whiteouts to translate)
  * — one walker for both.
  *
- * Try: `minibox run --name t IMAGE sh -c 'rm /etc/motd; mkdir /d; echo hi > /d/f'`, then
- * `minibox commit t x && tar -tvzf $(ls -t /var/lib/minibox/blobs/sha256/* | head -1)` →
- * `d/`, `d/f`, `etc/`, `etc/.wh.motd` (among the mount points left out, see `skip`).
+ * Try: `minibox run --name tarred busybox sh -c 'rm /etc/group; mkdir /d; echo hi > /d/f';
+ * minibox commit tarred x >/dev/null; cd ${MINIBOX_ROOT:-/var/lib/minibox}/blobs/sha256;
+ * tar -tzf $(ls -t | head -3 | xargs file | awk -F: '/gzip/ {print $1}')` → `d/ d/f etc/
+ * etc/.wh.group` — the newest gzip blob is the commit's layer: entries in byte order, the
+ * whiteout for the removed file, and the mount points left out (see `skip`).
  */
 import fs from 'node:fs';
 import path from 'node:path';

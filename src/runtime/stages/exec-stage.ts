@@ -28,8 +28,8 @@
  * Only synchronous calls are used: Node's helper threads stay in the host's namespaces.
  *
  * Try: `minibox run -d --name web busybox sleep 60 >/dev/null && minibox exec web sh -c 'readlink
- * /proc/1/ns/pid /proc/self/ns/pid | uniq | wc -l'` → `1` (the same PID namespace as the
- * container's PID 1).
+ * /proc/1/ns/pid; readlink /proc/self/ns/pid' | uniq | wc -l` → `1` (the same PID namespace as
+ * the container's PID 1).
  */
 import fs from 'node:fs';
 import { publishStep } from '../../sys/trace.js';
