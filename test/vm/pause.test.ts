@@ -7,48 +7,23 @@
  * Takes ~3 minutes under the VM's TCG emulation: each of its ~20 CLI calls boots Node on an
  * emulated CPU (5–8 s each); every call proves something Docker users rely on.
  */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MINIBOX_CGROUP_PARENT, parseKeyedFile } from '../../src/cgroups/index.js';
+import { until, withStoreCopy } from './vm-helpers.js';
 
-// Not test/helpers/minibox.ts: it loads the registry helpers, which the VM's initramfs lacks.
-const bin = path.resolve(import.meta.dirname, '../../bin/minibox');
-let root = '';
+const vm = withStoreCopy('mb-vm-pause-');
+const minibox = vm.minibox;
 const IMAGE = 'busybox';
-
-function minibox(args: string[]): { code: number; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [bin, '--root', root, ...args], { encoding: 'utf8', timeout: 240_000 });
-  return { code: result.status ?? 128 + 9, stdout: result.stdout, stderr: result.stderr };
-}
 
 function frozen(id: string): number | undefined {
   return parseKeyedFile(fs.readFileSync(`/sys/fs/cgroup/${MINIBOX_CGROUP_PARENT}/${id}/cgroup.events`, 'utf8')).get('frozen');
 }
 
-async function until(condition: () => boolean, what: string, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
-beforeAll(() => {
-  root = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-vm-pause-'));
-  expect(spawnSync('cp', ['-a', '/minibox-store/.', root]).status).toBe(0);
-});
-
-afterAll(() => {
-  if (root) fs.rmSync(root, { recursive: true, force: true });
-});
-
 describe('pause and unpause (cgroup v2 freezer)', () => {
   it('freezes every process in place, ps says (Paused), exec is refused, unpause lets it go on', async () => {
-    const counter = path.join(root, 'counter');
+    const counter = path.join(vm.root, 'counter');
     fs.mkdirSync(counter);
     const run = minibox(['run', '-d', '--network', 'host', '--pull', 'never', '--name', 'pz', '-v', `${counter}:/out`, IMAGE,
       'sh', '-c', 'i=0; while :; do i=$((i+1)); echo $i > /out/n.tmp; mv /out/n.tmp /out/n; done']);

@@ -5,21 +5,13 @@
  * Containers run with `--network host`: these tests are about cgroups, and the VM has no iproute2,
  * iptables or nsenter for the bridge and none networks yet.
  */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
 import { MINIBOX_CGROUP_PARENT, parseKeyedFile } from '../../src/cgroups/index.js';
-import { bin } from '../helpers/minibox.js';
+import { until, withStoreCopy } from './vm-helpers.js';
 
-let root = '';
-
-function minibox(args: string[]): { code: number; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [bin, '--root', root, ...args], { encoding: 'utf8', timeout: 240_000 });
-  return { code: result.status ?? 128 + 9, stdout: result.stdout, stderr: result.stderr };
-}
+const vm = withStoreCopy('mb-vm-root-');
+const minibox = vm.minibox;
 
 const containerCgroups = () => (fs.existsSync(`/sys/fs/cgroup/${MINIBOX_CGROUP_PARENT}`)
   ? fs.readdirSync(`/sys/fs/cgroup/${MINIBOX_CGROUP_PARENT}`, { withFileTypes: true }).filter((entry) => entry.isDirectory()).map((entry) => entry.name)
@@ -42,24 +34,6 @@ function removeForcefully(id: string): void {
   expect(minibox(['rm', '-f', id]).code).toBe(0);
   expect(containerCgroups()).not.toContain(id);
 }
-
-async function until(condition: () => boolean, what: string, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
-beforeAll(() => {
-  root = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-vm-root-'));
-  // cp -a keeps the layers' symlinks, owners and modes exactly (bin/echo -> busybox).
-  expect(spawnSync('cp', ['-a', '/minibox-store/.', root]).status).toBe(0);
-});
-
-afterAll(() => {
-  if (root) fs.rmSync(root, { recursive: true, force: true });
-});
 
 describe('minibox on a cgroup v2 machine', () => {
   it('doctor reports cgroup v2 with the memory, cpu and pids controllers', () => {
