@@ -35,6 +35,8 @@ import { assertSupported } from './spec-support.js';
 import { runHooks } from '../runtime/spec-hooks.js';
 import { OCI_VERSION, OciStateDir, handleOfInit, writePidFile, type SavedContainer } from './oci-state.js';
 import { sendConsole } from './console-socket.js';
+import { readMountInfo } from '../mountinfo.js';
+import { detachHostMounts } from './lifecycle.js';
 
 export interface CreateOptions {
   bundle: string;
@@ -43,6 +45,10 @@ export interface CreateOptions {
   pidFile?: string;
   consoleSocket?: string;
   noNewKeyring?: boolean;
+  /** --no-pivot: MS_MOVE + chroot instead of pivot_root (runtime/rootfs/rootfs.ts). */
+  noPivot?: boolean;
+  /** --preserve-fds N: this process's fds 3…3+N-1 go on to the container's program. */
+  preserveFds?: number;
   /** `run` without --console-socket: this process relays its own terminal (runtime/terminal-relay.ts). */
   relayTerminal?: boolean;
 }
@@ -70,12 +76,26 @@ export function loadBundle(bundleDir: string): OciSpec {
     throw new MiniboxError(describeError(error));
   }
   assertSupported(spec);
-  if (!wantsMountNamespace(spec)) throw new MiniboxError('config.json must ask for a mount namespace: minibox will not pivot_root the host');
+  if (!wantsMountNamespace(spec)) refuseHostMountNamespaceChanges(spec);
   const mountPath = spec.linux?.namespaces?.find((ns) => ns.type === 'mount')?.path;
   if (mountPath && sameNamespace(mountPath, '/proc/self/ns/mnt')) {
     throw new MiniboxError(`config.json joins the host's own mount namespace (${mountPath}): minibox will not pivot_root the host`);
   }
   return spec;
+}
+
+/**
+ * Without a mount namespace of its own the container's mounts are made in the host's (as runc
+ * does, then chroot: rootfs.ts). What would change the host's own mounts is refused: masked and
+ * read-only paths (runc's words), and a rootfsPropagation (runc applies it to the host's `/`).
+ */
+function refuseHostMountNamespaceChanges(spec: OciSpec): void {
+  if ((spec.linux?.maskedPaths ?? []).length > 0 || (spec.linux?.readonlyPaths ?? []).length > 0) {
+    throw new MiniboxError('unable to restrict sys entries without a private MNT namespace');
+  }
+  if (spec.linux?.rootfsPropagation) {
+    throw new MiniboxError('config.json linux.rootfsPropagation needs a mount namespace: it would change the propagation of the host\'s own /');
+  }
 }
 
 function sameNamespace(a: string, b: string): boolean {
@@ -95,19 +115,22 @@ export async function createContainer(states: OciStateDir, id: string, options: 
   if (options.systemdCgroup && cgroupMode() === 'unified') {
     throw new MiniboxError('--systemd-cgroup is not supported: minibox-runc manages cgroups itself (cgroupfs style); drop the flag');
   }
+  const hostMounts = wantsMountNamespace(spec) ? undefined : mountsAt(rootfsPath(bundle, spec));
   states.claim(id);
   let child: ChildProcess | undefined;
   let cgroup: string | undefined;
   try {
     makeExecFifo(states.fifo(id));
-    const stdio: StdioOptions = terminal ? ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] : ['inherit', 'inherit', 'inherit', 'pipe', 'pipe'];
+    const preserved = Array.from({ length: options.preserveFds ?? 0 }, (_, index) => 3 + index); // at 5… in the stage
+    const stdio: StdioOptions = [...(terminal ? ['ignore', 'ignore', 'ignore'] as const : ['inherit', 'inherit', 'inherit'] as const), 'pipe', 'pipe', ...preserved];
     child = startInitStage(wantsPidNamespace(spec), stdio, pidNamespacePath(spec));
     const pid = child.pid;
     if (pid === undefined) throw new MiniboxError('cannot start the init stage');
     const stageExited = new Promise<void>((resolve) => child!.once('exit', () => resolve()));
     const annotations = spec.annotations ?? {};
     const hookState = { ociVersion: OCI_VERSION, id, status: 'creating' as const, pid, bundle, annotations };
-    const bundleMessage: ParentMessage = { type: 'bundle', dir: bundle, trace: false, execFifo: states.fifo(id), containerId: id, hookState, ...(options.noNewKeyring ? { noNewKeyring: true } : {}) };
+    const bundleMessage: ParentMessage = { type: 'bundle', dir: bundle, trace: false, execFifo: states.fifo(id), containerId: id, hookState, ...(options.noNewKeyring ? { noNewKeyring: true } : {}),
+      oci: { ...(options.noPivot ? { noPivot: true } : {}), ...(options.preserveFds ? { preserveFds: options.preserveFds } : {}) } };
     (child.stdio[3] as NodeJS.WritableStream).write(`${JSON.stringify(bundleMessage)}\n`);
     const outcome = await driveStart(child.stdio[3] as NodeJS.WritableStream, child.stdio[4] as NodeJS.ReadableStream, pid, {
       onNamespacesReady: async (initPid) => {
@@ -126,6 +149,7 @@ export async function createContainer(states: OciStateDir, id: string, options: 
     }
     const saved: SavedContainer = { id, bundle, init: handleOfInit(pid), created: new Date().toISOString(), annotations,
       ...(cgroup ? { cgroup } : {}), ...(spec.hooks ? { hooks: spec.hooks } : {}),
+      ...(hostMounts ? { hostMounts } : {}),
       process: spec.process, ...(spec.linux?.seccomp ? { seccomp: spec.linux.seccomp } : {}) };
     states.save(saved);
     if (options.pidFile) writePidFile(options.pidFile, pid);
@@ -133,9 +157,23 @@ export async function createContainer(states: OciStateDir, id: string, options: 
   } catch (error) {
     if (child?.pid !== undefined && child.exitCode === null) child.kill('SIGKILL');
     if (cgroup) await removeContainerCgroup({ id, path: cgroup });
+    if (hostMounts) {
+      if (child && child.exitCode === null && child.signalCode === null) await new Promise((resolve) => child!.once('exit', resolve));
+      detachHostMounts(hostMounts); // its mounts in the host's namespace (see lifecycle.ts)
+    }
     states.remove(id);
     throw error;
   }
+}
+
+/** The rootfs as the init stage mounts it (runtime/rootfs/rootfs.ts): absolute, or under the bundle. */
+function rootfsPath(bundle: string, spec: OciSpec): string {
+  return fs.realpathSync(path.resolve(bundle, spec.root.path));
+}
+
+/** How many mounts are stacked on `rootfs` now: `delete` detaches those the container adds (lifecycle.ts). */
+function mountsAt(rootfs: string): { rootfs: string; depth: number } {
+  return { rootfs, depth: readMountInfo().filter((entry) => entry.mountPoint === rootfs).length };
 }
 
 /** cgroup v2: /sys/fs/cgroup/minibox/<id> with linux.resources (spec-support.ts refused them elsewhere). */

@@ -21,6 +21,9 @@ import { ExitCode, MiniboxError } from '../errors.js';
 import { isRunning, signalProcess } from '../container/process-handle.js';
 import { removeContainerCgroup } from '../cgroups/index.js';
 import { releaseExecFifo } from '../runtime/exec-fifo.js';
+import { readMountInfo } from '../mountinfo.js';
+import { umount, MNT } from '../sys/mount.js';
+import { SysError } from '../sys/errno.js';
 import { runHooksWarning } from '../runtime/spec-hooks.js';
 import type { OciStateDir, SavedContainer } from './oci-state.js';
 
@@ -112,8 +115,26 @@ export async function deleteContainer(states: OciStateDir, id: string, force: bo
     await waitUntil(() => !isRunning(saved.init), 10_000, `container ${id}'s process ${saved.init.pid} did not die after SIGKILL`);
   }
   if (saved.cgroup) await removeContainerCgroup({ id, path: saved.cgroup });
+  if (saved.hostMounts) detachHostMounts(saved.hostMounts);
   runHooksWarning(saved.hooks, 'poststop', { ...states.state(saved), status: 'stopped' });
   states.remove(id);
+}
+
+/**
+ * A container without a mount namespace of its own left its rootfs bind and the mounts under it
+ * (proc, /dev…) in the host's namespace; a lazy unmount of the bind takes the whole tree — where
+ * runc leaves them behind. Only the mounts stacked on the rootfs since `create` counted them: an
+ * engine's own mount there (podman's overlay) stays.
+ */
+export function detachHostMounts({ rootfs, depth }: { rootfs: string; depth: number }): void {
+  while (readMountInfo().filter((entry) => entry.mountPoint === rootfs).length > depth) {
+    try {
+      umount(rootfs, MNT.DETACH);
+    } catch (error) {
+      if (error instanceof SysError && (error.code === 'EINVAL' || error.code === 'ENOENT')) return;
+      throw error;
+    }
+  }
 }
 
 function killQuietly(pid: number): void {

@@ -54,6 +54,8 @@ export interface SavedContainer {
   /** The template of an `exec`'d process, from config.json at create (as runc keeps it). */
   process: SpecProcess;
   seccomp?: SpecSeccomp;
+  /** No mount namespace of its own: the rootfs bind (and every mount under it) made in the host's, detached at delete. */
+  hostMounts?: { rootfs: string; depth: number };
 }
 
 /** runc's rule for container ids: letters, digits and `_+-.`, not "." or "..". */

@@ -43,15 +43,17 @@ function addCreateOptions(command: Command): Command {
     .option('-b, --bundle <dir>', 'the bundle: config.json and its rootfs (default: the current directory)', '.')
     .option('--pid-file <file>', 'write the container process\'s pid to this file')
     .option('--console-socket <path>', 'with process.terminal: send the pty master to this Unix socket')
-    .option('--no-pivot', 'refused: minibox always uses pivot_root')
+    .option('--no-pivot', 'MS_MOVE + chroot instead of pivot_root (a root pivot_root refuses; less safe)')
     .option('--no-new-keyring', 'keep the caller\'s session keyring instead of a new one')
-    .option('--preserve-fds <n>', 'pass N more fds (3…) to the container: refused unless 0', '0');
+    .option('--preserve-fds <n>', 'pass N more fds (3, 4, …) on to the container\'s process', '0');
 }
 
 function creationOptions(options: Record<string, unknown>, global: GlobalOptions): CreateOptions {
-  if (options.pivot === false) throw new MiniboxError('--no-pivot is not supported: minibox always uses pivot_root (see runtime/rootfs/rootfs.ts)');
-  if (Number(options.preserveFds) !== 0) throw new MiniboxError('--preserve-fds is not supported yet: the init stage uses fds 3 and 4 for its channel');
+  const preserveFds = Number(options.preserveFds);
+  if (!Number.isInteger(preserveFds) || preserveFds < 0) throw new MiniboxError(`invalid --preserve-fds ${String(options.preserveFds)}: a count of fds, 0 or more`);
   return {
+    ...(options.pivot === false ? { noPivot: true } : {}),
+    ...(preserveFds > 0 ? { preserveFds } : {}),
     bundle: options.bundle as string,
     ...(options.pidFile ? { pidFile: options.pidFile as string } : {}),
     ...(options.consoleSocket ? { consoleSocket: options.consoleSocket as string } : {}),

@@ -47,7 +47,11 @@ const fns = {
     'int symlinkat(const char *target, int dirfd, const char *path)'),
   unlinkat: libcFunction<(dirfd: number, path: string, flags: number) => number>('int unlinkat(int dirfd, const char *path, int flags)'),
   close: libcFunction<(fd: number) => number>('int close(int fd)'),
+  fchownat: libcFunction<(dirfd: number, path: string, uid: number, gid: number, flags: number) => number>(
+    'int fchownat(int dirfd, const char *path, uint32_t uid, uint32_t gid, int flags)'),
 };
+
+const AT_SYMLINK_NOFOLLOW = 0x100;
 
 /**
  * openat2(2): opens `path` relative to `dirfd` under the `resolve` rules. `what` names the file
@@ -79,6 +83,12 @@ export function mknodat(dirfd: number, name: string, kind: NodeKind, mode: numbe
   const type = kind === 'char' ? S_IFCHR : kind === 'block' ? S_IFBLK : S_IFIFO;
   invoke('mknod', { path: what, kind, mode: mode.toString(8), major, minor },
     () => fns.mknodat()(dirfd, name, type | (mode & 0o7777), makedev(major, minor)), { what });
+}
+
+/** fchownat(2) of `name` inside `dirfd`, never following a symlink at `name`. */
+export function fchownat(dirfd: number, name: string, uid: number, gid: number, what = name): void {
+  invoke('fchownat', { dirfd, name, uid, gid, flags: 'AT_SYMLINK_NOFOLLOW' },
+    () => fns.fchownat()(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW), { what });
 }
 
 /** symlinkat(2): a symlink `name` inside `dirfd` holding `target` (stored as text, not followed). */

@@ -17,8 +17,10 @@
  * sh -c "umount -l . && ls /"'` → `bin … etc … proc` (after pivot_root only the image's own
  * programs are left to run).
  */
-import { libc } from './libc.js';
+import { libc, libcFunction } from './libc.js';
 import { invoke } from './call.js';
+
+const chrootFn = libcFunction<(path: string) => number>('int chroot(const char *path)');
 
 const SYS_pivot_root: Record<string, number> = { x64: 155, arm64: 41 };
 
@@ -34,6 +36,14 @@ export function pivotRoot(newRoot: string, putOld: string): void {
   });
 }
 
+/**
+ * chroot(2): only where this process starts resolving paths. Used where pivot_root cannot be:
+ * without a mount namespace of the container's own, and for `--no-pivot` (after MS_MOVE).
+ */
+export function chroot(newRoot: string): void {
+  invoke('chroot', { path: newRoot }, () => chrootFn()(newRoot), { what: newRoot });
+}
+
 /** Declares the functions used here before pivot_root takes the host's disk away. */
 export function declarePivotRootCalls(): void {
   libc.syscall();
@@ -41,4 +51,5 @@ export function declarePivotRootCalls(): void {
   libc.mount();
   libc.mknod();
   libc.sethostname();
+  chrootFn();
 }

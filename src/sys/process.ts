@@ -115,6 +115,12 @@ export function markCloseOnExecFrom(first: number): void {
 }
 
 const F_SETFD = 2;
+const F_DUPFD_CLOEXEC = 1030;
+
+/** fcntl(F_DUPFD_CLOEXEC): a close-on-exec copy of `fd` at the lowest free number ≥ `lowest`. */
+export function duplicateAbove(fd: number, lowest: number): number {
+  return invoke('fcntl', { fd, cmd: 'F_DUPFD_CLOEXEC', lowest }, () => fcntlFn()(fd, F_DUPFD_CLOEXEC, 'int', lowest), { what: `fd ${fd}` });
+}
 
 /** Clears FD_CLOEXEC on `fd`, so the next program inherits it. */
 export function keepAcrossExec(fd: number): void {

@@ -15,7 +15,8 @@
  */
 import fs from 'node:fs';
 import { SysError } from '../../sys/errno.js';
-import { execve, keepAcrossExec, markCloseOnExecFrom, resetSignalToDefault } from '../../sys/process.js';
+import { dup2, duplicateAbove, execve, keepAcrossExec, markCloseOnExecFrom, resetSignalToDefault } from '../../sys/process.js';
+import { moveChannelTo, TO_PARENT_FD } from '../stages/channel.js';
 import { execFailure } from './find-program.js';
 
 /** Signals this thread ignores, from /proc/thread-self/status (SigIgn is a hex bit mask). */
@@ -36,6 +37,20 @@ export function prepareHandOver(): void {
   markCloseOnExecFrom(3);
   for (const fd of [0, 1, 2]) keepAcrossExec(fd);
   for (const signal of ignoredSignals()) resetSignalToDefault(signal);
+}
+
+/**
+ * OCI `--preserve-fds N` (after prepareHandOver): the caller's fds 3…3+N-1 arrived at 5…5+N-1,
+ * beside the engine channel on 3 and 4 (run-bundle.ts); they move down to 3…, as runc passes
+ * them, and the channel to the engine moves above them (it still reports a failed execve).
+ */
+export function placePreservedFds(count: number): void {
+  if (count === 0) return;
+  moveChannelTo(duplicateAbove(TO_PARENT_FD, 5 + count));
+  for (let index = 0; index < count; index++) {
+    dup2(5 + index, 3 + index);
+    keepAcrossExec(3 + index);
+  }
 }
 
 /** Step 3, after prepareHandOver. `name` is argv[0] as the user typed it (for Docker's error message). */

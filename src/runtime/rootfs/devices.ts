@@ -57,10 +57,12 @@ function inDirectory(root: RootDir, dir: string, work: (dirFd: number) => void):
 }
 
 /** Creates the default devices plus config.json's `linux.devices` under `rootfs`. */
-export function createDevices(rootfs: string, extra: SpecDevice[] = []): void {
-  // config.json's devices win over a default of the same path, as in runc.
+export function createDevices(rootfs: string, extra: SpecDevice[] = [], except: string[] = []): void {
+  // config.json's devices win over a default of the same path, as in runc (`except`: made elsewhere).
   const wanted = new Map<string, SpecDevice>();
-  for (const { path: p, major, minor } of DEFAULT_DEVICES) wanted.set(p, { type: 'c', path: p, major, minor, fileMode: 0o666 });
+  for (const { path: p, major, minor } of DEFAULT_DEVICES) {
+    if (!except.includes(p)) wanted.set(p, { type: 'c', path: p, major, minor, fileMode: 0o666 });
+  }
   for (const device of extra) wanted.set(path.posix.normalize(device.path), device);
   const root = openRootDir(rootfs);
   try {

@@ -14,12 +14,19 @@
  *    container swaps into a shared volume can aim a mount at the host (runc CVE-2021-30465).
  *    Every one but devpts is nodev (devices.ts explains why).
  *
+ * 4. `/`: pivot_root (below). Two other ways, only for minibox-runc, as runc: `--no-pivot`
+ *    (MS_MOVE of the rootfs onto `/`, then chroot — for a root pivot_root refuses, an initramfs)
+ *    and a config without a mount namespace of its own (chroot only: the mounts above are then
+ *    the host's, under the rootfs, and `delete` detaches them). A chroot can be left by a root
+ *    process that keeps CAP_SYS_CHROOT; pivot_root's cannot — hence pivot_root by default.
+ *
  * Try: `minibox run --rm busybox head -1 /proc/self/mountinfo` → `/ / rw,nodev,relatime - overlay
  * overlay` (the overlay is `/`).
  */
 import fs from 'node:fs';
 import { mount, umount, MNT, MS } from '../../sys/mount.js';
-import { pivotRoot } from '../../sys/pivot-root.js';
+import { chroot, pivotRoot } from '../../sys/pivot-root.js';
+import { readMountInfo } from '../../mountinfo.js';
 import { SysError } from '../../sys/errno.js';
 import { publishStep } from '../../sys/trace.js';
 import { OVERLAY_ANNOTATIONS, type RuntimeSpec, type SpecMount } from '../../bundle/oci-bundle.js';
@@ -151,5 +158,36 @@ export function pivotIntoRootfs(rootfs: string): void {
   process.chdir(rootfs);
   pivotRoot('.', '.');
   umount('.', MNT.DETACH);
+  process.chdir('/');
+}
+
+/**
+ * `--no-pivot` (runc's msMoveRoot): the host's full proc and sysfs mounts outside the rootfs are
+ * detached first (the kernel lets a new proc be mounted only where a full one is visible, and a
+ * chroot leaves the old ones reachable), then the rootfs mount is moved onto `/` and chroot'ed into.
+ */
+export function moveIntoRootfs(rootfs: string): void {
+  for (const entry of readMountInfo().reverse()) {
+    const inside = entry.mountPoint === rootfs || entry.mountPoint.startsWith(`${rootfs}/`);
+    if (inside || entry.root !== '/' || (entry.fstype !== 'proc' && entry.fstype !== 'sysfs')) continue;
+    try {
+      umount(entry.mountPoint, MNT.DETACH);
+    } catch (error) {
+      if (!(error instanceof SysError) || (error.code !== 'EINVAL' && error.code !== 'ENOENT')) throw error;
+    }
+  }
+  process.chdir(rootfs);
+  mount({ source: '.', target: '/', fstype: null, flags: MS.MOVE, shownAs: `${rootfs} → /` });
+  enterChroot();
+}
+
+/** No mount namespace of the container's own (OCI, as runc): only a chroot; the host's `/` stays. */
+export function chrootIntoRootfs(rootfs: string): void {
+  process.chdir(rootfs);
+  enterChroot();
+}
+
+function enterChroot(): void {
+  chroot('.');
   process.chdir('/');
 }

@@ -28,6 +28,14 @@ import type { HookState } from '../spec-hooks.js';
 export const FROM_PARENT_FD = 3;
 export const TO_PARENT_FD = 4;
 
+/** Where messages to the engine go: fd 4, until `--preserve-fds` needs 3 and 4 (exec-handoff.ts). */
+let toParentFd = TO_PARENT_FD;
+
+/** The channel to the engine now lives at `fd` (a copy made by the init stage). */
+export function moveChannelTo(fd: number): void {
+  toParentFd = fd;
+}
+
 /** Messages from the init stage to the engine. */
 export type ChildMessage =
   | { type: 'namespaces-ready' }
@@ -37,9 +45,16 @@ export type ChildMessage =
   | { type: 'event'; event: SysEvent }
   | { type: 'error'; message: string; exitCode: number };
 
+/**
+ * What only minibox-runc asks of the init stage: config devices by mknod (config-devices.ts),
+ * MS_MOVE + chroot instead of pivot_root (`--no-pivot`), fds 3… passed on (`--preserve-fds N`:
+ * they arrive at 5…5+N-1, beside this channel).
+ */
+export interface OciStart { noPivot?: boolean; preserveFds?: number }
+
 /** Messages from the engine to the init stage. */
 export type ParentMessage =
-  | { type: 'bundle'; dir: string; trace: boolean; execFifo?: string; noNewKeyring?: boolean; containerId?: string; hookState?: HookState }
+  | { type: 'bundle'; dir: string; trace: boolean; execFifo?: string; noNewKeyring?: boolean; containerId?: string; hookState?: HookState; oci?: OciStart }
   | { type: 'go' }
   | { type: 'pty'; number: number }
   | { type: 'abort'; message: string };
@@ -48,7 +63,7 @@ export type ParentMessage =
 export function sendToParent(message: ChildMessage): void {
   const line = Buffer.from(`${JSON.stringify(message)}\n`);
   let written = 0;
-  while (written < line.length) written += fs.writeSync(TO_PARENT_FD, line, written);
+  while (written < line.length) written += fs.writeSync(toParentFd, line, written);
 }
 
 let pending = '';

@@ -55,23 +55,24 @@ import { declareProcessCalls } from '../../sys/process.js';
 import { declarePtyCalls } from '../../sys/pty.js';
 import { declareOpenat2Calls } from '../../sys/openat2.js';
 import { bringInterfaceUp, declareNetdeviceCalls } from '../../sys/netdevice.js';
-import { failStage, forwardTraceEvents, receiveFromParent, sendToParent, type ParentMessage } from './channel.js';
+import { failStage, forwardTraceEvents, receiveFromParent, sendToParent, type OciStart, type ParentMessage } from './channel.js';
 import { readBundle, SECCOMP_CACHE_ANNOTATION, type RuntimeSpec } from '../../bundle/oci-bundle.js';
-import { cloneFlag, initStageUnshareFlags, namespacesToJoin, wantsCgroupNamespace, type JoinedNamespace } from '../namespace-table.js';
-import { applyRootfsPropagation, makeMountsPrivate, mountConfigMounts, mountRootfs, pivotIntoRootfs } from '../rootfs/rootfs.js';
+import { cloneFlag, initStageUnshareFlags, namespacesToJoin, wantsCgroupNamespace, wantsMountNamespace, type JoinedNamespace } from '../namespace-table.js';
+import { applyRootfsPropagation, chrootIntoRootfs, makeMountsPrivate, mountConfigMounts, mountRootfs, moveIntoRootfs, pivotIntoRootfs } from '../rootfs/rootfs.js';
+import { makeConfigDevices, type DeviceRule } from '../rootfs/config-devices.js';
 import { attachTerminal } from '../process/controlling-terminal.js';
 import { createDevices, createDevSymlinks } from '../rootfs/devices.js';
 import { makePathsReadonly, makeRootReadonly, maskPaths } from '../rootfs/protect.js';
 import { applySysctls } from '../rootfs/sysctl.js';
 import { findProgram } from '../process/find-program.js';
-import { handOverToProgram, prepareHandOver } from '../process/exec-handoff.js';
+import { handOverToProgram, placePreservedFds, prepareHandOver } from '../process/exec-handoff.js';
 import { becomeNonDumpable, dropBoundingSet, finalizePrivileges } from '../process/privileges.js';
 import { prepareSyscallFilter } from '../process/syscall-filter.js';
 import { enterNewSessionKeyring } from '../process/session-keyring.js';
 import { holdExecFifo, waitForStart } from '../exec-fifo.js';
 import { runHooks, type HookState } from '../spec-hooks.js';
 
-function birth({ dir: bundleDir, execFifo, noNewKeyring, containerId, hookState }: StartRequest): never {
+function birth({ dir: bundleDir, execFifo, noNewKeyring, containerId, hookState, oci }: StartRequest): never {
   // 1. The bundle.
   const { spec, rootfs } = readBundle(bundleDir);
 
@@ -89,7 +90,9 @@ function birth({ dir: bundleDir, execFifo, noNewKeyring, containerId, hookState 
   if (wantsCgroupNamespace(spec)) unshare(CLONE.NEWCGROUP); // rooted at the cgroup we are in now
 
   // 4. The file system: private propagation, the root (overlay), then config.json's mounts.
-  makeMountsPrivate();
+  //    (OCI without a mount namespace: in the host's, as runc — its propagation is left alone.)
+  const ownMounts = wantsMountNamespace(spec);
+  if (ownMounts) makeMountsPrivate();
   mountRootfs(spec, rootfs);
   mountConfigMounts(rootfs, spec.mounts ?? []);
 
@@ -99,14 +102,16 @@ function birth({ dir: bundleDir, execFifo, noNewKeyring, containerId, hookState 
     const reply = expect(receiveFromParent(), 'pty');
     attachTerminal(rootfs, reply.number);
   }
-  createDevices(rootfs, spec.linux?.devices);
+  makeDevices(spec, rootfs, oci !== undefined);
   createDevSymlinks(rootfs);
   const heldFifo = execFifo ? holdExecFifo(execFifo) : undefined; // OCI create: unreachable after pivot_root
   if (hookState) runHooks(spec.hooks, 'createContainer', hookState); // OCI: in our namespaces, before pivot_root
 
 
   // 6. The image becomes `/`; the host's root is detached.
-  pivotIntoRootfs(rootfs);
+  if (!ownMounts) chrootIntoRootfs(rootfs); // OCI: no mount namespace asked for (rootfs.ts)
+  else if (oci?.noPivot) moveIntoRootfs(rootfs); // OCI --no-pivot
+  else pivotIntoRootfs(rootfs);
   applyRootfsPropagation(spec); // shared, slave, private, unbindable: pivot_root refuses a shared root
 
   // 7. Kernel files: sysctls first (they need a writable /proc/sys), then mask and freeze.
@@ -123,19 +128,36 @@ function birth({ dir: bundleDir, execFifo, noNewKeyring, containerId, hookState 
   // 9. The program, found in the container's own $PATH.
   const [name, ...rest] = spec.process.args as [string, ...string[]];
   const program = findProgram(name, spec.process.env);
-  if (heldFifo !== undefined) waitForStart(heldFifo); // OCI create: "created" until `start` (exec-fifo.ts)
-  if (hookState) runHooks(spec.hooks, 'startContainer', { ...hookState, status: 'created' }); // OCI: in the container
 
   // 10. Who it runs as and what it may do (per thread: this main thread is the one that survives);
-  //     its own session keyring; the seccomp filter (compiled in step 3) last.
+  //     its own session keyring; the seccomp filter (compiled in step 3) last. All of it before
+  //     an OCI create's wait, as runc: a capability the kernel refuses fails `create`, not `start`.
   if (spec.process.capabilities) dropBoundingSet(spec.process.capabilities);
   // OCI create names the container itself (its bundle dir is anywhere); --no-new-keyring keeps the caller's
   if (!noNewKeyring) enterNewSessionKeyring(containerId ?? path.basename(bundleDir));
   prepareHandOver(); // fds and signals, while no seccomp filter can refuse the calls
+  placePreservedFds(oci?.preserveFds ?? 0); // OCI --preserve-fds N: the caller's fds become 3…
   finalizePrivileges(spec.process, syscallFilter);
+  if (heldFifo !== undefined) waitForStart(heldFifo); // OCI create: "created" until `start` (exec-fifo.ts)
+  if (hookState) runHooks(spec.hooks, 'startContainer', { ...hookState, status: 'created' }); // OCI: in the container
 
-  // 11–12. Only stdin, stdout and stderr cross into the program; Node is replaced by it.
+  // 11–12. Only stdin, stdout and stderr (and preserved fds) cross into the program; Node is replaced by it.
   return handOverToProgram(program, name, rest, spec.process.env ?? []);
+}
+
+/**
+ * The default nodes, then config.json's `linux.devices`: for `minibox run` the host's own nodes
+ * bound in (devices.ts); for minibox-runc made with mknod, as runc (config-devices.ts).
+ */
+function makeDevices(spec: RuntimeSpec, rootfs: string, oci: boolean): void {
+  if (!oci) {
+    createDevices(rootfs, spec.linux?.devices);
+    return;
+  }
+  const devices = spec.linux?.devices ?? [];
+  createDevices(rootfs, [], devices.map((device) => path.posix.normalize(device.path)));
+  const rules = ((spec.linux?.resources ?? {}) as { devices?: DeviceRule[] }).devices ?? [];
+  makeConfigDevices(rootfs, devices, rules);
 }
 
 /** setns(2) into each; a mount namespace needs this thread's own fs_struct first (unshare CLONE_FS). */
@@ -174,7 +196,7 @@ function enterWorkingDirectory(spec: RuntimeSpec): void {
 
 interface StartRequest {
   dir: string; execFifo?: string | undefined; noNewKeyring?: boolean | undefined; containerId?: string | undefined;
-  hookState?: HookState | undefined;
+  hookState?: HookState | undefined; oci?: OciStart | undefined;
 }
 
 /** Step 0: the bundle from argv (detached start) or, for an early start, from the engine. */
@@ -189,7 +211,7 @@ function startRequest(argv: string[]): StartRequest {
   }
   const message = expect(first, 'bundle');
   forwardTraceEvents(message.trace);
-  return { dir: message.dir, execFifo: message.execFifo, noNewKeyring: message.noNewKeyring, containerId: message.containerId, hookState: message.hookState };
+  return { dir: message.dir, execFifo: message.execFifo, noNewKeyring: message.noNewKeyring, containerId: message.containerId, hookState: message.hookState, oci: message.oci };
 }
 
 try {
