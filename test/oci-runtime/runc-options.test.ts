@@ -70,3 +70,99 @@ describe('minibox-runc: linux.devices by mknod', () => {
     expect(fs.readdirSync(hostDir)).toEqual([]); // the symlink was followed inside the rootfs only
   });
 });
+
+describe('minibox-runc: where the root comes from', () => {
+  it('a config without a mount namespace runs in the host\'s (chroot, as runc); delete leaves no mount behind', () => {
+    const bundle = makeBundle(scratch.dir, 'hostns', (spec) => {
+      spec.process.args = ['sleep', '60'];
+      spec.linux.namespaces = spec.linux.namespaces.filter((ns: { type: string }) => ns.type !== 'mount');
+      delete spec.linux.maskedPaths;
+      delete spec.linux.readonlyPaths;
+    });
+    const created = runcDetached(scratch.state, ['create', '--bundle', bundle, 'hostns'], scratch.dir, 'hostns');
+    expect(created.stderr).toBe('');
+    expect(created.code).toBe(0);
+    const pid = (JSON.parse(runc(scratch.state, ['state', 'hostns']).stdout) as { pid: number }).pid;
+    expect(fs.readlinkSync(`/proc/${pid}/ns/mnt`)).toBe(fs.readlinkSync('/proc/self/ns/mnt'));
+    expect(fs.realpathSync(`/proc/${pid}/root`)).toBe(fs.realpathSync(path.join(bundle, 'rootfs')));
+    expect(mountsUnder(bundle).length).toBeGreaterThan(1); // the rootfs bind, proc, /dev… — on the host, as runc
+    expect(runc(scratch.state, ['delete', '--force', 'hostns']).code).toBe(0);
+    expect(mountsUnder(bundle)).toEqual([]);
+  });
+
+  it('without a mount namespace, masked paths are refused with runc\'s words', () => {
+    const bundle = makeBundle(scratch.dir, 'hostns-masked', (spec) => {
+      spec.linux.namespaces = spec.linux.namespaces.filter((ns: { type: string }) => ns.type !== 'mount');
+    });
+    const refused = runc(scratch.state, ['create', '--bundle', bundle, 'masked']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/msg="unable to restrict sys entries without a private MNT namespace"/);
+    expect(mountsUnder(bundle)).toEqual([]);
+  });
+
+  it('--no-pivot moves the rootfs onto / and chroots: the program sees the rootfs and its own /proc', () => {
+    const bundle = makeBundle(scratch.dir, 'nopivot', (spec) => {
+      spec.process.args = ['sh', '-c', 'ls / | tr "\\n" " "; echo; echo "pid $$"; grep -c "^[0-9]* [0-9]* [0-9:]* / [^ ]* [^ ]* - proc " /proc/self/mountinfo'];
+    });
+    const run = runcDetached(scratch.state, ['run', '--no-pivot', '--bundle', bundle, 'nopivot'], scratch.dir, 'nopivot');
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const [listing, pid, procMounts] = run.stdout.split('\n');
+    expect(listing!.trim().split(' ').sort()).toEqual(fs.readdirSync(path.join(bundle, 'rootfs')).sort());
+    expect(pid).toBe('pid 1');
+    expect(procMounts).toBe('1'); // the container's own proc only
+  });
+});
+
+describe('minibox-runc: what the program inherits', () => {
+  it('--preserve-fds 2 passes the caller\'s fds 3 and 4 on as 3 and 4, and nothing more', () => {
+    const bundle = makeBundle(scratch.dir, 'fds', (spec) => {
+      spec.process.args = ['sh', '-c', 'echo to-three >&3; echo to-four >&4; ls /proc/self/fd | tr "\\n" " "'];
+    });
+    const three = path.join(scratch.dir, 'fd3');
+    const four = path.join(scratch.dir, 'fd4');
+    const fds = [fs.openSync(three, 'w'), fs.openSync(four, 'w')];
+    try {
+      const result = spawnSync(process.execPath, [runcBin, '--root', scratch.state, 'run', '--preserve-fds', '2', '--bundle', bundle, 'fds'], {
+        stdio: ['ignore', 'pipe', 'pipe', fds[0]!, fds[1]!], encoding: 'utf8', timeout: 60_000,
+      });
+      expect(result.stderr).toBe('');
+      expect(result.status).toBe(0);
+      expect(result.stdout).toBe('0 1 2 3 4 5 '); // 5: ls's own fd of /proc/self/fd (the lowest free one)
+    } finally {
+      for (const fd of fds) fs.closeSync(fd);
+    }
+    expect(fs.readFileSync(three, 'utf8')).toBe('to-three\n');
+    expect(fs.readFileSync(four, 'utf8')).toBe('to-four\n');
+  });
+
+  it('each container gets a new session keyring named _ses.<id> (as runc); --no-new-keyring keeps the caller\'s', () => {
+    const bundle = makeBundle(scratch.dir, 'keyring', (spec) => {
+      spec.process.args = ['sh', '-c', 'grep -o " keyring *[^:]*" /proc/keys | grep -v "_uid" | tr -s " " | sort'];
+      spec.linux.maskedPaths = spec.linux.maskedPaths.filter((masked: string) => masked !== '/proc/keys');
+    });
+    const own = runcDetached(scratch.state, ['run', '--bundle', bundle, 'keys1'], scratch.dir, 'keys1');
+    expect(own.stderr).toBe('');
+    expect(own.stdout).toContain(' keyring _ses.keys1'); // runc's name: _ses.<id>
+    const kept = runcDetached(scratch.state, ['run', '--no-new-keyring', '--bundle', bundle, 'keys2'], scratch.dir, 'keys2');
+    expect(kept.stderr).toBe('');
+    expect(kept.stdout).not.toContain('_ses.keys2');
+  });
+});
+
+describe('minibox-runc: failures at create, as runc', () => {
+  it('a capability the kernel refuses fails create (exit 1, runc\'s error line), leaving nothing', () => {
+    // The runtime runs without CAP_SYS_NICE in its bounding set (setpriv), so the init stage's
+    // capset(2) of it is EPERM — on main that came only after `start`, and `create` said 0.
+    const bundle = makeBundle(scratch.dir, 'caps', (spec) => {
+      spec.process.args = ['true'];
+      for (const set of ['bounding', 'effective', 'permitted']) spec.process.capabilities[set].push('CAP_SYS_NICE');
+    });
+    const created = spawnSync('setpriv', ['--bounding-set', '-sys_nice', process.execPath, runcBin, '--root', scratch.state, 'create', '--bundle', bundle, 'caps'], {
+      stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', timeout: 60_000,
+    });
+    expect(created.status).toBe(1);
+    expect(created.stderr).toMatch(/^time="[^"]+" level=error msg="capset: EPERM \(Operation not permitted\)"\n$/);
+    expect(runc(scratch.state, ['state', 'caps']).stderr).toMatch(/container does not exist/);
+  });
+});
