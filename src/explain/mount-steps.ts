@@ -93,6 +93,7 @@ export function fileSystemStep(event: SysEvent): StoryStep | undefined {
     }
     case 'mknod': return list('mknod', str(a.path), (items) => `device nodes made: ${items.join(' ')}`, (items) => `mknod ×${items.length}`);
     case 'pivot_root': return pivotStep('pivot');
+    case 'chroot': return single('chroot', 'the rootfs is now / for this process only (chroot: minibox-runc --no-pivot, or no mount namespace)', 'chroot(".")');
     case 'umount2':
       if (a.target === '.') return pivotStep('detach');
       return single(`umount:${str(a.target)}`, `${str(a.target)} unmounted`, `umount2(${str(a.flags)})`);
