@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { makeBundle, ociScratch, runc, runcBin, runcDetached, statusOf } from './helpers.js';
+import { makeBundle, ociScratch, runc, runcBin, runcDetached, statusOf, until } from './helpers.js';
 
 const scratch = ociScratch('mb-oci-opts-');
 afterAll(() => {
@@ -164,5 +164,25 @@ describe('minibox-runc: failures at create, as runc', () => {
     expect(created.status).toBe(1);
     expect(created.stderr).toMatch(/^time="[^"]+" level=error msg="capset: EPERM \(Operation not permitted\)"\n$/);
     expect(runc(scratch.state, ['state', 'caps']).stderr).toMatch(/container does not exist/);
+  });
+});
+
+describe('minibox-runc: the runtime-tools `pidfile` sequence, without its race', () => {
+  it('--pid-file holds the state\'s pid; once the program has exited, kill fails as the spec says (and runc does)', async () => {
+    // `pidfile` runs `true`, then `state` until running, then `kill KILL`: it passes only when
+    // kill wins the race against `true` exiting (runc won 9 of 20 runs here). Here the program
+    // has certainly exited before the kill, so the outcome is fixed: runc's error, exit 1.
+    const bundle = makeBundle(scratch.dir, 'pidfile', (spec) => { spec.process.args = ['true']; });
+    const pidFile = path.join(scratch.dir, 'pidfile.pid');
+    const created = runcDetached(scratch.state, ['create', '--bundle', bundle, '--pid-file', pidFile, 'pidfile'], scratch.dir, 'pidfile');
+    expect(created.code).toBe(0);
+    const state = JSON.parse(runc(scratch.state, ['state', 'pidfile']).stdout) as { pid: number };
+    expect(Number(fs.readFileSync(pidFile, 'utf8'))).toBe(state.pid);
+    expect(runc(scratch.state, ['start', 'pidfile']).code).toBe(0);
+    await until(() => statusOf(scratch.state, 'pidfile') === 'stopped', 'true exited');
+    const kill = runc(scratch.state, ['kill', 'pidfile', 'KILL']);
+    expect(kill.code).toBe(1);
+    expect(kill.stderr).toMatch(/level=error msg="container not running"/);
+    expect(runc(scratch.state, ['delete', 'pidfile']).code).toBe(0);
   });
 });

@@ -26,6 +26,9 @@
  * without nodev: its nodes are the container's own ptys, and mknod(2) is refused inside devpts.
  * /dev/ptmx points into the container's own devpts, so ptys opened inside never show up on the host.
  *
+ * minibox-runc makes config.json's `linux.devices` with mknod instead, as runc does (the bundle is
+ * the operator's): config-devices.ts, which keeps the same rule — only what is allowed opens.
+ *
  * Every name is created inside the fd of its /dev directory (mknodat, openat O_EXCL|O_NOFOLLOW,
  * symlinkat), never through a path a container could have changed (mount-target.ts).
  *

@@ -30,8 +30,9 @@
  *    5. terminal (if asked), device nodes         (11–12: exec-handoff.ts, shared with `exec`)
  *    6. pivot_root into the rootfs
  *
- * An OCI `create` (src/oci/) adds one wait between 9 and 10: the stage says "created" and blocks
- * on the exec fifo until `start` (exec-fifo.ts), as runc's init does; and config.json's
+ * An OCI `create` (src/oci/) adds one wait between 10 and 11: the stage says "created" and blocks
+ * on the exec fifo until `start` (exec-fifo.ts), as runc's init does — after user, capabilities
+ * and seccomp, so that what the kernel refuses there fails `create`, as with runc; and config.json's
  * createContainer hooks (before 6) and startContainer hooks (after the wait) run here, inside
  * the container's namespaces (spec-hooks.ts).
  *
