@@ -22,9 +22,9 @@
  * symlink in the rootfs (`dev -> /dev`) cannot send the node, or the mkdir on the way, onto the
  * host (runc CVE-2024-45310 class: inodes created on the host through a rootfs symlink).
  *
- * Try: `minibox-runc spec` in a busybox bundle, add `"devices":[{"path":"/dev/test1","type":"c",
- * "major":10,"minor":666,"fileMode":432}]` to `linux`, args `ls -l /dev/test1`, then
- * `minibox-runc run c1` → `crw-rw----    1 root     root       10, 666 … /dev/test1`.
+ * Try: `cp -a $BUNDLE b && jq '.process.args=["ls","-l","/dev/test1"] | .linux.devices=[{"path":
+ * "/dev/test1","type":"c","major":10,"minor":666,"fileMode":432}]' $BUNDLE/config.json >
+ * b/config.json && minibox-runc run --bundle b c1` → `crw-rw---- … 10, 666 … /dev/test1`
  */
 import path from 'node:path';
 import { closeFd, fchownat, mkdirat, mknodat, O, openat, unlinkatIfExists } from '../../sys/openat2.js';
