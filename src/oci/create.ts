@@ -121,7 +121,7 @@ export async function createContainer(states: OciStateDir, id: string, options: 
   let cgroup: string | undefined;
   try {
     makeExecFifo(states.fifo(id));
-    const preserved = Array.from({ length: options.preserveFds ?? 0 }, (_, index) => 3 + index); // at 5… in the stage
+    const preserved = callerFds(options.preserveFds ?? 0); // at 5… in the stage
     const stdio: StdioOptions = [...(terminal ? ['ignore', 'ignore', 'ignore'] as const : ['inherit', 'inherit', 'inherit'] as const), 'pipe', 'pipe', ...preserved];
     child = startInitStage(wantsPidNamespace(spec), stdio, pidNamespacePath(spec));
     const pid = child.pid;
@@ -164,6 +164,25 @@ export async function createContainer(states: OciStateDir, id: string, options: 
     states.remove(id);
     throw error;
   }
+}
+
+/**
+ * `--preserve-fds N`: fds 3…3+N-1 as the caller left them. Node marks every fd it inherits
+ * close-on-exec and opens its own at the lowest free numbers — its event loop's epoll first —
+ * so a number the caller did not pass is closed, or one of Node's anon_inode fds: refused.
+ */
+function callerFds(count: number): number[] {
+  const fds = Array.from({ length: count }, (_, index) => 3 + index);
+  for (const fd of fds) {
+    let target = '';
+    try {
+      target = fs.readlinkSync(`/proc/self/fd/${fd}`);
+    } catch { /* not open */ }
+    if (target === '' || target.startsWith('anon_inode:')) {
+      throw new MiniboxError(`--preserve-fds ${count}: fd ${fd} was not passed to minibox-runc (open fds 3…${2 + count} for it, or pass fewer)`);
+    }
+  }
+  return fds;
 }
 
 /** The rootfs as the init stage mounts it (runtime/rootfs/rootfs.ts): absolute, or under the bundle. */

@@ -135,6 +135,12 @@ describe('minibox-runc: what the program inherits', () => {
     }
     expect(fs.readFileSync(three, 'utf8')).toBe('to-three\n');
     expect(fs.readFileSync(four, 'utf8')).toBe('to-four\n');
+
+    // Not passed: fd 3 is then closed, or Node's own (close-on-exec) — never handed on.
+    const missing = runc(scratch.state, ['run', '--preserve-fds', '2', '--bundle', bundle, 'fds2']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/msg="--preserve-fds 2: fd 3 was not passed to minibox-runc \(open fds 3…4 for it, or pass fewer\)"/);
+    expect(runc(scratch.state, ['state', 'fds2']).stderr).toMatch(/container does not exist/);
   });
 
   it('each container gets a new session keyring named _ses.<id> (as runc); --no-new-keyring keeps the caller\'s', () => {
