@@ -46,7 +46,7 @@ export function chapterNumber(chapter: Chapter): number {
 const BOOKKEEPING = new Set([
   'openat2', 'openat', 'close', 'mkdirat', 'unlinkat', 'symlinkat', 'flock', 'open_tree', 'fcntl', 'signal',
   'capget', 'memfd_create', 'seccomp_init', 'seccomp_arch_add', 'seccomp_rule_add', 'namespaces-ready',
-  'lgetxattr', 'llistxattr', 'lsetxattr', 'dup2', 'setsid', 'socket', 'connect', 'fchownat',
+  'lgetxattr', 'llistxattr', 'lsetxattr', 'dup2', 'setsid', 'socket', 'connect', 'fchownat', 'fchdir',
 ]);
 
 export function isBookkeeping(event: SysEvent): boolean {
@@ -65,7 +65,7 @@ const BY_CALL: Record<string, Chapter> = {
   mount: 'file system', umount2: 'file system', pivot_root: 'file system', mknod: 'file system', mount_setattr: 'file system',
   move_mount: 'file system', open_tree: 'file system', openat2: 'file system', openat: 'file system', mkdirat: 'file system',
   unlinkat: 'file system', symlinkat: 'file system', close: 'file system', lgetxattr: 'file system', llistxattr: 'file system',
-  lsetxattr: 'file system', 'container.files': 'file system', chroot: 'file system', fchownat: 'file system',
+  lsetxattr: 'file system', 'container.files': 'file system', chroot: 'file system', fchownat: 'file system', fchdir: 'file system',
   prctl: 'security', 'skip-ambient': 'security', capset: 'security', capget: 'security', keyctl: 'security', seccomp: 'security',
   seccomp_export_bpf: 'security', 'seccomp.cache': 'security', seccomp_init: 'security', seccomp_arch_add: 'security',
   seccomp_rule_add: 'security', memfd_create: 'security', 'spec.security': 'security', close_range: 'the program',

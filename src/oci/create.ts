@@ -149,7 +149,7 @@ export async function createContainer(states: OciStateDir, id: string, options: 
     }
     const saved: SavedContainer = { id, bundle, init: handleOfInit(pid), created: new Date().toISOString(), annotations,
       ...(cgroup ? { cgroup } : {}), ...(spec.hooks ? { hooks: spec.hooks } : {}),
-      ...(hostMounts ? { hostMounts } : {}),
+      ...(hostMounts ? { hostMounts } : {}), ...(hostMounts || options.noPivot ? { chrooted: true } : {}),
       process: spec.process, ...(spec.linux?.seccomp ? { seccomp: spec.linux.seccomp } : {}) };
     states.save(saved);
     if (options.pidFile) writePidFile(options.pidFile, pid);

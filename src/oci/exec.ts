@@ -73,6 +73,7 @@ export async function execInContainer(states: OciStateDir, id: string, options: 
     noNewPrivileges: process.noNewPrivileges === true,
     ...(saved.seccomp ? { seccomp: saved.seccomp } : {}),
     sessionKeyring: sessionKeyringName(id),
+    ...(saved.chrooted ? { chrootToInitRoot: true } : {}),
     tty: process.terminal === true,
     interactive: true,
     detach: options.detach,

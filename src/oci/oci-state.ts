@@ -56,6 +56,8 @@ export interface SavedContainer {
   seccomp?: SpecSeccomp;
   /** No mount namespace of its own: the rootfs bind (and every mount under it) made in the host's, detached at delete. */
   hostMounts?: { rootfs: string; depth: number };
+  /** Its root is a chroot (--no-pivot, or no mount namespace): `exec` enters the init's root (exec-stage.ts). */
+  chrooted?: boolean;
 }
 
 /** runc's rule for container ids: letters, digits and `_+-.`, not "." or "..". */

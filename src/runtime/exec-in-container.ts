@@ -61,6 +61,8 @@ export interface ExecStageConfig extends ExecProgram {
   namespaces: JoinedNamespace[];
   /** stat() of /proc/<pid>/root: the stage checks its `/` is the same directory after setns. */
   rootIdentity: { dev: number; ino: number };
+  /** The container's root is a chroot (minibox-runc --no-pivot, or no mount namespace): enter it too. */
+  chrootToInitRoot?: boolean;
   ptyNumber?: number;
 }
 
@@ -82,6 +84,8 @@ export interface ExecProcessOptions extends ExecProgram {
    */
   passStdio?: boolean;
   ptyNumber?: number;
+  /** OCI: the container's root is a chroot of its init's (ExecStageConfig). */
+  chrootToInitRoot?: boolean;
   /** Called with the stage's host pid — the program's, once it execs (`--pid-file`). */
   onSpawned?: (pid: number) => void;
 }
@@ -128,6 +132,7 @@ export async function runExecProcess(options: ExecProcessOptions): Promise<numbe
     containerPid: pid,
     namespaces: namespacesToJoin(pid),
     rootIdentity: { dev: rootStats.dev, ino: rootStats.ino },
+    ...(options.chrootToInitRoot ? { chrootToInitRoot: true } : {}),
     args: options.args,
     env: options.env,
     cwd: options.cwd,

@@ -21,6 +21,7 @@ import { libc, libcFunction } from './libc.js';
 import { invoke } from './call.js';
 
 const chrootFn = libcFunction<(path: string) => number>('int chroot(const char *path)');
+const fchdirFn = libcFunction<(fd: number) => number>('int fchdir(int fd)');
 
 const SYS_pivot_root: Record<string, number> = { x64: 155, arm64: 41 };
 
@@ -44,6 +45,12 @@ export function chroot(newRoot: string): void {
   invoke('chroot', { path: newRoot }, () => chrootFn()(newRoot), { what: newRoot });
 }
 
+/** fchdir(2) + chroot("."): the root becomes the directory `dirFd` holds (a root seen through /proc/PID/root). */
+export function chrootToFd(dirFd: number, shown: string): void {
+  invoke('fchdir', { fd: dirFd }, () => fchdirFn()(dirFd), { what: shown });
+  chroot('.');
+}
+
 /** Declares the functions used here before pivot_root takes the host's disk away. */
 export function declarePivotRootCalls(): void {
   libc.syscall();
@@ -52,4 +59,5 @@ export function declarePivotRootCalls(): void {
   libc.mknod();
   libc.sethostname();
   chrootFn();
+  fchdirFn();
 }

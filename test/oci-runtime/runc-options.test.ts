@@ -1,7 +1,8 @@
 /**
  * minibox-runc's create options and config fields that runc honours and minibox-runc refused
  * until this file: `linux.devices` made with mknod (not only the host's own nodes), a config
- * with no mount namespace (chroot, as runc), `--no-pivot`, `--preserve-fds N`, the per-container
+ * with no mount namespace (chroot, as runc) and `--no-pivot` (and `exec` into both: it enters the
+ * init's chroot), `--preserve-fds N`, the per-container
  * session keyring, and a refused capability failing `create` (not `start`).
  *
  * Hostile checks, each failing on main before this branch (checked: this file run in a worktree
@@ -87,6 +88,10 @@ describe('minibox-runc: where the root comes from', () => {
     expect(fs.readlinkSync(`/proc/${pid}/ns/mnt`)).toBe(fs.readlinkSync('/proc/self/ns/mnt'));
     expect(fs.realpathSync(`/proc/${pid}/root`)).toBe(fs.realpathSync(path.join(bundle, 'rootfs')));
     expect(mountsUnder(bundle).length).toBeGreaterThan(1); // the rootfs bind, proc, /dev… — on the host, as runc
+    expect(runc(scratch.state, ['start', 'hostns']).code).toBe(0);
+    const exec = runc(scratch.state, ['exec', 'hostns', 'ls', '/']); // enters the init's chroot, not the host's /
+    expect(exec.stderr).toBe('');
+    expect(exec.stdout.trim().split('\n').sort()).toEqual(fs.readdirSync(path.join(bundle, 'rootfs')).sort());
     expect(runc(scratch.state, ['delete', '--force', 'hostns']).code).toBe(0);
     expect(mountsUnder(bundle)).toEqual([]);
   });
@@ -112,6 +117,15 @@ describe('minibox-runc: where the root comes from', () => {
     expect(listing!.trim().split(' ').sort()).toEqual(fs.readdirSync(path.join(bundle, 'rootfs')).sort());
     expect(pid).toBe('pid 1');
     expect(procMounts).toBe('1'); // the container's own proc only
+
+    const spec = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8'));
+    spec.process.args = ['sleep', '60'];
+    fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
+    expect(runcDetached(scratch.state, ['run', '-d', '--no-pivot', '--bundle', bundle, 'nopivot2'], scratch.dir, 'nopivot2').code).toBe(0);
+    const exec = runc(scratch.state, ['exec', 'nopivot2', 'ls', '/']); // enters the init's chroot
+    expect(exec.stderr).toBe('');
+    expect(exec.stdout.trim().split('\n').sort()).toEqual(fs.readdirSync(path.join(bundle, 'rootfs')).sort());
+    expect(runc(scratch.state, ['delete', '--force', 'nopivot2']).code).toBe(0);
   });
 });
 

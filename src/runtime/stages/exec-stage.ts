@@ -46,6 +46,10 @@ import type { ExecStageConfig } from '../exec-in-container.js';
 import { cloneFlag, namespaceFile } from '../namespace-table.js';
 import { attachTerminal } from '../process/controlling-terminal.js';
 import { ExitCode } from '../../errors.js';
+import { chrootToFd } from '../../sys/pivot-root.js';
+
+/** open(2) flags O_PATH | O_DIRECTORY: a handle on a directory, for fchdir. */
+const O_PATH_DIRECTORY = 0o10000000 | 0o200000;
 
 function enter(config: ExecStageConfig): never {
   // 2. Namespace handles first: once we are in the container's mount namespace, its /proc
@@ -53,6 +57,9 @@ function enter(config: ExecStageConfig): never {
   declareProcessCalls();
   declarePtyCalls();
   const syscallFilter = prepareSyscallFilter(config.seccomp, config.seccompCache); // libseccomp is on the host's disk
+  // A chroot'ed container (minibox-runc --no-pivot, or no mount namespace): its init's root, held
+  // from the host's /proc before the join (the container's /proc may not show this process).
+  const initRoot = config.chrootToInitRoot ? fs.openSync(`/proc/${config.containerPid}/root`, O_PATH_DIRECTORY) : undefined;
   const handles = config.namespaces.map((type) => {
     const path = namespaceFile(config.containerPid, type);
     return { type, path, fd: fs.openSync(path, 'r') };
@@ -70,6 +77,7 @@ function enter(config: ExecStageConfig): never {
   }
 
   // 5. Same root as the container's PID 1? (It could differ if PID 1 chroot'ed itself.)
+  if (initRoot !== undefined) chrootToFd(initRoot, `/proc/${config.containerPid}/root`);
   const root = fs.statSync('/');
   if (root.dev !== config.rootIdentity.dev || root.ino !== config.rootIdentity.ino) {
     throw new Error('the container\'s root directory is not the root of its mount namespace: cannot enter it');
