@@ -1,6 +1,7 @@
 /*
- * minibox-launch.c — starts a Node stage (init or exec) so that a container cannot reach the
- * host's `node` binary through it. The defence against runc's CVE-2019-5736 class.
+ * minibox-launch.c — starts a stage (the Node init stage, the C exec stage minibox-exec) so that
+ * a container cannot reach the host's binary through it. The defence against runc's
+ * CVE-2019-5736 class.
  *
  * The attack: minibox's stages are host processes that live inside the container's PID
  * namespace (`minibox exec` starts one after setns(CLONE_NEWPID); the init stage is PID 1 of a
@@ -34,6 +35,7 @@
  *
  * Usage (by src/runtime/stage-process.ts and minibox-monitor, never by hand):
  *   minibox-launch NODE SCRIPT [ARG...]      → runs `NODE SCRIPT ARG...` as described
+ *   minibox-launch PROGRAM [ARG...]          → the same for any program (native/minibox-exec.c)
  *
  * Try: `minibox exec web sleep 1 & sleep 0.3; grep -i dumpable /proc/$(pgrep -n -f exec-stage)/status`
  * prints nothing (Linux has no such line) — use
@@ -61,8 +63,8 @@ int main(int argc, char **argv) {
   /* 1. Non-dumpable before anything else (the process is already in the container's PID
    *    namespace). Inherited by nothing across execve: Node sets it again. */
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) return fail("prctl(PR_SET_DUMPABLE, 0)", "");
-  if (argc < 3) {
-    fputs("usage: minibox-launch NODE SCRIPT [ARG...]\n", stderr);
+  if (argc < 2) {
+    fputs("usage: minibox-launch PROGRAM [ARG...]\n", stderr);
     return 125;
   }
   const char *node = argv[1];
@@ -75,8 +77,10 @@ int main(int argc, char **argv) {
     return fail("mount_setattr(MOUNT_ATTR_RDONLY)", node);
   }
 
-  /* Node runs through it: argv[0] stays "node", the rest is SCRIPT ARG... */
-  argv[1] = "node";
+  /* The program runs through it under its own name: argv[0] is "node" (or "minibox-exec"), the
+   * rest is SCRIPT ARG... or the program's ARG... */
+  const char *slash = strrchr(node, '/');
+  argv[1] = (char *)(slash ? slash + 1 : node);
   syscall(SYS_execveat, tree, "", argv + 1, environ, AT_EMPTY_PATH);
   return fail("execveat", node);
 }

@@ -32,7 +32,7 @@
  * bin/minibox and src/runtime/programs.ts use dist/startup/ only when it is at least as new as
  * dist/ (someone who ran `tsc` alone gets the fresh module-by-module build, never stale code).
  *
- * Try: `npm run build && ls dist/startup` (three .cjs files), then
+ * Try: `npm run build && ls dist/startup` (two .cjs files), then
  * `strace -f -e trace=openat ./bin/minibox ps 2>&1 | grep -c dist/` → 1 (with MINIBOX_UNBUNDLED=1: ~100).
  */
 import fs from 'node:fs';
@@ -44,11 +44,10 @@ const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(repo, 'dist');
 const out = path.join(dist, 'startup');
 
-/** The programs Node starts: the CLI and the two stages (src/runtime/programs.ts), one file each. */
+/** The programs Node starts: the CLI and the init stage (src/runtime/programs.ts), one file each. */
 const ENTRIES = {
   'run-cli': path.join(dist, 'cli/run-cli.js'),
   'init-stage': path.join(dist, 'runtime/stages/init-stage.js'),
-  'exec-stage': path.join(dist, 'runtime/stages/exec-stage.js'),
 };
 
 /**

@@ -34,6 +34,8 @@ const FS_WORDS: Record<string, string> = {
 
 /** How every stage starts (native/minibox-launch.c), said once per stage. */
 const LAUNCHED = 'minibox-launch made it non-dumpable and runs node from a read-only, detached bind mount, so the container cannot write the host\'s node through /proc/PID/exe';
+/** The same for the C exec stage (native/minibox-exec.c). */
+const LAUNCHED_EXEC = 'minibox-launch made it non-dumpable and runs minibox-exec (a small C program: no Node to boot) from a read-only, detached bind mount, so the container cannot write it through /proc/PID/exe';
 
 function str(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value);
@@ -112,7 +114,7 @@ export function describeEvent(event: SysEvent): string | undefined {
       if (str(a.what).includes('the engine\'s own')) return `setns(${str(a.nstype)}): the engine goes back to the host's namespace, its later children stay on the host`;
       return `setns(${str(a.nstype)}) into ${str(a.what)}: ${a.nstype === 'CLONE_NEWPID' ? 'the next process started joins the container\'s PID namespace' : 'this process joins the container\'s namespace'}`;
     case 'spawn-init': return `started the init stage (host pid ${str(a.pid)}): it is PID 1 inside the new PID namespace; ${LAUNCHED}`;
-    case 'spawn-exec': return `started the exec stage (host pid ${str(a.pid)}) inside the container's PID namespace; ${LAUNCHED}`;
+    case 'spawn-exec': return `started the exec stage (host pid ${str(a.pid)}) inside the container's PID namespace; ${LAUNCHED_EXEC}`;
     case 'pipe2': return 'pipe2: a pipe for the container\'s stdin, stdout or stderr — it never gets minibox\'s own files, which /proc/self/fd would let it reopen';
     case 'monitor-pty': return `minibox-monitor opened the container's /dev/pts/ptmx and holds the master of pty ${str(a.number)}: it outlives this command, logs what the program prints, and serves \`minibox attach\` on ${str(a.socket)}`;
     case 'namespaces-ready': return 'namespaces ready: the engine may now put the container in cgroups and wire its network';
@@ -179,7 +181,7 @@ export function describeEvent(event: SysEvent): string | undefined {
         : `layer ${str(a.digest)}: ${a.downloaded ? `${str(a.size)} bytes downloaded, sha256 checked, ` : ''}unpacked, diff id ${str(a.diffId)} checked`;
     case 'cgroup.frozen': return str(a.meaning);
     case 'execve':
-      return event.kind === 'step' ? `execve ${str(a.path)}: Node is replaced by the container's program` : undefined;
+      return event.kind === 'step' ? `execve ${str(a.path)}: ${str(a.by ?? 'Node')} is replaced by the container's program` : undefined;
     default:
       // Network steps (veth, bridge, NAT…) are commands, not syscalls: their sentences live in src/network.
       if (event.call.startsWith('net.')) return describeNetworkStep(event);

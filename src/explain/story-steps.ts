@@ -211,7 +211,7 @@ function programStep(event: SysEvent): StoryStep | undefined {
       if (a.request === 'SIOCSIFFLAGS' && a.interface === 'lo') return loopbackStoryStep();
       if (a.request === 'TIOCSWINSZ') return single('winsize', `window size ${str(a.columns)}x${str(a.rows)}`, 'ioctl(TIOCSWINSZ)');
       return undefined;
-    case 'execve': return event.kind === 'step' ? startProgramStep(`execve:${str(a.path)}`) : undefined;
+    case 'execve': return event.kind === 'step' ? startProgramStep(`execve:${str(a.by ?? 'Node')}:${str(a.path)}`) : undefined;
     case 'process.signal':
       return single(`signal:${str(a.signal)}`, `${str(a.signal)} to its PID 1${a.why ? `: ${str(a.why)}` : ''}`, `kill(${str(a.pid)}, ${str(a.signal)})`);
     case 'process.exit':
@@ -225,9 +225,11 @@ function startProgramStep(item: string): StoryStep {
   return {
     key: 'execve', item, last: true,
     render: (items) => {
-      const program = items.find((i) => i.startsWith('execve:'))?.slice(7);
+      const execve = items.find((i) => i.startsWith('execve:'))?.slice(7); // `BY:PATH`: the stage it replaces
+      const by = execve?.slice(0, execve.indexOf(':'));
+      const program = execve?.slice(execve.indexOf(':') + 1);
       const closed = items.includes('close_range');
-      const words = program ? `${program} replaces Node${closed ? ', with fds 0, 1, 2 only' : ''}` : 'the program was not started';
+      const words = program ? `${program} replaces ${by}${closed ? ', with fds 0, 1, 2 only' : ''}` : 'the program was not started';
       const calls = [items.includes('pipe') ? 'pipe2' : '', closed ? 'close_range(3, ~0, CLOEXEC)' : '', program ? 'execve' : ''];
       return { words, call: calls.filter(Boolean).join(', ') };
     },

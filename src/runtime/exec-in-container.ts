@@ -5,11 +5,12 @@
  * sees it all under /proc/<pid>/: ns/* (its namespaces), root (its `/`), cgroup (its cgroups).
  * The engine:
  *   1. opens the container's PID namespace and setns(CLONE_NEWPID) — which, like unshare, only
- *      places the caller's *next children* there — starts the exec stage (exec-stage.ts), and
- *      returns to its own PID namespace at once;
+ *      places the caller's *next children* there — starts the exec stage (native/minibox-exec.c,
+ *      a small C program: Node would take ~50 ms to boot), and returns to its own PID namespace;
  *   2. moves the stage into the container's cgroup (the engine says which: minibox's own, v2 only),
  *      so limits count the new process too — before it can run any of the user's code;
- *   3. sends the plan (namespaces to join, user, capabilities, seccomp filter, env, cwd, pty) on fd 3;
+ *   3. sends the plan (namespaces to join, user, capabilities, the compiled seccomp filter, env,
+ *      cwd, pty: exec-plan.ts) on fd 3;
  *   4. reads end-of-file on fd 4 (close-on-exec): the program runs — or an error with 126/127;
  *   5. relays the terminal or the stdio pipes, forwards signals, and returns the exit status
  *      (128+n for signal n) — steps 1 and 5 under the supervisor `run` shares (supervise.ts).
@@ -33,38 +34,9 @@ import { superviseStage, type StageStarted } from './supervise.js';
 import { openStdioPipes, type StdioStreams } from './stdio-relay.js';
 import type { StartFailure } from './start-protocol.js';
 import { messageSplitter, type ChildMessage } from './stages/channel.js';
-import type { SpecCapabilities, SpecSeccomp, SpecUser } from '../bundle/oci-bundle.js';
 import { openTerminal, type TerminalRelay } from './terminal-relay.js';
-import { stageCommand } from './programs.js';
-
-/** The plan the engine sends the exec stage on fd 3. */
-/** The program to run and what it runs as: the same for the engine's request and the stage's plan. */
-interface ExecProgram {
-  /** Host PID of the container's PID 1. */
-  containerPid: number;
-  args: string[];
-  env: string[];
-  cwd: string;
-  user: SpecUser;
-  capabilities?: SpecCapabilities;
-  noNewPrivileges: boolean;
-  /** The container's `linux.seccomp`: an exec'd process gets the same filter (none if unconfined). */
-  seccomp?: SpecSeccomp;
-  /** Where compiled filters are kept (the container's `org.minibox.seccomp.cache` annotation). */
-  seccompCache?: string;
-  /** The container's session keyring, joined by name (`_ses.<id>`, session-keyring.ts). */
-  sessionKeyring: string;
-}
-
-/** The plan the engine sends the exec stage on fd 3. */
-export interface ExecStageConfig extends ExecProgram {
-  namespaces: JoinedNamespace[];
-  /** stat() of /proc/<pid>/root: the stage checks its `/` is the same directory after setns. */
-  rootIdentity: { dev: number; ino: number };
-  /** The container's root is a chroot (minibox-runc --no-pivot, or no mount namespace): enter it too. */
-  chrootToInitRoot?: boolean;
-  ptyNumber?: number;
-}
+import { execStageCommand } from './programs.js';
+import { encodeExecPlan, type ExecProgram, type ExecStageConfig } from './exec-plan.js';
 
 export interface ExecProcessOptions extends ExecProgram {
   /** Allocate a pty in the container's devpts and relay this terminal to it. */
@@ -109,7 +81,7 @@ function startExecStage(containerPid: number, stdio: StdioOptions): ChildProcess
   try {
     setns(theirs, cloneFlag('pid'), namespaceFile(containerPid, 'pid'));
     try {
-      const [launcher, args] = stageCommand('exec-stage', isTracing() ? ['--trace'] : []);
+      const [launcher, args] = execStageCommand();
       return spawn(launcher, args, {
         stdio,
         detached: true, // its own session: the pty becomes its controlling terminal; signals are ours to forward
@@ -142,6 +114,7 @@ export async function runExecProcess(options: ExecProcessOptions): Promise<numbe
     ...(options.seccomp ? { seccomp: options.seccomp } : {}),
     ...(options.seccompCache ? { seccompCache: options.seccompCache } : {}),
     sessionKeyring: options.sessionKeyring,
+    trace: isTracing(),
   };
 
   let relay: TerminalRelay | undefined;
@@ -160,7 +133,11 @@ export async function runExecProcess(options: ExecProcessOptions): Promise<numbe
   const stdio: StdioOptions = pipes ? [...pipes.stdio, 'pipe', 'pipe']
     : passed ? ['inherit', 'inherit', 'inherit', 'pipe', 'pipe'] : ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'];
   let child: ChildProcess;
+  let plan: Buffer;
   try {
+    // The plan before the stage: compiling the seccomp filter can fail (a bad profile), and the
+    // C stage boots in a millisecond: there is no start-up for this work to hide behind.
+    plan = encodeExecPlan(config);
     child = startExecStage(pid, stdio);
   } catch (error) {
     relay?.stop();
@@ -172,7 +149,7 @@ export async function runExecProcess(options: ExecProcessOptions): Promise<numbe
     terminal: relay !== undefined,
     detach: options.detach,
     proxySignals: options.streams === undefined, // a daemon's signals are its own, not its clients'
-    start: async (stagePid) => await sendPlan(child, stagePid, config, options.joinCgroup, relay),
+    start: async (stagePid) => await sendPlan(child, stagePid, plan, options.joinCgroup, relay),
     ...(pipes ? { streams: pipes } : {}),
     ...(options.onSpawned ? { onSpawned: options.onSpawned } : {}),
   });
@@ -181,13 +158,13 @@ export async function runExecProcess(options: ExecProcessOptions): Promise<numbe
 
 /** Steps 2–4: the cgroup, the plan, then end of file on fd 4 (the program runs) or an error. */
 async function sendPlan(
-  child: ChildProcess, pid: number, config: ExecStageConfig, joinCgroup: ((pid: number) => void) | undefined,
+  child: ChildProcess, pid: number, plan: Buffer, joinCgroup: ((pid: number) => void) | undefined,
   relay: TerminalRelay | undefined,
 ): Promise<StageStarted> {
   const toChild = child.stdio[3] as NodeJS.WritableStream;
   const fromChild = child.stdio[4] as NodeJS.ReadableStream;
   let failure: StartFailure | undefined;
-  // Step 2. Writing a PID to cgroup.procs moves the whole process, all of Node's threads.
+  // Step 2. Before the stage reads its plan: it runs none of the user's code until then.
   try {
     joinCgroup?.(pid);
   } catch (error) {
@@ -199,7 +176,7 @@ async function sendPlan(
   }));
   const started = new Promise<void>((resolve) => fromChild.on('end', () => resolve()));
   (toChild as NodeJS.WritableStream & { on(event: 'error', cb: () => void): void }).on('error', () => { /* the stage died: reported below */ });
-  toChild.end(JSON.stringify(config));
+  toChild.end(plan);
   await started; // step 4
   return { ...(failure ? { failure } : {}), ...(relay ? { relay } : {}) };
 }

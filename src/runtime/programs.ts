@@ -1,16 +1,17 @@
 /**
- * programs.ts — the files the runtime starts: its two Node stages and its two C programs.
+ * programs.ts — the files the runtime starts: its two stages (one Node, one C) and its C helpers.
  *
  * A container is born from processes minibox starts: the init stage (stages/init-stage.ts, PID 1
- * until it execs the user's program), the exec stage (stages/exec-stage.ts, for `minibox exec`),
- * the C monitor that stays with a detached container, and the tiny `--init`. The stages are
+ * until it execs the user's program), the exec stage (native/minibox-exec.c, for `minibox exec`),
+ * the C monitor that stays with a detached container, and the tiny `--init`. The Node stage is
  * compiled into dist/runtime/stages/, the C programs into native/build/. This module finds them
  * whether the code runs from dist/ (the CLI) or from src/ (the tests import the sources).
  *
  * A stage is never started as plain `node STAGE.js`: it lives in the container's PID namespace,
  * where /proc/PID/exe would hand the container the host's node binary (runc CVE-2019-5736). It is
  * started as `minibox-launch NODE STAGE.js …` (native/minibox-launch.c), which runs Node
- * non-dumpable from a read-only, detached bind mount of its binary — `stageCommand` below.
+ * non-dumpable from a read-only, detached bind mount of its binary — `stageCommand` below; the C
+ * exec stage goes through minibox-launch just the same (`execStageCommand`).
  *
  * Try: `minibox run --rm --init busybox ps -o pid,args` → `1 /sbin/docker-init -- ps -o pid,args`
  */
@@ -22,7 +23,7 @@ import { MiniboxError } from '../errors.js';
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 /** dist/runtime/stages/NAME.js — next to this file once compiled, or under dist/ when run from src/. */
-function plainStagePath(name: 'init-stage' | 'exec-stage'): string {
+function plainStagePath(name: 'init-stage'): string {
   const sibling = path.join(here, 'stages', `${name}.js`);
   if (fs.existsSync(sibling)) return sibling;
   const built = path.resolve(here, '../../dist/runtime/stages', `${name}.js`);
@@ -35,7 +36,7 @@ function plainStagePath(name: 'init-stage' | 'exec-stage'): string {
  * into one file by scripts/build-startup.mjs, which Node loads faster) when that is at
  * least as new as the plain build, else the plain one. `MINIBOX_UNBUNDLED=1` picks the plain one.
  */
-export function stagePath(name: 'init-stage' | 'exec-stage'): string {
+export function stagePath(name: 'init-stage'): string {
   const plain = plainStagePath(name);
   if (process.env.MINIBOX_UNBUNDLED) return plain;
   const joined = path.resolve(path.dirname(plain), '../../startup', `${name}.cjs`);
@@ -47,13 +48,18 @@ export function stagePath(name: 'init-stage' | 'exec-stage'): string {
 }
 
 /** A file under native/build/, from dist/runtime or src/runtime alike. */
-export function nativeProgramPath(name: 'minibox-monitor' | 'minibox-init' | 'minibox-launch'): string {
+export function nativeProgramPath(name: 'minibox-monitor' | 'minibox-init' | 'minibox-launch' | 'minibox-exec'): string {
   const built = path.resolve(here, '../../native/build', name);
   if (!fs.existsSync(built)) throw new MiniboxError(`${built} is missing — run \`npm run build\` (it needs gcc and make)`);
   return built;
 }
 
 /** The command that starts a stage: [file, args] for spawn(), through minibox-launch (see the header). */
-export function stageCommand(name: 'init-stage' | 'exec-stage', args: string[]): [string, string[]] {
+export function stageCommand(name: 'init-stage', args: string[]): [string, string[]] {
   return [nativeProgramPath('minibox-launch'), [process.execPath, stagePath(name), ...args]];
+}
+
+/** The exec stage, a C program (native/minibox-exec.c), started through minibox-launch the same way. */
+export function execStageCommand(): [string, string[]] {
+  return [nativeProgramPath('minibox-launch'), [nativeProgramPath('minibox-exec')]];
 }

@@ -146,7 +146,7 @@ async function toldStartStopRemove(): Promise<void> {
   expect(exec.stderr).toMatch(/PID: the exec stage joins the container's namespace .* · setns\(CLONE_NEWPID\)/);
   expect(exec.stderr).toMatch(/joins the container's namespaces: IPC, UTS, NET, (cgroup, )?MNT +· setns ×\d/);
   expect(exec.stderr).toMatch(/14 capabilities kept/);
-  expect(exec.stderr).toMatch(/\/bin\/true replaces Node/);
+  expect(exec.stderr).toMatch(/\/bin\/true replaces minibox-exec/); // the C exec stage
   expectTraceTold(firstStory(exec.stderr), trace('exec'), isExecve);
 
   // sleep as PID 1 has no SIGTERM handler, so the kernel drops SIGTERM: SIGKILL after 1 s.

@@ -21,9 +21,8 @@ function minibox(args: string[], env: Record<string, string> = {}): { code: numb
 afterEach(() => { delete process.env.MINIBOX_UNBUNDLED; });
 
 describe('the start-up build', () => {
-  test('the stages start from dist/startup/ (one file each), or module by module with MINIBOX_UNBUNDLED', () => {
+  test('the init stage starts from dist/startup/ (one file), or module by module with MINIBOX_UNBUNDLED', () => {
     expect(stagePath('init-stage')).toBe(path.join(repo, 'dist/startup/init-stage.cjs'));
-    expect(stagePath('exec-stage')).toBe(path.join(repo, 'dist/startup/exec-stage.cjs'));
     process.env.MINIBOX_UNBUNDLED = '1';
     expect(stagePath('init-stage')).toBe(path.join(repo, 'dist/runtime/stages/init-stage.js'));
   });

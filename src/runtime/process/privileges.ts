@@ -41,7 +41,7 @@ export function capabilityMask(names: string[] = []): bigint {
   return mask;
 }
 
-function lastCapability(): number {
+export function lastCapability(): number {
   try {
     return Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim());
   } catch {
@@ -49,15 +49,26 @@ function lastCapability(): number {
   }
 }
 
-/** Step 1: shrink the bounding set: every capability above the kept ones, up to the kernel's last (cap_last_cap). */
-export function dropBoundingSet(capabilities: SpecCapabilities, last = lastCapability()): void {
+/** A capability by number and name (CAP_SYS_ADMIN is 21). */
+export interface NamedCapability { number: number; name: string }
+
+function capabilityName(cap: number): string {
+  return Object.keys(CAPABILITY_NUMBERS).find((key) => CAPABILITY_NUMBERS[key] === cap) ?? String(cap);
+}
+
+/** Every capability outside the bounding set, up to the kernel's last one (cap_last_cap). */
+export function capabilitiesToDrop(capabilities: SpecCapabilities, last = lastCapability()): NamedCapability[] {
   const keep = capabilityMask(capabilities.bounding);
+  const drop: NamedCapability[] = [];
   for (let cap = 0; cap <= last; cap++) {
-    if ((keep & (1n << BigInt(cap))) === 0n) {
-      const name = Object.keys(CAPABILITY_NUMBERS).find((key) => CAPABILITY_NUMBERS[key] === cap) ?? String(cap);
-      prctl(PR.CAPBSET_DROP, cap, 0, { capability: name });
-    }
+    if ((keep & (1n << BigInt(cap))) === 0n) drop.push({ number: cap, name: capabilityName(cap) });
   }
+  return drop;
+}
+
+/** Step 1: shrink the bounding set. */
+export function dropBoundingSet(capabilities: SpecCapabilities, last = lastCapability()): void {
+  for (const { number, name } of capabilitiesToDrop(capabilities, last)) prctl(PR.CAPBSET_DROP, number, 0, { capability: name });
 }
 
 /** Step 2: become process.user (groups first: after setresgid we may no longer be allowed). */
@@ -81,18 +92,26 @@ export function applyCapabilities(capabilities: SpecCapabilities): void {
     inheritable: (capabilities.inheritable ?? []).join(',') || '(none)',
   });
   prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_CLEAR_ALL, 0, { action: 'clear all' });
-  // The kernel raises an ambient capability only if it is both permitted and inheritable (EPERM
-  // otherwise). `runc spec` lists ambient ones without inheritable; runc then leaves them out
-  // (CapAmb 0), and so does minibox — named in the trace, not fatal.
+  for (const { number, name } of ambientToRaise(capabilities)) prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_RAISE, number, { raise: name });
+}
+
+/**
+ * The ambient capabilities to raise. The kernel raises one only if it is both permitted and
+ * inheritable (EPERM otherwise). `runc spec` lists ambient ones without inheritable; runc then
+ * leaves them out (CapAmb 0), and so does minibox — named in the trace, not fatal.
+ */
+export function ambientToRaise(capabilities: SpecCapabilities): NamedCapability[] {
   const allowed = capabilityMask(capabilities.permitted) & capabilityMask(capabilities.inheritable);
+  const raise: NamedCapability[] = [];
   for (const name of capabilities.ambient ?? []) {
     const mask = capabilityMask([name]);
     if ((allowed & mask) === 0n) {
       publishStep('skip-ambient', { capability: name, reason: 'not in both permitted and inheritable' });
       continue;
     }
-    prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_RAISE, Number(mask.toString(2).length - 1), { raise: name });
+    raise.push({ number: mask.toString(2).length - 1, name });
   }
+  return raise;
 }
 
 /** Step 4: no execve after this one can grant more privileges. */

@@ -88,14 +88,21 @@ export interface PreparedSyscallFilter {
   load(): void;
 }
 
+/** A compiled filter: the BPF program, the spec's flags (SECCOMP_FILTER_FLAG_*), and words for --explain. */
+export interface CompiledSyscallFilter {
+  program: Buffer;
+  flags: number;
+  summary: Record<string, unknown>;
+}
+
 /**
  * Builds and compiles the filter (seccomp_init, arch_add, rule_add…, export_bpf) without
- * installing it. Call it while the host's libseccomp.so.2 is still reachable (before pivot_root
- * or setns into the mount namespace); `load()` it last.
+ * installing it — or finds the program in the cache. The engine calls it for `exec` and hands the
+ * bytes to the C exec stage (native/minibox-exec.c), which installs them with one seccomp(2).
  */
-export function prepareSyscallFilter(seccomp: SpecSeccomp | undefined, cacheDir?: string): PreparedSyscallFilter | undefined {
+export function compileSyscallFilter(seccomp: SpecSeccomp | undefined, cacheDir?: string): CompiledSyscallFilter | undefined {
   if (!seccomp) return undefined;
-  let flags = SECCOMP_FILTER_FLAG.TSYNC; // Node's helper threads get the filter too
+  let flags = 0;
   for (const flag of seccomp.flags ?? []) {
     const bit = FLAGS[flag];
     if (bit === undefined) throw new Error(`seccomp flag ${flag} in config.json is not supported`);
@@ -107,12 +114,23 @@ export function prepareSyscallFilter(seccomp: SpecSeccomp | undefined, cacheDir?
   const cached = cache ? readCachedProgram(cache, key) : undefined;
   const program = cached ?? compileProgram(seccomp);
   if (cache && !cached) writeCachedProgram(cache, key, program);
-  declareSeccompInstall();
   const summary = {
     defaultAction: seccomp.defaultAction, ...ruleCounts(seccomp), cached: cached !== undefined,
     architectures: (seccomp.architectures ?? []).map(architectureName).join(','),
   };
-  return { load: () => installFilter(program, flags, summary) };
+  return { program, flags, summary };
+}
+
+/**
+ * The same, ready to `load()` on this thread (the init stage). Call it while the host's
+ * libseccomp.so.2 is still reachable (before pivot_root or setns into the mount namespace).
+ */
+export function prepareSyscallFilter(seccomp: SpecSeccomp | undefined, cacheDir?: string): PreparedSyscallFilter | undefined {
+  const compiled = compileSyscallFilter(seccomp, cacheDir);
+  if (!compiled) return undefined;
+  declareSeccompInstall();
+  const flags = compiled.flags | SECCOMP_FILTER_FLAG.TSYNC; // Node's helper threads get the filter too
+  return { load: () => installFilter(compiled.program, flags, compiled.summary) };
 }
 
 /** How many names the spec allows, and answers otherwise than the default (for --explain). */
