@@ -32,7 +32,7 @@
  * bin/minibox and src/runtime/programs.ts use dist/startup/ only when it is at least as new as
  * dist/ (someone who ran `tsc` alone gets the fresh module-by-module build, never stale code).
  *
- * Try: `npm run build && ls dist/startup` (two .cjs files), then
+ * Try: `npm run build && ls dist/startup dist/startup/cli` (run-cli.cjs, init-stage.cjs, verb-VERB.cjs for the fast verbs), then
  * `strace -f -e trace=openat ./bin/minibox ps 2>&1 | grep -c dist/` → 1 (with MINIBOX_UNBUNDLED=1: ~100).
  */
 import fs from 'node:fs';
@@ -48,6 +48,24 @@ const out = path.join(dist, 'startup');
 const ENTRIES = {
   'run-cli': path.join(dist, 'cli/run-cli.js'),
   'init-stage': path.join(dist, 'runtime/stages/init-stage.js'),
+  'entry-exec': path.join(dist, 'cli/cli-entries/exec.js'),
+  'entry-run': path.join(dist, 'cli/cli-entries/run.js'),
+  'entry-container': path.join(dist, 'cli/cli-entries/container.js'),
+};
+
+/**
+ * The verbs that start from a smaller CLI (src/cli/cli-entries/): bin/minibox looks for
+ * dist/startup/verb-VERB.cjs, so each verb gets its entry's file under its own name (a hard link;
+ * in the same directory, as `keepModuleUrls` computes paths from there).
+ * Every other verb runs the whole CLI, run-cli.cjs. Why it pays: the whole CLI is ~1.2 MB of
+ * JavaScript and requires every Node builtin any command uses (http, zlib, readline…) at its
+ * top, since a joined file hoists them; `exec`'s is ~0.4 MB. Node reads, compiles (or checks the
+ * code cache of) and evaluates all of it before the first line of the command runs.
+ */
+const VERBS = {
+  'entry-exec': ['exec'],
+  'entry-run': ['run', 'create'],
+  'entry-container': ['ps', 'logs', 'start', 'stop', 'restart', 'kill', 'pause', 'unpause', 'wait', 'rename', 'rm', 'inspect'],
 };
 
 /**
@@ -74,4 +92,8 @@ for (const [name, file] of Object.entries(ENTRIES)) {
     codeSplitting: false, // every `await import()` joins the same file (see the header)
   });
   await bundle.close();
+}
+for (const [entry, verbs] of Object.entries(VERBS)) {
+  for (const verb of verbs) fs.linkSync(path.join(out, `${entry}.cjs`), path.join(out, `verb-${verb}.cjs`));
+  fs.rmSync(path.join(out, `${entry}.cjs`));
 }

@@ -20,38 +20,8 @@ import { finishExplaining } from './explain-flags.js';
 
 type Register = (program: Command) => void;
 
-/**
- * Each module of src/cli/commands and the top-level commands it defines. Node spends more time
- * loading a module graph than running most commands, so `minibox run` loads only commands/run.js
- * (and what it needs), not the registry client, the unpacker or cli-progress. Help, an unknown
- * command and the `container` group (to which several modules add) load all of them, in this order.
- */
-const COMMAND_MODULES: { names: string[]; load: () => Promise<Register> }[] = [
-  { names: ['pull', 'images', 'rmi', 'tag', 'history', 'image'], load: async () => (await import('./commands/images-command.js')).registerImageCommands },
-  { names: ['login', 'logout'], load: async () => (await import('./commands/login-command.js')).registerLoginCommands },
-  { names: ['network'], load: async () => (await import('./commands/network-command.js')).registerNetworkCommands },
-  { names: ['run', 'create'], load: async () => (await import('./commands/run-command.js')).registerRunCommands },
-  { names: ['ps', 'logs', 'start', 'stop', 'restart', 'kill', 'pause', 'unpause', 'wait', 'rename', 'rm', 'inspect'], load: async () => (await import('./commands/container-command.js')).registerLifecycleCommands },
-  { names: ['attach'], load: async () => (await import('./commands/attach-command.js')).registerAttachCommand },
-  { names: ['volume'], load: async () => (await import('./commands/volume-command.js')).registerVolumeCommands },
-  { names: ['exec'], load: async () => (await import('./commands/exec-command.js')).registerExecCommand },
-  { names: ['top'], load: async () => (await import('./commands/top-command.js')).registerTopCommand },
-  { names: ['cp'], load: async () => (await import('./commands/cp-command.js')).registerCpCommands },
-  { names: ['diff'], load: async () => (await import('./commands/diff-command.js')).registerDiffCommand },
-  { names: ['port'], load: async () => (await import('./commands/port-command.js')).registerPortCommand },
-  { names: ['doctor'], load: async () => (await import('./commands/doctor-command.js')).registerDoctorCommand },
-  { names: ['stats'], load: async () => (await import('./commands/stats-command.js')).registerStatsCommand },
-  { names: ['build', 'builder'], load: async () => (await import('./commands/build-command.js')).registerBuildCommands },
-  { names: ['save', 'load'], load: async () => (await import('./commands/archive-command.js')).registerArchiveCommands },
-  { names: ['push'], load: async () => (await import('./commands/push-command.js')).registerPushCommand },
-  { names: ['commit', 'export', 'import'], load: async () => (await import('./commands/commit-command.js')).registerCommitCommands },
-  { names: ['lesson'], load: async () => (await import('./commands/lesson-command.js')).registerLessonCommands },
-  { names: ['update'], load: async () => (await import('./commands/update-command.js')).registerUpdateCommand },
-  { names: ['version', 'info'], load: async () => (await import('./commands/version-command.js')).registerVersionCommands },
-  { names: ['events'], load: async () => (await import('./commands/events-command.js')).registerEventsCommand },
-  { names: ['system'], load: async () => (await import('./commands/system-command.js')).registerSystemCommands },
-  { names: ['serve'], load: async () => (await import('./commands/serve-command.js')).registerServeCommand },
-];
+/** A module of src/cli/commands and the top-level commands it defines (command-modules.ts lists them). */
+export interface CommandModule { names: string[]; load: () => Promise<Register> }
 
 /** The first word of argv that is a command (skipping the global options and their values). */
 function commandWord(argv: string[]): string | undefined {
@@ -64,8 +34,8 @@ function commandWord(argv: string[]): string | undefined {
   return undefined;
 }
 
-/** The program with every command (argv given: only the module that defines argv's command). */
-export async function buildProgram(argv?: string[]): Promise<Command> {
+/** The program with the modules' commands (argv given: only the module that defines argv's command). */
+export async function buildProgram(modules: CommandModule[], argv?: string[]): Promise<Command> {
   const program = new Command();
   program
     .name('minibox')
@@ -80,8 +50,8 @@ export async function buildProgram(argv?: string[]): Promise<Command> {
     .configureOutput({ outputError: () => { /* reportFailure prints errors, in one style */ } });
   const word = argv ? commandWord(argv) : undefined;
   const versionOnly = argv !== undefined && word === undefined && (argv.includes('--version') || argv.includes('-v'));
-  const only = COMMAND_MODULES.filter((module) => word !== undefined && module.names.includes(word));
-  for (const module of versionOnly ? [] : only.length === 1 ? only : COMMAND_MODULES) (await module.load())(program);
+  const only = modules.filter((module) => word !== undefined && module.names.includes(word));
+  for (const module of versionOnly ? [] : only.length === 1 ? only : modules) (await module.load())(program);
   finishHelp(program);
   return program;
 }
@@ -104,10 +74,10 @@ function commandOf(program: Command, argv: string[]): Command {
   return walkCommands(program, argv).command;
 }
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], modules: CommandModule[]): Promise<number> {
   let program: Command | undefined;
   try {
-    program = await buildProgram(argv);
+    program = await buildProgram(modules, argv);
     const { command, rest } = walkCommands(program, argv);
     if (command.commands.length > 0 && rest.length === 0 && !argv.slice(2).some((word) => /^(-h|--help|-v|--version)$/.test(word))) {
       command.outputHelp(); // bare `minibox` or `minibox image`: the help, on stdout, exit 0 (as `docker`)
@@ -148,4 +118,19 @@ export function reportFailure(error: unknown, command?: Command): number {
   process.stderr.write(`minibox: ${error instanceof UsageError ? withSee(message, command) : message}\n`);
   if (process.env.MINIBOX_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
   return code;
+}
+
+/**
+ * What an entry point (run-cli.ts, cli-entries/) runs: `main`, then its exit code. A reader that
+ * closes the pipe early (`minibox ps | head`) ends the output quietly, as Docker's CLI does.
+ */
+export function runCli(modules: CommandModule[]): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0); // the reader's choice, not an error
+      throw error;
+    });
+  }
+  // No top-level await: scripts/build-startup.mjs joins the CLI into one CommonJS file, which has none.
+  void main(process.argv, modules).then((code) => { process.exitCode = code; });
 }

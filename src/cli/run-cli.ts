@@ -1,18 +1,11 @@
 /**
- * run-cli.ts — the entry point bin/minibox runs: `main`, then its exit code; a reader that closes
- * the pipe early (`minibox ps | head`) ends the output quietly, as Docker's CLI does.
+ * run-cli.ts — the entry point bin/minibox runs: every command (command-modules.ts), through
+ * `runCli` (main.ts). The start-up build also joins smaller entries for the verbs that must start
+ * fastest (cli-entries/); they behave the same, with fewer modules to load.
  *
  * Try: `minibox images | head -0; echo $?` → `0` (a closed pipe, EPIPE, is not an error).
  */
-import { main } from './main.js';
+import { runCli } from './main.js';
+import { COMMAND_MODULES } from './command-modules.js';
 
-// `minibox ps | head` closes the pipe early: that is the reader's choice, not an error.
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw error;
-  });
-}
-
-// No top-level await: scripts/build-startup.mjs joins the CLI into one CommonJS file, which has none.
-void main(process.argv).then((code) => { process.exitCode = code; });
+runCli(COMMAND_MODULES);

@@ -6,12 +6,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { buildProgram } from '../../src/cli/main.js';
+import { COMMAND_MODULES } from '../../src/cli/command-modules.js';
 import { allCommands } from '../../src/cli/help.js';
 import { commandPath } from '../../src/cli/context.js';
 import { minibox, tempRoot } from '../helpers/minibox.js';
 
 const root = tempRoot('mb-help-');
-const program = await buildProgram();
+const program = await buildProgram(COMMAND_MODULES);
 const paths = ['minibox', ...allCommands(program).map(commandPath)];
 
 describe('--help of every command', () => {

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Command } from 'commander';
 import { buildProgram } from '../../src/cli/main.js';
+import { COMMAND_MODULES } from '../../src/cli/command-modules.js';
 import { allCommands } from '../../src/cli/help.js';
 import { commandPath } from '../../src/cli/context.js';
 import { pulledBusybox } from '../helpers/pulled-busybox.js';
@@ -59,7 +60,7 @@ describe('a user other than root', () => {
   }
 
   it('gets one line saying minibox needs root, for every command', async () => {
-    const program = await buildProgram();
+    const program = await buildProgram(COMMAND_MODULES);
     const leaves = allCommands(program).filter((command) => command.commands.length === 0 && !rootless.has(commandPath(command)));
     expect(leaves.length).toBeGreaterThan(40);
     for (const command of leaves) {
