@@ -7,12 +7,12 @@
  * events in between mark the boundaries:
  *
  *   run --rm                                          exec
- *   spawn ─ CLI: Node, flags, image, bundle ─┐        spawn ─ CLI: Node, flags, container ─┐
- *   first engine event ─ init stage still    │        spawn-exec ─ exec stage: Node start-up │
- *     starting (Node + modules, overlapped) ─┤        stage's first call ─ setns, privileges │
- *   stage's unshare ─ engine hooks: cgroup,  │        execve ─ program, stage reaped, exit ──┘
- *     network (the stage waits for "go") ────┤
- *   stage's first mount ─ rootfs, pivot_root,│
+ *   spawn ─ CLI: Node, flags, image, bundle ─┐        spawn ─ CLI: Node, flags, container, ───┐
+ *   first engine event ─ init stage still    │          the plan (the seccomp program)        │
+ *     starting (Node + modules, overlapped) ─┤        spawn-exec ─ exec stage (C) starting,   │
+ *   stage's unshare ─ engine hooks: cgroup,  │          reads the plan                        │
+ *     network (the stage waits for "go") ────┤        stage's first event ─ setns, privileges │
+ *   stage's first mount ─ rootfs, pivot_root,│        execve ─ program, stage reaped, exit ───┘
  *     privileges, seccomp ───────────────────┤
  *   execve ─ the program, tear-down, exit ───┘
  *
@@ -51,9 +51,9 @@ export const RUN_PHASES: Phase[] = [
 ];
 
 export const EXEC_PHASES: Phase[] = [
-  { name: 'CLI: Node start-up, flags, container found', end: (events) => firstOf(events, (e) => e.call === 'spawn-exec') },
+  { name: 'CLI: Node start-up, flags, container found, plan', end: (events) => firstOf(events, (e) => e.call === 'spawn-exec') },
   {
-    name: 'exec stage starting (Node, modules)',
+    name: 'exec stage (C) starting, plan read',
     end: (events) => firstOf(events, (e) => e.pid === stagePid(events, 'spawn-exec') && e.kind === 'syscall'),
   },
   { name: 'stage: setns, privileges, seccomp', end: (events) => firstOf(events, (e) => e.call === 'execve') },

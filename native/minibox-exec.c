@@ -15,7 +15,7 @@
  *    8. find the program in $PATH  (127 not found, 126 not executable, like Docker)
  *    9. session keyring, fds, signals, then user/groups, capset, ambient, no_new_privs, seccomp
  *   10. execve(2)                  fd 4 is close-on-exec: the engine's read ends — "it runs"
- * Every failure is one JSON line on fd 4 ({"type":"error",…}, src/runtime/stages/channel.ts) and
+ * Every failure is one JSON line on fd 4 ({"type":"error",…}: exec-channel.c) and
  * the exit code Docker uses; with `--trace` every call is a JSON event there too, so `exec
  * --explain` narrates this program exactly as it narrated the Node stage it replaced.
  *
@@ -62,8 +62,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "exec-channel.h"
+
 #define FROM_ENGINE 3
-#define TO_ENGINE 4
 #define MAX_ITEMS 4096
 #define MAX_GROUPS 256
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -71,7 +72,7 @@
 /* The plan: `KEY=VALUE\0` records (exec-in-container.ts, execPlanRecords). Repeated keys (ns,
  * drop, group, ambient, arg, env) keep their order. */
 struct plan {
-  int trace, pid, nnp, pty, has_caps;
+  int pid, nnp, pty, has_caps;
   unsigned long long root_dev, root_ino;
   unsigned uid, gid;
   const char *cwd, *keyring, *seccomp_hex, *seccomp_summary;
@@ -82,78 +83,6 @@ struct plan {
 };
 
 static struct plan plan;
-
-/* ---- talking to the engine: one JSON line per message ---------------------------------- */
-
-static void send_line(const char *line) {
-  size_t length = strlen(line), written = 0;
-  while (written < length) {
-    ssize_t count = write(TO_ENGINE, line + written, length - written);
-    if (count < 0 && errno == EINTR) continue;
-    if (count <= 0) return;
-    written += (size_t)count;
-  }
-}
-
-/* `text` as a JSON string (quotes included) into out; control characters as \u00XX. */
-static void json_string(char *out, size_t size, const char *text) {
-  size_t used = 0;
-  out[used++] = '"';
-  for (const unsigned char *c = (const unsigned char *)text; *c && used + 8 < size; c++) {
-    if (*c == '"' || *c == '\\') used += (size_t)snprintf(out + used, size - used, "\\%c", *c);
-    else if (*c < 0x20) used += (size_t)snprintf(out + used, size - used, "\\u%04x", *c);
-    else out[used++] = (char)*c;
-  }
-  out[used++] = '"';
-  out[used] = '\0';
-}
-
-/* A failure before the program runs: the message and Docker's exit code (125/126/127). */
-static _Noreturn void fail(int exit_code, const char *format, ...) {
-  char message[2048], quoted[4200], line[4400];
-  va_list args;
-  va_start(args, format);
-  vsnprintf(message, sizeof message, format, args);
-  va_end(args);
-  json_string(quoted, sizeof quoted, message);
-  snprintf(line, sizeof line, "{\"type\":\"error\",\"message\":%s,\"exitCode\":%d}\n", quoted, exit_code);
-  if (write(TO_ENGINE, line, strlen(line)) < 0) dprintf(2, "minibox exec: %s\n", message);
-  _exit(exit_code);
-}
-
-static double now_ms(clockid_t clock) {
-  struct timespec ts;
-  clock_gettime(clock, &ts);
-  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-/* One trace event (src/sys/trace.ts's SysEvent); `args` is the inside of a JSON object. */
-static void event(const char *kind, const char *call, const char *args, long result, int error, double started) {
-  if (!plan.trace) return;
-  char line[8192], failure[64] = "";
-  if (result < 0) snprintf(failure, sizeof failure, ",\"error\":\"%s\"", strerrorname_np(error));
-  snprintf(line, sizeof line,
-           "{\"type\":\"event\",\"event\":{\"kind\":\"%s\",\"call\":\"%s\",\"args\":{%s},\"result\":%ld%s,"
-           "\"ms\":%.4f,\"pid\":%d,\"time\":%.0f}}\n",
-           kind, call, args, result < 0 ? -1 : result, failure, started ? now_ms(CLOCK_MONOTONIC) - started : 0,
-           getpid(), now_ms(CLOCK_REALTIME));
-  send_line(line);
-}
-
-/* Every kernel call goes through here, like invoke() in src/sys/call.ts: traced, and a failure
- * is fatal with SysError's wording ("setns /proc/9/ns/mnt: EPERM (Operation not permitted)"). */
-static long check(const char *call, const char *what, const char *args, long result, double started) {
-  int error = errno;
-  event("syscall", call, args, result, error, started);
-  if (result < 0) fail(125, "%s%s%s: %s (%s)", call, what ? " " : "", what ? what : "", strerrorname_np(error), strerror(error));
-  return result;
-}
-#define CALL(call, what, expr, ...) do {                     \
-    char args_[2048];                                        \
-    snprintf(args_, sizeof args_, __VA_ARGS__);              \
-    double started_ = now_ms(CLOCK_MONOTONIC);               \
-    check(call, what, args_, (long)(expr), started_);        \
-  } while (0)
 
 /* ---- step 2: the plan ----------------------------------------------------------------- */
 
@@ -187,7 +116,7 @@ static void read_plan(void) {
     char *value = strchr(record, '=');
     if (value == NULL) fail(125, "the exec plan has a record without '=': %.40s", record);
     *value++ = '\0';
-    if (!strcmp(record, "trace")) plan.trace = 1;
+    if (!strcmp(record, "trace")) exec_tracing = 1;
     else if (!strcmp(record, "pid")) plan.pid = atoi(value);
     else if (!strcmp(record, "root")) sscanf(value, "%llu:%llu", &plan.root_dev, &plan.root_ino);
     else if (!strcmp(record, "ns")) add(plan.ns, &plan.n_ns, 8, value);

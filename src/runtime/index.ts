@@ -4,7 +4,7 @@
  *   run-bundle.ts and start-protocol.ts (the engine's side: why Node needs a separate PID 1)
  *   → stages/channel.ts → stages/init-stage.ts (the container's birth, step by step)
  *   → rootfs/ (the file system it gets) and process/ (who the program runs as, and the execve)
- *   → monitor.ts (detached containers) → exec-in-container.ts → stages/exec-stage.ts (`exec`).
+ *   → monitor.ts (detached containers) → exec-in-container.ts → native/minibox-exec.c (`exec`).
  *
  * Try: `minibox run --rm busybox sh -c 'echo $$'` → `1` (the container's program is PID 1 of its
  * own PID namespace).

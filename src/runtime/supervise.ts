@@ -1,7 +1,7 @@
 /**
  * supervise.ts — the engine's watch over a stage it started, from spawn to the program's exit.
  *
- * `run` and `exec` start different stages (init-stage.ts, exec-stage.ts) and talk to them
+ * `run` and `exec` start different stages (init-stage.ts, native/minibox-exec.c) and talk to them
  * differently before the program starts (start-protocol.ts; the exec plan), but from then on the
  * engine's job is the same — what containerd's shim does for Docker:
  *   1. learn the stage's host PID (or report that it could not be started at all);

@@ -1,8 +1,9 @@
 /**
  * exec-handoff.ts — the last three moves before Node turns into the container's program.
  *
- * Whatever started the program (the init stage for `run`, the exec stage for `exec`), the
- * hand-over is the same (1–2 in `prepareHandOver`, before privileges and seccomp; 3 last):
+ * The init stage hands over to the program in three moves (the C exec stage,
+ * native/minibox-exec.c, makes the same ones; 1–2 in `prepareHandOver`, before privileges and
+ * seccomp; 3 last):
  *   1. only fds 0, 1 and 2 may cross into the program: every other fd is marked close-on-exec
  *      (close_range(2) with CLOSE_RANGE_CLOEXEC). Node marked even 0–2 close-on-exec at start-up
  *      (libuv's uv_disable_stdio_inheritance), so those are cleared again with fcntl(F_SETFD).

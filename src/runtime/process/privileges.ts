@@ -16,7 +16,9 @@
  *   4. PR_SET_NO_NEW_PRIVS: no later execve may gain privileges (setuid binaries, file caps).
  *   5. the seccomp filter (syscall-filter.ts), last — or, when config.json does not ask for
  *      no_new_privs, first: the kernel then lets only CAP_SYS_ADMIN load a filter.
- *      `finalizePrivileges` runs 2–5 in this order for both stages.
+ *      `finalizePrivileges` runs 2–5 in this order for the init stage; the C exec stage
+ *      (native/minibox-exec.c) makes the same calls in the same order, with the arguments the
+ *      engine worked out here (capabilitiesToDrop, ambientToRaise: runtime/exec-plan.ts).
  * All of these act on the calling thread: the init stage runs them on Node's main thread, the
  * one that calls execve and becomes the container's program.
  *

@@ -8,8 +8,8 @@
  * allow it). runc's answer (libcontainer/standard_init_linux.go) is followed step for step:
  *   - the init stage joins a new keyring named `_ses.<container id>` and adds "search" for its
  *     owner (KEY_USR_SEARCH, 0x80000), so that later processes of the container can find it;
- *   - `minibox exec` joins the container's keyring by that name (setns_init_linux.go) — it does
- *     not create a new one unless the container's is gone;
+ *   - `minibox exec` joins the container's keyring by that name (setns_init_linux.go; in C:
+ *     native/minibox-exec.c) — it does not create a new one unless the container's is gone;
  *   - ENOSYS (a kernel without keyrings, or a seccomp profile of an outer container returning
  *     ENOSYS) is not an error: the keyring is a defence in depth, not the main wall.
  *
@@ -43,9 +43,4 @@ export function enterNewSessionKeyring(containerId: string): void {
   if (id === undefined) return;
   const [, , , permissions] = describeKey(id).split(';'); // type;uid;gid;perm;description
   setKeyPermissions(id, (Number.parseInt(permissions ?? '0', 16) | KEY_USR_SEARCH) >>> 0);
-}
-
-/** The exec stage: the container's session keyring, by name. */
-export function enterContainerSessionKeyring(name: string): void {
-  join(name);
 }
