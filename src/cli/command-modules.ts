@@ -5,7 +5,7 @@
  * start-up entries in cli-entries/ each name one module, so that their joined file holds only
  * what that verb needs (scripts/build-startup.mjs).
  *
- * Try: `minibox --help | grep -c '^  [a-z]'` → the number of commands this table brings in.
+ * Try: `minibox --help | grep -c '^  exec '` → `1` (the whole table: every command in the help).
  */
 import type { CommandModule } from './main.js';
 

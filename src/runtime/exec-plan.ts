@@ -21,8 +21,8 @@
  *   seccomp=HEX  seccomp.flags=N  seccomp.summary=…  the compiled BPF program, ready to install
  *   keyring=_ses.ID  cwd=DIR  pty=N  arg=… env=…  trace=1
  *
- * Try: `minibox exec --trace t.jsonl web true && grep -c '"call":"setns"' t.jsonl` → `6` (the
- * engine's two for the PID namespace, then the stage's ipc, uts, net, cgroup and mnt).
+ * Try: `minibox run -d --name plan busybox sleep 60 >/dev/null && minibox exec --trace t.jsonl plan
+ * true && grep -c CLONE_NEWNS t.jsonl` → `1` (the stage's setns into the mount namespace, from C).
  */
 import { MiniboxError } from '../errors.js';
 import type { SpecCapabilities, SpecSeccomp, SpecUser } from '../bundle/oci-bundle.js';

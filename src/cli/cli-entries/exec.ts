@@ -4,8 +4,8 @@
  * ~1.2 MB, so less to read, compile and evaluate before the exec stage is spawned
  * (scripts/build-startup.mjs explains the start-up build; docs/benchmarks.md has the numbers).
  *
- * Try: `MINIBOX_UNBUNDLED=1 minibox exec --help | head -1` and `minibox exec --help | head -1` →
- * the same line (the full CLI, and this entry's file).
+ * Try: `minibox exec --help | head -1` → `Usage: minibox exec [OPTIONS] CONTAINER COMMAND [ARG...]`
+ * (with MINIBOX_UNBUNDLED=1, the whole CLI module by module, the same).
  */
 import { runCli } from '../main.js';
 import { registerExecCommand } from '../commands/exec-command.js';
