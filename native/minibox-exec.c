@@ -69,8 +69,8 @@
 #define MAX_GROUPS 256
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-/* The plan: `KEY=VALUE\0` records (exec-in-container.ts, execPlanRecords). Repeated keys (ns,
- * drop, group, ambient, arg, env) keep their order. */
+/* The plan: `KEY=VALUE\0` records (src/runtime/exec-plan.ts, encodeExecPlan, lists the keys).
+ * Repeated keys (ns, drop, group, ambient, arg, env) keep their order. */
 struct plan {
   int pid, nnp, pty, has_caps;
   unsigned long long root_dev, root_ino;
@@ -98,9 +98,8 @@ static char *read_all(int fd) {
     used += (size_t)count;
     if (used + 1 == size) buffer = realloc(buffer, size *= 2);
   }
-  buffer[used] = '\0';
+  buffer[used] = '\0'; /* an empty record after the last one: where read_plan stops */
   if (used == 0) fail(125, "the engine went away before sending the exec plan");
-  /* a trailing NUL after the last record is what ends it: append one if the engine did not */
   return buffer;
 }
 
