@@ -72,7 +72,7 @@
 /* The plan: `KEY=VALUE\0` records (src/runtime/exec-plan.ts, encodeExecPlan, lists the keys).
  * Repeated keys (ns, drop, group, ambient, arg, env) keep their order. */
 struct plan {
-  int pid, nnp, pty, has_caps;
+  int pid, nnp, pty, has_caps, chroot;
   unsigned long long root_dev, root_ino;
   unsigned uid, gid;
   const char *cwd, *keyring, *seccomp_hex, *seccomp_summary;
