@@ -35,9 +35,8 @@ function familiar(name: string): string {
   try { return parseReference(name).familiar; } catch { return name; }
 }
 
-/** Docker's pull progress: one JSON object a line. */
-function jsonLinesReporter(res: ServerResponse): PullReporter {
-  const send = (line: Record<string, unknown>): void => { res.write(`${JSON.stringify(line)}\n`); };
+/** Docker's pull (and push) progress: one JSON object a line, given to `send`. */
+export function jsonLinesReporter(send: (line: Record<string, unknown>) => void): PullReporter {
   return {
     message(line) {
       const pulling = /^(\S+): (Pulling from .*)$/.exec(line);
@@ -64,7 +63,7 @@ export async function pullImageRoute(api: ApiRequest, res: ServerResponse): Prom
   const platform = api.query.get('platform');
   const credentials = requestCredentials(api.req);
   res.writeHead(200, { 'Content-Type': 'application/json' });
-  const reporter = jsonLinesReporter(res);
+  const reporter = jsonLinesReporter((line) => { res.write(`${JSON.stringify(line)}\n`); });
   try {
     await pullImage(api.daemon.root, name, {
       reporter,

@@ -16,6 +16,8 @@ import { ImageStore } from '../image/store/images.js';
 import { notImplemented } from './api-errors.js';
 import { ENGINE_VERSION, pingHeaders, versionBody } from './api-version.js';
 import { attachRoute } from './attach.js';
+import { buildRoute } from './build-route.js';
+import { commitRoute } from './commit-route.js';
 import { authRoute } from './registry-auth.js';
 import { resizeRoute } from './terminal-session.js';
 import {
@@ -24,6 +26,7 @@ import {
 } from './container-routes.js';
 import { createExecRoute, inspectExecRoute, startExecRoute } from './exec-routes.js';
 import { imageHistoryRoute, inspectImageRoute, listImagesRoute, pullImageRoute, removeImageRoute, tagImageRoute } from './image-routes.js';
+import { pushImageRoute } from './push-route.js';
 import { sendJson, type ApiRequest, type Route } from './request.js';
 import {
   containerTopRoute, createNetworkRoute, createVolumeRoute, inspectNetworkRoute, inspectVolumeRoute, listNetworksRoute,
@@ -95,6 +98,9 @@ export const apiRoutes: Route[] = [
   { method: 'GET', path: new RegExp(`^/images/${NAME}/json$`), handle: inspectImageRoute },
   { method: 'GET', path: new RegExp(`^/images/${NAME}/history$`), handle: imageHistoryRoute },
   { method: 'POST', path: new RegExp(`^/images/${NAME}/tag$`), handle: tagImageRoute },
+  { method: 'POST', path: new RegExp(`^/images/${NAME}/push$`), handle: pushImageRoute },
+  { method: 'POST', path: /^\/commit$/, handle: commitRoute },
+  { method: 'POST', path: /^\/build$/, handle: buildRoute },
   { method: 'DELETE', path: new RegExp(`^/images/${NAME}$`), handle: removeImageRoute },
 
   { method: 'GET', path: /^\/networks$/, handle: listNetworksRoute },

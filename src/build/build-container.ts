@@ -14,6 +14,7 @@
  * made-by-run`
  */
 import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { MiniboxError } from '../errors.js';
 import { STORE_LOCK, withLock } from '../lock.js';
 import type { StateRoot } from '../state-root.js';
@@ -33,6 +34,22 @@ export interface BuildContainerRequest {
   network?: string;
   /** `build -q`: the command's output goes nowhere. */
   quiet: boolean;
+  /** Where the command's output goes (the API's build stream); minibox's own stdout/stderr otherwise. */
+  output?: BuildOutput;
+}
+
+/** Where a build's RUN output and base-image pull progress go, when not minibox's own stdout/stderr. */
+export interface BuildOutput {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+}
+
+/** A RUN whose command exited non-zero: the build stops with that code (Docker's words). */
+export class RunStepError extends MiniboxError {
+  constructor(argv: string[], readonly code: number) {
+    super(`The command '${argv.join(' ')}' returned a non-zero code: ${code}`, code);
+    this.name = 'RunStepError';
+  }
 }
 
 /**
@@ -46,10 +63,11 @@ export async function runBuildContainer(root: StateRoot, request: BuildContainer
     const exitCode = await runContainerFromImage(root, {
       image: request.imageId, command: request.argv, entrypoint: '', env: request.env, name, pull: 'never', quiet: true,
       ...(request.network ? { network: request.network } : {}),
-    }, startInitStageEarly({ newPidNamespace: true, terminal: false, stdio: request.quiet ? 'ignore' : 'relay-output' }));
-    if (exitCode !== 0) {
-      throw new MiniboxError(`The command '${request.argv.join(' ')}' returned a non-zero code: ${exitCode}`, exitCode);
-    }
+    }, startInitStageEarly({
+      newPidNamespace: true, terminal: false, stdio: request.quiet ? 'ignore' : 'relay-output',
+      ...(request.output ? { streams: { input: Readable.from([]), ...request.output } } : {}),
+    }));
+    if (exitCode !== 0) throw new RunStepError(request.argv, exitCode);
     const record = containers.findByName(name)!;
     return await withLock(root.locks, STORE_LOCK, async () => await containerChangesLayer(root, record), 'shared');
   } finally {

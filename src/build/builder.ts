@@ -39,7 +39,7 @@ import { writeLayerBlob } from '../image/pack/layer-blob.js';
 import { storeNewImage } from '../image/pack/new-image.js';
 import { findImageForRun } from '../lifecycle/image-source.js';
 import { lookup, remember, stepKey } from './build-cache.js';
-import { runBuildContainer } from './build-container.js';
+import { runBuildContainer, type BuildOutput } from './build-container.js';
 import { explainCacheHit, explainCopy, explainResult, explainRun } from './explain-build.js';
 import { applyConfigInstruction, commandOf, DEFAULT_SHELL, type StageMeta } from './config-instructions.js';
 import { contextSource, hashSources, rootSource, stageCopy, expandSource, type CopySource } from './copy-files.js';
@@ -62,6 +62,8 @@ export interface BuildRequest {
   insecureRegistries?: string[];
   /** Narrate what each step does to layers and config (stderr). */
   explain?: boolean;
+  /** Where RUN output and base-image pulls go (the API's build stream); minibox's stdout/stderr otherwise. */
+  output?: BuildOutput;
 }
 
 export interface BuildResult {
@@ -174,7 +176,7 @@ export class Builder {
     let image;
     try {
       image = await findImageForRun(this.root, imageName, {
-        pull: this.request.pull ? 'always' : 'missing', quiet: this.request.quiet ?? false,
+        pull: this.request.pull ? 'always' : 'missing', quiet: this.request.quiet ?? false, ...this.progress(),
         ...(from.flags.platform ? { platform: from.flags.platform } : {}), insecureRegistries: this.request.insecureRegistries ?? [],
       });
     } catch (error) {
@@ -182,6 +184,11 @@ export class Builder {
     }
     const record = this.store.get(image.id);
     return { imageId: record.id, config: structuredClone(this.store.config(record)), layers: [...record.layers], meta, args: new Map() };
+  }
+
+  /** Where a base image's pull progress goes, when not stderr. */
+  private progress(): { progress?: NodeJS.WritableStream } {
+    return this.request.output ? { progress: this.request.output.stdout } : {};
   }
 
   /** Variables a step sees: this stage's ARGs, then its ENV (ENV wins). */
@@ -272,6 +279,7 @@ export class Builder {
       return await runBuildContainer(this.root, {
         imageId: state.imageId, argv, env: argEnv, quiet: this.request.quiet ?? false,
         ...(this.request.network ? { network: this.request.network } : {}),
+        ...(this.request.output ? { output: this.request.output } : {}),
       }, (id) => this.say(`Removing intermediate container ${id.slice(0, 12)}`));
     });
   }
@@ -284,7 +292,7 @@ export class Builder {
     if (!imageId) {
       try {
         parseReference(from);
-        imageId = (await findImageForRun(this.root, from, { pull: 'missing', quiet: true, insecureRegistries: this.request.insecureRegistries ?? [] })).id;
+        imageId = (await findImageForRun(this.root, from, { pull: 'missing', quiet: true, ...this.progress(), insecureRegistries: this.request.insecureRegistries ?? [] })).id;
       } catch (error) {
         throw new DockerfileError('Dockerfile', instruction.line, `COPY --from=${from}: no build stage or image of that name (${describeError(error)})`);
       }
