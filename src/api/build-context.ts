@@ -6,7 +6,9 @@
  * but always sending `.dockerignore` and the Dockerfile), with every file owned by 0:0, and
  * posts it as `Content-Type: application/x-tar` — gzip'd with `--compress`. A Dockerfile from
  * outside the context (`-f ../Dockerfile`) travels inside it under a made-up name that the
- * `dockerfile` parameter names. The daemon unpacks it into a private directory under the state
+ * `dockerfile` parameter names. (CLI 28 appends that entry without its padding and without
+ * the two zero blocks that end a tar — Go's reader takes an early end of file as the end of the
+ * archive — so the daemon completes the archive before reading it.) The daemon unpacks it into a private directory under the state
  * root's tmp/ with the same writer that unpacks image layers (image/unpack/): every name, `..`
  * and symlink resolves inside that directory, never outside. The builder then applies
  * `.dockerignore` again, as dockerd's does — so an archive made by hand is filtered too.
@@ -17,7 +19,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import { describeError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
@@ -49,8 +51,24 @@ async function decompressedBody(req: IncomingMessage): Promise<NodeJS.ReadableSt
     for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
   })());
   const decompressor = createDecompressor(compression);
+  const completed = completeTar();
   body.on('error', (error) => decompressor.destroy(error));
-  return body.pipe(decompressor);
+  decompressor.on('error', (error) => completed.destroy(error));
+  return body.pipe(decompressor).pipe(completed);
+}
+
+/** Pads the last entry to a whole 512-byte block and adds the two zero blocks that end a tar. */
+function completeTar(): Transform {
+  let length = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      length += chunk.length;
+      done(null, chunk);
+    },
+    flush(done) {
+      done(null, Buffer.alloc((512 - (length % 512)) % 512 + 1024));
+    },
+  });
 }
 
 /** `dockerfile` as a path inside the context, or a 400 when it names something outside it. */
@@ -78,6 +96,9 @@ export async function receiveBuildContext(root: StateRoot, req: IncomingMessage,
       const unreadable = /^the build context: cannot read the tar stream: (.*)$/.exec(message);
       throw new ApiError(400, unreadable ? `the build context is not a tar archive: ${unreadable[1]}` : message); // or a hostile entry
     }
+    // The context's root has no entry in the CLI's tar: its time is the unpacking's, which would
+    // make every `COPY . /app` miss the build cache. A fixed time keeps the cache key the files'.
+    fs.utimesSync(dir, 0, 0);
     return { dir, dockerfile: dockerfileIn(dir, dockerfile), remove };
   } catch (error) {
     remove();

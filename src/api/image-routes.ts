@@ -35,6 +35,9 @@ function familiar(name: string): string {
   try { return parseReference(name).familiar; } catch { return name; }
 }
 
+/** The statuses during which dockerd reports bytes (the CLI draws a bar); the rest are one line each. */
+const MOVING = new Set<LayerStatus>(['Downloading', 'Extracting', 'Pushing']);
+
 /** Docker's pull (and push) progress: one JSON object a line, given to `send`. */
 export function jsonLinesReporter(send: (line: Record<string, unknown>) => void): PullReporter {
   return {
@@ -45,7 +48,8 @@ export function jsonLinesReporter(send: (line: Record<string, unknown>) => void)
     layer(digest: string, status: LayerStatus, current?: number, total?: number) {
       send({
         status: status === 'Waiting' ? 'Pulling fs layer' : status,
-        progressDetail: current !== undefined && total !== undefined ? { current, total } : {},
+        // Counts only while bytes move: the CLI, writing to a pipe, skips every line that has them.
+        progressDetail: current !== undefined && total !== undefined && MOVING.has(status) ? { current, total } : {},
         id: shortId(digest),
       });
     },

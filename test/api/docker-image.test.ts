@@ -54,16 +54,150 @@ afterAll(async () => {
   await registry.stop();
 });
 
-describe.each(DOCKER_CLIS)('$name: build', ({ path: cli }) => {
-  it('explore', async () => {
-    const dir = fs.mkdtempSync(path.join(work, 'ctx-'));
-    fs.writeFileSync(path.join(dir, 'Dockerfile'), `FROM ${image}\nARG V=default\nCOPY . /ctx\nRUN echo "v=$V" > /v && echo running-step && ls /ctx\nCMD ["cat", "/v"]\n`);
-    fs.writeFileSync(path.join(dir, 'kept.txt'), 'kept\n');
-    fs.writeFileSync(path.join(dir, 'secret.txt'), 'secret\n');
-    fs.writeFileSync(path.join(dir, '.dockerignore'), 'secret.txt\n');
-    const built = await docker(daemon, ['build', '--network', 'none', '-t', 'built:1', '--build-arg', 'V=given', dir], { cli });
-    console.log(built);
-    const run = await docker(daemon, ['run', '--rm', '--network', 'none', 'built:1'], { cli });
-    console.log(run);
+/** A build context directory with these files. */
+function context(files: Record<string, string>): string {
+  const dir = fs.mkdtempSync(path.join(work, 'ctx-'));
+  for (const [name, text] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    fs.writeFileSync(path.join(dir, name), text);
+  }
+  return dir;
+}
+
+/** Build contexts the daemon unpacked and has not removed. */
+function leftoverContexts(): string[] {
+  const tmp = path.join(root, 'tmp');
+  return fs.existsSync(tmp) ? fs.readdirSync(tmp).filter((name) => name.startsWith('build-context-')) : [];
+}
+
+const LEGACY_NOTICE = /DEPRECATED: The legacy builder is deprecated/;
+
+describe.each(DOCKER_CLIS)('$name against minibox serve: push, commit, build', ({ name, path: cli }) => {
+  const tagged = (repo: string): string => `${registry.host}/apiimage/${repo}-${name.replace(/\D/g, '')}`;
+
+  it('docker push sends an image to the registry with dockerd\'s progress; again: "Layer already exists"', async () => {
+    const target = `${tagged('pushed')}:1`;
+    expect((await docker(daemon, ['tag', image, target], { cli })).code).toBe(0);
+    const pushed = await docker(daemon, ['push', target], { cli });
+    expect(pushed.stderr).toBe('');
+    expect(pushed.code).toBe(0);
+    expect(pushed.stdout).toMatch(new RegExp(`^The push refers to repository \\[${tagged('pushed').replace(/[.]/g, '\\.')}\\]$`, 'm'));
+    const digest = /^1: digest: (sha256:[0-9a-f]{64}) size: \d+$/m.exec(pushed.stdout)?.[1];
+    expect(digest, pushed.stdout).toBeDefined();
+    // The registry has it, under that digest.
+    const manifest = await fetch(`http://${registry.host}/v2/apiimage/${target.split('/apiimage/')[1]!.replace(':', '/manifests/')}`, {
+      headers: { Accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' },
+    });
+    expect(manifest.status).toBe(200);
+    expect(manifest.headers.get('docker-content-digest')).toBe(digest);
+    const again = await docker(daemon, ['push', target], { cli });
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/Layer already exists/);
+    expect((await docker(daemon, ['rmi', target], { cli })).code).toBe(0);
+  });
+
+  it('docker push of a missing tag, and to a registry that is down: the CLI exits 1 with the reason', async () => {
+    const missing = await docker(daemon, ['push', `${tagged('nosuch')}:1`], { cli });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/An image does not exist locally with the tag: 127\.0\.0\.1:\d+\/apiimage\/nosuch/);
+    const down = `127.0.0.1:${await freePort()}/apiimage/down:1`;
+    expect((await docker(daemon, ['tag', image, down], { cli })).code).toBe(0);
+    const refused = await docker(daemon, ['push', down], { cli });
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toMatch(/The push refers to repository/); // the stream had started: the error is its last line
+    expect(refused.stderr).toMatch(/127\.0\.0\.1:\d+.*(refused|ECONNREFUSED|cannot reach|connect)/i);
+    expect((await docker(daemon, ['rmi', down], { cli })).code).toBe(0);
+  });
+
+  it('docker commit -c -m -a: the container\'s changes become an image; a bad -c is refused', async () => {
+    const made = await docker(daemon, ['run', '--network', 'none', '--name', 'committed', image, 'sh', '-c', 'echo hi > /greeting'], { cli });
+    expect(made.code).toBe(0);
+    const bad = await docker(daemon, ['commit', '-c', 'FROB x', 'committed', 'nope:1'], { cli });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/Error response from daemon: .*FROB is not one of CMD, ENTRYPOINT/);
+    const commit = await docker(daemon, ['commit', '-c', 'CMD ["cat", "/greeting"]', '-c', 'ENV GREETED=yes', '-m', 'say hi', '-a', 'Ada <ada@example.com>', 'committed', 'greeter:1'], { cli });
+    expect(commit.stderr).toBe('');
+    expect(commit.code).toBe(0);
+    expect(commit.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
+    expect(await docker(daemon, ['run', '--rm', '--network', 'none', 'greeter:1'], { cli })).toEqual({ code: 0, stdout: 'hi\n', stderr: '' });
+    const inspect = await docker(daemon, ['image', 'inspect', '--format', '{{.Author}}|{{.Comment}}|{{json .Config.Cmd}}|{{.Id}}', 'greeter:1'], { cli });
+    expect(inspect.stdout).toBe(`Ada <ada@example.com>|say hi|["cat","/greeting"]|${commit.stdout.trim()}\n`);
+    expect((await docker(daemon, ['run', '--rm', '--network', 'none', 'greeter:1', 'sh', '-c', 'echo $GREETED'], { cli })).stdout).toBe('yes\n');
+    const missing = await docker(daemon, ['commit', 'nosuch', 'nope:1'], { cli });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/No such container: nosuch/);
+    expect((await docker(daemon, ['rm', 'committed'], { cli })).code).toBe(0);
+    expect((await docker(daemon, ['rmi', 'greeter:1'], { cli })).code).toBe(0);
+  });
+
+  it('docker build: -t, --build-arg, .dockerignore, RUN output in the stream; again from the cache, --no-cache not', async () => {
+    const dir = context({
+      'Dockerfile': `FROM ${image}\nARG V=default\nCOPY . /ctx\nRUN echo "v=$V" > /v && echo running-step && ls -a /ctx\nCMD ["cat", "/v"]\n`,
+      'kept.txt': 'kept\n', 'secret.txt': 'secret\n', '.dockerignore': 'secret.txt\n',
+    });
+    const iidfile = path.join(work, `iid-${name.replace(/\D/g, '')}`);
+    const args = ['build', '--network', 'none', '-t', 'built:1', '--build-arg', 'V=given', dir];
+    const built = await docker(daemon, [...args, '--iidfile', iidfile], { cli });
+    expect(built.code, built.stderr).toBe(0);
+    expect(built.stderr.replace(LEGACY_NOTICE, '')).not.toMatch(/error/i);
+    expect(built.stdout).toMatch(/^Step 1\/5 : FROM 127\.0\.0\.1:\d+\/apiimage\/busybox:latest$/m);
+    expect(built.stdout).toMatch(/^running-step\n\.\n\.\.\n\.dockerignore\nDockerfile\nkept\.txt\n/m); // no secret.txt
+    expect(built.stdout).toMatch(/^Removing intermediate container [0-9a-f]{12}$/m);
+    const id = /^Successfully built ([0-9a-f]{12})$/m.exec(built.stdout)?.[1];
+    expect(id, built.stdout).toBeDefined();
+    expect(built.stdout).toMatch(/^Successfully tagged built:1$/m);
+    expect(fs.readFileSync(iidfile, 'utf8')).toMatch(new RegExp(`^sha256:${id}[0-9a-f]{52}$`)); // from the {"aux":{"ID":…}} line
+    expect(await docker(daemon, ['run', '--rm', '--network', 'none', 'built:1'], { cli })).toEqual({ code: 0, stdout: 'v=given\n', stderr: '' });
+    const cached = await docker(daemon, args, { cli });
+    expect(cached.stdout.match(/Using cache/g)).toHaveLength(4);
+    expect(cached.stdout).toMatch(new RegExp(`^Successfully built ${id}$`, 'm'));
+    const fresh = await docker(daemon, ['build', '--no-cache', ...args.slice(1)], { cli });
+    expect(fresh.code).toBe(0);
+    expect(fresh.stdout).not.toMatch(/Using cache/);
+    expect(fresh.stdout).toMatch(/^running-step$/m);
+    expect((await docker(daemon, ['rmi', 'built:1'], { cli })).code).toBe(0);
+  });
+
+  it('docker build -f (outside the context), --target, -q, --iidfile', async () => {
+    const dir = context({ 'file.txt': 'from the context\n' });
+    const dockerfile = path.join(work, `Dockerfile.${name.replace(/\D/g, '')}`);
+    fs.writeFileSync(dockerfile, `FROM ${image} AS base\nCOPY file.txt /file\nFROM base AS tested\nRUN cat /file > /copied\nFROM base\nRUN exit 9\n`);
+    const iidfile = path.join(work, 'iid');
+    const quiet = await docker(daemon, ['build', '--network', 'none', '-q', '-f', dockerfile, '--target', 'tested', '--iidfile', iidfile, '-t', 'staged:1', dir], { cli });
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect(quiet.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
+    expect(fs.readFileSync(iidfile, 'utf8')).toBe(quiet.stdout); // with -q the CLI writes what it printed, newline too (as with dockerd)
+    expect(await docker(daemon, ['run', '--rm', '--network', 'none', 'staged:1', 'cat', '/copied'], { cli })).toEqual({ code: 0, stdout: 'from the context\n', stderr: '' });
+    expect((await docker(daemon, ['rmi', 'staged:1'], { cli })).code).toBe(0);
+  });
+
+  it('docker build failures: RUN exits 3 → the CLI exits 3; a Dockerfile that does not parse → exit 1', async () => {
+    const failing = await docker(daemon, ['build', '--network', 'none', context({ 'Dockerfile': `FROM ${image}\nRUN echo before-failing; exit 3\n` })], { cli });
+    expect(failing.code).toBe(3);
+    expect(failing.stdout).toMatch(/^before-failing$/m);
+    expect(failing.stderr).toMatch(/The command '\/bin\/sh -c echo before-failing; exit 3' returned a non-zero code: 3/);
+    const unparsable = await docker(daemon, ['build', context({ 'Dockerfile': `FROM ${image}\nFROB the widget\n` })], { cli });
+    expect(unparsable.code).toBe(1);
+    expect(unparsable.stderr).toMatch(/Error response from daemon: .*Dockerfile:2: unknown instruction: FROB/i);
+    expect(unparsable.stdout).not.toMatch(/Step 1/);
+    const missingBase = await docker(daemon, ['build', context({ 'Dockerfile': `FROM ${registry.host}/apiimage/nosuch:1\n` })], { cli });
+    expect(missingBase.code).toBe(1);
+    expect(missingBase.stderr).toMatch(/nosuch/);
+    expect(minibox(root, ['ps', '-a', '-q']).stdout).toBe(''); // the failed RUN's container is gone
+    expect(leftoverContexts()).toEqual([]);
+  });
+});
+
+describe('the build endpoint refuses what is not a build', () => {
+  it.runIf(DOCKER_CLIS.length > 0)('a body that is not a tar: 400 naming it; the daemon keeps serving', async () => {
+    const body = 'FROM busybox\nRUN echo this is not a tar archive at all, but a Dockerfile sent as the body\n'.repeat(10);
+    const answer = await rawRequest(daemon.socket, `POST /v1.50/build?t=x HTTP/1.1\r\nHost: minibox\r\nContent-Type: application/x-tar\r\n`
+      + `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(answer).toMatch(/"message":"the build context is not a tar archive: [^"]+"/);
+    const remote = await rawRequest(daemon.socket, 'POST /build?remote=https://example.com/ctx.git HTTP/1.1\r\nHost: minibox\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    expect(remote).toMatch(/^HTTP\/1\.1 501 [^]*a remote build context .* is not supported by minibox/);
+    expect((await docker(daemon, ['version', '--format', '{{.Server.Version}}'])).code).toBe(0);
+    expect(leftoverContexts()).toEqual([]);
   });
 });
