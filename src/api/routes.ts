@@ -15,6 +15,7 @@ import { cgroupMode } from '../cgroups/mode.js';
 import { ImageStore } from '../image/store/images.js';
 import { notImplemented } from './api-errors.js';
 import { ENGINE_VERSION, pingHeaders, versionBody } from './api-version.js';
+import { getArchiveRoute, putArchiveRoute } from './archive-routes.js';
 import { attachRoute } from './attach.js';
 import { buildRoute } from './build-route.js';
 import { commitRoute } from './commit-route.js';
@@ -24,6 +25,7 @@ import {
   containerLogsRoute, createContainerRoute, inspectContainerRoute, killContainerRoute, listContainers, removeContainerRoute,
   restartContainerRoute, startContainerRoute, stopContainerRoute, waitContainerRoute,
 } from './container-routes.js';
+import { containerChangesRoute, eventsRoute } from './events-route.js';
 import { createExecRoute, inspectExecRoute, startExecRoute } from './exec-routes.js';
 import { imageHistoryRoute, inspectImageRoute, listImagesRoute, pullImageRoute, removeImageRoute, tagImageRoute } from './image-routes.js';
 import { pushImageRoute } from './push-route.js';
@@ -88,6 +90,10 @@ export const apiRoutes: Route[] = [
   { method: 'POST', path: new RegExp(`^/containers/${ID}/resize$`), handle: resizeRoute },
   { method: 'DELETE', path: new RegExp(`^/containers/${ID}$`), handle: removeContainerRoute },
   { method: 'GET', path: new RegExp(`^/containers/${ID}/top$`), handle: containerTopRoute },
+  { method: 'GET', path: new RegExp(`^/containers/${ID}/changes$`), handle: containerChangesRoute },
+  { method: 'GET', path: new RegExp(`^/containers/${ID}/archive$`), handle: getArchiveRoute },
+  { method: 'PUT', path: new RegExp(`^/containers/${ID}/archive$`), handle: putArchiveRoute },
+  { method: 'GET', path: /^\/events$/, handle: eventsRoute },
   { method: 'GET', path: new RegExp(`^/containers/${ID}/stats$`), handle: unsupported('stats through the API (use minibox stats)') },
   { method: 'POST', path: new RegExp(`^/containers/${ID}/exec$`), handle: createExecRoute },
   { method: 'POST', path: new RegExp(`^/exec/${ID}/start$`), hijack: startExecRoute },

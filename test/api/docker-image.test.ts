@@ -7,8 +7,12 @@
  * Dockerfile that does not parse, a context that is not a tar. Every docker CLI found here runs
  * the same checks (28.x; Debian's 20.10 client when scripts/provision.sh extracted it).
  *
- * Containers run with `--network none` (RUN steps too): no bridge, no iptables, so this file needs
- * no network lock.
+ * `docker cp` both ways (a symlink in the container resolves inside it), `docker diff` (the same
+ * lines as `minibox diff`), `docker events` (the journal, filtered by container).
+ *
+ * Containers run with `--network none` (RUN steps too): no bridge. The leak check still reads the
+ * host's iptables, so on a shared machine run this file under
+ * `flock /tmp/minibox-net.lock npx vitest run test/api/docker-image.test.ts`.
  *
  * Hostile: on main before these routes, every docker command here got `404 page not found` (checked
  * by running this file against main's dist: push, commit and build all exit 1 with it).
@@ -199,5 +203,50 @@ describe('the build endpoint refuses what is not a build', () => {
     expect(remote).toMatch(/^HTTP\/1\.1 501 [^]*a remote build context .* is not supported by minibox/);
     expect((await docker(daemon, ['version', '--format', '{{.Server.Version}}'])).code).toBe(0);
     expect(leftoverContexts()).toEqual([]);
+  });
+});
+
+describe.each(DOCKER_CLIS)('$name against minibox serve: cp, diff, events', ({ name, path: cli }) => {
+  it('docker diff shows what minibox diff shows; docker cp both ways; a symlink resolves inside the container', async () => {
+    const since = Math.floor(Date.now() / 1000) - 1;
+    const script = 'echo made > /made && rm /etc/group && ln -s / /escape && echo ready && exec sleep 1000';
+    const id = (await docker(daemon, ['run', '-d', '--network', 'none', '--name', 'files', image, 'sh', '-c', script], { cli })).stdout.trim();
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    let logs = '';
+    for (let i = 0; i < 200 && logs !== 'ready\n'; i++) logs = (await docker(daemon, ['logs', 'files'], { cli })).stdout;
+    expect(logs).toBe('ready\n');
+
+    const diff = await docker(daemon, ['diff', 'files'], { cli });
+    expect(diff.code).toBe(0);
+    expect(diff.stdout).toBe(minibox(root, ['diff', 'files']).stdout); // one state, two front doors
+    expect(diff.stdout).toMatch(/^A \/made$/m);
+    expect(diff.stdout).toMatch(/^D \/etc\/group$/m);
+
+    const out = fs.mkdtempSync(path.join(work, 'cp-'));
+    expect(await docker(daemon, ['cp', 'files:/made', path.join(out, 'made')], { cli })).toEqual({ code: 0, stdout: '', stderr: '' });
+    expect(fs.readFileSync(path.join(out, 'made'), 'utf8')).toBe('made\n');
+    // /escape -> / is the container's root: this is the container's hostname, never the host's.
+    expect((await docker(daemon, ['cp', 'files:/escape/etc/hostname', path.join(out, 'hostname')], { cli })).code).toBe(0);
+    expect(fs.readFileSync(path.join(out, 'hostname'), 'utf8')).toBe(`${id.slice(0, 12)}\n`);
+
+    fs.writeFileSync(path.join(out, 'in.txt'), `into the container ${name}\n`);
+    expect((await docker(daemon, ['cp', path.join(out, 'in.txt'), 'files:/tmp/'], { cli })).code).toBe(0);
+    expect((await docker(daemon, ['cp', path.join(out, 'in.txt'), 'files:/renamed.txt'], { cli })).code).toBe(0); // HEAD 404: a new name
+    const read = await docker(daemon, ['exec', 'files', 'sh', '-c', 'cat /tmp/in.txt /renamed.txt; stat -c %u /renamed.txt'], { cli });
+    expect(read).toEqual({ code: 0, stdout: `into the container ${name}\n`.repeat(2) + '0\n', stderr: '' });
+
+    const missing = await docker(daemon, ['cp', 'files:/nosuch', out], { cli });
+    expect(missing.code).toBe(1);
+    // The 404 in each CLI's words, as with dockerd: 28 says it itself, 20.10 prints the daemon's.
+    expect(missing.stderr).toMatch(/No such container:path: files:\/nosuch|Could not find the file \/nosuch in container files/);
+    expect((await docker(daemon, ['rm', '-f', 'files'], { cli })).code).toBe(0);
+
+    // An RFC 3339 --until keeps its fraction; `0s` would be whole seconds (the CLI's), and leave out this second's events, as dockerd does.
+    const events = await docker(daemon, ['events', '--since', String(since), '--until', new Date().toISOString(), '--filter', `container=${id}`, '--format', '{{.Type}} {{.Action}}'], { cli });
+    expect(events.code).toBe(0);
+    const actions = events.stdout.trim().split('\n');
+    expect(actions.slice(0, 2)).toEqual(['container create', 'container start']);
+    expect(actions).toContain('container die'); // the monitor's: before or after destroy
+    expect(actions).toContain('container destroy');
   });
 });
