@@ -22,7 +22,7 @@
 import type { ServerResponse } from 'node:http';
 import { StringDecoder } from 'node:string_decoder';
 import { Writable } from 'node:stream';
-import { describeError } from '../errors.js';
+import { describeError, MiniboxError } from '../errors.js';
 import { RunStepError } from '../build/build-container.js';
 import { buildImage, type BuildRequest } from '../build/builder.js';
 import { DockerfileError } from '../build/dockerfile.js';
@@ -80,11 +80,14 @@ export async function buildRoute(api: ApiRequest, res: ServerResponse): Promise<
   const flags = buildFlags(api.query);
   const context = await receiveBuildContext(api.daemon.root, api.req, api.query.get('dockerfile') || 'Dockerfile');
   const stream = jsonLineStream(res);
+  // A client that goes away (Ctrl-C) cancels the build, as with dockerd: its RUN is killed.
+  const cancel = new AbortController();
+  res.once('close', () => { if (!res.writableFinished) cancel.abort(new MiniboxError('the client went away: build cancelled')); });
   try {
     const output = streamWriter(stream);
     const result = await buildImage(api.daemon.root, {
       ...flags, context: context.dir, dockerfile: context.dockerfile, output: { stdout: output, stderr: output },
-      insecureRegistries: api.daemon.insecureRegistries, explain: api.daemon.explain,
+      insecureRegistries: api.daemon.insecureRegistries, explain: api.daemon.explain, signal: cancel.signal,
     }, (line) => stream.send({ stream: `${line}\n` }));
     stream.send({ aux: { ID: result.image.id } });
     if (flags.quiet) stream.send({ stream: `${result.image.id}\n` });

@@ -64,6 +64,8 @@ export interface BuildRequest {
   explain?: boolean;
   /** Where RUN output and base-image pulls go (the API's build stream); minibox's stdout/stderr otherwise. */
   output?: BuildOutput;
+  /** Aborted (the API's client went away): the build stops at the next step, a RUN is killed. */
+  signal?: AbortSignal;
 }
 
 export interface BuildResult {
@@ -94,6 +96,8 @@ export class Builder {
   private readonly explain: (line: string) => void;
   private readonly intermediate = new Set<string>();
   private readonly usedArgs = new Set<string>();
+  /** Where a base image's pull progress goes, when not stderr. */
+  private readonly pullProgress: { progress?: NodeJS.WritableStream };
   private step = 0;
   private totalSteps = 0;
   private cachedSteps = 0;
@@ -101,6 +105,7 @@ export class Builder {
 
   constructor(private readonly root: StateRoot, private readonly request: BuildRequest, out: (line: string) => void) {
     this.store = new ImageStore(root);
+    this.pullProgress = request.output ? { progress: request.output.stdout } : {};
     this.say = request.quiet ? () => undefined : out;
     this.explain = request.explain ? (line) => process.stderr.write(`minibox: ${line}\n`) : () => undefined;
   }
@@ -158,6 +163,7 @@ export class Builder {
   }
 
   private announce(instruction: Instruction): void {
+    this.request.signal?.throwIfAborted();
     this.step += 1;
     this.say(`Step ${this.step}/${this.totalSteps} : ${instruction.original}`);
   }
@@ -176,7 +182,7 @@ export class Builder {
     let image;
     try {
       image = await findImageForRun(this.root, imageName, {
-        pull: this.request.pull ? 'always' : 'missing', quiet: this.request.quiet ?? false, ...this.progress(),
+        pull: this.request.pull ? 'always' : 'missing', quiet: this.request.quiet ?? false, ...this.pullProgress,
         ...(from.flags.platform ? { platform: from.flags.platform } : {}), insecureRegistries: this.request.insecureRegistries ?? [],
       });
     } catch (error) {
@@ -184,11 +190,6 @@ export class Builder {
     }
     const record = this.store.get(image.id);
     return { imageId: record.id, config: structuredClone(this.store.config(record)), layers: [...record.layers], meta, args: new Map() };
-  }
-
-  /** Where a base image's pull progress goes, when not stderr. */
-  private progress(): { progress?: NodeJS.WritableStream } {
-    return this.request.output ? { progress: this.request.output.stdout } : {};
   }
 
   /** Variables a step sees: this stage's ARGs, then its ENV (ENV wins). */
@@ -279,7 +280,7 @@ export class Builder {
       return await runBuildContainer(this.root, {
         imageId: state.imageId, argv, env: argEnv, quiet: this.request.quiet ?? false,
         ...(this.request.network ? { network: this.request.network } : {}),
-        ...(this.request.output ? { output: this.request.output } : {}),
+        ...(this.request.output ? { output: this.request.output } : {}), ...(this.request.signal ? { signal: this.request.signal } : {}),
       }, (id) => this.say(`Removing intermediate container ${id.slice(0, 12)}`));
     });
   }
@@ -292,7 +293,7 @@ export class Builder {
     if (!imageId) {
       try {
         parseReference(from);
-        imageId = (await findImageForRun(this.root, from, { pull: 'missing', quiet: true, ...this.progress(), insecureRegistries: this.request.insecureRegistries ?? [] })).id;
+        imageId = (await findImageForRun(this.root, from, { pull: 'missing', quiet: true, ...this.pullProgress, insecureRegistries: this.request.insecureRegistries ?? [] })).id;
       } catch (error) {
         throw new DockerfileError('Dockerfile', instruction.line, `COPY --from=${from}: no build stage or image of that name (${describeError(error)})`);
       }

@@ -17,9 +17,11 @@
  * Hostile: on main before these routes, every docker command here got `404 page not found` (checked
  * by running this file against main's dist: push, commit and build all exit 1 with it).
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DOCKER_CLIS, docker, rawRequest, startDaemon, type Daemon } from '../helpers/api-daemon.js';
 import { expectNoContainers, expectNoLeaks } from '../helpers/leaks.js';
@@ -193,6 +195,30 @@ describe.each(DOCKER_CLIS)('$name against minibox serve: push, commit, build', (
 });
 
 describe('the build endpoint refuses what is not a build', () => {
+  it.runIf(DOCKER_CLIS.length > 0)('a client that goes away (Ctrl-C) cancels the build: its RUN is killed, nothing is left', async () => {
+    const imagesBefore = minibox(root, ['images', '-q']).stdout;
+    const dir = context({ 'Dockerfile': `FROM ${image}\nRUN echo started-long-step && sleep 1000\n` });
+    const config = fs.mkdtempSync(path.join(work, 'config-'));
+    const child = spawn(DOCKER_CLIS[0]!.path, ['-H', `unix://${daemon.socket}`, 'build', '--network', 'none', '-t', 'cancelled:1', dir], {
+      env: { PATH: process.env.PATH, HOME: config, DOCKER_CONFIG: config },
+    });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    let out = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString(); if (out.includes('started-long-step')) resolve(); });
+      child.once('exit', () => reject(new Error(`the build ended before its RUN started: ${out}`)));
+    });
+    child.kill('SIGINT');
+    await exited;
+    // The daemon kills the RUN and removes its container and context: wait for that, with a deadline.
+    // (Without the abort in build-route.ts the RUN sleeps on, and `ps -a -q` lists it.)
+    const settled = (): boolean => minibox(root, ['ps', '-a', '-q']).stdout === '' && leftoverContexts().length === 0;
+    for (let i = 0; i < 300 && !settled(); i++) await sleep(100);
+    expect(minibox(root, ['ps', '-a', '-q']).stdout).toBe('');
+    expect(leftoverContexts()).toEqual([]);
+    expect(minibox(root, ['images', '-q']).stdout).toBe(imagesBefore); // no cancelled:1, no intermediate left
+  });
+
   it.runIf(DOCKER_CLIS.length > 0)('a body that is not a tar: 400 naming it; the daemon keeps serving', async () => {
     const body = 'FROM busybox\nRUN echo this is not a tar archive at all, but a Dockerfile sent as the body\n'.repeat(10);
     const answer = await rawRequest(daemon.socket, `POST /v1.50/build?t=x HTTP/1.1\r\nHost: minibox\r\nContent-Type: application/x-tar\r\n`
