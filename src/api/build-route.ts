@@ -12,6 +12,8 @@
  *    code: 3"},"error":"…"}                 a failed step: the CLI prints it and exits 3
  * A body that is not a tar, a Dockerfile that is missing or does not parse, are refused with 400
  * before the stream starts (`Error response from daemon: …`, exit 1), as dockerd refuses them.
+ * A client that goes away (Ctrl-C) cancels the build: its RUN container is killed, and the
+ * builder stops before the next step and cleans up as after any failure.
  *
  * docker CLI 28 without the buildx plugin falls back to this protocol by itself, printing that
  * the legacy builder is deprecated; `DOCKER_BUILDKIT=0` makes it do so without the notice (the
