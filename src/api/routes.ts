@@ -15,20 +15,16 @@ import { cgroupMode } from '../cgroups/mode.js';
 import { ImageStore } from '../image/store/images.js';
 import { notImplemented } from './api-errors.js';
 import { ENGINE_VERSION, pingHeaders, versionBody } from './api-version.js';
-import { getArchiveRoute, putArchiveRoute } from './archive-routes.js';
 import { attachRoute } from './attach.js';
-import { buildRoute } from './build-route.js';
-import { commitRoute } from './commit-route.js';
+import { imageAndFileRoutes } from './image-and-file-routes.js';
 import { authRoute } from './registry-auth.js';
 import { resizeRoute } from './terminal-session.js';
 import {
   containerLogsRoute, createContainerRoute, inspectContainerRoute, killContainerRoute, listContainers, removeContainerRoute,
   restartContainerRoute, startContainerRoute, stopContainerRoute, waitContainerRoute,
 } from './container-routes.js';
-import { containerChangesRoute, eventsRoute } from './events-route.js';
 import { createExecRoute, inspectExecRoute, startExecRoute } from './exec-routes.js';
 import { imageHistoryRoute, inspectImageRoute, listImagesRoute, pullImageRoute, removeImageRoute, tagImageRoute } from './image-routes.js';
-import { pushImageRoute } from './push-route.js';
 import { sendJson, type ApiRequest, type Route } from './request.js';
 import {
   containerTopRoute, createNetworkRoute, createVolumeRoute, inspectNetworkRoute, inspectVolumeRoute, listNetworksRoute,
@@ -90,10 +86,6 @@ export const apiRoutes: Route[] = [
   { method: 'POST', path: new RegExp(`^/containers/${ID}/resize$`), handle: resizeRoute },
   { method: 'DELETE', path: new RegExp(`^/containers/${ID}$`), handle: removeContainerRoute },
   { method: 'GET', path: new RegExp(`^/containers/${ID}/top$`), handle: containerTopRoute },
-  { method: 'GET', path: new RegExp(`^/containers/${ID}/changes$`), handle: containerChangesRoute },
-  { method: 'GET', path: new RegExp(`^/containers/${ID}/archive$`), handle: getArchiveRoute },
-  { method: 'PUT', path: new RegExp(`^/containers/${ID}/archive$`), handle: putArchiveRoute },
-  { method: 'GET', path: /^\/events$/, handle: eventsRoute },
   { method: 'GET', path: new RegExp(`^/containers/${ID}/stats$`), handle: unsupported('stats through the API (use minibox stats)') },
   { method: 'POST', path: new RegExp(`^/containers/${ID}/exec$`), handle: createExecRoute },
   { method: 'POST', path: new RegExp(`^/exec/${ID}/start$`), hijack: startExecRoute },
@@ -104,9 +96,6 @@ export const apiRoutes: Route[] = [
   { method: 'GET', path: new RegExp(`^/images/${NAME}/json$`), handle: inspectImageRoute },
   { method: 'GET', path: new RegExp(`^/images/${NAME}/history$`), handle: imageHistoryRoute },
   { method: 'POST', path: new RegExp(`^/images/${NAME}/tag$`), handle: tagImageRoute },
-  { method: 'POST', path: new RegExp(`^/images/${NAME}/push$`), handle: pushImageRoute },
-  { method: 'POST', path: /^\/commit$/, handle: commitRoute },
-  { method: 'POST', path: /^\/build$/, handle: buildRoute },
   { method: 'DELETE', path: new RegExp(`^/images/${NAME}$`), handle: removeImageRoute },
 
   { method: 'GET', path: /^\/networks$/, handle: listNetworksRoute },
@@ -117,6 +106,8 @@ export const apiRoutes: Route[] = [
   { method: 'POST', path: /^\/volumes\/create$/, handle: createVolumeRoute },
   { method: 'GET', path: new RegExp(`^/volumes/${ID}$`), handle: inspectVolumeRoute },
   { method: 'DELETE', path: new RegExp(`^/volumes/${ID}$`), handle: removeVolumeRoute },
+
+  ...imageAndFileRoutes,
 
   ...['GET', 'POST', 'DELETE'].flatMap((method): Route[] => [
     { method, path: /^\/(swarm|nodes|services|tasks)(\/.*)?$/, handle: unsupported('swarm') },
