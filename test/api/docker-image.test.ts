@@ -164,16 +164,17 @@ describe.each(DOCKER_CLIS)('$name against minibox serve: push, commit, build', (
     expect((await docker(daemon, ['rmi', 'built:1'], { cli })).code).toBe(0);
   });
 
-  it('docker build -f (outside the context), --target, -q, --iidfile', async () => {
+  it('docker build -f (outside the context), --target, -q, --iidfile, --label', async () => {
     const dir = context({ 'file.txt': 'from the context\n' });
     const dockerfile = path.join(work, `Dockerfile.${name.replace(/\D/g, '')}`);
     fs.writeFileSync(dockerfile, `FROM ${image} AS base\nCOPY file.txt /file\nFROM base AS tested\nRUN cat /file > /copied\nFROM base\nRUN exit 9\n`);
     const iidfile = path.join(work, 'iid');
-    const quiet = await docker(daemon, ['build', '--network', 'none', '-q', '-f', dockerfile, '--target', 'tested', '--iidfile', iidfile, '-t', 'staged:1', dir], { cli });
+    const quiet = await docker(daemon, ['build', '--network', 'none', '-q', '-f', dockerfile, '--target', 'tested', '--iidfile', iidfile, '--label', 'team=api', '-t', 'staged:1', dir], { cli });
     expect(quiet.code, quiet.stderr).toBe(0);
     expect(quiet.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
     expect(fs.readFileSync(iidfile, 'utf8')).toBe(quiet.stdout); // with -q the CLI writes what it printed, newline too (as with dockerd)
     expect(await docker(daemon, ['run', '--rm', '--network', 'none', 'staged:1', 'cat', '/copied'], { cli })).toEqual({ code: 0, stdout: 'from the context\n', stderr: '' });
+    expect((await docker(daemon, ['image', 'inspect', '--format', '{{.Config.Labels.team}}', 'staged:1'], { cli })).stdout).toBe('api\n');
     expect((await docker(daemon, ['rmi', 'staged:1'], { cli })).code).toBe(0);
   });
 
