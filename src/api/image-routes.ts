@@ -35,9 +35,11 @@ function familiar(name: string): string {
   try { return parseReference(name).familiar; } catch { return name; }
 }
 
-/** Docker's pull progress: one JSON object a line. */
-function jsonLinesReporter(res: ServerResponse): PullReporter {
-  const send = (line: Record<string, unknown>): void => { res.write(`${JSON.stringify(line)}\n`); };
+/** The statuses during which dockerd reports bytes (the CLI draws a bar); the rest are one line each. */
+const MOVING = new Set<LayerStatus>(['Downloading', 'Extracting', 'Pushing']);
+
+/** Docker's pull (and push) progress: one JSON object a line, given to `send`. */
+export function jsonLinesReporter(send: (line: Record<string, unknown>) => void): PullReporter {
   return {
     message(line) {
       const pulling = /^(\S+): (Pulling from .*)$/.exec(line);
@@ -46,7 +48,8 @@ function jsonLinesReporter(res: ServerResponse): PullReporter {
     layer(digest: string, status: LayerStatus, current?: number, total?: number) {
       send({
         status: status === 'Waiting' ? 'Pulling fs layer' : status,
-        progressDetail: current !== undefined && total !== undefined ? { current, total } : {},
+        // Counts only while bytes move: the CLI, writing to a pipe, skips every line that has them.
+        progressDetail: current !== undefined && total !== undefined && MOVING.has(status) ? { current, total } : {},
         id: shortId(digest),
       });
     },
@@ -64,7 +67,7 @@ export async function pullImageRoute(api: ApiRequest, res: ServerResponse): Prom
   const platform = api.query.get('platform');
   const credentials = requestCredentials(api.req);
   res.writeHead(200, { 'Content-Type': 'application/json' });
-  const reporter = jsonLinesReporter(res);
+  const reporter = jsonLinesReporter((line) => { res.write(`${JSON.stringify(line)}\n`); });
   try {
     await pullImage(api.daemon.root, name, {
       reporter,

@@ -16,6 +16,7 @@ import { ImageStore } from '../image/store/images.js';
 import { notImplemented } from './api-errors.js';
 import { ENGINE_VERSION, pingHeaders, versionBody } from './api-version.js';
 import { attachRoute } from './attach.js';
+import { imageAndFileRoutes } from './image-and-file-routes.js';
 import { authRoute } from './registry-auth.js';
 import { resizeRoute } from './terminal-session.js';
 import {
@@ -105,6 +106,8 @@ export const apiRoutes: Route[] = [
   { method: 'POST', path: /^\/volumes\/create$/, handle: createVolumeRoute },
   { method: 'GET', path: new RegExp(`^/volumes/${ID}$`), handle: inspectVolumeRoute },
   { method: 'DELETE', path: new RegExp(`^/volumes/${ID}$`), handle: removeVolumeRoute },
+
+  ...imageAndFileRoutes,
 
   ...['GET', 'POST', 'DELETE'].flatMap((method): Route[] => [
     { method, path: /^\/(swarm|nodes|services|tasks)(\/.*)?$/, handle: unsupported('swarm') },

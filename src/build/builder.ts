@@ -39,7 +39,7 @@ import { writeLayerBlob } from '../image/pack/layer-blob.js';
 import { storeNewImage } from '../image/pack/new-image.js';
 import { findImageForRun } from '../lifecycle/image-source.js';
 import { lookup, remember, stepKey } from './build-cache.js';
-import { runBuildContainer } from './build-container.js';
+import { runBuildContainer, type BuildOutput } from './build-container.js';
 import { explainCacheHit, explainCopy, explainResult, explainRun } from './explain-build.js';
 import { applyConfigInstruction, commandOf, DEFAULT_SHELL, type StageMeta } from './config-instructions.js';
 import { contextSource, hashSources, rootSource, stageCopy, expandSource, type CopySource } from './copy-files.js';
@@ -62,6 +62,10 @@ export interface BuildRequest {
   insecureRegistries?: string[];
   /** Narrate what each step does to layers and config (stderr). */
   explain?: boolean;
+  /** Where RUN output and base-image pulls go (the API's build stream); minibox's stdout/stderr otherwise. */
+  output?: BuildOutput;
+  /** Aborted (the API's client went away): the build stops at the next step, a RUN is killed. */
+  signal?: AbortSignal;
 }
 
 export interface BuildResult {
@@ -92,6 +96,8 @@ export class Builder {
   private readonly explain: (line: string) => void;
   private readonly intermediate = new Set<string>();
   private readonly usedArgs = new Set<string>();
+  /** Where a base image's pull progress goes, when not stderr. */
+  private readonly pullProgress: { progress?: NodeJS.WritableStream };
   private step = 0;
   private totalSteps = 0;
   private cachedSteps = 0;
@@ -99,6 +105,7 @@ export class Builder {
 
   constructor(private readonly root: StateRoot, private readonly request: BuildRequest, out: (line: string) => void) {
     this.store = new ImageStore(root);
+    this.pullProgress = request.output ? { progress: request.output.stdout } : {};
     this.say = request.quiet ? () => undefined : out;
     this.explain = request.explain ? (line) => process.stderr.write(`minibox: ${line}\n`) : () => undefined;
   }
@@ -156,6 +163,7 @@ export class Builder {
   }
 
   private announce(instruction: Instruction): void {
+    this.request.signal?.throwIfAborted();
     this.step += 1;
     this.say(`Step ${this.step}/${this.totalSteps} : ${instruction.original}`);
   }
@@ -174,7 +182,7 @@ export class Builder {
     let image;
     try {
       image = await findImageForRun(this.root, imageName, {
-        pull: this.request.pull ? 'always' : 'missing', quiet: this.request.quiet ?? false,
+        pull: this.request.pull ? 'always' : 'missing', quiet: this.request.quiet ?? false, ...this.pullProgress,
         ...(from.flags.platform ? { platform: from.flags.platform } : {}), insecureRegistries: this.request.insecureRegistries ?? [],
       });
     } catch (error) {
@@ -272,6 +280,7 @@ export class Builder {
       return await runBuildContainer(this.root, {
         imageId: state.imageId, argv, env: argEnv, quiet: this.request.quiet ?? false,
         ...(this.request.network ? { network: this.request.network } : {}),
+        ...(this.request.output ? { output: this.request.output } : {}), ...(this.request.signal ? { signal: this.request.signal } : {}),
       }, (id) => this.say(`Removing intermediate container ${id.slice(0, 12)}`));
     });
   }
@@ -284,7 +293,7 @@ export class Builder {
     if (!imageId) {
       try {
         parseReference(from);
-        imageId = (await findImageForRun(this.root, from, { pull: 'missing', quiet: true, insecureRegistries: this.request.insecureRegistries ?? [] })).id;
+        imageId = (await findImageForRun(this.root, from, { pull: 'missing', quiet: true, ...this.pullProgress, insecureRegistries: this.request.insecureRegistries ?? [] })).id;
       } catch (error) {
         throw new DockerfileError('Dockerfile', instruction.line, `COPY --from=${from}: no build stage or image of that name (${describeError(error)})`);
       }

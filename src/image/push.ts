@@ -23,12 +23,15 @@ import type { Descriptor, ImageManifest } from './oci.js';
 import { quietReporter, type PullReporter } from './pull-progress.js';
 import { parseReference, type ImageReference } from './reference.js';
 import { RegistryClient } from './registry/index.js';
+import type { Credentials } from './registry/credential-store.js';
 import { blobExists, mountBlob, putManifest, uploadBlob } from './registry/upload.js';
 import { ImageStore, type ImageRecord } from './store/images.js';
 
 export interface PushOptions {
   reporter?: PullReporter;
   insecureRegistries?: string[];
+  /** The client's credentials (the API's X-Registry-Auth); else the stored ones. */
+  credentials?: Credentials;
 }
 
 export interface PushResult {
@@ -83,7 +86,9 @@ export async function pushImage(root: StateRoot, name: string, options: PushOpti
   const image: ImageRecord | undefined = store.resolve(`${ref.name}:${tag}`);
   if (!image) throw new MiniboxError(`An image does not exist locally with the tag: ${ref.familiar}`);
   const reporter = options.reporter ?? quietReporter();
-  const client = new RegistryClient({ insecureRegistries: options.insecureRegistries ?? [] });
+  const client = new RegistryClient({
+    insecureRegistries: options.insecureRegistries ?? [], ...(options.credentials ? { credentials: options.credentials } : {}),
+  });
 
   // Shared: no `rmi` may sweep a blob while it is being sent.
   return await withLock(root.locks, STORE_LOCK, async () => {

@@ -26,7 +26,7 @@ import { STORE_LOCK, withLock } from '../lock.js';
 import type { StateRoot } from '../state-root.js';
 import { MNT, MS, mount, umount } from '../sys/mount.js';
 import { LayerStack } from '../bundle/layer-view.js';
-import type { ImageConfig } from '../image/oci.js';
+import type { ContainerConfig, ImageConfig } from '../image/oci.js';
 import { parseReference } from '../image/reference.js';
 import { ImageStore, type ImageRecord, type LayerRecord } from '../image/store/images.js';
 import { applyConfigChanges } from '../image/pack/config-changes.js';
@@ -41,6 +41,8 @@ export interface CommitOptions {
   reference?: string;
   message?: string;
   author?: string;
+  /** Config fields that replace the image's before the changes apply (the Engine API's commit body). */
+  config?: ContainerConfig;
   /** `--change` instructions: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER, WORKDIR, VOLUME. */
   changes?: string[];
   /** How the new layer is compressed (default gzip). */
@@ -80,7 +82,7 @@ export async function commitContainer(root: StateRoot, idOrName: string, options
       ...parentConfig,
       created,
       ...(options.author !== undefined ? { author: options.author } : {}),
-      config: applyConfigChanges(parentConfig.config ?? {}, options.changes ?? []),
+      config: applyConfigChanges({ ...parentConfig.config, ...options.config }, options.changes ?? []),
       rootfs: { type: 'layers', diff_ids: [...parentConfig.rootfs.diff_ids, ...(layer ? [layer.diffId] : [])] },
       history: [...(parentConfig.history ?? []), {
         created,

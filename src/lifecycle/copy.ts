@@ -33,7 +33,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
-import { MiniboxError, NoSuchContainerError, VerbError } from '../errors.js';
+import { ExitCode, MiniboxError, NoSuchContainerError, NotFoundError, VerbError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import { resolveInRoot } from '../resolve-in-root.js';
 import { MNT, MS, mount, umount } from '../sys/mount.js';
@@ -159,6 +159,18 @@ function entryName(given: string): string {
 
 function missingSource(given: string, container: string): MiniboxError {
   return new VerbError(`Could not find the file ${given} in container ${container}`);
+}
+
+/** What a container path is (the Engine API's `HEAD /containers/{id}/archive`): its lstat, and where a symlink leads. */
+export async function statInContainer(root: StateRoot, container: string, given: string): Promise<{ stats: fs.Stats; linkTarget: string }> {
+  return await withContainerRoot(root, container, false, async (dir) => {
+    const source = sourceInRoot(dir, given, false);
+    const stats = fs.lstatSync(source, { throwIfNoEntry: false });
+    if (!stats) throw new NotFoundError(`Could not find the file ${given} in container ${container}`, ExitCode.VerbFailed);
+    // A symlink's target as the container sees it: resolved inside its root, never the host's.
+    const linkTarget = stats.isSymbolicLink() ? `/${path.relative(dir, resolveInRoot(dir, path.posix.normalize(`/${given}`)))}` : '';
+    return { stats, linkTarget };
+  });
 }
 
 /** `cp CONTAINER:SRC DEST` (DEST a host path) or `cp CONTAINER:SRC -` (a tar on `out`). */

@@ -39,6 +39,8 @@ export function parsePullPolicy(value: string | undefined): PullPolicy {
 export interface ImageSourceOptions {
   pull?: PullPolicy;
   quiet?: boolean;
+  /** Where "Unable to find image" and the pull's progress go (default: stderr; the API's build stream). */
+  progress?: NodeJS.WritableStream;
   platform?: string;
   insecureRegistries?: string[];
   registryMirrors?: string[];
@@ -63,10 +65,11 @@ export async function findImageForRun(root: StateRoot, reference: string, option
   if (!record) {
     parseReference(reference); // a malformed name is a usage error before any network traffic
     if (policy === 'never') throw new NotFoundError(`No such image: ${reference} (and --pull never forbids pulling it)`);
-    if (policy === 'missing' && !options.quiet) process.stderr.write(`Unable to find image '${parseReference(reference).familiar}' locally\n`);
+    const progress = options.progress ?? process.stderr;
+    if (policy === 'missing' && !options.quiet) progress.write(`Unable to find image '${parseReference(reference).familiar}' locally\n`);
     // Loaded only when a pull happens: the registry client and unpacker are most of the CLI's start-up.
-    const [{ pullImage }, { reporterFor }] = await Promise.all([import('../image/pull.js'), import('../image/pull-progress.js')]);
-    const reporter = reporterFor(process.stderr, options.quiet ?? false);
+    const [{ pullImage }, { plainReporter, quietReporter, reporterFor }] = await Promise.all([import('../image/pull.js'), import('../image/pull-progress.js')]);
+    const reporter = options.progress ? (options.quiet ? quietReporter() : plainReporter(options.progress)) : reporterFor(process.stderr, options.quiet ?? false);
     const pulled = await pullImage(root, reference, {
       reporter,
       ...(options.platform ? { platform: options.platform } : {}),

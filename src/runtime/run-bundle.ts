@@ -39,7 +39,7 @@ import { wantsMountNamespace, wantsPidNamespace } from './namespace-table.js';
 import { driveStart } from './start-protocol.js';
 import { observe, type ExplainLevel } from '../explain/observe.js';
 import { superviseStage } from './supervise.js';
-import { openStdioPipes, type StdioPipes, type StdioRelay } from './stdio-relay.js';
+import { openStdioPipes, type StdioPipes, type StdioRelay, type StdioStreams } from './stdio-relay.js';
 import { openJsonFileLog, type LogRotation } from './json-file-log.js';
 import type { TerminalStreams } from './terminal-relay.js';
 import type { ParentMessage } from './stages/channel.js';
@@ -82,6 +82,8 @@ export interface EarlyStartOptions {
   /** The container gets a terminal: the stage's own stdio is ignored, the pty replaces it. */
   terminal: boolean;
   stdio?: RunOptions['stdio'];
+  /** With stdio 'relay'/'relay-output': copy to these instead of minibox's own (the API's build stream). */
+  streams?: StdioStreams;
 }
 
 export interface RunResult {
@@ -202,7 +204,7 @@ export function startInitStageEarly(options: EarlyStartOptions): EarlyInitStage 
   if (options.terminal || mode === 'ignore') return new EarlyInitStage(startInitStage(options.newPidNamespace, NO_STDIO), options, undefined);
   if (mode === 'pipe') return new EarlyInitStage(startInitStage(options.newPidNamespace, COLLECTED_STDIO), options, 'collect');
   // Pipes, never minibox's own fds: the container must not hold a host file (stdio-relay.ts).
-  const pipes = openStdioPipes({ stdin: mode === 'relay' });
+  const pipes = openStdioPipes({ stdin: mode === 'relay', ...(options.streams ? { streams: options.streams } : {}) });
   try {
     return new EarlyInitStage(startInitStage(options.newPidNamespace, [...pipes.stdio, 'pipe', 'pipe']), options, pipes);
   } catch (error) {

@@ -60,4 +60,25 @@ describe.skipIf(DOCKER_CLIS.length === 0)('docker login and pull through minibox
     expect(pulled.stdout).toMatch(/Digest: sha256:/);
     expect(fs.existsSync(path.join(home, '.docker', 'config.json')), 'the daemon stored credentials').toBe(false);
   });
+
+  // Hostile: with the push route's credentials dropped (push-route.ts), the logged-in push failed
+  // with the registry's "unauthorized" like the anonymous one (checked).
+  it('a push uses the client\'s credentials too: refused without a login, sent with one', async () => {
+    const target = `${registry.host}/private/pushed:1`;
+    expect((await docker(daemon, ['tag', `${registry.host}/private/busybox:latest`, target])).code).toBe(0);
+    const anonymous = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-api-anon-'));
+    try {
+      const refused = await docker(daemon, ['push', target], { config: anonymous });
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/unauthorized|authentication required|401/i);
+    } finally {
+      fs.rmSync(anonymous, { recursive: true, force: true });
+    }
+    const pushed = await docker(daemon, ['push', target], { config: clientConfig });
+    expect(pushed.stderr).toBe('');
+    expect(pushed.code).toBe(0);
+    expect(pushed.stdout).toMatch(/^1: digest: sha256:[0-9a-f]{64} size: \d+$/m);
+    expect(fs.existsSync(path.join(home, '.docker', 'config.json')), 'the daemon stored credentials').toBe(false);
+    expect((await docker(daemon, ['rmi', target])).code).toBe(0);
+  });
 });

@@ -64,6 +64,7 @@ const NOT_RUNNABLE: Record<string, string> = {
   // test/api/*.test.ts start one and run the same commands.
   ...Object.fromEntries([
     'api-errors', 'api-version', 'attach', 'attach-stdin', 'container-routes', 'container-wait', 'create-body',
+    'json-stream', 'push-route', 'commit-route', 'build-route', 'build-context', 'archive-routes', 'events-route', 'image-and-file-routes',
     'exec-routes', 'image-routes', 'registry-auth', 'request', 'resource-routes', 'routes', 'server', 'stream-framing',
     'terminal-session',
   ].map((name) => [`api/${name}.ts`, 'needs a running minibox serve on /tmp/mb.sock (test/api/*.test.ts start one)'])),

@@ -7,7 +7,8 @@
  *   - a lock: `blob-<hex>.partial` is written holding the blob's lock, `layer-<hex>-XXXXXX/`
  *     (an unpack) holding the layer's; the kernel drops a lock when its holder dies;
  *   - a process: `layer-write-<pid>-…`, `import-<pid>-…`, `load-<pid>-…`, `export-<pid>-…`,
- *     `build-{from,copy,workdir}-<pid>-…` and `deleting-<hex>-<pid>` name their writer; a name whose pid is gone is abandoned (a pid
+ *     `build-{from,copy,workdir}-<pid>-…`, `build-context-<pid>-…` (the API's build contexts) and
+ *     `deleting-<hex>-<pid>` name their writer; a name whose pid is gone is abandoned (a pid
  *     reused since only keeps the entry until the next check: never a wrong deletion);
  *   - a mount: `export-…` and `build-from-…` hold an overlay while they are read.
  * An entry named in none of these ways (left by an older minibox) has no owner: abandoned.
@@ -30,7 +31,7 @@ function ownerOf(name: string): { lock: string } | { pid: number } | undefined {
   if (match) return { lock: blobLockName(`sha256:${match[1]}`) };
   match = /^layer-([a-f0-9]{64})-[A-Za-z0-9]{6}$/.exec(name);
   if (match) return { lock: `layer-sha256:${match[1]}` };
-  match = /^(?:layer-write|import|load|export|build-from|build-copy|build-workdir)-(\d+)-/.exec(name) ?? /^deleting-[a-f0-9]{64}-(\d+)$/.exec(name);
+  match = /^(?:layer-write|import|load|export|build-from|build-copy|build-workdir|build-context)-(\d+)-/.exec(name) ?? /^deleting-[a-f0-9]{64}-(\d+)$/.exec(name);
   if (match) return { pid: Number(match[1]) };
   return undefined;
 }
