@@ -44,13 +44,15 @@ const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(repo, 'dist');
 const out = path.join(dist, 'startup');
 
-/** The programs Node starts: the CLI and the init stage (src/runtime/programs.ts), one file each. */
+/** The programs Node starts: the CLI, the init stage (src/runtime/programs.ts) and the unpack worker. */
 const ENTRIES = {
   'run-cli': path.join(dist, 'cli/run-cli.js'),
   'init-stage': path.join(dist, 'runtime/stages/init-stage.js'),
   'entry-exec': path.join(dist, 'cli/cli-entries/exec.js'),
   'entry-run': path.join(dist, 'cli/cli-entries/run.js'),
   'entry-container': path.join(dist, 'cli/cli-entries/container.js'),
+  // A pull's layer-unpacking thread (src/image/unpack/unpack-thread.ts): one file to load.
+  'unpack-worker': path.join(dist, 'image/unpack/unpack-worker.js'),
 };
 
 /**

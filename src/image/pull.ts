@@ -27,10 +27,10 @@ import type { Descriptor, ImageConfig, ImageManifest } from './oci.js';
 import { parsePlatform } from './platform.js';
 import { quietReporter, type PullReporter } from './pull-progress.js';
 import { familiarName, parseReference, type ImageReference } from './reference.js';
+import { pullLayer } from './pull-layer.js';
 import { RegistryClient, downloadBlob, resolveManifest } from './registry/index.js';
 import type { Credentials } from './registry/credential-store.js';
 import { ImageStore, imageRecordFields, type ImageRecord, type LayerRecord } from './store/images.js';
-import { unpackUnlocked } from './store/unpack-into-store.js';
 import { recordEvent } from '../events/event-log.js';
 
 export interface PullOptions {
@@ -97,7 +97,7 @@ export async function pullImage(root: StateRoot, name: string, options: PullOpti
     const layers: LayerRecord[] = new Array(manifest.layers.length);
     const jobs = manifest.layers.map((descriptor, i) => async () => {
       const diffId = diffIds[i]!;
-      const result = await fetchLayer(store, client, reference, descriptor, diffId, reporter);
+      const result = await pullLayer({ store, client, reference, reporter }, descriptor, diffId);
       bytesDownloaded += result.downloaded;
       if (result.downloaded > 0) layersDownloaded += 1;
       layers[i] = { digest: descriptor.digest, diffId, mediaType: descriptor.mediaType, size: descriptor.size, unpackedSize: result.unpackedSize };
@@ -143,44 +143,6 @@ async function fetchConfig(store: ImageStore, client: RegistryClient, reference:
     throw new MiniboxError(`image ${reference.familiar}: config ${shortId(descriptor.digest)} has no rootfs.diff_ids; it is not an OCI/Docker image config`);
   }
   return config;
-}
-
-/**
- * Makes one layer present as an unpacked directory. Holding the layer's lock, a second pull
- * of the same layer waits and then finds it done ("Already exists" — 0 bytes fetched).
- */
-async function fetchLayer(store: ImageStore, client: RegistryClient, reference: ImageReference, descriptor: Descriptor, diffId: string, reporter: PullReporter): Promise<{ downloaded: number; unpackedSize: number }> {
-  const started = performance.now();
-  return await withLock(store.root.locks, `layer-${diffId}`, async () => {
-    if (store.layers.has(diffId)) {
-      publishStep('pull.layer', { digest: descriptor.digest, diffId, action: 'cached' });
-      reporter.layer(descriptor.digest, 'Already exists');
-      return { downloaded: 0, unpackedSize: store.layers.size(diffId) };
-    }
-    let downloaded = 0;
-    if (!store.blobs.has(descriptor.digest)) {
-      // The layer lock is held, but a config or manifest could share the digest: take the blob's too.
-      downloaded = await store.blobs.withBlobLock(descriptor.digest, async () => {
-        if (store.blobs.has(descriptor.digest)) return 0;
-        const partial = store.blobs.partialPath(descriptor.digest);
-        await downloadBlob(client, reference, descriptor, partial, {
-          onProgress: (received, total) => reporter.layer(descriptor.digest, 'Downloading', received, total),
-        });
-        reporter.layer(descriptor.digest, 'Verifying Checksum', descriptor.size, descriptor.size);
-        crashPoint('blob:downloaded');
-        store.blobs.commit(partial, descriptor.digest);
-        reporter.layer(descriptor.digest, 'Download complete', descriptor.size, descriptor.size);
-        return descriptor.size;
-      });
-    }
-    const unpackedSize = await unpackUnlocked(store, { digest: descriptor.digest, mediaType: descriptor.mediaType, diffId },
-      (read) => reporter.layer(descriptor.digest, 'Extracting', read, descriptor.size));
-    crashPoint('layer:stored');
-    publishStep('pull.layer', { digest: descriptor.digest, diffId, action: 'unpacked', downloaded: downloaded > 0, size: descriptor.size, unpackedSize },
-      undefined, performance.now() - started);
-    reporter.layer(descriptor.digest, 'Pull complete', descriptor.size, descriptor.size);
-    return { downloaded, unpackedSize };
-  });
 }
 
 /** Runs async jobs with at most `limit` in flight; rejects with the first failure after all settle. */

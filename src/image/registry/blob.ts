@@ -28,6 +28,11 @@ import { backoffDelay, isConnectionError, type RetryPolicy } from './retry.js';
 export interface DownloadOptions {
   onProgress?: (received: number, total: number) => void;
   signal?: AbortSignal;
+  /**
+   * Also gets every chunk as it is written, with its offset in the blob (a resumed download
+   * starts past 0; a restarted one goes back to 0). The next chunk waits for its promise.
+   */
+  onChunk?: (chunk: Buffer, offset: number) => Promise<void>;
 }
 
 function sizeOf(file: string): number {
@@ -89,7 +94,7 @@ export async function downloadBlob(client: RegistryClient, ref: ImageReference, 
       const resumed = have > 0 && response.status === 206 && rangeStart(response.headers.get('content-range')) === have;
       if (have > 0 && !resumed) client.transport.debug(`${descriptor.digest}: server ignored Range, restarting from byte 0`);
       const progress = { hash: resumed ? hash : crypto.createHash('sha256'), written: resumed ? have : 0, total, what };
-      await writeBody(response, destFile, resumed ? 'a' : 'w', progress, options.onProgress);
+      await writeBody(response, destFile, resumed ? 'a' : 'w', progress, options);
       finish(progress.hash, destFile, descriptor, what);
       return;
     } catch (error) {
@@ -116,9 +121,11 @@ async function refuseFailedResponse(response: Response, ref: ImageReference, wha
 interface Progress { hash: crypto.Hash; written: number; total: number; what: string }
 
 /** Streams the body into the file (append or overwrite), hashing each chunk; never more than `total` bytes. */
-async function writeBody(response: Response, destFile: string, flags: 'a' | 'w', progress: Progress, onProgress?: DownloadOptions['onProgress']): Promise<void> {
+async function writeBody(response: Response, destFile: string, flags: 'a' | 'w', progress: Progress, options: DownloadOptions): Promise<void> {
+  const { onProgress, onChunk } = options;
   const hashing = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
+      const offset = progress.written;
       progress.written += chunk.length;
       if (progress.written > progress.total) {
         callback(new DigestMismatchError(progress.what, `${progress.total} bytes`, `more than ${progress.total} bytes`));
@@ -127,7 +134,8 @@ async function writeBody(response: Response, destFile: string, flags: 'a' | 'w',
       progress.hash.update(chunk);
       crashPoint('blob:chunk');
       onProgress?.(progress.written, progress.total);
-      callback(null, chunk);
+      if (onChunk) onChunk(chunk, offset).then(() => callback(null, chunk), callback);
+      else callback(null, chunk);
     },
   });
   const out = fs.createWriteStream(destFile, { flags });

@@ -34,7 +34,7 @@ import { pipeline } from 'node:stream/promises';
 import { extract, type Header } from 'tar-stream';
 import { describeError, ExitCode, MiniboxError } from '../../errors.js';
 import { hashingStream } from '../digest.js';
-import { compressionFromMediaType, createDecompressor, detectCompression } from './compression.js';
+import { compressionFromMediaType, createDecompressor, detectCompression, type Compression } from './compression.js';
 import {
   entryComponents, HostileLayerError, locateEntry, lstatOrUndefined, quoteEntryName, RefusedEntry, resolveDirectoryInRoot,
 } from './layer-path.js';
@@ -258,10 +258,7 @@ export async function extractTarStream(input: NodeJS.ReadableStream, options: Ex
 
 /** Unpacks one layer blob into `dest` and returns its diffId and uncompressed size. */
 export async function unpackLayer(options: UnpackOptions): Promise<UnpackResult> {
-  const { blobPath, mediaType, dest, layerName, onProgress } = options;
-  const compression = detectCompression(blobPath, layerName);
-  const context: UnpackContext = { root: path.resolve(dest), directoryTimes: new Map() };
-
+  const { blobPath, onProgress } = options;
   let compressedBytes = 0;
   const counting = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
@@ -270,11 +267,23 @@ export async function unpackLayer(options: UnpackOptions): Promise<UnpackResult>
       callback(null, chunk);
     },
   });
-  const hashing = hashingStream();
+  const compression = detectCompression(blobPath, options.layerName);
+  return await unpackLayerStream([fs.createReadStream(blobPath), counting], compression, options);
+}
 
+/**
+ * The same from a stream of blob bytes (`source`: a readable, then any pass-through stages), e.g.
+ * bytes still arriving from the registry (unpack-worker.ts). `compression` comes from the blob's
+ * first bytes (compressionFromMagic).
+ */
+export async function unpackLayerStream(source: [NodeJS.ReadableStream, ...NodeJS.ReadWriteStream[]], compression: Compression,
+  options: Pick<UnpackOptions, 'mediaType' | 'dest' | 'layerName'>): Promise<UnpackResult> {
+  const { mediaType, dest, layerName } = options;
+  const context: UnpackContext = { root: path.resolve(dest), directoryTimes: new Map() };
+  const hashing = hashingStream();
   const extractor = entryWriter(context, layerName);
   try {
-    await pipeline(fs.createReadStream(blobPath), counting, createDecompressor(compression), hashing.stream, extractor);
+    await pipeline([...source, createDecompressor(compression), hashing.stream, extractor]);
   } catch (error) {
     if (error instanceof MiniboxError) throw error;
     const claimed = compressionFromMediaType(mediaType);
