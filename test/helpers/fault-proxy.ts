@@ -1,7 +1,9 @@
 /**
  * A misbehaving HTTP proxy on 127.0.0.1 in front of a test registry: for the requests a test
  * chooses, it answers 503, resets the connection, cuts a body in half, flips a byte, ignores
- * Range, or redirects elsewhere. Everything else is forwarded untouched.
+ * Range, redirects elsewhere, or sends the first bytes of a body and holds the rest until the
+ * test says so (`hold`: to prove that things overlap without timing them). Everything else is
+ * forwarded untouched.
  */
 import http from 'node:http';
 
@@ -9,10 +11,13 @@ export type Fault =
   | { kind: 'status'; status: number; headers?: Record<string, string> }
   | { kind: 'reset' }
   | { kind: 'cut-half' }
-  | { kind: 'corrupt-byte' }
+  /** Flips one bit of the byte at `offset` (default: the middle of the body). */
+  | { kind: 'corrupt-byte'; offset?: number }
   | { kind: 'ignore-range' }
   | { kind: 'redirect'; location: string }
-  | { kind: 'replace-body'; body: string; contentType: string };
+  | { kind: 'replace-body'; body: string; contentType: string }
+  /** Sends `sendFirst` bytes of the body, then the rest once `release()` resolves. */
+  | { kind: 'hold'; sendFirst: number; release: () => Promise<void> };
 
 export interface FaultProxy {
   host: string;
@@ -55,9 +60,14 @@ export async function startFaultProxy(target: string, plan: (request: http.Incom
           response.write(body.subarray(0, Math.floor(body.length / 2)), () => response.socket?.destroy());
           return;
         }
+        if (fault.kind === 'hold') {
+          response.write(body.subarray(0, fault.sendFirst));
+          void fault.release().then(() => response.end(body.subarray(fault.sendFirst)), () => response.destroy());
+          return;
+        }
         if (fault.kind === 'corrupt-byte' && body.length > 0) {
-          const middle = Math.floor(body.length / 2);
-          body[middle] = (body[middle] ?? 0) ^ 0x01;
+          const at = fault.offset ?? Math.floor(body.length / 2);
+          body[at] = (body[at] ?? 0) ^ 0x01;
         }
         response.end(body);
       });
