@@ -34,13 +34,14 @@ import { downloadBlob, type RegistryClient } from './registry/index.js';
 import type { ImageStore } from './store/images.js';
 import { unpackUnlocked } from './store/unpack-into-store.js';
 import { unpackLayer, type UnpackResult } from './unpack/index.js';
-import { UnpackThread } from './unpack/unpack-thread.js';
+import type { UnpackThreads } from './unpack/unpack-thread.js';
 
 export interface LayerSource {
   store: ImageStore;
   client: RegistryClient;
   reference: ImageReference;
   reporter: PullReporter;
+  threads: UnpackThreads;
 }
 
 /**
@@ -89,7 +90,7 @@ async function downloadWhileUnpacking(source: LayerSource, descriptor: Descripto
   const { store, client, reference, reporter } = source;
   const { digest, size } = descriptor;
   let downloading = true;
-  const thread = new UnpackThread({ dest: dir, layerName: digest, mediaType: descriptor.mediaType },
+  const thread = source.threads.unpack({ dest: dir, layerName: digest, mediaType: descriptor.mediaType },
     (read) => { if (!downloading) reporter.layer(digest, 'Extracting', read, size); });
   let downloaded: number;
   try {

@@ -27,8 +27,9 @@ import type { Descriptor, ImageConfig, ImageManifest } from './oci.js';
 import { parsePlatform } from './platform.js';
 import { quietReporter, type PullReporter } from './pull-progress.js';
 import { familiarName, parseReference, type ImageReference } from './reference.js';
-import { pullLayer } from './pull-layer.js';
-import { RegistryClient, downloadBlob, resolveManifest } from './registry/index.js';
+import { pullLayer, type LayerSource } from './pull-layer.js';
+import { UnpackThreads } from './unpack/unpack-thread.js';
+import { RegistryClient, downloadBlob, resolveManifest, type ResolvedManifest } from './registry/index.js';
 import type { Credentials } from './registry/credential-store.js';
 import { ImageStore, imageRecordFields, type ImageRecord, type LayerRecord } from './store/images.js';
 import { recordEvent } from '../events/event-log.js';
@@ -86,45 +87,60 @@ export async function pullImage(root: StateRoot, name: string, options: PullOpti
     if (resolved.index) await store.blobs.writeVerified(resolved.index.digest, resolved.index.bytes);
     crashPoint('pull:manifest-stored');
 
-    const config = await fetchConfig(store, client, reference, manifest.config);
-    const diffIds = config.rootfs?.diff_ids ?? [];
-    if (diffIds.length !== manifest.layers.length) {
-      throw new MiniboxError(`image ${reference.familiar}: the config lists ${diffIds.length} layers but the manifest has ${manifest.layers.length}; the image is malformed`);
-    }
-
-    let bytesDownloaded = 0;
-    let layersDownloaded = 0;
-    const layers: LayerRecord[] = new Array(manifest.layers.length);
-    const jobs = manifest.layers.map((descriptor, i) => async () => {
-      const diffId = diffIds[i]!;
-      const result = await pullLayer({ store, client, reference, reporter }, descriptor, diffId);
-      bytesDownloaded += result.downloaded;
-      if (result.downloaded > 0) layersDownloaded += 1;
-      layers[i] = { digest: descriptor.digest, diffId, mediaType: descriptor.mediaType, size: descriptor.size, unpackedSize: result.unpackedSize };
-    });
-    for (const descriptor of manifest.layers) reporter.layer(descriptor.digest, 'Waiting');
+    // Layers to download: start the unpacking threads now, to boot while the config comes.
+    const threads = new UnpackThreads();
+    if (manifest.layers.some((layer) => !store.blobs.has(layer.digest))) threads.warm();
     try {
-      await runLimited(jobs, options.concurrency ?? 3);
+      return await pullLayers(root, { store, client, reference, reporter, threads }, resolved, options, before);
     } finally {
-      reporter.done(); // stop drawing bars, whether the layers arrived or not
+      await threads.close();
     }
-
-    const image = await store.record(imageRecordFields({
-      repoDigests: [`${reference.name}@${resolved.index?.digest ?? resolved.manifestDigest}`],
-      manifestDigest: resolved.manifestDigest,
-      manifestMediaType: resolved.mediaType,
-      configDigest: manifest.config.digest,
-    }, config, layers), tag);
-
-    reporter.message(`Digest: ${resolved.index?.digest ?? resolved.manifestDigest}`);
-    const changed = before !== image.id;
-    reporter.message(changed
-      ? `Status: Downloaded newer image for ${reference.familiar}`
-      : `Status: Image is up to date for ${reference.familiar}`);
-    // Docker's `image pull busybox:latest (name=busybox)`
-    recordEvent(root, 'image', 'pull', reference.familiar, { name: familiarName(reference) });
-    return { image, reference, bytesDownloaded, layersDownloaded, changed };
   }, 'shared');
+}
+
+/** Steps 3–5 of the header, holding the store's shared lock. */
+async function pullLayers(root: StateRoot, source: LayerSource, resolved: ResolvedManifest, options: PullOptions, before: string | undefined): Promise<PullResult> {
+  const { store, client, reference, reporter } = source;
+  const manifest: ImageManifest = resolved.manifest;
+  const tag = reference.tag ? `${reference.name}:${reference.tag}` : undefined;
+  const config = await fetchConfig(store, client, reference, manifest.config);
+  const diffIds = config.rootfs?.diff_ids ?? [];
+  if (diffIds.length !== manifest.layers.length) {
+    throw new MiniboxError(`image ${reference.familiar}: the config lists ${diffIds.length} layers but the manifest has ${manifest.layers.length}; the image is malformed`);
+  }
+
+  let bytesDownloaded = 0;
+  let layersDownloaded = 0;
+  const layers: LayerRecord[] = new Array(manifest.layers.length);
+  const jobs = manifest.layers.map((descriptor, i) => async () => {
+    const diffId = diffIds[i]!;
+    const result = await pullLayer(source, descriptor, diffId);
+    bytesDownloaded += result.downloaded;
+    if (result.downloaded > 0) layersDownloaded += 1;
+    layers[i] = { digest: descriptor.digest, diffId, mediaType: descriptor.mediaType, size: descriptor.size, unpackedSize: result.unpackedSize };
+  });
+  for (const descriptor of manifest.layers) reporter.layer(descriptor.digest, 'Waiting');
+  try {
+    await runLimited(jobs, options.concurrency ?? 3);
+  } finally {
+    reporter.done(); // stop drawing bars, whether the layers arrived or not
+  }
+
+  const image = await store.record(imageRecordFields({
+    repoDigests: [`${reference.name}@${resolved.index?.digest ?? resolved.manifestDigest}`],
+    manifestDigest: resolved.manifestDigest,
+    manifestMediaType: resolved.mediaType,
+    configDigest: manifest.config.digest,
+  }, config, layers), tag);
+
+  reporter.message(`Digest: ${resolved.index?.digest ?? resolved.manifestDigest}`);
+  const changed = before !== image.id;
+  reporter.message(changed
+    ? `Status: Downloaded newer image for ${reference.familiar}`
+    : `Status: Image is up to date for ${reference.familiar}`);
+  // Docker's `image pull busybox:latest (name=busybox)`
+  recordEvent(root, 'image', 'pull', reference.familiar, { name: familiarName(reference) });
+  return { image, reference, bytesDownloaded, layersDownloaded, changed };
 }
 
 async function fetchConfig(store: ImageStore, client: RegistryClient, reference: ImageReference, descriptor: Descriptor): Promise<ImageConfig> {

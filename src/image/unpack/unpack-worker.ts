@@ -1,88 +1,135 @@
 /**
  * unpack-worker.ts — the body of a layer-unpacking thread (started by unpack-thread.ts).
  *
- * Node runs a program's JavaScript on one thread. A pull that did all its layers there would
- * gunzip, hash and write the files of one layer while the others wait — and every blocking call
- * (an open(2) that creates a file can take a few hundred µs on a busy disk) would stall the
- * downloads too. A `worker_threads` Worker is a second V8 isolate with its own event loop in the
- * same process: a thread the kernel schedules on another core. Each layer gets one; it receives
- * the blob's bytes as they arrive from the registry (postMessage copies them across), and runs
- * the ordinary unpacker on them: decompress → sha256 (the diff id) → tar entries → files.
+ * Node runs a program's JavaScript on one thread. A pull that did everything there would
+ * gunzip, hash and write files while its downloads wait, and every blocking call (an open(2)
+ * that creates a file can take a few hundred µs on a busy disk) would stall them too. A
+ * `worker_threads` Worker is a second V8 isolate with its own event loop in the same process: a
+ * thread the kernel schedules on another core. This one receives the layers' bytes as they
+ * arrive from the registry (postMessage hands them over) and runs the ordinary unpacker on them:
+ * decompress → sha256 (the diff id) → tar entries → files. Several layers can be in flight in
+ * one worker: each is its own stream, and the event loop takes their chunks in turn.
  *
- * Messages in: `{ chunk }` (the next bytes of the blob, in order), `{ end: true }` (no more).
- * Messages out: `{ consumed }` (bytes taken into the decompressor: the sender's backpressure and
- * the progress bar), `{ event }` (a kernel call, for `--explain`/`--trace` in the main thread),
- * then one `{ done: { diffId, size } }` or `{ error: { name, message, exitCode } }`.
- * The worker never decides whether the layer is kept: it only fills a temp directory, which the
+ * Messages in, each naming its `job`: `{ start }` (where and what to unpack), `{ chunk }` (the
+ * next bytes of that blob, in order), `{ end }` (no more), `{ stop }` (abandon it).
+ * Messages out: `{ job, consumed }` (bytes taken into the decompressor: the sender's backpressure
+ * and the progress bar), `{ event }` (a kernel call, for `--explain`/`--trace` in the main
+ * thread), then one of `{ job, done: { diffId, size } }`, `{ job, error }`, `{ job, stopped }`.
+ * The worker never decides whether a layer is kept: it only fills a temp directory, which the
  * main thread renames into the store once the blob digest and the diff id are both verified.
  *
- * Try: `minibox rmi $IMAGE; minibox pull $IMAGE & sleep 0.5; ls /proc/$!/task | wc -l` → more
- * threads than an idle Node (one per layer being unpacked).
+ * Try: `minibox rmi $IMAGE; minibox pull $IMAGE & sleep 0.5; ls /proc/$!/task | wc -l` → one
+ * thread more than the same pull with every layer already there.
  */
 import { Readable, Transform } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
 import { describeError, ExitCode, MiniboxError } from '../../errors.js';
 import { onSysEvent } from '../../sys/trace.js';
 import { compressionFromMagic } from './compression.js';
-import { unpackLayerStream } from './index.js';
+import { unpackLayerStream, type UnpackResult } from './index.js';
 
 /** What the thread is started with (`workerData`). */
 export interface UnpackWorkerData {
-  dest: string;
-  layerName: string;
-  mediaType: string;
   /** Forward kernel-call events to the main thread (someone there listens: --explain, --trace). */
   trace: boolean;
 }
 
+/** One layer to unpack (the `start` message). */
+export interface UnpackJobSpec {
+  /** An existing empty directory: the layer's temp dir. */
+  dest: string;
+  layerName: string;
+  mediaType: string;
+}
+
+export type ToWorker = { job: number } & ({ start: UnpackJobSpec } | { chunk: Uint8Array } | { end: true } | { stop: true });
+export type FromWorker =
+  | { event: unknown }
+  | ({ job: number } & ({ consumed: number } | { done: UnpackResult } | { error: { name: string; message: string; exitCode: number } } | { stopped: true }));
+
 /** The first bytes needed to tell gzip, zstd and plain tar apart (compressionFromMagic). */
 const MAGIC_BYTES = 8;
 
-function run(port: NonNullable<typeof parentPort>, data: UnpackWorkerData): void {
-  if (data.trace) onSysEvent((event) => port.postMessage({ event }));
-  const input = new Readable({ read() {} });
-  const acknowledging = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      port.postMessage({ consumed: chunk.length });
-      callback(null, chunk);
-    },
-  });
-  const head: Buffer[] = [];
-  let headBytes = 0;
-  let started = false;
-  const fail = (error: unknown) => {
-    const known = error instanceof MiniboxError;
-    port.postMessage({ error: {
-      name: known ? error.name : 'MiniboxError',
-      message: known ? error.message : `layer ${data.layerName}: ${describeError(error)}`,
-      exitCode: known ? error.exitCode : ExitCode.Engine,
-    } });
-  };
-  const start = () => {
-    started = true;
-    try {
-      const compression = compressionFromMagic(Buffer.concat(head), data.layerName);
-      unpackLayerStream([input, acknowledging], compression, data).then((done) => port.postMessage({ done }), fail);
-    } catch (error) {
-      fail(error);
+type Post = (message: FromWorker) => void;
+
+/** One layer's stream inside the worker. */
+class Job {
+  private readonly input = new Readable({ read() {} });
+  private readonly head: Buffer[] = [];
+  private headBytes = 0;
+  private running: Promise<void> | undefined;
+
+  constructor(private readonly id: number, private readonly spec: UnpackJobSpec, private readonly post: Post) {}
+
+  take(chunk: Buffer): void {
+    if (this.running) {
+      this.input.push(chunk);
       return;
     }
-    for (const chunk of head) input.push(chunk);
-  };
-  port.on('message', (message: { chunk?: Uint8Array; end?: true }) => {
-    if (message.chunk) {
-      const chunk = Buffer.from(message.chunk.buffer, message.chunk.byteOffset, message.chunk.byteLength);
-      if (started) input.push(chunk);
-      else {
-        head.push(chunk);
-        headBytes += chunk.length;
-        if (headBytes >= MAGIC_BYTES) start();
+    this.head.push(chunk);
+    this.headBytes += chunk.length;
+    if (this.headBytes >= MAGIC_BYTES) this.start();
+  }
+
+  end(): void {
+    if (!this.running) this.start();
+    this.input.push(null);
+  }
+
+  /** Abandons the layer; says `stopped` once nothing more will be written into its directory. */
+  stop(): void {
+    this.input.destroy(new Error('stopped'));
+    void (this.running ?? Promise.resolve()).then(() => this.post({ job: this.id, stopped: true }));
+  }
+
+  private start(): void {
+    const { id, spec, post } = this;
+    const acknowledging = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        post({ job: id, consumed: chunk.length });
+        callback(null, chunk);
+      },
+    });
+    const fail = (error: unknown) => {
+      if (this.input.destroyed && (error as Error).message === 'stopped') return;
+      const known = error instanceof MiniboxError;
+      post({ job: id, error: {
+        name: known ? error.name : 'MiniboxError',
+        message: known ? error.message : `layer ${spec.layerName}: ${describeError(error)}`,
+        exitCode: known ? error.exitCode : ExitCode.Engine,
+      } });
+    };
+    this.running = (async () => {
+      try {
+        const compression = compressionFromMagic(Buffer.concat(this.head), spec.layerName);
+        const unpacking = unpackLayerStream([this.input, acknowledging], compression, spec);
+        for (const chunk of this.head) this.input.push(chunk);
+        post({ job: id, done: await unpacking });
+      } catch (error) {
+        fail(error);
       }
-    } else if (message.end) {
-      if (!started) start();
-      input.push(null);
+    })();
+  }
+}
+
+function serve(port: NonNullable<typeof parentPort>, data: UnpackWorkerData): void {
+  const post: Post = (message) => port.postMessage(message);
+  if (data.trace) onSysEvent((event) => post({ event }));
+  const jobs = new Map<number, Job>();
+  port.on('message', (message: ToWorker) => {
+    if ('start' in message) {
+      jobs.set(message.job, new Job(message.job, message.start, post));
+      return;
+    }
+    const job = jobs.get(message.job);
+    if (!job) return;
+    if ('chunk' in message) job.take(Buffer.from(message.chunk.buffer, message.chunk.byteOffset, message.chunk.byteLength));
+    else if ('end' in message) job.end();
+    else {
+      job.stop();
+      jobs.delete(message.job);
     }
   });
 }
 
-if (parentPort) run(parentPort, workerData as UnpackWorkerData);
+if (parentPort) serve(parentPort, workerData as UnpackWorkerData);
