@@ -36,7 +36,7 @@ import { describeError, ExitCode, MiniboxError } from '../../errors.js';
 import { hashingStream } from '../digest.js';
 import { compressionFromMediaType, createDecompressor, detectCompression, type Compression } from './compression.js';
 import {
-  entryComponents, HostileLayerError, locateEntry, lstatOrUndefined, quoteEntryName, RefusedEntry, resolveDirectoryInRoot,
+  entryComponents, HostileLayerError, KnownDirectories, locateEntry, lstatOrUndefined, quoteEntryName, RefusedEntry, resolveDirectoryInRoot,
 } from './layer-path.js';
 import { captureRawPax, paxNumber, paxRecordsOf, xattrsOf } from './pax.js';
 import { isAufsMetadataPath, isOverlayWhiteout, markOpaque, whiteoutMarker, writeWhiteout } from './whiteout.js';
@@ -83,6 +83,8 @@ interface UnpackContext {
   owner?: ExtractOptions['owner'];
   /** Directory mtimes, applied after all entries (adding a child changes a directory's mtime). */
   directoryTimes: Map<string, { components: string[]; mtime: Date }>;
+  /** Directories already resolved inside the root (layer-path.ts, rule 3). */
+  known: KnownDirectories;
 }
 
 const MAX_ID = 0xfffffffe; // (uid_t)-1 means "leave unchanged" to chown(2)
@@ -112,18 +114,24 @@ function applyEntry(context: UnpackContext, header: Header, records: Map<string,
     if (marker.kind === 'aufs-metadata') return undefined;
     // The marker's directory is resolved inside the root like any parent: a marker aimed through
     // a symlink lands inside dest, never in the symlink's real target.
-    const directory = resolveDirectoryInRoot(root, components.slice(0, -1), true);
+    const directory = resolveDirectoryInRoot(root, components.slice(0, -1), true, context.known);
     if (marker.kind === 'opaque') markOpaque(directory);
-    else writeWhiteout(path.join(directory, marker.hidden));
+    else {
+      context.known.replacing(root, path.join(directory, marker.hidden));
+      writeWhiteout(path.join(directory, marker.hidden));
+    }
     return undefined;
   }
 
   const meta = metadataOf(header, records, context.owner); // before touching the disk: refuses forged overlay xattrs
-  const { hostPath, isRoot } = locateEntry(root, components, true);
+  const { hostPath, isRoot } = locateEntry(root, components, true, context.known);
   if (isRoot && header.type !== 'directory') {
     throw new RefusedEntry(`a ${header.type ?? 'typeless'} entry cannot replace the layer root`);
   }
-  if (header.type !== 'directory') context.directoryTimes.delete(key);
+  if (header.type !== 'directory') {
+    context.directoryTimes.delete(key);
+    context.known.replacing(root, hostPath); // whatever is there goes: a directory among them?
+  }
 
   switch (header.type) {
     case 'file':
@@ -147,7 +155,7 @@ function applyEntry(context: UnpackContext, header: Header, records: Map<string,
       try {
         const target = entryComponents(linkname);
         if (target.length === 0) throw new RefusedEntry('names the layer root');
-        targetPath = locateEntry(root, target, false).hostPath;
+        targetPath = locateEntry(root, target, false, context.known).hostPath;
       } catch (error) {
         if (error instanceof RefusedEntry) throw new RefusedEntry(`hard link target ${quoteEntryName(linkname)}: ${error.reason}`);
         throw error;
@@ -244,7 +252,7 @@ function renamedHeader(context: UnpackContext, header: Header): Header | undefin
 /** Writes a plain tar stream into `options.dest` (`cp`): the unpacker's rules, without a digest. */
 export async function extractTarStream(input: NodeJS.ReadableStream, options: ExtractOptions): Promise<void> {
   const context: UnpackContext = {
-    root: path.resolve(options.dest), directoryTimes: new Map(),
+    root: path.resolve(options.dest), directoryTimes: new Map(), known: new KnownDirectories(),
     ...(options.rename ? { rename: options.rename } : {}), ...(options.owner ? { owner: options.owner } : {}),
   };
   try {
@@ -279,7 +287,7 @@ export async function unpackLayer(options: UnpackOptions): Promise<UnpackResult>
 export async function unpackLayerStream(source: [NodeJS.ReadableStream, ...NodeJS.ReadWriteStream[]], compression: Compression,
   options: Pick<UnpackOptions, 'mediaType' | 'dest' | 'layerName'>): Promise<UnpackResult> {
   const { mediaType, dest, layerName } = options;
-  const context: UnpackContext = { root: path.resolve(dest), directoryTimes: new Map() };
+  const context: UnpackContext = { root: path.resolve(dest), directoryTimes: new Map(), known: new KnownDirectories() };
   const hashing = hashingStream();
   const extractor = entryWriter(context, layerName);
   try {

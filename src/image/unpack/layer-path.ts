@@ -19,6 +19,12 @@
  *     resolving keeps them working, and the result can only ever name a path under the root.
  *     The final component is never followed: callers lstat it and unlink-then-create.
  *
+ *  3. Remembered: a directory once walked this way is a real directory reached without a symlink,
+ *     and stays one until this layer removes or replaces something at its path (or above it) —
+ *     `KnownDirectories` keeps those paths, so the next entry in the same directory costs no
+ *     lstat(2) at all (a 16 000-file layer four levels deep: ~60 000 lstat(2)s fewer). Any entry
+ *     that replaces a remembered path clears the whole memory: the walk then starts afresh.
+ *
  * Why this is enough: only this process writes into the layer directory while it is unpacked
  * (the caller gives us a fresh private temp dir), so what lstat saw is what the next call acts on.
  * Every final create uses O_EXCL|O_NOFOLLOW (or an *at-less call on a path whose every component
@@ -82,6 +88,29 @@ export function lstatOrUndefined(hostPath: string): fs.Stats | undefined {
   }
 }
 
+/** Paths (`a/b`, relative to the layer root) known to be real directories (rule 3 above). */
+export class KnownDirectories {
+  private readonly keys = new Set<string>();
+
+  has(key: string): boolean {
+    return this.keys.has(key);
+  }
+
+  /** A walk resolved these components: each prefix is a real directory. */
+  remember(resolved: readonly string[]): void {
+    for (let depth = resolved.length; depth > 0; depth--) {
+      const key = resolved.slice(0, depth).join('/');
+      if (this.keys.has(key)) return; // and so are its parents
+      this.keys.add(key);
+    }
+  }
+
+  /** The entry at `hostPath` is about to be removed or replaced: forget all if it was a directory. */
+  replacing(root: string, hostPath: string): void {
+    if (this.keys.size > 0 && this.keys.has(path.relative(root, hostPath))) this.keys.clear();
+  }
+}
+
 /**
  * The host path of the directory named by `components`, every symlink on the way resolved inside
  * `root` (the project's one walk, resolve-in-root.ts). With `create`, missing directories are made
@@ -89,7 +118,10 @@ export function lstatOrUndefined(hostPath: string): fs.Stats | undefined {
  * refused. The layer directory is private to this process, so what lstat sees is what the next
  * call acts on: the user-space walk is race-free here, and costs one lstat per component.
  */
-export function resolveDirectoryInRoot(root: string, components: readonly string[], create: boolean): string {
+export function resolveDirectoryInRoot(root: string, components: readonly string[], create: boolean, known?: KnownDirectories): string {
+  if (components.length === 0) return root;
+  const key = components.join('/');
+  if (known?.has(key)) return path.join(root, key);
   const resolved = walkInRoot(components, (done, name) => {
     const hostPath = path.join(root, ...done, name);
     const stat = lstatOrUndefined(hostPath);
@@ -112,6 +144,7 @@ export function resolveDirectoryInRoot(root: string, components: readonly string
     }
     return { kind: 'enter' };
   }, () => new RefusedEntry('too many levels of symbolic links (a loop?)'));
+  if (resolved && known) known.remember(resolved);
   return path.join(root, ...(resolved ?? []));
 }
 
@@ -123,9 +156,9 @@ export interface EntryLocation {
   isRoot: boolean;
 }
 
-export function locateEntry(root: string, components: readonly string[], createParents: boolean): EntryLocation {
+export function locateEntry(root: string, components: readonly string[], createParents: boolean, known?: KnownDirectories): EntryLocation {
   if (components.length === 0) return { hostPath: root, isRoot: true };
-  const parent = resolveDirectoryInRoot(root, components.slice(0, -1), createParents);
+  const parent = resolveDirectoryInRoot(root, components.slice(0, -1), createParents, known);
   return { hostPath: path.join(parent, components[components.length - 1] as string), isRoot: false };
 }
 
