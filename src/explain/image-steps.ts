@@ -79,5 +79,7 @@ export function pullStoryStep(event: SysEvent): StoryStep | undefined {
 function layerWords(a: Record<string, unknown>): string {
   if (a.action === 'cached') return 'already unpacked: reused, nothing downloaded ("Already exists")';
   const fetched = a.downloaded ? `${bytes(a.size)} downloaded, sha256 checked` : 'blob already here';
-  return `${fetched}; unpacked (${bytes(a.unpackedSize)}), diff id checked`;
+  // Pipelined (pull-layer.ts): the files were written while the blob arrived, into a temp dir
+  // that became the layer only after both checks.
+  return `${fetched}; unpacked (${bytes(a.unpackedSize)}${a.pipelined ? ', while it downloaded' : ''}), diff id checked`;
 }

@@ -178,7 +178,8 @@ export function describeEvent(event: SysEvent): string | undefined {
     case 'pull.config': return `config ${str(a.digest)}: ${a.cached ? 'already in the store' : 'downloaded and checked against its sha256 digest'}`;
     case 'pull.layer':
       return a.action === 'cached' ? `layer ${str(a.digest)}: already unpacked (diff id ${str(a.diffId)}), nothing downloaded`
-        : `layer ${str(a.digest)}: ${a.downloaded ? `${str(a.size)} bytes downloaded, sha256 checked, ` : ''}unpacked, diff id ${str(a.diffId)} checked`;
+        : `layer ${str(a.digest)}: ${a.downloaded ? `${str(a.size)} bytes downloaded, sha256 checked, ` : ''}unpacked`
+          + `${a.pipelined ? ' (on the unpack thread, while the bytes arrived)' : ''}, diff id ${str(a.diffId)} checked`;
     case 'cgroup.frozen': return str(a.meaning);
     case 'execve':
       return event.kind === 'step' ? `execve ${str(a.path)}: ${str(a.by ?? 'Node')} is replaced by the container's program` : undefined;
