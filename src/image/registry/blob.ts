@@ -13,10 +13,7 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { crashPoint } from '../../crash-point.js';
 import { MiniboxError, NotFoundError } from '../../errors.js';
 import type { Descriptor } from '../oci.js';
@@ -120,30 +117,33 @@ async function refuseFailedResponse(response: Response, ref: ImageReference, wha
 
 interface Progress { hash: crypto.Hash; written: number; total: number; what: string }
 
-/** Streams the body into the file (append or overwrite), hashing each chunk; never more than `total` bytes. */
+/**
+ * Streams the body into the file (append or overwrite), hashing each chunk; never more than
+ * `total` bytes. The body is read straight from fetch's stream and each chunk is written with
+ * write(2) before the next is read: a write into the page cache takes microseconds, where an
+ * fs.WriteStream would send each chunk through libuv's thread pool — the pool that zlib's inflate
+ * (the unpack thread's gunzip) needs at the same moment. So when this returns or throws, every byte
+ * received is in the file, in order: the file is always a prefix of the blob (resumable).
+ */
 async function writeBody(response: Response, destFile: string, flags: 'a' | 'w', progress: Progress, options: DownloadOptions): Promise<void> {
   const { onProgress, onChunk } = options;
-  const hashing = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
+  const fd = fs.openSync(destFile, flags);
+  try {
+    for await (const piece of response.body as unknown as AsyncIterable<Uint8Array>) {
+      const chunk = Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
       const offset = progress.written;
       progress.written += chunk.length;
       if (progress.written > progress.total) {
-        callback(new DigestMismatchError(progress.what, `${progress.total} bytes`, `more than ${progress.total} bytes`));
-        return;
+        throw new DigestMismatchError(progress.what, `${progress.total} bytes`, `more than ${progress.total} bytes`);
       }
       progress.hash.update(chunk);
       crashPoint('blob:chunk');
+      for (let done = 0; done < chunk.length;) done += fs.writeSync(fd, chunk, done, chunk.length - done);
       onProgress?.(progress.written, progress.total);
-      if (onChunk) onChunk(chunk, offset).then(() => callback(null, chunk), callback);
-      else callback(null, chunk);
-    },
-  });
-  const out = fs.createWriteStream(destFile, { flags });
-  try {
-    await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), hashing, out);
+      if (onChunk) await onChunk(chunk, offset);
+    }
   } finally {
-    // The next attempt re-reads the file: wait until every write has landed.
-    if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
+    fs.closeSync(fd);
   }
 }
 
