@@ -18,8 +18,9 @@
  * A download that resumes a partial blob from an earlier, interrupted pull cannot feed the
  * unpacker from byte 0: that layer is unpacked from the verified blob afterwards, as before.
  *
- * Try: `minibox pull $IMAGE | grep -c Extracting` → one line per downloaded layer (plain output);
- * on a terminal the bars show each layer's download and extraction moving together.
+ * Try: `minibox rmi busybox $IMAGE >/dev/null; minibox pull $IMAGE | grep -c Extracting` → `1`
+ * (plain output: one line per layer downloaded; on a terminal the bars show each layer's
+ * download and extraction moving together).
  */
 import fs from 'node:fs';
 import { crashPoint } from '../crash-point.js';

@@ -6,10 +6,12 @@
  * hashes and writes the files meanwhile. So the bytes are read from the network once, never from
  * the disk again, and the unpacking runs on another core than the downloads.
  *
- * How many threads: one per core beyond the main thread's (at most 3, one per concurrent layer).
- * A thread costs ~40–80 ms of CPU to start (a V8 isolate, Node's internals, the unpacker's code),
- * and on a 2-core machine a thread per layer measured *slower* than one thread for all: they only
- * took turns on the same cores, and creating files in parallel contends in the file system.
+ * How many threads: one per core beyond the main thread's (at most 3, one per concurrent layer);
+ * none on a single core, where the same jobs run on the main thread (JobTable, messages delivered
+ * by a plain call). A thread costs ~40–80 ms of CPU to start (a V8 isolate, Node's internals, the
+ * unpacker's code), and on a 2-core machine a thread per layer measured *slower* than one thread
+ * for all: they only took turns on the same cores, and creating files in parallel contends in the
+ * file system.
  * A pull starts them (`warm`) as soon as its manifest names a blob it does not have, so they boot
  * while the config is fetched, and stops them when it ends (`close`).
  *
@@ -25,8 +27,8 @@
  * the download: the blob's digest is checked first, so a corrupted download is reported as one,
  * and only a blob that verifies but does not unpack fails with the unpacker's error.
  *
- * Try: `minibox pull --trace t.json $IMAGE; grep -c '"pipelined":true' t.json` → the number of
- * layers downloaded.
+ * Try: `minibox rmi busybox $IMAGE >/dev/null; minibox pull -q --trace t.json $IMAGE >/dev/null;
+ * grep -c '"pipelined":true' t.json` → `1` (one layer, unpacked while it downloaded).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -36,7 +38,7 @@ import { Worker } from 'node:worker_threads';
 import { MiniboxError } from '../../errors.js';
 import { isTracing, publish, type SysEvent } from '../../sys/trace.js';
 import type { UnpackResult } from './index.js';
-import type { FromWorker, ToWorker, UnpackJobSpec, UnpackWorkerData } from './unpack-worker.js';
+import { JobTable, type FromWorker, type ToWorker, type UnpackJobSpec, type UnpackWorkerData } from './unpack-worker.js';
 
 /** Unacknowledged bytes of one layer allowed in flight to the worker. */
 const WINDOW_BYTES = 4 * 1024 * 1024;
@@ -65,27 +67,35 @@ export function unpackWorkerPath(): string {
 
 type ErrorFields = { name: string; message: string; exitCode: number };
 
+/** Where a job's messages go: a thread's port, or (no thread) a JobTable of this one. */
+type Channel = (message: ToWorker, transfer?: ArrayBuffer[]) => void;
+
 /** The threads of one pull, and the layer jobs they run. */
 export class UnpackThreads {
-  private readonly workers: { worker: Worker; jobs: number }[] = [];
+  private readonly workers: { channel: Channel; worker?: Worker; jobs: number }[] = [];
   private readonly jobs = new Map<number, UnpackJob>();
   private nextJob = 1;
 
-  constructor(private readonly count = Math.max(1, Math.min(3, os.availableParallelism() - 1))) {}
+  constructor(private readonly count = Math.min(3, os.availableParallelism() - 1)) {}
 
   /** Starts the threads unless they run (early: they boot while the caller fetches the config). */
   warm(): void {
     if (this.workers.length > 0) return;
+    if (this.count === 0) { // everything on this thread: the same jobs, messages delivered by a call
+      const table = new JobTable((message) => this.receive(message));
+      this.workers.push({ channel: (message) => table.handle(message), jobs: 0 });
+      return;
+    }
     const workerData: UnpackWorkerData = { trace: isTracing() };
     for (let i = 0; i < this.count; i++) {
       const worker = new Worker(unpackWorkerPath(), { workerData });
       worker.on('message', (message: FromWorker) => this.receive(message));
       const lost = (why: string) => {
-        for (const job of this.jobs.values()) if (job.worker === worker) job.settle({ error: { name: 'MiniboxError', message: `the unpack thread ${why}`, exitCode: 125 } });
+        for (const job of this.jobs.values()) if (job.channel === this.workers[i]?.channel) job.settle({ error: { name: 'MiniboxError', message: `the unpack thread ${why}`, exitCode: 125 } });
       };
       worker.on('error', (error) => lost(`failed: ${error.message}`));
       worker.on('exit', (code) => lost(`exited (${code}) before finishing`));
-      this.workers.push({ worker, jobs: 0 });
+      this.workers.push({ channel: (message, transfer) => worker.postMessage(message, transfer), worker, jobs: 0 });
     }
   }
 
@@ -94,7 +104,7 @@ export class UnpackThreads {
     this.warm();
     const slot = this.workers.reduce((best, candidate) => (candidate.jobs < best.jobs ? candidate : best));
     slot.jobs += 1;
-    const job = new UnpackJob(this.nextJob++, slot.worker, onConsumed, () => {
+    const job = new UnpackJob(this.nextJob++, slot.channel, onConsumed, () => {
       slot.jobs -= 1;
       this.jobs.delete(job.id);
     });
@@ -105,7 +115,7 @@ export class UnpackThreads {
 
   /** Stops every thread (the pull is over). */
   async close(): Promise<void> {
-    await Promise.all(this.workers.map(({ worker }) => worker.terminate()));
+    await Promise.all(this.workers.map(async ({ worker }) => await worker?.terminate()));
   }
 
   private receive(message: FromWorker): void {
@@ -139,7 +149,7 @@ export class UnpackJob {
   /** Bytes the worker has taken in so far (for the "Extracting" bar). */
   consumed = 0;
 
-  constructor(readonly id: number, readonly worker: Worker, private readonly onConsumed: ((bytes: number) => void) | undefined,
+  constructor(readonly id: number, readonly channel: Channel, private readonly onConsumed: ((bytes: number) => void) | undefined,
     private readonly finished: () => void) {
     this.outcome = new Promise<Outcome>((resolve) => { this.resolveOutcome = resolve; });
   }
@@ -197,7 +207,7 @@ export class UnpackJob {
   }
 
   send(message: ToWorker): void {
-    this.worker.postMessage(message);
+    this.channel(message);
   }
 
   acknowledge(bytes: number): void {
@@ -222,7 +232,7 @@ export class UnpackJob {
    * 256 KiB makes a few hundred messages (and acknowledgements) per 50 MB instead of thousands.
    */
   private post(batch: Uint8Array): void {
-    this.worker.postMessage({ job: this.id, chunk: batch } satisfies ToWorker, [batch.buffer as ArrayBuffer]);
+    this.channel({ job: this.id, chunk: batch }, [batch.buffer as ArrayBuffer]);
     this.batch = new Uint8Array(BATCH_BYTES);
     this.filled = 0;
   }

@@ -18,8 +18,9 @@
  * The worker never decides whether a layer is kept: it only fills a temp directory, which the
  * main thread renames into the store once the blob digest and the diff id are both verified.
  *
- * Try: `minibox rmi $IMAGE; minibox pull $IMAGE & sleep 0.5; ls /proc/$!/task | wc -l` → one
- * thread more than the same pull with every layer already there.
+ * Try: `minibox rmi busybox $IMAGE >/dev/null; minibox pull --explain $IMAGE 2>&1 | grep -o 'while
+ * it downloaded'` → `while it downloaded` (the layer's files were written by this thread while
+ * its blob arrived).
  */
 import { Readable, Transform } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -112,24 +113,32 @@ class Job {
   }
 }
 
-function serve(port: NonNullable<typeof parentPort>, data: UnpackWorkerData): void {
-  const post: Post = (message) => port.postMessage(message);
-  if (data.trace) onSysEvent((event) => post({ event }));
-  const jobs = new Map<number, Job>();
-  port.on('message', (message: ToWorker) => {
+/** The jobs of one thread: what the messages in do. Also used without a thread (unpack-thread.ts). */
+export class JobTable {
+  private readonly jobs = new Map<number, Job>();
+
+  constructor(private readonly post: Post) {}
+
+  handle(message: ToWorker): void {
     if ('start' in message) {
-      jobs.set(message.job, new Job(message.job, message.start, post));
+      this.jobs.set(message.job, new Job(message.job, message.start, this.post));
       return;
     }
-    const job = jobs.get(message.job);
+    const job = this.jobs.get(message.job);
     if (!job) return;
     if ('chunk' in message) job.take(Buffer.from(message.chunk.buffer, message.chunk.byteOffset, message.chunk.byteLength));
     else if ('end' in message) job.end();
     else {
       job.stop();
-      jobs.delete(message.job);
+      this.jobs.delete(message.job);
     }
-  });
+  }
+}
+
+function serve(port: NonNullable<typeof parentPort>, data: UnpackWorkerData): void {
+  const table = new JobTable((message) => port.postMessage(message));
+  if (data.trace) onSysEvent((event) => port.postMessage({ event }));
+  port.on('message', (message: ToWorker) => table.handle(message));
 }
 
 if (parentPort) serve(parentPort, workerData as UnpackWorkerData);
