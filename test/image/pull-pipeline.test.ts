@@ -21,6 +21,7 @@ import { mbAsync, tempRoot } from '../helpers/minibox.js';
 import { writeOciLayout, type LayerEntry, type WrittenImage } from '../helpers/oci-layout.js';
 import { pushLayout, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { seededRandom, seed } from '../helpers/crash-points.js';
+import { UnpackThreads } from '../../src/image/unpack/unpack-thread.js';
 
 let registry: TestRegistry;
 let twoLayers: WrittenImage;
@@ -150,6 +151,29 @@ describe('pull: concurrent, pipelined layers', () => {
       expect(fs.readdirSync(path.join(root, 'tmp'))).toEqual([]);
     } finally {
       await proxy.stop();
+    }
+  });
+
+  it.each([0, 1])('an unpack job with %i thread(s) unpacks fed bytes to the diff id; bytes out of order stop it', async (count) => {
+    const written = twoLayers.layers[0]!;
+    const blob = fs.readFileSync(written.blobPath);
+    const threads = new UnpackThreads(count);
+    try {
+      const dest = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-unpack-job-'));
+      dirs.push(dest);
+      const job = threads.unpack({ dest, layerName: written.descriptor.digest, mediaType: written.descriptor.mediaType });
+      for (let offset = 0; offset < blob.length; offset += 100_000) await job.write(blob.subarray(offset, offset + 100_000), offset);
+      expect((await job.end()).diffId).toBe(written.diffId);
+      expect(fs.readFileSync(path.join(dest, 'aaa-early'), 'utf8')).toBe('layer 1\n');
+
+      const other = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-unpack-job-'));
+      dirs.push(other);
+      const resumed = threads.unpack({ dest: other, layerName: written.descriptor.digest, mediaType: written.descriptor.mediaType });
+      await resumed.write(blob.subarray(1000, 2000), 1000); // a download resuming at byte 1000
+      expect(resumed.stopped).toBe(true);
+      expect(resumed.received).toBe(0);
+    } finally {
+      await threads.close();
     }
   });
 });

@@ -79,7 +79,10 @@ class Job {
 
   /** Abandons the layer; says `stopped` once nothing more will be written into its directory. */
   stop(): void {
-    this.input.destroy(new Error('stopped'));
+    // Running: the error ends the pipeline (and so the unpack). Not started: no one listens, and
+    // an error nobody handles would end the whole thread.
+    if (this.running) this.input.destroy(new Error('stopped'));
+    else this.input.destroy();
     void (this.running ?? Promise.resolve()).then(() => this.post({ job: this.id, stopped: true }));
   }
 
