@@ -75,7 +75,7 @@ import { runHooks, type HookState } from '../spec-hooks.js';
 
 function birth({ dir: bundleDir, execFifo, noNewKeyring, containerId, hookState, oci }: StartRequest): never {
   // 1. The bundle.
-  const { spec, rootfs } = readBundle(bundleDir);
+  const { spec, rootfs } = readBundle(bundleDir, { userNamespace: true }); // made before this stage started (user-namespace.ts)
 
   // 2. Existing namespaces config.json names by path (OCI), then new ones for this process (the
   //    PID namespace was arranged by the engine; cgroup waits).
