@@ -47,11 +47,12 @@
 
 static int sync_fd = -1;
 
+/* One line: to the engine over the sync socket when there is one (it reports it), else stderr. */
 static int fail(const char *step, const char *hint) {
   char line[512];
   snprintf(line, sizeof line, "%s: %s%s%s", step, strerror(errno), hint[0] ? " " : "", hint);
-  fprintf(stderr, "minibox-launch: %s\n", line);
   if (sync_fd >= 0) dprintf(sync_fd, "error %s\n", line);
+  else fprintf(stderr, "minibox-launch: %s\n", line);
   return 125;
 }
 
@@ -127,8 +128,10 @@ int enter_user_namespace(const struct userns_request *request) {
   }
   sync_fd = request->sync_fd;
   if (request->path) {
+    char step[300];
+    snprintf(step, sizeof step, "setns(CLONE_NEWUSER) %.256s", request->path);
     int fd = open(request->path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || setns(fd, CLONE_NEWUSER) < 0) return fail("setns(CLONE_NEWUSER)", request->path);
+    if (fd < 0 || setns(fd, CLONE_NEWUSER) < 0) return fail(step, "(linux.namespaces user path)");
     close(fd);
   } else if (unshare(CLONE_NEWUSER) < 0) {
     return fail("unshare(CLONE_NEWUSER)", "");
