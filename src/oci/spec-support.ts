@@ -18,9 +18,9 @@
  *             readonlyPaths sysctl seccomp rootfsPropagation resources (cgroup v2 only; devices: see below); cgroupsPath is
  *             accepted but not followed: the cgroup is always minibox/<id> (docs/oci-runtime.md)
  *
- * Try: `cp -a $BUNDLE b && jq '.linux.timeOffsets={"monotonic":{"secs":1}}'
- * $BUNDLE/config.json > b/config.json && minibox-runc create --bundle b c1` → `timeOffsets`
- * (refused, by name).
+ * Try: `cp -a $BUNDLE b && jq '.linux.uidMappings=[{"containerID":0,"hostID":1000,"size":1}]'
+ * $BUNDLE/config.json > b/config.json && minibox-runc create --bundle b c1` → `uidMappings`
+ * (refused, by name: a map without a user namespace).
  */
 import { MiniboxError } from '../errors.js';
 import { cgroupMode, describeCgroupMode, type CgroupMode } from '../cgroups/index.js';

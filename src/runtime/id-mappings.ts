@@ -11,9 +11,10 @@
  * inside can become it: so the container's root (minibox-launch becomes uid 0 in the namespace)
  * and process.user's uid, gid and additionalGids must all be mapped.
  *
- * Try: `minibox-runc run` of a bundle with `"uidMappings":[{"containerID":0,"hostID":100000,
- * "size":65536}]` (and the same gidMappings, a `user` namespace) running `cat /proc/self/uid_map`
- * → `         0     100000      65536`.
+ * Try: `cp -a $BUNDLE b && jq '.linux.namespaces+=[{"type":"user"}] |
+ * .linux.uidMappings=[{"containerID":0,"hostID":100000,"size":1000},{"containerID":500,"hostID":200000,"size":10}]
+ * | .linux.gidMappings=[{"containerID":0,"hostID":100000,"size":1000}]' $BUNDLE/config.json >
+ * b/config.json && minibox-runc create --bundle b c1` → `overlap on the container side`
  */
 import type { RuntimeSpec, SpecIdMapping } from '../bundle/oci-bundle.js';
 

@@ -24,9 +24,12 @@
  * The init stage's unshare() of mount, UTS, IPC, network and cgroup then makes namespaces owned by
  * the container's user namespace, as the runtime spec asks.
  *
- * Try: `minibox-runc run --bundle B c1` with B's config.json asking for a `user` namespace and
- * `uidMappings` 0→100000 (size 65536), running `id -u; cat /proc/self/uid_map` → `0` and
- * `         0     100000      65536`; on the host, `ps -o uid= -p PID` of the container → 100000.
+ * Try: `cp -a $BUNDLE b && mkdir -p b/rootfs/proc b/rootfs/dev b/rootfs/sys && chown -R 100000:100000
+ * b/rootfs && chmod 711 . && jq '.linux.namespaces+=[{"type":"user"}] |
+ * .linux.uidMappings=[{"containerID":0,"hostID":100000,"size":65536}] | .linux.gidMappings=.linux.uidMappings
+ * | .process.args=["sh","-c","id -u; cat /proc/self/uid_map"]' $BUNDLE/config.json > b/config.json &&
+ * minibox-runc run --bundle b c1` → `0 100000 65536` (root inside is host uid 100000; `chmod 711 .`:
+ * it must reach its bundle, as with runc)
  */
 import type { ChildProcess, StdioOptions } from 'node:child_process';
 import type { Duplex } from 'node:stream';
