@@ -30,6 +30,10 @@
  *    5. terminal (if asked), device nodes         (11–12: exec-handoff.ts, shared with `exec`)
  *    6. pivot_root into the rootfs
  *
+ * With a user namespace (minibox-runc only), this process started as the container's root inside
+ * it — native/launch-userns.c made it and the PID namespace before Node ran (Node cannot) — so the
+ * namespaces of step 2 belong to it, and mounting proc in step 4 is allowed.
+ *
  * An OCI `create` (src/oci/) adds one wait between 10 and 11: the stage says "created" and blocks
  * on the exec fifo until `start` (exec-fifo.ts), as runc's init does — after user, capabilities
  * and seccomp, so that what the kernel refuses there fails `create`, as with runc; and config.json's
