@@ -27,6 +27,10 @@
  *      --wait (`minibox-runc run`), stays its parent: forwards signals, exits with its status.
  * Without --new-pid there is no fork and the pid reported is this process's own. `--userns-fd FD`
  * (an exec into a running container) only joins: setns, then step 3.
+ * minibox-launch.c's CVE-2019-5736 defences still hold (the forked PID 1 stays non-dumpable, Node
+ * still runs from the read-only detached mount made before step 1), and a stage inside the user
+ * namespace holds no privilege on the host at all: its capabilities are the namespace's. The
+ * parent that stays with --wait lives in the host's PID namespace, out of the container's sight.
  *
  * Try: `minibox-runc run --bundle B c1` with B's config.json asking for a `user` namespace mapped
  * 0→100000 (size 65536) and running `cat /proc/self/uid_map` → `         0     100000      65536`
