@@ -16,6 +16,7 @@
  * | .linux.gidMappings=[{"containerID":0,"hostID":100000,"size":1000}]' $BUNDLE/config.json >
  * b/config.json && minibox-runc create --bundle b c1` → `overlap on the container side`
  */
+import fs from 'node:fs';
 import type { RuntimeSpec, SpecIdMapping } from '../bundle/oci-bundle.js';
 
 /** The kernel's limit on lines in uid_map/gid_map (Linux ≥ 4.15). */
@@ -34,6 +35,11 @@ export function formatIdMap(mappings: SpecIdMapping[]): string {
 export function hostIdOf(mappings: SpecIdMapping[], containerId: number): number | undefined {
   const range = mappings.find((one) => containerId >= one.containerID && containerId < one.containerID + one.size);
   return range ? range.hostID + (containerId - range.containerID) : undefined;
+}
+
+/** True inside a user namespace other than the host's: its uid_map is not the whole 32-bit range. */
+export function inUserNamespace(): boolean {
+  return fs.readFileSync('/proc/self/uid_map', 'utf8').trim().split(/\s+/).join(' ') !== '0 0 4294967295';
 }
 
 /** The user namespace entry of linux.namespaces, if any (new, or joined by `path`). */

@@ -3,7 +3,8 @@
  * real kernel: the container's root is host uid 100000, which owns nothing of the host's. Shown
  * from inside (/proc/self/uid_map on the container's own /proc, `id`) and from outside (the
  * process's uid on the host, the owner of a file it makes in a bind-mounted host directory, its
- * user namespace differing from ours); `exec` joins the same namespace; a namespace made
+ * user namespace differing from ours); a config device is the host's node bound in, as runc does
+ * (no mknod in a user namespace); `exec` joins the same namespace; a namespace made
  * elsewhere is joined by `path`; bad input is refused as runc refuses it, leaving nothing.
  * Every case failed on main, where minibox-runc refused any user namespace ("Node cannot create
  * one") — checked by running this file against main's build.
@@ -57,13 +58,17 @@ describe('minibox-runc user namespaces', () => {
     fs.chownSync(shared, HOST_ROOT, HOST_ROOT);
     const bundle = userBundle('mapped', HOST_ROOT, (spec) => {
       spec.mounts.push({ destination: '/shared', type: 'bind', source: shared, options: ['rbind', 'rw'] });
-      spec.process.args = ['sh', '-c', 'id; cat /proc/self/uid_map /proc/self/gid_map; touch /shared/made-inside; exit 7'];
+      // No mknod in a user namespace: the host's node is bound in, as runc does
+      spec.linux.devices = [{ path: '/dev/kmsg', type: 'c', major: 1, minor: 11, fileMode: 0o644 }];
+      spec.linux.resources = { devices: [{ allow: true, type: 'c', major: 1, minor: 11, access: 'r' }] };
+      spec.process.args = ['sh', '-c', 'id; cat /proc/self/uid_map /proc/self/gid_map; touch /shared/made-inside; ls -l /dev/kmsg; exit 7'];
     });
     const result = runc(scratch.state, ['run', '--bundle', bundle, 'u1']);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(7); // the launcher that waits for PID 1 mirrors its status
     expect(result.stdout).toMatch(/^uid=0 gid=0/);
     expect(mapLines(result.stdout)).toEqual(['0 100000 65536', '0 100000 65536']); // read from the container's own /proc
+    expect(result.stdout).toMatch(/^c.* 65534 +65534 +1, +11 .*\/dev\/kmsg$/m); // the host's node: root there is nobody here
     const made = fs.statSync(path.join(shared, 'made-inside'));
     expect({ uid: made.uid, gid: made.gid }).toEqual({ uid: HOST_ROOT, gid: HOST_ROOT });
     expect(leftovers()).toEqual([]);
@@ -123,6 +128,8 @@ describe('minibox-runc user namespaces', () => {
       ['maps-no-userns', (spec) => { spec.linux.namespaces = spec.linux.namespaces.filter((ns: { type: string }) => ns.type !== 'user'); },
         /msg="config\.json linux\.uidMappings is set, but user namespaces aren't enabled in the config: add \{\\"type\\": \\"user\\"\} to linux\.namespaces, or remove the mappings"/],
       ['userns-no-maps', (spec) => { delete spec.linux.uidMappings; }, /msg="config\.json asks for a user namespace, but no uid mappings found: add linux\.uidMappings/],
+      ['denied-device', (spec) => { spec.linux.devices = [{ path: '/dev/kmsg', type: 'c', major: 1, minor: 11 }]; },
+        /msg="linux\.devices \/dev\/kmsg: denied by linux\.resources\.devices, and in a user namespace a device node can only be the host's/],
       ['overlap', (spec) => { spec.linux.gidMappings = [...RANGE, { containerID: 70000, hostID: HOST_ROOT + 10, size: 5 }]; }, /gidMappings: .* overlap on the host side/],
       ['wrong-path', (spec) => { spec.linux.namespaces = [...spec.linux.namespaces.filter((ns: { type: string }) => ns.type !== 'user'), { type: 'user', path: '/proc/self/ns/uts' }]; delete spec.linux.uidMappings; delete spec.linux.gidMappings; },
         /msg="cannot set up the container's user namespace: setns\(CLONE_NEWUSER\) \/proc\/self\/ns\/uts: Invalid argument/],

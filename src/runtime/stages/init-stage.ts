@@ -64,7 +64,8 @@ import { failStage, forwardTraceEvents, receiveFromParent, sendToParent, type Oc
 import { readBundle, SECCOMP_CACHE_ANNOTATION, type RuntimeSpec } from '../../bundle/oci-bundle.js';
 import { cloneFlag, initStageUnshareFlags, namespacesToJoin, wantsCgroupNamespace, wantsMountNamespace, type JoinedNamespace } from '../namespace-table.js';
 import { applyRootfsPropagation, chrootIntoRootfs, makeMountsPrivate, mountConfigMounts, mountRootfs, moveIntoRootfs, pivotIntoRootfs } from '../rootfs/rootfs.js';
-import { makeConfigDevices, type DeviceRule } from '../rootfs/config-devices.js';
+import { assertDevicesOpen, makeConfigDevices, type DeviceRule } from '../rootfs/config-devices.js';
+import { inUserNamespace } from '../id-mappings.js';
 import { attachTerminal } from '../process/controlling-terminal.js';
 import { createDevices, createDevSymlinks } from '../rootfs/devices.js';
 import { makePathsReadonly, makeRootReadonly, maskPaths } from '../rootfs/protect.js';
@@ -152,16 +153,19 @@ function birth({ dir: bundleDir, execFifo, noNewKeyring, containerId, hookState,
 
 /**
  * The default nodes, then config.json's `linux.devices`: for `minibox run` the host's own nodes
- * bound in (devices.ts); for minibox-runc made with mknod, as runc (config-devices.ts).
+ * bound in (devices.ts); for minibox-runc made with mknod, as runc (config-devices.ts) — except
+ * in a user namespace, where the kernel refuses mknod of a device: there, as runc does, the
+ * host's node at the same path is bound in (devices.ts), if the device rules let it open.
  */
 function makeDevices(spec: RuntimeSpec, rootfs: string, oci: boolean): void {
-  if (!oci) {
+  const rules = ((spec.linux?.resources ?? {}) as { devices?: DeviceRule[] }).devices ?? [];
+  if (!oci || inUserNamespace()) {
+    if (oci) assertDevicesOpen(spec.linux?.devices ?? [], rules);
     createDevices(rootfs, spec.linux?.devices);
     return;
   }
   const devices = spec.linux?.devices ?? [];
   createDevices(rootfs, [], devices.map((device) => path.posix.normalize(device.path)));
-  const rules = ((spec.linux?.resources ?? {}) as { devices?: DeviceRule[] }).devices ?? [];
   makeConfigDevices(rootfs, devices, rules);
 }
 
