@@ -33,9 +33,18 @@
  * itself (~10 MB); Node is ~100 MB, copied on every `run` and `exec`. The read-only bind costs
  * three system calls. (runc 1.1 used this same read-only bind trick for a while.)
  *
- * Usage (by src/runtime/stage-process.ts and minibox-monitor, never by hand):
- *   minibox-launch NODE SCRIPT [ARG...]      → runs `NODE SCRIPT ARG...` as described
- *   minibox-launch PROGRAM [ARG...]          → the same for any program (native/minibox-exec.c)
+ * A container with a user namespace (config.json `linux.uidMappings`, minibox-runc only): Node
+ * cannot enter one (a multithreaded process cannot unshare or setns CLONE_NEWUSER), so this
+ * single-threaded step does it for the stage, as its last act before execveat — launch-userns.c,
+ * which also makes the PID namespace that user namespace must own. The detached mount is made
+ * before, while this process is still the host's root (open_tree needs CAP_SYS_ADMIN over the
+ * host's mounts).
+ *
+ * Usage (by src/runtime/programs.ts and minibox-monitor, never by hand):
+ *   minibox-launch [USERNS OPTIONS] NODE SCRIPT [ARG...]   → runs `NODE SCRIPT ARG...` as described
+ *   minibox-launch [USERNS OPTIONS] PROGRAM [ARG...]       → the same for any program (native/minibox-exec.c)
+ *   USERNS OPTIONS (launch-userns.h): --userns-fd FD | --userns-sync FD [--userns-path PATH]
+ *                                     [--new-pid] [--wait]
  *
  * Try: `minibox exec web sleep 1 & sleep 0.3; grep -i dumpable /proc/$(pgrep -n -f exec-stage)/status`
  * prints nothing (Linux has no such line) — use
@@ -43,6 +52,8 @@
  * as root on the host: `/proc/…/exe -> /` , the root of the detached mount of the node binary.
  */
 #define _GNU_SOURCE
+#include "launch-userns.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/mount.h>
@@ -63,8 +74,13 @@ int main(int argc, char **argv) {
   /* 1. Non-dumpable before anything else (the process is already in the container's PID
    *    namespace). Inherited by nothing across execve: Node sets it again. */
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) return fail("prctl(PR_SET_DUMPABLE, 0)", "");
-  if (argc < 2) {
-    fputs("usage: minibox-launch PROGRAM [ARG...]\n", stderr);
+  struct userns_request userns;
+  int used = parse_userns_options(argc, argv, &userns);
+  argv += used > 0 ? used : 0;
+  argc -= used > 0 ? used : 0;
+  if (used < 0 || argc < 2) {
+    fputs("usage: minibox-launch [--userns-fd FD | --userns-sync FD [--userns-path PATH] [--new-pid] [--wait]]"
+          " PROGRAM [ARG...]\n", stderr);
     return 125;
   }
   const char *node = argv[1];
@@ -76,6 +92,9 @@ int main(int argc, char **argv) {
   if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) {
     return fail("mount_setattr(MOUNT_ATTR_RDONLY)", node);
   }
+
+  /* 4. The container's user namespace, if it has one: from here on, its root (launch-userns.c). */
+  if ((userns.join_fd >= 0 || userns.sync_fd >= 0) && enter_user_namespace(&userns) != 0) return 125;
 
   /* The program runs through it under its own name: argv[0] is "node" (or "minibox-exec"), the
    * rest is SCRIPT ARG... or the program's ARG... */

@@ -67,6 +67,7 @@ run() {
   # rootfsPropagation, mounts that propagated to the host) when a check fails: a private TMPDIR,
   # unmounted and removed at the end, keeps the host clean.
   scratch=$(mktemp -d /tmp/oci-runtime-tools.XXXXXX)
+  chmod 711 "$scratch" # a user namespace's root (host uid 1000 in linux_uid_mappings) must reach its bundle
   trap cleanup EXIT
   local full=0
   for name in "${tests[@]}"; do

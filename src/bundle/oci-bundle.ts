@@ -55,8 +55,14 @@ export interface SpecSeccomp {
   syscalls?: SpecSyscall[];
 }
 
+/** config-linux.md "User namespace mappings": ids containerID…+size-1 inside are hostID… outside. */
+export interface SpecIdMapping { containerID: number; hostID: number; size: number }
+
 export interface SpecLinux {
   namespaces?: { type: NamespaceType; path?: string }[];
+  /** With a `user` namespace (minibox-runc only: runtime/user-namespace.ts). */
+  uidMappings?: SpecIdMapping[];
+  gidMappings?: SpecIdMapping[];
   devices?: SpecDevice[];
   maskedPaths?: string[];
   readonlyPaths?: string[];
@@ -123,17 +129,22 @@ export function writeSpec(bundleDir: string, spec: RuntimeSpec): void {
   fs.renameSync(temporary, file);
 }
 
-/** Reads and checks `config.json` for running it; `rootfs` is returned as an absolute path. */
-export function readBundle(bundleDir: string): { spec: RuntimeSpec; rootfs: string } {
+/**
+ * Reads and checks `config.json` for running it; `rootfs` is returned as an absolute path. A user
+ * namespace is only for the OCI front door and the init stage it starts (`userNamespace: true`):
+ * the engine's own start paths cannot make one (runtime/user-namespace.ts).
+ */
+export function readBundle(bundleDir: string, { userNamespace = false } = {}): { spec: RuntimeSpec; rootfs: string } {
   const file = specFile(bundleDir);
   const spec = readSpec(bundleDir);
   if (!spec.root?.path) throw new Error(`${file}: root.path is missing`);
   if (!spec.process?.args?.length) throw new Error(`${file}: process.args is empty — there is no command to run`);
   if (!spec.process.cwd?.startsWith('/')) throw new Error(`${file}: process.cwd must be an absolute path`);
-  const joined = spec.linux?.namespaces?.find((ns) => ns.path && !['pid', 'network', 'mount', 'ipc', 'uts', 'cgroup'].includes(ns.type));
+  const joinable = ['pid', 'network', 'mount', 'ipc', 'uts', 'cgroup', ...(userNamespace ? ['user'] : [])];
+  const joined = spec.linux?.namespaces?.find((ns) => ns.path && !joinable.includes(ns.type));
   if (joined) throw new Error(`${file}: joining an existing ${joined.type} namespace (namespaces[].path) is not supported by minibox`);
-  if (spec.linux?.namespaces?.some((ns) => ns.type === 'user')) {
-    throw new Error(`${file}: user namespaces are not supported yet (Node cannot create one: it is multithreaded)`);
+  if (!userNamespace && spec.linux?.namespaces?.some((ns) => ns.type === 'user')) {
+    throw new Error(`${file}: user namespaces are only supported by minibox-runc (docs/oci-runtime.md), not by minibox run`);
   }
   return { spec, rootfs: path.resolve(bundleDir, spec.root.path) };
 }

@@ -164,6 +164,11 @@ export function describeEvent(event: SysEvent): string | undefined {
     case 'cgroup.kill': return str(a.meaning);
     case 'prlimit': return `prlimit ${str(a.resource)} soft ${str(a.soft)} hard ${str(a.hard)} on process ${str(a.pid)}: inherited by the program it execs`;
     case 'oom_score_adj': return `oom_score_adj ${str(a.value)} for process ${str(a.pid)}: how eagerly the OOM killer picks it`;
+    case 'uid_map': case 'gid_map':
+      return `write ${str(a.map)} to /proc/${str(a.pid)}/${event.call}: ids inside the container's user namespace are these host ids ("inside outside count")`;
+    case 'user-namespace':
+      return `minibox-launch ${a.joined ? `entered the user namespace ${str(a.joined)}` : 'made the container\'s user namespace'} as its root; `
+        + `the container's PID 1 is host pid ${str(a.init)}, in namespaces that user namespace owns`;
     case 'wait-for-start': return `created: waiting on the exec fifo (${str(a.fifo)}) until \`start\` opens it for reading`;
     case 'skip-ambient': return `ambient ${str(a.capability)} left out: ${str(a.reason)} (as runc)`;
     case 'sendmsg': return `sendmsg SCM_RIGHTS to ${str(a.socket)}: the pty master (${str(a.data)}) goes to the engine, which now owns the terminal`;

@@ -4,6 +4,8 @@
  * The same init stage as `minibox run` (runtime/stages/init-stage.ts), started the same way
  * (runtime/run-bundle.ts: unshare(CLONE_NEWPID), spawn, setns back), speaking the same start
  * protocol (runtime/start-protocol.ts). What differs is who is around afterwards:
+ *   - a `user` namespace in config.json is made first, with its uid/gid maps, and owns the PID
+ *     namespace (runtime/user-namespace.ts): a runc feature `minibox run` does not use;
  *   - the container's stdio is *this* process's stdio, passed straight through: the caller
  *     (containerd's shim, podman's conmon, a shell) made it, as with runc;
  *   - at "namespaces ready" this runtime does what an engine would: rlimits and oom_score_adj
@@ -26,6 +28,7 @@ import { readBundle, type RuntimeSpec } from '../bundle/oci-bundle.js';
 import { addProcess, cgroupMode, createContainerCgroup, removeContainerCgroup } from '../cgroups/index.js';
 import { pidNamespacePath, wantsMountNamespace, wantsPidNamespace } from '../runtime/namespace-table.js';
 import { startInitStage } from '../runtime/run-bundle.js';
+import { establishUserNamespace, planUserNamespace } from '../runtime/user-namespace.js';
 import { driveStart } from '../runtime/start-protocol.js';
 import type { TerminalRelay } from '../runtime/terminal-relay.js';
 import { makeExecFifo } from '../runtime/exec-fifo.js';
@@ -49,6 +52,11 @@ export interface CreateOptions {
   noPivot?: boolean;
   /** --preserve-fds N: this process's fds 3…3+N-1 go on to the container's program. */
   preserveFds?: number;
+  /**
+   * `run` in the foreground: with a user namespace the init is the launcher's child, and the
+   * launcher stays to wait for it (launch-userns.c), so that `child`'s exit is the program's.
+   */
+  waitForExit?: boolean;
   /** `run` without --console-socket: this process relays its own terminal (runtime/terminal-relay.ts). */
   relayTerminal?: boolean;
 }
@@ -61,7 +69,10 @@ export type OciSpec = RuntimeSpec & {
 
 export interface Created {
   saved: SavedContainer;
-  /** The init stage, a child of this process until it exits (`run` waits for it). */
+  /**
+   * The init stage, a child of this process until it exits (`run` waits for it) — or, with a user
+   * namespace, the launcher that forked it, which mirrors its exit when `waitForExit`.
+   */
   child: ChildProcess;
   /** With a terminal and no console socket (`run`): the pty master, relayed once started. */
   relay?: TerminalRelay;
@@ -71,7 +82,7 @@ export interface Created {
 export function loadBundle(bundleDir: string): OciSpec {
   let spec: OciSpec;
   try {
-    spec = readBundle(bundleDir).spec as OciSpec;
+    spec = readBundle(bundleDir, { userNamespace: true }).spec as OciSpec;
   } catch (error) {
     throw new MiniboxError(describeError(error));
   }
@@ -118,15 +129,23 @@ export async function createContainer(states: OciStateDir, id: string, options: 
   const hostMounts = wantsMountNamespace(spec) ? undefined : mountsAt(rootfsPath(bundle, spec));
   states.claim(id);
   let child: ChildProcess | undefined;
+  let initPid: number | undefined; // with a user namespace: the launcher's child, not `child`
   let cgroup: string | undefined;
   try {
     makeExecFifo(states.fifo(id));
     const preserved = callerFds(options.preserveFds ?? 0); // at 5… in the stage
     const stdio: StdioOptions = [...(terminal ? ['ignore', 'ignore', 'ignore'] as const : ['inherit', 'inherit', 'inherit'] as const), 'pipe', 'pipe', ...preserved];
-    child = startInitStage(wantsPidNamespace(spec), stdio, pidNamespacePath(spec));
-    const pid = child.pid;
-    if (pid === undefined) throw new MiniboxError('cannot start the init stage');
-    const stageExited = new Promise<void>((resolve) => child!.once('exit', () => resolve()));
+    // config.json's `user` namespace: the launcher makes it, then the PID namespace (user-namespace.ts)
+    const userns = planUserNamespace(spec, stdio, { newPidNamespace: wantsPidNamespace(spec), wait: options.waitForExit === true });
+    child = startInitStage(userns ? false : wantsPidNamespace(spec), userns?.stdio ?? stdio, pidNamespacePath(spec), userns?.launcherArgs);
+    if (child.pid === undefined) throw new MiniboxError('cannot start the init stage');
+    const stageExited = new Promise<void>((resolve) => child!.once('exit', () => resolve())); // before any await: a launcher exits early
+    let pid = child.pid;
+    if (userns) {
+      const established = await establishUserNamespace(child, spec, userns);
+      pid = initPid = established.initPid;
+      fs.chownSync(states.fifo(id), established.rootUid, established.rootGid); // the init stage opens it as the container's root
+    }
     const annotations = spec.annotations ?? {};
     const hookState = { ociVersion: OCI_VERSION, id, status: 'creating' as const, pid, bundle, annotations };
     const bundleMessage: ParentMessage = { type: 'bundle', dir: bundle, trace: false, execFifo: states.fifo(id), containerId: id, hookState, ...(options.noNewKeyring ? { noNewKeyring: true } : {}),
@@ -156,6 +175,7 @@ export async function createContainer(states: OciStateDir, id: string, options: 
     return { saved, child, ...(outcome.relay ? { relay: outcome.relay } : {}) }; // `create` exits now; the stage outlives it
   } catch (error) {
     if (child?.pid !== undefined && child.exitCode === null) child.kill('SIGKILL');
+    if (initPid !== undefined) killQuietly(initPid);
     if (cgroup) await removeContainerCgroup({ id, path: cgroup });
     if (hostMounts) {
       if (child && child.exitCode === null && child.signalCode === null) await new Promise((resolve) => child!.once('exit', resolve));
@@ -203,4 +223,10 @@ function joinCgroup(id: string, spec: OciSpec, pid: number): string | undefined 
   const cgroup = createContainerCgroup(id, limits);
   addProcess(cgroup, pid);
   return cgroup.path;
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch { /* already gone */ }
 }

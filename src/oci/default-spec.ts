@@ -56,7 +56,7 @@ export function features(): Record<string, unknown> {
     hooks: ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'],
     mountOptions: [...KNOWN_MOUNT_OPTIONS].sort(),
     linux: {
-      namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'uts'],
+      namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'user', 'uts'], // user: runtime/user-namespace.ts
       capabilities: Object.keys(CAPABILITY_NUMBERS),
       cgroup: { v1: false, v2: true, systemd: false, systemdUser: false },
       seccomp: { enabled: true },

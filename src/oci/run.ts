@@ -25,7 +25,7 @@ export interface RunOptions extends CreateOptions {
 }
 
 export async function runContainerToEnd(states: OciStateDir, id: string, options: RunOptions): Promise<number> {
-  const { child, relay } = await createContainer(states, id, { ...options, relayTerminal: !options.detach });
+  const { child, relay } = await createContainer(states, id, { ...options, relayTerminal: !options.detach, waitForExit: !options.detach });
   const exited = new Promise<number>((resolve) => child.once('exit', (code, signal) => resolve(signal ? signalExitCode(signal) : code ?? 0)));
   const stopSignals = relaySignals(child, { terminal: relay !== undefined, onHangup: () => relay?.stop() });
   try {

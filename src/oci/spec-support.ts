@@ -13,17 +13,19 @@
  *             noNewPrivileges rlimits oomScoreAdj (process-limits.ts); an empty apparmorProfile
  *             or selinuxLabel (this kernel runs neither LSM for containers)
  *   root      path readonly           hostname, mounts, annotations, hooks (spec-hooks.ts)
- *   linux     namespaces (new, or joined by `path`; no user, no time) devices maskedPaths
+ *   linux     namespaces (new, or joined by `path`; no time) uidMappings gidMappings (checked by
+ *             runtime/id-mappings.ts; made by runtime/user-namespace.ts) devices maskedPaths
  *             readonlyPaths sysctl seccomp rootfsPropagation resources (cgroup v2 only; devices: see below); cgroupsPath is
  *             accepted but not followed: the cgroup is always minibox/<id> (docs/oci-runtime.md)
  *
  * Try: `cp -a $BUNDLE b && jq '.linux.uidMappings=[{"containerID":0,"hostID":1000,"size":1}]'
  * $BUNDLE/config.json > b/config.json && minibox-runc create --bundle b c1` → `uidMappings`
- * (refused, by name).
+ * (refused, by name: a map without a user namespace).
  */
 import { MiniboxError } from '../errors.js';
 import { cgroupMode, describeCgroupMode, type CgroupMode } from '../cgroups/index.js';
 import type { RuntimeSpec } from '../bundle/oci-bundle.js';
+import { idMappingProblem } from '../runtime/id-mappings.js';
 
 const KNOWN: Record<string, readonly string[]> = {
   '': ['ociVersion', 'root', 'process', 'hostname', 'domainname', 'mounts', 'hooks', 'annotations', 'linux'],
@@ -40,8 +42,6 @@ const REFUSED: Record<string, string> = {
   'process.commandLine': 'it is for Windows; use process.args',
   'process.user.username': 'it is for Windows; use uid and gid',
   domainname: 'minibox does not set the NIS domain name yet',
-  'linux.uidMappings': 'user namespaces are not supported yet (Node cannot create one: it is multithreaded)',
-  'linux.gidMappings': 'user namespaces are not supported yet (Node cannot create one: it is multithreaded)',
   'linux.intelRdt': 'Intel RDT (resctrl) is not supported',
   'linux.personality': 'personality(2) is not supported yet',
   'linux.timeOffsets': 'time namespaces are not supported yet',
@@ -81,9 +81,9 @@ export function unsupportedField(spec: RuntimeSpec, mode: CgroupMode = cgroupMod
     if (!['pid', 'network', 'mount', 'ipc', 'uts', 'cgroup', 'user', 'time'].includes(ns.type)) {
       return `config.json linux.namespaces: unknown namespace type ${JSON.stringify(ns.type)}`;
     }
-    if (ns.type === 'user' || ns.type === 'time') return `config.json linux.namespaces: ${ns.type} namespaces are not supported yet`;
+    if (ns.type === 'time') return `config.json linux.namespaces: ${ns.type} namespaces are not supported yet`;
   }
-  return unsupportedResources(spec, mode);
+  return idMappingProblem(spec) ?? unsupportedResources(spec, mode);
 }
 
 /**

@@ -6,7 +6,9 @@
  * The engine:
  *   1. opens the container's PID namespace and setns(CLONE_NEWPID) — which, like unshare, only
  *      places the caller's *next children* there — starts the exec stage (native/minibox-exec.c,
- *      a small C program: Node would take ~50 ms to boot), and returns to its own PID namespace;
+ *      a small C program: Node would take ~50 ms to boot), and returns to its own PID namespace
+ *      (a container with a user namespace: the stage's launcher joins that first,
+ *      native/launch-userns.c, so the program is the container's root, not the host's);
  *   2. moves the stage into the container's cgroup (the engine says which: minibox's own, v2 only),
  *      so limits count the new process too — before it can run any of the user's code;
  *   3. sends the plan (namespaces to join, user, capabilities, the compiled seccomp filter, env,
@@ -78,12 +80,15 @@ function namespacesToJoin(pid: number): JoinedNamespace[] {
 function startExecStage(containerPid: number, stdio: StdioOptions): ChildProcess {
   const theirs = fs.openSync(namespaceFile(containerPid, 'pid'), 'r');
   const ours = fs.openSync(namespaceFile('self', 'pid'), 'r');
+  const userns = otherUserNamespace(containerPid);
   try {
     setns(theirs, cloneFlag('pid'), namespaceFile(containerPid, 'pid'));
     try {
-      const [launcher, args] = execStageCommand();
+      // A container with a user namespace: minibox-launch joins it, as the next fd (launch-userns.c).
+      const passed = userns !== undefined && Array.isArray(stdio) ? [...stdio, userns] : stdio;
+      const [launcher, args] = execStageCommand(passed !== stdio ? ['--userns-fd', String((passed as unknown[]).length - 1)] : []);
       return spawn(launcher, args, {
-        stdio,
+        stdio: passed,
         detached: true, // its own session: the pty becomes its controlling terminal; signals are ours to forward
         env: {}, // the program's environment comes from the plan
       });
@@ -93,7 +98,14 @@ function startExecStage(containerPid: number, stdio: StdioOptions): ChildProcess
   } finally {
     fs.closeSync(theirs);
     fs.closeSync(ours);
+    if (userns !== undefined) fs.closeSync(userns);
   }
+}
+
+/** An fd on the container's user namespace when it is not ours (minibox-runc's uidMappings). */
+function otherUserNamespace(pid: number): number | undefined {
+  return fs.readlinkSync(namespaceFile(pid, 'user')) === fs.readlinkSync(namespaceFile('self', 'user'))
+    ? undefined : fs.openSync(namespaceFile(pid, 'user'), 'r');
 }
 
 /** Runs the program in the container; resolves to its exit code (0 at once with `detach`). */

@@ -8,7 +8,8 @@
  * table, UTS copies the hostname, cgroup is rooted at the cgroup its creator is in; net and IPC
  * start empty. The PID namespace is special: unshare(CLONE_NEWPID) only affects the caller's
  * future children, so the engine asks for it before starting the init stage (run-bundle.ts), and
- * the init stage unshares the rest itself. The cgroup namespace waits too: the init stage
+ * the init stage unshares the rest itself. A user namespace (minibox-runc only) comes before all
+ * of them, made by a C helper, since it must own the others (user-namespace.ts). The cgroup namespace waits too: the init stage
  * unshares it only after the engine has moved it into the container's cgroup, so the namespace is
  * rooted there (runc's order) and `cat /proc/self/cgroup` inside reads `0::/`.
  * `minibox exec` *joins* them instead, with setns(2) on /proc/<container pid>/ns/<file>: the PID
@@ -34,6 +35,7 @@ const NAMESPACES: Partial<Record<NamespaceType, NamespaceRow>> = {
   network: { file: 'net', flag: CLONE.NEWNET },
   cgroup: { file: 'cgroup', flag: CLONE.NEWCGROUP },
   pid: { file: 'pid', flag: CLONE.NEWPID },
+  user: { file: 'user', flag: CLONE.NEWUSER },
 };
 
 /** Namespaces the exec stage joins itself, in order (the PID namespace is joined through the engine). */
@@ -76,10 +78,13 @@ export function pidNamespacePath(spec: RuntimeSpec): string | undefined {
   return spec.linux?.namespaces?.find((ns) => ns.type === 'pid' && ns.path)?.path;
 }
 
-/** The flags the init stage passes to unshare(2) before "go": every requested namespace except pid and cgroup. */
+/**
+ * The flags the init stage passes to unshare(2) before "go": every requested namespace except
+ * pid, cgroup and user (made before the stage starts: user-namespace.ts).
+ */
 export function initStageUnshareFlags(spec: RuntimeSpec): number {
   let flags = 0;
-  for (const type of types(spec)) if (type !== 'pid' && type !== 'cgroup') flags |= NAMESPACES[type]?.flag ?? 0;
+  for (const type of types(spec)) if (type !== 'pid' && type !== 'cgroup' && type !== 'user') flags |= NAMESPACES[type]?.flag ?? 0;
   return flags;
 }
 

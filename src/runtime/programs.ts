@@ -54,12 +54,15 @@ export function nativeProgramPath(name: 'minibox-monitor' | 'minibox-init' | 'mi
   return built;
 }
 
-/** The command that starts a stage: [file, args] for spawn(), through minibox-launch (see the header). */
-export function stageCommand(name: 'init-stage', args: string[]): [string, string[]] {
-  return [nativeProgramPath('minibox-launch'), [process.execPath, stagePath(name), ...args]];
+/**
+ * The command that starts a stage: [file, args] for spawn(), through minibox-launch (see the
+ * header). `launcherArgs`: minibox-launch's own options, for a user namespace (native/launch-userns.h).
+ */
+export function stageCommand(name: 'init-stage', args: string[], launcherArgs: string[] = []): [string, string[]] {
+  return [nativeProgramPath('minibox-launch'), [...launcherArgs, process.execPath, stagePath(name), ...args]];
 }
 
 /** The exec stage, a C program (native/minibox-exec.c), started through minibox-launch the same way. */
-export function execStageCommand(): [string, string[]] {
-  return [nativeProgramPath('minibox-launch'), [nativeProgramPath('minibox-exec')]];
+export function execStageCommand(launcherArgs: string[] = []): [string, string[]] {
+  return [nativeProgramPath('minibox-launch'), [...launcherArgs, nativeProgramPath('minibox-exec')]];
 }

@@ -219,11 +219,13 @@ const COLLECTED_STDIO: StdioOptions = ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'];
 
 /**
  * Steps 1–3: the init stage becomes PID 1 of a new PID namespace; the engine stays on the host.
- * Also the start of an OCI `create` (src/oci/create.ts), which passes its own stdio through.
+ * Also the start of an OCI `create` (src/oci/create.ts), which passes its own stdio through and,
+ * for a container with a user namespace, minibox-launch's options for it (user-namespace.ts):
+ * then the launcher makes the PID namespace itself, from inside the user namespace.
  */
-export function startInitStage(newPidNamespace: boolean, stdio: StdioOptions, joinPidNamespace?: string): ChildProcess {
+export function startInitStage(newPidNamespace: boolean, stdio: StdioOptions, joinPidNamespace?: string, launcherArgs: string[] = []): ChildProcess {
   // No bundle on the command line: it comes over fd 3 (see the header).
-  const [launcher, args] = stageCommand('init-stage', []);
+  const [launcher, args] = stageCommand('init-stage', [], launcherArgs);
   const start = (): ChildProcess => spawn(launcher, args, {
     stdio,
     detached: true, // its own session and process group: the engine forwards signals itself

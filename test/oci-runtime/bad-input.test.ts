@@ -36,7 +36,7 @@ describe('minibox-runc bad input', () => {
     expectRefused(runcDetached(scratch.state, ['create', '--bundle', oddNamespace, 'x3'], scratch.dir, 'x3'), /unknown namespace type \\"bogus\\"/);
 
     const userNamespace = makeBundle(scratch.dir, 'userns', (spec) => { spec.linux.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }]; });
-    expectRefused(runcDetached(scratch.state, ['create', '--bundle', userNamespace, 'x4'], scratch.dir, 'x4'), /linux\.uidMappings is not supported/);
+    expectRefused(runcDetached(scratch.state, ['create', '--bundle', userNamespace, 'x4'], scratch.dir, 'x4'), /linux\.uidMappings is set, but user namespaces aren't enabled/);
     expect(leftovers()).toEqual([]);
   });
 

@@ -1,8 +1,9 @@
 /**
  * Real engines drive minibox-runc as their OCI runtime, with nothing mocked:
  *   - podman 4.3 (`--runtime bin/minibox-runc`, through conmon): `run --rm echo hi`; `run -d`,
- *     `exec`, `stop`, `rm`; and `run -it` in a terminal (tmux), where the pty master travels to
- *     conmon over --console-socket;
+ *     `exec`, `stop`, `rm`; `run -it` in a terminal (tmux), where the pty master travels to
+ *     conmon over --console-socket; `run --uidmap` (a user namespace: the scratch dir is 0711 so
+ *     that the container's root, host uid 100000, reaches podman's rootfs under it);
  *   - containerd 1.6, started here with its own root, state and socket: `ctr image import` of a
  *     busybox archive, then `ctr run --rm --runc-binary bin/minibox-runc`: the output and the exit
  *     status come back through containerd's shim.
@@ -23,6 +24,7 @@ import { killSession, tmux, waitForScreen } from '../helpers/tmux.js';
 import { ociScratch, runcBin, until } from './helpers.js';
 
 const scratch = ociScratch('mb-oci-eng-');
+fs.chmodSync(scratch.dir, 0o711);
 const layout = path.join(scratch.dir, 'layout');
 const have = (tool: string): boolean => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
 
@@ -80,6 +82,14 @@ describe.skipIf(!have('podman'))('podman --runtime minibox-runc', () => {
     expect(podman('stop', '-t', '10', 'minibox-runc-d').code).toBe(0);
     expect(podman('inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', 'minibox-runc-d').stdout).toBe('exited 0\n');
     expect(podman('rm', 'minibox-runc-d').code).toBe(0);
+  });
+
+  it('run --uidmap: minibox-runc makes the user namespace, root inside is host uid 100000', () => {
+    const maps = ['--uidmap', '0:100000:65536', '--gidmap', '0:100000:65536'];
+    const result = podman('run', '--rm', ...runFlags, ...maps, 'bb', 'sh', '-c', 'id -u; cat /proc/self/uid_map');
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toMatch(/^0\n\s+0\s+100000\s+65536\n$/);
+    expect(result.code).toBe(0);
   });
 
   it('run -it in a terminal: the pty arrives through --console-socket', async () => {

@@ -23,16 +23,15 @@ const script = path.join(repoRoot, 'scripts/oci-runtime-tools.sh');
 
 export const PASSING = [
   'config_updates_without_affect', 'create', 'default', 'delete_only_create_resources', 'hostname', 'kill',
-  'kill_no_effect', 'killsig', 'linux_devices', 'linux_masked_paths', 'linux_ns_itype', 'linux_ns_path',
-  'linux_ns_path_type', 'linux_readonly_paths',
-  'linux_rootfs_propagation', 'linux_seccomp', 'linux_sysctl', 'mounts', 'process', 'process_oom_score_adj',
-  'process_user', 'root_readonly_true', 'state',
+  'kill_no_effect', 'killsig', 'linux_devices', 'linux_masked_paths', 'linux_ns_itype', 'linux_ns_nopath', 'linux_ns_path',
+  'linux_ns_path_type', 'linux_readonly_paths', 'linux_rootfs_propagation', 'linux_seccomp', 'linux_sysctl',
+  'linux_uid_mappings', 'mounts', 'process', 'process_oom_score_adj', 'process_user', 'root_readonly_true', 'state',
 ];
 
 /** Each under 6 s here; the others of PASSING poll for 8–26 s each. */
 export const QUICK = [
   'config_updates_without_affect', 'create', 'default', 'delete_only_create_resources', 'linux_devices',
-  'linux_seccomp', 'linux_sysctl',
+  'linux_seccomp', 'linux_sysctl', 'linux_uid_mappings',
   'mounts', 'process', 'process_oom_score_adj', 'process_user', 'root_readonly_true', 'state',
 ];
 

@@ -25,8 +25,9 @@ describe('spec-support', () => {
 
   it('names what it cannot honour', () => {
     expect(unsupportedField(spec({}, { uidMappings: [{ containerID: 0, hostID: 1000, size: 1 }] }), 'unified'))
-      .toMatch(/^config\.json field linux\.uidMappings is not supported: user namespaces/);
-    expect(unsupportedField(spec({}, { namespaces: [{ type: 'mount' }, { type: 'user' }] }), 'unified')).toMatch(/user namespaces are not supported/);
+      .toMatch(/^config\.json linux\.uidMappings is set, but user namespaces aren't enabled in the config/);
+    expect(unsupportedField(spec({}, { namespaces: [{ type: 'mount' }, { type: 'user' }] }), 'unified')).toMatch(/no uid mappings found/);
+    expect(unsupportedField(spec({}, { namespaces: [{ type: 'mount' }, { type: 'time' }] }), 'unified')).toMatch(/time namespaces are not supported/);
     expect(unsupportedField(spec({}, { namespaces: [{ type: 'mount' }, { type: 'bogus' }] }), 'unified')).toMatch(/unknown namespace type "bogus"/);
     expect(unsupportedField(spec({}, { intelRdt: { closID: 'x' } }), 'unified')).toMatch(/linux\.intelRdt is not supported: Intel RDT/);
     expect(unsupportedField(spec({ ociVersion: 'invalid' }), 'unified')).toMatch(/ociVersion "invalid" is not a runtime-spec version/);

@@ -54,6 +54,18 @@ export function deviceAllowed(device: SpecDevice, rules: DeviceRule[]): boolean 
   return allowed;
 }
 
+/**
+ * In a user namespace no device node can be made (mknod needs CAP_MKNOD on the host), so the
+ * host's are bound in (devices.ts) — and a bound node opens: one the rules deny cannot be had.
+ */
+export function assertDevicesOpen(devices: SpecDevice[], rules: DeviceRule[]): void {
+  const denied = devices.find((device) => device.type !== 'p' && !deviceAllowed(device, rules));
+  if (denied) {
+    throw new Error(`linux.devices ${denied.path}: denied by linux.resources.devices, and in a user namespace a device `
+      + 'node can only be the host\'s, bound in (it would open): allow it or leave it out');
+  }
+}
+
 /** Makes config.json's `linux.devices` under `rootfs` (after /dev is mounted, before pivot_root). */
 export function makeConfigDevices(rootfs: string, devices: SpecDevice[], rules: DeviceRule[]): void {
   if (devices.length === 0) return;

@@ -30,6 +30,10 @@
  *    5. terminal (if asked), device nodes         (11–12: exec-handoff.ts, shared with `exec`)
  *    6. pivot_root into the rootfs
  *
+ * With a user namespace (minibox-runc only), this process started as the container's root inside
+ * it — native/launch-userns.c made it and the PID namespace before Node ran (Node cannot) — so the
+ * namespaces of step 2 belong to it, and mounting proc in step 4 is allowed.
+ *
  * An OCI `create` (src/oci/) adds one wait between 10 and 11: the stage says "created" and blocks
  * on the exec fifo until `start` (exec-fifo.ts), as runc's init does — after user, capabilities
  * and seccomp, so that what the kernel refuses there fails `create`, as with runc; and config.json's
@@ -60,7 +64,8 @@ import { failStage, forwardTraceEvents, receiveFromParent, sendToParent, type Oc
 import { readBundle, SECCOMP_CACHE_ANNOTATION, type RuntimeSpec } from '../../bundle/oci-bundle.js';
 import { cloneFlag, initStageUnshareFlags, namespacesToJoin, wantsCgroupNamespace, wantsMountNamespace, type JoinedNamespace } from '../namespace-table.js';
 import { applyRootfsPropagation, chrootIntoRootfs, makeMountsPrivate, mountConfigMounts, mountRootfs, moveIntoRootfs, pivotIntoRootfs } from '../rootfs/rootfs.js';
-import { makeConfigDevices, type DeviceRule } from '../rootfs/config-devices.js';
+import { assertDevicesOpen, makeConfigDevices, type DeviceRule } from '../rootfs/config-devices.js';
+import { inUserNamespace } from '../id-mappings.js';
 import { attachTerminal } from '../process/controlling-terminal.js';
 import { createDevices, createDevSymlinks } from '../rootfs/devices.js';
 import { makePathsReadonly, makeRootReadonly, maskPaths } from '../rootfs/protect.js';
@@ -75,7 +80,7 @@ import { runHooks, type HookState } from '../spec-hooks.js';
 
 function birth({ dir: bundleDir, execFifo, noNewKeyring, containerId, hookState, oci }: StartRequest): never {
   // 1. The bundle.
-  const { spec, rootfs } = readBundle(bundleDir);
+  const { spec, rootfs } = readBundle(bundleDir, { userNamespace: true }); // made before this stage started (user-namespace.ts)
 
   // 2. Existing namespaces config.json names by path (OCI), then new ones for this process (the
   //    PID namespace was arranged by the engine; cgroup waits).
@@ -148,16 +153,19 @@ function birth({ dir: bundleDir, execFifo, noNewKeyring, containerId, hookState,
 
 /**
  * The default nodes, then config.json's `linux.devices`: for `minibox run` the host's own nodes
- * bound in (devices.ts); for minibox-runc made with mknod, as runc (config-devices.ts).
+ * bound in (devices.ts); for minibox-runc made with mknod, as runc (config-devices.ts) — except
+ * in a user namespace, where the kernel refuses mknod of a device: there, as runc does, the
+ * host's node at the same path is bound in (devices.ts), if the device rules let it open.
  */
 function makeDevices(spec: RuntimeSpec, rootfs: string, oci: boolean): void {
-  if (!oci) {
+  const rules = ((spec.linux?.resources ?? {}) as { devices?: DeviceRule[] }).devices ?? [];
+  if (!oci || inUserNamespace()) {
+    if (oci) assertDevicesOpen(spec.linux?.devices ?? [], rules);
     createDevices(rootfs, spec.linux?.devices);
     return;
   }
   const devices = spec.linux?.devices ?? [];
   createDevices(rootfs, [], devices.map((device) => path.posix.normalize(device.path)));
-  const rules = ((spec.linux?.resources ?? {}) as { devices?: DeviceRule[] }).devices ?? [];
   makeConfigDevices(rootfs, devices, rules);
 }
 
