@@ -22,7 +22,8 @@ import fs from 'node:fs';
 import type { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseLogLines, type LogEntry } from '../lifecycle/logs.js';
-import { findContainer } from '../container/container-store.js';
+import { findContainer, type ContainerRecord } from '../container/container-store.js';
+import { reconcileContainer } from '../container/reconcile.js';
 import { ContainerStore } from '../container/container-store.js';
 import { frame, MULTIPLEXED, RAW_STREAM } from './stream-framing.js';
 import { queryFlag, type ApiRequest, type HijackedConnection } from './request.js';
@@ -84,15 +85,11 @@ function entryWriter(out: Writable, tty: boolean, wanted: { stdout: boolean; std
   };
 }
 
-/** `-t`: the connection is the terminal of the next start (terminal-session.ts), until the exit. */
-async function attachToTerminal(api: ApiRequest, id: string, connection: HijackedConnection, out: Writable, gone: () => boolean): Promise<void> {
-  const detach = attachTerminal(id, connection.input, out);
-  try {
-    await Promise.race([waitForExit(api.daemon.root, id, 'next-exit', gone).catch(() => undefined), connection.closed]);
-  } finally {
-    detach();
-    if (!gone()) out.end();
-  }
+/** `-t`: the connection relays the monitor's terminal (terminal-session.ts) until the exit or a detach. */
+async function attachToTerminal(api: ApiRequest, record: ContainerRecord, connection: HijackedConnection): Promise<void> {
+  const input = queryFlag(api.query, 'stdin') ? connection.input : undefined;
+  const client = { input, open: () => connection.open(RAW_STREAM), detachKeys: api.query.get('detachKeys') };
+  await attachTerminal(api.daemon.root, record.Id, client, record.State.Running, connection.closed);
 }
 
 export async function attachRoute(api: ApiRequest, connection: HijackedConnection): Promise<void> {
@@ -101,7 +98,7 @@ export async function attachRoute(api: ApiRequest, connection: HijackedConnectio
   let gone = false;
   void connection.closed.then(() => { gone = true; });
   if (record.Config.Tty) {
-    await attachToTerminal(api, record.Id, connection, connection.open(RAW_STREAM), () => gone);
+    await attachToTerminal(api, (await reconcileContainer(root, record.Id)) ?? record, connection);
     return;
   }
   const tail = new LogTail(new ContainerStore(root).paths(record.Id).log, 'end');

@@ -33,7 +33,7 @@ import { parseReference } from '../image/reference.js';
 import { containerPorts } from '../network/index.js';
 import { ApiError } from './api-errors.js';
 import { takeAttachedStdin } from './attach-stdin.js';
-import { startWithTerminal } from './terminal-session.js';
+import { connectWaitingTerminals, releaseWaitingTerminals } from './terminal-session.js';
 import { parseWaitCondition, waitForExit } from './container-wait.js';
 import { runRequestFromBody, type CreateBody } from './create-body.js';
 import { queryFlag, sendEmpty, sendJson, type ApiRequest } from './request.js';
@@ -111,10 +111,17 @@ export async function startContainerRoute(api: ApiRequest, res: ServerResponse):
   const id = findContainer(root, api.params[0]!).Id;
   const record = await reconcileContainer(root, id);
   if (record?.State.Running) { sendEmpty(res, 304); return; }
-  if (record?.Config.Tty) { await startWithTerminal(root, id, explain); sendEmpty(res); return; }
-  const stdin = takeAttachedStdin(id);
+  // -t: attached clients join the monitor's terminal (terminal-session.ts); else the attach's stdin pipe.
+  const stdin = record?.Config.Tty ? undefined : takeAttachedStdin(id);
   try {
-    await startContainer(root, id, { ...(stdin ? { stdin: stdin.fd } : {}), ...(explain ? { explain } : {}) });
+    await startContainer(root, id, {
+      ...(stdin ? { stdin: stdin.fd } : {}),
+      ...(record?.Config.Tty ? { onMonitorReady: () => connectWaitingTerminals(root, id) } : {}),
+      ...(explain ? { explain } : {}),
+    });
+  } catch (error) {
+    releaseWaitingTerminals(id);
+    throw error;
   } finally {
     stdin?.release();
   }

@@ -1,14 +1,17 @@
 /**
- * exec-routes.ts — `docker exec`: three requests, one process in a running container.
+ * exec-routes.ts — `docker exec [-it]`: three requests, one process in a running container.
  *
  *   POST /containers/{id}/exec   {"Cmd": [...], "AttachStdout": true, …} → 201 {"Id": EXEC_ID}
  *   POST /exec/{id}/start        hijacked like attach: the program's output, framed, until it exits
  *   GET  /exec/{id}/json         {"Running": false, "ExitCode": N} — the CLI's exit code comes from here
+ *   POST /exec/{id}/resize       -t: the client's window size → TIOCSWINSZ on the exec's pty master
  *
  * dockerd keeps exec instances in memory, and so does this daemon: an exec is a request, not
  * container state (nothing on disk; gone with the daemon). The work is lifecycle/exec.ts — the
  * same `execInContainer` as `minibox exec` — with the program's stdio copied to and from the
- * client's connection instead of minibox's own terminal.
+ * client's connection instead of minibox's own terminal. With -t the daemon opens a pty in the
+ * container's devpts (runtime/terminal-relay.ts) and relays its master raw, as `minibox exec -it`
+ * relays it to your terminal; the exec ends with its program, so the daemon may hold the master.
  *
  * Try: `docker -H unix:///tmp/mb.sock exec web echo inside` → `inside`
  */
@@ -16,11 +19,13 @@ import crypto from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { PassThrough, Writable } from 'node:stream';
 import { describeError } from '../errors.js';
-import { execInContainer, runningContainerPid } from '../lifecycle/exec.js';
+import { execInContainer, runningContainerPid, type ExecRequest } from '../lifecycle/exec.js';
 import { findContainer } from '../container/container-store.js';
 import { ApiError } from './api-errors.js';
 import { sendJson, type ApiRequest, type HijackedConnection } from './request.js';
-import { frame, MULTIPLEXED, type StreamName } from './stream-framing.js';
+import { frame, MULTIPLEXED, RAW_STREAM, type StreamName } from './stream-framing.js';
+import { windowSize } from './terminal-session.js';
+import type { TerminalRelay } from '../runtime/terminal-relay.js';
 
 interface ExecBody {
   Cmd?: string[];
@@ -32,6 +37,8 @@ interface ExecBody {
   AttachStdout?: boolean;
   AttachStderr?: boolean;
   Privileged?: boolean;
+  /** `[rows, columns]` of the client's terminal (API 1.42+), for -t. */
+  ConsoleSize?: [number, number] | null;
 }
 
 interface ExecInstance {
@@ -41,6 +48,9 @@ interface ExecInstance {
   running: boolean;
   exitCode: number | null;
   started: boolean;
+  /** -t: the exec's terminal once it exists (for `resize`), and a size that came before it. */
+  relay?: TerminalRelay;
+  size?: { rows: number; columns: number };
 }
 
 /** Exec instances of this daemon's lifetime (the newest few hundred). */
@@ -57,12 +67,12 @@ export async function createExecRoute(api: ApiRequest, res: ServerResponse): Pro
   const { root } = api.daemon;
   const body = await api.json<ExecBody>();
   if (!Array.isArray(body.Cmd) || body.Cmd.length === 0) throw new ApiError(400, 'No exec command specified');
-  if (body.Tty) throw new ApiError(400, 'exec with a terminal (-t) is not supported through the API yet: use docker exec without -t');
   if (body.Privileged) throw new ApiError(400, 'exec --privileged is not supported by minibox');
   const record = findContainer(root, api.params[0]!);
   if (await runningContainerPid(root, record) === undefined) throw new ApiError(409, `container ${record.Id} is not running`);
   const id = crypto.randomBytes(32).toString('hex');
-  execs.set(id, { id, containerId: record.Id, body, running: false, exitCode: null, started: false });
+  const [rows, columns] = body.ConsoleSize ?? [0, 0];
+  execs.set(id, { id, containerId: record.Id, body, running: false, exitCode: null, started: false, ...(rows > 0 && columns > 0 ? { size: { rows, columns } } : {}) });
   if (execs.size > KEPT_EXECS) execs.delete(execs.keys().next().value!);
   sendJson(res, 201, { Id: id });
 }
@@ -77,40 +87,64 @@ function framed(out: NodeJS.WritableStream, stream: StreamName, wanted: boolean)
   });
 }
 
+/** Where the program's stdio goes: a terminal relayed raw (-t), or frames of stdout and stderr. */
+function execStdio(exec: ExecInstance, out: Writable, input: NodeJS.ReadableStream): Pick<ExecRequest, 'streams' | 'terminal'> {
+  if (exec.body.Tty) {
+    return { terminal: { input, output: out, ...(exec.size ? { size: exec.size } : {}), onOpen: (relay) => { exec.relay = relay; } } };
+  }
+  return {
+    streams: {
+      input,
+      stdout: framed(out, 'stdout', exec.body.AttachStdout !== false),
+      stderr: framed(out, 'stderr', exec.body.AttachStderr !== false),
+    },
+  };
+}
+
 export async function startExecRoute(api: ApiRequest, connection: HijackedConnection): Promise<void> {
   const exec = findExec(api.params[0]!);
   if (exec.started) throw new ApiError(409, `exec ${exec.id} has already been started`);
-  const options = await api.json<{ Detach?: boolean; Tty?: boolean }>();
-  if (options.Tty) throw new ApiError(400, 'exec with a terminal (-t) is not supported through the API yet');
+  const options = await api.json<{ Detach?: boolean; Tty?: boolean; ConsoleSize?: [number, number] | null }>();
+  const [rows, columns] = options.ConsoleSize ?? [0, 0];
+  if (rows > 0 && columns > 0) exec.size = { rows, columns };
   exec.started = true;
   exec.running = true;
-  const out = options.Detach ? undefined : connection.open(MULTIPLEXED);
+  const tty = exec.body.Tty === true;
+  const out = options.Detach ? undefined : connection.open(tty ? RAW_STREAM : MULTIPLEXED);
   const input = exec.body.AttachStdin && connection.input ? connection.input : new PassThrough().end();
   try {
     exec.exitCode = await execInContainer(api.daemon.root, {
       container: exec.containerId,
       command: exec.body.Cmd!,
       interactive: exec.body.AttachStdin === true,
+      tty,
       detach: options.Detach === true,
       env: exec.body.Env ?? [],
       ...(exec.body.WorkingDir ? { workdir: exec.body.WorkingDir } : {}),
       ...(exec.body.User ? { user: exec.body.User } : {}),
-      ...(out ? {
-        streams: {
-          input,
-          stdout: framed(out, 'stdout', exec.body.AttachStdout !== false),
-          stderr: framed(out, 'stderr', exec.body.AttachStderr !== false),
-        },
-      } : {}),
+      ...(out ? execStdio(exec, out, input) : {}),
     });
   } catch (error) {
     exec.exitCode = error instanceof Error && 'exitCode' in error ? Number(error.exitCode) : 126;
     if (!out) throw error;
-    out.write(frame('stderr', `${describeError(error)}\n`)); // the head was sent: the error travels in the stream
+    const message = `${describeError(error)}\n`; // the head was sent: the error travels in the stream
+    out.write(tty ? message.replace(/\n/g, '\r\n') : frame('stderr', message));
   } finally {
     exec.running = false;
+    delete exec.relay;
     out?.end();
   }
+}
+
+/** `POST /exec/{id}/resize?h=ROWS&w=COLUMNS`: the exec's terminal gets the client's window size. */
+export async function resizeExecRoute(api: ApiRequest, res: ServerResponse): Promise<void> {
+  const exec = findExec(api.params[0]!);
+  const size = windowSize(api.query);
+  if (!exec.body.Tty) throw new ApiError(400, `exec ${exec.id} has no terminal (it was created without -t): nothing to resize`);
+  exec.size = size;
+  exec.relay?.resize(size.rows, size.columns);
+  res.writeHead(200);
+  res.end();
 }
 
 export async function inspectExecRoute(api: ApiRequest, res: ServerResponse): Promise<void> {
@@ -118,7 +152,7 @@ export async function inspectExecRoute(api: ApiRequest, res: ServerResponse): Pr
   sendJson(res, 200, {
     ID: exec.id, ContainerID: exec.containerId, Running: exec.running, ExitCode: exec.exitCode,
     OpenStdin: exec.body.AttachStdin === true, OpenStdout: exec.body.AttachStdout !== false, OpenStderr: exec.body.AttachStderr !== false,
-    ProcessConfig: { entrypoint: exec.body.Cmd![0], arguments: exec.body.Cmd!.slice(1), tty: false, user: exec.body.User ?? '', privileged: false },
+    ProcessConfig: { entrypoint: exec.body.Cmd![0], arguments: exec.body.Cmd!.slice(1), tty: exec.body.Tty === true, user: exec.body.User ?? '', privileged: false },
     Pid: 0,
   });
 }

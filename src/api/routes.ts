@@ -23,7 +23,7 @@ import {
   containerLogsRoute, createContainerRoute, inspectContainerRoute, killContainerRoute, listContainers, removeContainerRoute,
   restartContainerRoute, startContainerRoute, stopContainerRoute, waitContainerRoute,
 } from './container-routes.js';
-import { createExecRoute, inspectExecRoute, startExecRoute } from './exec-routes.js';
+import { createExecRoute, inspectExecRoute, resizeExecRoute, startExecRoute } from './exec-routes.js';
 import { imageHistoryRoute, inspectImageRoute, listImagesRoute, pullImageRoute, removeImageRoute, tagImageRoute } from './image-routes.js';
 import { sendJson, type ApiRequest, type Route } from './request.js';
 import {
@@ -90,6 +90,7 @@ export const apiRoutes: Route[] = [
   { method: 'POST', path: new RegExp(`^/containers/${ID}/exec$`), handle: createExecRoute },
   { method: 'POST', path: new RegExp(`^/exec/${ID}/start$`), hijack: startExecRoute },
   { method: 'GET', path: new RegExp(`^/exec/${ID}/json$`), handle: inspectExecRoute },
+  { method: 'POST', path: new RegExp(`^/exec/${ID}/resize$`), handle: resizeExecRoute },
 
   { method: 'POST', path: /^\/images\/create$/, handle: pullImageRoute },
   { method: 'GET', path: /^\/images\/json$/, handle: listImagesRoute },

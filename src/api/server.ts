@@ -25,7 +25,6 @@ import { ApiError, errorBody, statusOf } from './api-errors.js';
 import { API_VERSION, splitVersion } from './api-version.js';
 import { MAX_JSON_BODY, parseJsonBody, readJson, type ApiRequest, type DaemonContext, type HijackedConnection, type Route } from './request.js';
 import { apiRoutes } from './routes.js';
-import { endTerminalSessions } from './terminal-session.js';
 
 export interface ServeOptions {
   /** `unix:///path` or `tcp://127.0.0.1:PORT`. */
@@ -231,7 +230,6 @@ export async function serve(daemon: DaemonContext, options: ServeOptions): Promi
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const socket of connections) socket.destroy();
-      await endTerminalSessions();
       await closed;
       if (listen.kind === 'unix') fs.rmSync(listen.path, { force: true });
     },

@@ -1,119 +1,151 @@
 /**
- * terminal-session.ts — `docker run -it`: a container with a terminal, driven through the API.
+ * terminal-session.ts — `docker run -it`, `run -dt`, `attach`: a container's terminal, through its monitor.
  *
- * With `-t` the container's stdin, stdout and stderr are one pseudo-terminal (runtime/
- * terminal-relay.ts), and the docker CLI puts *its* terminal in raw mode and sends every key as
- * a byte on the hijacked attach connection, raw (no frames: a terminal has one stream). A
- * minibox-monitor has no pty to offer (runtime/monitor.ts), so this daemon is the container's
- * monitor instead, as a foreground `minibox run -it` is: it starts the init stage itself and
- * relays the pty's master to the attached connection (lifecycle/run.ts runAsMonitor — the pids,
- * the start and the exit recorded as a monitor records them). Consequences, said plainly: the
- * container needs an attached client to start (`docker run -it`, `docker start -ai`), and it is
- * killed if the daemon dies (reconciliation finds its monitor gone), unlike a container without -t.
- * Window sizes arrive as `POST /containers/{id}/resize?h=ROWS&w=COLUMNS` (TIOCSWINSZ on the master).
+ * With `-t` the container's stdin, stdout and stderr are one pseudo-terminal. Its master is held
+ * by the container's minibox-monitor (native/monitor-attach.c), which lives as long as the
+ * container and serves the terminal on `attach.sock` (runtime/attach-client.ts) — so a `-t`
+ * container started through the API is like any other: `docker run -dt` works, it keeps running
+ * when the daemon stops, and `docker logs` reads what it printed (the monitor logs it too).
+ * The daemon is only a relay between the docker CLI's hijacked connection and that socket:
+ *   client → monitor   the keys, raw (the CLI put its own terminal in raw mode); the detach keys
+ *                      (`detachKeys`, Ctrl-P Ctrl-Q by default) are caught here, as dockerd does,
+ *                      and end the attach while the container runs on;
+ *   monitor → client   the terminal's output, raw (no frames: a terminal has one stream);
+ *   window size        `POST /containers/{id}/resize?h=ROWS&w=COLUMNS` → a window-size frame →
+ *                      the monitor's TIOCSWINSZ on the master → SIGWINCH in the container.
+ * `docker run -it` attaches before it starts the container: such a client waits here, and the
+ * start connects it the moment the monitor listens, before the program runs (nothing is missed).
+ * The monitor hangs up when the container exits, after writing its exit status: the relay ends,
+ * and the CLI's `wait` answers the exit code.
  *
- * Try: `docker -H unix:///tmp/mb.sock run --rm -it busybox stty size` → `24 80` (in an 80×24 terminal)
+ * Try: `docker -H unix:///tmp/mb.sock run -dt --name tt busybox sh -c 'stty size; sleep 60' >/dev/null;
+ * sleep 1; docker -H unix:///tmp/mb.sock logs tt` → `0 0` (no client has given a window size)
  */
 import type { ServerResponse } from 'node:http';
-import { PassThrough } from 'node:stream';
-import { ExitCode, MiniboxError, describeError } from '../errors.js';
-import { ContainerStore } from '../container/container-store.js';
-import { reconcileContainer } from '../container/reconcile.js';
-import { clearRunFiles } from '../container/run-files.js';
-import { removeContainer } from '../lifecycle/create.js';
-import { runAsMonitor } from '../lifecycle/run.js';
-import { findContainer } from '../container/container-store.js';
-import type { TerminalRelay } from '../runtime/terminal-relay.js';
+import type { Writable } from 'node:stream';
+import { describeError } from '../errors.js';
+import { ContainerStore, findContainer } from '../container/container-store.js';
+import { connectAttachSocket, type AttachConnection } from '../runtime/attach-client.js';
+import { DEFAULT_DETACH_KEYS, escapeMatcher, parseDetachKeys } from '../lifecycle/detach-keys.js';
 import type { StateRoot } from '../state-root.js';
 import { ApiError } from './api-errors.js';
-import { sawExit } from './container-wait.js';
 import type { ApiRequest } from './request.js';
 
-interface AttachedTerminal {
-  input: NodeJS.ReadableStream;
-  output: NodeJS.WritableStream;
-  size?: { rows: number; columns: number };
+interface TerminalClient {
+  input: NodeJS.ReadableStream | undefined;
+  output: Writable;
+  keys: Buffer;
+  /** Resolves when this client's relay is over (exit, detach, hang-up, or a failed connect). */
+  finish: () => void;
+  connection?: AttachConnection;
 }
 
-/** Attached clients waiting for their container's start, by container id. */
-const waiting = new Map<string, AttachedTerminal>();
-/** Running terminals, for `resize`. */
-const relays = new Map<string, TerminalRelay>();
-/** The runs this daemon is the monitor of: their init's pid, and the end of the run. */
-const sessions = new Map<string, { initPid: number; ended: Promise<unknown> }>();
+/** Clients attached before the start (`docker run -it`, `start -ai`), by container id. */
+const waiting = new Map<string, Set<TerminalClient>>();
+/** Clients relaying now, by container id (for `resize`). */
+const relaying = new Map<string, Set<TerminalClient>>();
+/** A window size that came before any connection could carry it. */
+const pendingSizes = new Map<string, { rows: number; columns: number }>();
 
-/**
- * The daemon is stopping: its `-t` containers cannot outlive their monitor, so they are killed
- * now, and their exits recorded (with --rm, removed), rather than left for reconciliation.
- */
-export async function endTerminalSessions(): Promise<void> {
-  const ending = [...sessions.values()];
-  for (const { initPid } of ending) {
-    try { process.kill(initPid, 'SIGKILL'); } catch { /* already gone */ }
-  }
-  await Promise.all(ending.map(async ({ ended }) => await ended.catch(() => undefined)));
+function clientsOf(table: Map<string, Set<TerminalClient>>, id: string): Set<TerminalClient> {
+  let set = table.get(id);
+  if (!set) table.set(id, (set = new Set()));
+  return set;
 }
 
-/** An attach of a `-t` container: its connection becomes the terminal of the next start. */
-export function attachTerminal(id: string, input: NodeJS.ReadableStream | undefined, output: NodeJS.WritableStream): () => void {
-  const terminal: AttachedTerminal = { input: input ?? new PassThrough(), output };
-  waiting.set(id, terminal);
-  return () => { if (waiting.get(id) === terminal) waiting.delete(id); };
+function forget(table: Map<string, Set<TerminalClient>>, id: string, client: TerminalClient): void {
+  const set = table.get(id);
+  set?.delete(client);
+  if (set?.size === 0) table.delete(id);
 }
 
-/** Starts a `-t` container with this daemon as its monitor; resolves once its program runs. */
-export async function startWithTerminal(root: StateRoot, id: string, explain: boolean): Promise<void> {
-  const terminal = waiting.get(id);
-  if (!terminal) {
-    throw new ApiError(400, 'a container with a terminal (-t) starts only with an attached client in minibox: use docker run -it, or docker start -ai');
-  }
-  waiting.delete(id);
-  const store = new ContainerStore(root);
-  const record = await reconcileContainer(root, id);
-  if (!record) throw new ApiError(404, `No such container: ${id}`);
-  store.checkBundlePaths(id);
-  const paths = store.paths(id);
-  clearRunFiles(paths);
-  await new Promise<void>((started, failed) => {
-    let initPid = 0;
-    const run = runAsMonitor(root, { record, paths }, {
-      ...(explain ? { explain } : {}),
-      proxySignals: false,
-      onSpawned: (pid) => { initPid = pid; },
-      terminalStreams: { ...terminal, onOpen: (relay) => { relays.set(id, relay); if (terminal.size) relay.resize(terminal.size.rows, terminal.size.columns); } },
-      onStarted: () => started(),
-    }, (code) => sawExit(id, code));
-    const ended = run.catch(async (error: unknown) => {
-      await settleFailedStart(root, id, error);
-      failed(error);
-    }).finally(() => { relays.delete(id); sessions.delete(id); });
-    sessions.set(id, { get initPid() { return initPid; }, ended });
+/** Relays one client to its monitor connection until either side ends. */
+function relay(id: string, client: TerminalClient, connection: AttachConnection): void {
+  client.connection = connection;
+  clientsOf(relaying, id).add(client);
+  const size = pendingSizes.get(id);
+  if (size) connection.sendWindowSize(size.rows, size.columns);
+  connection.onOutput((_stream, data) => { client.output.write(data); });
+  const matcher = escapeMatcher(client.keys);
+  const onInput = (chunk: Buffer): void => {
+    const { send, detach } = matcher.feed(chunk);
+    if (send.length > 0) connection.sendInput(send);
+    if (detach) connection.hangUp(); // the container runs on
+  };
+  client.input?.on('data', onInput);
+  client.input?.resume(); // an upgraded socket starts paused
+  void connection.closed.then(() => {
+    client.input?.off('data', onInput);
+    forget(relaying, id, client);
+    client.finish();
   });
 }
 
-/** The start failed before the program ran: the record says so (or, with --rm, it is gone). */
-async function settleFailedStart(root: StateRoot, id: string, error: unknown): Promise<void> {
-  const store = new ContainerStore(root);
-  const record = store.get(id);
-  if (!record) return;
-  if (record.HostConfig.AutoRemove) { await removeContainer(root, id); return; }
-  const code = error instanceof MiniboxError ? error.exitCode : ExitCode.Engine;
-  await store.updateState(id, (state) => {
-    Object.assign(state, { Status: 'exited', Running: false, Pid: 0, ExitCode: code, Error: describeError(error), FinishedAt: new Date().toISOString() });
-  }).catch(() => undefined);
-  clearRunFiles(store.paths(id));
+/**
+ * An attach of a `-t` container: relays now if it runs, else when it next starts. `open` sends
+ * the answer's head (after the connect, so a refusal is still an HTTP error). Resolves when the
+ * relay is over; `closed` is the client hanging up (the container runs on).
+ */
+export async function attachTerminal(
+  root: StateRoot, id: string, client: { input: NodeJS.ReadableStream | undefined; open: () => Writable; detachKeys: string | null },
+  running: boolean, closed: Promise<void>,
+): Promise<void> {
+  const keys = parseDetachKeys(client.detachKeys || DEFAULT_DETACH_KEYS);
+  const connection = running ? await connectAttachSocket(new ContainerStore(root).paths(id).attachSocket) : undefined;
+  let finish: () => void = () => undefined;
+  const over = new Promise<void>((resolve) => { finish = resolve; });
+  const terminal: TerminalClient = { input: client.input, output: client.open(), keys, finish };
+  if (connection) relay(id, terminal, connection);
+  else clientsOf(waiting, id).add(terminal);
+  try {
+    await Promise.race([over, closed]);
+  } finally {
+    forget(waiting, id, terminal);
+    terminal.connection?.hangUp();
+    terminal.output.end();
+  }
+}
+
+/**
+ * For the start of a `-t` container: connects the clients waiting for it. Called when the
+ * monitor listens and before the program runs (start.ts `onMonitorReady`).
+ */
+export function connectWaitingTerminals(root: StateRoot, id: string): void {
+  const clients = waiting.get(id);
+  if (!clients) return;
+  waiting.delete(id);
+  const socket = new ContainerStore(root).paths(id).attachSocket;
+  for (const client of clients) {
+    connectAttachSocket(socket).then((connection) => relay(id, client, connection), (error: unknown) => {
+      client.output.write(`minibox: ${describeError(error)}\r\n`);
+      client.finish();
+    });
+  }
+}
+
+/** The clients waiting for a start that failed: their relay is over. */
+export function releaseWaitingTerminals(id: string): void {
+  for (const client of waiting.get(id) ?? []) client.finish();
+  waiting.delete(id);
 }
 
 /** `POST /containers/{id}/resize?h=ROWS&w=COLUMNS`. */
 export async function resizeRoute(api: ApiRequest, res: ServerResponse): Promise<void> {
   const id = findContainer(api.daemon.root, api.params[0]!).Id;
-  const rows = Number(api.query.get('h'));
-  const columns = Number(api.query.get('w'));
-  if (!Number.isInteger(rows) || !Number.isInteger(columns) || rows < 0 || columns < 0) throw new ApiError(400, 'resize needs h (rows) and w (columns) as whole numbers');
-  const relay = relays.get(id);
-  const pending = waiting.get(id);
-  if (relay) relay.resize(rows, columns);
-  else if (pending) pending.size = { rows, columns };
+  const { rows, columns } = windowSize(api.query);
+  pendingSizes.set(id, { rows, columns });
+  if (pendingSizes.size > 512) pendingSizes.delete(pendingSizes.keys().next().value!);
+  for (const client of relaying.get(id) ?? []) client.connection?.sendWindowSize(rows, columns);
   res.writeHead(200); // dockerd answers 200 without a body
   res.end();
+}
+
+/** `h` and `w` of a resize request, checked. */
+export function windowSize(query: URLSearchParams): { rows: number; columns: number } {
+  const rows = Number(query.get('h'));
+  const columns = Number(query.get('w'));
+  if (!Number.isInteger(rows) || !Number.isInteger(columns) || rows < 0 || columns < 0 || rows > 65535 || columns > 65535) {
+    throw new ApiError(400, 'resize needs h (rows) and w (columns) as whole numbers up to 65535');
+  }
+  return { rows, columns };
 }

@@ -21,6 +21,7 @@ import { MiniboxError, UsageError, VerbError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import { runExecProcess } from '../runtime/exec-in-container.js';
 import type { StdioStreams } from '../runtime/stdio-relay.js';
+import type { TerminalStreams } from '../runtime/terminal-relay.js';
 import { sessionKeyringName } from '../runtime/process/session-keyring.js';
 import { addProcess, cgroupMode, containerCgroupPath } from '../cgroups/index.js';
 import { openInRoot, openRootDir, type RootDir } from '../resolve-in-root.js';
@@ -45,6 +46,8 @@ export interface ExecRequest {
   user?: string;
   /** Copy the program's stdio to and from these (the API daemon's client) instead of minibox's own. */
   streams?: StdioStreams;
+  /** With `tty`: the terminal to relay instead of minibox's own (the API daemon's client). */
+  terminal?: TerminalStreams;
 }
 
 /**
@@ -139,6 +142,7 @@ export async function execInContainer(root: StateRoot, request: ExecRequest): Pr
     detach: request.detach ?? false,
     joinCgroup: containerCgroupFor(record.Id),
     ...(request.streams ? { streams: request.streams } : {}),
+    ...(request.terminal ? { terminal: request.terminal } : {}),
   };
   try {
     return await runExecProcess(options);

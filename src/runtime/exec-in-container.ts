@@ -36,7 +36,7 @@ import { superviseStage, type StageStarted } from './supervise.js';
 import { openStdioPipes, type StdioStreams } from './stdio-relay.js';
 import type { StartFailure } from './start-protocol.js';
 import { messageSplitter, type ChildMessage } from './stages/channel.js';
-import { openTerminal, type TerminalRelay } from './terminal-relay.js';
+import { openTerminal, type TerminalRelay, type TerminalStreams } from './terminal-relay.js';
 import { execStageCommand } from './programs.js';
 import { encodeExecPlan, type ExecProgram, type ExecStageConfig } from './exec-plan.js';
 
@@ -49,6 +49,8 @@ export interface ExecProcessOptions extends ExecProgram {
   detach: boolean;
   /** Where stdin/stdout/stderr are copied from and to: minibox's own, unless given (the API daemon). */
   streams?: StdioStreams;
+  /** With `tty`: the terminal to relay instead of minibox's own (the API daemon's client). */
+  terminal?: TerminalStreams;
   /** Moves the stage into the container's cgroup (the engine knows where that is), if it has one. */
   joinCgroup?: ((pid: number) => void) | undefined;
   /**
@@ -133,7 +135,7 @@ export async function runExecProcess(options: ExecProcessOptions): Promise<numbe
   if (options.ptyNumber !== undefined) {
     config.ptyNumber = options.ptyNumber;
   } else if (options.tty && !options.detach) {
-    relay = openTerminal(pid, '/dev/pts/ptmx');
+    relay = openTerminal(pid, '/dev/pts/ptmx', options.terminal);
     config.ptyNumber = relay.number;
   }
   // Pipes (relayed by stdio-relay.ts), never the engine's own fds: nothing the container holds
@@ -160,7 +162,7 @@ export async function runExecProcess(options: ExecProcessOptions): Promise<numbe
     stage: 'exec',
     terminal: relay !== undefined,
     detach: options.detach,
-    proxySignals: options.streams === undefined, // a daemon's signals are its own, not its clients'
+    proxySignals: options.streams === undefined && options.terminal === undefined, // a daemon's signals are its own
     start: async (stagePid) => await sendPlan(child, stagePid, plan, options.joinCgroup, relay),
     ...(pipes ? { streams: pipes } : {}),
     ...(options.onSpawned ? { onSpawned: options.onSpawned } : {}),
