@@ -8,13 +8,15 @@
  * Binds, PortBindings, NetworkMode, Memory, NanoCpus, CapAdd…). Each is mapped back to the flag
  * it came from, so one set of checks (lifecycle/create.ts checkRequest) judges both front doors.
  * A field minibox has no flag for is refused by name, never silently dropped — a container that
- * quietly ignores `--device` or `--restart always` would be a lie.
+ * quietly ignores `--device` would be a lie. `--restart` is the engine's own policy (its monitor
+ * restarts the container, lifecycle/restart.ts); `--mount` becomes `-v`/`--tmpfs` (create-mounts.ts).
  *
  * Try: `docker -H unix:///tmp/mb.sock create --name c busybox true && minibox inspect --format '{{.Path}}' c`
  * → `true`
  */
 import type { RunRequest } from '../lifecycle/run.js';
 import { ApiError } from './api-errors.js';
+import { mountFlags, type ApiMount } from './create-mounts.js';
 
 interface PortBinding { HostIp?: string; HostPort?: string }
 
@@ -53,9 +55,9 @@ export interface CreateBody {
     ExtraHosts?: string[] | null;
     Dns?: string[] | null;
     LogConfig?: { Type?: string; Config?: Record<string, string> | null };
-    RestartPolicy?: { Name?: string };
+    RestartPolicy?: { Name?: string; MaximumRetryCount?: number };
     Devices?: unknown[] | null;
-    Mounts?: unknown[] | null;
+    Mounts?: ApiMount[] | null;
     VolumesFrom?: string[] | null;
   };
 }
@@ -77,14 +79,17 @@ export function publishFlags(bindings: Record<string, PortBinding[] | null>): st
 
 /** Fields with no minibox flag yet: refused by name (400) rather than ignored. */
 function refuseUnsupported(host: NonNullable<CreateBody['HostConfig']>): void {
-  const restart = host.RestartPolicy?.Name;
-  if (restart && restart !== 'no') throw new ApiError(400, `restart policy "${restart}" is not supported by minibox (there is no daemon-side restart): use --restart no`);
   if (host.Devices && host.Devices.length > 0) throw new ApiError(400, '--device is not supported by minibox');
-  if (host.Mounts && host.Mounts.length > 0) throw new ApiError(400, '--mount is not supported by minibox: use -v SOURCE:DEST[:ro] or --tmpfs');
   if (host.VolumesFrom && host.VolumesFrom.length > 0) throw new ApiError(400, '--volumes-from is not supported by minibox');
   if (host.LogConfig?.Type && !['json-file', ''].includes(host.LogConfig.Type)) {
     throw new ApiError(400, `log driver "${host.LogConfig.Type}" is not supported by minibox: only json-file`);
   }
+}
+
+/** `{"Name": "on-failure", "MaximumRetryCount": 3}` → `--restart on-failure:3` (restart-policy.ts checks it). */
+export function restartFlag(policy: { Name?: string; MaximumRetryCount?: number } | undefined): string | undefined {
+  if (!policy?.Name) return undefined;
+  return policy.MaximumRetryCount ? `${policy.Name}:${policy.MaximumRetryCount}` : policy.Name;
 }
 
 /** The request `minibox run` would make from the same flags. */
@@ -105,6 +110,8 @@ export function runRequestFromBody(body: CreateBody, name: string | undefined): 
     ...(host.CpusetCpus ? { cpusetCpus: host.CpusetCpus } : {}),
     ...(host.PidsLimit ? { pidsLimit: String(host.PidsLimit) } : {}),
   };
+  const mounts = mountFlags(host.Mounts ?? []);
+  const restart = restartFlag(host.RestartPolicy);
   const logOpts = Object.entries(host.LogConfig?.Config ?? {}).map(([key, value]) => `${key}=${value}`);
   return {
     image: body.Image,
@@ -120,8 +127,8 @@ export function runRequestFromBody(body: CreateBody, name: string | undefined): 
     ...(body.User ? { user: body.User } : {}),
     ...(body.Hostname ? { hostname: body.Hostname } : {}),
     ...(network ? { network } : {}),
-    volumes: host.Binds ?? [],
-    tmpfs: Object.entries(host.Tmpfs ?? {}).map(([path, options]) => (options ? `${path}:${options}` : path)),
+    volumes: [...(host.Binds ?? []), ...mounts.volumes],
+    tmpfs: [...Object.entries(host.Tmpfs ?? {}).map(([path, options]) => (options ? `${path}:${options}` : path)), ...mounts.tmpfs],
     readOnly: host.ReadonlyRootfs ?? false,
     capAdd: host.CapAdd ?? [],
     capDrop: host.CapDrop ?? [],
@@ -134,6 +141,7 @@ export function runRequestFromBody(body: CreateBody, name: string | undefined): 
     dns: host.Dns ?? [],
     ...(Object.keys(resources).length > 0 ? { resources } : {}),
     logOpts,
+    ...(restart ? { restart } : {}),
     pull: 'never', // the client pulls (POST /images/create) when create answers 404
   };
 }

@@ -23,6 +23,8 @@ import {
   containerLogsRoute, createContainerRoute, inspectContainerRoute, killContainerRoute, listContainers, removeContainerRoute,
   restartContainerRoute, startContainerRoute, stopContainerRoute, waitContainerRoute,
 } from './container-routes.js';
+import { pauseContainerRoute, renameContainerRoute, unpauseContainerRoute, updateContainerRoute } from './container-admin-routes.js';
+import { containerStatsRoute } from './stats-route.js';
 import { createExecRoute, inspectExecRoute, resizeExecRoute, startExecRoute } from './exec-routes.js';
 import { imageHistoryRoute, inspectImageRoute, listImagesRoute, pullImageRoute, removeImageRoute, tagImageRoute } from './image-routes.js';
 import { sendJson, type ApiRequest, type Route } from './request.js';
@@ -86,7 +88,11 @@ export const apiRoutes: Route[] = [
   { method: 'POST', path: new RegExp(`^/containers/${ID}/resize$`), handle: resizeRoute },
   { method: 'DELETE', path: new RegExp(`^/containers/${ID}$`), handle: removeContainerRoute },
   { method: 'GET', path: new RegExp(`^/containers/${ID}/top$`), handle: containerTopRoute },
-  { method: 'GET', path: new RegExp(`^/containers/${ID}/stats$`), handle: unsupported('stats through the API (use minibox stats)') },
+  { method: 'GET', path: new RegExp(`^/containers/${ID}/stats$`), handle: containerStatsRoute },
+  { method: 'POST', path: new RegExp(`^/containers/${ID}/rename$`), handle: renameContainerRoute },
+  { method: 'POST', path: new RegExp(`^/containers/${ID}/pause$`), handle: pauseContainerRoute },
+  { method: 'POST', path: new RegExp(`^/containers/${ID}/unpause$`), handle: unpauseContainerRoute },
+  { method: 'POST', path: new RegExp(`^/containers/${ID}/update$`), handle: updateContainerRoute },
   { method: 'POST', path: new RegExp(`^/containers/${ID}/exec$`), handle: createExecRoute },
   { method: 'POST', path: new RegExp(`^/exec/${ID}/start$`), hijack: startExecRoute },
   { method: 'GET', path: new RegExp(`^/exec/${ID}/json$`), handle: inspectExecRoute },

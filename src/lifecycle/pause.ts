@@ -23,7 +23,7 @@ import { cgroupOf } from './hooks/cgroup-hooks.js';
 import { recordContainerEvent } from '../events/event-log.js';
 
 /** The freezer exists only in the cgroup minibox made, on a cgroup v2 host. */
-function assertFreezer(): void {
+export function assertFreezer(): void {
   const mode = cgroupMode();
   if (mode === 'unified') return;
   throw new VerbError(`pause needs the cgroup v2 freezer (cgroup.freeze), but this host's cgroups are ${describeCgroupMode(mode)}; `
