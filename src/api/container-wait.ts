@@ -9,8 +9,8 @@
  * With `--rm` the container is deleted the moment its exit is settled — its record, and the exit
  * code in it, are gone when a waiter looks again. Whoever reconciles first settles it: one of
  * this daemon's waiters (`docker run --rm` has two, its attach and its wait), or another process
- * (a `minibox ps` at that moment). So a waiter whose last look found the container *running*
- * does not answer that record's code when the record vanishes; it asks the journal
+ * (a `minibox ps` at that moment). So a waiter whose last look found the container created or
+ * running does not answer that record's code when the record vanishes; it asks the journal
  * (events/event-log.ts): the container's monitor appends a "die" event with the exit code after
  * it writes the exit status, and it exits only after that — so once the monitor seen in the run's
  * pids file is gone, the journal's last "die" of this container is that run's end. (Codes this
@@ -59,14 +59,14 @@ async function exitFromJournal(root: StateRoot, id: string, monitor: ProcessHand
  */
 export async function waitForExit(root: StateRoot, id: string, condition: WaitCondition, gone: () => boolean): Promise<number> {
   const paths = new ContainerStore(root).paths(id);
-  let sawRunning = true; // until a look says otherwise: "removed before the first look" counts as running
+  let lastLookExited = false; // the last look found the run's end itself: its code is the answer
   let monitor: ProcessHandle | undefined;
   let code: number;
   try {
     code = await waitContainer(root, id, condition, (record) => {
-      sawRunning = record.State.Running;
-      if (record.State.Running) monitor = readRunPids(paths)?.monitor ?? monitor;
-      if (!record.State.Running && record.State.Status === 'exited') sawExit(id, record.State.ExitCode);
+      lastLookExited = !record.State.Running && record.State.Status === 'exited';
+      monitor = readRunPids(paths)?.monitor ?? monitor;
+      if (lastLookExited) sawExit(id, record.State.ExitCode);
       if (gone()) throw new ApiError(499, 'the client went away');
     });
   } catch (error) {
@@ -76,6 +76,7 @@ export async function waitForExit(root: StateRoot, id: string, condition: WaitCo
     if (logged === undefined) throw error;
     return logged;
   }
-  if (condition !== 'removed' || !sawRunning) return code;
+  if (condition !== 'removed' || lastLookExited) return code;
+  // Removed while it was created or running at the last look: someone else saw the end.
   return (await exitFromJournal(root, id, monitor)) ?? seenExits.get(id) ?? code;
 }

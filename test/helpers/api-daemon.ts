@@ -71,6 +71,7 @@ export async function docker(daemon: Daemon, args: string[], options: { cli?: st
       let stderr = '';
       child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
       child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+      child.stdin.on('error', () => undefined); // a CLI that exits without reading its stdin (EPIPE)
       child.stdin.end(options.input ?? '');
       child.on('close', (code, signal) => resolve({ code: code ?? 128 + (signal ? os.constants.signals[signal] : 0), stdout, stderr }));
     });
