@@ -66,7 +66,7 @@ const NOT_RUNNABLE: Record<string, string> = {
     'api-errors', 'api-version', 'attach', 'attach-stdin', 'container-routes', 'container-wait', 'create-body',
     'json-stream', 'push-route', 'commit-route', 'build-route', 'build-context', 'archive-routes', 'events-route', 'image-and-file-routes',
     'exec-routes', 'image-routes', 'registry-auth', 'request', 'resource-routes', 'routes', 'server', 'stream-framing',
-    'terminal-session',
+    'terminal-session', 'create-mounts', 'container-admin-routes', 'stats-route',
   ].map((name) => [`api/${name}.ts`, 'needs a running minibox serve on /tmp/mb.sock (test/api/*.test.ts start one)'])),
   // The course runner reads ../shared/course, outside the repository (and was being written meanwhile).
   'cli/commands/lesson-command.ts': 'reads the course in ../shared/course, outside the repository',
