@@ -18,8 +18,8 @@
  * The monitor hangs up when the container exits, after writing its exit status: the relay ends,
  * and the CLI's `wait` answers the exit code.
  *
- * Try: `docker -H unix:///tmp/mb.sock run -dt --name tt busybox sh -c 'stty size; sleep 60' >/dev/null;
- * sleep 1; docker -H unix:///tmp/mb.sock logs tt` → `0 0` (no client has given a window size)
+ * Try: `docker -H unix:///tmp/mb.sock run -dt --name tt busybox sh -c 'tty; sleep 60' >/dev/null;
+ * sleep 1; docker -H unix:///tmp/mb.sock logs tt` → `/dev/pts/0` (the container's own devpts)
  */
 import type { ServerResponse } from 'node:http';
 import type { Writable } from 'node:stream';
