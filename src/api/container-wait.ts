@@ -32,8 +32,8 @@ import { ApiError } from './api-errors.js';
 const seenExits = new Map<string, number>();
 const KEPT_EXITS = 512;
 
-/** An exit code this daemon learnt (a waiter saw it, or it is the container's monitor itself). */
-export function sawExit(id: string, code: number): void {
+/** An exit code one of this daemon's waiters saw. */
+function sawExit(id: string, code: number): void {
   seenExits.delete(id);
   seenExits.set(id, code);
   if (seenExits.size > KEPT_EXITS) seenExits.delete(seenExits.keys().next().value!);

@@ -208,9 +208,7 @@ export async function runContainerFromImage(root: StateRoot, request: RunRequest
  * Runs a created container with this process as its monitor (the init's parent): records the
  * pids, the start and the exit as minibox-monitor would; resolves to Docker's exit code.
  */
-export async function runAsMonitor(
-  root: StateRoot, created: { record: ContainerRecord; paths: ContainerPaths }, extra: RuntimeOptions, onExit?: (exitCode: number) => void,
-): Promise<number> {
+async function runAsMonitor(root: StateRoot, created: { record: ContainerRecord; paths: ContainerPaths }, extra: RuntimeOptions): Promise<number> {
   const store = new ContainerStore(root);
   const id = created.record.Id;
   let initPid = 0;
@@ -235,7 +233,6 @@ export async function runAsMonitor(
     },
   });
   const exitCode = result.exitCode; // the status, or 128+n (the runtime's supervisor decides)
-  onExit?.(exitCode); // before the record can go (--rm): a daemon's waiters learn the code here
   await recordedStart;
   writeExitStatus(created.paths, {
     initPid, exitCode, signal: result.signal ? os.constants.signals[result.signal] ?? 0 : 0,

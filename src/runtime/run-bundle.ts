@@ -41,7 +41,6 @@ import { observe, type ExplainLevel } from '../explain/observe.js';
 import { superviseStage } from './supervise.js';
 import { openStdioPipes, type StdioPipes, type StdioRelay, type StdioStreams } from './stdio-relay.js';
 import { openJsonFileLog, type LogRotation } from './json-file-log.js';
-import type { TerminalStreams } from './terminal-relay.js';
 import type { ParentMessage } from './stages/channel.js';
 import { stageCommand } from './programs.js';
 
@@ -69,10 +68,6 @@ export interface RunOptions {
   initStage?: EarlyInitStage;
   /** The container's json-file log: relayed output is written there too (json-file-log.ts). */
   log?: { file: string; limits: LogRotation };
-  /** With a terminal: relay it to these instead of minibox's own (the API daemon's client). */
-  terminalStreams?: TerminalStreams;
-  /** Forward minibox's signals to the container (default); a daemon's signals are its own. */
-  proxySignals?: boolean;
 }
 
 /** What an early start needs to know before any bundle exists (a foreground `run` knows it from its flags). */
@@ -274,9 +269,7 @@ async function superviseContainer(
       ...(log && terminal ? { terminalLog: log } : {}),
       start: async (pid) => await driveStart(child.stdio[3] as NodeJS.WritableStream, child.stdio[4] as NodeJS.ReadableStream, pid, {
         ...(options.onNamespacesReady ? { onNamespacesReady: options.onNamespacesReady } : {}),
-        ...(options.terminalStreams ? { terminal: options.terminalStreams } : {}),
       }),
-      ...(options.proxySignals === false ? { proxySignals: false } : {}),
       ...(source ? { streams: source } : {}),
       ...(options.onSpawned ? { onSpawned: options.onSpawned } : {}),
       ...(options.onStarted ? { onStarted: options.onStarted } : {}),
