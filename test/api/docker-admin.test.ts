@@ -151,3 +151,26 @@ describe.each(DOCKER_CLIS)('$name: container administration through minibox serv
     expect((await docker(daemon, ['rm', '-f', `pz-${tag}`], { cli })).code).toBe(0);
   });
 });
+
+describe('bad input to the administration routes', () => {
+  it('answers dockerd\'s status and a message naming what was wrong; the daemon keeps serving', async () => {
+    expect((await rawRequest('POST', '/containers/nosuch/rename?name=x')).status).toBe(404);
+    expect((await rawRequest('POST', '/containers/nosuch/pause')).status).toBe(404);
+    expect((await rawRequest('GET', '/containers/nosuch/stats?stream=false')).status).toBe(404);
+    expect((await rawRequest('POST', '/exec/nosuch/resize?h=1&w=1')).status).toBe(404);
+    const created = await rawRequest('POST', '/containers/create?name=badin', { Image: frame.image, HostConfig: { NetworkMode: 'none' } });
+    expect(created.status).toBe(201);
+    const noName = await rawRequest('POST', '/containers/badin/rename');
+    expect(noName.status).toBe(400);
+    expect(JSON.parse(noName.body).message).toMatch(/rename needs the new name/);
+    const notObject = await rawRequest('POST', '/containers/badin/update', []);
+    expect(notObject.status).toBe(400);
+    const resize = await rawRequest('POST', '/containers/badin/resize?h=x&w=80');
+    expect(resize.status).toBe(400);
+    const mount = await rawRequest('POST', '/containers/create', { Image: frame.image, HostConfig: { Mounts: [{ Type: 'npipe', Target: '/x' }] } });
+    expect(mount.status).toBe(400);
+    expect(JSON.parse(mount.body).message).toMatch(/mount type "npipe" is not supported by minibox/);
+    expect((await rawRequest('DELETE', '/containers/badin')).status).toBe(204);
+    expect((await rawRequest('GET', '/_ping')).body).toBe('OK');
+  });
+});
