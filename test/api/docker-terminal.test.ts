@@ -54,8 +54,7 @@ describe.each(DOCKER_CLIS)('$name run -it through minibox serve', ({ path: cli }
       tmux('send-keys', '-t', session, 'stty size', 'Enter');
       await waitForScreen(session, /^24 80\s*$/m);
       tmux('resize-window', '-t', session, '-x', '100', '-y', '30');
-      tmux('send-keys', '-t', session, 'clear; stty size', 'Enter');
-      await waitForScreen(session, /^30 100\s*$/m);
+      await expectWindowSize(session, 30, 100);
       tmux('send-keys', '-t', session, 'exit 5', 'Enter');
       expect(await waitForScreen(session, /docker exited \d+/)).toMatch(/docker exited 5/);
     } finally {
@@ -63,6 +62,20 @@ describe.each(DOCKER_CLIS)('$name run -it through minibox serve', ({ path: cli }
     }
   });
 });
+
+/**
+ * After a window change: the CLI's `resize` request and the keys typed next travel on different
+ * connections, so `stty size` may run before the new size lands (with dockerd too). Asks again,
+ * a bounded number of times, until the container reports `rows columns`.
+ */
+async function expectWindowSize(session: string, rows: number, columns: number): Promise<void> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    tmux('send-keys', '-t', session, `clear; echo "size-${attempt}: $(stty size)"`, 'Enter');
+    const screen = await waitForScreen(session, new RegExp(`^size-${attempt}: \\d+ \\d+\\s*$`, 'm'));
+    if (new RegExp(`^size-${attempt}: ${rows} ${columns}\\s*$`, 'm').test(screen)) return;
+  }
+  throw new Error(`the container never saw a ${columns}×${rows} window`);
+}
 
 /** Runs `command` in a fresh 80×24 tmux session, then keeps the pane (with the exit line) open. */
 function openTerminal(session: string, command: string): void {
@@ -89,8 +102,7 @@ describe.each(DOCKER_CLIS)('$name: a -t container owned by its monitor', ({ name
       tmux('send-keys', '-t', session, 'stty size', 'Enter');
       await waitForScreen(session, /^24 80\s*$/m);
       tmux('resize-window', '-t', session, '-x', '100', '-y', '30');
-      tmux('send-keys', '-t', session, 'clear; stty size', 'Enter');
-      await waitForScreen(session, /^30 100\s*$/m);
+      await expectWindowSize(session, 30, 100);
       tmux('send-keys', '-t', session, 'exit 5', 'Enter');
       expect(await waitForScreen(session, /command exited \d+/)).toMatch(/command exited 5/);
     } finally {
