@@ -38,6 +38,8 @@ interface TerminalClient {
   /** Resolves when this client's relay is over (exit, detach, hang-up, or a failed connect). */
   finish: () => void;
   connection?: AttachConnection;
+  /** The attach is over (the client left): a connection that arrives now is hung up at once. */
+  over?: boolean;
 }
 
 /** Clients attached before the start (`docker run -it`, `start -ai`), by container id. */
@@ -61,6 +63,7 @@ function forget(table: Map<string, Set<TerminalClient>>, id: string, client: Ter
 
 /** Relays one client to its monitor connection until either side ends. */
 function relay(id: string, client: TerminalClient, connection: AttachConnection): void {
+  if (client.over) { connection.hangUp(); return; }
   client.connection = connection;
   clientsOf(relaying, id).add(client);
   const size = pendingSizes.get(id);
@@ -100,6 +103,7 @@ export async function attachTerminal(
   try {
     await Promise.race([over, closed]);
   } finally {
+    terminal.over = true;
     forget(waiting, id, terminal);
     terminal.connection?.hangUp();
     terminal.output.end();

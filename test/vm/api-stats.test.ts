@@ -5,7 +5,8 @@
  * side of the same routes runs on the host in test/api/docker-admin.test.ts).
  * Checks the numbers the docker CLI computes with: pids_stats.current is the container's one
  * process, memory_stats.limit is the --memory given, cpu_stats.system_cpu_usage grew between the
- * two samples; pause leaves cgroup.freeze at 1; update rewrites memory.max.
+ * two samples; the stream sends one object a second; pause leaves cgroup.freeze at 1; update
+ * rewrites memory.max.
  * Fails on main (checked): stats answered 501, pause/unpause/update 404.
  * Takes ~1–2 minutes under TCG: a daemon and a handful of CLI calls.
  */
@@ -50,6 +51,26 @@ async function request(method: string, url: string, body?: unknown): Promise<{ s
   });
 }
 
+/** The first `count` lines of a streamed answer; then the client hangs up. */
+async function firstLines(url: string, count: number): Promise<string[]> {
+  return await new Promise((resolve, reject) => {
+    const req = http.request({ socketPath: socket, method: 'GET', path: url }, (res) => {
+      let text = '';
+      res.on('error', () => undefined); // our own hang-up
+      res.on('data', (chunk: Buffer) => {
+        text += chunk.toString();
+        const lines = text.split('\n');
+        if (lines.length > count) {
+          req.destroy();
+          resolve(lines.slice(0, count));
+        }
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 describe('the Engine API on cgroup v2', () => {
   it('stats from the cgroup; pause freezes it; update rewrites memory.max', async () => {
     const run = vm.minibox(['run', '-d', '--network', 'none', '--pull', 'never', '--memory', '32m', '--name', 'st', 'busybox', 'sleep', '600']);
@@ -65,6 +86,10 @@ describe('the Engine API on cgroup v2', () => {
     expect(sample.memory_stats.usage).toBeGreaterThan(0);
     expect(sample.cpu_stats.system_cpu_usage).toBeGreaterThan(sample.precpu_stats.system_cpu_usage);
     expect(sample.cpu_stats.online_cpus).toBeGreaterThan(0);
+
+    // `docker stats` without --no-stream: one object a second, until the client leaves.
+    const streamed = await firstLines('/containers/st/stats', 2);
+    expect(streamed.map((line) => JSON.parse(line).pids_stats.current)).toEqual([1, 1]);
 
     expect((await request('POST', '/containers/st/pause')).status).toBe(204);
     expect(fs.readFileSync(`${cgroup}/cgroup.freeze`, 'utf8').trim()).toBe('1');
