@@ -11,8 +11,8 @@
  *
  * Uses the default bridge: run under `flock /tmp/minibox-net.lock` on a shared machine.
  * Hostile: before terminal-session.ts, create answered 400 for -t and the prompt never came; on
- * main before the monitor-owned terminal (checked), `run -dt` answered 400 ("starts only with an
- * attached client") and `exec -it` 400 ("not supported through the API yet").
+ * main before the monitor-owned terminal, `run -dit` answered 400 ("starts only with an attached
+ * client") and `exec -it` 400 ("not supported through the API yet") — from main's code, not run.
  */
 import fs from 'node:fs';
 import os from 'node:os';

@@ -7,7 +7,8 @@
  * process, memory_stats.limit is the --memory given, cpu_stats.system_cpu_usage grew between the
  * two samples; the stream sends one object a second; pause leaves cgroup.freeze at 1; update
  * rewrites memory.max.
- * Fails on main (checked): stats answered 501, pause/unpause/update 404.
+ * Fails on main: its route table answered stats with 501 and pause/unpause/update with 404
+ * (read from main's code, not run in the VM).
  * Takes ~1–2 minutes under TCG: a daemon and a handful of CLI calls.
  */
 import { spawn } from 'node:child_process';
