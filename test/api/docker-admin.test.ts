@@ -8,9 +8,9 @@
  * dockerd's status for a runtime failure (500) — the test checks whichever this host is.
  * No bridge (`--network none`): no network lock needed.
  *
- * Hostile: main's route table had no rename/pause/update routes (404 "page not found"), stats
- * answered 501, and create-body.ts refused `--restart on-failure` and `--mount` (400), so every
- * test here fails there (read from main's code, not run).
+ * Hostile, checked by running this file with main's routes.ts and create-body.ts: every test but
+ * `restart` fails there (rename/pause/update 404 "page not found", stats 501, `--restart
+ * on-failure` and `--mount` 400); `restart` existed and is here as the CLI's proof of it.
  */
 import fs from 'node:fs';
 import http from 'node:http';
