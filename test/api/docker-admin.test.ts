@@ -35,13 +35,14 @@ beforeAll(async () => {
   scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-api-admin-'));
 });
 afterAll(async () => {
-  expect(await daemon.stop()).toBe(0);
-  const left = minibox(frame.root, ['ps', '-aq']).stdout.split('\n').filter(Boolean);
-  if (left.length > 0) minibox(frame.root, ['rm', '-f', ...left]);
-  expect(left).toEqual([]);
-  for (const volume of minibox(frame.root, ['volume', 'ls', '-q']).stdout.split('\n').filter(Boolean)) minibox(frame.root, ['volume', 'rm', volume]);
-  expectNoContainers(frame.root);
+  const stopped = await daemon.stop();
   fs.rmSync(scratch, { recursive: true, force: true });
+  const left = minibox(frame.root, ['ps', '-aq']).stdout.split('\n').filter(Boolean);
+  if (left.length > 0) minibox(frame.root, ['rm', '-f', ...left]); // a failed test's, before the root goes
+  for (const volume of minibox(frame.root, ['volume', 'ls', '-q']).stdout.split('\n').filter(Boolean)) minibox(frame.root, ['volume', 'rm', volume]);
+  expect(stopped).toBe(0);
+  expect(left).toEqual([]);
+  expectNoContainers(frame.root);
 });
 
 /** A request straight to the daemon, for the status code the CLI does not print. */
