@@ -101,14 +101,16 @@ function assertUnified(): void {
 }
 
 /**
- * Creates /sys/fs/cgroup/minibox/<id> with the controllers `resources` need (plus cpu, memory and
- * pids for stats, when available), and writes the limits. An existing directory for the same id
- * is reused (a restarted container).
+ * Creates the cgroup of container `id` — /sys/fs/cgroup/minibox/<id>, or `dir` (a path below
+ * /sys/fs/cgroup that the caller resolved, e.g. from an OCI config's linux.cgroupsPath) — with
+ * the controllers `resources` need (plus cpu, memory and pids for stats, when available), and
+ * writes the limits. Missing parent cgroups are made, and each one's subtree_control gets the
+ * controllers (the top-down rule). An existing directory is reused (a restarted container).
  */
-export function createContainerCgroup(id: string, resources: LinuxResources = {}): ContainerCgroup {
+export function createContainerCgroup(id: string, resources: LinuxResources = {}, dir = containerCgroupPath(id)): ContainerCgroup {
   assertUnified();
-  const dir = containerCgroupPath(id);
-  const parent = path.dirname(dir);
+  const inside = path.relative(CGROUP_V2_ROOT, dir);
+  if (!inside || inside.startsWith('..') || path.isAbsolute(inside)) throw new MiniboxError(`cgroup ${dir} is not below ${CGROUP_V2_ROOT}`);
   const offered = new Set(availableControllers(CGROUP_V2_ROOT));
   const needed = [...controllersFor(resources)];
   const unavailable = needed.filter((name) => !offered.has(name));
@@ -117,15 +119,18 @@ export function createContainerCgroup(id: string, resources: LinuxResources = {}
   }
   const controllers = [...new Set([...needed, ...STATS_CONTROLLERS.filter((name) => offered.has(name))])];
 
-  enableControllers(CGROUP_V2_ROOT, controllers);
-  if (!fs.existsSync(parent)) {
-    fs.mkdirSync(parent);
-    publishStep('cgroup.create', { dir: parent, meaning: 'a cgroup that holds every minibox container' });
-  }
-  enableControllers(parent, controllers);
-  if (!fs.existsSync(dir)) {
-    fs.mkdirSync(dir);
-    publishStep('cgroup.create', { dir, meaning: `the cgroup of container ${id}` });
+  let current = CGROUP_V2_ROOT;
+  for (const name of inside.split(path.sep)) {
+    enableControllers(current, controllers);
+    current = path.join(current, name);
+    if (fs.existsSync(current)) continue;
+    fs.mkdirSync(current);
+    publishStep('cgroup.create', {
+      dir: current,
+      meaning: current === dir ? `the cgroup of container ${id}`
+        : current === path.join(CGROUP_V2_ROOT, MINIBOX_CGROUP_PARENT) ? 'a cgroup that holds every minibox container'
+          : `a parent cgroup on the way to container ${id}'s`,
+    });
   }
   const cgroup = { id, path: dir };
   applyResources(cgroup, resources);

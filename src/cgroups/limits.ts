@@ -34,6 +34,8 @@ export interface LinuxResources {
     period?: number;
     /** CPU list, e.g. "0-2,4". */
     cpus?: string;
+    /** Memory (NUMA) node list, e.g. "0" (OCI configs; Docker's --cpuset-mems, not a minibox flag). */
+    mems?: string;
   };
   pids?: {
     /** Maximum number of tasks; ≤ 0 = unlimited. */

@@ -10,6 +10,7 @@
  *   cpu.quota/period    → cpu.max           "50000 100000" = 50 ms every 100 ms = half a CPU
  *   cpu.shares (2…262144) → cpu.weight (1…10000)   see cpuSharesToWeight: 1024 → 100
  *   cpu.cpus            → cpuset.cpus
+ *   cpu.mems            → cpuset.mems       memory (NUMA) nodes it may allocate from
  *   pids.limit          → pids.max          "max" when ≤ 0
  * (See the kernel's Documentation/admin-guide/cgroup-v2.rst for each file.)
  *
@@ -63,6 +64,9 @@ export function cgroupWritesFor(resources: LinuxResources): CgroupWrite[] {
 
   if (cpu?.cpus !== undefined) {
     writes.push({ file: 'cpuset.cpus', value: cpu.cpus, controller: 'cpuset', meaning: `its processes may run only on CPUs ${cpu.cpus}` });
+  }
+  if (cpu?.mems !== undefined && cpu.mems !== '') {
+    writes.push({ file: 'cpuset.mems', value: cpu.mems, controller: 'cpuset', meaning: `its processes may allocate memory only on NUMA nodes ${cpu.mems}` });
   }
   if (memory?.limit !== undefined) {
     writes.push(memory.limit > 0

@@ -9,7 +9,8 @@
  *   - the container's stdio is *this* process's stdio, passed straight through: the caller
  *     (containerd's shim, podman's conmon, a shell) made it, as with runc;
  *   - at "namespaces ready" this runtime does what an engine would: rlimits and oom_score_adj
- *     (process-limits.ts), the cgroup (cgroup v2 hosts), then the prestart/createRuntime hooks;
+ *     (process-limits.ts), the cgroup (cgroup v2 hosts: linux.cgroupsPath, oci-cgroup.ts), then
+ *     the prestart/createRuntime hooks;
  *   - with a terminal, the pty master goes to `--console-socket` (console-socket.ts) instead of
  *     being relayed here;
  *   - the stage stops before execve and waits on the exec fifo (runtime/exec-fifo.ts); at its
@@ -25,7 +26,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { MiniboxError, describeError } from '../errors.js';
 import { readBundle, type RuntimeSpec } from '../bundle/oci-bundle.js';
-import { addProcess, cgroupMode, createContainerCgroup, removeContainerCgroup } from '../cgroups/index.js';
+import { cgroupMode, removeContainerCgroup } from '../cgroups/index.js';
+import { joinCgroup } from './oci-cgroup.js';
 import { pidNamespacePath, wantsMountNamespace, wantsPidNamespace } from '../runtime/namespace-table.js';
 import { startInitStage } from '../runtime/run-bundle.js';
 import { establishUserNamespace, planUserNamespace } from '../runtime/user-namespace.js';
@@ -154,7 +156,7 @@ export async function createContainer(states: OciStateDir, id: string, options: 
     const outcome = await driveStart(child.stdio[3] as NodeJS.WritableStream, child.stdio[4] as NodeJS.ReadableStream, pid, {
       onNamespacesReady: async (initPid) => {
         applyProcessLimits(initPid, spec.process);
-        cgroup = joinCgroup(id, spec, initPid);
+        cgroup = joinCgroup(id, spec.linux, initPid);
         const state = { ociVersion: OCI_VERSION, id, status: 'creating' as const, pid: initPid, bundle, annotations };
         runHooks(spec.hooks, 'prestart', state);
         runHooks(spec.hooks, 'createRuntime', state);
@@ -213,16 +215,6 @@ function rootfsPath(bundle: string, spec: OciSpec): string {
 /** How many mounts are stacked on `rootfs` now: `delete` detaches those the container adds (lifecycle.ts). */
 function mountsAt(rootfs: string): { rootfs: string; depth: number } {
   return { rootfs, depth: readMountInfo().filter((entry) => entry.mountPoint === rootfs).length };
-}
-
-/** cgroup v2: /sys/fs/cgroup/minibox/<id> with linux.resources (spec-support.ts refused them elsewhere). */
-function joinCgroup(id: string, spec: OciSpec, pid: number): string | undefined {
-  if (cgroupMode() !== 'unified') return undefined;
-  const limits: Record<string, unknown> = { ...spec.linux?.resources };
-  delete limits.devices; // no device cgroup: nodev mounts instead (spec-support.ts)
-  const cgroup = createContainerCgroup(id, limits);
-  addProcess(cgroup, pid);
-  return cgroup.path;
 }
 
 function killQuietly(pid: number): void {

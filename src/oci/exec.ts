@@ -54,7 +54,8 @@ function processOf(template: SpecProcess, options: ExecOptions): SpecProcess {
 
 export async function execInContainer(states: OciStateDir, id: string, options: ExecOptions): Promise<number> {
   const saved = states.load(id);
-  if (states.status(saved) !== 'running') throw new MiniboxError(`cannot exec in a stopped container`, ExitCode.VerbFailed);
+  const status = states.status(saved);
+  if (status !== 'running') throw new MiniboxError(`cannot exec in a ${status === 'paused' ? 'paused' : 'stopped'} container`, ExitCode.VerbFailed);
   const process = processOf(saved.process, options);
   if (!process.args?.length) throw new MiniboxError('the exec process has no args', ExitCode.VerbFailed);
   const pid = saved.init.pid;

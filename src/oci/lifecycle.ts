@@ -36,6 +36,7 @@ export async function startContainer(states: OciStateDir, id: string): Promise<v
   const status = states.status(saved);
   if (status === 'stopped') refuse('cannot start a container that has stopped');
   if (status === 'running') refuse('cannot start an already running container');
+  if (status === 'paused') refuse('cannot start a container in the paused state');
   try {
     await releaseExecFifo(states.fifo(id), () => isRunning(saved.init));
   } catch (error) {
@@ -108,7 +109,7 @@ export async function deleteContainer(states: OciStateDir, id: string, force: bo
     throw error;
   }
   const status = states.status(saved);
-  if (status === 'running' && !force) refuse(`cannot delete container ${id} that is not stopped: running`);
+  if ((status === 'running' || status === 'paused') && !force) refuse(`cannot delete container ${id} that is not stopped: ${status}`);
   if (status !== 'stopped') {
     signalProcess(saved.init, 'SIGKILL'); // the PID namespace's init: the kernel kills the rest with it
     for (const pid of saved.cgroup ? processesOf(saved) : []) killQuietly(pid);

@@ -4,13 +4,15 @@
  * The runtime spec (runtime.md "State") defines one JSON document that `state ID` prints and
  * that every hook reads on its stdin:
  *   {"ociVersion":"1.0.2","id":"c1","status":"created","pid":4242,"bundle":"/b","annotations":{}}
- * `status` is one of creating, created, running, stopped. minibox-runc does not store the status
+ * `status` is one of creating, created, running, stopped (and runc's `paused`: its cgroup is
+ * frozen, oci-cgroup.ts — containerd and podman know it). minibox-runc does not store the status
  * — a stored status would lie as soon as the process exits on its own. It stores the *facts*
  * under `--root` (default /run/minibox-runc, a tmpfs: the state dies with the machine, as the
  * processes do) and derives the status each time it is asked, as runc does:
  *   <root>/<id>/state.json   id, bundle, pid + start time (process-handle.ts), created, annotations
  *   <root>/<id>/exec.fifo    exists from `create` until `start` (exec-fifo.ts)
- *   the process alive (same pid *and* start time, not a zombie) → created (fifo there) / running;
+ *   the process alive (same pid *and* start time, not a zombie) → paused (cgroup.events says
+ *   `frozen 1`) / created (fifo there) / running;
  *   otherwise → stopped.
  *
  * Try: `minibox-runc create --bundle $BUNDLE c1 >/dev/null 2>&1 && minibox-runc state c1` →
@@ -22,12 +24,13 @@ import { MiniboxError, ExitCode } from '../errors.js';
 import type { SpecHooks } from '../runtime/spec-hooks.js';
 import type { SpecProcess, SpecSeccomp } from '../bundle/oci-bundle.js';
 import { handleOf, isRunning, type ProcessHandle } from '../container/process-handle.js';
+import { isPausedCgroup } from './oci-cgroup.js';
 
 export const DEFAULT_OCI_ROOT = '/run/minibox-runc';
 /** The runtime-spec version minibox implements. */
 export const OCI_VERSION = '1.0.2';
 
-export type OciStatus = 'creating' | 'created' | 'running' | 'stopped';
+export type OciStatus = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
 
 /** runtime.md "State". */
 export interface OciState {
@@ -47,7 +50,7 @@ export interface SavedContainer {
   /** RFC 3339: when `create` finished. */
   created: string;
   annotations: Record<string, string>;
-  /** The cgroup directory minibox made for it, to remove on delete (cgroup v2 hosts). */
+  /** Its cgroup directory (cgroup v2 hosts; linux.cgroupsPath, oci-cgroup.ts), removed on delete. */
   cgroup?: string;
   /** config.json's hooks as they were at create: a later edit of the bundle changes nothing. */
   hooks?: SpecHooks;
@@ -126,6 +129,7 @@ export class OciStateDir {
 
   status(container: SavedContainer): OciStatus {
     if (!isRunning(container.init)) return 'stopped';
+    if (isPausedCgroup(container.cgroup)) return 'paused';
     return fs.existsSync(this.fifo(container.id)) ? 'created' : 'running';
   }
 

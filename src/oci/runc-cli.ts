@@ -26,6 +26,7 @@ import { deleteContainer, killContainer, parseSignal, processesOf, startContaine
 import { runContainerToEnd } from './run.js';
 import { execInContainer } from './exec.js';
 import { defaultSpec, features } from './default-spec.js';
+import { setPaused } from './oci-cgroup.js';
 
 interface GlobalOptions { root: string; log?: string; logFormat: 'text' | 'json'; debug?: boolean; systemdCgroup?: boolean }
 
@@ -134,12 +135,6 @@ function showProcesses(states: OciStateDir, id: string, psArgs: string[], format
   if (pidColumn < 0) throw new MiniboxError(`couldn't find PID field in ps output`);
   process.stdout.write(`${header}\n`);
   for (const line of lines) if (pids.includes(Number(line.trim().split(/\s+/)[pidColumn]))) process.stdout.write(`${line}\n`);
-}
-
-function freeze(states: OciStateDir, id: string, frozen: boolean): void {
-  const saved = states.load(id);
-  if (!saved.cgroup) throw new MiniboxError(`cannot ${frozen ? 'pause' : 'resume'} ${id}: it has no cgroup v2 freezer (this host's cgroups are not cgroup v2)`);
-  fs.writeFileSync(`${saved.cgroup}/cgroup.freeze`, frozen ? '1' : '0');
 }
 
 /** runc's error shape (see the header); always exit 1. */
@@ -256,7 +251,7 @@ function registerInfo(program: Command, states: States): void {
   for (const verb of ['pause', 'resume'] as const) {
     program.command(verb).argument('<id>').description(`${verb} every process (cgroup v2 freezer)`)
       .addHelpText('after', examples([`minibox-runc ${verb} c1`]))
-      .action((id: string) => { freeze(states(), id, verb === 'pause'); });
+      .action(async (id: string) => { await setPaused(states(), id, verb === 'pause'); });
   }
 
   program.command('spec').description('write a default config.json (as runc spec)')

@@ -15,8 +15,8 @@
  *   root      path readonly           hostname, mounts, annotations, hooks (spec-hooks.ts)
  *   linux     namespaces (new, or joined by `path`; no time) uidMappings gidMappings (checked by
  *             runtime/id-mappings.ts; made by runtime/user-namespace.ts) devices maskedPaths
- *             readonlyPaths sysctl seccomp rootfsPropagation resources (cgroup v2 only; devices: see below); cgroupsPath is
- *             accepted but not followed: the cgroup is always minibox/<id> (docs/oci-runtime.md)
+ *             readonlyPaths sysctl seccomp rootfsPropagation; resources and cgroupsPath on cgroup v2
+ *             only (oci-cgroup.ts says which limits, and where the cgroup goes; devices: see below)
  *
  * Try: `cp -a $BUNDLE b && jq '.linux.uidMappings=[{"containerID":0,"hostID":1000,"size":1}]'
  * $BUNDLE/config.json > b/config.json && minibox-runc create --bundle b c1` → `uidMappings`
@@ -26,6 +26,7 @@ import { MiniboxError } from '../errors.js';
 import { cgroupMode, describeCgroupMode, type CgroupMode } from '../cgroups/index.js';
 import type { RuntimeSpec } from '../bundle/oci-bundle.js';
 import { idMappingProblem } from '../runtime/id-mappings.js';
+import { unhonouredResource } from './oci-cgroup.js';
 
 const KNOWN: Record<string, readonly string[]> = {
   '': ['ociVersion', 'root', 'process', 'hostname', 'domainname', 'mounts', 'hooks', 'annotations', 'linux'],
@@ -94,7 +95,8 @@ export function unsupportedField(spec: RuntimeSpec, mode: CgroupMode = cgroupMod
 function unsupportedResources(spec: RuntimeSpec, mode: CgroupMode): string | undefined {
   const resources = (spec.linux?.resources ?? {}) as Record<string, unknown>;
   const limits = Object.keys(resources).filter((key) => key !== 'devices' && asksForLimit(key, resources[key]));
-  if (limits.length === 0 || mode === 'unified') return undefined;
+  if (mode === 'unified') return unhonouredResource(resources);
+  if (limits.length === 0) return undefined;
   return `config.json linux.resources.${limits[0]} (${JSON.stringify(resources[limits[0]!])}) needs cgroup v2, but this host's cgroups are ${describeCgroupMode(mode)}: `
     + 'remove the limits or run on a cgroup v2 host (see docs/vm.md)';
 }
