@@ -5,7 +5,8 @@
 #   scripts/vm/build-initramfs.sh            → .cache/vm/initramfs-<key>.cpio.gz
 #
 # Contents: busybox-static (shell, mount, insmod, ip…), the node binary and the shared libraries
-# `ldd` lists for it, the built repository (dist/, bin/, package.json, node_modules, test/, bench/, docs/lessons/,
+# `ldd` lists for it, Debian's runc when the host has it (the peer in test/vm/oci-cgroups.test.ts;
+# with its libraries from ldd), the built repository (dist/, bin/, package.json, node_modules, test/, bench/, docs/lessons/,
 # scripts/, vitest config), the kernel modules minibox uses for the VM's kernel (overlay, veth,
 # bridge… with their dependencies, in load order), a minibox store holding the busybox test
 # image at /minibox-store (scripts/vm/prepare-store.sh), a few /etc files, and
@@ -29,6 +30,7 @@ busybox=/bin/busybox
 file "$busybox" 2>/dev/null | grep -q 'statically linked' || [ -x "$busybox" ] \
   || { echo "build-initramfs: $busybox missing (apt-get install busybox-static)" >&2; exit 1; }
 node=$(readlink -f "$(command -v node)")
+runc=$(command -v runc || true)
 [ -d dist ] || { echo "build-initramfs: dist/ missing — run npm run build first" >&2; exit 1; }
 
 # Modules minibox may load, resolved with their dependencies in load order from modules.dep.
@@ -61,11 +63,11 @@ done
 native_addons=$(find node_modules -name '*.node' \( -path '*linux_x64*' -o -path '*linux-x64*' \) 2>/dev/null || true)
 # libseccomp is loaded by the runtime itself (koffi, src/sys/seccomp.ts), so ldd cannot see it.
 seccomp_lib=$(ldconfig -p | awk '/libseccomp\.so\.2 /{print $NF; exit}')
-libs=$( { for binary in "$node" $native_addons; do ldd "$binary" 2>/dev/null; done; echo "$seccomp_lib"; } \
+libs=$( { for binary in "$node" $native_addons $runc; do ldd "$binary" 2>/dev/null; done; echo "$seccomp_lib"; } \
   | grep -oE '/[^ ]+' | sort -u)
 
 key=$( {
-  echo "$kver $node $(stat -c '%s %Y' "$node") $(stat -c '%s %Y' "$busybox")"
+  echo "$kver $node $(stat -c '%s %Y' "$node") $(stat -c '%s %Y' "$busybox") ${runc:+$runc $(stat -c '%s %Y' "$runc")}"
   printf '%s\n' "${modules[@]}" $libs
   cat scripts/vm/build-initramfs.sh scripts/vm/init.sh
   find "${repo_items[@]}" -path node_modules/.cache -prune -o -printf '%p %s %T@\n' 2>/dev/null | sort
@@ -82,6 +84,7 @@ cp scripts/vm/init.sh "$stage/init"
 chmod 0755 "$stage/init"
 
 cp "$node" "$stage/usr/bin/node"
+[ -z "$runc" ] || cp "$runc" "$stage/usr/sbin/runc"
 for lib in $libs; do
   mkdir -p "$stage$(dirname "$lib")"
   cp -L "$lib" "$stage$lib"
