@@ -2,9 +2,10 @@
  * Unit test (no cgroups touched): where minibox-runc puts a container's cgroup for each form of
  * linux.cgroupsPath — runc's cgroupfs rules on cgroup v2 — that `..` never leaves /sys/fs/cgroup,
  * and which linux.resources fields it refuses by name on cgroup v2 instead of ignoring them. The
- * real cgroups are proven in the VM tier (test/vm/oci-cgroups.test.ts). Hostile cases checked to
- * fail on main: cgroupsPath was not read at all (every container went to minibox/<id>), and
- * blockIO/hugepageLimits/cpu.mems were silently dropped on cgroup v2.
+ * real cgroups are proven in the VM tier (test/vm/oci-cgroups.test.ts). Hostile cases fail on
+ * main: it had no cgroupsPath resolution (every container went to minibox/<id>), and — checked
+ * with main's dist — cgroupWritesFor({cpu: {mems: '0'}}) gave [] and unsupportedField() accepted
+ * blockIO on cgroup v2 (undefined): both silently dropped.
  */
 import { describe, expect, it } from 'vitest';
 import { cleanCgroupsPath, ownCgroup, resolveCgroupDir, unhonouredResource } from '../../src/oci/oci-cgroup.js';

@@ -15,8 +15,9 @@
  *     cgroup v2 mount;
  * and for minibox-runc: a cgroupsPath naming a cgroup that has processes is refused (runc 1.1.5
  * only warns; runc ≥ 1.2 refuses too).
- * Fails on main (checked): the cgroup was always minibox/<id> (no /oci-vm/… directory), `state`
- * never said "paused", cpuset.mems was not written.
+ * Fails on main by construction (not run there in the VM): main put the cgroup at minibox/<id>
+ * whatever cgroupsPath said (so /sys/fs/cgroup/oci-vm/… never exists and the first read throws),
+ * its `state` had no "paused", and it wrote no cpuset.mems.
  * Takes ~1–2 min under TCG: each of its 11 minibox-runc commands is a Node start-up on an
  * emulated CPU (5–12 s each); runc's are Go and quick.
  */
