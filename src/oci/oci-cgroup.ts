@@ -21,8 +21,9 @@
  * #497 (no CVE was assigned). The root cgroup itself, and a cgroup that already has processes,
  * are refused (runc ≥ 1.2: "container's cgroup is not empty"): delete kills all that is in it.
  *
- * Try (cgroup v2, docs/vm.md): `jq '.linux.cgroupsPath="/demo/c1"' config.json > c && mv c
- * config.json; minibox-runc create c1; cat /sys/fs/cgroup/demo/c1/cgroup.procs` → its pid.
+ * Try (cgroup v2): `cp -a $BUNDLE b && jq '.linux.cgroupsPath="../../demo/c1"' $BUNDLE/config.json >
+ * b/config.json && minibox-runc create -b b c1 >/dev/null 2>&1; wc -l <
+ * /sys/fs/cgroup/demo/c1/cgroup.procs` → `1` (`..` stopped at the top: the init is in demo/c1)
  */
 import fs from 'node:fs';
 import path from 'node:path';
