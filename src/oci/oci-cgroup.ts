@@ -78,7 +78,7 @@ function assertVacant(dir: string, cgroupsPath: string | undefined): void {
   }
 }
 
-/** Leaves of linux.resources that minibox-runc writes on cgroup v2 (v2-files.ts); `devices`: nodev instead. */
+/** Leaves of linux.resources that minibox-runc writes on cgroup v2 (v2-files.ts); `devices`: no device cgroup (runtime/rootfs). */
 const HONOURED: Record<string, readonly string[] | 'all'> = {
   memory: ['limit', 'reservation', 'swap'],
   cpu: ['shares', 'quota', 'period', 'cpus', 'mems'],
@@ -123,7 +123,7 @@ export function joinCgroup(id: string, linux: { cgroupsPath?: string; resources?
   const dir = resolveCgroupDir(linux?.cgroupsPath, id, ownCgroup());
   assertVacant(dir, linux?.cgroupsPath);
   const limits: Record<string, unknown> = { ...linux?.resources };
-  delete limits.devices; // no device cgroup: nodev mounts instead (spec-support.ts)
+  delete limits.devices; // no device cgroup: runtime/rootfs/config-devices.ts applies the rules
   const cgroup = createContainerCgroup(id, limits as LinuxResources, dir);
   addProcess(cgroup, pid);
   return cgroup.path;
