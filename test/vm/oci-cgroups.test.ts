@@ -18,8 +18,8 @@
  * Fails on main by construction (not run there in the VM): main put the cgroup at minibox/<id>
  * whatever cgroupsPath said (so /sys/fs/cgroup/oci-vm/… never exists and the first read throws),
  * its `state` had no "paused", and it wrote no cpuset.mems.
- * Takes ~85 s under TCG (up to ~2 min on a busy host): each of its 11 minibox-runc commands is a
- * Node start-up on an emulated CPU (5–12 s each); runc's are Go and quick (~9 s in all).
+ * Takes 40–115 s under TCG, with the host's load: each of its 11 minibox-runc commands is a Node
+ * start-up on an emulated CPU (3–12 s each); runc's are Go and quick (5–9 s in all).
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
