@@ -102,5 +102,8 @@ async function switchOffIPv6(pid: number, device: string): Promise<void> {
 
 /** Deletes a pair by its host end (the container's eth0 disappears with it); missing is fine. */
 export async function deleteVeth(hostName: string): Promise<void> {
+  // Usually gone already (the container's namespace died, and the pair with it): a sysfs look
+  // spares the `ip link del` process that would only say "Cannot find device".
+  if (!fs.existsSync(`/sys/class/net/${hostName}`)) return;
   await deleteLink(hostName, 'net.veth', { hostEnd: hostName, action: 'delete' });
 }

@@ -15,10 +15,10 @@ import {
   expectNoNetworkLeaks, inNetns, startFakeContainer, stopAllFakeContainers, tempStateRoot, webRoot, withNetworkWorld,
   type HostNetworkSnapshot,
 } from './netns-helpers.js';
+import { useFreeBridge } from '../helpers/free-subnet.js';
 
 // This file's own bridge and subnet (see run-web.test.ts).
-process.env.MINIBOX_BRIDGE_NAME = 'minibox-tlife';
-process.env.MINIBOX_BRIDGE_SUBNET = '172.27.0.0/16';
+const free = useFreeBridge('run-lifecycle');
 
 let world: LifecycleWorld;
 let before: HostNetworkSnapshot;
@@ -66,7 +66,7 @@ describe('bad input fails before anything is made', () => {
 
     const first = await world.mb(['run', '-d', '--name', 'holder', '-p', '18095:8080', world.image, 'sleep', '300']);
     expect(first.code).toBe(0);
-    const ours = (): string[] => spawnSync('iptables-save', { encoding: 'utf8' }).stdout.split('\n').filter((line) => line.includes('minibox-tlife') || line.includes('172.27.'));
+    const ours = (): string[] => spawnSync('iptables-save', { encoding: 'utf8' }).stdout.split('\n').filter((line) => line.includes(free.name) || line.includes(free.subnet.replace(/0\/24$/, '')));
     const rulesBefore = ours();
     const second = await world.mb(['run', '-d', '-p', '18095:8080', world.image, 'sleep', '300']);
     expect(second.stderr).toMatch(/port is already allocated: 0\.0\.0\.0:18095\/tcp is published by another container/);
@@ -127,7 +127,7 @@ describe('egress through NAT', () => {
       const seen = await world.mb(['run', '--rm', world.image, 'wget', '-qO-', 'http://198.51.100.2/cgi-bin/ip']);
       expect(seen.stderr).toBe('');
       expect(seen.code).toBe(0);
-      // busybox httpd prints IPv4 clients as [::ffff:a.b.c.d]. MASQUERADE: the host's address, not 172.27.x.
+      // busybox httpd prints IPv4 clients as [::ffff:a.b.c.d]. MASQUERADE: the host's address, not the container's.
       expect(seen.stdout.trim().replace(/^\[::ffff:(.*)\]$/, '$1')).toBe('198.51.100.1');
     } finally {
       spawnSync('ip', ['link', 'del', 'mbt-inet2-h']);
