@@ -32,7 +32,7 @@ import {
   addPortRules, addRules, containerDnatRules, deletePortRules, deleteRules, networkRules, portRule, readRulesets, retiredNetworkRules,
   type FirewallRule,
 } from './firewall.js';
-import { enableForwarding, miniboxBridges, restoreForwardingIfUnused, withHostNetworkLock } from './host-state.js';
+import { enableForwarding, restoreForwardingIfUnused, withHostNetworkLock } from './host-state.js';
 import { forgetKept, keepsPlumbing, narrateAlreadyThere, plumbingAlreadyThere, readKept, recordKept, removeOrphanBridges } from './kept-bridge.js';
 import { publishStep } from '../sys/trace.js';
 import { renderHostsFile, rewriteInPlace, type HostsMember } from './hosts.js';
@@ -260,10 +260,10 @@ export async function removeNetworkPlumbingIfUnused(network: NetworkRecord, root
     forgetKept(root, network);
     return false;
   }
-  // MINIBOX-DNAT is shared by every bridge: it goes (if empty) with the last one.
-  const last = (await miniboxBridges()).every((bridge) => bridge === network.Bridge);
-  // Reverse order: a chain that another rule still jumps to cannot be deleted.
-  await deleteRules([...retiredNetworkRules(network), ...networkRules(network).reverse()], await rulesets, last ? [DNAT_CHAIN] : []);
+  // Reverse order: a chain that another rule still jumps to cannot be deleted. MINIBOX-DNAT is
+  // shared by every bridge, but goes too if it is empty: another kept bridge's next published
+  // port makes it again (addPortRules), and no prune leaves an empty chain behind.
+  await deleteRules([...retiredNetworkRules(network), ...networkRules(network).reverse()], await rulesets, [DNAT_CHAIN]);
   await deleteBridge(network);
   forgetKept(root, network);
   await restoreForwardingIfUnused();

@@ -35,7 +35,7 @@ import { publishStep } from '../sys/trace.js';
 import { deviceAlias, ownerTag } from './bridge-claims.js';
 import { deleteBridge } from './bridge.js';
 import { deleteRules, readRulesets, type FirewallRule, type Rulesets } from './firewall.js';
-import { miniboxBridges, restoreForwardingIfUnused } from './host-state.js';
+import { restoreForwardingIfUnused } from './host-state.js';
 import { DEFAULT_NETWORK, networkDir, readNetwork, type NetworkRecord } from './networks.js';
 
 /** What <root>/networks/<name>/kept.json says. */
@@ -126,10 +126,9 @@ export async function removeOrphanBridges(): Promise<string[]> {
   const orphans = orphanBridges();
   if (orphans.length === 0) return [];
   const sets = await readRulesets();
-  // MINIBOX-DNAT (shared by every bridge) goes, if empty, with the last minibox bridge.
-  const last = (await miniboxBridges()).every((bridge) => orphans.includes(bridge));
-  // deleteRules removes every rule first and only then the chains left empty, with their jumps.
-  await deleteRules(orphans.flatMap((bridge) => rulesNamingBridge(sets, bridge)), sets, last ? [{ table: 'nat', chain: 'MINIBOX-DNAT' }] : []);
+  // deleteRules removes every rule first and only then the chains left empty, with their jumps
+  // (MINIBOX-DNAT too, if empty, as removeNetworkPlumbingIfUnused does).
+  await deleteRules(orphans.flatMap((bridge) => rulesNamingBridge(sets, bridge)), sets, [{ table: 'nat', chain: 'MINIBOX-DNAT' }]);
   for (const bridge of orphans) {
     publishStep('net.bridge', { bridge, network: '?', action: 'orphan' });
     await deleteBridge({ Bridge: bridge, Name: '?' } as NetworkRecord);

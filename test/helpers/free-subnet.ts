@@ -31,6 +31,8 @@ export interface FreeBridge {
   prefix: number;
   /** `10.a.b.1`, the bridge's address and the containers' default route. */
   gateway: string;
+  /** A regular expression source matching any address of the subnet (`10\\.201\\.7\\.\\d+`). */
+  pattern: string;
   /** The n-th address (`address(2)` is the first container's). */
   address(n: number): string;
   /** Drops the reservation (also done at exit). */
@@ -99,7 +101,8 @@ export function freeBridge(label: string): FreeBridge {
     const release = (): void => { try { if (fs.readFileSync(file, 'utf8') === String(process.pid)) fs.rmSync(file); } catch { /* gone */ } };
     process.once('exit', release);
     console.log(`free-subnet: ${label} uses ${subnet} on bridge ${name} (seed ${seed}; MINIBOX_TEST_SEED=${seed} repeats it)`);
-    return { name, subnet, prefix: 24, gateway: `${base}.1`, address: (n) => `${base}.${n}`, release };
+    const pattern = `${base.replace(/\./g, '\\.')}\\.\\d+`;
+    return { name, subnet, prefix: 24, gateway: `${base}.1`, pattern, address: (n) => `${base}.${n}`, release };
   }
   throw new Error('free-subnet: no free /24 left in 10.200.0.0–10.229.255.0');
 }

@@ -22,7 +22,7 @@ import { useFreeBridge } from '../helpers/free-subnet.js';
 
 const free = useFreeBridge('explain-story');
 /** The subnet's first three numbers, as a regular expression (`10\.201\.7`). */
-const net = free.gateway.replace(/\.1$/, '').replace(/\./g, '\\.');
+const net = free.pattern.replace(/\\\.\\d\+$/, '');
 
 let world: LifecycleWorld;
 let before: HostNetworkSnapshot;
