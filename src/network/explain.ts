@@ -5,8 +5,9 @@
  * rather than syscalls, so their sentences live beside the code that runs them. The narrator
  * calls `describeNetworkStep` for any event whose name starts with `net.`.
  *
- * Try: `minibox run --explain=all --rm busybox true 2>&1 | grep 'host loopback'` → `host loopback rule
- * in MINIBOX-INPUT`
+ * Try: `minibox network prune -f && minibox run --explain=all --rm busybox true 2>&1 | grep 'host
+ * loopback'` → `host loopback rule in MINIBOX-INPUT` (the prune first: a kept bridge's rules are
+ * "already there", told in one sentence, not made again)
  */
 import type { SysEvent } from '../sys/trace.js';
 import type { StoryStep } from '../explain/story-line.js';

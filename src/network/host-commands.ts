@@ -20,9 +20,10 @@
  * `iptables-restore --noflush` applies a whole set of rules in one transaction (firewall.ts).
  * Every line is still published as its own step, with the command a student would type.
  *
- * Try: `minibox run --rm --explain=all busybox true 2>&1 | grep -o 'ip link add [a-z0-9]* type bridge'`
- * → `ip link add minibox` (each host command, as you could type it: minibox0 for the first state
- * root on the host, the next free number for others).
+ * Try: `minibox network prune -f && minibox run --rm --explain=all busybox true 2>&1 | grep -o 'ip link add
+ * [a-z0-9]* type bridge'` → `ip link add minibox` (each host command, as you could type it: minibox0
+ * for the first state root on the host, the next free number for others; the prune first, because
+ * a kept bridge is "already there" and not made again).
  */
 import { spawn } from 'node:child_process';
 import { MiniboxError } from '../errors.js';
