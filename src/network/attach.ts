@@ -235,6 +235,7 @@ async function preparePlumbing(root: StateRoot, network: NetworkRecord): Promise
   enableForwarding();
   const keep = keepsPlumbing(network);
   await addRules(networkRules(network), retiredNetworkRules(network), await rulesets, keep ? [DNAT_CHAIN] : []);
+  crashPoint('net:plumbing'); // made, not yet recorded: the next container (or fsck) finds it unrecorded
   if (keep) recordKept(root, network);
 }
 

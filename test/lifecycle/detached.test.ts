@@ -9,10 +9,10 @@ import { ContainerStore } from '../../src/container/container-store.js';
 import { StateRoot } from '../../src/state-root.js';
 import { expectNoContainers, expectNoLeaks, findLeaks, tearDownKeptBridge } from '../helpers/leaks.js';
 import { rssKiB, until, withWorld, zombieChildren, type LifecycleWorld } from './helpers.js';
+import { useFreeBridge } from '../helpers/free-subnet.js';
 
 // This file's own bridge and subnet: other minibox runs on the machine may use the default one.
-process.env.MINIBOX_BRIDGE_NAME = 'minibox-tdet';
-process.env.MINIBOX_BRIDGE_SUBNET = '172.26.0.0/16';
+useFreeBridge('detached');
 
 let world: LifecycleWorld;
 
