@@ -44,6 +44,11 @@ export function describeNetworkStep(event: SysEvent): string | undefined {
       if (a.action === 'orphan') return `delete bridge ${str(a.bridge)}: kept by a state root that no longer has that network`;
       return undefined;
     case 'net.veth':
+      if (a.action === 'create' && a.netns) {
+        return `create a veth pair ${str(a.hostEnd)} <-> ${str(a.peer)}: two interfaces joined like a cable, in one netlink message — `
+          + `${str(a.hostEnd)} plugged into bridge ${str(a.bridge)} and up on the host, ${str(a.peer)} made straight inside the `
+          + `container's network namespace (pid ${str(a.pid)}), where the host no longer sees it${command}`;
+      }
       if (a.action === 'create') return `create a veth pair ${str(a.hostEnd)} <-> ${str(a.peer)}: two interfaces joined like a cable${command}`;
       if (a.action === 'plug') return `plug ${str(a.hostEnd)} into bridge ${str(a.bridge)}${command}`;
       if (a.action === 'move') return `move ${str(a.peer)} into the container's network namespace (pid ${str(a.pid)}): the host no longer sees it${command}`;

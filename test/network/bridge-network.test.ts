@@ -262,7 +262,7 @@ describe('other modes and bad input', () => {
     const c = await startFakeContainer(root, 'ghost');
     const pid = c.pid;
     await c.stop();
-    await expect(attachContainer(root, { id: c.id, name: c.name, pid })).rejects.toThrow(/^net\.veth: `ip link set vp\w+ netns \d+` failed/);
+    await expect(attachContainer(root, { id: c.id, name: c.name, pid })).rejects.toThrow(/^net\.veth: `ip link add veth\w+ up master \S+ type veth peer name eth0 address \S+ netns \d+` failed/);
     expectNoNetworkLeaks(frame.before(), root);
   });
 });

@@ -12,6 +12,7 @@
  * "containers' private source addresses are replaced", the loopback DROP "packets between two
  * minibox networks are dropped".
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { StateRoot } from '../../src/state-root.js';
@@ -88,11 +89,14 @@ describe('the network chapter', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).toMatch(new RegExp(`^ {2}published: 18071 → ${net}\\.\\d+:80, if addressed to this host\\s+· DNAT; -m addrtype --dst-type LOCAL$`, 'm'));
 
-    // The bridge's rules are told when they are made: take the kept ones down first.
+    // The bridge's rules are told when they are made: take the kept ones down first. MINIBOX-DNAT
+    // is shared host-wide: while another root's container publishes a port, its jumps stay (and
+    // are not made, so not told, here).
     expect((await world.mb(['network', 'prune', '-f'])).code).toBe(0);
+    const dnatThere = spawnSync('iptables', ['-w', '-t', 'nat', '-S', 'MINIBOX-DNAT']).status === 0;
     const all = await world.mb(['run', '--rm', '--explain=all', '-p', '127.0.0.1:18071:80', world.image, 'true']);
     expect(all.code, all.stderr).toBe(0);
-    expect(all.stderr).toMatch(/jump from PREROUTING to MINIBOX-DNAT with -m addrtype --dst-type LOCAL: only packets addressed to one of this host's own addresses/);
+    if (!dnatThere) expect(all.stderr).toMatch(/jump from PREROUTING to MINIBOX-DNAT with -m addrtype --dst-type LOCAL: only packets addressed to one of this host's own addresses/);
     const masquerade = all.stderr.split('\n').find((line) => line.includes('-s 127.0.0.0/8') && line.includes('MASQUERADE'));
     expect(masquerade).toMatch(/from the host's own 127\.0\.0\.1 to a published port leaves with the bridge's address/);
     expect(masquerade).not.toMatch(/containers' private source addresses/);

@@ -126,6 +126,7 @@ describe('ip_forward and two first containers at once (the real CLI, in a networ
       'set -e', `mkdir -p ${scratch}/cg`,
       `mount --rbind /sys/fs/cgroup ${scratch}/cg`, 'mount -t sysfs sysfs /sys', `mount --move ${scratch}/cg /sys/fs/cgroup`,
       'mkdir -p /run/minibox && mount -t tmpfs tmpfs /run/minibox', 'ip link set lo up',
+      'echo 0 > /proc/sys/net/ipv4/ip_forward', // this namespace's own (a new one may copy the host's)
       `mb() { ${process.execPath} ${bin} --root ${world!.root} "$@"; }`, 'set +e',
     ].join('\n');
     const child = spawn('unshare', ['--net', '--mount', '--propagation', 'private', 'bash', '-c', `${setup}\n${script}`],

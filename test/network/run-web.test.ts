@@ -124,11 +124,11 @@ describe('user networks, none, and the /etc files', () => {
     expect(out).toMatch(/^nameserver 192\.0\.2\.53$/m);
   });
 
-  it('run --explain narrates the veth pair, the move into the namespace and the NAT rule', async () => {
+  it('run --explain narrates the veth pair, its eth0 made inside the namespace, and the NAT rule', async () => {
     const result = await world.mb(['run', '--rm', '--explain=all', '-p', '18097:8080', world.image, 'true']);
     expect(result.code).toBe(0);
     expect(result.stderr).toMatch(/create a veth pair/);
-    expect(result.stderr).toMatch(/into the container's network namespace/);
+    expect(result.stderr).toMatch(/eth0 made straight inside the container's network namespace/);
     expect(result.stderr).toMatch(/NAT rule .*replaced by the host's/);
     expect(result.stderr).toMatch(/publish a port/);
     expect(result.stderr).toMatch(/ctstate DNAT .* — connections redirected by a published port \(DNAT\) may enter/);
