@@ -10,7 +10,7 @@
  *     no other test process's reservation;
  *   - the bridge name `minibox-t` + 6 hex digits of that subnet, which must not exist yet.
  * The choice is reserved with an O_EXCL file /run/minibox-test/subnets/<subnet>.pid (a file whose
- * process is gone is stale and taken over) and released when the process exits. The scan starts
+ * process is gone is stale and taken over) and released after the file (and at process exit). The scan starts
  * at a seeded offset, printed with the choice (MINIBOX_TEST_SEED=N repeats it), so that files
  * started together rarely try the same one first.
  */
@@ -18,6 +18,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { afterAll } from 'vitest';
 import { overlaps, parseIPv4, parseSubnet, type Subnet } from '../../src/network/cidr.js';
 
 const RESERVATIONS = '/run/minibox-test/subnets';
@@ -107,9 +108,13 @@ export function freeBridge(label: string): FreeBridge {
   throw new Error('free-subnet: no free /24 left in 10.200.0.0–10.229.255.0');
 }
 
-/** freeBridge, set as this process's MINIBOX_BRIDGE_NAME and MINIBOX_BRIDGE_SUBNET. */
+/**
+ * freeBridge, set as this process's MINIBOX_BRIDGE_NAME and MINIBOX_BRIDGE_SUBNET; call at the top
+ * of a test file (the reservation is dropped after the file: a worker may end without 'exit').
+ */
 export function useFreeBridge(label: string): FreeBridge {
   const bridge = freeBridge(label);
+  afterAll(() => bridge.release());
   process.env.MINIBOX_BRIDGE_NAME = bridge.name;
   process.env.MINIBOX_BRIDGE_SUBNET = bridge.subnet;
   return bridge;
