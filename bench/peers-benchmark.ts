@@ -148,6 +148,9 @@ async function bridgeRows(s: Setting): Promise<BenchRow[]> {
     rows.push(...phaseProfile(s.workspace, s.root, 'run --rm (bridge)', ['run', '--rm', s.reference, 'true'], RUN_PHASES, s.runs));
     return rows;
   } finally {
+    // The runs above kept the root's default bridge up between them, as docker0 stays up
+    // (src/network/kept-bridge.ts): give the host its bridge, rules and ip_forward back.
+    spawnSync(s.workspace.minibox, ['--root', s.root, 'network', 'prune', '-f'], { stdio: 'ignore' });
     undoPodmanNetwork();
     release();
   }

@@ -113,6 +113,7 @@ export const EXAMPLES: Record<string, string[]> = {
   'network ls': ['minibox network ls', "minibox network ls --format '{{.Name}} {{.Driver}}'"],
   'network inspect': ['minibox network inspect app', "minibox network inspect -f '{{json .IPAM}}' app"],
   'network rm': ['minibox network rm app'],
+  'network prune': ['minibox network prune -f           # unused networks; the idle default bridge goes too'],
   volume: ['minibox volume create notes', 'minibox volume ls', 'minibox volume rm notes'],
   'volume create': ['minibox volume create notes', 'minibox run --rm -v notes:/n alpine sh -c "date > /n/when"'],
   'volume ls': ['minibox volume ls', 'minibox volume ls -q'],

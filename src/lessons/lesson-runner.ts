@@ -78,10 +78,15 @@ export function runSteps(steps: LessonStep[], options: RunOptions): StepOutcome[
   return outcomes;
 }
 
-/** Removes every container of a lesson root (whatever its clean-up forgot), then the root. */
+/**
+ * Removes every container of a lesson root (whatever its clean-up forgot), its kept default
+ * bridge (`network prune`: the bridge outlives its containers, src/network/kept-bridge.ts), then
+ * the root.
+ */
 export function removeLessonRoot(root: string): void {
   const [node, bin] = miniboxCommand();
   const ids = spawnSync(node!, [bin!, '--root', root, 'ps', '-aq', '--no-trunc'], { encoding: 'utf8' }).stdout?.split('\n').filter(Boolean) ?? [];
   if (ids.length > 0) spawnSync(node!, [bin!, '--root', root, 'rm', '-f', '-v', ...ids], { stdio: 'ignore' });
+  if (fs.existsSync(path.join(root, 'networks'))) spawnSync(node!, [bin!, '--root', root, 'network', 'prune', '-f'], { stdio: 'ignore' });
   fs.rmSync(root, { recursive: true, force: true });
 }

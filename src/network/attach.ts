@@ -5,17 +5,18 @@
  * engine then calls `attachContainer` with the PID of a process inside it:
  *
  *   1. IPAM gives the container the lowest free address of the network       (ipam.ts)
- *   2. the network's bridge, NAT and forwarding rules exist (first container only), and
- *      ip_forward is on                                                       (bridge.ts, firewall.ts)
+ *   2. the network's bridge, NAT and forwarding rules exist (made by the first container, then
+ *      kept on the default network: "already there"), and ip_forward is on   (kept-bridge.ts)
  *   3. published host ports are checked and chosen                            (ports.ts)
  *   4. a veth pair: one end on the bridge, the other moved in and named eth0   (veth.ts)
- *   5. one DNAT rule per published port                                       (firewall.ts)
+ *   5. one DNAT rule per published port, all in one iptables-restore          (firewall.ts)
  *   6. the endpoint record, and the hosts files of the network's members     (hosts.ts)
  * If any step fails, the steps already done are undone in reverse order, so a failed `run`
- * (a taken port, a full subnet) leaves no veth, rule, bridge or address behind.
+ * (a taken port, a full subnet) leaves no veth, rule or address behind, nor a half-made bridge.
  *
- * `detachContainer` undoes all of it; the last container to leave a network also removes its
- * bridge and rules, and the last minibox bridge on the host gives back ip_forward.
+ * `detachContainer` undoes the container's part; the last container to leave a user network also
+ * removes its bridge and rules, while the default network keeps them for the next container
+ * until `network prune` (kept-bridge.ts). The last minibox bridge on the host gives back ip_forward.
  * The whole of both runs under the host-wide network lock (host-state.ts).
  *
  * Try: `minibox run --explain=all --rm busybox true 2>&1 | grep veth` → `create a veth pair`
@@ -28,9 +29,12 @@ import { parseSubnet } from './cidr.js';
 import { deleteBridge, ensureBridge } from './bridge.js';
 import { ownedByOther } from './bridge-claims.js';
 import {
-  addRule, addRules, containerDnatRules, deleteRule, deleteRules, networkRules, portRule, readRulesets, retiredNetworkRules, type FirewallRule,
+  addPortRules, addRules, containerDnatRules, deletePortRules, deleteRules, networkRules, portRule, readRulesets, retiredNetworkRules,
+  type FirewallRule,
 } from './firewall.js';
 import { enableForwarding, restoreForwardingIfUnused, withHostNetworkLock } from './host-state.js';
+import { forgetKept, keepsPlumbing, narrateAlreadyThere, plumbingAlreadyThere, readKept, recordKept, removeOrphanBridges } from './kept-bridge.js';
+import { publishStep } from '../sys/trace.js';
 import { renderHostsFile, rewriteInPlace, type HostsMember } from './hosts.js';
 import { allocateAddress, readAllocations, releaseAddress } from './ipam.js';
 import { DEFAULT_NETWORK, listNetworks, networkDir, resolveNetwork, type NetworkRecord } from './networks.js';
@@ -120,13 +124,7 @@ export async function attachContainer(root: StateRoot, request: AttachRequest): 
         await removeNetworkPlumbingIfUnused(network, root);
       });
 
-      // Reading the firewall tables (two `iptables-save`) does not depend on the bridge: start it
-      // now, so those processes run while `ip` makes the bridge. The tables cannot change under
-      // us meanwhile: minibox changes them only with the host lock, which we hold.
-      const rulesets = readRulesets();
-      rulesets.catch(() => { /* awaited below; a failure is reported there */ });
-      if (await ensureBridge(root, network)) enableForwarding();
-      await addRules(networkRules(network), retiredNetworkRules(network), await rulesets);
+      await preparePlumbing(root, network);
 
       const ports = await resolveHostPorts(request.ports ?? []);
       const subnet = parseSubnet(network.Subnet);
@@ -135,13 +133,9 @@ export async function attachContainer(root: StateRoot, request: AttachRequest): 
       undo.push(() => deleteVeth(hostVeth));
       crashPoint('net:veth');
 
-      const rules: FirewallRule[] = [];
-      for (const port of ports) {
-        const rule = portRule({ ...port, containerIp: address, containerId: request.id });
-        await addRule(rule);
-        rules.push(rule);
-        undo.push(() => deleteRule(rule));
-      }
+      const rules = ports.map((port) => portRule({ ...port, containerIp: address, containerId: request.id }));
+      await addPortRules(rules);
+      undo.push(async () => deletePortRules(rules, true));
 
       const endpoint: Endpoint = {
         ContainerId: request.id, Name: request.name, Network: network.Name, NetworkId: network.Id,
@@ -187,12 +181,13 @@ async function detachLocked(root: StateRoot, id: string): Promise<void> {
     const hasAddress = Object.values(readAllocations(root, network.Name)).includes(id);
     if (!endpoint && !hasAddress) continue;
     if (endpoint) {
-      for (const rule of endpoint.Rules) await deleteRule(rule);
+      // MINIBOX-DNAT stays while a bridge does (an empty chain costs nothing; making it again, two jumps).
+      await deletePortRules(endpoint.Rules, true);
       fs.rmSync(file, { force: true });
     } else {
       // A `run` killed after adding its DNAT rules but before writing the endpoint: find them by
       // the comment each one carries.
-      for (const rule of await containerDnatRules(id)) await deleteRule(rule);
+      await deletePortRules(await containerDnatRules(id), true);
     }
     // Usually gone already (it died with the container's namespace), but a `run` killed between
     // creating the pair and moving one end into the container leaves both ends on the host. Only
@@ -218,19 +213,62 @@ export async function renameEndpoints(root: StateRoot, id: string, name: string)
   });
 }
 
-/** Bridge and network rules go when no container holds an address on the network. */
-export async function removeNetworkPlumbingIfUnused(network: NetworkRecord, root: StateRoot): Promise<void> {
-  if (Object.keys(readAllocations(root, network.Name)).length > 0) return;
-  // The firewall tables are read (two `iptables-save`) while `ip` looks at the bridge's owner.
+/**
+ * The network's bridge, its rules and ip_forward, before a veth can be plugged in. The default
+ * network's are usually there already (kept-bridge.ts): then nothing is run but one sysfs read.
+ * Otherwise every missing piece is made, and for the default network recorded as kept.
+ */
+async function preparePlumbing(root: StateRoot, network: NetworkRecord): Promise<void> {
+  if (plumbingAlreadyThere(root, network)) {
+    narrateAlreadyThere(root, network);
+    enableForwarding(); // one file read while it is on; on again if someone switched it off
+    return;
+  }
+  // Kept bridges of deleted state roots first: they may hold a subnet or rules in the way.
+  await removeOrphanBridges();
+  // Reading the firewall tables (two `iptables-save`) does not depend on the bridge: start it
+  // now, so those processes run while `ip` makes the bridge. The tables cannot change under
+  // us meanwhile: minibox changes them only with the host lock, which we hold.
+  const rulesets = readRulesets();
+  rulesets.catch(() => { /* awaited below; a failure is reported there */ });
+  await ensureBridge(root, network);
+  enableForwarding();
+  const keep = keepsPlumbing(network);
+  await addRules(networkRules(network), retiredNetworkRules(network), await rulesets, keep ? [DNAT_CHAIN] : []);
+  crashPoint('net:plumbing'); // made, not yet recorded: the next container (or fsck) finds it unrecorded
+  if (keep) recordKept(root, network);
+}
+
+const DNAT_CHAIN = { table: 'nat', chain: 'MINIBOX-DNAT' } as const;
+
+/**
+ * Bridge and network rules go when no container holds an address on the network — except the
+ * default network's kept plumbing, which only `prune` (network or system) takes down. Returns
+ * true when it was taken down (or was not there).
+ */
+export async function removeNetworkPlumbingIfUnused(network: NetworkRecord, root: StateRoot, prune = false): Promise<boolean> {
+  if (Object.keys(readAllocations(root, network.Name)).length > 0) return false;
+  if (!prune && keepsPlumbing(network) && readKept(root, network)) {
+    publishStep('net.bridge', { bridge: network.Bridge, network: network.Name, action: 'keep' });
+    return false;
+  }
+  // The firewall tables are read (two `iptables-save`) while we look at the bridge's owner.
   const rulesets = readRulesets();
   rulesets.catch(() => { /* awaited below; a failure is reported there */ });
   // A bridge of that name made by another state root (this root's set-up failed on it): not ours
   // to take down, nor are the rules that name it.
-  if (await ownedByOther(root, network)) return;
-  // Reverse order: a chain that another rule still jumps to cannot be deleted.
-  await deleteRules([...retiredNetworkRules(network), ...networkRules(network).reverse()], await rulesets);
+  if (await ownedByOther(root, network)) {
+    forgetKept(root, network);
+    return false;
+  }
+  // Reverse order: a chain that another rule still jumps to cannot be deleted. MINIBOX-DNAT is
+  // shared by every bridge, but goes too if it is empty: another kept bridge's next published
+  // port makes it again (addPortRules), and no prune leaves an empty chain behind.
+  await deleteRules([...retiredNetworkRules(network), ...networkRules(network).reverse()], await rulesets, [DNAT_CHAIN]);
   await deleteBridge(network);
+  forgetKept(root, network);
   await restoreForwardingIfUnused();
+  return true;
 }
 
 /**

@@ -22,10 +22,10 @@
  * → `/run/minibox/networks/minibox` (this root's bridge, claimed; `cat` them all to see every
  * root's device and subnet).
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { StateRoot } from '../state-root.js';
-import { ip, runProgram } from './host-commands.js';
 import { readNetwork, type NetworkRecord } from './networks.js';
 
 /** Where claims live: a tmpfs, emptied by a reboot like the kernel state the claims describe. */
@@ -103,10 +103,30 @@ export function ownerTag(root: StateRoot, network: { Id: string; Name: string })
   return `minibox network ${network.Id.slice(0, 12)} (${network.Name}) of ${root.dir}`.slice(0, 255);
 }
 
-/** A device's alias, '' when it has none, or undefined when there is no such device (one `ip`). */
+/**
+ * A device's alias, '' when it has none, or undefined when there is no such device. Read from
+ * sysfs (/sys/class/net/DEV/ifalias), a file read instead of an `ip -j link show` process: the
+ * kernel shows the same attribute there, for the devices of the reader's network namespace.
+ */
 export async function deviceOwner(device: string): Promise<string | undefined> {
-  const result = await runProgram(ip('-j', 'link', 'show', 'dev', device));
-  if (result.code !== 0) return undefined;
+  return deviceAlias(device);
+}
+
+/** deviceOwner, synchronously (sysfs is a file read). */
+export function deviceAlias(device: string): string | undefined {
+  if (!/^[\w.-]{1,15}$/.test(device)) return undefined; // not a device name: never a path outside /sys/class/net
+  try {
+    return fs.readFileSync(`/sys/class/net/${device}/ifalias`, 'utf8').replace(/\n$/, '');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    // A kernel without the ifalias file: ask ip.
+    return deviceOwnerByIp(device);
+  }
+}
+
+function deviceOwnerByIp(device: string): string | undefined {
+  const result = spawnSync('ip', ['-j', 'link', 'show', 'dev', device], { encoding: 'utf8' });
+  if (result.status !== 0) return undefined;
   try {
     return (JSON.parse(result.stdout) as { ifalias?: string }[])[0]?.ifalias ?? '';
   } catch {

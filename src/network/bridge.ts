@@ -14,8 +14,9 @@
  *   ip link set minibox0 up
  *   sysctl net.ipv4.conf.minibox0.route_localnet=1   (see firewall.ts: 127.0.0.1:PORT → container)
  *
- * The bridge exists while at least one container is attached; the last one to leave removes it
- * (and with it the route), so an idle minibox leaves the host's interface list as it found it.
+ * A user network's bridge exists while at least one container is attached; the last one to leave
+ * removes it (and with it the route). The default network's bridge is kept between containers,
+ * as docker0 is, until `minibox network prune` (kept-bridge.ts).
  * Device names are host-wide: a bridge whose alias names another state root (or another network)
  * is never joined and never deleted (bridge-claims.ts).
  *

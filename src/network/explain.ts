@@ -5,8 +5,9 @@
  * rather than syscalls, so their sentences live beside the code that runs them. The narrator
  * calls `describeNetworkStep` for any event whose name starts with `net.`.
  *
- * Try: `minibox run --explain=all --rm busybox true 2>&1 | grep 'host loopback'` → `host loopback rule
- * in MINIBOX-INPUT`
+ * Try: `minibox network prune -f && minibox run --explain=all --rm busybox true 2>&1 | grep 'host
+ * loopback'` → `host loopback rule in MINIBOX-INPUT` (the prune first: a kept bridge's rules are
+ * "already there", told in one sentence, not made again)
  */
 import type { SysEvent } from '../sys/trace.js';
 import type { StoryStep } from '../explain/story-line.js';
@@ -31,9 +32,23 @@ export function describeNetworkStep(event: SysEvent): string | undefined {
     case 'net.bridge':
       if (a.action === 'create') return `create bridge ${str(a.bridge)}: a virtual switch for network ${str(a.network)}${command}`;
       if (a.action === 'address') return `give ${str(a.bridge)} the gateway address ${str(a.address)}: the host joins the subnet and gets a route to it${command}`;
-      if (a.action === 'delete') return `delete bridge ${str(a.bridge)}: its last container left${command}`;
+      if (a.action === 'delete') return `delete bridge ${str(a.bridge)}: no container is on it${command}`;
+      if (a.action === 'already there') {
+        return `bridge ${str(a.bridge)} already there: kept, with its NAT and firewall rules and ip_forward, since its first container`
+          + `${a.since ? ` (${str(a.since)})` : ''}, as Docker keeps docker0 — nothing to make (its owner read from /sys/class/net/${str(a.bridge)}/ifalias)`;
+      }
+      if (a.action === 'keep') {
+        return `keep bridge ${str(a.bridge)} and its rules for the next container, as Docker keeps docker0: `
+          + '`minibox network prune` takes them down (and gives ip_forward back) when no container uses them';
+      }
+      if (a.action === 'orphan') return `delete bridge ${str(a.bridge)}: kept by a state root that no longer has that network`;
       return undefined;
     case 'net.veth':
+      if (a.action === 'create' && a.netns) {
+        return `create a veth pair ${str(a.hostEnd)} <-> ${str(a.peer)}: two interfaces joined like a cable, in one netlink message — `
+          + `${str(a.hostEnd)} plugged into bridge ${str(a.bridge)} and up on the host, ${str(a.peer)} made straight inside the `
+          + `container's network namespace (pid ${str(a.pid)}), where the host no longer sees it${command}`;
+      }
       if (a.action === 'create') return `create a veth pair ${str(a.hostEnd)} <-> ${str(a.peer)}: two interfaces joined like a cable${command}`;
       if (a.action === 'plug') return `plug ${str(a.hostEnd)} into bridge ${str(a.bridge)}${command}`;
       if (a.action === 'move') return `move ${str(a.peer)} into the container's network namespace (pid ${str(a.pid)}): the host no longer sees it${command}`;
@@ -66,6 +81,7 @@ export function describeNetworkStep(event: SysEvent): string | undefined {
     case 'net.forward':
       return a.action === 'delete' ? undefined : `forwarding rule in ${str(a.chain)}: ${str(a.rule)} — ${forwardingPurpose(str(a.rule))}`;
     case 'net.iptables':
+      if (a.action === 'already there') return `firewall rules of ${str(a.bridge)} already there: minibox's chains and their jumps were made by its first container and kept`;
       if (a.action === 'create chain') return `create iptables chain ${str(a.chain)} (${str(a.table)}): minibox keeps its rules apart from the host's`;
       if (a.action === 'jump') {
         return str(a.rule).includes('--dst-type LOCAL')
@@ -151,10 +167,18 @@ export function networkStoryStep(event: SysEvent): StoryStep | undefined {
       ? { words: `network ${str(a.network)} forgotten: its record, its claim on ${str(a.subnet)}`, call: 'rm -r networks/…' }
       : { words: `network ${str(a.network)}: ${str(a.subnet)}, bridge ${str(a.bridge)} made at its first container's start`, call: 'networks/…/network.json' }));
   }
+  if (a.action === 'already there') {
+    return gather('bridge-kept', str(a.bridge ?? ''), (i) => ({
+      words: `bridge ${unique(i)[0] ?? ''} already there: kept, with its NAT and firewall rules, since its first container (as docker0)`,
+      call: 'read /sys/class/net/…/ifalias',
+    }));
+  }
+  if (a.action === 'keep') return gather('bridge-keep', str(a.bridge), (i) => ({ words: `bridge ${i.join(', ')} kept for the next container: \`minibox network prune\` takes it down`, call: '—' }));
+  if (a.action === 'orphan') return gather('bridge-orphan', str(a.bridge), (i) => ({ words: `bridge ${i.join(', ')} deleted: its state root is gone`, call: 'ip link del' }));
   const removing = a.action === 'delete' || a.action === 'unjump' || a.action === 'release' || a.action === 'delete chain';
   if (removing) {
     if (event.call === 'net.veth') return gather('veth-gone', str(a.hostEnd), (i) => ({ words: `veth ${i.join(', ')} deleted: its eth0 goes with it`, call: 'ip link del' }));
-    if (event.call === 'net.bridge') return gather('bridge-gone', str(a.bridge), (i) => ({ words: `bridge ${i.join(', ')} deleted: its last container left`, call: 'ip link del' }));
+    if (event.call === 'net.bridge') return gather('bridge-gone', str(a.bridge), (i) => ({ words: `bridge ${i.join(', ')} deleted: no container is on it`, call: 'ip link del' }));
     if (event.call === 'net.ipam') return gather('ipam-gone', str(a.address), (i) => ({ words: `address ${i.join(', ')} back in the network's pool (IPAM)`, call: 'ipam' }));
     return gather('rules-gone', str(a.chain), (i) => ({ words: `${i.length} firewall rules removed, in ${unique(i).length} chains`, call: 'iptables -D' }));
   }
@@ -166,7 +190,7 @@ export function networkStoryStep(event: SysEvent): StoryStep | undefined {
         call: 'ip link, ip addr, sysctl',
       }));
     case 'net.iptables':
-      if (a.action === 'jump' && a.to === 'MINIBOX-DNAT') return portStep('jump');
+      // The DNAT chain's jumps are made with the bridge's rules (kept-bridge.ts): told with them.
       return firewallStep(a.table === 'nat' ? 'nat' : 'filter', '');
     case 'net.nat': case 'net.forward': case 'net.isolation': case 'net.input':
       return firewallStep(event.call === 'net.nat' ? 'nat' : 'filter', rulePurpose(event) ?? '');
@@ -182,10 +206,10 @@ export function networkStoryStep(event: SysEvent): StoryStep | undefined {
   }
 }
 
-/** Published ports: the DNAT rules, and the jumps that send only locally addressed packets to them. */
+/** Published ports: the DNAT rules, reached by jumps that send only locally addressed packets to them. */
 function portStep(item: string): StoryStep {
   return gather('ports', item, (items) => ({
-    words: `published: ${items.filter((i) => i !== 'jump').join(', ')}, if addressed to this host`,
-    call: `DNAT${items.includes('jump') ? '; -m addrtype --dst-type LOCAL' : ''}`,
+    words: `published: ${items.join(', ')}, if addressed to this host`,
+    call: 'DNAT; -m addrtype --dst-type LOCAL',
   }));
 }

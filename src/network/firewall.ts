@@ -291,48 +291,79 @@ async function applyChanges(changes: Change[]): Promise<boolean> {
   return true;
 }
 
+function ruleChange(rule: FirewallRule, action: '-A' | '-D'): Change {
+  return { table: rule.table, line: [action, rule.chain, ...rule.spec], step: stepName(rule), args: { table: rule.table, chain: rule.chain, rule: rule.spec.join(' '), ...(action === '-D' ? { action: 'delete' } : {}) } };
+}
+
+/** The chain and its jumps, where missing (noted in `sets`, so that they are made once). */
+function chainChanges(sets: Rulesets, table: Table, chain: string): Change[] {
+  const changes: Change[] = [];
+  if (!sets[table].chains.has(chain)) {
+    sets[table].chains.add(chain);
+    changes.push({ table, line: [`:${chain}`, '-', '[0:0]'], step: 'net.iptables', args: { table, chain, action: 'create chain' } });
+  }
+  for (const jump of CHAIN_JUMPS[chain] ?? []) {
+    if (isPresent(sets[jump.table], jump.builtin, jump.spec)) continue;
+    sets[jump.table].lines.push(`-A ${jump.builtin} ${jump.spec.join(' ')}`);
+    changes.push({ table: jump.table, line: ['-I', jump.builtin, '1', ...jump.spec], step: 'net.iptables', args: { table, chain: jump.builtin, action: 'jump', to: chain, rule: jump.spec.join(' ') } });
+  }
+  return changes;
+}
+
 /**
  * Adds the rules (and their chains and jumps) that are missing; `addRule` semantics, in one go.
  * `retired` rules that are present are deleted in the same transaction, before the additions.
- * `current` is what readRulesets() returned, when the caller read the tables ahead of time.
+ * `current` is what readRulesets() returned, when the caller read the tables ahead of time;
+ * `chains` are made (with their jumps) even while they hold no rule (MINIBOX-DNAT, kept-bridge.ts).
  */
-export async function addRules(rules: FirewallRule[], retired: FirewallRule[] = [], current?: Rulesets): Promise<void> {
+export async function addRules(rules: FirewallRule[], retired: FirewallRule[] = [], current?: Rulesets, chains: { table: Table; chain: string }[] = []): Promise<void> {
   const sets = current ?? await readRulesets();
-  const changes: Change[] = retired.filter((rule) => isPresent(sets[rule.table], rule.chain, rule.spec))
-    .map((rule) => ({ table: rule.table, line: ['-D', rule.chain, ...rule.spec], step: stepName(rule), args: { table: rule.table, chain: rule.chain, rule: rule.spec.join(' '), action: 'delete' } }));
+  const changes: Change[] = retired.filter((rule) => isPresent(sets[rule.table], rule.chain, rule.spec)).map((rule) => ruleChange(rule, '-D'));
+  for (const { table, chain } of chains) changes.push(...chainChanges(sets, table, chain));
   for (const rule of rules) {
-    const set = sets[rule.table];
-    if (!set.chains.has(rule.chain)) {
-      set.chains.add(rule.chain);
-      changes.push({ table: rule.table, line: [`:${rule.chain}`, '-', '[0:0]'], step: 'net.iptables', args: { table: rule.table, chain: rule.chain, action: 'create chain' } });
-    }
-    for (const jump of CHAIN_JUMPS[rule.chain] ?? []) {
-      if (isPresent(sets[jump.table], jump.builtin, jump.spec)) continue;
-      sets[jump.table].lines.push(`-A ${jump.builtin} ${jump.spec.join(' ')}`);
-      changes.push({ table: jump.table, line: ['-I', jump.builtin, '1', ...jump.spec], step: 'net.iptables', args: { table: rule.table, chain: jump.builtin, action: 'jump', to: rule.chain, rule: jump.spec.join(' ') } });
-    }
-    if (isPresent(set, rule.chain, rule.spec)) continue;
-    changes.push({ table: rule.table, line: ['-A', rule.chain, ...rule.spec], step: stepName(rule), args: { table: rule.table, chain: rule.chain, rule: rule.spec.join(' ') } });
+    changes.push(...chainChanges(sets, rule.table, rule.chain));
+    if (!isPresent(sets[rule.table], rule.chain, rule.spec)) changes.push(ruleChange(rule, '-A'));
   }
   if (await applyChanges(changes)) return;
   for (const rule of retired) await deleteRule(rule);
+  for (const { table, chain } of chains) await ensureChain(table, chain);
   for (const rule of rules) await addRule(rule);
+}
+
+/**
+ * A container's published ports, added (or deleted) in one `iptables-restore --noflush` without
+ * reading the tables first: MINIBOX-DNAT is there while the default bridge is kept, and the rules
+ * are this container's own. If the transaction fails (no chain yet, a rule already gone), the
+ * one-by-one functions above do it and name what failed. `keepChain`: leave MINIBOX-DNAT even
+ * when this emptied it (it belongs to the kept plumbing).
+ */
+export async function addPortRules(rules: FirewallRule[]): Promise<void> {
+  if (rules.length === 0 || await applyChanges(rules.map((rule) => ruleChange(rule, '-A')))) return;
+  for (const rule of rules) await addRule(rule);
+}
+
+export async function deletePortRules(rules: FirewallRule[], keepChain: boolean): Promise<void> {
+  if (rules.length > 0 && !(await applyChanges(rules.map((rule) => ruleChange(rule, '-D'))))) {
+    for (const rule of rules) await deleteRule(rule);
+  } else if (rules.length > 0 && !keepChain) {
+    await removeChainIfEmpty('nat', 'MINIBOX-DNAT');
+  }
 }
 
 /**
  * Deletes the rules that are present, then the chains left empty and their jumps; `deleteRule`
  * semantics, in one go. `current`: what readRulesets() returned, when read ahead of time.
  */
-export async function deleteRules(rules: FirewallRule[], current?: Rulesets): Promise<void> {
+export async function deleteRules(rules: FirewallRule[], current?: Rulesets, alsoChains: { table: Table; chain: string }[] = []): Promise<void> {
   const sets = current ?? await readRulesets();
   const changes: Change[] = [];
   const deleted = new Map<string, number>();
-  const chains: { table: Table; chain: string }[] = [];
+  const chains: { table: Table; chain: string }[] = [...alsoChains];
   for (const rule of rules) {
     if (!chains.some((c) => c.table === rule.table && c.chain === rule.chain)) chains.push({ table: rule.table, chain: rule.chain });
     if (!isPresent(sets[rule.table], rule.chain, rule.spec)) continue;
     deleted.set(`${rule.table} ${rule.chain}`, (deleted.get(`${rule.table} ${rule.chain}`) ?? 0) + 1);
-    changes.push({ table: rule.table, line: ['-D', rule.chain, ...rule.spec], step: stepName(rule), args: { table: rule.table, chain: rule.chain, rule: rule.spec.join(' '), action: 'delete' } });
+    changes.push(ruleChange(rule, '-D'));
   }
   const removals: Change[] = [];
   for (const { table, chain } of chains) {
@@ -350,4 +381,5 @@ export async function deleteRules(rules: FirewallRule[], current?: Rulesets): Pr
   }
   if (await applyChanges([...changes, ...removals])) return;
   for (const rule of rules) await deleteRule(rule);
+  for (const { table, chain } of alsoChains) await removeChainIfEmpty(table, chain);
 }

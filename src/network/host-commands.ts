@@ -20,9 +20,10 @@
  * `iptables-restore --noflush` applies a whole set of rules in one transaction (firewall.ts).
  * Every line is still published as its own step, with the command a student would type.
  *
- * Try: `minibox run --rm --explain=all busybox true 2>&1 | grep -o 'ip link add [a-z0-9]* type bridge'`
- * → `ip link add minibox` (each host command, as you could type it: minibox0 for the first state
- * root on the host, the next free number for others).
+ * Try: `minibox network prune -f && minibox run --rm --explain=all busybox true 2>&1 | grep -o 'ip link add
+ * [a-z0-9]* type bridge'` → `ip link add minibox` (each host command, as you could type it: minibox0
+ * for the first state root on the host, the next free number for others; the prune first, because
+ * a kept bridge is "already there" and not made again).
  */
 import { spawn } from 'node:child_process';
 import { MiniboxError } from '../errors.js';
@@ -104,17 +105,29 @@ export function batchWord(word: string): string {
   return /^[^\s"'\\]+$/.test(word) ? word : `"${word.replace(/(["\\])/g, '\\$1')}"`;
 }
 
+/** A command run in the same process just before an `ip -batch` inside a namespace (`sh -c 'A && exec ip -batch -'`). */
+export interface Prelude { step: string; argv: string[]; args: Record<string, unknown> }
+
 /**
  * Runs several `ip` commands in one process (`ip -batch -`, inside process `pid`'s network
- * namespace when given). ip stops at the first failing line and names it ("Command failed -:N");
- * the lines before it are published as done, that one as failed, and a MiniboxError names it.
+ * namespace when given, after `prelude` there when given). ip stops at the first failing line
+ * and names it ("Command failed -:N"); the lines before it are published as done, that one as
+ * failed, and a MiniboxError names it.
  */
-export async function ipBatch(lines: BatchLine[], pid?: number): Promise<void> {
+export async function ipBatch(lines: BatchLine[], pid?: number, prelude?: Prelude): Promise<void> {
   if (lines.length === 0) return;
-  const argv = pid === undefined ? ['ip', '-batch', '-'] : ['nsenter', `--net=/proc/${pid}/ns/net`, 'ip', '-batch', '-'];
+  const nsenter = ['nsenter', `--net=/proc/${pid}/ns/net`];
+  const argv = pid === undefined ? ['ip', '-batch', '-']
+    : prelude ? [...nsenter, 'sh', '-c', '"$@" && exec ip -batch -', 'sh', ...prelude.argv] : [...nsenter, 'ip', '-batch', '-'];
   const start = performance.now();
   const result = await runProgram(argv, `${lines.map((line) => line.words.map(batchWord).join(' ')).join('\n')}\n`);
-  const ms = (performance.now() - start) / lines.length; // one process ran them all: each line gets its share
+  const ms = (performance.now() - start) / (lines.length + (prelude ? 1 : 0)); // one process ran them all: each gets its share
+  const preludeFailed = prelude !== undefined && result.code !== 0 && !/Command failed -:\d+/.test(result.stderr);
+  if (prelude) {
+    const failure = preludeFailed ? (result.stderr.trim().split('\n').pop() ?? `exit ${result.code}`) : undefined;
+    publishStep(prelude.step, { ...prelude.args, command: [...nsenter, ...prelude.argv].join(' ') }, failure, ms);
+    if (failure !== undefined) throw new BatchError(`${prelude.step}: \`${[...nsenter, ...prelude.argv].join(' ')}\` failed: ${failure}`, 0, false);
+  }
   const failedAt = result.code === 0 ? lines.length : Number(/Command failed -:(\d+)/.exec(result.stderr)?.[1] ?? '1') - 1;
   const command = (line: BatchLine): string => (pid === undefined ? ip(...line.words) : ipIn(pid, ...line.words)).join(' ');
   for (const line of lines.slice(0, failedAt)) publishStep(line.step, { ...line.args, command: command(line) }, undefined, ms);

@@ -12,18 +12,19 @@
  * must leave through another interface, so egress needs it. It is off by default on this kind of
  * host. minibox turns it on when it creates its first bridge and records the old value in
  * /run/minibox/ip_forward.saved; when the last minibox bridge is removed it writes the saved value
- * back. If forwarding was already on, nothing is saved and nothing is restored.
+ * back. If forwarding was already on, nothing is saved and nothing is restored. The default
+ * network's bridge is kept between containers (kept-bridge.ts), so "the last bridge is removed"
+ * means `minibox network prune` (or `system prune`) with no container left on it.
  * (Traffic between containers on one bridge and published ports reached from the host itself do
  * not need forwarding: the first is switched by the bridge, the second is the host's own output.)
  *
- * Try: `minibox run -d --name fw busybox sleep 60 >/dev/null && cat /proc/sys/net/ipv4/ip_forward` →
- * `1` (while a container is on a bridge; `minibox rm -f fw` removes the last bridge and gives the
- * old value back).
+ * Try: `minibox run -d --name fw busybox sleep 60 >/dev/null && cat /proc/sys/net/ipv4/ip_forward &&
+ * minibox rm -f fw >/dev/null && minibox network prune -f && cat /proc/sys/net/ipv4/ip_forward` →
+ * `1` (while a minibox bridge exists; after the prune, the host's own value again)
  */
 import fs from 'node:fs';
 import { withLock } from '../lock.js';
 import { publishStep } from '../sys/trace.js';
-import { runProgram } from './host-commands.js';
 
 export const HOST_STATE_DIR = '/run/minibox';
 const IP_FORWARD = '/proc/sys/net/ipv4/ip_forward';
@@ -54,12 +55,14 @@ export function enableForwarding(): void {
   writeSysctl(IP_FORWARD, '1', 'route container packets from the bridge to other interfaces (egress)');
 }
 
-/** Names of the bridges minibox made on this host (any state root): minibox* and mbr-*. */
+/**
+ * Names of the bridges minibox made on this host (any state root): minibox* and mbr-*. A bridge
+ * has a `bridge/` directory in sysfs; reading /sys/class/net costs no process.
+ */
 export async function miniboxBridges(): Promise<string[]> {
-  const result = await runProgram(['ip', '-j', 'link', 'show', 'type', 'bridge']);
-  return (JSON.parse(result.stdout || '[]') as { ifname: string }[])
-    .map((link) => link.ifname)
-    .filter((name) => name.startsWith('minibox') || name.startsWith('mbr-'));
+  return fs.readdirSync('/sys/class/net')
+    .filter((name) => name.startsWith('minibox') || name.startsWith('mbr-'))
+    .filter((name) => fs.existsSync(`/sys/class/net/${name}/bridge`));
 }
 
 /** Puts ip_forward back once no minibox bridge is left. Call with the host lock held. */

@@ -9,7 +9,7 @@
 export { attachContainer, detachContainer, containerEndpoints, containerPorts, networkEndpoints, type AttachRequest, type Endpoint } from './attach.js';
 export { parsePublish, publishAllExposed, formatPorts, type PortSpec, type PublishedPort } from './ports.js';
 export { addHostLines, parseAddHost, resolvConfWithDns } from './hosts.js';
-export { createUserNetwork, removeUserNetwork, listAllNetworks, inspectNetwork } from './manage.js';
+export { createUserNetwork, removeUserNetwork, listAllNetworks, inspectNetwork, pruneNetworks } from './manage.js';
 export { DEFAULT_NETWORK, DEFAULT_BRIDGE_DEVICE, DEFAULT_BRIDGE_SUBNET, findNetwork, type NetworkRecord } from './networks.js';
 export { checkNetworking, type NetworkCheck } from './doctor.js';
 export { lostNetworks, type LostNetwork } from './endpoint-health.js';

@@ -4,15 +4,18 @@
  * A user network is only a record until its first container attaches (the bridge is made then,
  * attach.ts) and loses its bridge again when its last container leaves; `network rm` deletes the
  * record and refuses while containers are attached. The built-in `bridge`, `host` and `none`
- * cannot be removed.
+ * cannot be removed; the default `bridge` network keeps its bridge between containers, until
+ * `network prune` (kept-bridge.ts).
  *
  * Try: `minibox network create --subnet 172.30.9.0/24 n9 >/dev/null && minibox network inspect n9`
  * → `"Gateway": "172.30.9.1"`
  */
 import { MiniboxError, NotFoundError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
-import { networkEndpoints } from './attach.js';
+import { networkEndpoints, removeNetworkPlumbingIfUnused } from './attach.js';
 import { removeBridge } from './bridge.js';
+import { deviceOwner, ownerTag } from './bridge-claims.js';
+import { readKept, removeOrphanBridges } from './kept-bridge.js';
 import { withHostNetworkLock } from './host-state.js';
 import { readAllocations } from './ipam.js';
 import {
@@ -45,6 +48,33 @@ export async function removeUserNetwork(root: StateRoot, nameOrId: string): Prom
     deleteNetworkRecord(root, network.Name);
     return network;
   });
+}
+
+/**
+ * `network prune` (and `system prune`): the user networks no container is on, as Docker's; and,
+ * since minibox has no daemon whose exit would take docker0 down, the default network's kept
+ * bridge, rules and DNAT chain when no container is on it (kept-bridge.ts) — then the last
+ * minibox bridge gone gives ip_forward its saved value back. Kept bridges of deleted state roots
+ * go too. Returns the user networks deleted; the default network's record stays.
+ */
+export async function pruneNetworks(root: StateRoot): Promise<string[]> {
+  const removed: string[] = [];
+  await withHostNetworkLock(async () => {
+    for (const network of listNetworks(root)) {
+      if (Object.keys(readAllocations(root, network.Name)).length > 0) continue;
+      if (network.Name === DEFAULT_NETWORK) {
+        if (readKept(root, network) || await deviceOwner(network.Bridge) === ownerTag(root, network)) {
+          await removeNetworkPlumbingIfUnused(network, root, true);
+        }
+        continue;
+      }
+      await removeBridge(root, network);
+      deleteNetworkRecord(root, network.Name);
+      removed.push(network.Name);
+    }
+    await removeOrphanBridges();
+  });
+  return removed;
 }
 
 /** `network inspect`: the shape of Docker's, for the fields minibox has. */

@@ -6,17 +6,16 @@
  * different namespace. minibox makes the pair on the host, plugs one end into the bridge, and
  * moves the other into the container's namespace (named by any process inside it, the PID):
  *
- *   ip link add veth1a2b3c4 type veth peer name vp1a2b3c4
- *   ip link set veth1a2b3c4 master minibox0 && ip link set veth1a2b3c4 up
- *   ip link set vp1a2b3c4 netns 4242                 # from now on the host cannot see it
+ *   ip link add veth1a2b3c4 up master minibox0 type veth \
+ *           peer name eth0 address 02:42:ac:1d:00:02 netns 4242   # the host cannot see eth0
  *   nsenter --net=/proc/4242/ns/net sysctl -w net.ipv6.conf.{all,default}.disable_ipv6=1 \
- *                      net.ipv6.conf.{all,default,vp1a2b3c4}.accept_ra=0   # see below
- *   nsenter --net=/proc/4242/ns/net ip link set vp1a2b3c4 name eth0
+ *                      net.ipv6.conf.{all,default,eth0}.accept_ra=0   # see below
  *   nsenter … ip addr add 172.29.0.2/16 dev eth0 && ip link set eth0 up && ip link set lo up
  *   nsenter … ip route add default via 172.29.0.1     # everything else goes to the bridge
  *
- * The end inside gets its own name only after the move: names are per namespace, and every
- * container wants its own `eth0`. Its MAC address is derived from its IP (02:42:ac:1d:00:02 for
+ * The end inside is made straight in the container's namespace (one RTM_NEWLINK message carries
+ * both ends: IFLA_NET_NS_PID for the peer), so it can be called `eth0` at once: names are per
+ * namespace, and every container wants its own `eth0`. Its MAC address is derived from its IP (02:42:ac:1d:00:02 for
  * 172.29.0.2), as Docker did before version 28 — easy to read, one glance tells the address.
  * Docker 28 gives each endpoint a random MAC instead and announces it with a gratuitous ARP, so
  * that a reused address does not meet a neighbour's stale ARP entry for an old container.
@@ -35,7 +34,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { parseIPv4 } from './cidr.js';
-import { BatchError, deleteLink, ipBatch, ipIn, netStep, type BatchLine } from './host-commands.js';
+import { BatchError, deleteLink, ipBatch, type BatchLine, type Prelude } from './host-commands.js';
 
 /** Host-side interface name for a container on a network (at most 15 characters, like all names). */
 export function hostVethName(networkId: string, containerId: string): string {
@@ -58,31 +57,28 @@ export interface VethPlan {
 }
 
 /**
- * Creates the pair, plugs it in and configures eth0 inside. On failure the pair is deleted again
- * (the caller undoes earlier steps).
+ * Creates the pair, plugs it in and configures eth0 inside, in two processes. One netlink
+ * message (one `ip link add`) makes both ends: the host end already on the bridge and up, the
+ * other born inside the container's namespace (`peer … netns PID`) with its final name and MAC —
+ * no move, no rename. Then one `nsenter` runs, inside, the IPv6 sysctls (while eth0 is still
+ * down, see the header) and an `ip -batch` for its address, link, lo and route. On failure the
+ * pair is deleted again (the caller undoes earlier steps).
  */
 export async function connectVeth(plan: VethPlan): Promise<void> {
-  const peer = `vp${plan.hostName.slice(4)}`;
   const about = { pid: plan.pid, hostEnd: plan.hostName, bridge: plan.bridge };
-  // Three processes instead of ten: one `ip -batch` on the host, a `sysctl` and an `ip -batch` inside.
-  const host = (action: string, ...words: string[]): BatchLine => ({ step: 'net.veth', words, args: { ...about, action, ...(action === 'create' || action === 'move' ? { peer } : {}) } });
   const inside = (action: string, ...words: string[]): BatchLine => ({ step: 'net.netns', words, args: { pid: plan.pid, action } });
   try {
+    await ipBatch([{
+      step: 'net.veth', args: { ...about, action: 'create', peer: 'eth0', netns: true },
+      words: ['link', 'add', plan.hostName, 'up', 'master', plan.bridge, 'type', 'veth',
+        'peer', 'name', 'eth0', 'address', macForAddress(plan.address), 'netns', String(plan.pid)],
+    }]);
     await ipBatch([
-      host('create', 'link', 'add', plan.hostName, 'type', 'veth', 'peer', 'name', peer),
-      host('plug', 'link', 'set', plan.hostName, 'master', plan.bridge),
-      host('up', 'link', 'set', plan.hostName, 'up'),
-      host('move', 'link', 'set', peer, 'netns', String(plan.pid)),
-    ]);
-    await switchOffIPv6(plan.pid, peer);
-    await ipBatch([
-      inside('rename', 'link', 'set', peer, 'name', 'eth0'),
-      inside('mac', 'link', 'set', 'eth0', 'address', macForAddress(plan.address)),
       inside('address', 'addr', 'add', `${plan.address}/${plan.prefix}`, 'dev', 'eth0'),
       inside('up', 'link', 'set', 'eth0', 'up'),
       inside('loopback', 'link', 'set', 'lo', 'up'),
       inside('route', 'route', 'add', 'default', 'via', plan.gateway),
-    ], plan.pid);
+    ], plan.pid, ipv6Off(plan.pid));
   } catch (error) {
     const notCreated = error instanceof BatchError && error.hostSide && error.done === 0; // that name is someone else's
     if (!notCreated) await deleteVeth(plan.hostName);
@@ -90,17 +86,20 @@ export async function connectVeth(plan: VethPlan): Promise<void> {
   }
 }
 
-/** IPv6 off and router advertisements ignored in the namespace, for `device` too (see header). */
-async function switchOffIPv6(pid: number, device: string): Promise<void> {
-  if (!fs.existsSync('/proc/sys/net/ipv6')) return; // a kernel without IPv6 (ipv6.disable=1): nothing to switch off
+/** IPv6 off and router advertisements ignored in the namespace, eth0 included (see header). */
+function ipv6Off(pid: number): Prelude | undefined {
+  if (!fs.existsSync('/proc/sys/net/ipv6')) return undefined; // a kernel without IPv6 (ipv6.disable=1): nothing to switch off
   const settings = [
     'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1',
-    'net.ipv6.conf.all.accept_ra=0', 'net.ipv6.conf.default.accept_ra=0', `net.ipv6.conf.${device}.accept_ra=0`,
+    'net.ipv6.conf.all.accept_ra=0', 'net.ipv6.conf.default.accept_ra=0', 'net.ipv6.conf.eth0.accept_ra=0',
   ];
-  await netStep('net.netns', ['nsenter', `--net=/proc/${pid}/ns/net`, 'sysctl', '-q', '-w', ...settings], { pid, action: 'ipv6 off' });
+  return { step: 'net.netns', argv: ['sysctl', '-q', '-w', ...settings], args: { pid, action: 'ipv6 off' } };
 }
 
 /** Deletes a pair by its host end (the container's eth0 disappears with it); missing is fine. */
 export async function deleteVeth(hostName: string): Promise<void> {
+  // Usually gone already (the container's namespace died, and the pair with it): a sysfs look
+  // spares the `ip link del` process that would only say "Cannot find device".
+  if (!fs.existsSync(`/sys/class/net/${hostName}`)) return;
   await deleteLink(hostName, 'net.veth', { hostEnd: hostName, action: 'delete' });
 }

@@ -10,7 +10,8 @@
  *
  * Only what this state root can prove is its own is touched: addresses and endpoints in its
  * ledgers, veths named after its containers (veth.ts hashes network id + container id), DNAT
- * rules for those containers, bridges whose alias names this root (bridge.ts).
+ * rules for those containers, bridges whose alias names this root (bridge.ts). The default
+ * network's kept bridge is not a leftover while its record (kept-bridge.ts) says so.
  *
  * Try: `minibox run -d --name fn -p 127.0.0.1:18089:80 busybox sleep 60 >/dev/null && kill -9
  * $(find $MINIBOX_ROOT/containers -name pids.json | xargs jq -r '.monitor.pid, .init.pid') &&
@@ -23,7 +24,8 @@ import path from 'node:path';
 import { ContainerStore, containerLockName } from '../container/container-store.js';
 import { ifLockFree } from '../lock.js';
 import { detachContainer, networkEndpoints, removeNetworkPlumbingIfUnused } from '../network/attach.js';
-import { deviceOwner } from '../network/bridge-claims.js';
+import { deviceOwner, ownerTag } from '../network/bridge-claims.js';
+import { forgetKept, readKept } from '../network/kept-bridge.js';
 import { ip, iptables, runProgram } from '../network/host-commands.js';
 import { withHostNetworkLock } from '../network/host-state.js';
 import { readAllocations } from '../network/ipam.js';
@@ -77,17 +79,30 @@ async function checkMembers(root: StateRoot, network: NetworkRecord, veths: Set<
   return findings;
 }
 
-/** A bridge of this root's network with no container on it: what the last detach should have removed. */
+/**
+ * A bridge of this root's network with no container on it: what the last detach should have
+ * removed — unless it is the default network's kept bridge (kept-bridge.ts), recorded complete.
+ * A kept record whose bridge is gone (a reboot, `ip link del`) is stale: the next container
+ * makes the plumbing again either way, the record is just deleted.
+ */
 async function checkPlumbing(root: StateRoot, network: NetworkRecord): Promise<Finding[]> {
   if (Object.keys(readAllocations(root, network.Name)).length > 0) return [];
   const owner = await deviceOwner(network.Bridge);
-  if (owner === undefined || !owner.endsWith(` of ${root.dir}`)) return [];
+  const kept = readKept(root, network);
+  if (kept && owner !== ownerTag(root, network)) {
+    return [{
+      area: 'network', subject: network.Bridge, problem: `network ${network.Name}'s record of a kept bridge that is not there (since ${kept.Since})`,
+      repair: 'delete the record (the next container makes the bridge again)',
+      fix: async () => withHostNetworkLock(async () => forgetKept(root, network)),
+    }];
+  }
+  if (kept || owner === undefined || !owner.endsWith(` of ${root.dir}`)) return [];
   const members = await runProgram(ip('-o', 'link', 'show', 'master', network.Bridge));
   if (members.stdout.trim() !== '') return [];
   return [{
     area: 'network', subject: network.Bridge, problem: `the bridge of network ${network.Name}, which has no container on it`,
     repair: 'remove the bridge and its NAT and forwarding rules',
-    fix: async () => withHostNetworkLock(() => removeNetworkPlumbingIfUnused(network, root)),
+    fix: async () => { await withHostNetworkLock(() => removeNetworkPlumbingIfUnused(network, root, true)); },
   }];
 }
 

@@ -18,8 +18,7 @@ import { imagesInUse } from '../container/container-store.js';
 import { pruneImages } from '../image/store/garbage.js';
 import type { ImageRecord } from '../image/store/images.js';
 import { diskUsage, pruneContainers } from '../lifecycle/remove.js';
-import { DEFAULT_NETWORK, listAllNetworks, removeUserNetwork } from '../network/index.js';
-import { readAllocations } from '../network/ipam.js';
+import { pruneNetworks } from '../network/index.js';
 import type { StateRoot } from '../state-root.js';
 
 export interface PruneOptions {
@@ -49,18 +48,6 @@ export function pruneWarning(options: PruneOptions): string {
     options.all ? '  - all images without at least one container associated to them' : '  - all dangling images',
     '  - all dangling build cache',
   ].join('\n');
-}
-
-async function pruneNetworks(root: StateRoot): Promise<string[]> {
-  const removed: string[] = [];
-  for (const network of await listAllNetworks(root)) {
-    if (network.Name === DEFAULT_NETWORK || Object.keys(readAllocations(root, network.Name)).length > 0) continue;
-    try {
-      await removeUserNetwork(root, network.Name);
-      removed.push(network.Name);
-    } catch { /* a container joined it meanwhile */ }
-  }
-  return removed;
 }
 
 async function pruneVolumes(root: StateRoot): Promise<{ names: string[]; bytes: number }> {

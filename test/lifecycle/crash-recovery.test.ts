@@ -12,10 +12,10 @@ import { StateRoot } from '../../src/state-root.js';
 import { expectNoContainers, expectNoLeaks } from '../helpers/leaks.js';
 import { bin } from '../helpers/minibox.js';
 import { startWorld, until, type LifecycleWorld } from './helpers.js';
+import { useFreeBridge } from '../helpers/free-subnet.js';
 
 // This file's own bridge and subnet: other minibox runs on the machine may use the default one.
-process.env.MINIBOX_BRIDGE_NAME = 'minibox-tcrash';
-process.env.MINIBOX_BRIDGE_SUBNET = '172.25.0.0/16';
+useFreeBridge('crash-recovery');
 
 let world: LifecycleWorld;
 

@@ -7,12 +7,12 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ContainerStore } from '../../src/container/container-store.js';
 import { StateRoot } from '../../src/state-root.js';
-import { expectNoContainers, expectNoLeaks, findLeaks } from '../helpers/leaks.js';
+import { expectNoContainers, expectNoLeaks, findLeaks, tearDownKeptBridge } from '../helpers/leaks.js';
 import { rssKiB, until, withWorld, zombieChildren, type LifecycleWorld } from './helpers.js';
+import { useFreeBridge } from '../helpers/free-subnet.js';
 
 // This file's own bridge and subnet: other minibox runs on the machine may use the default one.
-process.env.MINIBOX_BRIDGE_NAME = 'minibox-tdet';
-process.env.MINIBOX_BRIDGE_SUBNET = '172.26.0.0/16';
+useFreeBridge('detached');
 
 let world: LifecycleWorld;
 
@@ -166,6 +166,7 @@ describe('the leak check', () => {
     expect(leaks['processes left behind (cwd/root)'] ?? [], 'PID 1 after pivot_root names nothing of the root').not.toContainEqual(expect.stringMatching(new RegExp(`^${pid} `)));
     expect(leaks['IPAM entries or endpoints left behind']).toContainEqual(expect.stringContaining(id.slice(0, 12)));
     expect((await world.mb(['rm', '-f', 'outlived'])).code).toBe(0);
+    tearDownKeptBridge(world.root); // the default bridge stays between containers, as docker0 does
     expect(findLeaks(world.root)).toEqual({});
   });
 });

@@ -7,17 +7,17 @@ import net from 'node:net';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { useFreeBridge } from '../helpers/free-subnet.js';
 import { attachContainer, containerPorts, detachContainer, parsePublish, type Endpoint } from '../../src/network/index.js';
 import {
   expectNoNetworkLeaks, fetchFrom, inNetns, startFakeContainer, tempStateRoot, webRoot, type FakeContainer, networkTestFrame,
 } from './netns-helpers.js';
 
-// A bridge and subnet of this file's own (the default network's MINIBOX_BRIDGE_* settings), so
-// that other minibox runs on the machine, on minibox0 or theirs, never meet this file's.
-const BRIDGE = 'minibox-tbr';
-const SUBNET = '172.24.0.0/16';
-process.env.MINIBOX_BRIDGE_NAME = BRIDGE;
-process.env.MINIBOX_BRIDGE_SUBNET = SUBNET;
+// A bridge and subnet of this file's own, free on this host (the default network's
+// MINIBOX_BRIDGE_* settings), so that other minibox runs on the machine never meet this file's.
+const free = useFreeBridge('bridge-network');
+const BRIDGE = free.name;
+const SUBNET = free.subnet;
 
 const frame = networkTestFrame();
 const { root, dirs } = frame;
@@ -43,7 +43,7 @@ describe('three containers listen on port 8080 at once, each in its own namespac
       }
       const addresses = endpoints.map((e) => e.IPAddress);
       expect(new Set(addresses).size).toBe(3);
-      for (const address of addresses) expect(address).toMatch(/^172\.24\.0\.\d+$/);
+      for (const address of addresses) expect(address).toMatch(new RegExp(`^${free.pattern}$`));
 
       for (const [index, c] of containers.entries()) {
         const address = addresses[index]!;
@@ -59,9 +59,9 @@ describe('three containers listen on port 8080 at once, each in its own namespac
 
       // Inside: eth0 with the address, default route via the gateway, lo up.
       const inside = inNetns(containers[0]!.pid, ['ip', '-o', '-4', 'addr']).stdout;
-      expect(inside).toContain(`eth0    inet ${addresses[0]}/16`);
+      expect(inside).toContain(`eth0    inet ${addresses[0]}/24`);
       expect(inside).toContain('lo    inet 127.0.0.1/8');
-      expect(inNetns(containers[0]!.pid, ['ip', 'route']).stdout).toContain('default via 172.24.0.1 dev eth0');
+      expect(inNetns(containers[0]!.pid, ['ip', 'route']).stdout).toContain(`default via ${free.gateway} dev eth0`);
       // The engine's hosts file now maps the hostname to the real address.
       expect(fs.readFileSync(containers[0]!.hostsFile, 'utf8')).toContain(`${addresses[0]}\t${containers[0]!.id.slice(0, 12)}`);
     } finally {
@@ -113,7 +113,7 @@ describe('published ports', () => {
       expect(error?.exitCode).toBe(125);
       expect(error?.message).toMatch(/port is already allocated: 127\.0\.0\.1:18091\/tcp is published by another container/);
       expect(await httpGet('http://127.0.0.1:18091/')).toBe('hello from first\n');
-      expect(JSON.parse(fs.readFileSync(path.join(root.dir, 'networks/bridge/allocations.json'), 'utf8'))).toEqual({ '172.24.0.2': first.id });
+      expect(JSON.parse(fs.readFileSync(path.join(root.dir, 'networks/bridge/allocations.json'), 'utf8'))).toEqual({ [free.address(2)]: first.id });
     } finally {
       await detachContainer(root, first.id);
       await detachContainer(root, second.id);
@@ -222,7 +222,7 @@ describe('other modes and bad input', () => {
     const reachable = (endpoint: Endpoint): string =>
       spawnSync('busybox', ['wget', '-qO-', `http://${endpoint.IPAddress}:8080/`], { encoding: 'utf8', timeout: 30_000 }).stdout;
     try {
-      process.env.MINIBOX_BRIDGE_NAME = `${BRIDGE}x`;
+      process.env.MINIBOX_BRIDGE_NAME = `${BRIDGE.slice(0, 14)}x`; // device names: at most 15 characters
       process.env.MINIBOX_BRIDGE_SUBNET = hostSubnet;
       await expect(attachContainer(otherRoot, { id: c.id, name: c.name, pid: c.pid }))
         .rejects.toThrow(new RegExp(`^subnet ${hostSubnet.replace(/\./g, '\\.')} overlaps .* on host interface \\S+: choose another one`));
@@ -262,7 +262,7 @@ describe('other modes and bad input', () => {
     const c = await startFakeContainer(root, 'ghost');
     const pid = c.pid;
     await c.stop();
-    await expect(attachContainer(root, { id: c.id, name: c.name, pid })).rejects.toThrow(/^net\.veth: `ip link set vp\w+ netns \d+` failed/);
+    await expect(attachContainer(root, { id: c.id, name: c.name, pid })).rejects.toThrow(/^net\.veth: `ip link add veth\w+ up master \S+ type veth peer name eth0 address \S+ netns \d+` failed/);
     expectNoNetworkLeaks(frame.before(), root);
   });
 });

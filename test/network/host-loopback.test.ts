@@ -16,11 +16,10 @@ import {
   expectNoNetworkLeaks, inNetns, snapshotHostNetwork, startFakeContainer, stopAllFakeContainers, tempStateRoot, webRoot,
   type HostNetworkSnapshot,
 } from './netns-helpers.js';
+import { useFreeBridge } from '../helpers/free-subnet.js';
 
-// A bridge and subnet of this file's own: other minibox runs on the machine never meet it.
-const BRIDGE = 'minibox-tlo';
-process.env.MINIBOX_BRIDGE_NAME = BRIDGE;
-process.env.MINIBOX_BRIDGE_SUBNET = '172.22.0.0/16';
+// A bridge and subnet of this file's own, free on this host: other minibox runs never meet it.
+const BRIDGE = useFreeBridge('host-loopback').name;
 
 /** Packets MINIBOX-INPUT's DROP rule for this file's bridge has matched (0 when there is no such rule). */
 function droppedByInputRule(): number {

@@ -14,10 +14,10 @@ import {
   expectNoNetworkLeaks, inNetns, snapshotHostNetwork, startFakeContainer, stopAllFakeContainers, tempStateRoot,
   type FakeContainer, type HostNetworkSnapshot,
 } from './netns-helpers.js';
+import { useFreeBridge } from '../helpers/free-subnet.js';
 
 // A bridge and subnet of this file's own: other minibox runs on the machine never meet it.
-process.env.MINIBOX_BRIDGE_NAME = 'minibox-tipam';
-process.env.MINIBOX_BRIDGE_SUBNET = '172.21.0.0/16';
+useFreeBridge('ipam');
 
 let before: HostNetworkSnapshot;
 const root = tempStateRoot();

@@ -22,11 +22,11 @@ import {
   expectNoNetworkLeaks, inNetns, snapshotHostNetwork, startFakeContainer, stopAllFakeContainers, tempStateRoot, webRoot,
   type FakeContainer, type HostNetworkSnapshot,
 } from './netns-helpers.js';
+import { useFreeBridge } from '../helpers/free-subnet.js';
 
 // This file's own bridge and subnet, so that containers of other suites on the default bridge
 // cannot meet this one's rules (see run-web.test.ts).
-process.env.MINIBOX_BRIDGE_NAME = 'minibox-tlan';
-process.env.MINIBOX_BRIDGE_SUBNET = '172.20.0.0/16';
+const free = useFreeBridge('lan-exposure');
 
 const root = tempStateRoot();
 const dirs: string[] = [];

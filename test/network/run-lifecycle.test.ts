@@ -15,10 +15,10 @@ import {
   expectNoNetworkLeaks, inNetns, startFakeContainer, stopAllFakeContainers, tempStateRoot, webRoot, withNetworkWorld,
   type HostNetworkSnapshot,
 } from './netns-helpers.js';
+import { useFreeBridge } from '../helpers/free-subnet.js';
 
 // This file's own bridge and subnet (see run-web.test.ts).
-process.env.MINIBOX_BRIDGE_NAME = 'minibox-tlife';
-process.env.MINIBOX_BRIDGE_SUBNET = '172.27.0.0/16';
+const free = useFreeBridge('run-lifecycle');
 
 let world: LifecycleWorld;
 let before: HostNetworkSnapshot;
@@ -66,7 +66,7 @@ describe('bad input fails before anything is made', () => {
 
     const first = await world.mb(['run', '-d', '--name', 'holder', '-p', '18095:8080', world.image, 'sleep', '300']);
     expect(first.code).toBe(0);
-    const ours = (): string[] => spawnSync('iptables-save', { encoding: 'utf8' }).stdout.split('\n').filter((line) => line.includes('minibox-tlife') || line.includes('172.27.'));
+    const ours = (): string[] => spawnSync('iptables-save', { encoding: 'utf8' }).stdout.split('\n').filter((line) => line.includes(free.name) || line.includes(free.subnet.replace(/0\/24$/, '')));
     const rulesBefore = ours();
     const second = await world.mb(['run', '-d', '-p', '18095:8080', world.image, 'sleep', '300']);
     expect(second.stderr).toMatch(/port is already allocated: 0\.0\.0\.0:18095\/tcp is published by another container/);
@@ -82,7 +82,7 @@ describe('many containers and --rm', () => {
     const runs = await Promise.all(names.map((name) => world.mb(['run', '-d', '--name', name, world.image, 'sleep', '300'])));
     for (const run of runs) expect(run.stderr).toBe('');
     const addresses = await Promise.all(names.map(async (name) => (await world.mb(['inspect', '--format', '{{.NetworkSettings.IPAddress}}', name])).stdout.trim()));
-    for (const address of addresses) expect(address).toMatch(/^172\.27\.\d+\.\d+$/);
+    for (const address of addresses) expect(address).toMatch(new RegExp(`^${free.pattern}$`));
     expect(new Set(addresses).size).toBe(20);
     const ledger = JSON.parse(fs.readFileSync(path.join(world.root, 'networks/bridge/allocations.json'), 'utf8')) as Record<string, string>;
     expect(Object.keys(ledger).sort()).toEqual([...addresses].sort());
@@ -96,7 +96,7 @@ describe('many containers and --rm', () => {
     const result = await world.mb(['run', '--rm', '-p', '18096:8080', world.image, 'sh', '-c', 'ip -4 -o addr show eth0']);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/inet 172\.27\./);
+    expect(result.stdout).toMatch(new RegExp(`inet ${free.pattern}/24`));
     expect(containerDirs()).toEqual([]);
     expectNoNetworkLeaks(before, new StateRoot(world.root));
   });
@@ -127,7 +127,7 @@ describe('egress through NAT', () => {
       const seen = await world.mb(['run', '--rm', world.image, 'wget', '-qO-', 'http://198.51.100.2/cgi-bin/ip']);
       expect(seen.stderr).toBe('');
       expect(seen.code).toBe(0);
-      // busybox httpd prints IPv4 clients as [::ffff:a.b.c.d]. MASQUERADE: the host's address, not 172.27.x.
+      // busybox httpd prints IPv4 clients as [::ffff:a.b.c.d]. MASQUERADE: the host's address, not the container's.
       expect(seen.stdout.trim().replace(/^\[::ffff:(.*)\]$/, '$1')).toBe('198.51.100.1');
     } finally {
       spawnSync('ip', ['link', 'del', 'mbt-inet2-h']);

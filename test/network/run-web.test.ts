@@ -7,11 +7,11 @@
 import { describe, expect, it } from 'vitest';
 import { until, type LifecycleWorld } from '../lifecycle/helpers.js';
 import { withNetworkWorld } from './netns-helpers.js';
+import { useFreeBridge } from '../helpers/free-subnet.js';
 
 // A bridge and subnet of this file's own, so that other minibox runs on the machine (which use
 // minibox0) never meet this file's containers. The CLI inherits these through the environment.
-process.env.MINIBOX_BRIDGE_NAME = 'minibox-tweb';
-process.env.MINIBOX_BRIDGE_SUBNET = '172.28.0.0/16';
+const free = useFreeBridge('run-web');
 
 let world: LifecycleWorld;
 
@@ -53,7 +53,7 @@ describe('three web servers from one image listen on port 8080 at the same time'
     for (const [i, name] of names.entries()) await webServer(name, ['-p', `1808${i + 1}:8080`]);
     const ips = await Promise.all(names.map(ipOf));
     expect(new Set(ips).size).toBe(3);
-    for (const ip of ips) expect(ip).toMatch(/^172\.28\.\d+\.\d+$/);
+    for (const ip of ips) expect(ip).toMatch(new RegExp(`^${free.pattern}$`));
 
     for (const [i, name] of names.entries()) {
       expect(await get(`http://${ips[i]}:8080/`)).toBe(`hello from ${name}\n`);
@@ -73,9 +73,9 @@ describe('three web servers from one image listen on port 8080 at the same time'
     expect(ps).toContain('0.0.0.0:18083->8080/tcp');
     const inspect = JSON.parse(await ok(['inspect', 'web1'])) as { NetworkSettings: Record<string, unknown>; HostConfig: Record<string, unknown> }[];
     expect(inspect[0]!.NetworkSettings).toMatchObject({
-      IPAddress: ips[0], Gateway: '172.28.0.1', IPPrefixLen: 16,
+      IPAddress: ips[0], Gateway: free.gateway, IPPrefixLen: 24,
       Ports: { '8080/tcp': [{ HostIp: '0.0.0.0', HostPort: '18081' }] },
-      Networks: { bridge: { IPAddress: ips[0], Gateway: '172.28.0.1' } },
+      Networks: { bridge: { IPAddress: ips[0], Gateway: free.gateway } },
     });
     expect(inspect[0]!.NetworkSettings.MacAddress).toMatch(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
     expect(inspect[0]!.HostConfig).toMatchObject({ NetworkMode: 'bridge', PortBindings: { '8080/tcp': [{ HostIp: '', HostPort: '18081' }] } });
@@ -116,19 +116,19 @@ describe('user networks, none, and the /etc files', () => {
   it('the default network gives eth0 an address, --add-host and --dns reach /etc/hosts and /etc/resolv.conf', async () => {
     const out = await ok(['run', '--rm', '--hostname', 'box', '--add-host', 'db:10.1.2.3', '--add-host', 'gw:host-gateway', '--dns', '192.0.2.53',
       world.image, 'sh', '-c', 'ip -4 -o addr show eth0; cat /etc/hosts /etc/resolv.conf']);
-    const address = /inet (172\.28\.\d+\.\d+)\/16/.exec(out)?.[1];
+    const address = /inet (\d+\.\d+\.\d+\.\d+)\/24/.exec(out)?.[1];
     expect(address).toBeDefined();
     expect(out).toContain(`${address}\tbox`);
     expect(out).toContain('10.1.2.3\tdb');
-    expect(out).toContain('172.28.0.1\tgw');
+    expect(out).toContain(`${free.gateway}\tgw`);
     expect(out).toMatch(/^nameserver 192\.0\.2\.53$/m);
   });
 
-  it('run --explain narrates the veth pair, the move into the namespace and the NAT rule', async () => {
+  it('run --explain narrates the veth pair, its eth0 made inside the namespace, and the NAT rule', async () => {
     const result = await world.mb(['run', '--rm', '--explain=all', '-p', '18097:8080', world.image, 'true']);
     expect(result.code).toBe(0);
     expect(result.stderr).toMatch(/create a veth pair/);
-    expect(result.stderr).toMatch(/into the container's network namespace/);
+    expect(result.stderr).toMatch(/eth0 made straight inside the container's network namespace/);
     expect(result.stderr).toMatch(/NAT rule .*replaced by the host's/);
     expect(result.stderr).toMatch(/publish a port/);
     expect(result.stderr).toMatch(/ctstate DNAT .* — connections redirected by a published port \(DNAT\) may enter/);

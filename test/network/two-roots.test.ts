@@ -125,8 +125,10 @@ describe('two state roots with running containers side by side', () => {
     const peerB = await mbB(['run', '--rm', world.image, 'wget', '-qO-', `http://${ipB}:8080/`]);
     expect(peerB.stdout).toBe('hello from b1\n');
 
-    // Removing all of B's containers takes down B's bridge only.
+    // Removing all of B's containers keeps B's bridge (as docker0); pruning takes down B's bridge only.
     expect((await mbB(['rm', '-f', 'b1'])).code).toBe(0);
+    expect(spawnSync('ip', ['link', 'show', 'dev', b.Bridge]).status, "B's bridge is kept").toBe(0);
+    expect((await mbB(['network', 'prune', '-f'])).code).toBe(0);
     expect(spawnSync('ip', ['link', 'show', 'dev', b.Bridge]).status).not.toBe(0);
     expect(await answersNow('http://127.0.0.1:18291/'), "the first root's container still answers").toBe('hello from a1\n');
     expect((await world.mb(['ps'])).stdout).not.toContain('network lost');

@@ -24,10 +24,9 @@ import { isRunning } from '../../src/container/process-handle.js';
 import { crashTrials, seed, trialExpect } from '../helpers/crash-points.js';
 import { mbAsync, minibox } from '../helpers/minibox.js';
 import { pulledBusybox } from '../helpers/pulled-busybox.js';
+import { useFreeBridge } from '../helpers/free-subnet.js';
 
-const BRIDGE = 'mb-crash0';
-process.env.MINIBOX_BRIDGE_NAME = BRIDGE;
-process.env.MINIBOX_BRIDGE_SUBNET = '172.26.240.0/24';
+const BRIDGE = useFreeBridge('crash-safety').name;
 
 const frame = pulledBusybox('test/crash-busybox');
 
@@ -117,7 +116,7 @@ describe(`kill -9 of the CLI at seeded points (seed ${seed})`, () => {
   it('run: before and after the overlay, after the network namespace, after the cgroup', { timeout: 300_000 }, async () => {
     const { root, image } = frame;
     const trials = crashTrials('run', [
-      { point: 'create:building' }, { point: 'create:created' }, { point: 'net:address' }, { point: 'net:veth' },
+      { point: 'create:building' }, { point: 'create:created' }, { point: 'net:address' }, { point: 'net:plumbing' }, { point: 'net:veth' },
       { point: 'net:attached' }, { point: 'cgroup:created' }, { point: 'run:started' }, { point: 'container:record-written', maxHit: 3 },
     ]);
     for (const [i, trial] of trials.entries()) {

@@ -20,11 +20,11 @@ import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { expectNoLeaks } from '../helpers/leaks.js';
 import { bin, mbAsync, minibox, tempRoot } from '../helpers/minibox.js';
 import { busyboxImageLayout, pushLayout, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { useFreeBridge } from '../helpers/free-subnet.js';
 
-const BRIDGE = 'mb-soak0';
-const SUBNET = '172.26.241';
-process.env.MINIBOX_BRIDGE_NAME = BRIDGE;
-process.env.MINIBOX_BRIDGE_SUBNET = `${SUBNET}.0/24`;
+const free = useFreeBridge('soak');
+const BRIDGE = free.name;
+const SUBNET = free.subnet.replace(/\.0\/24$/, '');
 const SOAK_RUNS = Number(process.env.MINIBOX_SOAK_RUNS ?? 200);
 
 let registry: TestRegistry;

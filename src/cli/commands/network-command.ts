@@ -1,5 +1,5 @@
 /**
- * network-command.ts — `minibox network create|ls|rm|inspect`, shaped like `docker network`.
+ * network-command.ts — `minibox network create|ls|rm|inspect|prune`, shaped like `docker network`.
  * The work is in src/network/manage.ts.
  *
  * Try: `minibox network ls` → `NETWORK ID … NAME … DRIVER … SCOPE`
@@ -7,8 +7,8 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { formatTable } from '../../format.js';
-import { createUserNetwork, inspectNetwork, listAllNetworks, removeUserNetwork } from '../../network/index.js';
-import { contextOf, say } from '../context.js';
+import { createUserNetwork, inspectNetwork, listAllNetworks, pruneNetworks, removeUserNetwork } from '../../network/index.js';
+import { confirm, contextOf, say } from '../context.js';
 import { renderGoTemplate, renderRows } from '../go-template.js';
 import { withExplainFlags } from '../explain-flags.js';
 
@@ -79,4 +79,18 @@ export function registerNetworkCommands(program: Command): void {
         say(name);
       }
     }), 'the network\'s removal');
+
+  withExplainFlags(network
+    .command('prune')
+    .description('Remove unused networks, and take the default bridge down while no container is on it')
+    .option('-f, --force', 'do not prompt for confirmation')
+    .action(async (flags: { force?: boolean }, cmd: Command) => {
+      const warning = 'WARNING! This will remove all custom networks not used by at least one container.\n'
+        + 'The default bridge, its firewall rules and ip_forward are given back to the host if no container uses them.';
+      if (!flags.force && !(await confirm(`${warning}\nAre you sure you want to continue? [y/N] `))) return;
+      const removed = await pruneNetworks(contextOf(cmd).root);
+      if (removed.length === 0) return;
+      say('Deleted Networks:');
+      for (const name of removed) say(name);
+    }), 'the networks\' removal');
 }
