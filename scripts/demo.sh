@@ -46,7 +46,17 @@ if $minibox run --help >/dev/null 2>&1; then
   echo
   echo "On the host: hostname $(hostname), $(ls -d /proc/[0-9]* | wc -l) processes, / holds: $(ls / | tr '\n' ' ')"
   step minibox run --rm "$image" sh -c '…'
+  kept=${MINIBOX_ROOT:-/var/lib/minibox}/networks/bridge/kept.json
+  was_kept=no; [ ! -e "$kept" ] || was_kept=yes
   $minibox run --rm "$image" sh -c 'echo "PID inside: $$"; echo "hostname: $(hostname)"; echo "processes:"; ps; echo "root:"; ls /'
+  # The default bridge, its rules and ip_forward stay up between containers, as docker0 does
+  # (src/network/kept-bridge.ts). The demo made them: it leaves the host as it found it.
+  if [ "$was_kept" = no ] && [ -e "$kept" ]; then
+    echo
+    echo "The default bridge stays up for the next container, as docker0 does; the demo made it, so it takes it down:"
+    step minibox network prune -f
+    $minibox network prune -f
+  fi
 fi
 echo
 # `minibox` is on PATH only after `npm install -g .`: name the command that works now.

@@ -6,7 +6,9 @@
 #
 # Contents: busybox-static (shell, mount, insmod, ip…), the node binary and the shared libraries
 # `ldd` lists for it, Debian's runc when the host has it (the peer in test/vm/oci-cgroups.test.ts;
-# with its libraries from ldd), the built repository (dist/, bin/, package.json, node_modules, test/, bench/, docs/lessons/,
+# with its libraries from ldd), the static docker CLI when the host has one at /usr/local/bin
+# (test/vm/api-stats.test.ts drives `docker stats/pause/update` with it),
+# the built repository (dist/, bin/, package.json, node_modules, test/, bench/, docs/lessons/,
 # scripts/, vitest config), the kernel modules minibox uses for the VM's kernel (overlay, veth,
 # bridge… with their dependencies, in load order), a minibox store holding the busybox test
 # image at /minibox-store (scripts/vm/prepare-store.sh), a few /etc files, and
@@ -31,6 +33,8 @@ file "$busybox" 2>/dev/null | grep -q 'statically linked' || [ -x "$busybox" ] \
   || { echo "build-initramfs: $busybox missing (apt-get install busybox-static)" >&2; exit 1; }
 node=$(readlink -f "$(command -v node)")
 runc=$(command -v runc || true)
+docker_cli=/usr/local/bin/docker
+file "$docker_cli" 2>/dev/null | grep -q 'statically linked' || docker_cli=''
 [ -d dist ] || { echo "build-initramfs: dist/ missing — run npm run build first" >&2; exit 1; }
 
 # Modules minibox may load, resolved with their dependencies in load order from modules.dep.
@@ -67,7 +71,7 @@ libs=$( { for binary in "$node" $native_addons $runc; do ldd "$binary" 2>/dev/nu
   | grep -oE '/[^ ]+' | sort -u)
 
 key=$( {
-  echo "$kver $node $(stat -c '%s %Y' "$node") $(stat -c '%s %Y' "$busybox") ${runc:+$runc $(stat -c '%s %Y' "$runc")}"
+  echo "$kver $node $(stat -c '%s %Y' "$node") $(stat -c '%s %Y' "$busybox") ${runc:+$runc $(stat -c '%s %Y' "$runc")} ${docker_cli:+$docker_cli $(stat -c '%s %Y' "$docker_cli")}"
   printf '%s\n' "${modules[@]}" $libs
   cat scripts/vm/build-initramfs.sh scripts/vm/init.sh
   find "${repo_items[@]}" -path node_modules/.cache -prune -o -printf '%p %s %T@\n' 2>/dev/null | sort
@@ -85,6 +89,7 @@ chmod 0755 "$stage/init"
 
 cp "$node" "$stage/usr/bin/node"
 [ -z "$runc" ] || cp "$runc" "$stage/usr/sbin/runc"
+[ -z "$docker_cli" ] || cp "$docker_cli" "$stage/usr/local/bin/docker"
 for lib in $libs; do
   mkdir -p "$stage$(dirname "$lib")"
   cp -L "$lib" "$stage$lib"

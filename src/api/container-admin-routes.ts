@@ -21,6 +21,7 @@ import { renameContainer } from '../lifecycle/rename.js';
 import { updateContainers } from '../lifecycle/resources.js';
 import type { ResourceFlags } from '../cgroups/index.js';
 import { ApiError } from './api-errors.js';
+import { resourceFlagsOf, type ApiResourceLimits } from './create-body.js';
 import { sendEmpty, sendJson, type ApiRequest } from './request.js';
 
 export async function renameContainerRoute(api: ApiRequest, res: ServerResponse): Promise<void> {
@@ -55,14 +56,7 @@ export async function unpauseContainerRoute(api: ApiRequest, res: ServerResponse
   sendEmpty(res);
 }
 
-interface UpdateBody {
-  Memory?: number;
-  MemorySwap?: number;
-  MemoryReservation?: number;
-  NanoCpus?: number;
-  CpuShares?: number;
-  CpusetCpus?: string;
-  PidsLimit?: number | null;
+interface UpdateBody extends ApiResourceLimits {
   RestartPolicy?: { Name?: string } | null;
   [other: string]: unknown;
 }
@@ -70,15 +64,7 @@ interface UpdateBody {
 /** The update body's limits as `minibox update`'s flags (0 and absent both mean "unchanged"). */
 function updateFlags(body: UpdateBody): ResourceFlags {
   if (body.RestartPolicy?.Name) throw new ApiError(400, 'changing the restart policy with update is not supported by minibox: recreate the container with --restart');
-  return {
-    ...(body.Memory ? { memory: String(body.Memory) } : {}),
-    ...(body.MemorySwap ? { memorySwap: String(body.MemorySwap) } : {}),
-    ...(body.MemoryReservation ? { memoryReservation: String(body.MemoryReservation) } : {}),
-    ...(body.NanoCpus ? { cpus: String(body.NanoCpus / 1e9) } : {}),
-    ...(body.CpuShares ? { cpuShares: String(body.CpuShares) } : {}),
-    ...(body.CpusetCpus ? { cpusetCpus: body.CpusetCpus } : {}),
-    ...(body.PidsLimit ? { pidsLimit: String(body.PidsLimit) } : {}),
-  };
+  return resourceFlagsOf(body);
 }
 
 export async function updateContainerRoute(api: ApiRequest, res: ServerResponse): Promise<void> {

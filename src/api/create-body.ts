@@ -16,7 +16,32 @@
  */
 import type { RunRequest } from '../lifecycle/run.js';
 import { ApiError } from './api-errors.js';
+import type { ResourceFlags } from '../cgroups/index.js';
 import { mountFlags, type ApiMount } from './create-mounts.js';
+
+/** The resource limits of a create or update body, in Docker's units (bytes, nano-CPUs). */
+export interface ApiResourceLimits {
+  Memory?: number;
+  MemorySwap?: number;
+  MemoryReservation?: number;
+  NanoCpus?: number;
+  CpuShares?: number;
+  CpusetCpus?: string;
+  PidsLimit?: number | null;
+}
+
+/** Those limits as the CLI's flags (`--memory`, `--cpus`…); 0 and absent both mean "none given". */
+export function resourceFlagsOf(limits: ApiResourceLimits): ResourceFlags {
+  return {
+    ...(limits.Memory ? { memory: String(limits.Memory) } : {}),
+    ...(limits.MemorySwap ? { memorySwap: String(limits.MemorySwap) } : {}),
+    ...(limits.MemoryReservation ? { memoryReservation: String(limits.MemoryReservation) } : {}),
+    ...(limits.NanoCpus ? { cpus: String(limits.NanoCpus / 1e9) } : {}),
+    ...(limits.CpuShares ? { cpuShares: String(limits.CpuShares) } : {}),
+    ...(limits.CpusetCpus ? { cpusetCpus: limits.CpusetCpus } : {}),
+    ...(limits.PidsLimit ? { pidsLimit: String(limits.PidsLimit) } : {}),
+  };
+}
 
 interface PortBinding { HostIp?: string; HostPort?: string }
 
@@ -32,19 +57,12 @@ export interface CreateBody {
   Tty?: boolean;
   OpenStdin?: boolean;
   StopSignal?: string;
-  HostConfig?: {
+  HostConfig?: ApiResourceLimits & {
     AutoRemove?: boolean;
     Binds?: string[] | null;
     NetworkMode?: string;
     PortBindings?: Record<string, PortBinding[] | null> | null;
     PublishAllPorts?: boolean;
-    Memory?: number;
-    MemorySwap?: number;
-    MemoryReservation?: number;
-    NanoCpus?: number;
-    CpuShares?: number;
-    CpusetCpus?: string;
-    PidsLimit?: number | null;
     CapAdd?: string[] | null;
     CapDrop?: string[] | null;
     Privileged?: boolean;
@@ -101,15 +119,7 @@ export function runRequestFromBody(body: CreateBody, name: string | undefined): 
   const entrypoint = asList(body.Entrypoint);
   const command = asList(body.Cmd) ?? [];
   const network = host.NetworkMode && host.NetworkMode !== 'default' ? host.NetworkMode : undefined;
-  const resources = {
-    ...(host.Memory ? { memory: String(host.Memory) } : {}),
-    ...(host.MemorySwap ? { memorySwap: String(host.MemorySwap) } : {}),
-    ...(host.MemoryReservation ? { memoryReservation: String(host.MemoryReservation) } : {}),
-    ...(host.NanoCpus ? { cpus: String(host.NanoCpus / 1e9) } : {}),
-    ...(host.CpuShares ? { cpuShares: String(host.CpuShares) } : {}),
-    ...(host.CpusetCpus ? { cpusetCpus: host.CpusetCpus } : {}),
-    ...(host.PidsLimit ? { pidsLimit: String(host.PidsLimit) } : {}),
-  };
+  const resources = resourceFlagsOf(host);
   const mounts = mountFlags(host.Mounts ?? []);
   const restart = restartFlag(host.RestartPolicy);
   const logOpts = Object.entries(host.LogConfig?.Config ?? {}).map(([key, value]) => `${key}=${value}`);

@@ -1,5 +1,6 @@
 /**
- * The real docker CLI's container administration through `minibox serve`: `rename`, `restart`,
+ * The real docker CLI's container administration through `minibox serve`: `create`/`start`,
+ * `logs -f`, `wait`, `rename`, `restart`,
  * `pause`/`unpause`, `update`, `stats --no-stream`, restart policies (`run --restart`) and
  * `--mount` — each answered by the engine's own verb, with both CLIs where present.
  *
@@ -69,6 +70,24 @@ async function inspectUntil(cli: string, name: string, format: string, wanted: s
 describe.each(DOCKER_CLIS)('$name: container administration through minibox serve', ({ name, path: cli }) => {
   const tag = name.replace(/\W/g, '');
   const run = async (args: string[]) => await docker(daemon, ['run', '--network', 'none', ...args], { cli });
+
+  it('create, start, logs -f (follows to the exit) and wait (the exit code)', async () => {
+    const gate = fs.mkdtempSync(path.join(scratch, 'gate-'));
+    const script = 'echo one; while [ ! -e /gate/go ]; do sleep 0.1; done; echo two; exit 4';
+    expect((await docker(daemon, ['create', '--network', 'none', '--name', `lw-${tag}`, '-v', `${gate}:/gate`, frame.image, 'sh', '-c', script], { cli })).code).toBe(0);
+    expect(await docker(daemon, ['start', `lw-${tag}`], { cli })).toEqual({ code: 0, stdout: `lw-${tag}\n`, stderr: '' });
+    expect(await inspectUntil(cli, `lw-${tag}`, '{{.State.Status}}', 'running')).toBe('running');
+    // Both block while the container waits at its gate: they end only because it exits.
+    const following = docker(daemon, ['logs', '-f', `lw-${tag}`], { cli });
+    const waiting = docker(daemon, ['wait', `lw-${tag}`], { cli });
+    let early = '';
+    for (let i = 0; i < 300 && early !== 'one\n'; i++) early = (await docker(daemon, ['logs', `lw-${tag}`], { cli })).stdout;
+    expect(early).toBe('one\n');
+    fs.writeFileSync(path.join(gate, 'go'), '');
+    expect(await following).toEqual({ code: 0, stdout: 'one\ntwo\n', stderr: '' });
+    expect(await waiting).toEqual({ code: 0, stdout: '4\n', stderr: '' });
+    expect((await docker(daemon, ['rm', `lw-${tag}`], { cli })).code).toBe(0);
+  });
 
   it('rename: the new name for docker and minibox alike; a taken name is a conflict', async () => {
     expect((await docker(daemon, ['create', '--network', 'none', '--name', `ra-${tag}`, frame.image, 'true'], { cli })).code).toBe(0);

@@ -1,8 +1,9 @@
 /**
  * Runs INSIDE the test VM (cgroup v2): the Engine API's `stats`, `pause`/`unpause` and `update`
- * answered from a real container cgroup — what `docker stats`, `docker pause` and `docker
- * update` send, spoken by this test over the daemon's socket (the VM has no docker CLI; the CLI
- * side of the same routes runs on the host in test/api/docker-admin.test.ts).
+ * answered from a real container cgroup — first spoken by this test over the daemon's socket,
+ * then by the real docker CLI (the host's static /usr/local/bin/docker, which
+ * scripts/vm/build-initramfs.sh copies in when there is one; on this project's hybrid hosts the
+ * same commands get minibox's refusal, test/api/docker-admin.test.ts).
  * Checks the numbers the docker CLI computes with: pids_stats.current is the container's one
  * process, memory_stats.limit is the --memory given, cpu_stats.system_cpu_usage grew between the
  * two samples; the stream sends one object a second; pause leaves cgroup.freeze at 1; update
@@ -11,7 +12,7 @@
  * (read from main's code, not run in the VM).
  * Takes ~1–2 minutes under TCG: a daemon and a handful of CLI calls.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -31,7 +32,7 @@ beforeAll(async () => {
   await until(() => out.includes('API listening'), 'minibox serve to listen');
 });
 afterAll(async () => {
-  vm.minibox(['rm', '-f', 'st']);
+  vm.minibox(['rm', '-f', 'st', 'cst']);
   if (daemon && daemon.exitCode === null) {
     const exited = new Promise((resolve) => daemon!.once('exit', resolve));
     daemon.kill('SIGTERM');
@@ -102,5 +103,34 @@ describe('the Engine API on cgroup v2', () => {
     const update = await request('POST', '/containers/st/update', { Memory: 64 * 1024 * 1024 });
     expect(update).toEqual({ status: 200, body: '{"Warnings":[]}\n' });
     expect(fs.readFileSync(`${cgroup}/memory.max`, 'utf8').trim()).toBe(String(64 * 1024 * 1024));
+  });
+});
+
+const dockerCli = '/usr/local/bin/docker';
+
+/** The real docker CLI against the daemon (its config in a scratch dir of the store copy). */
+function docker(args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const config = path.join(vm.root, 'docker-config');
+  fs.mkdirSync(config, { recursive: true });
+  const result = spawnSync(dockerCli, ['-H', `unix://${socket}`, ...args], {
+    encoding: 'utf8', timeout: 120_000, env: { PATH: process.env.PATH, HOME: config, DOCKER_CONFIG: config },
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe.skipIf(!fs.existsSync(dockerCli))('the docker CLI on cgroup v2', () => {
+  it('docker stats --no-stream shows the limit and the pids; pause, unpause and update do their work', () => {
+    const run = vm.minibox(['run', '-d', '--network', 'none', '--pull', 'never', '--memory', '32m', '--name', 'cst', 'busybox', 'sleep', '600']);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    const cgroup = `/sys/fs/cgroup/${MINIBOX_CGROUP_PARENT}/${run.stdout.trim()}`;
+    const stats = docker(['stats', '--no-stream', '--format', '{{.Name}}|{{.MemUsage}}|{{.PIDs}}', 'cst']);
+    expect(stats.stderr).toBe('');
+    expect(stats.stdout).toMatch(/^cst\|[\d.]+[KMG]?i?B \/ 32MiB\|1\n$/);
+    expect(docker(['pause', 'cst'])).toEqual({ code: 0, stdout: 'cst\n', stderr: '' });
+    expect(fs.readFileSync(`${cgroup}/cgroup.freeze`, 'utf8').trim()).toBe('1');
+    expect(docker(['unpause', 'cst'])).toEqual({ code: 0, stdout: 'cst\n', stderr: '' });
+    expect(fs.readFileSync(`${cgroup}/cgroup.freeze`, 'utf8').trim()).toBe('0');
+    expect(docker(['update', '--memory', '48m', 'cst'])).toEqual({ code: 0, stdout: 'cst\n', stderr: '' });
+    expect(fs.readFileSync(`${cgroup}/memory.max`, 'utf8').trim()).toBe(String(48 * 1024 * 1024));
   });
 });
