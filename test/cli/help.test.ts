@@ -4,7 +4,8 @@
  * from the commander program itself, so a command added later is checked without editing this file.
  * On main before this change, no page had examples and `run --help` had 140-column lines.
  */
-import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
 import { buildProgram } from '../../src/cli/main.js';
 import { COMMAND_MODULES } from '../../src/cli/command-modules.js';
 import { allCommands } from '../../src/cli/help.js';
@@ -12,6 +13,7 @@ import { commandPath } from '../../src/cli/context.js';
 import { minibox, tempRoot } from '../helpers/minibox.js';
 
 const root = tempRoot('mb-help-');
+afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 const program = await buildProgram(COMMAND_MODULES);
 const paths = ['minibox', ...allCommands(program).map(commandPath)];
 

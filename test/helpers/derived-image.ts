@@ -7,15 +7,17 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { afterAll } from 'vitest';
 
+// Removed after the test file that made them (a vitest worker may end without 'exit').
 const madeDirs: string[] = [];
-process.on('exit', () => {
-  for (const dir of madeDirs) fs.rmSync(dir, { recursive: true, force: true });
+afterAll(() => {
+  for (const dir of madeDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 export function deriveImage(baseLayout: string, baseTag: string, change: (rootfs: string) => void, tag = 'latest'): string {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-derived-'));
-  madeDirs.push(work); // removed when the test process exits
+  madeDirs.push(work);
   const layout = path.join(work, 'layout');
   execFileSync('cp', ['-a', baseLayout, layout]);
   const bundle = path.join(work, 'bundle');

@@ -22,7 +22,10 @@ import { rssKiB, startWorld, until, type LifecycleWorld } from './helpers.js';
 
 let world: LifecycleWorld;
 beforeAll(async () => { world = await startWorld(); });
-afterAll(async () => { await world.close(); });
+afterAll(async () => {
+  await world.close();
+  fs.rmSync(world.root, { recursive: true, force: true });
+});
 afterEach(async () => {
   const left = fs.readdirSync(path.join(world.root, 'containers')); // after a failure: don't fail the next test too
   if (left.length > 0) await world.mb(['rm', '-f', ...left]);

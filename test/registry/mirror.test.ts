@@ -25,6 +25,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (root) fs.rmSync(root, { recursive: true, force: true });
+  if (root) fs.rmSync(`${root}-config.json`, { force: true });
   await mirror?.stop();
 });
 
