@@ -50,12 +50,7 @@ describe.each(DOCKER_CLIS)('$name run -it through minibox serve', ({ path: cli }
     const command = `DOCKER_CONFIG=${config} ${cli} -H unix://${daemon.socket} run --rm -it ${frame.image} sh; echo "docker exited $?"; sleep 600`;
     tmux('new-session', '-d', '-s', session, '-x', '80', '-y', '24', command);
     try {
-      await waitForScreen(session, /^\/ # ?$/m);
-      tmux('send-keys', '-t', session, 'stty size', 'Enter');
-      await waitForScreen(session, /^24 80\s*$/m);
-      tmux('resize-window', '-t', session, '-x', '100', '-y', '30');
-      await expectWindowSize(session, 30, 100);
-      tmux('send-keys', '-t', session, 'exit 5', 'Enter');
+      await promptSizeResizeExit5(session);
       expect(await waitForScreen(session, /docker exited \d+/)).toMatch(/docker exited 5/);
     } finally {
       killSession(session);
@@ -75,6 +70,16 @@ async function expectWindowSize(session: string, rows: number, columns: number):
     if (new RegExp(`^size-${attempt}: ${rows} ${columns}\\s*$`, 'm').test(screen)) return;
   }
   throw new Error(`the container never saw a ${columns}×${rows} window`);
+}
+
+/** The shell's prompt, its window 24×80, a resize to 30×100 that reaches it, then `exit 5`. */
+async function promptSizeResizeExit5(session: string): Promise<void> {
+  await waitForScreen(session, /^\/ # ?$/m);
+  tmux('send-keys', '-t', session, 'stty size', 'Enter');
+  await waitForScreen(session, /^24 80\s*$/m);
+  tmux('resize-window', '-t', session, '-x', '100', '-y', '30');
+  await expectWindowSize(session, 30, 100);
+  tmux('send-keys', '-t', session, 'exit 5', 'Enter');
 }
 
 /** Runs `command` in a fresh 80×24 tmux session, then keeps the pane (with the exit line) open. */
@@ -98,12 +103,7 @@ describe.each(DOCKER_CLIS)('$name: a -t container owned by its monitor', ({ name
     const session = `mb-api-tty2-${process.pid}`;
     try {
       openTerminal(session, `${host()} exec -it ${box} sh`);
-      await waitForScreen(session, /^\/ # ?$/m);
-      tmux('send-keys', '-t', session, 'stty size', 'Enter');
-      await waitForScreen(session, /^24 80\s*$/m);
-      tmux('resize-window', '-t', session, '-x', '100', '-y', '30');
-      await expectWindowSize(session, 30, 100);
-      tmux('send-keys', '-t', session, 'exit 5', 'Enter');
+      await promptSizeResizeExit5(session);
       expect(await waitForScreen(session, /command exited \d+/)).toMatch(/command exited 5/);
     } finally {
       killSession(session);
