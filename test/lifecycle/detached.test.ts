@@ -79,6 +79,13 @@ describe('a web server in the background', () => {
     expect(await psLine('twice')).toMatch(/ Up /);
     expect((await world.mb(['rm', '-f', 'twice'])).code).toBe(0);
   });
+
+  it('a missing image fails with 125 and leaves no container (its early monitor and stage were aborted)', async () => {
+    const run = await world.mb(['run', '-d', '--pull', 'never', '--name', 'nothing', 'no-such-image:here', 'true']);
+    expect(run.code).toBe(125);
+    expect(run.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+    expect(await psLine('nothing')).toBe('');
+  });
 });
 
 describe('output', () => {
