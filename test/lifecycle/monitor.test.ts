@@ -69,7 +69,7 @@ describe('minibox-monitor', () => {
     let report = '';
     child.stdout!.on('data', (chunk: Buffer) => { report += chunk.toString(); });
     const options = Buffer.from(['--log', files.log, '--status', files.status, '--pids', files.pids].map((o) => `${o}\0`).join(''));
-    const control = child.stdio[5] as NodeJS.WritableStream;
+    const control = (child.stdio as unknown[])[5] as NodeJS.WritableStream;
     control.write(`${options.length}\n`);
     control.end(options);
     expect(await new Promise((resolve) => child.on('close', resolve))).toBe(0);
@@ -87,7 +87,7 @@ describe('minibox-monitor', () => {
       forked = Number(fs.readFileSync(children, 'utf8').trim()) || 0;
     }
     expect(forked).toBeGreaterThan(0);
-    (child.stdio[5] as NodeJS.WritableStream).end();
+    ((child.stdio as unknown[])[5] as NodeJS.WritableStream).end();
     expect(await new Promise((resolve) => child.on('close', resolve))).toBe(0);
     expect(fs.existsSync(`/proc/${forked}`)).toBe(false); // killed and reaped before the monitor left
     expect(fs.readdirSync(dir)).toEqual([]);
