@@ -222,18 +222,19 @@ static void open_outputs(void) {
   if (attach_socket && attach_listen(attach_socket) < 0) fail("attach socket %s: %s", attach_socket, strerror(errno));
 }
 
-/* --early: the rest of the options, now that the container exists (monitor-early.c) — or none,
+/* --early: the rest of the options, now that the container exists (monitor-control.c) — or none,
  * when the engine gave up: the child, still waiting for its bundle, is killed and reaped, and
  * the monitor leaves without having written anything. */
-static void receive_late_options(pid_t child) {
+static void receive_late_options(void) {
   char **options;
-  int count = read_late_options(CONTROL_FD, &options);
+  int count = read_late_options(CONTROL_FD, &options), forked_with = early + new_pid_namespace + wants_terminal + wants_stdin_pipe;
   if (count < 0) {
-    kill(child, SIGKILL);
-    waitpid(child, NULL, 0);
+    kill(child_without_options, SIGKILL);
+    waitpid(child_without_options, NULL, 0);
     exit(0);
   }
-  if (parse_options(count, options, 0) != count) fail("the late options may not name a program");
+  if (parse_options(count, options, 0) != count || early + new_pid_namespace + wants_terminal + wants_stdin_pipe != forked_with)
+    fail("the late options may not name a program, nor change what the fork needed");
   check_options();
   open_outputs();
   child_without_options = 0;
@@ -360,10 +361,8 @@ int main(int argc, char **argv) {
   }
   close(3);
   close(4);
-  if (early) {
-    child_without_options = child;
-    receive_late_options(child);
-  }
+  child_without_options = early ? child : 0;
+  if (early) receive_late_options();
 
   char text[512];
   snprintf(text, sizeof text, "{\"monitor\":{\"pid\":%d,\"startTime\":%llu},\"init\":{\"pid\":%d,\"startTime\":%llu}}\n",
