@@ -19,7 +19,8 @@
  * The same happens by itself when the engine dies (Ctrl-C, kill -9): fd 5 then reads end of file.
  * A foreground `run` does the same without a monitor (run-bundle.ts, startInitStageEarly).
  *
- * Try: `minibox run -d --name early busybox sleep 5 && ps -o args= -C minibox-monitor | grep -c -- --early` → `1`
+ * Try: `minibox run -d busybox sleep 5 >/dev/null && ps -o args= -C minibox-monitor | grep -c -- --early` → `1`
+ * (with no other detached container on the machine)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { MiniboxError, describeError } from '../errors.js';
