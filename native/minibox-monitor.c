@@ -227,7 +227,8 @@ static void open_outputs(void) {
  * the monitor leaves without having written anything. */
 static void receive_late_options(void) {
   char **options;
-  int count = read_late_options(CONTROL_FD, &options), forked_with = early + new_pid_namespace + wants_terminal + wants_stdin_pipe;
+  int forked_with = early + new_pid_namespace + wants_terminal + wants_stdin_pipe;
+  int count = read_late_options(CONTROL_FD, &options);
   if (count < 0) {
     kill(child_without_options, SIGKILL);
     waitpid(child_without_options, NULL, 0);

@@ -13,9 +13,10 @@
  *
  * `run -d` stops after the create: start.ts hands the container to a minibox-monitor, and
  * minibox prints the full id and exits. That monitor, and the init stage under it, were started
- * by the CLI from the flags, before the image was found (runtime/early-monitor.ts). A foreground run is its own monitor: it writes the same
- * pids.json and exit-status.json (run-files.ts), so reconciliation treats both alike — if this
- * process is killed with -9, the next command finds the "monitor" gone and stops the container.
+ * by the CLI from the flags, before the image was found (runtime/early-monitor.ts). A foreground
+ * run is its own monitor: it writes the same pids.json and exit-status.json (run-files.ts), so
+ * reconciliation treats both alike — if this process is killed with -9, the next command finds
+ * the "monitor" gone and stops the container.
  *
  * A foreground run starts the container's init stage (a second Node process) before the image is
  * found and the bundle written — the CLI even does it before loading this module
@@ -134,7 +135,7 @@ export async function runDetached(root: StateRoot, request: RunRequest, earlyMon
     });
     return created.record.Id;
   } finally {
-    await earlyMonitor?.abort('minibox run -d failed'); // a no-op once the start has the bundle
+    await earlyMonitor?.finish('minibox run -d failed'); // an abort only if the start never sent the bundle
     signals.dispose();
   }
 }

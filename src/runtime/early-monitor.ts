@@ -14,7 +14,7 @@
  *          ──{"type":"bundle",…} on fd 3, through the monitor──▶ init stage (stages/channel.ts)
  *
  * and the start protocol as before (monitor.ts, start-protocol.ts). If the engine fails first —
- * no such image, a name in use — `abort()` tells the stage "abort" and ends fd 5: the monitor
+ * no such image, a name in use — `finish()` tells the stage "abort" and ends fd 5: the monitor
  * kills its waiting child (it has touched nothing), reaps it and exits without writing a file.
  * The same happens by itself when the engine dies (Ctrl-C, kill -9): fd 5 then reads end of file.
  * A foreground `run` does the same without a monitor (run-bundle.ts, startInitStageEarly).
@@ -45,11 +45,10 @@ export interface ReportReader {
 }
 
 /**
- * A monitor whose init stage boots or waits for its bundle. `configure` (the late options), then
- * `sendBundle`, then `release` — or `abort` at any point before `sendBundle`.
+ * A monitor whose init stage boots or waits for its bundle: `configure` (the late options), then
+ * `sendBundle`, and `finish` in any case (an abort before the bundle, letting go after it).
  */
 export class EarlyMonitor {
-  private configured = false;
   private bundleSent = false;
   readonly report: ReportReader;
 
@@ -80,7 +79,6 @@ export class EarlyMonitor {
     control.write(body);
     // Without a terminal nothing more follows on fd 5; with one, the pty request (monitor.ts).
     if (!this.options.terminal) control.end();
-    this.configured = true;
     return Number(await this.report.next());
   }
 
@@ -90,31 +88,31 @@ export class EarlyMonitor {
     this.channel.toStage.write(`${JSON.stringify({ type: 'bundle', dir, trace } satisfies ParentMessage)}\n`);
   }
 
-  /** The engine failed before the bundle was sent: the stage exits untouched, the monitor reaps it and leaves. */
-  async abort(message: string): Promise<void> {
-    if (this.bundleSent) return;
-    this.bundleSent = true;
+  /**
+   * This process is done with the monitor. Before the bundle was sent that is an abort: the stage
+   * gets "abort" and fd 5 ends, so the stage exits untouched and the monitor reaps it (and, if it
+   * had no options yet, leaves without a file); this waits for the monitor's exit. After the
+   * bundle, it only lets go: the monitor lives on with the container. Safe to call again.
+   */
+  async finish(abortMessage: string): Promise<void> {
     const monitor = this.monitor;
-    if (monitor.pid !== undefined && monitor.exitCode === null && monitor.signalCode === null) {
+    if (!this.bundleSent && monitor.pid !== undefined && monitor.exitCode === null && monitor.signalCode === null) {
+      this.bundleSent = true;
       const exited = new Promise((resolve) => monitor.once('exit', resolve));
       const { toStage, control } = this.channel;
-      toStage.end(`${JSON.stringify({ type: 'abort', message } satisfies ParentMessage)}\n`);
-      if (!this.configured) control.end(); // end of file before the options: the monitor cleans up
+      toStage.end(`${JSON.stringify({ type: 'abort', message: abortMessage } satisfies ParentMessage)}\n`);
+      control.end(); // before the options: the monitor cleans up; after them: nothing more to ask
       await exited; // the monitor has reaped the stage: no process is left
     }
-    this.release();
-  }
-
-  /** The monitor lives on with the container; this process lets go of it and may exit. */
-  release(): void {
-    for (const stream of this.monitor.stdio) stream?.destroy();
-    this.monitor.unref();
+    this.bundleSent = true;
+    for (const stream of monitor.stdio) stream?.destroy();
+    monitor.unref(); // this process may exit
   }
 }
 
 /**
  * Starts `minibox-monitor --early`, which forks the init stage at once; the stage waits for its
- * bundle. Hand the result to startDetached (monitor.ts), or `abort()` it.
+ * bundle. Hand the result to startDetached (monitor.ts), or `finish()` it (an abort).
  */
 export function startMonitorEarly(options: EarlyMonitorOptions): EarlyMonitor {
   const flags = [

@@ -12,9 +12,10 @@
  * The monitor forks the init stage before it knows the container's files (`--early`,
  * early-monitor.ts: `run -d` starts it from its flags, so that the stage boots while the image is
  * found); the engine sends those options on fd 5 and reads the init's host pid back, sends the
- * bundle on fd 3, then speaks the same start protocol as a foreground run (start-protocol.ts): namespaces ready → hooks (cgroups, network) → "go" →
- * end of file on fd 4 = the program runs. Then it closes its ends and returns; the monitor keeps
- * the container's stdout/stderr (→ json-file log), reaps it, and writes its exit status.
+ * bundle on fd 3, then speaks the same start protocol as a foreground run (start-protocol.ts):
+ * namespaces ready → hooks (cgroups, network) → "go" → end of file on fd 4 = the program runs.
+ * Then it closes its ends and returns; the monitor keeps the container's stdout/stderr
+ * (→ json-file log), reaps it, and writes its exit status.
  * With -t (`run -dit`) the monitor, not the engine, holds the pty master — it must outlive this
  * command: when the init stage says "devpts-ready", the engine asks the monitor on fd 5
  * ("pty PATH"), and passes the number it answers on to the init stage. Every detached container
@@ -89,7 +90,7 @@ export async function startDetached(bundleDir: string, options: DetachedOptions)
     monitor ??= startMonitorEarly(wanted);
     return await driveDetachedStart(bundleDir, monitor, options);
   } finally {
-    await monitor?.abort('the engine could not start the container'); // a no-op once the bundle was sent
+    await monitor?.finish('the engine could not start the container'); // an abort only before the bundle
   }
 }
 
@@ -123,8 +124,7 @@ async function driveDetachedStart(bundleDir: string, monitor: EarlyMonitor, opti
     if (outcome.failure) throw new MiniboxError(outcome.failure.message, outcome.failure.exitCode);
     return { initPid, monitorPid };
   } finally {
-    stopObserving();
-    monitor.release(); // the monitor lives on; this process may exit
+    stopObserving(); // startDetached lets go of the monitor (finish): it lives on with the container
   }
 }
 

@@ -65,10 +65,10 @@ describe('minibox-monitor --early', () => {
   test('aborted before its options, it kills and reaps the waiting stage and writes nothing', async () => {
     const monitor = startMonitorEarly({ newPidNamespace: true, terminal: false, stdinPipe: true });
     const stage = await childOf(monitor.pid!);
-    await monitor.abort('no such image');
+    await monitor.finish('no such image');
     expect(exists(monitor.pid!)).toBe(false); // reaped by this process (its 'exit' came after waitpid)
     expect(exists(stage)).toBe(false); // killed and reaped by the monitor before it left
-    await monitor.abort('a second abort changes nothing');
+    await monitor.finish('a second finish changes nothing');
   });
 
   test('the engine dying before the options is an abort too (Ctrl-C, kill -9)', async () => {
