@@ -12,7 +12,7 @@
  *     depend on anything but libc: no event loop, no threads, a poll(2) loop.
  *
  * Usage (started by src/runtime/monitor.ts, never by hand):
- *   minibox-monitor [--new-pid-namespace] [--tty | --stdin-pipe] [--attach-socket PATH] --log FILE
+ *   minibox-monitor [--early] [--new-pid-namespace] [--tty | --stdin-pipe] [--attach-socket PATH] --log FILE
  *                   [--log-max-size BYTES [--log-max-files N]] --status FILE --pids FILE
  *                   [--oom-file FILE]...
  *                   [--health-interval-ms MS --health-exec ARG...]            (monitor-health.c)
@@ -25,7 +25,9 @@
  *       to the engine's request), then lets go
  *   2   the engine's stderr, for errors before the monitor lets go
  *   3 4 the engine ↔ init-stage sync channel (src/runtime/channel.ts), passed through untouched
- *   5   with --tty only: the engine's request "pty PATH" (see monitor-attach.c), then end of file
+ *   5   with --early: first the rest of the options (monitor-early.c: the monitor starts before
+ *       the container exists); with --tty: the engine's request "pty PATH" (monitor-attach.c);
+ *       then end of file
  *
  * What it does, in order:
  *   1. unshare(CLONE_NEWPID) when asked: its next child — the init stage — becomes PID 1 of a new
@@ -33,9 +35,11 @@
  *      first listens on PATH (monitor-attach.c), so a client can connect before the program runs.
  *   2. fork; the child gets fd 0 (or, with --stdin-pipe, a pipe the attach socket writes into), a
  *      pipe as stdout and another as stderr, fds 3/4, and execs PROGRAM (`minibox-launch node
- *      init-stage.js BUNDLE`). The engine then talks to it over fds 3/4. The monitor made itself
+ *      init-stage.js`). The engine then talks to it over fds 3/4, bundle first. The monitor made itself
  *      non-dumpable first (prctl(PR_SET_DUMPABLE, 0)): the child inherits that, and is in the
  *      container's PID namespace until its execve.
+ *      With --early this happens first; the rest of the options (log, status, pids, socket…)
+ *      arrive on fd 5 once the container exists (monitor-control.c), and only then step 1's socket.
  *   3. writes PIDS (monitor and child pid + start time, /proc/PID/stat field 22) atomically,
  *      reports the child pid on fd 1, and moves its own stdio to /dev/null. With --tty it first
  *      opens the container's pty master when the engine asks (the init stage needs its number).
@@ -78,15 +82,16 @@
 
 #include "monitor.h"
 #include "monitor-after-exit.h"
+#include "monitor-control.h"
 #include "monitor-health.h"
 
 #define MAX_OOM_FILES 4
-#define CONTROL_FD 5 /* --tty: the engine's requests ("pty PATH"), until end of file */
 
 static const char *log_path, *status_path, *pids_path, *attach_socket;
 static const char *oom_files[MAX_OOM_FILES];
 static int oom_file_count;
-static int new_pid_namespace, wants_terminal, wants_stdin_pipe;
+static int early, new_pid_namespace, wants_terminal, wants_stdin_pipe;
+static pid_t child_without_options; /* --early: the forked init stage, until its options came */
 static long long log_max_size = -1; /* --log-max-size: rotate before LOG would grow past it; -1: never */
 static int log_max_files = 1;       /* --log-max-files: LOG and LOG.1 … LOG.(N-1) */
 
@@ -97,6 +102,10 @@ static void fail(const char *format, ...) {
   vfprintf(stderr, format, args);
   fputc('\n', stderr);
   va_end(args);
+  if (child_without_options > 0) { /* it waits for its bundle and has done nothing yet */
+    kill(child_without_options, SIGKILL);
+    waitpid(child_without_options, NULL, 0);
+  }
   exit(125);
 }
 
@@ -173,10 +182,12 @@ static int was_oom_killed(void) {
   return 0;
 }
 
-static void parse_arguments(int argc, char **argv, int *program_index) {
-  int i = 1;
+/* The options from argv[i…] — the command line, or --early's late message: the same names. Returns
+ * the index after "--" (where PROGRAM begins), or argc. */
+static int parse_options(int argc, char **argv, int i) {
   for (; i < argc; i++) {
-    if (strcmp(argv[i], "--") == 0) { i++; break; }
+    if (strcmp(argv[i], "--") == 0) return i + 1;
+    if (strcmp(argv[i], "--early") == 0) { early = 1; continue; }
     if (strcmp(argv[i], "--new-pid-namespace") == 0) { new_pid_namespace = 1; continue; }
     if (strcmp(argv[i], "--tty") == 0) { wants_terminal = 1; continue; }
     if (strcmp(argv[i], "--stdin-pipe") == 0) { wants_stdin_pipe = 1; continue; }
@@ -191,15 +202,44 @@ static void parse_arguments(int argc, char **argv, int *program_index) {
     else if (after_exit_option(argv[i], argv[i + 1]) || health_option(argv[i], argv[i + 1])) i++;
     else fail("unknown option %s", argv[i]);
   }
-  if (!log_path || !status_path || !pids_path || i >= argc) {
-    fail("usage: minibox-monitor [--new-pid-namespace] [--tty | --stdin-pipe] [--attach-socket PATH] --log FILE "
+  return argc;
+}
+
+static void check_options(void) {
+  if (!log_path || !status_path || !pids_path) {
+    fail("usage: minibox-monitor [--early] [--new-pid-namespace] [--tty | --stdin-pipe] [--attach-socket PATH] --log FILE "
          "[--log-max-size BYTES [--log-max-files N]] --status FILE --pids FILE [--oom-file FILE]... -- PROGRAM ARG...");
   }
   if (log_max_files < 1 || log_max_files > 1000) fail("--log-max-files must be between 1 and 1000");
   const char *problem = after_exit_options_problem();
   if (!problem) problem = health_options_problem();
   if (problem) fail("%s", problem);
-  *program_index = i;
+}
+
+/* The files and the socket the options name: the log, and the attach socket's listener. */
+static void open_outputs(void) {
+  if (log_open(log_path, log_max_size, log_max_files) < 0) fail("open %s: %s", log_path, strerror(errno));
+  if (attach_socket && attach_listen(attach_socket) < 0) fail("attach socket %s: %s", attach_socket, strerror(errno));
+}
+
+/* --early: the rest of the options, now that the container exists (monitor-control.c) — or none,
+ * when the engine gave up: the child, still waiting for its bundle, is killed and reaped, and
+ * the monitor leaves without having written anything. */
+static void receive_late_options(void) {
+  char **options;
+  int forked_with = early + new_pid_namespace + wants_terminal + wants_stdin_pipe;
+  int count = read_late_options(CONTROL_FD, &options);
+  if (count < 0) {
+    kill(child_without_options, SIGKILL);
+    waitpid(child_without_options, NULL, 0);
+    exit(0);
+  }
+  if (parse_options(count, options, 0) != count || early + new_pid_namespace + wants_terminal + wants_stdin_pipe != forked_with)
+    fail("the late options may not name a program, nor change what the fork needed");
+  check_options();
+  open_outputs();
+  child_without_options = 0;
+  if (!wants_terminal) close(CONTROL_FD); /* with --tty, the pty request follows (serve_control) */
 }
 
 /* In the child, before exec: the container's stdio, default signal handling, then the program.
@@ -214,48 +254,6 @@ static void become_program(char **program, int in_fd, int out_fd, int err_fd, co
   dprintf(4, "{\"type\":\"error\",\"message\":\"minibox-monitor: cannot execute %s: %s\",\"exitCode\":125}\n",
           program[0], strerror(errno));
   _exit(125);
-}
-
-/* From now on nobody reads our stdio: it becomes /dev/null. */
-static void let_go_of_engine(void) {
-  int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (null_fd < 0) return;
-  dup2(null_fd, 0);
-  dup2(null_fd, 1);
-  dup2(null_fd, 2);
-  close(null_fd);
-}
-
-/* --tty: the engine's one request, "pty PATH\n" (PATH: the container's /dev/pts/ptmx, seen
- * through /proc/<init pid>/root), answered on fd 1 with "pty N\n" or "error MESSAGE\n". End of
- * file: the program runs (or never will), and the monitor lets go of the engine. */
-static void serve_control(int *control_fd, struct stream *terminal) {
-  static char request[4200];
-  static size_t used;
-  ssize_t count = read(*control_fd, request + used, sizeof request - 1 - used);
-  if (count < 0 && (errno == EINTR || errno == EAGAIN)) return;
-  if (count <= 0) {
-    close(*control_fd);
-    *control_fd = -1;
-    let_go_of_engine();
-    return;
-  }
-  used += (size_t)count;
-  request[used] = '\0';
-  char *newline = strchr(request, '\n');
-  if (!newline) {
-    if (used == sizeof request - 1) used = 0; /* not a request of ours */
-    return;
-  }
-  *newline = '\0';
-  int number;
-  if (strncmp(request, "pty ", 4) == 0 && terminal->fd < 0) {
-    terminal->fd = open_pty_master(request + 4, &number);
-    if (terminal->fd < 0) dprintf(1, "error open %s: %s\n", request + 4, strerror(errno));
-    else dprintf(1, "pty %d\n", number);
-    attach_set_targets(terminal->fd, terminal->fd);
-  }
-  used = 0;
 }
 
 /* Copies output, serves the engine and the attach clients, and reaps the child; its status. */
@@ -307,7 +305,7 @@ static int watch(pid_t child, int signal_fd, struct stream *out, struct stream *
 static void hold_inherited_fds(void) {
   for (int fd = 3; fd <= 5; fd++) {
     if (fcntl(fd, F_GETFD) >= 0) continue;
-    if (fd == CONTROL_FD && wants_terminal) fail("--tty needs the engine's requests on fd %d", CONTROL_FD);
+    if (fd == CONTROL_FD && (wants_terminal || early)) fail("--tty and --early need the engine's requests on fd %d", CONTROL_FD);
     int null_fd = open("/dev/null", O_RDWR);
     if (null_fd >= 0 && null_fd != fd) {
       dup2(null_fd, fd);
@@ -322,16 +320,16 @@ int main(int argc, char **argv) {
    * copy of this host program inside the container's PID namespace, and the container must not
    * ptrace it or open /proc/PID/exe (runc CVE-2019-5736 class; see minibox-launch.c). */
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) fail("prctl(PR_SET_DUMPABLE, 0): %s", strerror(errno));
-  int program_index;
-  parse_arguments(argc, argv, &program_index);
+  int program_index = parse_options(argc, argv, 1);
+  if (program_index >= argc) fail("usage: minibox-monitor [OPTIONS] -- PROGRAM ARG... (see its header)");
+  if (!early) check_options(); /* --early: once the late options came */
   if (chdir("/") < 0) fail("chdir /: %s", strerror(errno)); /* never keep a container dir busy */
   hold_inherited_fds();
   signal(SIGPIPE, SIG_IGN); /* a reader of fd 1 that went away must not kill us */
   signal(SIGHUP, SIG_IGN);
   signal(SIGINT, SIG_IGN);
 
-  if (log_open(log_path, log_max_size, log_max_files) < 0) fail("open %s: %s", log_path, strerror(errno));
-  if (attach_socket && attach_listen(attach_socket) < 0) fail("attach socket %s: %s", attach_socket, strerror(errno));
+  if (!early) open_outputs();
   int out_pipe[2], err_pipe[2], in_pipe[2] = {-1, -1};
   if (pipe2(out_pipe, O_CLOEXEC) < 0 || pipe2(err_pipe, O_CLOEXEC) < 0) fail("pipe2: %s", strerror(errno));
   if (wants_stdin_pipe && !wants_terminal && pipe2(in_pipe, O_CLOEXEC) < 0) fail("pipe2: %s", strerror(errno));
@@ -364,6 +362,8 @@ int main(int argc, char **argv) {
   }
   close(3);
   close(4);
+  child_without_options = early ? child : 0;
+  if (early) receive_late_options();
 
   char text[512];
   snprintf(text, sizeof text, "{\"monitor\":{\"pid\":%d,\"startTime\":%llu},\"init\":{\"pid\":%d,\"startTime\":%llu}}\n",

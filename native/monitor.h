@@ -1,8 +1,9 @@
 /*
- * monitor.h — what the three files of minibox-monitor share:
+ * monitor.h — what the files of minibox-monitor share:
  *   minibox-monitor.c  the process: arguments, fork, the poll(2) loop, reaping, the exit status;
  *   json-file-log.c    the container's output as Docker's json-file log, rotated;
  *   monitor-attach.c   the container's terminal (a pty master) and the attach socket.
+ *   monitor-control.c  fd 5: the engine's late options (--early) and its pty request (--tty).
  */
 #ifndef MINIBOX_MONITOR_H
 #define MINIBOX_MONITOR_H

@@ -7,11 +7,15 @@
  * ticks since boot) never changes for a process and differs for the next owner of the number,
  * so minibox stores *pid + start time* and trusts a pid only when both still match. (pidfd_open(2)
  * is the race-free version of the same idea; a handle on disk must outlive any one process.)
+ * To *wait* for the end of a process it did not start (`rm -f`, `stop`), minibox turns the handle
+ * into a pidfd once it has checked it (sys/pidfd.ts) and sleeps until the kernel says "exited".
  *
  * Try: `minibox run -d --name web busybox sleep 60 >/dev/null && minibox inspect --format
  * '{{.State.Running}}' web` → `true` (its PID and that PID's start time both match).
  */
 import fs from 'node:fs';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { closePidfd, openPidfd, pollPidfd } from '../sys/pidfd.js';
 
 export interface ProcessHandle {
   pid: number;
@@ -57,5 +61,32 @@ export function signalProcess(handle: ProcessHandle, signal: NodeJS.Signals | nu
     return true;
   } catch {
     return false; // it exited between the check and the kill
+  }
+}
+
+/** How long one synchronous poll(2) may hold the event loop: a wait yields between slices. */
+const WAIT_SLICE_MS = 10;
+
+/**
+ * Waits up to `timeoutMs` for the process the handle names to end; true once it has (or if it
+ * already had). It sleeps on a pidfd (sys/pidfd.ts), so it returns the moment the process exits
+ * instead of at the next tick of a polling loop.
+ */
+export async function waitUntilExited(handle: ProcessHandle | undefined, timeoutMs: number): Promise<boolean> {
+  if (!handle || !isRunning(handle)) return true;
+  const fd = openPidfd(handle.pid);
+  if (fd === undefined) return true;
+  try {
+    // Checked again now that the fd pins the process: if the pid was recycled before
+    // pidfd_open, the fd names a stranger, whose start time differs.
+    if (!isRunning(handle)) return true;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (pollPidfd(fd, Math.min(WAIT_SLICE_MS, deadline - Date.now()))) return true;
+      if (Date.now() >= deadline) return !isRunning(handle);
+      await nextTurn();
+    }
+  } finally {
+    closePidfd(fd);
   }
 }

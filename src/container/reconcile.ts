@@ -23,12 +23,11 @@
  * Try: `minibox run -d --name web busybox sleep 60 >/dev/null; kill -9 $(minibox inspect --format
  * '{{.State.Pid}}' web); minibox wait web` → `137`
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { signalExitCode } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import { ContainerStore, type ContainerRecord } from './container-store.js';
 import { runExitedHooks } from '../lifecycle/hooks/hooks.js';
-import { isRunning, signalProcess } from './process-handle.js';
+import { isRunning, signalProcess, waitUntilExited } from './process-handle.js';
 import { deleteContainer } from '../lifecycle/remove.js';
 import { forgetRunPids, readExitStatus, readRunPids, type ExitStatus } from './run-files.js';
 
@@ -79,9 +78,10 @@ export async function reconcileLocked(store: ContainerStore, id: string): Promis
   const initAlive = isRunning(pids.init);
   if (initAlive && isRunning(pids.monitor)) return record;
   if (!initAlive && isRunning(pids.monitor)) {
-    // Reaped a moment ago; the monitor writes the status next.
+    // Reaped a moment ago; the monitor writes the status next, then exits (unless it restarts
+    // the container): its exit wakes this wait at once (process-handle.ts, a pidfd).
     for (let i = 0; i < 200 && !status && isRunning(pids.monitor); i++) { // up to 5 s on a loaded machine
-      await sleep(25);
+      await waitUntilExited(pids.monitor, 25);
       status = statusFor();
     }
     status ??= statusFor();
@@ -89,9 +89,7 @@ export async function reconcileLocked(store: ContainerStore, id: string): Promis
     if (isRunning(pids.monitor)) return record;
   }
   // The monitor is gone without a word (kill -9, a crash, a host that lost the process).
-  if (signalProcess(pids.init, 'SIGKILL')) {
-    for (let i = 0; i < 80 && isRunning(pids.init); i++) await sleep(25);
-  }
+  if (signalProcess(pids.init, 'SIGKILL')) await waitUntilExited(pids.init, 2000);
   status = statusFor();
   if (status) return await settle(store, record, status);
   return await settle(store, record, lostStatus(pids.init.pid), `the container's monitor (pid ${pids.monitor.pid}) died; its processes were killed`);

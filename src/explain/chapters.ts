@@ -47,6 +47,7 @@ const BOOKKEEPING = new Set([
   'openat2', 'openat', 'close', 'mkdirat', 'unlinkat', 'symlinkat', 'flock', 'open_tree', 'fcntl', 'signal',
   'capget', 'memfd_create', 'seccomp_init', 'seccomp_arch_add', 'seccomp_rule_add', 'namespaces-ready',
   'lgetxattr', 'llistxattr', 'lsetxattr', 'dup2', 'setsid', 'socket', 'connect', 'fchownat', 'fchdir',
+  'pidfd_open', 'poll',
 ]);
 
 export function isBookkeeping(event: SysEvent): boolean {
@@ -71,7 +72,7 @@ const BY_CALL: Record<string, Chapter> = {
   seccomp_rule_add: 'security', memfd_create: 'security', 'spec.security': 'security', close_range: 'the program',
   setgroups: 'the program', setresgid: 'the program', setresuid: 'the program', chdir: 'the program', ioctl: 'the program',
   execve: 'the program', fcntl: 'the program', signal: 'the program', pipe2: 'the program', dup2: 'the program',
-  setsid: 'the program', flock: 'the program', 'monitor-pty': 'the program',
+  setsid: 'the program', flock: 'the program', 'monitor-pty': 'the program', pidfd_open: 'the program', poll: 'the program',
 };
 
 const BY_PREFIX: [string, Chapter][] = [

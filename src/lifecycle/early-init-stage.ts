@@ -13,10 +13,14 @@
  * container reads stdin (-i). What the overlap saves, and why it is less than one Node
  * start-up on a 2-core machine: docs/benchmarks.md ("Overlapping the two Node start-ups").
  *
+ * `run -d` starts its stage early too, under its minibox-monitor (runtime/early-monitor.ts): the
+ * monitor forks the stage from the same flags and learns the container's files when they exist.
+ *
  * Try: `minibox run --rm --explain busybox true 2>&1 | grep 'PID 1 of'` → `PID 1 of a new PID namespace: the
  * init stage`
  */
 import { startInitStageEarly, type EarlyInitStage, type RunOptions } from '../runtime/run-bundle.js';
+import { startMonitorEarly, type EarlyMonitor } from '../runtime/early-monitor.js';
 
 export interface ForegroundFlags {
   interactive?: boolean;
@@ -35,4 +39,9 @@ export function foregroundStdio(flags: ForegroundFlags): NonNullable<RunOptions[
 /** Starts the init stage for a foreground run; hand it to runContainerFromImage, which sends the bundle or aborts it. */
 export function startForegroundInitStage(flags: ForegroundFlags): EarlyInitStage {
   return startInitStageEarly({ newPidNamespace: true, terminal: flags.tty === true, stdio: foregroundStdio(flags) });
+}
+
+/** Starts the monitor and init stage of a detached run (`run -d`); hand it to runDetached, which configures or aborts it. */
+export function startDetachedInitStage(flags: ForegroundFlags): EarlyMonitor {
+  return startMonitorEarly({ newPidNamespace: true, terminal: flags.tty === true, stdinPipe: flags.interactive === true });
 }

@@ -17,12 +17,11 @@
 import { crashPoint } from '../crash-point.js';
 import fs from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { NoSuchContainerError, VerbError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import { ContainerStore, type ContainerRecord } from '../container/container-store.js';
 import { runRemovedHooks } from './hooks/hooks.js';
-import { isRunning, signalProcess, type ProcessHandle } from '../container/process-handle.js';
+import { signalProcess, waitUntilExited, type ProcessHandle } from '../container/process-handle.js';
 import { reconcileLocked } from '../container/reconcile.js';
 import { readRunPids } from '../container/run-files.js';
 import { VolumeStore } from '../bundle/volumes.js';
@@ -36,9 +35,10 @@ export interface RemoveOptions {
   volumes?: boolean;
 }
 
+/** SIGKILL, then wait (up to 10 s) for the end — woken by the kernel at the exit (waitUntilExited). */
 async function killAndWait(handle: ProcessHandle): Promise<void> {
   signalProcess(handle, 'SIGKILL');
-  for (let i = 0; i < 500 && isRunning(handle); i++) await sleep(20);
+  await waitUntilExited(handle, 10_000);
 }
 
 /** Deletes one container; returns the record it had. */
@@ -70,7 +70,7 @@ export async function removeContainerById(root: StateRoot, id: string, options: 
     const pids = readRunPids(store.paths(id));
     if (pids) {
       await killAndWait(pids.init);
-      for (let i = 0; i < 50 && isRunning(pids.monitor); i++) await sleep(20);
+      await waitUntilExited(pids.monitor, 1000);
       await killAndWait(pids.monitor);
     }
     await deleteContainer(store, record, { anonymousVolumes: options.volumes ?? false });

@@ -12,9 +12,11 @@
  * `--rm` cleanup runs on every path out: success, failure, or a signal before the start.
  *
  * `run -d` stops after the create: start.ts hands the container to a minibox-monitor, and
- * minibox prints the full id and exits. A foreground run is its own monitor: it writes the same
- * pids.json and exit-status.json (run-files.ts), so reconciliation treats both alike — if this
- * process is killed with -9, the next command finds the "monitor" gone and stops the container.
+ * minibox prints the full id and exits. That monitor, and the init stage under it, were started
+ * by the CLI from the flags, before the image was found (runtime/early-monitor.ts). A foreground
+ * run is its own monitor: it writes the same pids.json and exit-status.json (run-files.ts), so
+ * reconciliation treats both alike — if this process is killed with -9, the next command finds
+ * the "monitor" gone and stops the container.
  *
  * A foreground run starts the container's init stage (a second Node process) before the image is
  * found and the bundle written — the CLI even does it before loading this module
@@ -31,6 +33,7 @@ import { FORWARDED_SIGNALS } from '../runtime/signal-relay.js';
 import { STORE_LOCK, withLock } from '../lock.js';
 import type { StateRoot } from '../state-root.js';
 import { runContainer, type EarlyInitStage, type RunOptions as RuntimeOptions } from '../runtime/index.js';
+import type { EarlyMonitor } from '../runtime/early-monitor.js';
 import { ContainerStore, type ContainerPaths, type ContainerRecord } from '../container/container-store.js';
 import { checkRequest, createContainer, removeContainer, type CheckedRequest, type CreateRequest } from './create.js';
 import { oomEventFiles, runNamespacesReadyHooks } from './hooks/hooks.js';
@@ -114,19 +117,25 @@ async function createFromRequest(root: StateRoot, request: RunRequest, checked: 
   }, 'shared');
 }
 
-/** `run -d`: creates and starts the container in the background; returns its full id. */
-export async function runDetached(root: StateRoot, request: RunRequest): Promise<string> {
-  const checked = checkRequest(request, root);
+/**
+ * `run -d`: creates and starts the container in the background; returns its full id.
+ * `earlyMonitor`: its monitor and init stage, started by the CLI from the same flags
+ * (startDetachedInitStage); aborted here — leaving nothing — when the container cannot start.
+ */
+export async function runDetached(root: StateRoot, request: RunRequest, earlyMonitor?: EarlyMonitor): Promise<string> {
   const signals = new SignalRelay();
   try {
+    const checked = checkRequest(request, root);
     const created = await createFromRequest(root, request, checked, signals);
     signals.throwIfInterrupted();
     await startContainer(root, created.record.Id, {
+      ...(earlyMonitor ? { monitor: earlyMonitor } : {}),
       ...(request.explain ? { explain: true } : {}),
       ...(request.traceFile ? { traceFile: request.traceFile } : {}),
     });
     return created.record.Id;
   } finally {
+    await earlyMonitor?.finish('minibox run -d failed'); // an abort only if the start never sent the bundle
     signals.dispose();
   }
 }

@@ -20,6 +20,7 @@ import { crashPoint } from '../crash-point.js';
 import { describeError, ExitCode, MiniboxError, NoSuchContainerError, VerbError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import { startDetached } from '../runtime/index.js';
+import type { EarlyMonitor } from '../runtime/early-monitor.js';
 import { ContainerStore, type ContainerRecord } from '../container/container-store.js';
 import { oomEventFiles, runNamespacesReadyHooks } from './hooks/hooks.js';
 import { reconcileLocked } from '../container/reconcile.js';
@@ -40,6 +41,8 @@ export interface StartOptions {
   traceFile?: string;
   /** `system restore`: a start by the policy, not by hand — RestartCount and the stop mark stay. */
   keepRestartCount?: boolean;
+  /** `run -d`: the monitor its CLI started early (runtime/early-monitor.ts); a new one otherwise. */
+  monitor?: EarlyMonitor;
 }
 
 /** startLocked's options: a restart by the policy carries the back-off it waited. */
@@ -95,6 +98,7 @@ export async function startLocked(store: ContainerStore, current: ContainerRecor
       } : {}),
       ...(healthcheck ? { health: { intervalMs: healthIntervalMs(healthcheck), command: healthStageCommand(root, id) } } : {}),
       ...(options.stdin !== undefined ? { stdin: options.stdin } : {}),
+      ...(options.monitor ? { monitor: options.monitor } : {}),
       ...(options.explain ? { explain: true } : {}),
       ...(options.traceFile ? { traceFile: options.traceFile } : {}),
       onNamespacesReady: async (pid) => {

@@ -21,7 +21,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ExitCode, MiniboxError, NoSuchContainerError, UsageError, VerbError } from '../errors.js';
 import type { StateRoot } from '../state-root.js';
 import { ContainerStore, type ContainerRecord } from '../container/container-store.js';
-import { isRunning, signalProcess, type ProcessHandle } from '../container/process-handle.js';
+import { signalProcess, waitUntilExited } from '../container/process-handle.js';
 import { reconcileContainer, reconcileLocked } from '../container/reconcile.js';
 import { readRunPids } from '../container/run-files.js';
 import { publishStep } from '../sys/trace.js';
@@ -43,15 +43,6 @@ export function parseSignal(text: string): number {
     if (number !== undefined) return number;
   }
   throw new UsageError(`invalid signal: ${text}`);
-}
-
-async function waitUntilGone(handle: ProcessHandle, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (isRunning(handle)) {
-    if (Date.now() >= deadline) return false;
-    await sleep(20);
-  }
-  return true;
 }
 
 /** For --explain: how the container ended, and the status its monitor recorded. */
@@ -81,13 +72,13 @@ export async function stopContainer(root: StateRoot, id: string, timeoutSeconds?
     const signalled = grace > 0 && signalProcess(pids.init, signal);
     if (signalled) publishStep('process.signal', { pid: pids.init.pid, signal: signalName, why: `its stop signal; ${grace / 1000} s to exit` });
     await thawAfterSignal(record); // a paused container must run to act on its signal
-    if (signalled && await waitUntilGone(pids.init, grace)) {
+    if (signalled && await waitUntilExited(pids.init, grace)) {
       return exited(finishStop(store, (await reconcileLocked(store, id)) ?? record), `it exited after ${Date.now() - started} ms`);
     }
     recordContainerEvent(root, record, 'kill', { signal: String(os.constants.signals.SIGKILL) });
     signalProcess(pids.init, 'SIGKILL');
     publishStep('process.signal', { pid: pids.init.pid, signal: 'SIGKILL', why: grace > 0 ? 'the grace period is over; it cannot be caught' : 'no grace period' });
-    if (!await waitUntilGone(pids.init, 10_000)) throw new MiniboxError(`container ${id} did not die after SIGKILL`);
+    if (!await waitUntilExited(pids.init, 10_000)) throw new MiniboxError(`container ${id} did not die after SIGKILL`);
     return exited(finishStop(store, (await reconcileLocked(store, id)) ?? record), 'SIGKILL ended it');
   });
 }
@@ -129,7 +120,7 @@ export async function killContainer(root: StateRoot, id: string, signalText = 'S
       store.save(record);
       return record;
     }
-    await waitUntilGone(pids.init, 10_000);
+    await waitUntilExited(pids.init, 10_000);
     const settled = (await reconcileLocked(store, id)) ?? record;
     if (store.get(id)) {
       cancelRestart(store, settled);

@@ -9,10 +9,13 @@
  *      ▲                                  │ fd 1: "<init pid>\n"                 │
  *      └──────── fds 3/4: the sync channel, passed through the monitor ──────────┘
  *
- * The engine reads the init's host pid from the monitor, then speaks the same start protocol as
- * a foreground run (start-protocol.ts): namespaces ready → hooks (cgroups, network) → "go" →
- * end of file on fd 4 = the program runs. Then it closes its ends and returns; the monitor keeps
- * the container's stdout/stderr (→ json-file log), reaps it, and writes its exit status.
+ * The monitor forks the init stage before it knows the container's files (`--early`,
+ * early-monitor.ts: `run -d` starts it from its flags, so that the stage boots while the image is
+ * found); the engine sends those options on fd 5 and reads the init's host pid back, sends the
+ * bundle on fd 3, then speaks the same start protocol as a foreground run (start-protocol.ts):
+ * namespaces ready → hooks (cgroups, network) → "go" → end of file on fd 4 = the program runs.
+ * Then it closes its ends and returns; the monitor keeps the container's stdout/stderr
+ * (→ json-file log), reaps it, and writes its exit status.
  * With -t (`run -dit`) the monitor, not the engine, holds the pty master — it must outlive this
  * command: when the init stage says "devpts-ready", the engine asks the monitor on fd 5
  * ("pty PATH"), and passes the number it answers on to the init stage. Every detached container
@@ -21,13 +24,12 @@
  * Try: `minibox run -d --name web busybox sleep 60 >/dev/null && ps -o rss=,args= -C
  * minibox-monitor` → `minibox-monitor`
  */
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { isTracing, publishStep } from '../sys/trace.js';
 import { MiniboxError, describeError } from '../errors.js';
 import { readBundle } from '../bundle/oci-bundle.js';
 import { wantsMountNamespace, wantsPidNamespace } from './namespace-table.js';
-import { nativeProgramPath, stageCommand } from './programs.js';
+import { startMonitorEarly, type EarlyMonitor, type EarlyMonitorOptions, type ReportReader } from './early-monitor.js';
 import { driveStart } from './start-protocol.js';
 import { observe, type ObserveOptions } from '../explain/observe.js';
 
@@ -58,6 +60,8 @@ export interface DetachedOptions extends ObserveOptions {
   health?: { intervalMs: number; command: string[] };
   /** Called when the init stage has its namespaces and waits: cgroups, network. */
   onNamespacesReady?: (pid: number) => Promise<void>;
+  /** A monitor `run -d` started from its flags before the container existed (early-monitor.ts). */
+  monitor?: EarlyMonitor;
 }
 
 export interface DetachedStart {
@@ -67,50 +71,51 @@ export interface DetachedStart {
 }
 
 export async function startDetached(bundleDir: string, options: DetachedOptions): Promise<DetachedStart> {
-  let spec;
+  let monitor = options.monitor;
   try {
-    spec = readBundle(bundleDir).spec;
-  } catch (error) {
-    throw new MiniboxError(describeError(error));
+    let spec;
+    try {
+      spec = readBundle(bundleDir).spec;
+    } catch (error) {
+      throw new MiniboxError(describeError(error));
+    }
+    if (!wantsMountNamespace(spec)) throw new MiniboxError('config.json must ask for a mount namespace: minibox will not pivot_root the host');
+    const wanted: EarlyMonitorOptions = {
+      newPidNamespace: wantsPidNamespace(spec), terminal: spec.process.terminal === true, stdinPipe: options.stdinPipe === true,
+      ...(options.stdin !== undefined ? { stdin: options.stdin } : {}),
+    };
+    if (monitor && !sameStart(monitor.options, wanted)) {
+      throw new MiniboxError('the monitor was started for another kind of container (PID namespace, terminal or stdin differ from config.json)');
+    }
+    monitor ??= startMonitorEarly(wanted);
+    return await driveDetachedStart(bundleDir, monitor, options);
+  } finally {
+    await monitor?.finish('the engine could not start the container'); // an abort only before the bundle
   }
-  if (!wantsMountNamespace(spec)) throw new MiniboxError('config.json must ask for a mount namespace: minibox will not pivot_root the host');
-  const terminal = spec.process.terminal === true;
+}
+
+function sameStart(started: EarlyMonitorOptions, wanted: EarlyMonitorOptions): boolean {
+  return started.newPidNamespace === wanted.newPidNamespace && started.terminal === wanted.terminal
+    && (wanted.terminal || started.stdinPipe === wanted.stdinPipe) && started.stdin === wanted.stdin;
+}
+
+/** The late options, the bundle, then the start protocol through the monitor (see the header). */
+async function driveDetachedStart(bundleDir: string, monitor: EarlyMonitor, options: DetachedOptions): Promise<DetachedStart> {
   // Subscribed first: isTracing() below then tells the init stage to forward its events (over
   // fd 4, through the monitor), so that a detached start is narrated as fully as a foreground one.
   const stopObserving = observe(options);
-  const args = [
-    ...(wantsPidNamespace(spec) ? ['--new-pid-namespace'] : []),
-    ...(terminal ? ['--tty'] : options.stdinPipe && options.stdin === undefined ? ['--stdin-pipe'] : []),
-    ...(options.attachSocket ? ['--attach-socket', options.attachSocket] : []),
-    '--log', options.logFile, '--status', options.statusFile, '--pids', options.pidsFile,
-    ...(options.logLimits && options.logLimits.maxSize > 0
-      ? ['--log-max-size', String(options.logLimits.maxSize), '--log-max-files', String(options.logLimits.maxFiles)] : []),
-    ...(options.oomFiles ?? []).flatMap((file) => ['--oom-file', file]),
-    ...afterExitArgs(options),
-    '--', ...stageCommand('init-stage', [path.resolve(bundleDir), ...(isTracing() ? ['--trace'] : [])]).flat(),
-  ];
-  const monitor = spawn(nativeProgramPath('minibox-monitor'), args, {
-    stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe', 'pipe', 'pipe', ...(terminal ? ['pipe' as const] : [])],
-    detached: true, // a session of its own: the terminal's hangup or Ctrl-C never reaches it
-    env: {},
-  });
   try {
-    const monitorPid = monitor.pid;
-    if (monitorPid === undefined) {
-      const error = await new Promise<Error>((resolve) => monitor.once('error', resolve));
-      throw new MiniboxError(`cannot start minibox-monitor: ${describeError(error)}`);
-    }
-    const report = readReport(monitor.stdout!, monitor.stderr!);
-    const initPid = Number(await report.next());
+    const initPid = await monitor.configure(lateOptions(options));
+    const monitorPid = monitor.pid!;
     publishStep('spawn-init', { pid: initPid, monitor: monitorPid });
     options.onMonitorReady?.();
-    const control = (monitor.stdio as unknown[])[5] as NodeJS.WritableStream | undefined;
-    control?.on('error', () => undefined);
-    const outcome = await driveStart(monitor.stdio[3] as NodeJS.WritableStream, monitor.stdio[4] as NodeJS.ReadableStream, initPid, {
+    monitor.sendBundle(path.resolve(bundleDir), isTracing());
+    const { toStage, fromStage, control } = monitor.channel;
+    const outcome = await driveStart(toStage, fromStage, initPid, {
       ...(options.onNamespacesReady ? { onNamespacesReady: options.onNamespacesReady } : {}),
-      ...(control ? {
+      ...(monitor.options.terminal ? {
         takeConsole: async (ptmx: string) => {
-          const number = await askMonitorForPty(control, report, ptmx);
+          const number = await askMonitorForPty(control, monitor.report, ptmx);
           publishStep('monitor-pty', { number, monitor: monitorPid, socket: options.attachSocket ?? '' });
           return number;
         },
@@ -119,10 +124,20 @@ export async function startDetached(bundleDir: string, options: DetachedOptions)
     if (outcome.failure) throw new MiniboxError(outcome.failure.message, outcome.failure.exitCode);
     return { initPid, monitorPid };
   } finally {
-    stopObserving();
-    for (const stream of monitor.stdio) stream?.destroy();
-    monitor.unref(); // the monitor lives on; this process may exit
+    stopObserving(); // startDetached lets go of the monitor (finish): it lives on with the container
   }
+}
+
+/** The monitor's options that name the container's files: sent on fd 5 once they exist (early-monitor.ts). */
+function lateOptions(options: DetachedOptions): string[] {
+  return [
+    ...(options.attachSocket ? ['--attach-socket', options.attachSocket] : []),
+    '--log', options.logFile, '--status', options.statusFile, '--pids', options.pidsFile,
+    ...(options.logLimits && options.logLimits.maxSize > 0
+      ? ['--log-max-size', String(options.logLimits.maxSize), '--log-max-files', String(options.logLimits.maxFiles)] : []),
+    ...(options.oomFiles ?? []).flatMap((file) => ['--oom-file', file]),
+    ...afterExitArgs(options),
+  ];
 }
 
 /** --tty: the monitor opens the container's pty master itself and answers with its number. */
@@ -132,11 +147,6 @@ async function askMonitorForPty(control: NodeJS.WritableStream, report: ReportRe
   const match = /^pty (\d+)$/.exec(answer);
   if (!match) throw new MiniboxError(`minibox-monitor cannot open the container's terminal: ${answer.replace(/^error /, '')}`);
   return Number(match[1]);
-}
-
-interface ReportReader {
-  /** The monitor's next line on fd 1; rejects with its error if it exits first. */
-  next(): Promise<string>;
 }
 
 /** The monitor's flags for what it does after the exit (native/monitor-after-exit.c). */
@@ -158,29 +168,4 @@ function afterExitArgs(options: DetachedOptions): string[] {
     args.push('--health-interval-ms', String(options.health.intervalMs), ...options.health.command.flatMap((arg) => ['--health-exec', arg]));
   }
   return args;
-}
-
-/** The monitor's reports: the init's pid on a line (then, with --tty, the answer about the pty), or an error on stderr. */
-function readReport(stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream): ReportReader {
-  let text = '';
-  let errors = '';
-  let ended = false;
-  const waiting: { resolve: (line: string) => void; reject: (error: Error) => void }[] = [];
-  const failure = (): Error => new MiniboxError(errors.trim().split('\n')[0] || 'minibox-monitor exited before starting the container');
-  const deliver = (): void => {
-    for (let newline = text.indexOf('\n'); newline >= 0 && waiting.length > 0; newline = text.indexOf('\n')) {
-      waiting.shift()!.resolve(text.slice(0, newline));
-      text = text.slice(newline + 1);
-    }
-    if (ended) for (const waiter of waiting.splice(0)) waiter.reject(failure());
-  };
-  stderr.on('data', (chunk: Buffer) => { errors += chunk.toString(); });
-  stderr.on('error', () => undefined);
-  stdout.on('error', () => undefined);
-  stdout.on('data', (chunk: Buffer) => { text += chunk.toString(); deliver(); });
-  // Give stderr a moment to deliver the monitor's last words.
-  stdout.on('end', () => setImmediate(() => { ended = true; deliver(); }));
-  return {
-    next: async () => await new Promise<string>((resolve, reject) => { waiting.push({ resolve, reject }); deliver(); }),
-  };
 }

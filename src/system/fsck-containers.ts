@@ -124,10 +124,18 @@ export async function checkContainerStates(root: StateRoot): Promise<Finding[]> 
 
 const ownMountNamespace = (): string => fs.readlinkSync('/proc/self/ns/mnt');
 
+function readLinkOr(link: string): string {
+  try {
+    return fs.readlinkSync(link);
+  } catch {
+    return ''; // closed meanwhile
+  }
+}
+
 /**
  * Container ids a process belongs to: a process in another mount namespace whose root (or
  * rootfs/, before pivot_root) is the overlay of `<root>/containers/<id>`, or a minibox-monitor
- * whose command line names that directory. Never a host process that merely *sees* such a path.
+ * whose command line or open files name that directory. Never a host process that merely *sees* such a path.
  */
 function containerIdsOf(pid: number, containersDir: string, hostNamespace: string): Set<string> {
   const ids = new Set<string>();
@@ -140,6 +148,14 @@ function containerIdsOf(pid: number, containersDir: string, hostNamespace: strin
     for (const arg of fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')) {
       const id = idIn(arg);
       if (id) ids.add(id);
+    }
+    // A monitor started early (`run -d`, runtime/early-monitor.ts) got its files after it started:
+    // its command line names none of them, its open log file does.
+    if (fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'minibox-monitor') {
+      for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+        const id = idIn(readLinkOr(`/proc/${pid}/fd/${fd}`));
+        if (id) ids.add(id);
+      }
     }
     if (fs.readlinkSync(`/proc/${pid}/ns/mnt`) === hostNamespace) return ids;
     const text = fs.readFileSync(`/proc/${pid}/mountinfo`, 'utf8');

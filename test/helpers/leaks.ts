@@ -124,7 +124,15 @@ export function processesUnder(dir: string, scope?: LeakScope): string[] {
   return found;
 }
 
-/** Processes (other than this one) whose command line mentions `dir`: monitors, init stages. */
+function fdTargets(pid: number): string[] {
+  try {
+    return fs.readdirSync(`/proc/${pid}/fd`).map((fd) => linkOr(`/proc/${pid}/fd/${fd}`) ?? '');
+  } catch {
+    return [];
+  }
+}
+
+/** Processes (other than this one) whose command line mentions `dir` (monitors, init stages), or monitors holding a file under it. */
 export function processesMentioning(dir: string, scope?: LeakScope): string[] {
   const prefix = path.resolve(dir);
   const skip = scope ? allowedNamespaces(scope) : new Set<string>();
@@ -133,6 +141,11 @@ export function processesMentioning(dir: string, scope?: LeakScope): string[] {
     if (pid === process.pid || (scope && allowedPid(pid, scope, skip))) continue;
     const args = readOr(`/proc/${pid}/cmdline`).split('\0');
     if (args.some((arg) => under(arg, prefix))) found.push(`${pid} (${args.join(' ').trim()})`);
+    // A monitor started early (`run -d`) learns its files after it started: they are open, not named.
+    else if (readOr(`/proc/${pid}/comm`).trim() === 'minibox-monitor') {
+      const open = fdTargets(pid).filter((target) => under(target, prefix));
+      if (open.length > 0) found.push(`${pid} (minibox-monitor holding ${open.join(', ')})`);
+    }
   }
   return found;
 }

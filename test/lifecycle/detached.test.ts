@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ContainerStore } from '../../src/container/container-store.js';
 import { StateRoot } from '../../src/state-root.js';
+import { isRunning, signalProcess, type ProcessHandle } from '../../src/container/process-handle.js';
 import { expectNoContainers, expectNoLeaks, findLeaks, tearDownKeptBridge } from '../helpers/leaks.js';
 import { rssKiB, until, withWorld, zombieChildren, type LifecycleWorld } from './helpers.js';
 import { useFreeBridge } from '../helpers/free-subnet.js';
@@ -78,6 +79,32 @@ describe('a web server in the background', () => {
     expect(second.stderr).toBe(`minibox: Conflict. The container name "/twice" is already in use by container "${first.stdout.trim()}". You have to remove (or rename) that container to be able to reuse that name.\n`);
     expect(await psLine('twice')).toMatch(/ Up /);
     expect((await world.mb(['rm', '-f', 'twice'])).code).toBe(0);
+  });
+
+  it('system fsck finds a monitor whose container record is gone by the files it holds (its command line names none)', async () => {
+    // Seen to fail with main's fsck-containers.ts, which looked at command lines only.
+    const id = (await world.mb(['run', '-d', '--network', 'none', world.image, 'sleep', '100'])).stdout.trim();
+    const paths = new ContainerStore(new StateRoot(world.root)).paths(id);
+    const { monitor, init } = JSON.parse(fs.readFileSync(paths.pids, 'utf8')) as Record<'monitor' | 'init', ProcessHandle>;
+    try {
+      expect(fs.readFileSync(`/proc/${monitor.pid}/cmdline`, 'utf8')).not.toContain(id); // started before the container existed
+      fs.rmSync(path.join(paths.dir, 'container.json')); // the record lost behind minibox's back
+      const fsck = await world.mb(['system', 'fsck']);
+      expect(fsck.stdout).toContain(`process    ${monitor.pid}: a process of container ${id.slice(0, 12)}`);
+      expect((await world.mb(['system', 'fsck', '--repair'])).code).toBe(0);
+      await until(() => !isRunning(monitor), 'the monitor to end');
+    } finally {
+      signalProcess(init, 'SIGKILL'); // if an assertion failed first: the container ends, its monitor leaves
+      await until(() => !isRunning(monitor), 'the monitor to end');
+      await world.mb(['system', 'fsck', '--repair']);
+    }
+  });
+
+  it('a missing image fails with 125 and leaves no container (its early monitor and stage were aborted)', async () => {
+    const run = await world.mb(['run', '-d', '--pull', 'never', '--name', 'nothing', 'no-such-image:here', 'true']);
+    expect(run.code).toBe(125);
+    expect(run.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+    expect(await psLine('nothing')).toBe('');
   });
 });
 

@@ -62,6 +62,37 @@ describe('minibox-monitor', () => {
     expect((await monitor(['/bin/true'], ['--oom-file', events])).status).toMatchObject({ oomKilled: false });
   });
 
+  it('--early: forks first, takes its files from fd 5 ("LENGTH\\n" + NUL-ended options), then runs as before', async () => {
+    const files = { log: path.join(dir, 'container.log'), status: path.join(dir, 'exit-status.json'), pids: path.join(dir, 'pids.json') };
+    const child = spawn(nativeProgramPath('minibox-monitor'), ['--early', '--', '/bin/sh', '-c', 'echo early; exit 7'],
+      { stdio: ['ignore', 'pipe', 'pipe', 'ignore', 'ignore', 'pipe'] });
+    let report = '';
+    child.stdout!.on('data', (chunk: Buffer) => { report += chunk.toString(); });
+    const options = Buffer.from(['--log', files.log, '--status', files.status, '--pids', files.pids].map((o) => `${o}\0`).join(''));
+    const control = (child.stdio as unknown[])[5] as NodeJS.WritableStream;
+    control.write(`${options.length}\n`);
+    control.end(options);
+    expect(await new Promise((resolve) => child.on('close', resolve))).toBe(0);
+    const pids = JSON.parse(fs.readFileSync(files.pids, 'utf8')) as Outcome['pids'];
+    expect(report).toBe(`${pids.init.pid}\n`);
+    expect(JSON.parse(fs.readFileSync(files.status, 'utf8'))).toMatchObject({ initPid: pids.init.pid, exitCode: 7 });
+    expect(fs.readFileSync(files.log, 'utf8')).toContain('"log":"early\\n"');
+  });
+
+  it('--early: end of file on fd 5 before the options: exits 0 having written nothing', async () => {
+    const child = spawn(nativeProgramPath('minibox-monitor'), ['--early', '--', '/bin/sleep', '100'], { stdio: ['ignore', 'pipe', 'pipe', 'ignore', 'ignore', 'pipe'] });
+    const children = `/proc/${child.pid}/task/${child.pid}/children`;
+    let forked = 0;
+    for (const deadline = Date.now() + 10_000; !forked && Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 5))) {
+      forked = Number(fs.readFileSync(children, 'utf8').trim()) || 0;
+    }
+    expect(forked).toBeGreaterThan(0);
+    ((child.stdio as unknown[])[5] as NodeJS.WritableStream).end();
+    expect(await new Promise((resolve) => child.on('close', resolve))).toBe(0);
+    expect(fs.existsSync(`/proc/${forked}`)).toBe(false); // killed and reaped before the monitor left
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
   it('reports a program it cannot execute with exit code 125', async () => {
     const { status } = await monitor(['/no/such/program']);
     expect(status).toMatchObject({ exitCode: 125 });

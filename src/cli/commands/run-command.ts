@@ -177,14 +177,16 @@ export function registerRunCommand(program: Command): void {
       const context = contextOf(cmd);
       // --explain and --trace observe the whole command (explain-flags.ts), not the runtime alone.
       const request = { ...requestFromFlags(image, command, flags, cmd), explain: false, traceFile: undefined };
+      // Start the container's init stage (a second Node) first, so that it boots while the
+      // engine's modules load and the image is found (lifecycle/early-init-stage.ts); with -d
+      // under its monitor, which outlives this command (runtime/early-monitor.ts).
+      const { startForegroundInitStage, startDetachedInitStage } = await import('../../lifecycle/early-init-stage.js');
       if (flags.detach) {
+        const monitor = startDetachedInitStage(request);
         const { runDetached } = await import('../../lifecycle/run.js');
-        say(await runDetached(context.root, request));
+        say(await runDetached(context.root, request, monitor));
         return;
       }
-      // Foreground: start the container's init stage (a second Node) first, so that it boots while
-      // the engine's modules load and the image is found (lifecycle/early-init-stage.ts).
-      const { startForegroundInitStage } = await import('../../lifecycle/early-init-stage.js');
       const initStage = startForegroundInitStage(request);
       const { runContainerFromImage } = await import('../../lifecycle/run.js');
       process.exitCode = await runContainerFromImage(context.root, request, initStage);

@@ -12,7 +12,8 @@
  * the engine spends about as long finding the image and writing the bundle. So both happen at
  * once, and the init stage learns which container it is from `{"type":"bundle","dir":…}` — or
  * `abort` when the engine failed first (bad image, name taken), and it exits without having
- * touched anything. (A detached start still names the bundle on the command line: monitor.ts.)
+ * touched anything. A detached start works the same way, the message passing through its C
+ * monitor (early-monitor.ts).
  *
  * The init stage side is synchronous on purpose: it has nothing else to do while it waits.
  *

@@ -11,8 +11,8 @@
  * as soon as it knows a container will run. While Node boots and loads the modules below
  * (~50–70 ms), the engine finds the image and writes the bundle; then it sends the directory as
  * the first message on fd 3. Until that message this process touches nothing — no namespace, no
- * mount — so an `abort` instead (the image did not exist…) just ends it. A detached start (the C
- * monitor, monitor.ts) passes BUNDLE on the command line and step 0 is skipped.
+ * mount — so an `abort` instead (the image did not exist…) just ends it. A detached start does
+ * the same under its C monitor (runtime/early-monitor.ts); BUNDLE on the command line skips step 0.
  *
  * Try: `strace -f -s 200 -e trace=execve minibox run --rm busybox true 2>&1 | grep -o
  * 'init-stage\.c\?js' | head -1` → `init-stage.` (the joined start-up file, or this file's build; with `-e trace=execve,openat` it shows this file
