@@ -28,16 +28,19 @@ describe('the start-up build', () => {
   });
 
   test('the joined CLI and the module-by-module one answer alike: help, a usage error, its exit code', () => {
-    for (const args of [['run', '--help'], ['exec', '--help'], ['rm', '--help'], ['exec', '--bogus', 'x'], ['run', '--bogus-flag', 'x'], ['nosuchverb']]) {
+    for (const args of [
+      ['run', '--help'], ['exec', '--help'], ['rm', '--help'], ['pull', '--help'], ['image', '--help'], ['image'],
+      ['exec', '--bogus', 'x'], ['run', '--bogus-flag', 'x'], ['pull'], ['tag', 'a'], ['nosuchverb'],
+    ]) {
       const joined = minibox(args);
       const plain = minibox(args, { MINIBOX_UNBUNDLED: '1' });
       expect(joined, args.join(' ')).toEqual(plain);
     }
   });
 
-  test('exec, run and the lifecycle verbs start from smaller joined files of their own', () => {
+  test('exec, run, the lifecycle and the image verbs start from smaller joined files of their own', () => {
     const whole = fs.statSync(path.join(repo, 'dist/startup/run-cli.cjs')).size;
-    for (const verb of ['exec', 'run', 'create', 'rm', 'ps']) {
+    for (const verb of ['exec', 'run', 'create', 'rm', 'ps', 'pull', 'images', 'image']) {
       expect(fs.statSync(path.join(repo, `dist/startup/verb-${verb}.cjs`)).size, verb).toBeLessThan(whole);
     }
   });
