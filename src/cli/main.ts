@@ -121,15 +121,45 @@ export function reportFailure(error: unknown, command?: Command): number {
 }
 
 /**
+ * Calls `attach` with process.stdout (or stderr) once something first reads it. Both are getters:
+ * Node makes the stream on first use — a tty.WriteStream for a terminal, a net.Socket for a pipe,
+ * a SyncWriteStream for a file — loading the modules it needs then (~3 ms each, `--cpu-prof`).
+ * `minibox ps`, `rm -f` and `run -d` never write to stderr, and `run --rm IMG true` to neither:
+ * listening for EPIPE should not make them. The getter is wrapped, not replaced: Node's still
+ * makes (and keeps) the one stream.
+ */
+function whenMade(name: 'stdout' | 'stderr', attach: (stream: NodeJS.WriteStream) => void): void {
+  const own = Object.getOwnPropertyDescriptor(process, name);
+  const make = own?.get;
+  if (!make || !own.configurable) {
+    attach(process[name]); // not a getter (an embedder's process): the stream exists already
+    return;
+  }
+  let attached = false;
+  Object.defineProperty(process, name, {
+    configurable: true,
+    enumerable: own.enumerable ?? true,
+    get(): NodeJS.WriteStream {
+      const stream = make.call(process) as NodeJS.WriteStream;
+      if (!attached) {
+        attached = true;
+        attach(stream);
+      }
+      return stream;
+    },
+  });
+}
+
+/**
  * What an entry point (run-cli.ts, cli-entries/) runs: `main`, then its exit code. A reader that
  * closes the pipe early (`minibox ps | head`) ends the output quietly, as Docker's CLI does.
  */
 export function runCli(modules: CommandModule[]): void {
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on('error', (error: NodeJS.ErrnoException) => {
+  for (const name of ['stdout', 'stderr'] as const) {
+    whenMade(name, (stream) => stream.on('error', (error: NodeJS.ErrnoException) => {
       if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0); // the reader's choice, not an error
       throw error;
-    });
+    }));
   }
   // No top-level await: scripts/build-startup.mjs joins the CLI into one CommonJS file, which has none.
   void main(process.argv, modules).then((code) => { process.exitCode = code; });

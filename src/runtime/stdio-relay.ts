@@ -78,7 +78,9 @@ function copyOutput(from: net.Socket, to: NodeJS.WritableStream, log?: { file: J
 
 /** Opens the pipes: stdout and stderr always, stdin with `-i`. */
 export function openStdioPipes(options: { stdin: boolean; streams?: StdioStreams }): StdioPipes {
-  const io: StdioStreams = options.streams ?? { input: process.stdin, stdout: process.stdout, stderr: process.stderr };
+  // process.stdin is a getter that makes a stream for whatever fd 0 is (a terminal, a pipe, a
+  // file: ~3–5 ms of modules to load); without -i nothing reads it, so look it up only then.
+  const io: StdioStreams = options.streams ?? { get input() { return process.stdin; }, stdout: process.stdout, stderr: process.stderr };
   const input = options.stdin ? pipe() : undefined; // [stage reads, minibox writes]
   const output = pipe(); // [minibox reads, stage writes]
   const errors = pipe();
