@@ -45,10 +45,13 @@ describe('the start-up build', () => {
     }
   });
 
-  test('a successful command leaves a code cache for its verb; a failing one does not', () => {
+  test('a successful command leaves a code cache for its verb; a failing one or a help page does not', () => {
     const cache = path.join(repo, 'dist/startup/code-cache');
     fs.rmSync(path.join(cache, 'version.bin'), { force: true });
     fs.rmSync(path.join(cache, 'rename.bin'), { force: true });
+    fs.rmSync(path.join(cache, 'tag.bin'), { force: true });
+    expect(minibox(['tag', '--help']).code).toBe(0); // on main before this change: tag.bin, holding only the help's code
+    expect(fs.existsSync(path.join(cache, 'tag.bin'))).toBe(false);
     expect(minibox(['version']).code).toBe(0);
     expect(fs.statSync(path.join(cache, 'version.bin')).size).toBeGreaterThan(0);
     expect(minibox(['version']).code).toBe(0); // and runs from it
