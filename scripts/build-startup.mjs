@@ -32,7 +32,7 @@
  * bin/minibox and src/runtime/programs.ts use dist/startup/ only when it is at least as new as
  * dist/ (someone who ran `tsc` alone gets the fresh module-by-module build, never stale code).
  *
- * Try: `npm run build && ls dist/startup dist/startup/cli` (run-cli.cjs, init-stage.cjs, verb-VERB.cjs for the fast verbs), then
+ * Try: `npm run build && ls dist/startup` (run-cli.cjs, init-stage.cjs, verb-VERB.cjs for the fast verbs), then
  * `strace -f -e trace=openat ./bin/minibox ps 2>&1 | grep -c dist/` → 1 (with MINIBOX_UNBUNDLED=1: ~100).
  */
 import fs from 'node:fs';
