@@ -9,7 +9,7 @@
  * text's key and compares the stored text with this spec's, byte for byte: the program is used
  * only for exactly the rules it was made from. The key is therefore only a way to find the file —
  * as in a hash table, where a bucket is found by a hash and the key then compared — so it need not
- * be a cryptographic hash: FNV-1a, a few multiplications per character. Two texts with the same
+ * be a cryptographic hash: FNV-1a, one multiplication per four bytes. Two texts with the same
  * key simply take turns in one file. (A sha256 key cost the loading of `node:crypto`, ~6 ms, in
  * every `exec` and every init stage: issue #17.)
  *
@@ -26,10 +26,17 @@ import { publishStep } from '../../sys/trace.js';
 /** The file's header: the length of the text that follows (then the program), 32-bit little-endian. */
 const HEADER_BYTES = 4;
 
-/** FNV-1a, 32 bits, over the text's UTF-16 code units: the cache file's name. */
+/**
+ * The cache file's name: FNV-1a's xor-and-multiply (32 bits), over the text's UTF-8 bytes taken
+ * four at a time. Four at a time, not byte by byte as FNV is usually written: the loop runs once
+ * per process over ~8 KB, and a quarter of the steps keeps it short enough that V8 interprets it
+ * rather than stopping to optimise it (byte by byte measured 2–6 ms, this ~0.5 ms).
+ */
 export function filterCacheKey(text: string): string {
+  const words = new Uint32Array(Math.ceil(Buffer.byteLength(text) / 4)); // zero-padded at the end
+  Buffer.from(words.buffer).write(text);
   let hash = 0x811c9dc5; // FNV offset basis
-  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193); // FNV prime
+  for (const word of words) hash = Math.imul(hash ^ word, 0x01000193); // FNV prime
   return (hash >>> 0).toString(16).padStart(8, '0');
 }
 
