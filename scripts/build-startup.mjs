@@ -90,10 +90,10 @@ const keepModuleUrls = {
  *
  * A joined file starts with one `require("node:…")` per builtin that *any* of its modules imports:
  * an ES `import` is hoisted, and rolldown keeps that order. Node compiles and runs each builtin
- * (and what it requires in turn) right there, before minibox's first line: `node:tty` alone costs
- * ~7 ms (it pulls in net and stream), child_process ~5 ms, http ~4 ms, zlib ~3 ms, measured with
- * `node -e "t=process.hrtime.bigint(); require('node:tty'); console.log(process.hrtime.bigint()-t)"`.
- * `minibox ps` needs none of them before it prints, yet paid for them all.
+ * (and what it requires in turn) right there, before minibox's first line: measured one at a time
+ * in a script (`t = process.hrtime.bigint(); require('node:crypto'); …`), crypto costs ~6 ms,
+ * child_process ~5, http ~6, https ~10, tty ~4 (it pulls in net and stream), zlib ~2 ms.
+ * `minibox ps` needs none of them before it prints, yet paid for them all (docs/benchmarks.md).
  *
  * So each such line becomes `let node_tty = __lazyBuiltin("node:tty", …)`: a Proxy, an object
  * whose property reads go through a function we choose (`get`). The first read of any property
@@ -102,8 +102,8 @@ const keepModuleUrls = {
  * checked below, the build fails otherwise), so it cannot tell the difference. `default` answers
  * the module itself, as rolldown's `__toESM(mod, 1)` does for `import tty from "node:tty"`.
  * The same goes for a bundled CommonJS package's own `const x = require("node:…")` line, run
- * when the package loads: commander's, for one, requires child_process (~12 ms with the net and
- * stream modules it pulls in) for the rare external subcommand, which minibox has none of.
+ * when the package loads: commander's, for one, requires child_process for the rare external
+ * subcommand, which minibox has none of.
  * Not made lazy: the builtins Node has loaded before the joined file runs (bin/minibox requires
  * fs, path, url and module; Node's own start-up events) — for them a Proxy would only add a step.
  */
@@ -142,6 +142,10 @@ const lazyBuiltins = {
       .replace(/^(\s+)const ([\w$]+) = require\("(node:[\w/]+)"\);\n/gm,
         (line, indent, binding, id) => makeLazy(line, indent, 'const', binding, id, false));
     for (const binding of lazy) checkOnlyPropertyReads(rewritten, binding);
+    // A builtin still bound eagerly means rolldown's output changed shape: update the patterns above.
+    for (const [, id] of rewritten.matchAll(/^\s*(?:let|var|const) [\w$]+ = require\("(node:[\w/]+)"\)/gm)) {
+      if (!LOADED_ANYWAY.has(id)) throw new Error(`lazy-builtins: ${id} is still required eagerly`);
+    }
     return { code: `${LAZY_BUILTIN_RUNTIME}\n${rewritten}`, map: null };
   },
 };
