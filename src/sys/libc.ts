@@ -26,8 +26,8 @@ let glibc: ReturnType<Koffi['load']> | undefined;
 /**
  * koffi, loaded on first use. Two start-up savings (issue #17), measured with
  * `node -e "t=process.hrtime.bigint(); require('koffi'); console.log(process.hrtime.bigint()-t)"`:
- *   - Lazily: a command that makes no kernel call through FFI (`minibox ps` reads /proc and
- *     files) never loads it, so importing a module of src/sys/ costs nothing at start-up.
+ *   - Lazily: a command that makes no kernel call through FFI (`minibox images`, `--help`, `ps`
+ *     with no container to lock) never loads it, and importing a src/sys module costs nothing.
  *   - The prebuilt addon directly (~3 ms instead of ~12 ms). koffi's index.js only picks the
  *     `build/koffi/<platform>_<arch>/koffi.node` for this machine and checks its version, but the
  *     same file also holds koffi's installer, which requires https, zlib and crypto on load —
