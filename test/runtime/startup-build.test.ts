@@ -30,8 +30,9 @@ describe('the start-up build', () => {
 
   test('the joined CLI and the module-by-module one answer alike: help, a usage error, its exit code', () => {
     for (const args of [
-      ['run', '--help'], ['exec', '--help'], ['rm', '--help'], ['pull', '--help'], ['image', '--help'], ['image'],
-      ['exec', '--bogus', 'x'], ['run', '--bogus-flag', 'x'], ['pull'], ['tag', 'a'], ['nosuchverb'],
+      ['run', '--help'], ['exec', '--help'], ['rm', '--help'], ['ps', '--help'], ['unpause', '--help'], ['pull', '--help'],
+      ['image', '--help'], ['image'], ['exec', '--bogus', 'x'], ['run', '--bogus-flag', 'x'], ['rm'], ['pull'], ['tag', 'a'],
+      ['nosuchverb'],
     ]) {
       const joined = minibox(args);
       const plain = minibox(args, { MINIBOX_UNBUNDLED: '1' });
