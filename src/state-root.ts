@@ -11,7 +11,7 @@
  *     networks/<name>/                network config, IPAM ledger, one endpoint file per attached container
  *     tmp/                            downloads and unpacks in progress (never visible elsewhere)
  *     locks/                          lock files that serialise concurrent minibox processes
- *     seccomp/<sha256>.bpf            compiled seccomp filters, reused by every container with the same rules
+ *     seccomp/<key>.filter            compiled seccomp filters, reused by every container with the same rules
  *
  * Everything that appears under `blobs/` or `layers/` was first written under `tmp/` and then
  * renamed into place, so a crash never leaves a half-written blob or layer where it can be used.

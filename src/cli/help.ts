@@ -39,7 +39,12 @@ function usageOf(command: Command): string {
 /** The settings every command inherits (set on the program before commands are added). */
 export const HELP_CONFIGURATION = {
   // A narrower terminal wraps at its own width; a wider one, a pipe or a file at 100 columns.
-  helpWidth: Math.min(process.stdout.isTTY && process.stdout.columns ? process.stdout.columns : HELP_WIDTH, HELP_WIDTH),
+  // A getter, read when help is printed (commander copies these settings into its Help then):
+  // reading process.stdout makes the stream, which a command that prints nothing never needs
+  // (see `runCli` in main.ts).
+  get helpWidth(): number {
+    return Math.min(process.stdout.isTTY && process.stdout.columns ? process.stdout.columns : HELP_WIDTH, HELP_WIDTH);
+  },
   minWidthToWrap: 20,
   sortSubcommands: false,
   commandUsage(command: Command): string {

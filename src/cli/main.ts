@@ -18,7 +18,13 @@ import { collect, commandPath, requireRootUnlessRootless } from './context.js';
 import { HELP_CONFIGURATION, finishHelp } from './help.js';
 import { finishExplaining } from './explain-flags.js';
 
-type Register = (program: Command) => void;
+/**
+ * Adds a module's commands to the program. `only`, when given, is the one top-level command argv
+ * names: a module may then add that command alone. Each command builds its options, help and
+ * examples as it is added, and a module like the lifecycle verbs' adds 24 (at the top and under
+ * `container`): ~6 ms of every `minibox ps` (CPU, paired, issue #17) for commands it cannot run.
+ */
+type Register = (program: Command, only?: string) => void;
 
 /** A module of src/cli/commands and the top-level commands it defines (command-modules.ts lists them). */
 export interface CommandModule { names: string[]; load: () => Promise<Register> }
@@ -51,7 +57,8 @@ export async function buildProgram(modules: CommandModule[], argv?: string[]): P
   const word = argv ? commandWord(argv) : undefined;
   const versionOnly = argv !== undefined && word === undefined && (argv.includes('--version') || argv.includes('-v'));
   const only = modules.filter((module) => word !== undefined && module.names.includes(word));
-  for (const module of versionOnly ? [] : only.length === 1 ? only : modules) (await module.load())(program);
+  const single = only.length === 1 ? word : undefined; // argv names one command of one module
+  for (const module of versionOnly ? [] : only.length === 1 ? only : modules) (await module.load())(program, single);
   finishHelp(program);
   return program;
 }
@@ -121,15 +128,45 @@ export function reportFailure(error: unknown, command?: Command): number {
 }
 
 /**
+ * Calls `attach` with process.stdout (or stderr) once something first reads it. Both are getters:
+ * Node makes the stream on first use — a tty.WriteStream for a terminal, a net.Socket for a pipe,
+ * a SyncWriteStream for a file — loading the modules it needs then (~3 ms each, `--cpu-prof`).
+ * `minibox ps`, `rm -f` and `run -d` never write to stderr, and `run --rm IMG true` to neither:
+ * listening for EPIPE should not make them. The getter is wrapped, not replaced: Node's still
+ * makes (and keeps) the one stream.
+ */
+function whenMade(name: 'stdout' | 'stderr', attach: (stream: NodeJS.WriteStream) => void): void {
+  const own = Object.getOwnPropertyDescriptor(process, name);
+  const make = own?.get;
+  if (!make || !own.configurable) {
+    attach(process[name]); // not a getter (an embedder's process): the stream exists already
+    return;
+  }
+  let attached = false;
+  Object.defineProperty(process, name, {
+    configurable: true,
+    enumerable: own.enumerable ?? true,
+    get(): NodeJS.WriteStream {
+      const stream = make.call(process) as NodeJS.WriteStream;
+      if (!attached) {
+        attached = true;
+        attach(stream);
+      }
+      return stream;
+    },
+  });
+}
+
+/**
  * What an entry point (run-cli.ts, cli-entries/) runs: `main`, then its exit code. A reader that
  * closes the pipe early (`minibox ps | head`) ends the output quietly, as Docker's CLI does.
  */
 export function runCli(modules: CommandModule[]): void {
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on('error', (error: NodeJS.ErrnoException) => {
+  for (const name of ['stdout', 'stderr'] as const) {
+    whenMade(name, (stream) => stream.on('error', (error: NodeJS.ErrnoException) => {
       if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0); // the reader's choice, not an error
       throw error;
-    });
+    }));
   }
   // No top-level await: scripts/build-startup.mjs joins the CLI into one CommonJS file, which has none.
   void main(process.argv, modules).then((code) => { process.exitCode = code; });

@@ -57,28 +57,51 @@ export interface StdioPipes {
 
 /**
  * Copies one pipe to one of minibox's own streams, or a daemon client's (and the log); resolves at
- * end of file (or a failed write).
+ * end of file (or a failed write). The destination is looked up at the first chunk, not before:
+ * minibox's own stdout is made on first use (Node loads a stream module for it, ~3 ms), which
+ * would otherwise happen before the stage is spawned, on the critical path, for a program that
+ * may print nothing. That first chunk is put back (`unshift`), and `pipe` sends it, then the rest.
  */
-function copyOutput(from: net.Socket, to: NodeJS.WritableStream, log?: { file: JsonFileLog; stream: LogStream }): Promise<void> {
+function copyOutput(from: net.Socket, destination: () => NodeJS.WritableStream, log?: { file: JsonFileLog; stream: LogStream }): Promise<void> {
   return new Promise((resolve) => {
-    if (log) from.on('data', (chunk: Buffer) => log.file.write(log.stream, chunk));
+    let to: NodeJS.WritableStream | undefined;
     const onError = (): void => {
-      from.unpipe(to);
+      if (to) from.unpipe(to);
       from.destroy(); // the program's next write fails with EPIPE
     };
-    to.on('error', onError);
-    from.pipe(to, { end: false });
+    from.once('data', (first: Buffer) => {
+      from.pause();
+      from.unshift(first);
+      to = destination();
+      to.on('error', onError);
+      if (log) from.on('data', (chunk: Buffer) => log.file.write(log.stream, chunk));
+      from.pipe(to, { end: false });
+    });
     from.once('close', () => {
-      to.off('error', onError);
+      to?.off('error', onError);
       log?.file.end(log.stream);
       resolve();
     });
   });
 }
 
+/**
+ * minibox's own stdin, stdout and stderr, each looked up when first used. They are getters of
+ * `process` that make a stream for whatever the fd is (a terminal, a pipe, a file), loading its
+ * modules: ~3–5 ms each. Without -i nothing reads stdin; a program that prints nothing needs no
+ * stdout; and what is needed is made after the stage was spawned, while it starts.
+ */
+function processStreams(): StdioStreams {
+  return {
+    get input() { return process.stdin; },
+    get stdout() { return process.stdout; },
+    get stderr() { return process.stderr; },
+  };
+}
+
 /** Opens the pipes: stdout and stderr always, stdin with `-i`. */
 export function openStdioPipes(options: { stdin: boolean; streams?: StdioStreams }): StdioPipes {
-  const io: StdioStreams = options.streams ?? { input: process.stdin, stdout: process.stdout, stderr: process.stderr };
+  const io: StdioStreams = options.streams ?? processStreams();
   const input = options.stdin ? pipe() : undefined; // [stage reads, minibox writes]
   const output = pipe(); // [minibox reads, stage writes]
   const errors = pipe();
@@ -98,8 +121,8 @@ export function openStdioPipes(options: { stdin: boolean; streams?: StdioStreams
       toStage?.on('error', () => undefined); // the program exited without reading: nothing to do
       if (toStage) io.input.pipe(toStage); // ends the pipe at our end of file: the program reads EOF
       const finished = Promise.all([
-        copyOutput(new net.Socket({ fd: output[0], readable: true, writable: false }), io.stdout, log && { file: log, stream: 'stdout' }),
-        copyOutput(new net.Socket({ fd: errors[0], readable: true, writable: false }), io.stderr, log && { file: log, stream: 'stderr' }),
+        copyOutput(new net.Socket({ fd: output[0], readable: true, writable: false }), () => io.stdout, log && { file: log, stream: 'stdout' }),
+        copyOutput(new net.Socket({ fd: errors[0], readable: true, writable: false }), () => io.stderr, log && { file: log, stream: 'stderr' }),
       ]).then(() => undefined);
       let stopped = false;
       return {

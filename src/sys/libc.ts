@@ -15,21 +15,44 @@
  */
 import { createRequire } from 'node:module';
 
+type Koffi = typeof import('koffi');
+
 // koffi is a CommonJS native module; createRequire loads it from an ES module.
 const require = createRequire(import.meta.url);
-const koffi = require('koffi') as typeof import('koffi');
 
-const lib = koffi.load('libc.so.6');
+let loadedKoffi: Koffi | undefined;
+let glibc: ReturnType<Koffi['load']> | undefined;
+
+/**
+ * koffi, loaded on first use. Two start-up savings (issue #17), measured with
+ * `node -e "t=process.hrtime.bigint(); require('koffi'); console.log(process.hrtime.bigint()-t)"`:
+ *   - Lazily: a command that makes no kernel call through FFI (`minibox images`, `--help`, `ps`
+ *     with no container to lock) never loads it, and importing a src/sys module costs nothing.
+ *   - The prebuilt addon directly (~3 ms instead of ~12 ms). koffi's index.js only picks the
+ *     `build/koffi/<platform>_<arch>/koffi.node` for this machine and checks its version, but the
+ *     same file also holds koffi's installer, which requires https, zlib and crypto on load —
+ *     ~9 ms of Node builtins that minibox never uses. The addon *is* koffi's API (index.js adds
+ *     two deprecated aliases). Where the guess does not fit — musl, 32-bit ARM's `armhf`, a
+ *     version mismatch — the full index.js loads as before and does its own detection.
+ */
+export function koffi(): Koffi {
+  if (loadedKoffi) return loadedKoffi;
+  try {
+    const addon = require(`koffi/build/koffi/${process.platform}_${process.arch}/koffi.node`) as Koffi & { version?: string };
+    if (addon.version === (require('koffi/package.json') as { version: string }).version) return (loadedKoffi = addon);
+  } catch { /* not a prebuilt this platform has: koffi's own loader below finds the right one */ }
+  return (loadedKoffi = require('koffi') as Koffi);
+}
 
 /** The errno left by the last libc call on this thread. Read it right after the call. */
 export function lastErrno(): number {
-  return koffi.errno();
+  return koffi().errno();
 }
 
-/** Declares a libc function from its C prototype, once, on first use. */
+/** Declares a libc function from its C prototype, once, on first use (loading glibc then). */
 function declare<F extends (...args: any[]) => any>(prototype: string): () => F {
   let fn: F | undefined;
-  return () => (fn ??= lib.func(prototype) as unknown as F);
+  return () => (fn ??= (glibc ??= koffi().load('libc.so.6')).func(prototype) as unknown as F);
 }
 
 /** Raw libc functions. Each returns what C returns (usually -1 on error, errno set). */
@@ -57,5 +80,3 @@ export function libcFunction<F extends (...args: any[]) => any>(prototype: strin
   return declare<F>(prototype);
 }
 
-/** Pointer helpers for the few calls that take C structs (capset, ioctl). */
-export { koffi };

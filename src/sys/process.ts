@@ -132,7 +132,7 @@ export function resetSignalToDefault(signal: number): void {
   // signal() returns SIG_ERR ((void *)-1) on failure; a null or other pointer means success.
   invoke('signal', { signal, handler: 'SIG_DFL' }, () => {
     const previous = signalFn()(signal, null);
-    return previous !== null && koffi.address(previous) === 0xffffffffffffffffn ? -1 : 0;
+    return previous !== null && koffi().address(previous) === 0xffffffffffffffffn ? -1 : 0;
   });
 }
 

@@ -29,7 +29,7 @@ const connectFn = libcFunction<(fd: number, address: Buffer, length: number) => 
 const sendmsgFn = libcFunction<(fd: number, message: Buffer, flags: number) => number>('long sendmsg(int fd, const void *message, int flags)');
 
 function addressOf(buffer: Buffer): bigint {
-  return BigInt(koffi.address(buffer) as unknown as number | bigint);
+  return BigInt(koffi().address(buffer) as unknown as number | bigint);
 }
 
 /** Connects to the Unix socket at `socketPath` and sends `fd` with `text` as the message's data. */

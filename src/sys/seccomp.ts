@@ -57,7 +57,7 @@ export function declareSeccompCalls(): void {
   if (library) return;
   let lib;
   try {
-    lib = koffi.load('libseccomp.so.2');
+    lib = koffi().load('libseccomp.so.2');
   } catch (error) {
     throw new Error(`cannot load libseccomp.so.2 (${(error as Error).message.split('\n')[0]}) — install it: apt-get install libseccomp2`);
   }
@@ -75,7 +75,7 @@ export function declareSeccompCalls(): void {
 
 /** `2.5.4`: the library's version (a compiled program is only reused with the same one). */
 export function libseccompVersion(): string {
-  const version = koffi.decode(seccompLibrary().version(), koffi.array('uint32_t', 3)) as Uint32Array;
+  const version = koffi().decode(seccompLibrary().version(), koffi().array('uint32_t', 3)) as Uint32Array;
   return [...version].join('.');
 }
 
@@ -175,7 +175,7 @@ export function installFilter(program: Buffer, flags: number, summary: Record<st
   declareSeccompInstall();
   const fprog = Buffer.alloc(16); // struct sock_fprog { unsigned short len; struct sock_filter *filter; }
   fprog.writeUInt16LE(program.length / 8, 0);
-  fprog.writeBigUInt64LE(BigInt(koffi.address(program)), 8);
+  fprog.writeBigUInt64LE(BigInt(koffi().address(program)), 8);
   invoke('seccomp', { operation: 'SECCOMP_SET_MODE_FILTER', instructions: program.length / 8, ...summary }, () => {
     const result = seccompSyscall!(nr, SECCOMP_SET_MODE_FILTER, flags, fprog);
     return result > 0 ? -1 : result; // TSYNC: a positive result is the id of a thread that could not sync

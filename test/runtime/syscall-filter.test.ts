@@ -56,13 +56,28 @@ describe('compiling linux.seccomp', () => {
     expect(calls(() => { prepareSyscallFilter(spec, dir); })).toContain('seccomp_export_bpf');
     const files = fs.readdirSync(dir);
     expect(files).toHaveLength(1);
-    expect(files[0]).toMatch(/^[0-9a-f]{64}\.bpf$/);
+    expect(files[0]).toMatch(/^[0-9a-f]{8}\.filter$/);
     const second = calls(() => { prepareSyscallFilter(spec, dir); });
     expect(second).toEqual(['seccomp.cache']);
     // Other rules, another program.
     const other = { ...spec, syscalls: spec.syscalls!.slice(1) };
     expect(calls(() => { prepareSyscallFilter(other, dir); })).toContain('seccomp_export_bpf');
     expect(fs.readdirSync(dir)).toHaveLength(2);
+  });
+
+  it('uses a cached program only for the very rules it was compiled from', () => {
+    // The file name is a short hash of the rules (filter-cache.ts); what decides is the text kept in
+    // the file. Here the file under this spec's name holds other rules' text and program — as two
+    // rule sets with the same hash would leave it — so the spec's own rules are compiled again.
+    const dir = cacheDir(0o700);
+    const other = { ...spec, syscalls: spec.syscalls!.slice(1) };
+    prepareSyscallFilter(other, dir);
+    const [otherFile] = fs.readdirSync(dir);
+    prepareSyscallFilter(spec, dir);
+    const ownFile = fs.readdirSync(dir).find((name) => name !== otherFile)!;
+    fs.copyFileSync(path.join(dir, otherFile!), path.join(dir, ownFile));
+    expect(calls(() => { prepareSyscallFilter(spec, dir); })).toContain('seccomp_export_bpf');
+    expect(calls(() => { prepareSyscallFilter(spec, dir); })).toEqual(['seccomp.cache']); // rewritten: its own again
   });
 
   it('never uses a cache directory others can write to', () => {

@@ -1,7 +1,7 @@
 /**
  * cli-entries/exec.ts — the CLI with `exec` alone. bin/minibox starts its joined file
- * (dist/startup/cli/exec.cjs) for `minibox exec`: ~0.4 MB of JavaScript instead of the whole CLI's
- * ~1.2 MB, so less to read, compile and evaluate before the exec stage is spawned
+ * (dist/startup/verb-exec.cjs) for `minibox exec`: ~0.3 MB of JavaScript instead of the whole CLI's
+ * ~1 MB, so less to read, compile and evaluate before the exec stage is spawned
  * (scripts/build-startup.mjs explains the start-up build; docs/benchmarks.md has the numbers).
  *
  * Try: `minibox exec --help | head -1` → `Usage: minibox exec [OPTIONS] CONTAINER COMMAND [ARG...]`

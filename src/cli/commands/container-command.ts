@@ -15,7 +15,21 @@ import {
 import { registerLogsCommand } from './logs-command.js';
 import { registerPsCommand } from './ps-command.js';
 
-export function registerLifecycleCommands(program: Command): void {
+/** Each top-level lifecycle command by name, and what adds it (`pause` adds `unpause` too). */
+const BY_NAME = new Map<string, (parent: Command) => void>([
+  ['ps', registerPsCommand], ['logs', registerLogsCommand], ['start', registerStartCommand], ['stop', registerStopCommand],
+  ['restart', registerRestartCommand], ['kill', registerKillCommand], ['pause', registerPauseCommands],
+  ['unpause', registerPauseCommands], ['wait', registerWaitCommand], ['rename', registerRenameCommand],
+  ['rm', registerRmCommand], ['inspect', registerInspectCommand],
+]);
+
+/** Every lifecycle command, or with `only` (`ps` in `minibox ps`) that one alone (main.ts `Register`). */
+export function registerLifecycleCommands(program: Command, only?: string): void {
+  const alone = only === undefined ? undefined : BY_NAME.get(only);
+  if (alone) {
+    alone(program);
+    return;
+  }
   registerPsCommand(program);
   registerLogsCommand(program);
   registerStartCommand(program);

@@ -20,7 +20,19 @@ import { confirm, contextOf, say } from '../context.js';
 import { familiar, printHistory, printImages, type ListOptions } from './image-list.js';
 import { withExplainFlags } from '../explain-flags.js';
 
-export function registerImageCommands(program: Command): void {
+/** Each top-level image command by name, and what adds it (`image`, the group, is all of them). */
+const BY_NAME = new Map<string, (parent: Command) => void>([
+  ['pull', registerPullCommand], ['images', (parent) => registerImagesCommand(parent, 'images')],
+  ['rmi', (parent) => registerRmiCommand(parent, 'rmi')], ['tag', registerTagCommand], ['history', registerHistoryCommand],
+]);
+
+/** Every image command, or with `only` (`pull` in `minibox pull`) that one alone (main.ts `Register`). */
+export function registerImageCommands(program: Command, only?: string): void {
+  const alone = only === undefined ? undefined : BY_NAME.get(only);
+  if (alone) {
+    alone(program);
+    return;
+  }
   registerPullCommand(program);
   registerImagesCommand(program, 'images');
   registerRmiCommand(program, 'rmi');

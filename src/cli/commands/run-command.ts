@@ -211,8 +211,8 @@ export function registerCreateCommand(program: Command): void {
     });
 }
 
-/** `run` and `create`, which share their flags. */
-export function registerRunCommands(program: Command): void {
-  registerRunCommand(program);
-  registerCreateCommand(program);
+/** `run` and `create`, which share their flags; with `only`, the one argv names (main.ts `Register`). */
+export function registerRunCommands(program: Command, only?: string): void {
+  if (only !== 'create') registerRunCommand(program);
+  if (only !== 'run') registerCreateCommand(program);
 }

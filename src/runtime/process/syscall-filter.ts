@@ -18,8 +18,9 @@
  * stays the runtime's business (libseccomp's seccomp_load would set it by itself).
  * Compiling costs ~25 ms of CPU; the same section of config.json always gives the same program,
  * so the engine names a cache directory (annotation `org.minibox.seccomp.cache`, root-owned,
- * 0700) where programs are kept by the sha256 of the section, the architecture and libseccomp's
- * version. The spec stays the truth: a program is found only by the hash of what the spec says.
+ * 0700) where each program is kept with the section, the architecture and libseccomp's version
+ * it was made from (filter-cache.ts). The spec stays the truth: a program is used only for the
+ * very text the spec says.
  *
  * The filter is per thread, and execve keeps the calling thread's filter: it is loaded on Node's
  * main thread, the one that execs, with CTL_TSYNC so that Node's helper threads get it too.
@@ -30,14 +31,11 @@
  * Try: `minibox run --rm busybox unshare -U true` → `unshare(0x10000000): Operation not permitted`
  * (Docker's profile refuses a user namespace without CAP_SYS_ADMIN).
  */
-import crypto from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
 import {
   SCMP_ACT, SCMP_CMP, SECCOMP_FILTER_FLAG, SeccompFilter, declareSeccompInstall, installFilter, libseccompVersion,
   type ArgumentComparison,
 } from '../../sys/seccomp.js';
-import { publishStep } from '../../sys/trace.js';
+import { readCachedProgram, trustedCacheDir, writeCachedProgram } from './filter-cache.js';
 import type { SpecSeccomp, SpecSeccompArg, SpecSyscall } from '../../bundle/oci-bundle.js';
 
 const EPERM = 1;
@@ -108,12 +106,12 @@ export function compileSyscallFilter(seccomp: SpecSeccomp | undefined, cacheDir?
     if (bit === undefined) throw new Error(`seccomp flag ${flag} in config.json is not supported`);
     flags |= bit;
   }
-  const key = crypto.createHash('sha256')
-    .update(JSON.stringify({ seccomp, arch: process.arch, libseccomp: libseccompVersion() })).digest('hex');
+  // What the program is made from: the same text, the same program (filter-cache.ts).
+  const source = JSON.stringify({ seccomp, arch: process.arch, libseccomp: libseccompVersion() });
   const cache = cacheDir !== undefined && trustedCacheDir(cacheDir) ? cacheDir : undefined;
-  const cached = cache ? readCachedProgram(cache, key) : undefined;
+  const cached = cache ? readCachedProgram(cache, source) : undefined;
   const program = cached ?? compileProgram(seccomp);
-  if (cache && !cached) writeCachedProgram(cache, key, program);
+  if (cache && !cached) writeCachedProgram(cache, source, program);
   const summary = {
     defaultAction: seccomp.defaultAction, ...ruleCounts(seccomp), cached: cached !== undefined,
     architectures: (seccomp.architectures ?? []).map(architectureName).join(','),
@@ -144,48 +142,6 @@ function ruleCounts(seccomp: SpecSeccomp): { allowed: number; refused: number } 
     else if (action !== defaultAction) refused += rule.names.length;
   }
   return { allowed, refused };
-}
-
-/** The cache directory, made 0700 if missing; used only if it is a directory of root's alone. */
-function trustedCacheDir(cacheDir: string): boolean {
-  try {
-    fs.mkdirSync(cacheDir, { mode: 0o700 });
-  } catch { /* it exists (or cannot be made: checked below) */ }
-  try {
-    const dir = fs.lstatSync(cacheDir);
-    return dir.isDirectory() && dir.uid === 0 && (dir.mode & 0o077) === 0; // never a dir others can write
-  } catch {
-    return false;
-  }
-}
-
-/** A cached program, if the file is a whole BPF program. */
-function readCachedProgram(cacheDir: string, key: string): Buffer | undefined {
-  try {
-    const fd = fs.openSync(path.join(cacheDir, `${key}.bpf`), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-    let program: Buffer;
-    try {
-      program = fs.readFileSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    if (program.length === 0 || program.length % 8 !== 0) return undefined;
-    publishStep('seccomp.cache', { key, instructions: program.length / 8 });
-    return program;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Keeps a compiled program for the next container (written aside, renamed into place). */
-function writeCachedProgram(cacheDir: string, key: string, program: Buffer): void {
-  try {
-    const temporary = path.join(cacheDir, `.${key}.${process.pid}`);
-    fs.writeFileSync(temporary, program, { mode: 0o600 });
-    fs.renameSync(temporary, path.join(cacheDir, `${key}.bpf`));
-  } catch {
-    // a cache is an optimisation: a read-only or full disk costs the next container 25 ms, no more
-  }
 }
 
 /** libseccomp: seccomp_init, arch_add, one rule_add per syscall and argument test, export_bpf. */
