@@ -76,7 +76,7 @@ export class UnpackThreads {
   private readonly jobs = new Map<number, UnpackJob>();
   private nextJob = 1;
 
-  constructor(private readonly count = Math.min(3, os.availableParallelism() - 1)) {}
+  constructor(private readonly count = Number(process.env.MB_THREADS ?? Math.min(3, os.availableParallelism() - 1))) {}
 
   /** Starts the threads unless they run (early: they boot while the caller fetches the config). */
   warm(): void {
