@@ -40,10 +40,10 @@ import { isTracing, publish, type SysEvent } from '../../sys/trace.js';
 import type { UnpackResult } from './index.js';
 import { JobTable, type FromWorker, type ToWorker, type UnpackJobSpec, type UnpackWorkerData } from './unpack-worker.js';
 
-/** Unacknowledged bytes of one layer allowed in flight to the worker. */
-const WINDOW_BYTES = 4 * 1024 * 1024;
+/** Unacknowledged bytes of one layer allowed in flight to the worker (four batches). */
+const WINDOW_BYTES = 8 * 1024 * 1024;
 /** Bytes per message to the worker (see UnpackJob.post). */
-const BATCH_BYTES = 256 * 1024;
+const BATCH_BYTES = 2 * 1024 * 1024;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -76,7 +76,7 @@ export class UnpackThreads {
   private readonly jobs = new Map<number, UnpackJob>();
   private nextJob = 1;
 
-  constructor(private readonly count = Number(process.env.MB_THREADS ?? Math.min(3, os.availableParallelism() - 1))) {}
+  constructor(private readonly count = Math.min(3, os.availableParallelism() - 1)) {}
 
   /** Starts the threads unless they run (early: they boot while the caller fetches the config). */
   warm(): void {
@@ -144,7 +144,7 @@ export class UnpackJob {
   private waiting: (() => void) | undefined;
   private failed = false;
   private halted = false;
-  private batch = new Uint8Array(BATCH_BYTES);
+  private batch: Uint8Array = Buffer.allocUnsafeSlow(BATCH_BYTES);
   private filled = 0;
   /** Bytes the worker has taken in so far (for the "Extracting" bar). */
   consumed = 0;
@@ -228,12 +228,15 @@ export class UnpackJob {
 
   /**
    * Hands a batch to the worker. Its memory is *transferred* (moved to the worker, not cloned):
-   * each batch is a fresh ArrayBuffer of its own. Batching the ~16–64 KiB socket reads into
-   * 256 KiB makes a few hundred messages (and acknowledgements) per 50 MB instead of thousands.
+   * each batch is a fresh ArrayBuffer of its own (allocUnsafeSlow: not from Node's shared pool,
+   * and not zero-filled — every byte is overwritten before it is sent). Batching the ~16–64 KiB
+   * socket reads into 2 MiB makes ~25 messages per 50 MB instead of thousands, and hands gunzip
+   * input in pieces as large as its output buffer (compression.ts: each piece is a thread-pool
+   * round trip).
    */
   private post(batch: Uint8Array): void {
     this.channel({ job: this.id, chunk: batch }, [batch.buffer as ArrayBuffer]);
-    this.batch = new Uint8Array(BATCH_BYTES);
+    this.batch = Buffer.allocUnsafeSlow(BATCH_BYTES);
     this.filled = 0;
   }
 

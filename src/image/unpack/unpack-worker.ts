@@ -48,7 +48,7 @@ export type FromWorker =
   | { event: unknown }
   | ({ job: number } & ({ consumed: number } | { done: UnpackResult } | { error: { name: string; message: string; exitCode: number } } | { stopped: true }));
 
-/** Bytes taken in between two `consumed` messages (a quarter of unpack-thread.ts's window). */
+/** Bytes taken in between two `consumed` messages (an eighth of unpack-thread.ts's window). */
 const ACK_BYTES = 1024 * 1024;
 
 /** The first bytes needed to tell gzip, zstd and plain tar apart (compressionFromMagic). */
@@ -94,8 +94,8 @@ class Job {
     let unacknowledged = 0;
     const acknowledging = new Transform({
       transform(chunk: Buffer, _encoding, callback) {
-        // One message per ACK_BYTES, not per 256 KiB batch: each message wakes the main thread's
-        // event loop (and costs a serialisation), and the sender's 4 MiB window only needs to
+        // One message per ACK_BYTES, not per chunk taken in: each message wakes the main thread's
+        // event loop (and costs a serialisation), and the sender's 8 MiB window only needs to
         // hear every so often that room was made.
         unacknowledged += chunk.length;
         if (unacknowledged >= ACK_BYTES) {
