@@ -44,6 +44,11 @@ import { JobTable, type FromWorker, type ToWorker, type UnpackJobSpec, type Unpa
 const WINDOW_BYTES = 8 * 1024 * 1024;
 /** Bytes per message to the worker (see UnpackJob.post). */
 const BATCH_BYTES = 2 * 1024 * 1024;
+/**
+ * A batch still not full this long after its first byte is sent as it is: on a slow or stalled
+ * connection the layer still unpacks what has come (a fast one fills 2 MiB well within this).
+ */
+const FLUSH_AFTER_MS = 50;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -146,6 +151,7 @@ export class UnpackJob {
   private halted = false;
   private batch: Uint8Array = Buffer.allocUnsafeSlow(BATCH_BYTES);
   private filled = 0;
+  private flushTimer: NodeJS.Timeout | undefined;
   /** Bytes the worker has taken in so far (for the "Extracting" bar). */
   consumed = 0;
 
@@ -180,6 +186,10 @@ export class UnpackJob {
       taken += part.byteLength;
       if (this.filled === BATCH_BYTES) this.post(this.batch);
     }
+    if (this.filled > 0 && this.flushTimer === undefined) {
+      this.flushTimer = setTimeout(() => { if (!this.halted && this.filled > 0) this.post(this.batch.subarray(0, this.filled)); }, FLUSH_AFTER_MS);
+      this.flushTimer.unref();
+    }
     if (this.unacknowledged > WINDOW_BYTES) await new Promise<void>((resolve) => { this.waiting = resolve; });
   }
 
@@ -201,6 +211,7 @@ export class UnpackJob {
   /** Abandons the job; resolves once the thread writes nothing more into its directory. */
   async stop(): Promise<void> {
     this.halted = true;
+    clearTimeout(this.flushTimer);
     this.release();
     if (!this.settled) this.send({ job: this.id, stop: true });
     await this.outcome;
@@ -232,9 +243,12 @@ export class UnpackJob {
    * and not zero-filled — every byte is overwritten before it is sent). Batching the ~16–64 KiB
    * socket reads into 2 MiB makes ~25 messages per 50 MB instead of thousands, and hands gunzip
    * input in pieces as large as its output buffer (compression.ts: each piece is a thread-pool
-   * round trip).
+   * round trip). A partial batch goes after FLUSH_AFTER_MS (`batch` is then a view of the start
+   * of its buffer; the whole buffer moves).
    */
   private post(batch: Uint8Array): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
     this.channel({ job: this.id, chunk: batch }, [batch.buffer as ArrayBuffer]);
     this.batch = Buffer.allocUnsafeSlow(BATCH_BYTES);
     this.filled = 0;
