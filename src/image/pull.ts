@@ -70,32 +70,36 @@ export async function pullImage(root: StateRoot, name: string, options: PullOpti
   const platform = parsePlatform(options.platform);
 
   reporter.message(`${reference.digest ?? reference.tag}: Pulling from ${reference.repository}`);
-  const asked = performance.now();
-  const resolved = await resolveManifest(client, reference, platform);
-  const manifest: ImageManifest = resolved.manifest;
-  publishStep('pull.manifest', {
-    reference: reference.familiar, digest: resolved.manifestDigest, mediaType: resolved.mediaType,
-    ...(resolved.index ? { index: resolved.index.digest } : {}), platform: options.platform ?? 'linux/amd64', layers: manifest.layers.length,
-  }, undefined, performance.now() - asked);
   const tag = reference.tag ? `${reference.name}:${reference.tag}` : undefined;
   // What the name pointed at before: for `name@digest`, the image already pulled by that digest
   // (a repeated pull by digest changes nothing: "Image is up to date", as Docker says).
   const before = store.resolve(tag ?? name)?.id;
+  // The unpacking threads take ~50–100 ms to boot (a V8 isolate each), and every byte of the
+  // first layer waits for them. A name that is not here yet is almost surely a cold pull, so
+  // they boot *now*, while the registry is asked for the manifest; a name already here (a
+  // re-pull, usually nothing to download) starts them only if the manifest names a missing blob.
+  const threads = new UnpackThreads();
+  if (before === undefined) threads.warm();
+  try {
+    const asked = performance.now();
+    const resolved = await resolveManifest(client, reference, platform);
+    const manifest: ImageManifest = resolved.manifest;
+    publishStep('pull.manifest', {
+      reference: reference.familiar, digest: resolved.manifestDigest, mediaType: resolved.mediaType,
+      ...(resolved.index ? { index: resolved.index.digest } : {}), platform: options.platform ?? 'linux/amd64', layers: manifest.layers.length,
+    }, undefined, performance.now() - asked);
 
-  return await withLock(root.locks, STORE_LOCK, async () => {
-    await store.blobs.writeVerified(resolved.manifestDigest, resolved.manifestBytes);
-    if (resolved.index) await store.blobs.writeVerified(resolved.index.digest, resolved.index.bytes);
-    crashPoint('pull:manifest-stored');
-
-    // Layers to download: start the unpacking threads now, to boot while the config comes.
-    const threads = new UnpackThreads();
-    if (manifest.layers.some((layer) => !store.blobs.has(layer.digest))) threads.warm();
-    try {
+    return await withLock(root.locks, STORE_LOCK, async () => {
+      await store.blobs.writeVerified(resolved.manifestDigest, resolved.manifestBytes);
+      if (resolved.index) await store.blobs.writeVerified(resolved.index.digest, resolved.index.bytes);
+      crashPoint('pull:manifest-stored');
+      // Layers to download: start the threads now (if not yet), to boot while the config comes.
+      if (manifest.layers.some((layer) => !store.blobs.has(layer.digest))) threads.warm();
       return await pullLayers(root, { store, client, reference, reporter, threads }, resolved, options, before);
-    } finally {
-      await threads.close();
-    }
-  }, 'shared');
+    }, 'shared');
+  } finally {
+    await threads.close();
+  }
 }
 
 /** Steps 3–5 of the header, holding the store's shared lock. */

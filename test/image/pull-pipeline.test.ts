@@ -102,8 +102,12 @@ describe('pull: concurrent, pipelined layers', () => {
     const [first] = twoLayers.layers.map((l) => l.descriptor.digest);
     const root = newRoot();
     const tmp = path.join(root, 'tmp');
-    // The first layer's early file, in the layer's temp dir, while most of its blob is held back.
-    const early = () => fs.existsSync(tmp) && fs.readdirSync(tmp).some((name) => fs.existsSync(path.join(tmp, name, 'aaa-early')));
+    // The first layer's early file, in *its* temp dir (`layer-<diff id hex>-…`; the second layer
+    // has an aaa-early too), while most of its blob is held back. Seen to fail when the unpacker
+    // was handed only full 2 MiB batches: the held 64 KiB never reached it.
+    const heldDir = `layer-${twoLayers.layers[0]!.diffId.replace('sha256:', '')}-`;
+    const early = () => fs.existsSync(tmp) && fs.readdirSync(tmp)
+      .some((name) => name.startsWith(heldDir) && fs.existsSync(path.join(tmp, name, 'aaa-early')));
     let unpackedEarly: boolean | undefined;
     let recordedWhileHeld = false;
     const proxy = await startFaultProxy(registry.host, (request): Fault | undefined => {

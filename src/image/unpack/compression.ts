@@ -119,11 +119,17 @@ export class ZstdDecompressStream extends Transform {
 }
 
 /**
- * gunzip's output buffer. Node's default, 16 KiB, costs a trip through the stream machinery (and
- * the tar parser, and a write(2)) per 16 KiB of tar; 256 KiB makes those 16× rarer. Measured on
- * the 734 MB benchmark layer: ~1.8 s of user CPU instead of ~2.3 s, with the same peak RSS.
+ * gunzip's output buffer. Node's zlib inflates on a libuv thread-pool thread: each round (until
+ * the input is used up or the output buffer is full) is a hand-off to that thread and a callback
+ * back on this one — two thread wake-ups, which on this project's VMs cost a few hundred µs of
+ * CPU each (the profile shows them as zlib's processChunk/processCallback). Node's default
+ * output, 16 KiB, makes a round per 16 KiB of tar; 256 KiB made the tar parser's and write(2)'s
+ * share 16× rarer (the 734 MB benchmark layer: ~1.8 s of user CPU instead of ~2.3 s); 2 MiB,
+ * with 2 MiB input batches (unpack-thread.ts), makes ~60 rounds per 50 MB pull instead of ~500:
+ * ~20 % less CPU for the whole cold pull, measured paired (docs/benchmarks.md). Memory: one
+ * buffer per layer being inflated.
  */
-const INFLATE_CHUNK_BYTES = 256 * 1024;
+const INFLATE_CHUNK_BYTES = 2 * 1024 * 1024;
 
 /** The absolute path of an executable `name` on $PATH, or undefined. */
 export function findExecutable(name: string): string | undefined {

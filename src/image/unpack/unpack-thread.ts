@@ -40,10 +40,15 @@ import { isTracing, publish, type SysEvent } from '../../sys/trace.js';
 import type { UnpackResult } from './index.js';
 import { JobTable, type FromWorker, type ToWorker, type UnpackJobSpec, type UnpackWorkerData } from './unpack-worker.js';
 
-/** Unacknowledged bytes of one layer allowed in flight to the worker. */
-const WINDOW_BYTES = 4 * 1024 * 1024;
+/** Unacknowledged bytes of one layer allowed in flight to the worker (four batches). */
+const WINDOW_BYTES = 8 * 1024 * 1024;
 /** Bytes per message to the worker (see UnpackJob.post). */
-const BATCH_BYTES = 256 * 1024;
+const BATCH_BYTES = 2 * 1024 * 1024;
+/**
+ * A batch still not full this long after its first byte is sent as it is: on a slow or stalled
+ * connection the layer still unpacks what has come (a fast one fills 2 MiB well within this).
+ */
+const FLUSH_AFTER_MS = 50;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -144,8 +149,9 @@ export class UnpackJob {
   private waiting: (() => void) | undefined;
   private failed = false;
   private halted = false;
-  private batch = new Uint8Array(BATCH_BYTES);
+  private batch: Uint8Array = Buffer.allocUnsafeSlow(BATCH_BYTES);
   private filled = 0;
+  private flushTimer: NodeJS.Timeout | undefined;
   /** Bytes the worker has taken in so far (for the "Extracting" bar). */
   consumed = 0;
 
@@ -180,6 +186,10 @@ export class UnpackJob {
       taken += part.byteLength;
       if (this.filled === BATCH_BYTES) this.post(this.batch);
     }
+    if (this.filled > 0 && this.flushTimer === undefined) {
+      this.flushTimer = setTimeout(() => { if (!this.halted && this.filled > 0) this.post(this.batch.subarray(0, this.filled)); }, FLUSH_AFTER_MS);
+      this.flushTimer.unref();
+    }
     if (this.unacknowledged > WINDOW_BYTES) await new Promise<void>((resolve) => { this.waiting = resolve; });
   }
 
@@ -201,6 +211,7 @@ export class UnpackJob {
   /** Abandons the job; resolves once the thread writes nothing more into its directory. */
   async stop(): Promise<void> {
     this.halted = true;
+    clearTimeout(this.flushTimer);
     this.release();
     if (!this.settled) this.send({ job: this.id, stop: true });
     await this.outcome;
@@ -228,12 +239,18 @@ export class UnpackJob {
 
   /**
    * Hands a batch to the worker. Its memory is *transferred* (moved to the worker, not cloned):
-   * each batch is a fresh ArrayBuffer of its own. Batching the ~16–64 KiB socket reads into
-   * 256 KiB makes a few hundred messages (and acknowledgements) per 50 MB instead of thousands.
+   * each batch is a fresh ArrayBuffer of its own (allocUnsafeSlow: not from Node's shared pool,
+   * and not zero-filled — every byte is overwritten before it is sent). Batching the ~16–64 KiB
+   * socket reads into 2 MiB makes ~25 messages per 50 MB instead of thousands, and hands gunzip
+   * input in pieces as large as its output buffer (compression.ts: each piece is a thread-pool
+   * round trip). A partial batch goes after FLUSH_AFTER_MS (`batch` is then a view of the start
+   * of its buffer; the whole buffer moves).
    */
   private post(batch: Uint8Array): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
     this.channel({ job: this.id, chunk: batch }, [batch.buffer as ArrayBuffer]);
-    this.batch = new Uint8Array(BATCH_BYTES);
+    this.batch = Buffer.allocUnsafeSlow(BATCH_BYTES);
     this.filled = 0;
   }
 

@@ -48,6 +48,9 @@ export type FromWorker =
   | { event: unknown }
   | ({ job: number } & ({ consumed: number } | { done: UnpackResult } | { error: { name: string; message: string; exitCode: number } } | { stopped: true }));
 
+/** Bytes taken in between two `consumed` messages (an eighth of unpack-thread.ts's window). */
+const ACK_BYTES = 1024 * 1024;
+
 /** The first bytes needed to tell gzip, zstd and plain tar apart (compressionFromMagic). */
 const MAGIC_BYTES = 8;
 
@@ -88,9 +91,17 @@ class Job {
 
   private start(): void {
     const { id, spec, post } = this;
+    let unacknowledged = 0;
     const acknowledging = new Transform({
       transform(chunk: Buffer, _encoding, callback) {
-        post({ job: id, consumed: chunk.length });
+        // One message per ACK_BYTES, not per chunk taken in: each message wakes the main thread's
+        // event loop (and costs a serialisation), and the sender's 8 MiB window only needs to
+        // hear every so often that room was made.
+        unacknowledged += chunk.length;
+        if (unacknowledged >= ACK_BYTES) {
+          post({ job: id, consumed: unacknowledged });
+          unacknowledged = 0;
+        }
         callback(null, chunk);
       },
     });
