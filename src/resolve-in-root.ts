@@ -72,13 +72,9 @@ export function walkInRoot(
   return resolved;
 }
 
+/** lstat, or undefined when nothing is there — asked without an exception (~30 µs each, thrown). */
 function lstatOrUndefined(file: string): fs.Stats | undefined {
-  try {
-    return fs.lstatSync(file);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
+  return fs.lstatSync(file, { throwIfNoEntry: false });
 }
 
 /**

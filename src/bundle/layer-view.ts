@@ -30,7 +30,7 @@ export interface LayerEntry {
 
 function lstatOrUndefined(file: string): fs.Stats | undefined {
   try {
-    return fs.lstatSync(file);
+    return fs.lstatSync(file, { throwIfNoEntry: false }); // a missing name is the common case: no exception for it
   } catch {
     return undefined;
   }

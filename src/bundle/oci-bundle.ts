@@ -98,6 +98,8 @@ export const OVERLAY_ANNOTATIONS = {
   lowerdir: 'org.minibox.overlay.lowerdir',
   upperdir: 'org.minibox.overlay.upperdir',
   workdir: 'org.minibox.overlay.workdir',
+  /** "true": mount the overlay `volatile` — a `--rm` container's writable layer (rootfs.ts). */
+  volatile: 'org.minibox.overlay.volatile',
 } as const;
 
 /**

@@ -220,7 +220,8 @@ export interface SpecInput {
   userMounts: SpecMount[];
   /** The container's own hostname, hosts and resolv.conf files (etc-files.ts). */
   etcFiles: { hostname: string; hosts: string; resolvConf: string };
-  overlay: { lowerDirsTopFirst: string[]; upperDir: string; workDir: string };
+  /** `volatile`: the writable layer is thrown away with the container (`--rm`): never synced (rootfs.ts). */
+  overlay: { lowerDirsTopFirst: string[]; upperDir: string; workDir: string; volatile?: boolean };
   /** PR_SET_NO_NEW_PRIVS; minibox's default is true (security-options.ts). */
   noNewPrivileges?: boolean;
   /** The resolved seccomp profile; undefined = unconfined. */
@@ -271,6 +272,7 @@ export function buildRuntimeSpec(input: SpecInput): RuntimeSpec {
       [OVERLAY_ANNOTATIONS.lowerdir]: input.overlay.lowerDirsTopFirst.join(':'),
       [OVERLAY_ANNOTATIONS.upperdir]: input.overlay.upperDir,
       [OVERLAY_ANNOTATIONS.workdir]: input.overlay.workDir,
+      ...(input.overlay.volatile ? { [OVERLAY_ANNOTATIONS.volatile]: 'true' } : {}),
     },
   };
 }

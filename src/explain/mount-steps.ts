@@ -27,8 +27,9 @@ function mountStep(a: Record<string, unknown>): StoryStep | undefined {
     const layers = field('lowerdir').split(':').filter(Boolean).length;
     const upper = field('upperdir');
     const lower = field('lowerdir').split(':').map((dir) => path.basename(dir).slice(0, 12)).join(':');
+    const volatile = data.split(',').includes('volatile') ? ', volatile' : '';
     return single('overlay', `${layers} image layer${layers === 1 ? '' : 's'} (read-only) + ${upper ? 'a writable layer (copy-on-write)' : 'no writable layer'} = ${target}`,
-      'mount -t overlay', `lowerdir=${lower} (layers/, top first)${upper ? `, upperdir=${upper}, workdir=${field('workdir')}` : ''}`);
+      'mount -t overlay', `lowerdir=${lower} (layers/, top first)${upper ? `, upperdir=${upper}, workdir=${field('workdir')}${volatile}` : ''}`);
   }
   if (flags.includes('MS_PRIVATE') && !flags.includes('MS_BIND')) {
     return single(`private:${target}`, `mounts under ${target} stay in its MNT namespace`, `mount --make-${flags.includes('MS_REC') ? 'r' : ''}private ${target}`);

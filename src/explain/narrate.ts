@@ -62,7 +62,8 @@ function describeMount(args: Record<string, unknown>): string {
   if (args.fstype === 'overlay') {
     const data = str(args.data);
     const lower = /lowerdir=([^,]*)/.exec(data)?.[1]?.split(':').length ?? 0;
-    const writable = data.includes('upperdir=') ? 'upper = this container\'s writable layer (copy-on-write)' : 'no upper dir: read-only';
+    const volatile = data.split(',').includes('volatile') ? ', volatile: never synced, it is deleted with the container (--rm)' : '';
+    const writable = data.includes('upperdir=') ? `upper = this container's writable layer (copy-on-write)${volatile}` : 'no upper dir: read-only';
     return `mount overlay on ${target}: lower = ${lower} image layer${lower === 1 ? '' : 's'} (read-only), ${writable}`;
   }
   if (has('MS_REMOUNT')) {

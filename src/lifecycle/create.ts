@@ -321,7 +321,8 @@ async function writeBundle(store: ContainerStore, record: ContainerRecord, image
     capabilities: checked.capabilities,
     userMounts: [...specMounts, ...initMounts],
     etcFiles: { hostname: paths.hostname, hosts: paths.hosts, resolvConf: paths.resolvConf },
-    overlay: { lowerDirsTopFirst: image.layerDirsTopFirst, upperDir: paths.upper, workDir: paths.work },
+    // --rm: the writable layer is deleted with the container, so it is never synced (rootfs.ts).
+    overlay: { lowerDirsTopFirst: image.layerDirsTopFirst, upperDir: paths.upper, workDir: paths.work, volatile: request.autoRemove === true },
     noNewPrivileges: noNewPrivileges(checked.security),
     seccomp: specSeccomp(checked.security, checked.capabilities),
     ...(request.privileged ? { privileged: { devices: hostDevices() } } : {}),

@@ -82,7 +82,7 @@ describe('working dir, network, capabilities', () => {
 });
 
 describe('the runtime spec', () => {
-  const spec = buildRuntimeSpec({
+  const specInput: Parameters<typeof buildRuntimeSpec>[0] = {
     argv: ['sh'], env: ['A=1'], cwd: '/', tty: false, hostname: 'abc', network: 'none',
     user: { uid: 1000, gid: 1000, additionalGids: [10] }, readOnlyRootfs: true, capabilities: ['CAP_KILL'],
     userMounts: [
@@ -92,7 +92,8 @@ describe('the runtime spec', () => {
     ],
     etcFiles: { hostname: '/c/hostname', hosts: '/c/hosts', resolvConf: '/c/resolv.conf' },
     overlay: { lowerDirsTopFirst: ['/l/top', '/l/bottom'], upperDir: '/c/upper', workDir: '/c/work' },
-  });
+  };
+  const spec = buildRuntimeSpec(specInput);
 
   it('carries the overlay as annotations, top layer first', () => {
     expect(spec.annotations).toEqual({
@@ -101,6 +102,12 @@ describe('the runtime spec', () => {
       'org.minibox.overlay.workdir': '/c/work',
     });
     expect(spec.root).toEqual({ path: 'rootfs', readonly: true });
+  });
+
+  it('marks the overlay volatile only when asked (a --rm container)', () => {
+    const input = { ...specInput, overlay: { ...specInput.overlay, volatile: true } };
+    expect(buildRuntimeSpec(input).annotations?.['org.minibox.overlay.volatile']).toBe('true');
+    expect(buildRuntimeSpec({ ...input, overlay: { ...input.overlay, volatile: false } }).annotations?.['org.minibox.overlay.volatile']).toBeUndefined();
   });
 
   it('mounts Docker\'s defaults, the etc files, then user mounts parents first; a user mount replaces a default', () => {

@@ -106,9 +106,10 @@ function createMissing(root: RootDir, containerPath: string, kind: TargetKind): 
     if (['ENOENT', 'EINVAL'].includes((error as NodeJS.ErrnoException).code ?? '')) return;
     throw error;
   }
-  for (let index = 0; index < literal.length; index++) {
-    const parentPath = `/${literal.slice(0, index).join('/')}`;
-    const parent = openIfExists(root, parentPath, O.PATH | O.DIRECTORY);
+  const parentPath = (index: number): string => `/${literal.slice(0, index).join('/')}`;
+  let { index, parent } = deepestExistingParent(root, literal);
+  for (; index < literal.length; index++) {
+    parent ??= openIfExists(root, parentPath(index), O.PATH | O.DIRECTORY);
     if (parent === undefined) return;
     const name = literal[index] as string;
     const shown = `/${literal.slice(0, index + 1).join('/')}`;
@@ -120,8 +121,24 @@ function createMissing(root: RootDir, containerPath: string, kind: TargetKind): 
       if (!(error instanceof SysError && error.code === 'EEXIST')) throw error;
     } finally {
       closeFd(parent);
+      parent = undefined;
     }
   }
+}
+
+/**
+ * Where createMissing starts: the first missing name of `literal` and an fd of its parent, found
+ * from the end. Usually only the last name is missing (`/dev/pts` on a fresh /dev): one openat2
+ * of its parent, instead of an openat2, a mkdirat (EEXIST) and a close for every name above it
+ * (~3 system calls and an exception per level, for each mount target). Only a starting point:
+ * every name from there on is still created inside a parent fd that openat2 resolved.
+ */
+function deepestExistingParent(root: RootDir, literal: string[]): { index: number; parent?: number } {
+  for (let index = literal.length - 1; index > 0; index--) {
+    const parent = openIfExists(root, `/${literal.slice(0, index).join('/')}`, O.PATH | O.DIRECTORY);
+    if (parent !== undefined) return { index, parent };
+  }
+  return { index: 0 };
 }
 
 /** mount(2) flags → mount_setattr(2) attributes (the bits that mean the same thing). */
