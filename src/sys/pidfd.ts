@@ -12,8 +12,8 @@
  * is a synchronous poll(2) in short slices: the caller yields to the event loop between slices
  * (lifecycle/process-exit.ts), and a slice ends at once when the process exits.
  *
- * Try: `minibox run -d --name p busybox sleep 60 >/dev/null && strace -f -e trace=pidfd_open minibox
- * rm -f p 2>&1 | grep -o 'pidfd_open' | head -1` → `pidfd_open`
+ * Try: `minibox run -d --name pfd busybox sleep 60 >/dev/null && strace -f -e trace=pidfd_open minibox
+ * rm -f pfd 2>&1 | grep -o 'pidfd_open' | head -1` → `pidfd_open`
  */
 import { lastErrno, libc, libcFunction } from './libc.js';
 import { invoke } from './call.js';

@@ -17,7 +17,7 @@
  * with O_NOFOLLOW. Writes go to a temporary name and are renamed into place, so a reader sees a
  * whole file or none.
  *
- * Try: `minibox run --rm busybox true; ls /var/lib/minibox/seccomp` → `1c9a6d2e.filter` (a key)
+ * Try: `minibox run --rm busybox true; ls $MINIBOX_ROOT/seccomp` → `….filter` (KEY.filter, e.g. `8d74defb.filter`)
  */
 import fs from 'node:fs';
 import path from 'node:path';
