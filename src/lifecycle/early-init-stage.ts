@@ -7,8 +7,9 @@
  * boots while the CLI loads the engine, finds the image and writes the bundle; the bundle
  * directory then reaches it as the first message on fd 3 (runtime/stages/channel.ts).
  *
- * This module is deliberately small (it imports only runtime/run-container.js), so the CLI can
- * call it *before* loading the rest of the engine. What the stage needs is known from the flags:
+ * This module is deliberately small (it imports only runtime/run-bundle.js and
+ * runtime/early-monitor.js), so the CLI can call it *before* loading the rest of the engine.
+ * What the stage needs is known from the flags:
  * a new PID namespace (minibox's specs always ask for one), a terminal with -t, and whether the
  * container reads stdin (-i). What the overlap saves, and why it is less than one Node
  * start-up on a 2-core machine: docs/benchmarks.md ("Overlapping the two Node start-ups").
